@@ -1,0 +1,101 @@
+/* nde/core.h — status codes, per-thread error messages, seeded random numbers,
+ * aligned allocation and the library context.
+ *
+ * Every fallible nde function returns an nde_status. On failure it also leaves a
+ * message with context (function, file, shape, value) that nde_last_error() returns
+ * until the next failure on the same thread. Library code never aborts on bad input. */
+#ifndef NDE_CORE_H
+#define NDE_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nde_status {
+    NDE_OK = 0,
+    NDE_ERR_ARG,         /* invalid argument: NULL, non-positive tolerance, bad option */
+    NDE_ERR_NOMEM,       /* allocation failed */
+    NDE_ERR_SHAPE,       /* dimensions disagree */
+    NDE_ERR_NONFINITE,   /* NaN or Inf in input or during a computation */
+    NDE_ERR_MAX_STEPS,   /* solver exhausted max_steps */
+    NDE_ERR_DT_MIN,      /* step size fell below dt_min */
+    NDE_ERR_STATE,       /* call made in the wrong order (e.g. adjoint before a solve) */
+    NDE_ERR_IO,          /* file could not be opened, read or written */
+    NDE_ERR_FORMAT,      /* file content is malformed or does not match */
+    NDE_ERR_SOLVER,      /* an external solver (SUNDIALS) failed; message has its text */
+    NDE_ERR_UNSUPPORTED, /* feature not available in this build or for this method */
+    NDE_ERR_STOPPED,     /* a user callback asked to stop */
+    NDE_ERR_MISSING,     /* a required resource (dataset, file) is not present */
+    NDE_STATUS_COUNT
+} nde_status;
+
+/* Short, static, human-readable name of a status ("ok", "invalid argument", ...). */
+const char *nde_status_str(nde_status s);
+
+/* The message left by the last failure on this thread ("" if none). Valid until the
+ * next nde call on this thread that fails. */
+const char *nde_last_error(void);
+void nde_clear_error(void);
+
+/* Record a failure: formats the message as "file:line: <text>" into the per-thread
+ * buffer and returns `s` so callers can `return NDE_FAIL(...)`. */
+nde_status nde_fail(nde_status s, const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+#define NDE_FAIL(status, ...) nde_fail((status), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Propagate a non-OK status from a call (the callee already set the message). */
+#define NDE_TRY(expr)                                  \
+    do {                                               \
+        nde_status nde_try_s_ = (expr);                \
+        if (nde_try_s_ != NDE_OK) return nde_try_s_;   \
+    } while (0)
+
+/* ---- aligned allocation ----------------------------------------------------
+ * 64-byte aligned (cache line, AVX-512), zero-filled. nde_alloc returns NULL on
+ * failure or on size overflow and sets NDE_ERR_NOMEM's message. nde_free(NULL) is a
+ * no-op. */
+#define NDE_ALIGN 64
+#define NDE_PI 3.14159265358979323846
+void *nde_alloc(size_t bytes);
+void *nde_alloc_array(size_t count, size_t elem_size);
+void nde_free(void *p);
+
+/* ---- random numbers --------------------------------------------------------
+ * xoshiro256** (Blackman & Vigna 2018) seeded through splitmix64. A plain value so
+ * it can be copied, embedded and saved in checkpoints; same seed → same bits. */
+typedef struct nde_rng {
+    uint64_t s[4];
+    double spare_normal; /* second Box–Muller value, valid when has_spare */
+    int has_spare;
+} nde_rng;
+
+void nde_rng_seed(nde_rng *r, uint64_t seed);
+uint64_t nde_rng_u64(nde_rng *r);
+double nde_rng_uniform(nde_rng *r);            /* [0, 1), 53 random bits */
+double nde_rng_uniform_in(nde_rng *r, double lo, double hi);
+double nde_rng_normal(nde_rng *r);             /* N(0, 1), Box–Muller */
+uint64_t nde_rng_below(nde_rng *r, uint64_t n); /* uniform integer in [0, n), unbiased; n > 0 */
+/* Independent stream: the state after 2^128 draws (xoshiro's jump function). */
+void nde_rng_jump(nde_rng *r);
+
+/* ---- context ---------------------------------------------------------------
+ * Owns what several objects share: the SUNDIALS context and FFT plan caches
+ * (created lazily by the modules that need them), and a default RNG. */
+typedef struct nde_ctx nde_ctx;
+nde_status nde_ctx_create(nde_ctx **ctx);
+void nde_ctx_destroy(nde_ctx **ctx); /* NULL or *ctx == NULL: no-op; sets *ctx = NULL */
+nde_rng *nde_ctx_rng(nde_ctx *ctx);
+
+/* Monotonic wall clock in seconds (for progress lines and benchmarks). */
+double nde_wall_seconds(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

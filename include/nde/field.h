@@ -1,0 +1,44 @@
+/* nde/field.h — the vector-field interface every solver and adjoint works with.
+ *
+ * A field is f(t, u; θ) for a batch of states, plus its vector–Jacobian product.
+ * States are (batch, dim) row-major. Networks (nde_mlp_field), operator layers and
+ * user-written fields (physics plus a network) all fill this struct; solvers and
+ * adjoints never look behind `ctx`.
+ *
+ * Contract:
+ *   f:   du (batch,dim) = f(t, u (batch,dim)). Must not keep pointers to u or du.
+ *   vjp: given v (batch,dim):
+ *          vu (batch,dim)    = vᵀ ∂f/∂u      — overwritten; NULL → not wanted
+ *          gtheta (n_params) += vᵀ ∂f/∂θ     — accumulated; NULL → not wanted
+ *        Sample b of vu depends only on sample b of u and v (the batch is a stack of
+ *        independent systems) unless the field says otherwise.
+ *   jvp: optional (NULL if absent): jw (batch,dim) = (∂f/∂u) w. Used by implicit
+ *        solvers' Newton–Krylov iterations and by the Hutchinson Jacobian regularizer.
+ * Every callback returns NDE_OK or a status with a message (nde_fail). */
+#ifndef NDE_FIELD_H
+#define NDE_FIELD_H
+
+#include "nde/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nde_field {
+    size_t dim;      /* state elements per sample */
+    size_t n_params; /* length of θ (0 for a parameter-free field) */
+    void *ctx;       /* passed to every callback; owned by whoever made the field */
+    nde_status (*f)(void *ctx, double t, const double *u, double *du, size_t batch);
+    nde_status (*vjp)(void *ctx, double t, const double *u, const double *v, double *vu,
+                      double *gtheta, size_t batch);
+    nde_status (*jvp)(void *ctx, double t, const double *u, const double *w, double *jw,
+                      size_t batch);
+} nde_field;
+
+/* NDE_OK if the struct is usable (f present, dim > 0; vjp present when need_vjp). */
+nde_status nde_field_check(const nde_field *f, int need_vjp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

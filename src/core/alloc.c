@@ -1,0 +1,35 @@
+/* Aligned, zero-filled allocation. */
+#include "nde/core.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *nde_alloc(size_t bytes)
+{
+    if (bytes == 0) bytes = 1;
+    /* aligned_alloc needs a size that is a multiple of the alignment. */
+    if (bytes > SIZE_MAX - (NDE_ALIGN - 1)) {
+        NDE_FAIL(NDE_ERR_NOMEM, "allocation of %zu bytes overflows", bytes);
+        return NULL;
+    }
+    size_t rounded = (bytes + NDE_ALIGN - 1) / NDE_ALIGN * NDE_ALIGN;
+    void *p = aligned_alloc(NDE_ALIGN, rounded);
+    if (!p) {
+        NDE_FAIL(NDE_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
+        return NULL;
+    }
+    memset(p, 0, rounded);
+    return p;
+}
+
+void *nde_alloc_array(size_t count, size_t elem_size)
+{
+    if (elem_size != 0 && count > SIZE_MAX / elem_size) {
+        NDE_FAIL(NDE_ERR_NOMEM, "array of %zu x %zu bytes overflows", count, elem_size);
+        return NULL;
+    }
+    return nde_alloc(count * elem_size);
+}
+
+void nde_free(void *p) { free(p); }
