@@ -1,0 +1,142 @@
+/* nde/ode.h — ODE solvers with open internals.
+ *
+ * One solve call for every method: explicit Runge–Kutta (fixed-step Euler, Heun, RK4;
+ * adaptive embedded pairs BS3, DOPRI5, Tsit5 with FSAL and dense output) and, when the
+ * build has SUNDIALS, CVODES and ARKODE backends. A batch of `batch` states is one
+ * system of batch·dim unknowns with shared steps (as torchdiffeq does).
+ *
+ * Every accepted step is recorded in the step log (t, h, normalized local error
+ * estimate, stiffness estimate); counters and an optional per-step callback expose
+ * the rest. Outputs at the requested times come from each method's dense output, so
+ * save times never force extra steps, and the discrete adjoint (nde/adjoint.h)
+ * differentiates that interpolant.
+ *
+ * Typical use:
+ *     nde_solver_opts o = nde_solver_defaults(NDE_DOPRI5);
+ *     o.rtol = 1e-7; o.atol = 1e-9;
+ *     nde_solver *s;  NDE_TRY(nde_solver_create(NULL, &field, &o, &s));
+ *     NDE_TRY(nde_solve(s, batch, u0, nt, ts, traj));   // traj is (nt, batch, dim)
+ *     nde_solver_destroy(&s);
+ */
+#ifndef NDE_ODE_H
+#define NDE_ODE_H
+
+#include "nde/core.h"
+#include "nde/field.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nde_method {
+    NDE_EULER = 0,  /* fixed step, order 1 */
+    NDE_HEUN,       /* fixed step, order 2 (explicit trapezoid) */
+    NDE_RK4,        /* fixed step, order 4 (classic) */
+    NDE_BS3,        /* Bogacki–Shampine 3(2), FSAL, Hermite dense output */
+    NDE_DOPRI5,     /* Dormand–Prince 5(4), FSAL, Shampine's 4th-order dense output */
+    NDE_TSIT5,      /* Tsitouras 5(4), FSAL, 4th-order dense output */
+    NDE_CVODE_BDF,  /* SUNDIALS CVODES, variable-order BDF, Newton */
+    NDE_CVODE_ADAMS,/* SUNDIALS CVODES, Adams–Moulton, fixed-point or Newton */
+    NDE_ARK_ERK,    /* SUNDIALS ARKODE ERKStep with nde's explicit tableaux */
+    NDE_ARK_DIRK,   /* SUNDIALS ARKODE ARKStep, diagonally implicit */
+    NDE_ARK_IMEX,   /* SUNDIALS ARKODE ARKStep, additive IMEX */
+    NDE_METHOD_COUNT
+} nde_method;
+
+const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" if out of range */
+/* Parse a name as printed by nde_method_name (case-insensitive). */
+nde_status nde_method_parse(const char *name, nde_method *m);
+
+/* What the forward solve records so that nde_adjoint_discrete can replay each step. */
+typedef enum nde_tape {
+    NDE_TAPE_NONE = 0,     /* nothing: forward only */
+    NDE_TAPE_STAGES,       /* every stage input of every accepted step (fastest reverse) */
+    NDE_TAPE_STEP_STARTS,  /* only step starts; stages recomputed in the reverse sweep */
+} nde_tape;
+
+/* Passed to the per-step callback after every attempted step. */
+typedef struct nde_step_info {
+    size_t step;       /* index of this attempt (accepted + rejected so far) */
+    double t, h;       /* step start and size (signed) */
+    double err_est;    /* normalized local error estimate (RMS; accept if <= 1) */
+    double stiff_est;  /* stiffness estimate |λ| (0 where the method has none) */
+    int accepted;
+    size_t nfe;        /* function evaluations so far (batch counted once) */
+    const double *u;   /* state at t + h (accepted) or at t (rejected), (batch, dim) */
+    size_t n;          /* batch · dim */
+} nde_step_info;
+
+/* Return 0 to continue, non-zero to stop the solve with NDE_ERR_STOPPED. */
+typedef int (*nde_step_callback)(const nde_step_info *info, void *user);
+
+typedef struct nde_solver_opts {
+    nde_method method;
+    double rtol, atol;    /* > 0; error weights atol + rtol·max(|u_n|, |u_n+1|) */
+    double h0;            /* adaptive: first step (0 → Hairer's initial-step heuristic);
+                             fixed-step methods: the step size (0 → span / 100) */
+    double dt_min;        /* smallest |h| before NDE_ERR_DT_MIN (0 → 1e-14·max(|t|,span)) */
+    double dt_max;        /* largest |h| (0 → unlimited) */
+    size_t max_steps;     /* attempted steps before NDE_ERR_MAX_STEPS (default 100000) */
+    double safety;        /* step-size safety factor (0.9) */
+    double fac_min, fac_max; /* bounds on h_new/h (0.2, 10) */
+    double beta1, beta2;  /* PI controller: h_new = h·safety·E_n^-β1·E_{n-1}^β2;
+                             defaults per method (DOPRI5: Hairer's 0.17/0.04;
+                             others 0.7/p, 0.4/p with p = estimator order + 1).
+                             beta2 = 0 gives the plain I controller. */
+    nde_tape tape;        /* default NDE_TAPE_NONE; set for nde_adjoint_discrete */
+    nde_step_callback callback; /* optional */
+    void *callback_user;
+} nde_solver_opts;
+
+/* Defaults for a method: rtol 1e-6, atol 1e-9 (torchdiffeq's 1e-7/1e-9 are a good
+ * choice for training), controller constants as documented above. */
+nde_solver_opts nde_solver_defaults(nde_method m);
+
+/* One accepted step: start time, signed size, normalized error estimate E (RMS
+ * over all batch·dim components; E <= 1 accepted), stiffness estimate |λ| ≈
+ * ‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖ from the last two stages (Shampine; Tsit5, DOPRI5,
+ * BS3), 0 for fixed-step methods. */
+typedef struct nde_step_rec {
+    double t, h, err_est, stiff_est;
+} nde_step_rec;
+
+typedef struct nde_solver_stats {
+    size_t n_accepted, n_rejected;
+    size_t nfe;              /* right-hand-side evaluations of the forward solve */
+    size_t n_vjp;            /* vector–Jacobian products in the last adjoint */
+    size_t n_adjoint_nfe;    /* forward evaluations recomputed by the last adjoint */
+    size_t n_jvp, n_jac, n_lin_iters, n_newton_iters, n_newton_fails; /* implicit */
+    size_t tape_bytes;       /* bytes recorded by the last forward solve */
+    size_t adjoint_peak_bytes; /* tape + reverse-sweep workspace of the last adjoint */
+} nde_solver_stats;
+
+typedef struct nde_solver nde_solver;
+
+/* Create a solver for `field` (borrowed: must outlive the solver). `ctx` may be NULL
+ * for the explicit RK methods; SUNDIALS methods need it. Validates the options:
+ * NDE_ERR_ARG for non-positive tolerances, negative steps or unknown methods,
+ * NDE_ERR_UNSUPPORTED for a SUNDIALS method in a build without SUNDIALS. */
+nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
+                             nde_solver **s);
+void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
+
+/* Integrate from ts[0] to ts[nt-1] (nt >= 2; ts strictly increasing or strictly
+ * decreasing) starting at u0 (batch, dim), writing the states at every ts[k] into
+ * traj (nt, batch, dim); traj[0] = u0.
+ * Errors: NDE_ERR_ARG (NULL, nt < 2, ts not strictly monotone or non-finite),
+ * NDE_ERR_NONFINITE (u0 or a state became non-finite), NDE_ERR_MAX_STEPS,
+ * NDE_ERR_DT_MIN, NDE_ERR_STOPPED, or the field's own status. On failure the step
+ * log holds the steps taken so far and traj rows past the failure are unspecified. */
+nde_status nde_solve(nde_solver *s, size_t batch, const double *u0, size_t nt, const double *ts,
+                     double *traj);
+
+/* The accepted steps of the last solve (borrowed; valid until the next solve). */
+const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps);
+const nde_solver_stats *nde_solver_get_stats(const nde_solver *s);
+const nde_solver_opts *nde_solver_get_opts(const nde_solver *s);
+const nde_field *nde_solver_field(const nde_solver *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
