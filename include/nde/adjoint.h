@@ -17,12 +17,13 @@ extern "C" {
 #endif
 
 /* dL_dtraj   (nt, batch, dim): ∂L/∂traj for the traj of the last solve.
- * grad_theta (n_params): ∂L/∂θ is ADDED (callers zero it); NULL → not wanted.
+ * grad_theta (n_theta): ∂L/∂θ is ADDED (callers zero it); NULL → not wanted;
+ *            n_theta must equal the field's n_params (NDE_ERR_SHAPE otherwise).
  * grad_u0    (batch, dim): ∂L/∂u0 is WRITTEN; NULL → not wanted.
  * Errors: NDE_ERR_STATE if the last solve failed, recorded no tape, or there was
  * none; NDE_ERR_ARG for NULL dL_dtraj; the field's vjp status. */
 nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
-                                double *grad_u0);
+                                size_t n_theta, double *grad_u0);
 
 #ifdef __cplusplus
 }

@@ -83,6 +83,8 @@ typedef struct nde_solver_opts {
                              defaults per method (DOPRI5: Hairer's 0.17/0.04;
                              others 0.7/p, 0.4/p with p = estimator order + 1).
                              beta2 = 0 gives the plain I controller. */
+    int fixed_step;       /* adaptive pairs only: take uniform steps of h0 without error
+                             control (estimates are still logged) */
     nde_tape tape;        /* default NDE_TAPE_NONE; set for nde_adjoint_discrete */
     nde_step_callback callback; /* optional */
     void *callback_user;
@@ -122,13 +124,22 @@ void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
 
 /* Integrate from ts[0] to ts[nt-1] (nt >= 2; ts strictly increasing or strictly
  * decreasing) starting at u0 (batch, dim), writing the states at every ts[k] into
- * traj (nt, batch, dim); traj[0] = u0.
+ * traj (nt, batch, dim); traj[0] = u0. `dim` is the caller's state size and must equal
+ * the field's (NDE_ERR_SHAPE otherwise).
  * Errors: NDE_ERR_ARG (NULL, nt < 2, ts not strictly monotone or non-finite),
  * NDE_ERR_NONFINITE (u0 or a state became non-finite), NDE_ERR_MAX_STEPS,
  * NDE_ERR_DT_MIN, NDE_ERR_STOPPED, or the field's own status. On failure the step
  * log holds the steps taken so far and traj rows past the failure are unspecified. */
-nde_status nde_solve(nde_solver *s, size_t batch, const double *u0, size_t nt, const double *ts,
-                     double *traj);
+nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, size_t nt,
+                     const double *ts, double *traj);
+
+/* Replay: after a successful solve, make the following solves take exactly the same
+ * step sizes (every step accepted, estimates still logged) until unfrozen. This is
+ * what "the gradient of the discrete solution with the steps held constant" means,
+ * so finite-difference checks of the discrete adjoint use it. A frozen solve that
+ * needs more steps than recorded (different span) fails with NDE_ERR_STATE. */
+nde_status nde_solver_freeze_steps(nde_solver *s);
+void nde_solver_unfreeze_steps(nde_solver *s);
 
 /* The accepted steps of the last solve (borrowed; valid until the next solve). */
 const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps);

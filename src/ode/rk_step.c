@@ -1,0 +1,62 @@
+/* Stage evaluation and linear combinations of one explicit RK step. */
+#include "ode/rk_step.h"
+
+#include <math.h>
+#include <string.h>
+
+nde_status nde_rk_stages(const nde_tableau *tab, const nde_field *f, size_t batch, double t,
+                         double h, const double *u, double *k, double *y, int k1_ready,
+                         size_t *nfe)
+{
+    size_t n = batch * f->dim;
+    memcpy(y, u, n * sizeof *y);
+    if (!k1_ready) {
+        NDE_TRY(f->f(f->ctx, t, u, k, batch));
+        (*nfe)++;
+    }
+    for (int i = 1; i < tab->stages; i++) {
+        double *yi = y + (size_t)i * n;
+        double ha[NDE_RK_MAX_STAGES];
+        for (int j = 0; j < i; j++) ha[j] = h * tab->a[i][j];
+        for (size_t e = 0; e < n; e++) {
+            double acc = u[e];
+            for (int j = 0; j < i; j++) acc += ha[j] * k[(size_t)j * n + e];
+            yi[e] = acc;
+        }
+        NDE_TRY(f->f(f->ctx, t + tab->c[i] * h, yi, k + (size_t)i * n, batch));
+        (*nfe)++;
+    }
+    return NDE_OK;
+}
+
+void nde_rk_combine(const nde_tableau *tab, const double *w, double h, const double *u,
+                    const double *k, size_t n, double *out)
+{
+    double hw[NDE_RK_MAX_STAGES];
+    int used[NDE_RK_MAX_STAGES], m = 0;
+    for (int i = 0; i < tab->stages; i++)
+        if (w[i] != 0.0) {
+            used[m] = i;
+            hw[m++] = h * w[i];
+        }
+    for (size_t e = 0; e < n; e++) {
+        double acc = u ? u[e] : 0.0;
+        for (int j = 0; j < m; j++) acc += hw[j] * k[(size_t)used[j] * n + e];
+        out[e] = acc;
+    }
+}
+
+double nde_rk_stiffness(const nde_tableau *tab, const double *k, const double *y, size_t n)
+{
+    if (tab->stiff_i < 0) return 0.0;
+    const double *ki = k + (size_t)tab->stiff_i * n, *kj = k + (size_t)tab->stiff_j * n;
+    const double *yi = y + (size_t)tab->stiff_i * n, *yj = y + (size_t)tab->stiff_j * n;
+    double num = 0.0, den = 0.0;
+    for (size_t e = 0; e < n; e++) {
+        double dk = ki[e] - kj[e], dy = yi[e] - yj[e];
+        num += dk * dk;
+        den += dy * dy;
+    }
+    if (!(den > 0.0)) return 0.0;
+    return sqrt(num / den);
+}

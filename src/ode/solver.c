@@ -1,0 +1,290 @@
+/* Solver object: options, creation, per-solve buffers, step log and getters. The
+ * integration itself lives in the backend (rk_solve.c, sundials*.c). */
+#include "ode/solver_internal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+
+static const char *const method_names[NDE_METHOD_COUNT] = {
+    [NDE_EULER] = "euler",        [NDE_HEUN] = "heun",
+    [NDE_RK4] = "rk4",            [NDE_BS3] = "bs3",
+    [NDE_DOPRI5] = "dopri5",      [NDE_TSIT5] = "tsit5",
+    [NDE_CVODE_BDF] = "cvode_bdf", [NDE_CVODE_ADAMS] = "cvode_adams",
+    [NDE_ARK_ERK] = "ark_erk",    [NDE_ARK_DIRK] = "ark_dirk",
+    [NDE_ARK_IMEX] = "ark_imex",
+};
+
+const char *nde_method_name(nde_method m)
+{
+    if ((int)m < 0 || m >= NDE_METHOD_COUNT) return "unknown";
+    return method_names[m];
+}
+
+nde_status nde_method_parse(const char *name, nde_method *m)
+{
+    if (!name || !m) return NDE_FAIL(NDE_ERR_ARG, "nde_method_parse: NULL argument");
+    for (int i = 0; i < NDE_METHOD_COUNT; i++) {
+        const char *a = name, *b = method_names[i];
+        while (*a && *b && tolower((unsigned char)*a) == *b) a++, b++;
+        if (!*a && !*b) {
+            *m = (nde_method)i;
+            return NDE_OK;
+        }
+    }
+    return NDE_FAIL(NDE_ERR_ARG, "unknown ODE method '%s' (try dopri5, tsit5, bs3, rk4, ...)",
+                    name);
+}
+
+nde_solver_opts nde_solver_defaults(nde_method m)
+{
+    nde_solver_opts o;
+    memset(&o, 0, sizeof o);
+    o.method = m;
+    o.rtol = 1e-6;
+    o.atol = 1e-9;
+    o.max_steps = 100000;
+    o.safety = 0.9;
+    o.fac_min = 0.2;
+    o.fac_max = 10.0;
+    const nde_tableau *tab = nde_tableau_get(m);
+    if (tab) {
+        o.beta1 = tab->beta1;
+        o.beta2 = tab->beta2;
+    }
+    return o;
+}
+
+static nde_status check_opts(const nde_solver_opts *o)
+{
+    if ((int)o->method < 0 || o->method >= NDE_METHOD_COUNT)
+        return NDE_FAIL(NDE_ERR_ARG, "unknown ODE method %d", (int)o->method);
+    if (!(o->rtol > 0.0) || !isfinite(o->rtol))
+        return NDE_FAIL(NDE_ERR_ARG, "rtol must be positive and finite, got %g", o->rtol);
+    if (!(o->atol > 0.0) || !isfinite(o->atol))
+        return NDE_FAIL(NDE_ERR_ARG, "atol must be positive and finite, got %g", o->atol);
+    if (!(o->h0 >= 0.0) || !isfinite(o->h0))
+        return NDE_FAIL(NDE_ERR_ARG, "h0 must be >= 0 (0: automatic), got %g", o->h0);
+    if (!(o->dt_min >= 0.0) || !(o->dt_max >= 0.0))
+        return NDE_FAIL(NDE_ERR_ARG, "dt_min and dt_max must be >= 0, got %g and %g", o->dt_min,
+                        o->dt_max);
+    if (o->dt_max > 0.0 && o->dt_min > o->dt_max)
+        return NDE_FAIL(NDE_ERR_ARG, "dt_min %g exceeds dt_max %g", o->dt_min, o->dt_max);
+    if (o->max_steps == 0) return NDE_FAIL(NDE_ERR_ARG, "max_steps must be positive");
+    if (!(o->safety > 0.0 && o->safety <= 1.0))
+        return NDE_FAIL(NDE_ERR_ARG, "safety must be in (0, 1], got %g", o->safety);
+    if (!(o->fac_min > 0.0 && o->fac_min < 1.0) || !(o->fac_max > 1.0))
+        return NDE_FAIL(NDE_ERR_ARG, "need 0 < fac_min < 1 < fac_max, got %g and %g", o->fac_min,
+                        o->fac_max);
+    if (!(o->beta1 >= 0.0) || !(o->beta2 >= 0.0))
+        return NDE_FAIL(NDE_ERR_ARG, "PI exponents must be >= 0, got beta1 %g beta2 %g", o->beta1,
+                        o->beta2);
+    if ((int)o->tape < NDE_TAPE_NONE || o->tape > NDE_TAPE_STEP_STARTS)
+        return NDE_FAIL(NDE_ERR_ARG, "unknown tape mode %d", (int)o->tape);
+    return NDE_OK;
+}
+
+nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
+                             nde_solver **out)
+{
+    if (!out || !opts) return NDE_FAIL(NDE_ERR_ARG, "nde_solver_create: NULL argument");
+    *out = NULL;
+    NDE_TRY(nde_field_check(field, opts->tape != NDE_TAPE_NONE));
+    NDE_TRY(check_opts(opts));
+    const nde_backend_ops *ops = NULL;
+    const nde_tableau *tab = nde_tableau_get(opts->method);
+    if (tab) {
+        ops = &nde_rk_backend_ops;
+    } else {
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "method %s is not available in this build",
+                        nde_method_name(opts->method));
+    }
+    nde_solver *s = nde_alloc(sizeof *s);
+    if (!s) return NDE_ERR_NOMEM;
+    s->ctx = ctx;
+    s->field = *field;
+    s->opts = *opts;
+    s->tab = tab;
+    s->ops = ops;
+    *out = s;
+    return NDE_OK;
+}
+
+void nde_solver_destroy(nde_solver **sp)
+{
+    if (!sp || !*sp) return;
+    nde_solver *s = *sp;
+    if (s->ops && s->ops->free_data) s->ops->free_data(s);
+    nde_free(s->ts);
+    nde_free(s->steps);
+    nde_free(s->save_src);
+    nde_free(s->tape);
+    nde_free(s->k);
+    nde_free(s->y);
+    nde_free(s->u);
+    nde_free(s->u_new);
+    nde_free(s->scratch);
+    nde_free(s->adj_ws);
+    nde_free(s->replay_h);
+    nde_free(s);
+    *sp = NULL;
+}
+
+nde_status nde_solver_reserve(nde_solver *s, size_t n, size_t nt)
+{
+    if (n > s->n_cap) {
+        size_t st = NDE_RK_MAX_STAGES;
+        double *k = nde_alloc_array(st * n, sizeof *k), *y = nde_alloc_array(st * n, sizeof *y);
+        double *u = nde_alloc_array(n, sizeof *u), *un = nde_alloc_array(n, sizeof *un);
+        double *sc = nde_alloc_array(n, sizeof *sc);
+        if (!k || !y || !u || !un || !sc) {
+            nde_free(k), nde_free(y), nde_free(u), nde_free(un), nde_free(sc);
+            return NDE_ERR_NOMEM;
+        }
+        nde_free(s->k), nde_free(s->y), nde_free(s->u), nde_free(s->u_new), nde_free(s->scratch);
+        s->k = k, s->y = y, s->u = u, s->u_new = un, s->scratch = sc;
+        s->n_cap = n;
+        /* the tape's stride depends on n: drop the old one */
+        nde_free(s->tape);
+        s->tape = NULL;
+        s->tape_cap_steps = 0;
+    }
+    if (nt > s->save_cap) {
+        nde_save_src *src = nde_alloc_array(nt, sizeof *src);
+        double *ts = nde_alloc_array(nt, sizeof *ts);
+        if (!src || !ts) {
+            nde_free(src), nde_free(ts);
+            return NDE_ERR_NOMEM;
+        }
+        nde_free(s->save_src), nde_free(s->ts);
+        s->save_src = src, s->ts = ts;
+        s->save_cap = nt;
+    }
+    return NDE_OK;
+}
+
+nde_status nde_solver_log_step(nde_solver *s, double t, double h, double err_est,
+                               double stiff_est)
+{
+    if (s->n_steps == s->steps_cap) {
+        size_t cap = s->steps_cap ? 2 * s->steps_cap : 64;
+        nde_step_rec *st = nde_alloc_array(cap, sizeof *st);
+        if (!st) return NDE_ERR_NOMEM;
+        if (s->n_steps) memcpy(st, s->steps, s->n_steps * sizeof *st);
+        nde_free(s->steps);
+        s->steps = st;
+        s->steps_cap = cap;
+    }
+    s->steps[s->n_steps++] = (nde_step_rec){.t = t, .h = h, .err_est = err_est,
+                                            .stiff_est = stiff_est};
+    return NDE_OK;
+}
+
+nde_status nde_solver_tape_slot(nde_solver *s, double **slot)
+{
+    size_t idx = s->n_steps; /* the step about to be logged */
+    if (idx >= s->tape_cap_steps) {
+        size_t cap = s->tape_cap_steps ? 2 * s->tape_cap_steps : 64;
+        double *t = nde_alloc_array(cap, s->tape_stride * sizeof *t);
+        if (!t) return NDE_ERR_NOMEM;
+        if (idx) memcpy(t, s->tape, idx * s->tape_stride * sizeof *t);
+        nde_free(s->tape);
+        s->tape = t;
+        s->tape_cap_steps = cap;
+    }
+    *slot = s->tape + idx * s->tape_stride;
+    return NDE_OK;
+}
+
+double nde_err_norm(const double *err, const double *u, const double *u_new, size_t n,
+                    double atol, double rtol)
+{
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double scale = atol + rtol * fmax(fabs(u[i]), fabs(u_new[i]));
+        double r = err[i] / scale;
+        acc += r * r;
+    }
+    return sqrt(acc / (double)n);
+}
+
+static nde_status check_solve_args(const nde_solver *s, size_t batch, const double *u0, size_t nt,
+                                   const double *ts, const double *traj)
+{
+    if (!u0 || !ts || !traj) return NDE_FAIL(NDE_ERR_ARG, "nde_solve: NULL u0, ts or traj");
+    if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "nde_solve: batch is 0");
+    if (nt < 2) return NDE_FAIL(NDE_ERR_ARG, "nde_solve: need at least 2 save times, got %zu", nt);
+    for (size_t k = 0; k < nt; k++)
+        if (!isfinite(ts[k]))
+            return NDE_FAIL(NDE_ERR_ARG, "nde_solve: save time ts[%zu] = %g is not finite", k,
+                            ts[k]);
+    double dir = ts[1] > ts[0] ? 1.0 : -1.0;
+    for (size_t k = 1; k < nt; k++)
+        if (!(dir * (ts[k] - ts[k - 1]) > 0.0))
+            return NDE_FAIL(NDE_ERR_ARG,
+                            "nde_solve: save times must be strictly monotone: ts[%zu] = %.17g "
+                            "after ts[%zu] = %.17g",
+                            k, ts[k], k - 1, ts[k - 1]);
+    size_t n = batch * s->field.dim;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(u0[i]))
+            return NDE_FAIL(NDE_ERR_NONFINITE,
+                            "nde_solve: initial state u0[%zu] (sample %zu, component %zu) = %g",
+                            i, i / s->field.dim, i % s->field.dim, u0[i]);
+    return NDE_OK;
+}
+
+nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, size_t nt,
+                     const double *ts, double *traj)
+{
+    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_solve: solver is NULL");
+    if (dim != s->field.dim)
+        return NDE_FAIL(NDE_ERR_SHAPE, "nde_solve: state has %zu components per sample, the "
+                        "vector field has dim %zu", dim, s->field.dim);
+    s->solved_ok = 0;
+    s->n_steps = 0;
+    memset(&s->stats, 0, sizeof s->stats);
+    NDE_TRY(check_solve_args(s, batch, u0, nt, ts, traj));
+    size_t n = batch * s->field.dim;
+    NDE_TRY(nde_solver_reserve(s, n, nt));
+    s->batch = batch;
+    s->n = n;
+    s->nt = nt;
+    memcpy(s->ts, ts, nt * sizeof *ts);
+    nde_status st = s->ops->solve(s, u0, traj);
+    s->solved_ok = st == NDE_OK;
+    return st;
+}
+
+nde_status nde_solver_freeze_steps(nde_solver *s)
+{
+    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_solver_freeze_steps: solver is NULL");
+    if (!s->solved_ok || s->n_steps == 0)
+        return NDE_FAIL(NDE_ERR_STATE, "nde_solver_freeze_steps: no successful solve to replay");
+    double *h = nde_alloc_array(s->n_steps, sizeof *h);
+    if (!h) return NDE_ERR_NOMEM;
+    for (size_t i = 0; i < s->n_steps; i++) h[i] = s->steps[i].h;
+    nde_free(s->replay_h);
+    s->replay_h = h;
+    s->n_replay = s->n_steps;
+    return NDE_OK;
+}
+
+void nde_solver_unfreeze_steps(nde_solver *s)
+{
+    if (!s) return;
+    nde_free(s->replay_h);
+    s->replay_h = NULL;
+    s->n_replay = 0;
+}
+
+const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps)
+{
+    if (n_steps) *n_steps = s ? s->n_steps : 0;
+    return s ? s->steps : NULL;
+}
+
+const nde_solver_stats *nde_solver_get_stats(const nde_solver *s) { return s ? &s->stats : NULL; }
+const nde_solver_opts *nde_solver_get_opts(const nde_solver *s) { return s ? &s->opts : NULL; }
+const nde_field *nde_solver_field(const nde_solver *s) { return s ? &s->field : NULL; }
