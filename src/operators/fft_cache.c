@@ -1,0 +1,119 @@
+/* FFTW plan cache in the context; see fft_cache.h. */
+#include "operators/fft_cache.h"
+
+#include <pthread.h>
+
+#include "core/ctx_internal.h"
+
+typedef struct fft_entry {
+    nde_fft_kind kind;
+    size_t n, howmany, h, m;
+    fftw_plan plan;
+} fft_entry;
+
+typedef struct fft_cache {
+    fft_entry *entries;
+    size_t count, cap;
+} fft_cache;
+
+/* FFTW's planner keeps global state: one lock for every context. */
+static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void fft_cache_cleanup(void *data)
+{
+    fft_cache *c = data;
+    pthread_mutex_lock(&planner_lock);
+    for (size_t i = 0; i < c->count; i++) fftw_destroy_plan(c->entries[i].plan);
+    pthread_mutex_unlock(&planner_lock);
+    nde_free(c->entries);
+    nde_free(c);
+}
+
+static fftw_plan make_plan(nde_fft_kind kind, size_t n, size_t howmany, size_t h, size_t m)
+{
+    size_t in_len, out_len; /* doubles */
+    if (kind == NDE_FFT_R2C || kind == NDE_FFT_C2R) {
+        in_len = howmany * n;
+        out_len = howmany * 2 * (n / 2 + 1);
+    } else {
+        in_len = howmany * n * h * 2;
+        out_len = 0;
+    }
+    double *a = nde_alloc_array(in_len, sizeof *a);
+    double *b = out_len ? nde_alloc_array(out_len, sizeof *b) : NULL;
+    fftw_plan p = NULL;
+    if (!a || (out_len && !b)) goto done;
+    const unsigned flags = FFTW_ESTIMATE;
+    if (kind == NDE_FFT_R2C) {
+        fftw_iodim64 dim = {(ptrdiff_t)n, 1, 1};
+        fftw_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)n, (ptrdiff_t)(n / 2 + 1)};
+        p = fftw_plan_guru64_dft_r2c(1, &dim, 1, &many, a, (fftw_complex *)b, flags);
+    } else if (kind == NDE_FFT_C2R) {
+        fftw_iodim64 dim = {(ptrdiff_t)n, 1, 1};
+        fftw_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)(n / 2 + 1), (ptrdiff_t)n};
+        p = fftw_plan_guru64_dft_c2r(1, &dim, 1, &many, (fftw_complex *)b, a, flags);
+    } else {
+        fftw_iodim64 dim = {(ptrdiff_t)n, (ptrdiff_t)h, (ptrdiff_t)h};
+        fftw_iodim64 many[2] = {{(ptrdiff_t)howmany, (ptrdiff_t)(n * h), (ptrdiff_t)(n * h)},
+                                {(ptrdiff_t)m, 1, 1}};
+        fftw_complex *io = (fftw_complex *)a;
+        int sign = kind == NDE_FFT_COLS_FWD ? FFTW_FORWARD : FFTW_BACKWARD;
+        p = fftw_plan_guru64_dft(1, &dim, 2, many, io, io, sign, flags);
+    }
+done:
+    nde_free(a);
+    nde_free(b);
+    return p;
+}
+
+nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
+                        size_t m, fftw_plan *plan)
+{
+    if (!ctx || !plan) return NDE_FAIL(NDE_ERR_ARG, "nde_fft_plan: NULL argument");
+    if (n == 0 || howmany == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_fft_plan: transform length %zu, count %zu", n, howmany);
+    nde_status st = NDE_OK;
+    pthread_mutex_lock(&planner_lock);
+    nde_ctx_slot *slot = &ctx->slots[NDE_SLOT_FFT];
+    fft_cache *c = slot->data;
+    if (!c) {
+        c = nde_alloc(sizeof *c);
+        if (!c) {
+            st = NDE_ERR_NOMEM;
+            goto out;
+        }
+        slot->data = c;
+        slot->cleanup = fft_cache_cleanup;
+    }
+    for (size_t i = 0; i < c->count; i++) {
+        const fft_entry *e = &c->entries[i];
+        if (e->kind == kind && e->n == n && e->howmany == howmany && e->h == h && e->m == m) {
+            *plan = e->plan;
+            goto out;
+        }
+    }
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        fft_entry *e = nde_alloc_array(cap, sizeof *e);
+        if (!e) {
+            st = NDE_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < c->count; i++) e[i] = c->entries[i];
+        nde_free(c->entries);
+        c->entries = e;
+        c->cap = cap;
+    }
+    fftw_plan p = make_plan(kind, n, howmany, h, m);
+    if (!p) {
+        st = NDE_FAIL(NDE_ERR_UNSUPPORTED,
+                      "FFTW could not plan transform kind %d (n %zu, howmany %zu, h %zu, m %zu)",
+                      (int)kind, n, howmany, h, m);
+        goto out;
+    }
+    c->entries[c->count++] = (fft_entry){kind, n, howmany, h, m, p};
+    *plan = p;
+out:
+    pthread_mutex_unlock(&planner_lock);
+    return st;
+}

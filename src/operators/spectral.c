@@ -1,0 +1,310 @@
+/* Spectral convolution 1-D/2-D with FFTW (Li et al. 2021, eq. (4)-(5)).
+ *
+ * Forward:  X = R2C(x) on the kept modes,  Y_k = X_k W_k,  y = (1/S) C2R_herm(Y),
+ * with S = Π n and C2R_herm the inverse that takes the real part of the k2 = 0 column.
+ * So y = (1/S) Σ_k c_k Re(Y_k e^{iθ_k·x}), c_k = 1 on the k2 = 0 column, 2 elsewhere.
+ * Backward (derived in /work/shared/reference/operators.md §1.5, checked by the tests):
+ *   G_Y  = (c_k/S) R2C(g)                      (∂L/∂Re Y + i ∂L/∂Im Y)
+ *   dW_k += X_kᴴ G_Y,k                          (per-mode (Cin×B)·(B×Cout))
+ *   dx   = Σ_k Re(G_X,k e^{iθ}) = (1/S) C2R_herm(R2C(g) Wᴴ),
+ * i.e. the input gradient is the same layer with conjugate-transposed weights.
+ * 2-D transforms are pruned: r2c along the last dimension for every row, then complex
+ * FFTs along the first dimension for the m2 kept columns only (and the reverse). */
+#include <cblas.h>
+#include <complex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nde/operators.h"
+#include "operators/fft_cache.h"
+
+struct nde_spectral_conv {
+    nde_ctx *ctx;
+    int ndim;
+    size_t cin, cout;
+    size_t m[2];
+    size_t n_kept; /* m (1-D) or 2·m1·m2 (2-D) */
+    size_t w_off;  /* (n_kept, cin, cout, 2) in θ */
+};
+
+static size_t round8(size_t x) { return (x + 7) / 8 * 8; }
+
+nde_status nde_spectral_conv_create(nde_ctx *ctx, nde_params *params, const char *name,
+                                    const nde_spectral_spec *spec, nde_spectral_conv **conv)
+{
+    if (!ctx || !params || !name || !spec || !conv)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_spectral_conv_create: NULL argument");
+    if (spec->ndim != 1 && spec->ndim != 2)
+        return NDE_FAIL(NDE_ERR_ARG, "spectral conv '%s': ndim %d (1 or 2)", name, spec->ndim);
+    if (spec->in_channels == 0 || spec->out_channels == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "spectral conv '%s': channels %zu -> %zu", name,
+                        spec->in_channels, spec->out_channels);
+    for (int d = 0; d < spec->ndim; d++)
+        if (spec->n_modes[d] == 0)
+            return NDE_FAIL(NDE_ERR_ARG, "spectral conv '%s': n_modes[%d] = 0", name, d);
+    nde_spectral_conv *c = nde_alloc(sizeof *c);
+    if (!c) return NDE_ERR_NOMEM;
+    c->ctx = ctx;
+    c->ndim = spec->ndim;
+    c->cin = spec->in_channels;
+    c->cout = spec->out_channels;
+    c->m[0] = spec->n_modes[0];
+    c->m[1] = spec->ndim == 2 ? spec->n_modes[1] : 1;
+    c->n_kept = spec->ndim == 1 ? c->m[0] : 2 * c->m[0] * c->m[1];
+    char tname[NDE_PARAM_NAME_MAX];
+    int len = snprintf(tname, sizeof tname, "%s.weight", name);
+    if (len < 0 || (size_t)len >= sizeof tname) {
+        nde_free(c);
+        return NDE_FAIL(NDE_ERR_ARG, "spectral conv name '%s' is too long", name);
+    }
+    size_t shape[4] = {c->n_kept, c->cin, c->cout, 2};
+    nde_status st = nde_params_add(params, tname, 4, shape, NDE_GROUP_DEFAULT, &c->w_off);
+    if (st != NDE_OK) {
+        nde_free(c);
+        return st;
+    }
+    *conv = c;
+    return NDE_OK;
+}
+
+void nde_spectral_conv_destroy(nde_spectral_conv **conv)
+{
+    if (!conv || !*conv) return;
+    nde_free(*conv);
+    *conv = NULL;
+}
+
+size_t nde_spectral_conv_n_params(const nde_spectral_conv *conv)
+{
+    return conv ? conv->n_kept * conv->cin * conv->cout * 2 : 0;
+}
+
+void nde_spectral_conv_init(const nde_spectral_conv *conv, double *theta, nde_rng *rng)
+{
+    if (!conv || !theta || !rng) return;
+    double scale = 1.0 / (double)(conv->cin * conv->cout);
+    size_t count = nde_spectral_conv_n_params(conv);
+    for (size_t i = 0; i < count; i++) theta[conv->w_off + i] = scale * nde_rng_uniform(rng);
+}
+
+/* Grid geometry: rows along the first dimension (1 in 1-D), points per row, half-spectrum
+ * columns H = n_last/2 + 1. */
+typedef struct geom {
+    size_t rows, cols, half, points;
+} geom;
+
+static geom make_geom(const nde_spectral_conv *c, const size_t *n)
+{
+    geom g;
+    g.rows = c->ndim == 2 ? n[0] : 1;
+    g.cols = c->ndim == 2 ? n[1] : n[0];
+    g.half = g.cols / 2 + 1;
+    g.points = g.rows * g.cols;
+    return g;
+}
+
+static size_t max_channels(const nde_spectral_conv *c) { return c->cin > c->cout ? c->cin : c->cout; }
+
+/* Scratch: the half spectrum (batch, maxC, rows, H) complex, then three gathered blocks
+ * (n_kept, batch, maxC) complex. */
+static size_t spec_len(const nde_spectral_conv *c, size_t batch, geom g)
+{
+    return round8(2 * batch * max_channels(c) * g.rows * g.half);
+}
+static size_t block_len(const nde_spectral_conv *c, size_t batch)
+{
+    return round8(2 * c->n_kept * batch * max_channels(c));
+}
+
+size_t nde_spectral_conv_scratch_size(const nde_spectral_conv *conv, size_t batch,
+                                      const size_t *n)
+{
+    if (!conv || !n) return 0;
+    geom g = make_geom(conv, n);
+    return spec_len(conv, batch, g) + 3 * block_len(conv, batch);
+}
+
+static nde_status check_grid(const nde_spectral_conv *c, size_t batch, const size_t *n)
+{
+    if (!n) return NDE_FAIL(NDE_ERR_ARG, "spectral conv: grid n is NULL");
+    if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "spectral conv: batch is 0");
+    for (int d = 0; d < c->ndim; d++)
+        if (n[d] < 2 * c->m[d])
+            return NDE_FAIL(NDE_ERR_SHAPE,
+                            "spectral conv: grid size n[%d] = %zu is below 2*n_modes = %zu", d,
+                            n[d], 2 * c->m[d]);
+    return NDE_OK;
+}
+
+/* The plans for `channels` channels: r2c/c2r along the last dimension, and in 2-D the
+ * column transforms along the first. */
+typedef struct plans {
+    fftw_plan r2c, c2r, cols_fwd, cols_bwd;
+} plans;
+
+static nde_status get_plans(const nde_spectral_conv *c, size_t batch, size_t channels, geom g,
+                            plans *p)
+{
+    size_t howmany = batch * channels * g.rows;
+    NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_R2C, g.cols, howmany, 0, 0, &p->r2c));
+    NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_C2R, g.cols, howmany, 0, 0, &p->c2r));
+    p->cols_fwd = p->cols_bwd = NULL;
+    if (c->ndim == 2) {
+        NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_COLS_FWD, g.rows, batch * channels, g.half, c->m[1],
+                             &p->cols_fwd));
+        NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_COLS_BWD, g.rows, batch * channels, g.half, c->m[1],
+                             &p->cols_bwd));
+    }
+    return NDE_OK;
+}
+
+nde_status nde_spectral_conv_prepare(const nde_spectral_conv *conv, size_t batch,
+                                     const size_t *n)
+{
+    if (!conv) return NDE_FAIL(NDE_ERR_ARG, "nde_spectral_conv_prepare: conv is NULL");
+    NDE_TRY(check_grid(conv, batch, n));
+    geom g = make_geom(conv, n);
+    plans p;
+    NDE_TRY(get_plans(conv, batch, conv->cin, g, &p));
+    return get_plans(conv, batch, conv->cout, g, &p);
+}
+
+/* Row of the half spectrum holding the ri-th kept first-dimension frequency: 0..m1−1,
+ * then the negative ones n1−m1..n1−1. */
+static size_t kept_row(const nde_spectral_conv *c, geom g, size_t ri)
+{
+    return ri < c->m[0] ? ri : g.rows - 2 * c->m[0] + ri;
+}
+
+/* FFTW's new-array execute needs the planning alignment (16 bytes suffice for SIMD). */
+static nde_status check_aligned(const double *p, const char *what)
+{
+    if ((uintptr_t)p % 16 != 0)
+        return NDE_FAIL(NDE_ERR_ARG, "spectral conv: array %s is not 16-byte aligned", what);
+    return NDE_OK;
+}
+
+/* x (batch, C, rows, cols) → spec (half spectrum, kept columns transformed along rows) →
+ * Xk (n_kept, batch, C) complex. */
+static void transform_gather(const nde_spectral_conv *c, const plans *p, geom g, const double *x,
+                             size_t batch, size_t channels, double *spec, double *Xk)
+{
+    fftw_complex *s = (fftw_complex *)spec;
+    fftw_execute_dft_r2c(p->r2c, (double *)x, s);
+    if (c->ndim == 2) fftw_execute_dft(p->cols_fwd, s, s);
+    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
+    size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
+    double complex *out = (double complex *)Xk;
+    const double complex *in = (const double complex *)spec;
+    for (size_t bc = 0; bc < batch * channels; bc++)
+        for (size_t ri = 0; ri < nrow; ri++) {
+            const double complex *row = in + (bc * g.rows + kept_row(c, g, ri)) * g.half;
+            for (size_t k = 0; k < ncol; k++) out[(ri * ncol + k) * batch * channels + bc] = row[k];
+        }
+}
+
+/* Yk (n_kept, batch, C) complex → spec (zero elsewhere) → y (batch, C, rows, cols). */
+static void scatter_inverse(const nde_spectral_conv *c, const plans *p, geom g, const double *Yk,
+                            size_t batch, size_t channels, double *spec, double *y)
+{
+    memset(spec, 0, 2 * batch * channels * g.rows * g.half * sizeof *spec);
+    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
+    size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
+    double complex *out = (double complex *)spec;
+    const double complex *in = (const double complex *)Yk;
+    for (size_t bc = 0; bc < batch * channels; bc++)
+        for (size_t ri = 0; ri < nrow; ri++) {
+            double complex *row = out + (bc * g.rows + kept_row(c, g, ri)) * g.half;
+            for (size_t k = 0; k < ncol; k++) row[k] = in[(ri * ncol + k) * batch * channels + bc];
+        }
+    fftw_complex *s = (fftw_complex *)spec;
+    if (c->ndim == 2) fftw_execute_dft(p->cols_bwd, s, s);
+    /* Hermitian enforcement: the k2 = 0 column of a real field is real. */
+    for (size_t r = 0; r < batch * channels * g.rows; r++) spec[2 * r * g.half + 1] = 0.0;
+    fftw_execute_dft_c2r(p->c2r, s, y);
+}
+
+/* Mode q's (batch, C) row-major matrix inside a gathered (n_kept, batch, C) block. */
+static const double complex *mode_block(const double *base, size_t q, size_t batch, size_t ch)
+{
+    return (const double complex *)base + q * batch * ch;
+}
+
+nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double *theta,
+                                     const double *x, double *y, size_t batch, const size_t *n,
+                                     double *scratch)
+{
+    if (!conv || !theta || !x || !y || !scratch)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_spectral_conv_forward: NULL argument");
+    NDE_TRY(check_grid(conv, batch, n));
+    NDE_TRY(check_aligned(x, "x"));
+    NDE_TRY(check_aligned(y, "y"));
+    NDE_TRY(check_aligned(scratch, "scratch"));
+    geom g = make_geom(conv, n);
+    plans pin, pout;
+    NDE_TRY(get_plans(conv, batch, conv->cin, g, &pin));
+    NDE_TRY(get_plans(conv, batch, conv->cout, g, &pout));
+    double *spec = scratch;
+    double *Xk = spec + spec_len(conv, batch, g);
+    double *Yk = Xk + block_len(conv, batch);
+    transform_gather(conv, &pin, g, x, batch, conv->cin, spec, Xk);
+    const double complex alpha = 1.0 / (double)g.points, zero = 0.0;
+    const double *w = theta + conv->w_off;
+    for (size_t q = 0; q < conv->n_kept; q++)
+        cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)conv->cout,
+                    (int)conv->cin, &alpha, mode_block(Xk, q, batch, conv->cin), (int)conv->cin,
+                    w + 2 * q * conv->cin * conv->cout, (int)conv->cout, &zero,
+                    (double complex *)Yk + q * batch * conv->cout, (int)conv->cout);
+    scatter_inverse(conv, &pout, g, Yk, batch, conv->cout, spec, y);
+    return NDE_OK;
+}
+
+nde_status nde_spectral_conv_vjp(const nde_spectral_conv *conv, const double *theta,
+                                 const double *x, const double *gy, double *gx, double *gtheta,
+                                 size_t batch, const size_t *n, double *scratch)
+{
+    if (!conv || !theta || !x || !gy || !scratch)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_spectral_conv_vjp: NULL argument");
+    NDE_TRY(check_grid(conv, batch, n));
+    NDE_TRY(check_aligned(x, "x"));
+    NDE_TRY(check_aligned(gy, "gy"));
+    NDE_TRY(check_aligned(scratch, "scratch"));
+    if (gx) NDE_TRY(check_aligned(gx, "gx"));
+    if (!gx && !gtheta) return NDE_OK;
+    geom g = make_geom(conv, n);
+    plans pin, pout;
+    NDE_TRY(get_plans(conv, batch, conv->cin, g, &pin));
+    NDE_TRY(get_plans(conv, batch, conv->cout, g, &pout));
+    double *spec = scratch;
+    double *Xk = spec + spec_len(conv, batch, g);
+    double *Gk = Xk + block_len(conv, batch);
+    double *GXk = Gk + block_len(conv, batch);
+    const size_t cin = conv->cin, cout = conv->cout;
+    const double *w = theta + conv->w_off;
+    transform_gather(conv, &pout, g, gy, batch, cout, spec, Gk);
+    if (gtheta) {
+        transform_gather(conv, &pin, g, x, batch, cin, spec, Xk);
+        double *gw = gtheta + conv->w_off;
+        size_t ncol = conv->ndim == 2 ? conv->m[1] : conv->m[0];
+        for (size_t q = 0; q < conv->n_kept; q++) {
+            /* c_k/S: the k2 = 0 column appears once in the real output, the others twice. */
+            const double complex coef = (q % ncol == 0 ? 1.0 : 2.0) / (double)g.points;
+            const double complex one = 1.0;
+            cblas_zgemm(CblasRowMajor, CblasConjTrans, CblasNoTrans, (int)cin, (int)cout,
+                        (int)batch, &coef, mode_block(Xk, q, batch, cin), (int)cin,
+                        mode_block(Gk, q, batch, cout), (int)cout, &one,
+                        gw + 2 * q * cin * cout, (int)cout);
+        }
+    }
+    if (gx) {
+        const double complex alpha = 1.0 / (double)g.points, zero = 0.0;
+        for (size_t q = 0; q < conv->n_kept; q++)
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, (int)batch, (int)cin,
+                        (int)cout, &alpha, mode_block(Gk, q, batch, cout), (int)cout,
+                        w + 2 * q * cin * cout, (int)cout, &zero,
+                        (double complex *)GXk + q * batch * cin, (int)cin);
+        scatter_inverse(conv, &pin, g, GXk, batch, cin, spec, gx);
+    }
+    return NDE_OK;
+}
