@@ -1,0 +1,54 @@
+/* Internals shared by the optimizer driver (optim.c) and the update rules (update_*.c). */
+#ifndef NDE_OPTIM_INTERNAL_H
+#define NDE_OPTIM_INTERNAL_H
+
+#include "nde/optim.h"
+
+/* Most state arrays any rule keeps per parameter tensor (Adan: m, v, n, g_prev). */
+#define OPT_MAX_STATES 4
+
+/* Constants of one update of one parameter tensor. */
+typedef struct opt_step {
+    const nde_optim_spec *spec;
+    uint64_t t;  /* 1-based update count */
+    double lr;   /* scheduled lr times the group's lr_scale */
+    double wd;   /* the group's weight decay */
+    double *work; /* (2 · largest tensor) scratch for rules that need whole-tensor work */
+} opt_step;
+
+/* Update θ (n) in place from g (n) and the rule's state arrays state[k] (n each). The
+ * arrays may be a whole tensor or one block of it (8-bit states); rules that need the
+ * whole tensor are excluded from 8-bit storage by opt_layout. */
+typedef void (*opt_update_fn)(const opt_step *st, double *theta, const double *grad,
+                              double *const *state, size_t n);
+
+/* The state arrays a rule keeps for a spec: their names and whether they are signed
+ * (first moments) or non-negative (second moments), in the order opt_update_fn sees. */
+typedef struct opt_layout {
+    int n_states;
+    const char *names[OPT_MAX_STATES];
+    int is_signed[OPT_MAX_STATES];
+    opt_update_fn update;
+    int elementwise; /* 1 if element i of the result depends only on element i */
+} opt_layout;
+
+void opt_layout_for(const nde_optim_spec *spec, opt_layout *layout);
+
+void opt_update_sgd(const opt_step *st, double *theta, const double *grad,
+                    double *const *state, size_t n);
+void opt_update_rmsprop(const opt_step *st, double *theta, const double *grad,
+                        double *const *state, size_t n);
+void opt_update_adam(const opt_step *st, double *theta, const double *grad,
+                     double *const *state, size_t n);
+void opt_update_adamax(const opt_step *st, double *theta, const double *grad,
+                       double *const *state, size_t n);
+void opt_update_nadamw(const opt_step *st, double *theta, const double *grad,
+                       double *const *state, size_t n);
+void opt_update_lion(const opt_step *st, double *theta, const double *grad,
+                     double *const *state, size_t n);
+void opt_update_adan(const opt_step *st, double *theta, const double *grad,
+                     double *const *state, size_t n);
+void opt_update_adabelief(const opt_step *st, double *theta, const double *grad,
+                          double *const *state, size_t n);
+
+#endif
