@@ -1,0 +1,214 @@
+/* Discrete adjoint: gradients w.r.t. θ and u0 through adaptive and fixed-step solves
+ * against central finite differences of the same discrete computation (frozen steps),
+ * both tape modes (identical bits), memory accounting, and misuse. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "fields.h"
+#include "nde/nde.h"
+
+#define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
+
+enum { D = 3, B = 2, NP = D * D + 2 * D, NT = 5 };
+
+static const double ts[NT] = {0.0, 0.37, 1.0, 1.61, 2.5};
+
+static void init_theta(double *theta)
+{
+    nde_rng r;
+    nde_rng_seed(&r, 11);
+    for (int i = 0; i < NP; i++) theta[i] = 0.8 * nde_rng_normal(&r);
+}
+
+/* L = Σ_k g_k · traj[k]: any dL/dtraj can be written this way. */
+static double loss(const double *traj, const double *g)
+{
+    double l = 0.0;
+    for (int i = 0; i < NT * B * D; i++) l += g[i] * traj[i];
+    return l;
+}
+
+typedef struct grad_case {
+    nde_method m;
+    nde_tape tape;
+    double h0; /* > 0: fixed step */
+} grad_case;
+
+static double rel_err(const double *a, const double *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num / fmax(den, 1e-300));
+}
+
+static void check_gradient(grad_case gc)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    nde_solver_opts o = nde_solver_defaults(gc.m);
+    o.rtol = 1e-6;
+    o.atol = 1e-8;
+    o.tape = gc.tape;
+    if (gc.h0 > 0) o.h0 = gc.h0;
+    nde_solver *s;
+    CHECK(nde_solver_create(NULL, &f, &o, &s));
+    double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1};
+    double traj[NT * B * D], g[NT * B * D];
+    nde_rng r;
+    nde_rng_seed(&r, 3);
+    for (int i = 0; i < NT * B * D; i++) g[i] = nde_rng_normal(&r);
+    CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+    size_t nsteps;
+    nde_solver_steps(s, &nsteps);
+    cr_assert(nsteps >= 4, "want a multi-step solve, got %zu steps", nsteps);
+    double gth[NP] = {0}, gu0[B * D];
+    CHECK(nde_adjoint_discrete(s, g, gth, NP, gu0));
+
+    /* central differences with the accepted steps frozen */
+    CHECK(nde_solver_freeze_steps(s));
+    const double eps = 1e-6;
+    double fd_th[NP], fd_u0[B * D];
+    for (int i = 0; i < NP; i++) {
+        double keep = theta[i];
+        theta[i] = keep + eps;
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        double lp = loss(traj, g);
+        theta[i] = keep - eps;
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        double lm = loss(traj, g);
+        theta[i] = keep;
+        fd_th[i] = (lp - lm) / (2 * eps);
+    }
+    for (int i = 0; i < B * D; i++) {
+        double keep = u0[i];
+        u0[i] = keep + eps;
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        double lp = loss(traj, g);
+        u0[i] = keep - eps;
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        double lm = loss(traj, g);
+        u0[i] = keep;
+        fd_u0[i] = (lp - lm) / (2 * eps);
+    }
+    size_t nsteps2;
+    nde_solver_steps(s, &nsteps2);
+    cr_assert_eq(nsteps2, nsteps);
+    double eth = rel_err(gth, fd_th, NP), eu = rel_err(gu0, fd_u0, B * D);
+    cr_log_info("%s tape %d: %zu steps, rel err theta %.2e u0 %.2e", nde_method_name(gc.m),
+                (int)gc.tape, nsteps, eth, eu);
+    cr_expect(eth <= 1e-6, "%s: theta gradient rel err %.3e", nde_method_name(gc.m), eth);
+    cr_expect(eu <= 1e-6, "%s: u0 gradient rel err %.3e", nde_method_name(gc.m), eu);
+    nde_solver_destroy(&s);
+}
+
+Test(adjoint, adaptive_methods_match_finite_differences)
+{
+    const nde_method ms[] = {NDE_BS3, NDE_DOPRI5, NDE_TSIT5};
+    for (int i = 0; i < 3; i++) {
+        check_gradient((grad_case){ms[i], NDE_TAPE_STAGES, 0});
+        check_gradient((grad_case){ms[i], NDE_TAPE_STEP_STARTS, 0});
+    }
+}
+
+Test(adjoint, fixed_step_methods_match_finite_differences)
+{
+    const nde_method ms[] = {NDE_EULER, NDE_HEUN, NDE_RK4};
+    for (int i = 0; i < 3; i++) {
+        check_gradient((grad_case){ms[i], NDE_TAPE_STAGES, 0.3});
+        check_gradient((grad_case){ms[i], NDE_TAPE_STEP_STARTS, 0.3});
+    }
+}
+
+Test(adjoint, tape_modes_give_identical_bits_and_report_memory)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1}, traj[NT * B * D], g[NT * B * D];
+    for (int i = 0; i < NT * B * D; i++) g[i] = 1.0 / (1 + i);
+    double gth[2][NP], gu[2][B * D];
+    size_t tape_bytes[2], peak[2], vjps[2], renfe[2];
+    const nde_tape modes[2] = {NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS};
+    for (int k = 0; k < 2; k++) {
+        nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+        o.tape = modes[k];
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        memset(gth[k], 0, sizeof gth[k]);
+        CHECK(nde_adjoint_discrete(s, g, gth[k], NP, gu[k]));
+        const nde_solver_stats *st = nde_solver_get_stats(s);
+        tape_bytes[k] = st->tape_bytes;
+        peak[k] = st->adjoint_peak_bytes;
+        vjps[k] = st->n_vjp;
+        renfe[k] = st->n_adjoint_nfe;
+        cr_assert_eq(st->tape_bytes, st->n_accepted * (k == 0 ? 2 * 7 : 1) * B * D * sizeof(double));
+        nde_solver_destroy(&s);
+    }
+    cr_assert_eq(memcmp(gth[0], gth[1], sizeof gth[0]), 0);
+    cr_assert_eq(memcmp(gu[0], gu[1], sizeof gu[0]), 0);
+    cr_assert(tape_bytes[1] * 14 == tape_bytes[0]);
+    cr_assert(peak[0] > tape_bytes[0] && peak[1] > tape_bytes[1]);
+    cr_assert_eq(vjps[0], vjps[1]);
+    cr_assert_eq(renfe[0], 0);
+    cr_assert(renfe[1] > 0);
+}
+
+Test(adjoint, accumulates_into_grad_theta_and_allows_null_outputs)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    nde_solver_opts o = nde_solver_defaults(NDE_DOPRI5);
+    o.tape = NDE_TAPE_STAGES;
+    nde_solver *s;
+    CHECK(nde_solver_create(NULL, &f, &o, &s));
+    double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1}, traj[NT * B * D], g[NT * B * D];
+    for (int i = 0; i < NT * B * D; i++) g[i] = 0.1 * i;
+    CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+    double once[NP] = {0}, twice[NP] = {0};
+    CHECK(nde_adjoint_discrete(s, g, once, NP, NULL));
+    CHECK(nde_adjoint_discrete(s, g, twice, NP, NULL));
+    CHECK(nde_adjoint_discrete(s, g, twice, NP, NULL));
+    for (int i = 0; i < NP; i++) cr_assert(fabs(twice[i] - 2 * once[i]) <= 1e-12 * fabs(once[i]) + 1e-300);
+    double gu[B * D];
+    CHECK(nde_adjoint_discrete(s, g, NULL, 0, gu));
+    nde_solver_destroy(&s);
+}
+
+Test(adjoint, misuse_returns_status)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    double u0[B * D] = {0}, traj[NT * B * D], g[NT * B * D] = {0}, gth[NP] = {0};
+    nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+    nde_solver *s;
+    CHECK(nde_solver_create(NULL, &f, &o, &s));
+    cr_assert_eq(nde_adjoint_discrete(s, g, gth, NP, NULL), NDE_ERR_STATE); /* no solve yet */
+    CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+    cr_assert_eq(nde_adjoint_discrete(s, g, gth, NP, NULL), NDE_ERR_STATE); /* no tape */
+    cr_assert(strstr(nde_last_error(), "tape") != NULL);
+    nde_solver_destroy(&s);
+    o.tape = NDE_TAPE_STAGES;
+    CHECK(nde_solver_create(NULL, &f, &o, &s));
+    CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+    cr_assert_eq(nde_adjoint_discrete(s, g, gth, NP + 1, NULL), NDE_ERR_SHAPE);
+    cr_assert_eq(nde_adjoint_discrete(s, NULL, gth, NP, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_adjoint_discrete(NULL, g, gth, NP, NULL), NDE_ERR_ARG);
+    /* a failed solve leaves nothing to differentiate */
+    double bad_ts[2] = {1.0, 0.5 - 0.5};
+    u0[0] = NAN;
+    cr_assert_eq(nde_solve(s, B, D, u0, 2, bad_ts, traj), NDE_ERR_NONFINITE);
+    cr_assert_eq(nde_adjoint_discrete(s, g, gth, NP, NULL), NDE_ERR_STATE);
+    nde_solver_destroy(&s);
+}
