@@ -7,5 +7,6 @@
 #include "nde/field.h"
 #include "nde/ode.h"
 #include "nde/adjoint.h"
+#include "nde/optim.h"
 
 #endif
