@@ -1,0 +1,201 @@
+/* Forward and reverse execution of the MgNO operation list (see mgno_graph.h). */
+#include "operators/mgno_graph.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nde/operators.h"
+#include "operators/conv_internal.h"
+
+/* Grow an array of `elem` bytes to hold n + 1 items. */
+static nde_status grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return NDE_OK;
+    size_t nc = *cap ? 2 * *cap : 16;
+    void *p = nde_alloc_array(nc, elem);
+    if (!p) return NDE_ERR_NOMEM;
+    if (n) memcpy(p, *arr, n * elem);
+    nde_free(*arr);
+    *arr = p;
+    *cap = nc;
+    return NDE_OK;
+}
+
+nde_status mg_graph_init(mg_graph *g, nde_params *params, size_t in_len)
+{
+    memset(g, 0, sizeof *g);
+    g->params = params;
+    g->out_slot = -1;
+    int in;
+    return mg_graph_slot(g, in_len, &in);
+}
+
+void mg_graph_free(mg_graph *g)
+{
+    if (!g) return;
+    for (size_t i = 0; i < g->n_plans; i++) nde_conv_destroy(&g->plans[i]);
+    nde_free(g->plans);
+    nde_free(g->ops);
+    nde_free(g->slot_off);
+    nde_free(g->slot_len);
+    nde_free(g->val);
+    nde_free(g->grad);
+    memset(g, 0, sizeof *g);
+}
+
+nde_status mg_graph_slot(mg_graph *g, size_t len, int *slot)
+{
+    size_t cap = g->slots_cap;
+    NDE_TRY(grow((void **)&g->slot_off, &cap, g->n_slots, sizeof *g->slot_off));
+    cap = g->slots_cap;
+    NDE_TRY(grow((void **)&g->slot_len, &cap, g->n_slots, sizeof *g->slot_len));
+    g->slots_cap = cap;
+    g->slot_off[g->n_slots] = g->arena_len;
+    g->slot_len[g->n_slots] = len;
+    g->arena_len += (len + 7) / 8 * 8; /* keep every slot 64-byte aligned */
+    *slot = (int)g->n_slots++;
+    return NDE_OK;
+}
+
+static nde_status push_op(mg_graph *g, const mg_op *op)
+{
+    NDE_TRY(grow((void **)&g->ops, &g->ops_cap, g->n_ops, sizeof *g->ops));
+    g->ops[g->n_ops++] = *op;
+    return NDE_OK;
+}
+
+static int same_spec(const nde_conv_spec *a, const nde_conv_spec *b)
+{
+    return a->ndim == b->ndim && a->transposed == b->transposed && a->c_in == b->c_in &&
+           a->c_out == b->c_out && a->n_in[0] == b->n_in[0] &&
+           (a->ndim == 1 || a->n_in[1] == b->n_in[1]) && a->kernel == b->kernel &&
+           a->stride == b->stride && a->pad == b->pad && a->pad_mode == b->pad_mode;
+}
+
+nde_status mg_graph_copy(mg_graph *g, int src, int dst)
+{
+    if (g->slot_len[src] != g->slot_len[dst])
+        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: copy of %zu values into a slot of %zu",
+                        g->slot_len[src], g->slot_len[dst]);
+    mg_op op = {.kind = MG_OP_COPY, .src = src, .dst = dst};
+    return push_op(g, &op);
+}
+
+nde_status mg_graph_gelu(mg_graph *g, int src, int dst)
+{
+    if (g->slot_len[src] != g->slot_len[dst])
+        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: GELU of %zu values into a slot of %zu",
+                        g->slot_len[src], g->slot_len[dst]);
+    mg_op op = {.kind = MG_OP_GELU, .src = src, .dst = dst};
+    return push_op(g, &op);
+}
+
+nde_status mg_graph_conv(mg_graph *g, const nde_conv_spec *spec, size_t w_off, int has_bias,
+                         size_t b_off, int src, int dst, double alpha, int accumulate)
+{
+    nde_conv *plan = NULL;
+    for (size_t i = 0; i < g->n_plans && !plan; i++)
+        if (same_spec(nde_conv_get_spec(g->plans[i]), spec)) plan = g->plans[i];
+    if (!plan) {
+        NDE_TRY(grow((void **)&g->plans, &g->plans_cap, g->n_plans, sizeof *g->plans));
+        NDE_TRY(nde_conv_create(spec, &plan));
+        g->plans[g->n_plans++] = plan;
+    }
+    if (nde_conv_in_numel(plan) != g->slot_len[src] || nde_conv_out_numel(plan) != g->slot_len[dst])
+        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: convolution maps %zu → %zu values but the "
+                        "slots hold %zu → %zu", nde_conv_in_numel(plan), nde_conv_out_numel(plan),
+                        g->slot_len[src], g->slot_len[dst]);
+    mg_op op = {.kind = MG_OP_CONV, .src = src, .dst = dst, .conv = plan, .w_off = w_off,
+                .b_off = b_off, .has_bias = has_bias, .alpha = alpha, .accumulate = accumulate};
+    return push_op(g, &op);
+}
+
+nde_status mg_graph_finalize(mg_graph *g, int out_slot)
+{
+    for (size_t i = 0; i < g->n_ops; i++)
+        for (size_t j = 0; j < g->n_ops && g->ops[i].kind == MG_OP_GELU; j++)
+            if (j != i && g->ops[j].src == g->ops[i].src)
+                return NDE_FAIL(NDE_ERR_STATE, "mgno graph: the source slot %d of a GELU has "
+                                "another reader", g->ops[i].src);
+    g->out_slot = out_slot;
+    g->val = nde_alloc_array(g->arena_len, sizeof *g->val);
+    g->grad = nde_alloc_array(g->arena_len, sizeof *g->grad);
+    return g->val && g->grad ? NDE_OK : NDE_ERR_NOMEM;
+}
+
+size_t mg_graph_in_len(const mg_graph *g) { return g->slot_len[0]; }
+size_t mg_graph_out_len(const mg_graph *g) { return g->slot_len[g->out_slot]; }
+
+/* Run all operations on the sample already copied into slot 0. */
+static nde_status run_forward(mg_graph *g, const double *theta)
+{
+    for (size_t i = 0; i < g->n_ops; i++) {
+        const mg_op *op = &g->ops[i];
+        const double *src = g->val + g->slot_off[op->src];
+        double *dst = g->val + g->slot_off[op->dst];
+        const size_t n = g->slot_len[op->src];
+        switch (op->kind) {
+        case MG_OP_COPY: memcpy(dst, src, n * sizeof *dst); break;
+        case MG_OP_GELU: nde_gelu(src, dst, n); break;
+        case MG_OP_CONV:
+            NDE_TRY(nde_conv_apply(op->conv, theta + op->w_off,
+                                   op->has_bias ? theta + op->b_off : NULL, src, dst, 1, op->alpha,
+                                   op->accumulate));
+            break;
+        }
+    }
+    return NDE_OK;
+}
+
+nde_status mg_graph_forward(mg_graph *g, const double *x, double *y, size_t batch)
+{
+    const double *theta = nde_params_theta_const(g->params);
+    const size_t in = mg_graph_in_len(g), out = mg_graph_out_len(g);
+    for (size_t s = 0; s < batch; s++) {
+        memcpy(g->val, x + s * in, in * sizeof *x);
+        NDE_TRY(run_forward(g, theta));
+        const double *res = g->val + g->slot_off[g->out_slot];
+        for (size_t k = 0; k < out; k++)
+            if (!isfinite(res[k]))
+                return NDE_FAIL(NDE_ERR_NONFINITE, "mgno: output %zu of sample %zu is %g", k, s,
+                                res[k]);
+        memcpy(y + s * out, res, out * sizeof *y);
+    }
+    return NDE_OK;
+}
+
+nde_status mg_graph_vjp(mg_graph *g, const double *x, const double *gy, double *gx,
+                        double *gtheta, size_t batch)
+{
+    const double *theta = nde_params_theta_const(g->params);
+    const size_t in = mg_graph_in_len(g), out = mg_graph_out_len(g);
+    for (size_t s = 0; s < batch; s++) {
+        memcpy(g->val, x + s * in, in * sizeof *x);
+        NDE_TRY(run_forward(g, theta));
+        memset(g->grad, 0, g->arena_len * sizeof *g->grad);
+        memcpy(g->grad + g->slot_off[g->out_slot], gy + s * out, out * sizeof *gy);
+        for (size_t i = g->n_ops; i-- > 0;) {
+            const mg_op *op = &g->ops[i];
+            const double *src = g->val + g->slot_off[op->src];
+            double *gsrc = g->grad + g->slot_off[op->src];
+            const double *gdst = g->grad + g->slot_off[op->dst];
+            const size_t n = g->slot_len[op->src];
+            switch (op->kind) {
+            case MG_OP_COPY:
+                for (size_t k = 0; k < n; k++) gsrc[k] += gdst[k];
+                break;
+            case MG_OP_GELU: /* the source has no other reader (checked at finalize) */
+                nde_gelu_vjp(src, gdst, gsrc, n);
+                break;
+            case MG_OP_CONV:
+                NDE_TRY(nde_conv_apply_vjp(op->conv, theta + op->w_off, src, gdst, gsrc,
+                                           gtheta ? gtheta + op->w_off : NULL,
+                                           gtheta && op->has_bias ? gtheta + op->b_off : NULL, 1,
+                                           op->alpha));
+                break;
+            }
+        }
+        if (gx) memcpy(gx + s * in, g->grad, in * sizeof *gx);
+    }
+    return NDE_OK;
+}

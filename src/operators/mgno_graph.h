@@ -1,0 +1,67 @@
+/* A tiny static computation graph for MgNO: a list of operations (copy, scaled
+ * convolution, GELU) over numbered value slots of one sample, run forward and in
+ * reverse for the vector–Jacobian product.
+ *
+ * Rules that make the reverse sweep exact: every slot is written by one overwriting
+ * operation followed only by accumulating ones, all before its first read, and
+ * slots are never reused (single assignment); a GELU's source slot has no other
+ * reader (its VJP overwrites the source gradient). Slot 0 is the input. Values and
+ * gradients of all slots live in two arenas sized once at finalize time, so running
+ * the graph never allocates; samples of a batch are processed one after another. */
+#ifndef NDE_MGNO_GRAPH_H
+#define NDE_MGNO_GRAPH_H
+
+#include "nde/mgno.h"
+
+typedef enum mg_op_kind { MG_OP_COPY, MG_OP_CONV, MG_OP_GELU } mg_op_kind;
+
+typedef struct mg_op {
+    mg_op_kind kind;
+    int src, dst;        /* slots */
+    nde_conv *conv;      /* MG_OP_CONV: a plan owned by the graph */
+    size_t w_off, b_off; /* offsets into θ */
+    int has_bias;
+    double alpha;        /* dst (+)= alpha·(conv(src) + b) */
+    int accumulate;
+} mg_op;
+
+typedef struct mg_graph {
+    nde_params *params; /* borrowed */
+    size_t *slot_off, *slot_len;
+    size_t n_slots, slots_cap;
+    mg_op *ops;
+    size_t n_ops, ops_cap;
+    nde_conv **plans; /* distinct convolution geometries, shared by operations */
+    size_t n_plans, plans_cap;
+    double *val, *grad; /* (arena_len) */
+    size_t arena_len;
+    int out_slot;
+} mg_graph;
+
+/* Start an empty graph whose input slot 0 has in_len values. */
+nde_status mg_graph_init(mg_graph *g, nde_params *params, size_t in_len);
+void mg_graph_free(mg_graph *g);
+
+/* Add a slot of len values; its id goes to *slot. */
+nde_status mg_graph_slot(mg_graph *g, size_t len, int *slot);
+
+nde_status mg_graph_copy(mg_graph *g, int src, int dst);
+nde_status mg_graph_gelu(mg_graph *g, int src, int dst);
+/* dst (+)= alpha·(conv(src; θ[w_off…]) + θ[b_off…]); b_off ignored unless has_bias.
+ * Plans are cached per geometry. */
+nde_status mg_graph_conv(mg_graph *g, const nde_conv_spec *spec, size_t w_off, int has_bias,
+                         size_t b_off, int src, int dst, double alpha, int accumulate);
+
+/* Mark out_slot as the output, check the GELU rule and allocate the arenas. */
+nde_status mg_graph_finalize(mg_graph *g, int out_slot);
+
+size_t mg_graph_in_len(const mg_graph *g);
+size_t mg_graph_out_len(const mg_graph *g);
+
+/* x (batch, in_len) → y (batch, out_len). */
+nde_status mg_graph_forward(mg_graph *g, const double *x, double *y, size_t batch);
+/* gx (batch, in_len) overwritten (may be NULL); gtheta accumulated (may be NULL). */
+nde_status mg_graph_vjp(mg_graph *g, const double *x, const double *gy, double *gx,
+                        double *gtheta, size_t batch);
+
+#endif
