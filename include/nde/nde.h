@@ -8,5 +8,6 @@
 #include "nde/ode.h"
 #include "nde/adjoint.h"
 #include "nde/optim.h"
+#include "nde/mgno.h"
 
 #endif
