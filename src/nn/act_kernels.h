@@ -1,0 +1,22 @@
+/* Vectorizable element-wise kernels behind nde_act_forward/backward (internal).
+ * Branch-free loops that GCC auto-vectorizes without -ffast-math; on x86-64 each is
+ * compiled for AVX-512, AVX2 and baseline SSE2 and picked at load time. No FMA
+ * contraction (ISO C mode), so every variant gives the same bits. */
+#ifndef NDE_NN_ACT_KERNELS_H
+#define NDE_NN_ACT_KERNELS_H
+
+#include <stddef.h>
+
+/* y (n) = tanh(x); y may equal x. */
+void nde_kern_tanh(const double *x, double *y, size_t n);
+/* y (n) = 1 / (1 + e^-x); y may equal x. */
+void nde_kern_sigmoid(const double *x, double *y, size_t n);
+/* y (n) = x / (1 + e^-x); y may equal x. */
+void nde_kern_swish(const double *x, double *y, size_t n);
+/* dx (n) = dy ⊙ swish'(x) = dy s (1 + x (1 − s)), s = sigmoid(x); dx may equal dy. */
+void nde_kern_swish_backward(const double *x, const double *dy, double *dx, size_t n);
+/* dx (n) = dy ⊙ softplus'(x): dy for x > 20 (torch's threshold), else dy e^x/(1 + e^x);
+ * dx may equal dy. */
+void nde_kern_softplus_backward(const double *x, const double *dy, double *dx, size_t n);
+
+#endif

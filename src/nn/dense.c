@@ -1,0 +1,149 @@
+/* Dense (fully connected) layer in torch.nn.Linear layout, y = [x, t] Wᵀ + b, batched
+ * through BLAS dgemm; parameters live in an nde_params as offsets. */
+#include "nde/nn.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/nn_internal.h"
+
+nde_status nde_nn_tensor_name(char *buf, const char *prefix, const char *suffix)
+{
+    int len = snprintf(buf, NDE_PARAM_NAME_MAX, "%s.%s", prefix, suffix);
+    if (len < 0 || len >= NDE_PARAM_NAME_MAX)
+        return NDE_FAIL(NDE_ERR_ARG, "tensor name '%s.%s' is longer than %d characters", prefix,
+                        suffix, NDE_PARAM_NAME_MAX - 1);
+    return NDE_OK;
+}
+
+nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t out,
+                         unsigned flags, nde_dense *d)
+{
+    if (!p || !prefix || !d) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: NULL argument");
+    if (!prefix[0]) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: empty tensor-name prefix");
+    if (in == 0 || out == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add(%s): zero width (in %zu, out %zu)", prefix,
+                        in, out);
+    if (in >= INT_MAX || out > INT_MAX)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add(%s): width beyond BLAS int (in %zu, out %zu)",
+                        prefix, in, out);
+    if (flags & ~(unsigned)(NDE_DENSE_NO_BIAS | NDE_DENSE_TIME_INPUT))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add(%s): unknown flags 0x%x", prefix, flags);
+    nde_dense l = {
+        .in = in,
+        .out = out,
+        .in_cols = in + ((flags & NDE_DENSE_TIME_INPUT) ? 1 : 0),
+        .has_bias = !(flags & NDE_DENSE_NO_BIAS),
+        .has_time = (flags & NDE_DENSE_TIME_INPUT) != 0,
+    };
+    char wname[NDE_PARAM_NAME_MAX], bname[NDE_PARAM_NAME_MAX];
+    NDE_TRY(nde_nn_tensor_name(wname, prefix, "weight"));
+    NDE_TRY(nde_nn_tensor_name(bname, prefix, "bias"));
+    /* Check both names first so a clash leaves p unchanged. */
+    if (nde_params_find(p, wname) || (l.has_bias && nde_params_find(p, bname)))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: tensors '%s' already exist in the params",
+                        l.has_bias && nde_params_find(p, bname) ? bname : wname);
+    size_t wshape[2] = {out, l.in_cols};
+    NDE_TRY(nde_params_add(p, wname, 2, wshape, NDE_GROUP_DEFAULT, &l.w_off));
+    if (l.has_bias) NDE_TRY(nde_params_add(p, bname, 1, &out, NDE_GROUP_NO_DECAY, &l.b_off));
+    *d = l;
+    return NDE_OK;
+}
+
+size_t nde_nn_dense_end(const nde_dense *d)
+{
+    size_t end = d->w_off + d->out * d->in_cols;
+    if (d->has_bias && d->b_off + d->out > end) end = d->b_off + d->out;
+    return end;
+}
+
+nde_status nde_nn_check_call(const char *fn, const nde_dense *d, const nde_params *p,
+                             size_t batch)
+{
+    if (!d || !p) return NDE_FAIL(NDE_ERR_ARG, "%s: NULL layer or params", fn);
+    if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "%s: batch is 0", fn);
+    if (batch > INT_MAX) return NDE_FAIL(NDE_ERR_ARG, "%s: batch %zu beyond BLAS int", fn, batch);
+    size_t end = nde_nn_dense_end(d);
+    if (end > nde_params_count(p))
+        return NDE_FAIL(NDE_ERR_SHAPE,
+                        "%s: layer (%zu -> %zu) needs params up to offset %zu, params hold %zu",
+                        fn, d->in, d->out, end, nde_params_count(p));
+    return NDE_OK;
+}
+
+void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, const double *x,
+                          double *y, size_t batch)
+{
+    const double *w = theta + d->w_off; /* (out, in_cols) */
+    double beta = 0.0;
+    if (d->has_bias || d->has_time) {
+        /* Row 0 holds b + t·W[:, in]; copy it to every row, then GEMM adds x Wᵀ. */
+        for (size_t o = 0; o < d->out; o++) {
+            double c = d->has_bias ? theta[d->b_off + o] : 0.0;
+            if (d->has_time) c += t * w[o * d->in_cols + d->in];
+            y[o] = c;
+        }
+        for (size_t b = 1; b < batch; b++) memcpy(y + b * d->out, y, d->out * sizeof *y);
+        beta = 1.0;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)d->out, (int)d->in, 1.0,
+                x, (int)d->in, w, (int)d->in_cols, beta, y, (int)d->out);
+}
+
+void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, const double *x,
+                           const double *dy, double *dx, double *gtheta, size_t batch)
+{
+    const double *w = theta + d->w_off; /* (out, in_cols) */
+    if (dx)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)d->in,
+                    (int)d->out, 1.0, dy, (int)d->out, w, (int)d->in_cols, 0.0, dx, (int)d->in);
+    if (!gtheta) return;
+    double *gw = gtheta + d->w_off;
+    /* gW[:, :in] += dyᵀ x */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->out, (int)d->in, (int)batch, 1.0,
+                dy, (int)d->out, x, (int)d->in, 1.0, gw, (int)d->in_cols);
+    if (!d->has_bias && !d->has_time) return;
+    for (size_t o = 0; o < d->out; o++) {
+        double s = 0.0;
+        for (size_t b = 0; b < batch; b++) s += dy[b * d->out + o];
+        if (d->has_bias) gtheta[d->b_off + o] += s;
+        if (d->has_time) gw[o * d->in_cols + d->in] += t * s;
+    }
+}
+
+void nde_nn_dense_jvp(const nde_dense *d, const double *theta, const double *w, double *jy,
+                      size_t batch)
+{
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)d->out, (int)d->in, 1.0,
+                w, (int)d->in, theta + d->w_off, (int)d->in_cols, 0.0, jy, (int)d->out);
+}
+
+nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, const double *x,
+                             double *y, size_t batch)
+{
+    NDE_TRY(nde_nn_check_call("nde_dense_forward", d, p, batch));
+    if (!x || !y) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_forward: NULL x or y");
+    nde_nn_dense_forward(d, nde_params_theta_const(p), t, x, y, batch);
+    return NDE_OK;
+}
+
+nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t, const double *x,
+                              const double *dy, double *dx, double *gtheta, size_t batch)
+{
+    NDE_TRY(nde_nn_check_call("nde_dense_backward", d, p, batch));
+    if (!dy || (gtheta && !x))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_backward: NULL dy, or NULL x with gtheta");
+    nde_nn_dense_backward(d, nde_params_theta_const(p), t, x, dy, dx, gtheta, batch);
+    return NDE_OK;
+}
+
+nde_status nde_dense_jvp(const nde_dense *d, const nde_params *p, const double *w, double *jy,
+                         size_t batch)
+{
+    NDE_TRY(nde_nn_check_call("nde_dense_jvp", d, p, batch));
+    if (!w || !jy) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_jvp: NULL w or jy");
+    nde_nn_dense_jvp(d, nde_params_theta_const(p), w, jy, batch);
+    return NDE_OK;
+}
