@@ -5,6 +5,7 @@
 #include "nde/core.h"
 #include "nde/params.h"
 #include "nde/field.h"
+#include "nde/nn.h"
 #include "nde/ode.h"
 #include "nde/adjoint.h"
 #include "nde/optim.h"
