@@ -227,12 +227,14 @@ nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *work, const double *a, do
                            size_t batch);
 /* After nde_fno_forward on the same work: given gu = ∂L/∂u (batch, out_channels, n...),
  * ga (batch, in_channels, n...) = ∂L/∂a (overwritten; NULL → skipped) and
- * gtheta += ∂L/∂θ (NULL → the model's own gradient, nde_params_grad). */
+ * gtheta += ∂L/∂θ (NULL → skipped; pass nde_params_grad(nde_fno_params(fno)) to train).
+ * Errors: NDE_ERR_STATE if the last forward on `work` had another batch size. */
 nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *work, const double *gu, double *ga,
                             double *gtheta, size_t batch);
 
 /* The model as a vector field f(t, u) = FNO(u) (t unused), dim = channels·Πn; needs
- * in_channels == out_channels. The field borrows fno and work. */
+ * in_channels == out_channels (else NDE_ERR_SHAPE). Batches larger than the workspace are
+ * processed in chunks. The field borrows fno and work (which it overwrites on every call). */
 nde_status nde_fno_field(nde_fno *fno, nde_fno_work *work, nde_field *field);
 
 #ifdef __cplusplus
