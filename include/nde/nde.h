@@ -10,6 +10,8 @@
 #include "nde/adjoint.h"
 #include "nde/optim.h"
 #include "nde/schedule.h"
+#include "nde/safetensors.h"
+#include "nde/checkpoint.h"
 #include "nde/mgno.h"
 
 #endif

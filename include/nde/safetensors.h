@@ -1,0 +1,101 @@
+/* nde/safetensors.h — reading and writing safetensors files.
+ *
+ * Format (huggingface/safetensors, docs "Format"): an 8-byte little-endian unsigned
+ * header length N, N bytes of UTF-8 JSON, then the byte buffer. The JSON object maps
+ * each tensor name to {"dtype": "F64", "shape": [2, 3], "data_offsets": [begin, end]}
+ * with offsets relative to the buffer start; an optional "__metadata__" object maps
+ * strings to strings. Tensor data are little-endian, row-major.
+ *
+ * The writer pads the header with spaces to a multiple of 8 bytes, stores tensors with
+ * wider dtypes first (so doubles are 8-byte aligned in the file) and writes atomically:
+ * a temporary file in the same directory is written, flushed, fsync'ed and renamed
+ * over the target, so a crash leaves either the old file or the new one.
+ *
+ * The reader validates everything before it hands out a tensor: header length within
+ * the file and at most 100 MB, JSON syntax and types, known dtypes, integer shapes and
+ * offsets, byte counts equal to numel · dtype size, offsets that cover the buffer
+ * exactly without holes or overlap, unique non-empty names. Any violation is
+ * NDE_ERR_FORMAT with a message naming the file and the tensor. Only little-endian
+ * hosts are supported (NDE_ERR_UNSUPPORTED otherwise). */
+#ifndef NDE_SAFETENSORS_H
+#define NDE_SAFETENSORS_H
+
+#include "nde/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nde_st_dtype {
+    NDE_ST_BOOL = 0,
+    NDE_ST_U8,
+    NDE_ST_I8,
+    NDE_ST_U16,
+    NDE_ST_I16,
+    NDE_ST_F16,
+    NDE_ST_BF16,
+    NDE_ST_U32,
+    NDE_ST_I32,
+    NDE_ST_F32,
+    NDE_ST_U64,
+    NDE_ST_I64,
+    NDE_ST_F64,
+    NDE_ST_DTYPE_COUNT
+} nde_st_dtype;
+
+/* "BOOL", "U8", ..., "F64" as in the format; "?" when out of range. */
+const char *nde_st_dtype_name(nde_st_dtype dtype);
+size_t nde_st_dtype_size(nde_st_dtype dtype); /* bytes per element; 0 when out of range */
+
+#define NDE_ST_NAME_MAX 256
+#define NDE_ST_MAX_DIMS 8
+
+typedef struct nde_st_tensor {
+    char name[NDE_ST_NAME_MAX];
+    nde_st_dtype dtype;
+    int ndim; /* 0 (scalar) .. NDE_ST_MAX_DIMS */
+    size_t shape[NDE_ST_MAX_DIMS];
+    size_t numel;
+    size_t nbytes;
+    /* Reader: the tensor's little-endian bytes inside the file buffer; not aligned,
+     * copy with memcpy. Writer: the caller's data (borrowed until the write). */
+    const void *data;
+} nde_st_tensor;
+
+/* ---- writing ---- */
+typedef struct nde_st_writer nde_st_writer;
+
+nde_status nde_st_writer_create(nde_st_writer **w);
+void nde_st_writer_destroy(nde_st_writer **w); /* NULL-safe; sets *w = NULL */
+
+/* Queue a tensor. `data` (numel · dtype size bytes, host order) is borrowed until
+ * nde_st_writer_write returns. NDE_ERR_ARG for an empty, too long or duplicate name
+ * (or "__metadata__"), ndim outside [0, NDE_ST_MAX_DIMS], NULL data with numel > 0. */
+nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dtype, int ndim,
+                             const size_t *shape, const void *data);
+/* Add a "__metadata__" string entry (copied). NDE_ERR_ARG for a duplicate key. */
+nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *value);
+/* Write the file atomically (see above). NDE_ERR_IO with the path and the system's
+ * reason on any failure; the target is then untouched and no temporary is left. */
+nde_status nde_st_writer_write(nde_st_writer *w, const char *path);
+
+/* ---- reading ---- */
+typedef struct nde_st_file nde_st_file;
+
+/* Read and validate a whole file. NDE_ERR_IO if it cannot be read, NDE_ERR_FORMAT for
+ * any violation of the format. */
+nde_status nde_st_open(const char *path, nde_st_file **f);
+/* Validate an in-memory image (copied); `label` names it in messages. */
+nde_status nde_st_open_memory(const void *bytes, size_t len, const char *label, nde_st_file **f);
+void nde_st_close(nde_st_file **f); /* NULL-safe; sets *f = NULL */
+
+size_t nde_st_n_tensors(const nde_st_file *f);
+const nde_st_tensor *nde_st_tensor_at(const nde_st_file *f, size_t i); /* NULL if out of range */
+const nde_st_tensor *nde_st_find(const nde_st_file *f, const char *name); /* NULL if absent */
+const char *nde_st_meta(const nde_st_file *f, const char *key);            /* NULL if absent */
+const char *nde_st_label(const nde_st_file *f); /* the path or label given at open */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
