@@ -13,5 +13,7 @@
 #include "nde/safetensors.h"
 #include "nde/checkpoint.h"
 #include "nde/mgno.h"
+#include "nde/operators.h"
+#include "nde/pde.h"
 
 #endif
