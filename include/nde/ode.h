@@ -52,7 +52,22 @@ typedef enum nde_tape {
     NDE_TAPE_NONE = 0,     /* nothing: forward only */
     NDE_TAPE_STAGES,       /* every stage input of every accepted step (fastest reverse) */
     NDE_TAPE_STEP_STARTS,  /* only step starts; stages recomputed in the reverse sweep */
+    NDE_TAPE_CHECKPOINT,   /* memory-bounded: the start of every checkpoint_every-th step
+                              (0: only u0); the reverse sweep recomputes each segment
+                              with a binomial (revolve) schedule in checkpoint_slots states */
 } nde_tape;
+
+/* Newton linear solver of the implicit SUNDIALS methods (CVODES, ARKStep DIRK/IMEX). */
+typedef enum nde_linsol {
+    NDE_LINSOL_DEFAULT = 0, /* dense */
+    NDE_LINSOL_DENSE,       /* dense LU; Jacobian from the field's jvp (dim products per
+                               setup, block-diagonal over the batch) or, without a jvp,
+                               SUNDIALS' difference quotients */
+    NDE_LINSOL_GMRES,       /* matrix-free GMRES, unpreconditioned; J·v from the field's
+                               jvp or SUNDIALS' difference quotient */
+    NDE_LINSOL_FIXED_POINT, /* no linear solver: fixed-point (functional) iteration
+                               (CVODES Adams for non-stiff problems) */
+} nde_linsol;
 
 /* Passed to the per-step callback after every attempted step. */
 typedef struct nde_step_info {
@@ -86,8 +101,30 @@ typedef struct nde_solver_opts {
     int fixed_step;       /* adaptive pairs only: take uniform steps of h0 without error
                              control (estimates are still logged) */
     nde_tape tape;        /* default NDE_TAPE_NONE; set for nde_adjoint_discrete */
-    nde_step_callback callback; /* optional */
+    nde_step_callback callback; /* optional; SUNDIALS methods report accepted steps only
+                                   (their rejections are counted in the stats) */
     void *callback_user;
+    /* NDE_TAPE_CHECKPOINT (nde_adjoint_discrete holds at most
+     * ⌈N/checkpoint_every⌉ + checkpoint_slots states of batch·dim doubles):
+     *   checkpoint_every  forward keeps every k-th step start (0: only u0, so the whole
+     *                     solve is one segment; k ≈ √N gives O(√N) states)
+     *   checkpoint_slots  states the reverse sweep may hold inside a segment (binomial
+     *                     schedule; 0: the segment length when checkpoint_every > 0,
+     *                     else ⌈log2 N⌉ + 1, i.e. O(log N) states) */
+    size_t checkpoint_every, checkpoint_slots;
+    /* SUNDIALS methods (ignored by the explicit RK methods); 0 means default: */
+    nde_linsol linsol;    /* implicit methods' linear solver */
+    int max_order;        /* CVODES: maximum order (BDF 5, Adams 12); ARKStep: method
+                             order (ARKODE's default 4) */
+    nde_method erk_table; /* NDE_ARK_ERK: the nde tableau ERKStep runs as a custom Butcher
+                             table (BS3, DOPRI5, TSIT5; HEUN, RK4 with fixed_step);
+                             0 (NDE_EULER) → NDE_TSIT5 */
+    const nde_field *imex_explicit; /* NDE_ARK_IMEX (required): the non-stiff part f_E of
+                             the field, same dim, treated explicitly; the implicit part is
+                             field − f_E. Borrowed; must outlive the solver. */
+    size_t cvodes_adj_steps; /* NDE_CVODE_*: record CVODES adjoint checkpoints every this
+                             many steps during nde_solve (CVodeF), as nde_adjoint_cvodes
+                             needs; 0 → not recorded (plain CVode) */
 } nde_solver_opts;
 
 /* Defaults for a method: rtol 1e-6, atol 1e-9 (torchdiffeq's 1e-7/1e-9 are a good
@@ -110,6 +147,10 @@ typedef struct nde_solver_stats {
     size_t n_jvp, n_jac, n_lin_iters, n_newton_iters, n_newton_fails; /* implicit */
     size_t tape_bytes;       /* bytes recorded by the last forward solve */
     size_t adjoint_peak_bytes; /* tape + reverse-sweep workspace of the last adjoint */
+    size_t n_recomputed_steps; /* steps re-integrated by the last adjoint (checkpointing,
+                                  interpolating adjoint's segment re-solves) */
+    size_t adjoint_max_states; /* most state copies (batch·dim doubles) the last adjoint
+                                  held at once (tape or checkpoints plus recompute slots) */
 } nde_solver_stats;
 
 typedef struct nde_solver nde_solver;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "adjoint/checkpoint.h"
 #include "adjoint/sweep.h"
 #include "ode/rk_step.h"
 #include "ode/solver_internal.h"
@@ -32,7 +33,8 @@ static void axpy(size_t n, double a, const double *x, double *y)
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-/* Workspace: lam, ubar, tmp (n each), kbar (stages·n), and for recomputation y, k. */
+/* Workspace: lam, ubar, tmp (n each), kbar (stages·n), for recomputation y, k, and for
+ * checkpointing the schedule's snapshots (checkpoint.h). */
 static nde_status reserve_ws(nde_solver *s, size_t need)
 {
     if (need <= s->adj_ws_cap) return NDE_OK;
@@ -42,6 +44,70 @@ static nde_status reserve_ws(nde_solver *s, size_t need)
     s->adj_ws = w;
     s->adj_ws_cap = need;
     return NDE_OK;
+}
+
+/* One reverse sweep's state: adjoint vectors, where the save times stand, outputs. */
+typedef struct sweep {
+    nde_solver *s;
+    const double *dL;
+    const nde_adj_hook *hook;
+    double *grad_theta;
+    double *lam, *ubar, *tmp, *kbar; /* (n), (n), (n), (stages, n) */
+    double *y_re, *k_re;             /* (stages, n): recomputed stages */
+    size_t kout;                     /* save times not yet reversed: [0, kout) */
+} sweep;
+
+/* Reverse accepted step m given its stage inputs y and derivatives k. */
+static nde_status reverse_step(sweep *w, size_t m, const double *y, const double *k)
+{
+    nde_solver *s = w->s;
+    const nde_tableau *tab = s->tab;
+    const nde_field *f = &s->field;
+    size_t n = s->n, ns = (size_t)tab->stages;
+    double *lam = w->lam, *ubar = w->ubar, *tmp = w->tmp, *kbar = w->kbar;
+    double t = s->steps[m].t, h = s->steps[m].h;
+    memset(kbar, 0, ns * n * sizeof *kbar);
+    memset(ubar, 0, n * sizeof *ubar);
+    while (w->dL && w->kout > 1 && s->save_src[w->kout - 1].step == m) {
+        w->kout--;
+        const double *g = w->dL + w->kout * n;
+        double theta = s->save_src[w->kout].theta;
+        if (theta == 1.0) {
+            axpy(n, 1.0, g, lam);
+        } else {
+            double wd[NDE_RK_MAX_STAGES] = {0};
+            tab->dense(theta, wd);
+            axpy(n, 1.0, g, ubar);
+            for (size_t i = 0; i < ns; i++)
+                if (wd[i] != 0.0) axpy(n, h * wd[i], g, kbar + i * n);
+        }
+    }
+    if (w->hook)
+        NDE_TRY(w->hook->step(w->hook->user, m, t, h, y, k, kbar, ubar, lam, w->grad_theta));
+    axpy(n, 1.0, lam, ubar);
+    for (size_t i = 0; i < ns; i++)
+        if (tab->b[i] != 0.0) axpy(n, h * tab->b[i], lam, kbar + i * n);
+    for (size_t i = ns; i-- > 0;) {
+        double *kb = kbar + i * n;
+        if (all_zero(kb, n)) continue;
+        NDE_TRY(f->vjp(f->ctx, t + tab->c[i] * h, y + i * n, kb, tmp, w->grad_theta, s->batch));
+        s->stats.n_vjp++;
+        axpy(n, 1.0, tmp, ubar);
+        for (size_t j = 0; j < i; j++)
+            if (tab->a[i][j] != 0.0) axpy(n, h * tab->a[i][j], tmp, kbar + j * n);
+    }
+    memcpy(lam, ubar, n * sizeof *lam);
+    return NDE_OK;
+}
+
+/* Reverse step m from its start state: recompute the stages, then reverse. */
+static nde_status reverse_from_start(void *user, size_t m, const double *u_m)
+{
+    sweep *w = user;
+    nde_solver *s = w->s;
+    NDE_TRY(nde_rk_stages(s->tab, &s->field, s->batch, s->steps[m].t, s->steps[m].h, u_m,
+                          w->k_re, w->y_re, 0, &s->stats.n_adjoint_nfe));
+    return reverse_step(w, m, w->y_re, w->k_re);
 }
 
 nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook *hook,
@@ -57,66 +123,41 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
     if (s->opts.tape == NDE_TAPE_NONE)
         return NDE_FAIL(NDE_ERR_STATE,
                         "discrete adjoint: the solve recorded no tape (set opts.tape to "
-                        "NDE_TAPE_STAGES or NDE_TAPE_STEP_STARTS)");
+                        "NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS or NDE_TAPE_CHECKPOINT)");
     if (!dL && !hook) return NDE_FAIL(NDE_ERR_ARG, "discrete adjoint: dL_dtraj is NULL");
-    const nde_tableau *tab = s->tab;
-    const nde_field *f = &s->field;
-    size_t n = s->n, ns = (size_t)tab->stages;
-    int recompute = s->opts.tape == NDE_TAPE_STEP_STARTS;
-    NDE_TRY(reserve_ws(s, 3 * n + ns * n + (recompute ? 2 * ns * n : 0)));
-    double *lam = s->adj_ws, *ubar = lam + n, *tmp = ubar + n, *kbar = tmp + n;
-    double *y_re = kbar + ns * n, *k_re = y_re + ns * n;
-    memset(lam, 0, n * sizeof *lam);
+    size_t n = s->n, ns = (size_t)s->tab->stages;
+    int recompute = s->opts.tape != NDE_TAPE_STAGES;
+    int ckpt = s->opts.tape == NDE_TAPE_CHECKPOINT;
+    size_t ws = 3 * n + ns * n + (recompute ? 2 * ns * n : 0) + (ckpt ? nde_ckpt_workspace(s) : 0);
+    NDE_TRY(reserve_ws(s, ws));
+    sweep w = {.s = s, .dL = dL, .hook = hook, .grad_theta = grad_theta, .kout = s->nt};
+    w.lam = s->adj_ws;
+    w.ubar = w.lam + n;
+    w.tmp = w.ubar + n;
+    w.kbar = w.tmp + n;
+    w.y_re = w.kbar + ns * n;
+    w.k_re = w.y_re + ns * n;
+    memset(w.lam, 0, n * sizeof *w.lam);
     s->stats.n_vjp = 0;
     s->stats.n_adjoint_nfe = 0;
-    s->stats.adjoint_peak_bytes =
-        s->stats.tape_bytes + (3 * n + ns * n + (recompute ? 2 * ns * n : 0)) * sizeof(double);
+    s->stats.n_recomputed_steps = 0;
+    s->stats.adjoint_peak_bytes = s->stats.tape_bytes + ws * sizeof(double);
+    s->stats.adjoint_max_states = s->opts.tape == NDE_TAPE_STAGES ? 2 * ns * s->n_steps
+                                                                  : s->n_steps;
 
-    /* save times are filled in order, so walk them backwards alongside the steps */
-    size_t kout = s->nt;
-    for (size_t m = s->n_steps; m-- > 0;) {
-        double t = s->steps[m].t, h = s->steps[m].h;
-        const double *y, *k;
-        if (recompute) {
-            NDE_TRY(nde_rk_stages(tab, f, s->batch, t, h, s->tape + m * n, k_re, y_re, 0,
-                                  &s->stats.n_adjoint_nfe));
-            y = y_re;
-            k = k_re;
-        } else {
-            y = s->tape + m * s->tape_stride;
-            k = y + ns * n;
-        }
-        memset(kbar, 0, ns * n * sizeof *kbar);
-        memset(ubar, 0, n * sizeof *ubar);
-        while (dL && kout > 1 && s->save_src[kout - 1].step == m) {
-            kout--;
-            const double *g = dL + kout * n;
-            double theta = s->save_src[kout].theta;
-            if (theta == 1.0) {
-                axpy(n, 1.0, g, lam);
+    if (ckpt) {
+        NDE_TRY(nde_ckpt_reverse(s, reverse_from_start, &w, w.k_re + ns * n));
+    } else {
+        for (size_t m = s->n_steps; m-- > 0;) {
+            if (recompute) {
+                NDE_TRY(reverse_from_start(&w, m, s->tape + m * n));
             } else {
-                double w[NDE_RK_MAX_STAGES] = {0};
-                tab->dense(theta, w);
-                axpy(n, 1.0, g, ubar);
-                for (size_t i = 0; i < ns; i++)
-                    if (w[i] != 0.0) axpy(n, h * w[i], g, kbar + i * n);
+                const double *y = s->tape + m * s->tape_stride;
+                NDE_TRY(reverse_step(&w, m, y, y + ns * n));
             }
         }
-        if (hook) NDE_TRY(hook->step(hook->user, m, t, h, y, k, kbar, ubar, lam, grad_theta));
-        axpy(n, 1.0, lam, ubar);
-        for (size_t i = 0; i < ns; i++)
-            if (tab->b[i] != 0.0) axpy(n, h * tab->b[i], lam, kbar + i * n);
-        for (size_t i = ns; i-- > 0;) {
-            double *kb = kbar + i * n;
-            if (all_zero(kb, n)) continue;
-            NDE_TRY(f->vjp(f->ctx, t + tab->c[i] * h, y + i * n, kb, tmp, grad_theta, s->batch));
-            s->stats.n_vjp++;
-            axpy(n, 1.0, tmp, ubar);
-            for (size_t j = 0; j < i; j++)
-                if (tab->a[i][j] != 0.0) axpy(n, h * tab->a[i][j], tmp, kbar + j * n);
-        }
-        memcpy(lam, ubar, n * sizeof *lam);
     }
+    double *lam = w.lam;
     if (dL) axpy(n, 1.0, dL, lam); /* traj[0] = u0 */
     for (size_t i = 0; i < n; i++)
         if (!isfinite(lam[i]))

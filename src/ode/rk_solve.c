@@ -23,7 +23,8 @@ static size_t tape_stride(const nde_solver *s)
 {
     switch (s->opts.tape) {
     case NDE_TAPE_STAGES: return 2 * (size_t)s->tab->stages * s->n;
-    case NDE_TAPE_STEP_STARTS: return s->n;
+    case NDE_TAPE_STEP_STARTS:
+    case NDE_TAPE_CHECKPOINT: return s->n;
     default: return 0;
     }
 }
@@ -32,6 +33,14 @@ static nde_status record_tape(nde_solver *s, const double *u, const double *y, c
 {
     if (s->tape_stride == 0) return NDE_OK;
     double *slot;
+    if (s->opts.tape == NDE_TAPE_CHECKPOINT) {
+        /* only every checkpoint_every-th step start (or u0 alone when it is 0) */
+        size_t every = s->opts.checkpoint_every;
+        if (every ? s->n_steps % every != 0 : s->n_steps != 0) return NDE_OK;
+        NDE_TRY(nde_solver_tape_slot_at(s, every ? s->n_steps / every : 0, &slot));
+        memcpy(slot, u, s->tape_stride * sizeof *slot);
+        return NDE_OK;
+    }
     NDE_TRY(nde_solver_tape_slot(s, &slot));
     if (s->opts.tape == NDE_TAPE_STAGES) {
         size_t half = s->tape_stride / 2;
@@ -240,7 +249,9 @@ static nde_status rk_solve(nde_solver *s, const double *u0, double *traj)
      * solver owns consistent for the next solve. */
     s->u = u;
     s->u_new = u_new;
-    s->stats.tape_bytes = s->n_steps * s->tape_stride * sizeof(double);
+    size_t taped = s->n_steps, every = o->checkpoint_every;
+    if (o->tape == NDE_TAPE_CHECKPOINT) taped = every ? (s->n_steps + every - 1) / every : 1;
+    s->stats.tape_bytes = taped * s->tape_stride * sizeof(double);
     return NDE_OK;
 }
 

@@ -80,7 +80,7 @@ static nde_status check_opts(const nde_solver_opts *o)
     if (!(o->beta1 >= 0.0) || !(o->beta2 >= 0.0))
         return NDE_FAIL(NDE_ERR_ARG, "PI exponents must be >= 0, got beta1 %g beta2 %g", o->beta1,
                         o->beta2);
-    if ((int)o->tape < NDE_TAPE_NONE || o->tape > NDE_TAPE_STEP_STARTS)
+    if ((int)o->tape < NDE_TAPE_NONE || o->tape > NDE_TAPE_CHECKPOINT)
         return NDE_FAIL(NDE_ERR_ARG, "unknown tape mode %d", (int)o->tape);
     return NDE_OK;
 }
@@ -183,9 +183,15 @@ nde_status nde_solver_log_step(nde_solver *s, double t, double h, double err_est
 
 nde_status nde_solver_tape_slot(nde_solver *s, double **slot)
 {
-    size_t idx = s->n_steps; /* the step about to be logged */
+    return nde_solver_tape_slot_at(s, s->n_steps, slot); /* the step about to be logged */
+}
+
+nde_status nde_solver_tape_slot_at(nde_solver *s, size_t idx, double **slot)
+{
     if (idx >= s->tape_cap_steps) {
-        size_t cap = s->tape_cap_steps ? 2 * s->tape_cap_steps : 64;
+        /* checkpoint tapes stay small: O(√N) or O(1) records, so start at one */
+        size_t first = s->opts.tape == NDE_TAPE_CHECKPOINT ? 1 : 64;
+        size_t cap = s->tape_cap_steps ? 2 * s->tape_cap_steps : first;
         double *t = nde_alloc_array(cap, s->tape_stride * sizeof *t);
         if (!t) return NDE_ERR_NOMEM;
         if (idx) memcpy(t, s->tape, idx * s->tape_stride * sizeof *t);

@@ -70,6 +70,8 @@ nde_status nde_solver_log_step(nde_solver *s, double t, double h, double err_est
                                double stiff_est);
 /* Room for one more step on the tape; returns its slot in *slot. */
 nde_status nde_solver_tape_slot(nde_solver *s, double **slot);
+/* Room for tape record idx (records 0..idx−1 are kept when the tape grows). */
+nde_status nde_solver_tape_slot_at(nde_solver *s, size_t idx, double **slot);
 
 /* Error norm of the embedded estimate (Hairer's RMS norm):
  * sqrt(mean_i (err_i / (atol + rtol·max(|u_i|, |u_new_i|)))²). */
