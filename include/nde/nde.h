@@ -8,6 +8,7 @@
 #include "nde/nn.h"
 #include "nde/ode.h"
 #include "nde/adjoint.h"
+#include "nde/reg.h"
 #include "nde/optim.h"
 #include "nde/schedule.h"
 #include "nde/safetensors.h"

@@ -1,0 +1,96 @@
+/* Error and stiffness estimates of one explicit RK step, with their gradients through
+ * the stages (the step size is a constant, as in the reference implementations:
+ * OrdinaryDiffEq strips the controller's dt of tracking in _loopfooter!). */
+#include "reg/reg_internal.h"
+
+#include "ode/rk_step.h"
+#include "ode/solver_internal.h"
+
+#include <math.h>
+
+static double sgn(double x) { return (x > 0.0) - (x < 0.0); }
+
+double nde_reg_err_step(const nde_tableau *tab, double h, const double *u, const double *u_new,
+                        const double *k, size_t n, double atol, double rtol, double w,
+                        double *e_ws, double *kbar, double *ubar, double *ubar_new)
+{
+    size_t ns = (size_t)tab->stages;
+    /* the same operations as the solver's own estimate, so the value has the same bits */
+    nde_rk_combine(tab, tab->btilde, h, NULL, k, n, e_ws);
+    double E = nde_err_norm(e_ws, u, u_new, n, atol, rtol);
+    if (w == 0.0 || !(E > 0.0) || !isfinite(E)) return E;
+    /* E = sqrt(Σ r²/n), r = ẽ/sc: ∂E/∂ẽ = r/(n E sc), ∂E/∂sc = −r²/(n E sc) */
+    double c = w / ((double)n * E);
+    for (size_t e = 0; e < n; e++) {
+        double au = fabs(u[e]), an = fabs(u_new[e]);
+        double sc = atol + rtol * fmax(au, an);
+        double r = e_ws[e] / sc;
+        double d_err = c * r / sc;
+        for (size_t j = 0; j < ns; j++)
+            if (tab->btilde[j] != 0.0) kbar[j * n + e] += h * tab->btilde[j] * d_err;
+        double d_sc = -c * r * r / sc * rtol;
+        if (au > an) {
+            ubar[e] += d_sc * sgn(u[e]);
+        } else if (an > au) {
+            ubar_new[e] += d_sc * sgn(u_new[e]);
+        } else {
+            ubar[e] += 0.5 * d_sc * sgn(u[e]);
+            ubar_new[e] += 0.5 * d_sc * sgn(u_new[e]);
+        }
+    }
+    return E;
+}
+
+void nde_reg_push_stage_input(const nde_tableau *tab, int i, double h, const double *ybar,
+                              size_t n, double *kbar, double *ubar)
+{
+    for (size_t e = 0; e < n; e++) ubar[e] += ybar[e];
+    for (int j = 0; j < i; j++) {
+        double ha = h * tab->a[i][j];
+        if (ha == 0.0) continue;
+        double *kb = kbar + (size_t)j * n;
+        for (size_t e = 0; e < n; e++) kb[e] += ha * ybar[e];
+    }
+}
+
+/* Add c·(Y_a − Y_b) as a sensitivity of Y_a and its negative of Y_b. Both stage inputs
+ * start from u, so u cancels: Y_a − Y_b = h Σ_j (a_aj − a_bj) k_j. */
+static void push_diff(const nde_tableau *tab, int ia, int ib, double h, double c,
+                      const double *y, size_t n, double *kbar)
+{
+    const double *ya = y + (size_t)ia * n, *yb = y + (size_t)ib * n;
+    for (int j = 0; j < tab->stages; j++) {
+        double coef = (j < ia ? tab->a[ia][j] : 0.0) - (j < ib ? tab->a[ib][j] : 0.0);
+        if (coef == 0.0) continue;
+        double *kb = kbar + (size_t)j * n, hc = h * coef * c;
+        for (size_t e = 0; e < n; e++) kb[e] += hc * (ya[e] - yb[e]);
+    }
+}
+
+double nde_reg_stiff_step(const nde_tableau *tab, double h, const double *y, const double *k,
+                          size_t n, double w, double *kbar)
+{
+    if (tab->stiff_i < 0) return 0.0;
+    int ia = tab->stiff_i, ib = tab->stiff_j;
+    const double *ka = k + (size_t)ia * n, *kb = k + (size_t)ib * n;
+    const double *ya = y + (size_t)ia * n, *yb = y + (size_t)ib * n;
+    double num = 0.0, den = 0.0;
+    for (size_t e = 0; e < n; e++) {
+        double dk = ka[e] - kb[e], dy = ya[e] - yb[e];
+        num += dk * dk;
+        den += dy * dy;
+    }
+    if (!(den > 0.0)) return 0.0;
+    double S = sqrt(num / den);
+    if (w == 0.0 || !(S > 0.0) || !isfinite(S)) return S;
+    /* ∂S/∂(k_a − k_b) = (k_a − k_b)/(S·den), ∂S/∂(Y_a − Y_b) = −S (Y_a − Y_b)/den */
+    double ck = w / (S * den), cy = -w * S / den;
+    double *kba = kbar + (size_t)ia * n, *kbb = kbar + (size_t)ib * n;
+    for (size_t e = 0; e < n; e++) {
+        double g = ck * (ka[e] - kb[e]);
+        kba[e] += g;
+        kbb[e] -= g;
+    }
+    push_diff(tab, ia, ib, h, cy, y, n, kbar);
+    return S;
+}
