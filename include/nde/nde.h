@@ -9,6 +9,7 @@
 #include "nde/ode.h"
 #include "nde/adjoint.h"
 #include "nde/reg.h"
+#include "nde/idx.h"
 #include "nde/optim.h"
 #include "nde/schedule.h"
 #include "nde/safetensors.h"
