@@ -90,6 +90,44 @@ static inline nde_status tanh_vjp(void *ctx, double t, const double *u, const do
     return NDE_OK;
 }
 
+/* The same field recording z = tanh(W u + b + t c) per sample (rec_size = d), and the
+ * VJP that reads z from the record instead of recomputing it. */
+static inline nde_status tanh_f_rec(void *ctx, double t, const double *u, double *du,
+                                    double *rec, size_t batch)
+{
+    tanh_ctx *c = ctx;
+    NDE_TRY(tanh_f(ctx, t, u, du, batch));
+    memcpy(rec, du, batch * c->d * sizeof *rec);
+    return NDE_OK;
+}
+
+static inline nde_status tanh_vjp_rec(void *ctx, double t, const double *u, const double *rec,
+                                      const double *v, double *vu, double *gth, size_t batch)
+{
+    tanh_ctx *c = ctx;
+    size_t d = c->d;
+    const double *W = c->theta;
+    double *gW = gth, *gb = gth ? gth + d * d : NULL, *gc = gth ? gth + d * d + d : NULL;
+    for (size_t s = 0; s < batch; s++) {
+        const double *z = rec + s * d;
+        double g[64];
+        for (size_t i = 0; i < d; i++) g[i] = v[s * d + i] * (1.0 - z[i] * z[i]);
+        if (vu)
+            for (size_t j = 0; j < d; j++) {
+                double acc = 0.0;
+                for (size_t i = 0; i < d; i++) acc += W[i * d + j] * g[i];
+                vu[s * d + j] = acc;
+            }
+        if (gth)
+            for (size_t i = 0; i < d; i++) {
+                for (size_t j = 0; j < d; j++) gW[i * d + j] += g[i] * u[s * d + j];
+                gb[i] += g[i];
+                gc[i] += g[i] * t;
+            }
+    }
+    return NDE_OK;
+}
+
 static inline nde_field tanh_field(tanh_ctx *c)
 {
     nde_field f = {.dim = c->d, .n_params = c->d * c->d + 2 * c->d, .ctx = c, .f = tanh_f,

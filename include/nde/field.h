@@ -14,6 +14,12 @@
  *        independent systems) unless the field says otherwise.
  *   jvp: optional (NULL if absent): jw (batch,dim) = (∂f/∂u) w. Used by implicit
  *        solvers' Newton–Krylov iterations and by the Hutchinson Jacobian regularizer.
+ *   f_rec / vjp_rec: optional pair (both or neither). f_rec is f that also writes
+ *        rec_size doubles per sample into rec (batch, rec_size) — e.g. a network's
+ *        hidden activations — and vjp_rec is vjp given that record, so it need not
+ *        redo the forward pass. The explicit RK solvers keep the records of every
+ *        stage on the NDE_TAPE_STAGES tape (trading memory for one forward pass per
+ *        stage in the reverse sweep) and use them in recompute modes too.
  * Every callback returns NDE_OK or a status with a message (nde_fail). */
 #ifndef NDE_FIELD_H
 #define NDE_FIELD_H
@@ -33,6 +39,11 @@ typedef struct nde_field {
                       double *gtheta, size_t batch);
     nde_status (*jvp)(void *ctx, double t, const double *u, const double *w, double *jw,
                       size_t batch);
+    size_t rec_size; /* doubles per sample written by f_rec */
+    nde_status (*f_rec)(void *ctx, double t, const double *u, double *du, double *rec,
+                        size_t batch);
+    nde_status (*vjp_rec)(void *ctx, double t, const double *u, const double *rec,
+                          const double *v, double *vu, double *gtheta, size_t batch);
 } nde_field;
 
 /* NDE_OK if the struct is usable (f present, dim > 0; vjp present when need_vjp). */

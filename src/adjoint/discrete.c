@@ -54,11 +54,14 @@ typedef struct sweep {
     double *grad_theta;
     double *lam, *ubar, *tmp, *kbar; /* (n), (n), (n), (stages, n) */
     double *y_re, *k_re;             /* (stages, n): recomputed stages */
+    double *rec_re;                  /* (stages, batch·rec_size): their field records */
     size_t kout;                     /* save times not yet reversed: [0, kout) */
 } sweep;
 
-/* Reverse accepted step m given its stage inputs y and derivatives k. */
-static nde_status reverse_step(sweep *w, size_t m, const double *y, const double *k)
+/* Reverse accepted step m given its stage inputs y, derivatives k and, when the field
+ * records its evaluations, their records rec (stages, batch·rec_size) (else NULL). */
+static nde_status reverse_step(sweep *w, size_t m, const double *y, const double *k,
+                               const double *rec)
 {
     nde_solver *s = w->s;
     const nde_tableau *tab = s->tab;
@@ -90,7 +93,12 @@ static nde_status reverse_step(sweep *w, size_t m, const double *y, const double
     for (size_t i = ns; i-- > 0;) {
         double *kb = kbar + i * n;
         if (all_zero(kb, n)) continue;
-        NDE_TRY(f->vjp(f->ctx, t + tab->c[i] * h, y + i * n, kb, tmp, w->grad_theta, s->batch));
+        double ti = t + tab->c[i] * h;
+        if (rec)
+            NDE_TRY(f->vjp_rec(f->ctx, ti, y + i * n, rec + i * s->batch * f->rec_size, kb, tmp,
+                               w->grad_theta, s->batch));
+        else
+            NDE_TRY(f->vjp(f->ctx, ti, y + i * n, kb, tmp, w->grad_theta, s->batch));
         s->stats.n_vjp++;
         axpy(n, 1.0, tmp, ubar);
         for (size_t j = 0; j < i; j++)
@@ -105,9 +113,9 @@ static nde_status reverse_from_start(void *user, size_t m, const double *u_m)
 {
     sweep *w = user;
     nde_solver *s = w->s;
-    NDE_TRY(nde_rk_stages(s->tab, &s->field, s->batch, s->steps[m].t, s->steps[m].h, u_m,
-                          w->k_re, w->y_re, 0, &s->stats.n_adjoint_nfe));
-    return reverse_step(w, m, w->y_re, w->k_re);
+    NDE_TRY(nde_rk_stages_rec(s->tab, &s->field, s->batch, s->steps[m].t, s->steps[m].h, u_m,
+                              w->k_re, w->y_re, w->rec_re, 0, &s->stats.n_adjoint_nfe));
+    return reverse_step(w, m, w->y_re, w->k_re, w->rec_re);
 }
 
 nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook *hook,
@@ -128,7 +136,9 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
     size_t n = s->n, ns = (size_t)s->tab->stages;
     int recompute = s->opts.tape != NDE_TAPE_STAGES;
     int ckpt = s->opts.tape == NDE_TAPE_CHECKPOINT;
-    size_t ws = 3 * n + ns * n + (recompute ? 2 * ns * n : 0) + (ckpt ? nde_ckpt_workspace(s) : 0);
+    size_t rd = s->field.f_rec ? s->batch * s->field.rec_size : 0;
+    size_t re = recompute ? ns * (2 * n + rd) : 0;
+    size_t ws = 3 * n + ns * n + re + (ckpt ? nde_ckpt_workspace(s) : 0);
     NDE_TRY(reserve_ws(s, ws));
     sweep w = {.s = s, .dL = dL, .hook = hook, .grad_theta = grad_theta, .kout = s->nt};
     w.lam = s->adj_ws;
@@ -137,6 +147,7 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
     w.kbar = w.tmp + n;
     w.y_re = w.kbar + ns * n;
     w.k_re = w.y_re + ns * n;
+    w.rec_re = rd && recompute ? w.k_re + ns * n : NULL;
     memset(w.lam, 0, n * sizeof *w.lam);
     s->stats.n_vjp = 0;
     s->stats.n_adjoint_nfe = 0;
@@ -146,14 +157,14 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
                                                                   : s->n_steps;
 
     if (ckpt) {
-        NDE_TRY(nde_ckpt_reverse(s, reverse_from_start, &w, w.k_re + ns * n));
+        NDE_TRY(nde_ckpt_reverse(s, reverse_from_start, &w, w.lam + 3 * n + ns * n + re));
     } else {
         for (size_t m = s->n_steps; m-- > 0;) {
             if (recompute) {
                 NDE_TRY(reverse_from_start(&w, m, s->tape + m * n));
             } else {
                 const double *y = s->tape + m * s->tape_stride;
-                NDE_TRY(reverse_step(&w, m, y, y + ns * n));
+                NDE_TRY(reverse_step(&w, m, y, y + ns * n, rd ? y + 2 * ns * n : NULL));
             }
         }
     }

@@ -19,10 +19,30 @@ typedef struct rk_run {
     double h_fixed;
 } rk_run;
 
+/* Doubles of one stage's field record for the whole batch (0: the field keeps none or
+ * the tape does not store stages). */
+static size_t rec_doubles(const nde_solver *s)
+{
+    return s->field.f_rec ? s->batch * s->field.rec_size : 0;
+}
+
+/* Where the stages of the step being attempted write their records: the tape slot of
+ * that step (NDE_TAPE_STAGES with a recording field), else NULL. */
+static nde_status stage_records(nde_solver *s, double **rec)
+{
+    *rec = NULL;
+    if (s->opts.tape != NDE_TAPE_STAGES || !s->field.f_rec) return NDE_OK;
+    double *slot;
+    NDE_TRY(nde_solver_tape_slot(s, &slot));
+    *rec = slot + 2 * (size_t)s->tab->stages * s->n;
+    return NDE_OK;
+}
+
 static size_t tape_stride(const nde_solver *s)
 {
     switch (s->opts.tape) {
-    case NDE_TAPE_STAGES: return 2 * (size_t)s->tab->stages * s->n;
+    case NDE_TAPE_STAGES: /* Y, k, and the field's records: (2, stages, n), (stages, rec) */
+        return (size_t)s->tab->stages * (2 * s->n + rec_doubles(s));
     case NDE_TAPE_STEP_STARTS:
     case NDE_TAPE_CHECKPOINT: return s->n;
     default: return 0;
@@ -43,9 +63,9 @@ static nde_status record_tape(nde_solver *s, const double *u, const double *y, c
     }
     NDE_TRY(nde_solver_tape_slot(s, &slot));
     if (s->opts.tape == NDE_TAPE_STAGES) {
-        size_t half = s->tape_stride / 2;
-        memcpy(slot, y, half * sizeof *slot);
-        memcpy(slot + half, k, half * sizeof *slot);
+        size_t sn = (size_t)s->tab->stages * s->n; /* records are already in place */
+        memcpy(slot, y, sn * sizeof *slot);
+        memcpy(slot + sn, k, sn * sizeof *slot);
     } else {
         memcpy(slot, u, s->tape_stride * sizeof *slot);
     }
@@ -136,7 +156,12 @@ static nde_status rk_solve(nde_solver *s, const double *u0, double *traj)
     s->save_src[0] = (nde_save_src){.step = SIZE_MAX, .theta = 0.0};
 
     double t = t0, h;
-    NDE_TRY(f->f(f->ctx, t, u, k, s->batch));
+    double *rec;
+    NDE_TRY(stage_records(s, &rec));
+    if (rec)
+        NDE_TRY(f->f_rec(f->ctx, t, u, k, rec, s->batch));
+    else
+        NDE_TRY(f->f(f->ctx, t, u, k, s->batch));
     s->stats.nfe++;
     if (s->replay_h) {
         h = s->replay_h[0];
@@ -188,7 +213,8 @@ static nde_status rk_solve(nde_solver *s, const double *u0, double *traj)
                             tab->name, fabs(h), r.dt_min, t, s->stats.n_accepted,
                             s->stats.n_rejected);
         }
-        NDE_TRY(nde_rk_stages(tab, f, s->batch, t, h, u, k, y, k1_ready, &s->stats.nfe));
+        NDE_TRY(stage_records(s, &rec));
+        NDE_TRY(nde_rk_stages_rec(tab, f, s->batch, t, h, u, k, y, rec, k1_ready, &s->stats.nfe));
         k1_ready = 1;
         if (tab->fsal)
             memcpy(u_new, y + (ns - 1) * n, n * sizeof *u_new);
@@ -221,10 +247,20 @@ static nde_status rk_solve(nde_solver *s, const double *u0, double *traj)
             if (callback(s, t, h, err, stiff, 1, u_new))
                 return NDE_FAIL(NDE_ERR_STOPPED, "%s: callback stopped the solve at t = %.17g",
                                 tab->name, t_new);
-            if (tab->fsal)
+            if (tab->fsal) {
                 memcpy(k, k + (ns - 1) * n, n * sizeof *k);
-            else
+                if (rec) {
+                    /* the next step's first record is this step's last */
+                    size_t rd = rec_doubles(s);
+                    double *next;
+                    NDE_TRY(stage_records(s, &next)); /* may move the tape */
+                    const double *last = s->tape + (s->n_steps - 1) * s->tape_stride +
+                                         2 * ns * n + (ns - 1) * rd;
+                    memcpy(next, last, rd * sizeof *next);
+                }
+            } else {
                 k1_ready = 0;
+            }
             double *swap = u;
             u = u_new;
             u_new = swap;

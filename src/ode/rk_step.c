@@ -4,14 +4,28 @@
 #include <math.h>
 #include <string.h>
 
+/* One stage evaluation, recorded when rec is given. */
+static nde_status eval(const nde_field *f, double t, const double *u, double *k, double *rec,
+                       size_t batch)
+{
+    return rec ? f->f_rec(f->ctx, t, u, k, rec, batch) : f->f(f->ctx, t, u, k, batch);
+}
+
 nde_status nde_rk_stages(const nde_tableau *tab, const nde_field *f, size_t batch, double t,
                          double h, const double *u, double *k, double *y, int k1_ready,
                          size_t *nfe)
 {
-    size_t n = batch * f->dim;
+    return nde_rk_stages_rec(tab, f, batch, t, h, u, k, y, NULL, k1_ready, nfe);
+}
+
+nde_status nde_rk_stages_rec(const nde_tableau *tab, const nde_field *f, size_t batch,
+                             double t, double h, const double *u, double *k, double *y,
+                             double *rec, int k1_ready, size_t *nfe)
+{
+    size_t n = batch * f->dim, rs = batch * f->rec_size;
     memcpy(y, u, n * sizeof *y);
     if (!k1_ready) {
-        NDE_TRY(f->f(f->ctx, t, u, k, batch));
+        NDE_TRY(eval(f, t, u, k, rec, batch));
         (*nfe)++;
     }
     for (int i = 1; i < tab->stages; i++) {
@@ -23,7 +37,8 @@ nde_status nde_rk_stages(const nde_tableau *tab, const nde_field *f, size_t batc
             for (int j = 0; j < i; j++) acc += ha[j] * k[(size_t)j * n + e];
             yi[e] = acc;
         }
-        NDE_TRY(f->f(f->ctx, t + tab->c[i] * h, yi, k + (size_t)i * n, batch));
+        NDE_TRY(eval(f, t + tab->c[i] * h, yi, k + (size_t)i * n, rec ? rec + (size_t)i * rs : NULL,
+                     batch));
         (*nfe)++;
     }
     return NDE_OK;

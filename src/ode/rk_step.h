@@ -13,6 +13,13 @@ nde_status nde_rk_stages(const nde_tableau *tab, const nde_field *f, size_t batc
                          double h, const double *u, double *k, double *y, int k1_ready,
                          size_t *nfe);
 
+/* The same, evaluating every stage with the field's f_rec into rec (stages, batch,
+ * rec_size) when rec is non-NULL (with k1_ready, rec's first stage must hold k1's
+ * record already). rec NULL: as nde_rk_stages. */
+nde_status nde_rk_stages_rec(const nde_tableau *tab, const nde_field *f, size_t batch,
+                             double t, double h, const double *u, double *k, double *y,
+                             double *rec, int k1_ready, size_t *nfe);
+
 /* out = u + h Σ_i w_i k_i over the tableau's stages (w: b, btilde or dense weights;
  * u may be NULL for a pure combination). */
 void nde_rk_combine(const nde_tableau *tab, const double *w, double h, const double *u,
