@@ -1,0 +1,269 @@
+/* Optimizer interface: names and defaults, bad input, non-finite gradients leave
+ * everything unchanged, parameter groups, custom Lion-K, gradient clipping, descent on
+ * a quadratic for every kind. Trajectories against references: test_optim_ref.c. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "nde/nde.h"
+
+static nde_params *make_model(void)
+{
+    nde_params *p = NULL;
+    cr_assert_eq(nde_params_create(&p), NDE_OK);
+    const size_t ws[2] = {3, 4}, bs[1] = {4}, es[1] = {5};
+    cr_assert_eq(nde_params_add(p, "w", 2, ws, NDE_GROUP_DEFAULT, NULL), NDE_OK);
+    cr_assert_eq(nde_params_add(p, "b", 1, bs, NDE_GROUP_NO_DECAY, NULL), NDE_OK);
+    cr_assert_eq(nde_params_add(p, "e", 1, es, 5, NULL), NDE_OK);
+    double *th = nde_params_theta(p);
+    for (size_t i = 0; i < nde_params_count(p); i++) th[i] = 1.0 + 0.1 * (double)i;
+    return p;
+}
+
+Test(optim, kind_names_round_trip_and_defaults)
+{
+    for (int k = 0; k < NDE_OPT_KIND_COUNT; k++) {
+        nde_optim_kind back;
+        cr_assert_eq(nde_optim_kind_parse(nde_optim_kind_name((nde_optim_kind)k), &back), NDE_OK);
+        cr_assert_eq(back, (nde_optim_kind)k);
+        nde_optim_spec s = nde_optim_defaults((nde_optim_kind)k);
+        cr_assert_eq(s.kind, (nde_optim_kind)k);
+        cr_assert_eq(s.state_bits, 32);
+        cr_assert_eq(s.block_size, 256);
+    }
+    nde_optim_kind k;
+    cr_assert_eq(nde_optim_kind_parse("adamm", &k), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "adamm") != NULL);
+    cr_assert_str_eq(nde_optim_kind_name((nde_optim_kind)42), "unknown");
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADAMW).weight_decay, 1e-2);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_LION).lr, 1e-4);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_LION).beta2, 0.99);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADAN).beta1, 0.98);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADAN).beta2, 0.92);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADAN).beta3, 0.99);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADABELIEF).eps, 1e-16);
+    cr_assert(nde_optim_defaults(NDE_OPT_ADABELIEF).rectify);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_RMSPROP).alpha, 0.99);
+}
+
+static void expect_create_fails(const nde_optim_spec *s, nde_params *p, nde_status want,
+                                const char *msg)
+{
+    nde_optim *o = (nde_optim *)p; /* must be reset to NULL on failure */
+    cr_assert_eq(nde_optim_create(s, p, &o), want, "%s: got %s", msg, nde_last_error());
+    cr_assert_null(o);
+    cr_assert(strstr(nde_last_error(), msg) != NULL, "'%s' lacks '%s'", nde_last_error(), msg);
+}
+
+Test(optim, bad_specs_are_rejected_with_a_message)
+{
+    nde_params *p = make_model();
+    nde_optim_spec s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.lr = NAN;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "lr nan");
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.weight_decay = -1.0;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "weight_decay -1");
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.beta2 = 1.0;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "betas");
+    s = nde_optim_defaults(NDE_OPT_SGD);
+    s.nesterov = 1;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "nesterov");
+    s.momentum = 0.9;
+    s.dampening = 0.1;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "dampening 0.1");
+    s = nde_optim_defaults(NDE_OPT_RMSPROP);
+    s.alpha = 1.5;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "alpha 1.5");
+    s = nde_optim_defaults(NDE_OPT_LION);
+    s.lion_k = NDE_LION_K_CUSTOM;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "lion_k_grad");
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.n_groups = NDE_OPTIM_MAX_GROUPS + 1;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "n_groups");
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.n_groups = 1;
+    s.groups[0] = (nde_optim_group){.group = 5, .weight_decay = 0.0, .lr_scale = -1.0};
+    expect_create_fails(&s, p, NDE_ERR_ARG, "lr_scale -1");
+    s = nde_optim_defaults((nde_optim_kind)99);
+    expect_create_fails(&s, p, NDE_ERR_ARG, "unknown optimizer kind 99");
+
+    nde_optim *o = NULL;
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    cr_assert_eq(nde_optim_create(NULL, p, &o), NDE_ERR_ARG);
+    cr_assert_eq(nde_optim_create(&s, NULL, &o), NDE_ERR_ARG);
+    cr_assert_eq(nde_optim_create(&s, p, NULL), NDE_ERR_ARG);
+    nde_params *empty = NULL;
+    cr_assert_eq(nde_params_create(&empty), NDE_OK);
+    cr_assert_eq(nde_optim_create(&s, empty, &o), NDE_ERR_ARG);
+    cr_assert_eq(nde_optim_step(NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_optim_set_lr(NULL, 1.0), NDE_ERR_ARG);
+    nde_optim_destroy(NULL);
+    nde_optim_destroy(&o);
+
+    cr_assert_eq(nde_optim_create(&s, p, &o), NDE_OK);
+    cr_assert_eq(nde_optim_set_lr(o, -1.0), NDE_ERR_ARG);
+    cr_assert_eq(nde_optim_set_lr(o, INFINITY), NDE_ERR_ARG);
+    cr_assert_eq(nde_optim_lr(o), s.lr);
+    nde_optim_state_view v;
+    cr_assert_eq(nde_optim_state(o, nde_optim_n_state(o), &v), NDE_ERR_ARG);
+    /* Adding a tensor after creation is caught at the next step. */
+    const size_t one[1] = {1};
+    cr_assert_eq(nde_params_add(p, "late", 1, one, 0, NULL), NDE_OK);
+    cr_assert_eq(nde_optim_step(o), NDE_ERR_STATE);
+    nde_optim_destroy(&o);
+    cr_assert_null(o);
+    nde_params_destroy(&empty);
+    nde_params_destroy(&p);
+}
+
+Test(optim, nonfinite_gradient_changes_nothing)
+{
+    nde_params *p = make_model();
+    nde_optim_spec s = nde_optim_defaults(NDE_OPT_ADAMW);
+    nde_optim *o = NULL;
+    cr_assert_eq(nde_optim_create(&s, p, &o), NDE_OK);
+    const size_t n = nde_params_count(p);
+    for (size_t i = 0; i < n; i++) nde_params_grad(p)[i] = 0.3;
+    cr_assert_eq(nde_optim_step(o), NDE_OK);
+    double theta[21], m[12];
+    memcpy(theta, nde_params_theta(p), n * sizeof(double));
+    nde_optim_state_view v;
+    cr_assert_eq(nde_optim_state(o, 0, &v), NDE_OK);
+    cr_assert_str_eq(v.name, "optim.exp_avg.w");
+    memcpy(m, v.data, sizeof m);
+    nde_params_grad(p)[14] = NAN; /* "b" is 12..15: element 2 */
+    cr_assert_eq(nde_optim_step(o), NDE_ERR_NONFINITE);
+    cr_assert(strstr(nde_last_error(), "'b' element 2") != NULL, "%s", nde_last_error());
+    cr_assert_eq(memcmp(theta, nde_params_theta(p), n * sizeof(double)), 0);
+    cr_assert_eq(memcmp(m, v.data, sizeof m), 0);
+    cr_assert_eq(nde_optim_step_count(o), 1);
+    nde_optim_destroy(&o);
+    nde_params_destroy(&p);
+}
+
+Test(optim, parameter_groups_set_decay_and_lr_scale)
+{
+    nde_params *p = make_model();
+    const size_t n = nde_params_count(p);
+    double before[21];
+    memcpy(before, nde_params_theta(p), n * sizeof(double));
+    /* Plain SGD with zero gradient: only weight decay moves θ, θ ← θ − lr·wd·θ. */
+    nde_optim_spec s = nde_optim_defaults(NDE_OPT_SGD);
+    s.lr = 0.5;
+    s.weight_decay = 0.2;
+    s.n_groups = 1;
+    s.groups[0] = (nde_optim_group){.group = 5, .weight_decay = 0.4, .lr_scale = 0.5};
+    nde_optim *o = NULL;
+    cr_assert_eq(nde_optim_create(&s, p, &o), NDE_OK);
+    nde_params_zero_grad(p);
+    cr_assert_eq(nde_optim_step(o), NDE_OK);
+    const double *th = nde_params_theta(p);
+    for (size_t i = 0; i < 12; i++) cr_assert_eq(th[i], before[i] + (-0.5) * (0.2 * before[i]));
+    for (size_t i = 12; i < 16; i++) cr_assert_eq(th[i], before[i]); /* no-decay group */
+    for (size_t i = 16; i < 21; i++) cr_assert_eq(th[i], before[i] + (-0.25) * (0.4 * before[i]));
+    nde_optim_destroy(&o);
+
+    /* lr_scale 0 freezes a group, whatever the gradient. */
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.n_groups = 1;
+    s.groups[0] = (nde_optim_group){.group = NDE_GROUP_DEFAULT, .weight_decay = 0.0, .lr_scale = 0.0};
+    cr_assert_eq(nde_optim_create(&s, p, &o), NDE_OK);
+    memcpy(before, th, n * sizeof(double));
+    for (size_t i = 0; i < n; i++) nde_params_grad(p)[i] = 1.0;
+    cr_assert_eq(nde_optim_step(o), NDE_OK);
+    cr_assert_eq(memcmp(before, th, 12 * sizeof(double)), 0);
+    cr_assert(th[12] < before[12]);
+    nde_optim_destroy(&o);
+    nde_params_destroy(&p);
+}
+
+static void custom_sign(void *user, const double *c, double *dir, size_t n)
+{
+    int *calls = user;
+    (*calls)++;
+    for (size_t i = 0; i < n; i++) dir[i] = (double)((c[i] > 0.0) - (c[i] < 0.0));
+}
+
+Test(optim, custom_lion_k_with_sign_reproduces_lion)
+{
+    nde_params *a = make_model(), *b = make_model();
+    nde_optim_spec s = nde_optim_defaults(NDE_OPT_LION);
+    s.lr = 1e-2;
+    s.weight_decay = 0.3;
+    nde_optim *oa = NULL, *ob = NULL;
+    cr_assert_eq(nde_optim_create(&s, a, &oa), NDE_OK);
+    int calls = 0;
+    s.lion_k = NDE_LION_K_CUSTOM;
+    s.lion_k_grad = custom_sign;
+    s.lion_k_user = &calls;
+    cr_assert_eq(nde_optim_create(&s, b, &ob), NDE_OK);
+    for (int t = 1; t <= 6; t++) {
+        for (size_t i = 0; i < nde_params_count(a); i++) {
+            nde_params_grad(a)[i] = sin(0.7 * (double)i + t) * nde_params_theta(a)[i];
+            nde_params_grad(b)[i] = sin(0.7 * (double)i + t) * nde_params_theta(b)[i];
+        }
+        cr_assert_eq(nde_optim_step(oa), NDE_OK);
+        cr_assert_eq(nde_optim_step(ob), NDE_OK);
+    }
+    cr_assert_eq(calls, 6 * 3); /* once per tensor and step */
+    cr_assert_eq(memcmp(nde_params_theta(a), nde_params_theta(b), nde_params_count(a) * sizeof(double)), 0);
+    nde_optim_destroy(&oa);
+    nde_optim_destroy(&ob);
+    nde_params_destroy(&a);
+    nde_params_destroy(&b);
+}
+
+Test(optim, clip_grad_norm)
+{
+    double g[4] = {3.0, 4.0, 0.0, 0.0}, norm = 0.0;
+    cr_assert_eq(nde_clip_grad_norm(g, 4, 10.0, &norm), NDE_OK);
+    cr_assert_eq(norm, 5.0);
+    cr_assert_eq(g[0], 3.0); /* below the limit: untouched */
+    cr_assert_eq(nde_clip_grad_norm(g, 4, 1.0, &norm), NDE_OK);
+    const double coef = 1.0 / (5.0 + 1e-6);
+    cr_assert_eq(g[0], 3.0 * coef);
+    cr_assert_eq(g[1], 4.0 * coef);
+    cr_assert(fabs(sqrt(g[0] * g[0] + g[1] * g[1]) - 1.0) < 1e-6);
+    double bad[2] = {1.0, INFINITY};
+    cr_assert_eq(nde_clip_grad_norm(bad, 2, 1.0, NULL), NDE_ERR_NONFINITE);
+    cr_assert_eq(bad[0], 1.0);
+    cr_assert_eq(nde_clip_grad_norm(g, 4, 0.0, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_clip_grad_norm(g, 4, NAN, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_clip_grad_norm(NULL, 4, 1.0, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_clip_grad_norm(NULL, 0, 1.0, &norm), NDE_OK);
+    cr_assert_eq(norm, 0.0);
+}
+
+/* Every optimizer at its reference defaults (lr raised for speed) reduces the loss
+ * ½ Σ c_i θ_i² by a large factor in 300 steps. */
+Test(optim, every_kind_descends_a_quadratic)
+{
+    for (int k = 0; k < NDE_OPT_KIND_COUNT; k++) {
+        nde_params *p = make_model();
+        nde_optim_spec s = nde_optim_defaults((nde_optim_kind)k);
+        s.lr = k == NDE_OPT_SGD ? 0.05 : 1e-2;
+        s.momentum = k == NDE_OPT_SGD ? 0.9 : 0.0;
+        nde_optim *o = NULL;
+        cr_assert_eq(nde_optim_create(&s, p, &o), NDE_OK);
+        const size_t n = nde_params_count(p);
+        double loss0 = 0.0, loss = 0.0;
+        for (int t = 0; t <= 300; t++) {
+            const double *th = nde_params_theta(p);
+            double *g = nde_params_grad(p);
+            loss = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                const double c = 1.0 + (double)(i % 4);
+                g[i] = c * th[i];
+                loss += 0.5 * c * th[i] * th[i];
+            }
+            if (t == 0) loss0 = loss;
+            if (t < 300) cr_assert_eq(nde_optim_step(o), NDE_OK);
+        }
+        cr_assert(loss < 0.05 * loss0, "%s: loss %g -> %g", nde_optim_kind_name((nde_optim_kind)k),
+                  loss0, loss);
+        nde_optim_destroy(&o);
+        nde_params_destroy(&p);
+    }
+}
