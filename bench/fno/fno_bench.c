@@ -1,0 +1,127 @@
+/* FNO-1D Burgers training speed: seconds per epoch of nde (float64) for the legacy
+ * fourier_1d.py model (4 layers, 16 modes, width 64) on 1000 training and 100 test samples
+ * at s = 1024, batch 20, Adam — one epoch = a training pass plus the test evaluation, as in
+ * the legacy script. Prints one JSON object per result line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../examples/burgers_fno/burgers_data.h"
+#include "nde/nde.h"
+
+typedef struct opts {
+    size_t n, ntrain, ntest, batch, epochs, steps;
+    const char *cache;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+    *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 3, .steps = 200,
+                .cache = ".cache/burgers"};
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t *dst = !strcmp(k, "--n") ? &o->n : !strcmp(k, "--ntrain") ? &o->ntrain
+                    : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--batch") ? &o->batch
+                    : !strcmp(k, "--epochs") ? &o->epochs : !strcmp(k, "--solve-steps") ? &o->steps : NULL;
+        if (dst && v) {
+            *dst = (size_t)strtoull(v, NULL, 10);
+            i++;
+        } else if (!strcmp(k, "--cache") && v) {
+            o->cache = v;
+            i++;
+        } else {
+            fprintf(stderr, "usage: %s [--n 1024] [--ntrain 1000] [--ntest 100] [--batch 20] "
+                            "[--epochs 3] [--solve-steps 200] [--cache .cache/burgers]\n", argv[0]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+#define CHECK(x)                                                                         \
+    do {                                                                                 \
+        nde_status s_ = (x);                                                             \
+        if (s_ != NDE_OK) {                                                              \
+            fprintf(stderr, "%s: %s (%s)\n", #x, nde_status_str(s_), nde_last_error()); \
+            return 1;                                                                    \
+        }                                                                                \
+    } while (0)
+
+int main(int argc, char **argv)
+{
+    opts o;
+    if (parse(argc, argv, &o)) return 2;
+    nde_ctx *ctx;
+    CHECK(nde_ctx_create(&ctx));
+    nde_burgers_spec bs = nde_burgers_defaults();
+    bs.n = o.n;
+    bs.n_steps = o.steps;
+    size_t total = o.ntrain + o.ntest;
+    double *a, *u;
+    char stem[1024];
+    CHECK(burgers_data_get(ctx, &bs, total, o.cache, &a, &u, stem, sizeof stem));
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"data\", \"value\": \"%s\"}\n", stem);
+
+    nde_fno_spec spec = nde_fno1d_burgers_spec();
+    nde_fno *fno;
+    CHECK(nde_fno_create(ctx, &spec, &fno));
+    nde_rng rng;
+    nde_rng_seed(&rng, 0);
+    nde_fno_init(fno, &rng);
+    nde_params *p = nde_fno_params(fno);
+    nde_fno_work *w;
+    CHECK(nde_fno_work_create(fno, o.batch, &o.n, &w));
+    nde_optim_spec os = nde_optim_defaults(NDE_OPT_ADAM);
+    os.lr = 1e-3;
+    os.weight_decay = 1e-4;
+    nde_optim *opt;
+    CHECK(nde_optim_create(&os, p, &opt));
+    double *pred = nde_alloc_array(o.batch * o.n, sizeof *pred);
+    double *grad = nde_alloc_array(o.batch * o.n, sizeof *grad);
+    size_t nbatch = o.ntrain / o.batch;
+    double best = 1e300, sum = 0, t_fwd = 0, t_bwd = 0, t_opt = 0;
+    for (size_t e = 0; e < o.epochs; e++) {
+        double t0 = nde_wall_seconds(), train = 0, test = 0, loss;
+        for (size_t b = 0; b < nbatch; b++) {
+            const double *ab = a + b * o.batch * o.n, *ub = u + b * o.batch * o.n;
+            double t1 = nde_wall_seconds();
+            CHECK(nde_fno_forward(fno, w, ab, pred, o.batch));
+            CHECK(nde_rel_l2_loss(pred, ub, grad, o.batch, o.n, &loss));
+            double t2 = nde_wall_seconds();
+            nde_params_zero_grad(p);
+            CHECK(nde_fno_backward(fno, w, grad, NULL, nde_params_grad(p), o.batch));
+            double t3 = nde_wall_seconds();
+            CHECK(nde_optim_step(opt));
+            t_fwd += t2 - t1;
+            t_bwd += t3 - t2;
+            t_opt += nde_wall_seconds() - t3;
+            train += loss;
+        }
+        for (size_t b = 0; b + o.batch <= o.ntest; b += o.batch) {
+            const double *ab = a + (o.ntrain + b) * o.n, *ub = u + (o.ntrain + b) * o.n;
+            CHECK(nde_fno_forward(fno, w, ab, pred, o.batch));
+            CHECK(nde_rel_l2_loss(pred, ub, NULL, o.batch, o.n, &loss));
+            test += loss;
+        }
+        double dt = nde_wall_seconds() - t0;
+        if (dt < best) best = dt;
+        sum += dt;
+        fprintf(stderr, "epoch %zu: %.2f s, train rel L2 %.4f, test rel L2 %.4f\n", e + 1, dt,
+                train / (double)(nbatch * o.batch), test / (double)o.ntest);
+    }
+    double ne = (double)o.epochs;
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"float64\", \"metric\": \"s_per_epoch_mean\", \"value\": %.3f, \"unit\": \"s\"}\n", sum / ne);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"float64\", \"metric\": \"s_per_epoch_min\", \"value\": %.3f, \"unit\": \"s\"}\n", best);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"forward_loss_s_per_epoch\", \"value\": %.3f, \"unit\": \"s\"}\n", t_fwd / ne);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"backward_s_per_epoch\", \"value\": %.3f, \"unit\": \"s\"}\n", t_bwd / ne);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"optimizer_s_per_epoch\", \"value\": %.3f, \"unit\": \"s\"}\n", t_opt / ne);
+    nde_free(pred);
+    nde_free(grad);
+    nde_free(a);
+    nde_free(u);
+    nde_optim_destroy(&opt);
+    nde_fno_work_destroy(&w);
+    nde_fno_destroy(&fno);
+    nde_ctx_destroy(&ctx);
+    return 0;
+}
