@@ -57,6 +57,77 @@ nde_status nde_burgers_generate(nde_ctx *ctx, const nde_burgers_spec *spec, uint
                                 size_t count, double *a, double *u,
                                 nde_pde_progress_fn progress, void *user);
 
+/* ---- Darcy flow 2-D -----------------------------------------------------------
+ * −∇·(a ∇u) = f on (0,1)², u = 0 on the boundary, f ≡ 1 for generated samples (the
+ * FNO paper's Darcy problem, Li et al. 2021 §5.2; data script demo.m / solve_gwf.m).
+ *
+ * Coefficient: a = a_hi where g ≥ 0 and a_lo where g < 0, with g a Gaussian random
+ * field of covariance (−Δ + τ²)^(−α) with zero Neumann conditions, drawn from its
+ * cosine expansion as GRF.m does:
+ *     g(x, y) = Σ_{k1,k2 ≥ 0, (k1,k2) ≠ 0} τ^(α−1) (π²(k1² + k2²) + τ²)^(−α/2) ξ_k
+ *               · cos(π k1 x) cos(π k2 y),     ξ_k ~ N(0, 1) i.i.d.,
+ * over all wave numbers the solver grid resolves (k ≤ N), evaluated at its nodes.
+ *
+ * Discretization: vertex grid of N intervals per side (nodes x_i = i/N), 5-point
+ * finite differences with face coefficients the mean of the two nodal values
+ * (solve_gwf.m), second order. Solved by conjugate gradients preconditioned with a
+ * geometric multigrid V-cycle (Galerkin coarse operators, Gauss–Seidel smoothing,
+ * banded Cholesky on the coarsest grid) to ‖f − A u‖₂ ≤ tol·‖f‖₂ over the interior.
+ *
+ * Output: the s×s nodes of the solver grid with stride `refine` (N = (s−1)·refine),
+ * boundary included — as the FNO files subsample their 421×421 grid (s = 85 is
+ * refine 5 of N = 420). */
+typedef struct nde_darcy_spec {
+    size_t s;          /* output nodes per side, boundary included; >= 3 */
+    size_t refine;     /* solver intervals per output interval; 0 → the smallest of 1, 2,
+                          4 making N divisible by 4 (so multigrid has >= 2 levels when N > 16) */
+    double a_hi, a_lo; /* coefficient where g >= 0 / g < 0: 12 and 3 (paper) */
+    double alpha, tau; /* covariance exponent and shift: 2 and 3 ((−Δ + 9I)^(−2)) */
+    double tol;        /* relative residual of the linear solve: 1e-10 */
+    size_t max_iter;   /* PCG iterations before NDE_ERR_MAX_STEPS: 200 */
+} nde_darcy_spec;
+
+nde_darcy_spec nde_darcy_defaults(size_t s);
+
+typedef struct nde_darcy_stats {
+    size_t iterations;   /* PCG iterations of the last solve */
+    double rel_residual; /* ‖f − A u‖₂ / ‖f‖₂ of the last solve, recomputed from u */
+} nde_darcy_stats;
+
+typedef struct nde_darcy nde_darcy;
+
+/* Plan the solver grid and multigrid hierarchy (allocates everything the generator
+ * and solver use). Errors: NDE_ERR_ARG for NULL, s < 3, a_hi or a_lo not finite and
+ * positive, alpha or tau <= 0, tol <= 0 or max_iter == 0; NDE_ERR_NOMEM. */
+nde_status nde_darcy_create(const nde_darcy_spec *spec, nde_darcy **gen);
+void nde_darcy_destroy(nde_darcy **gen); /* NULL-safe; sets *gen = NULL */
+
+size_t nde_darcy_grid(const nde_darcy *gen);   /* solver nodes per side, N + 1 */
+int nde_darcy_levels(const nde_darcy *gen);    /* multigrid levels (1 = direct solve) */
+const nde_darcy_spec *nde_darcy_get_spec(const nde_darcy *gen); /* with refine resolved */
+
+/* Samples first … first+count−1 of `seed`: coeff, sol (count, s, s). Sample i draws
+ * from an nde_rng seeded with `seed` and jumped i times (nde_rng_jump). progress (may
+ * be NULL) is called after each sample. Errors: NDE_ERR_ARG for NULL or count == 0;
+ * NDE_ERR_STOPPED; the solver's errors (naming the sample). */
+nde_status nde_darcy_generate(nde_darcy *gen, uint64_t seed, size_t first, size_t count,
+                              double *coeff, double *sol, nde_pde_progress_fn progress,
+                              void *user);
+
+/* The thresholded coefficient of sample `index` on the solver grid: a (N+1, N+1). */
+nde_status nde_darcy_coefficient(nde_darcy *gen, uint64_t seed, size_t index, double *a);
+
+/* Solve −∇·(a∇u) = f on the solver grid for any positive nodal coefficient a and
+ * right-hand side f, both (N+1, N+1) (f's boundary values are ignored); u (N+1, N+1)
+ * is zero on the boundary. stats may be NULL.
+ * Errors: NDE_ERR_ARG (NULL, a not finite and positive), NDE_ERR_MAX_STEPS when tol is
+ * not reached in max_iter iterations (u holds the last iterate), NDE_ERR_NONFINITE. */
+nde_status nde_darcy_solve(nde_darcy *gen, const double *a, const double *f, double *u,
+                           nde_darcy_stats *stats);
+
+/* Statistics of the last solve (also of the last sample generated). */
+nde_darcy_stats nde_darcy_last_stats(const nde_darcy *gen);
+
 #ifdef __cplusplus
 }
 #endif
