@@ -15,6 +15,7 @@
 #include "nde/safetensors.h"
 #include "nde/checkpoint.h"
 #include "nde/mgno.h"
+#include "nde/io.h"
 #include "nde/operators.h"
 #include "nde/pde.h"
 

@@ -1,0 +1,75 @@
+/* nde/io.h — dataset files: HDF5, MATLAB v7.3 .mat and NumPy .npy.
+ *
+ * Readers return an nde_array of doubles in row-major (C) order whatever the file
+ * stores: any integer or floating type is converted, MATLAB's column-major arrays and
+ * .npy files with fortran_order are transposed so that shape[] is the array's own
+ * axis order (a MATLAB 1024×421×421 `coeff` comes back with shape {1024, 421, 421}).
+ *
+ * Errors, each with a message naming the file, dataset, shape or value:
+ *   NDE_ERR_IO          file cannot be opened, read or written
+ *   NDE_ERR_MISSING     the dataset is not in the file (the message lists what is)
+ *   NDE_ERR_SHAPE       the rank differs from expect_ndim, or more than NDE_ARRAY_MAX_DIMS
+ *   NDE_ERR_FORMAT      not an HDF5/.npy file, malformed header, truncated data, or a
+ *                       non-numeric type (strings, compounds, cells, complex, objects)
+ *   NDE_ERR_NONFINITE   the data hold NaN or ±Inf (the message gives the first index)
+ *   NDE_ERR_UNSUPPORTED a MATLAB v5/v7 (pre-HDF5) .mat file, or HDF5 I/O in a build
+ *                       without HDF5
+ * On failure the output array is left empty (data NULL). */
+#ifndef NDE_IO_H
+#define NDE_IO_H
+
+#include "nde/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NDE_ARRAY_MAX_DIMS 8
+
+typedef struct nde_array {
+    int ndim;                          /* 0 for a scalar */
+    size_t shape[NDE_ARRAY_MAX_DIMS];
+    size_t numel;                      /* Π shape */
+    double *data;                      /* (numel), row-major; owned, nde_alloc'ed */
+} nde_array;
+
+/* Free the data and zero the struct. NULL or an empty array: no-op. */
+void nde_array_free(nde_array *a);
+
+/* ---- HDF5 ----------------------------------------------------------------------
+ * nde_h5_write stores data (shape, row-major) as a float64 dataset `name` (a path
+ * such as "coeff" or "train/x"; missing groups are created). append = 0 creates or
+ * truncates the file; append = 1 adds to an existing file (created if absent) and
+ * fails with NDE_ERR_ARG if the dataset exists.
+ * nde_h5_read reads dataset `name`; expect_ndim > 0 requires that rank. */
+nde_status nde_h5_write(const char *path, const char *name, int ndim, const size_t *shape,
+                        const double *data, int append);
+nde_status nde_h5_read(const char *path, const char *name, int expect_ndim, nde_array *out);
+
+/* ---- MATLAB v7.3 .mat ----------------------------------------------------------
+ * A v7.3 .mat file is HDF5 (after a 512-byte user block holding MATLAB's 128-byte
+ * text header); each variable is a dataset whose HDF5 dimensions are MATLAB's in
+ * reverse order, with a "MATLAB_class" attribute. The reader accepts files with or
+ * without the user block, numeric and logical classes, and returns the variable in
+ * MATLAB's axis order (as scipy/h5py users get from FNO's MatReader). The writer
+ * produces what MATLAB's `save -v7.3` does for a double array of that shape. */
+nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde_array *out);
+nde_status nde_mat_write(const char *path, const char *name, int ndim, const size_t *shape,
+                         const double *data, int append);
+
+/* ---- NumPy .npy ----------------------------------------------------------------
+ * Format versions 1.0–3.0; dtypes bool, int8–int64, uint8–uint64, float32, float64 in
+ * either byte order; C or Fortran order. The writer stores '<f8', C order, version
+ * 1.0, header padded to 64 bytes (as numpy.save). */
+nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out);
+nde_status nde_npy_write(const char *path, int ndim, const size_t *shape, const double *data);
+
+/* Read by file name: ".npy" → nde_npy_read (name ignored), ".mat" → nde_mat_read,
+ * anything else → nde_h5_read. */
+nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
+                            nde_array *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/* nde_array, axis reversal, rank and finiteness checks, and the by-extension reader. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/dataset_internal.h"
+
+void nde_array_free(nde_array *a)
+{
+    if (!a) return;
+    nde_free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+nde_status io_array_alloc(nde_array *a, int ndim, const size_t *shape, const char *what)
+{
+    memset(a, 0, sizeof *a);
+    if (ndim < 0 || ndim > NDE_ARRAY_MAX_DIMS)
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: rank %d exceeds the supported %d dimensions", what,
+                        ndim, NDE_ARRAY_MAX_DIMS);
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] && numel > SIZE_MAX / sizeof(double) / shape[d])
+            return NDE_FAIL(NDE_ERR_SHAPE, "%s: array size overflows", what);
+        numel *= shape[d];
+        a->shape[d] = shape[d];
+    }
+    a->ndim = ndim;
+    a->numel = numel;
+    a->data = nde_alloc_array(numel ? numel : 1, sizeof(double));
+    if (!a->data) {
+        memset(a, 0, sizeof *a);
+        return NDE_ERR_NOMEM;
+    }
+    return NDE_OK;
+}
+
+void io_reverse_axes(int ndim, const size_t *shape, const double *in, double *out)
+{
+    size_t numel = 1, stride[NDE_ARRAY_MAX_DIMS], idx[NDE_ARRAY_MAX_DIMS] = {0};
+    for (int d = ndim - 1; d >= 0; d--) {
+        stride[d] = numel; /* row-major stride of axis d of `in` */
+        numel *= shape[d];
+    }
+    /* Walk `out` in order; its axis e is in's axis ndim−1−e, so its last (fastest) axis
+     * is in's axis 0. idx[] is the odometer over in's axes with axis 0 fastest. */
+    size_t off = 0;
+    for (size_t k = 0; k < numel; k++) {
+        out[k] = in[off];
+        for (int d = 0; d < ndim; d++) {
+            if (++idx[d] < shape[d]) {
+                off += stride[d];
+                break;
+            }
+            off -= (shape[d] - 1) * stride[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+nde_status io_check_rank(int ndim, int expect, const char *path, const char *name)
+{
+    if (expect > 0 && ndim != expect)
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset '%s' has rank %d, expected %d", path, name,
+                        ndim, expect);
+    return NDE_OK;
+}
+
+nde_status io_check_finite(const nde_array *a, const char *path, const char *name)
+{
+    for (size_t k = 0; k < a->numel; k++) {
+        if (isfinite(a->data[k])) continue;
+        char idx[160];
+        size_t rem = k, len = 0;
+        size_t sub[NDE_ARRAY_MAX_DIMS];
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            sub[d] = rem % a->shape[d];
+            rem /= a->shape[d];
+        }
+        idx[0] = '\0';
+        for (int d = 0; d < a->ndim && len < sizeof idx; d++) {
+            int w = snprintf(idx + len, sizeof idx - len, d ? ", %zu" : "%zu", sub[d]);
+            if (w < 0) break;
+            len += (size_t)w;
+        }
+        return NDE_FAIL(NDE_ERR_NONFINITE, "%s: dataset '%s' holds %g at index (%s)", path, name,
+                        a->data[k], idx);
+    }
+    return NDE_OK;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    if (n < m) return 0;
+    for (size_t i = 0; i < m; i++) {
+        char c = s[n - m + i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != suffix[i]) return 0;
+    }
+    return 1;
+}
+
+nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim, nde_array *out)
+{
+    if (!path || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_dataset_read: NULL argument");
+    if (ends_with(path, ".npy")) return nde_npy_read(path, expect_ndim, out);
+    if (ends_with(path, ".mat")) return nde_mat_read(path, name, expect_ndim, out);
+    return nde_h5_read(path, name, expect_ndim, out);
+}

@@ -1,0 +1,250 @@
+/* HDF5 datasets through libhdf5 (serial), shared with the .mat reader and writer. */
+#include <stdio.h>
+#include <string.h>
+
+#include "io/dataset_internal.h"
+#include "nde_config.h"
+
+#if NDE_HAVE_HDF5
+#include <hdf5.h>
+
+/* HDF5 prints an error stack on every failed call unless told not to; nde reports
+ * through its own messages, so printing is switched off around each operation. */
+typedef struct quiet {
+    H5E_auto2_t func;
+    void *data;
+} quiet;
+
+static void quiet_begin(quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_end(const quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+static const char *class_name(H5T_class_t c)
+{
+    switch (c) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_REFERENCE: return "reference (MATLAB cell or struct)";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_VLEN: return "variable-length";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_BITFIELD: return "bitfield";
+    default: return "unknown";
+    }
+}
+
+/* Collect the root's link names into buf as "a, b, c". */
+static herr_t list_link(hid_t g, const char *name, const H5L_info_t *info, void *op)
+{
+    (void)g;
+    (void)info;
+    char *buf = op;
+    size_t len = strlen(buf);
+    if (len + strlen(name) + 3 < 200) snprintf(buf + len, 200 - len, "%s%s", len ? ", " : "", name);
+    return 0;
+}
+
+/* 1 if every component of the path `name` exists in the file. */
+static int path_exists(hid_t file, const char *name)
+{
+    char part[256];
+    size_t n = strlen(name);
+    if (n == 0 || n >= sizeof part) return 0;
+    for (size_t i = 1; i <= n; i++) {
+        if (name[i] != '/' && name[i] != '\0') continue;
+        memcpy(part, name, i);
+        part[i] = '\0';
+        if (H5Lexists(file, part, H5P_DEFAULT) <= 0) return 0;
+    }
+    return 1;
+}
+
+static nde_status read_open(hid_t file, const char *path, const char *name, nde_array *out,
+                            char *matlab_class, size_t class_len)
+{
+    if (!path_exists(file, name)) {
+        char have[200] = "";
+        H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_link, have);
+        return NDE_FAIL(NDE_ERR_MISSING, "%s: no dataset '%s' (the file has: %s)", path, name,
+                        have[0] ? have : "nothing");
+    }
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return NDE_FAIL(NDE_ERR_FORMAT, "%s: '%s' is not a dataset", path, name);
+    nde_status st = NDE_OK;
+    hid_t type = H5Dget_type(ds), space = H5Dget_space(ds);
+    const H5T_class_t cls = H5Tget_class(type);
+    const int ndim = H5Sget_simple_extent_ndims(space);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        st = NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' has %s type; expected integer or float",
+                      path, name, class_name(cls));
+    else if (ndim < 0 || ndim > NDE_ARRAY_MAX_DIMS)
+        st = NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset '%s' has rank %d (at most %d supported)", path,
+                      name, ndim, NDE_ARRAY_MAX_DIMS);
+    if (st == NDE_OK) {
+        hsize_t dims[NDE_ARRAY_MAX_DIMS];
+        size_t shape[NDE_ARRAY_MAX_DIMS];
+        H5Sget_simple_extent_dims(space, dims, NULL);
+        for (int d = 0; d < ndim; d++) shape[d] = (size_t)dims[d];
+        st = io_array_alloc(out, ndim, shape, path);
+        if (st == NDE_OK && out->numel &&
+            H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
+            st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
+    }
+    if (st == NDE_OK && matlab_class) {
+        matlab_class[0] = '\0';
+        if (H5Aexists(ds, "MATLAB_class") > 0) {
+            hid_t at = H5Aopen(ds, "MATLAB_class", H5P_DEFAULT);
+            hid_t at_type = H5Aget_type(at);
+            size_t sz = H5Tget_size(at_type);
+            if (H5Tget_class(at_type) == H5T_STRING && !H5Tis_variable_str(at_type) &&
+                sz < class_len) {
+                hid_t mem = H5Tcopy(H5T_C_S1);
+                H5Tset_size(mem, sz + 1);
+                H5Tset_strpad(mem, H5T_STR_NULLTERM);
+                if (H5Aread(at, mem, matlab_class) < 0) matlab_class[0] = '\0';
+                H5Tclose(mem);
+            }
+            H5Tclose(at_type);
+            H5Aclose(at);
+        }
+    }
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Dclose(ds);
+    if (st != NDE_OK) nde_array_free(out);
+    return st;
+}
+
+nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
+                      size_t class_len)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for reading", path);
+    fclose(fp);
+    quiet q;
+    quiet_begin(&q);
+    nde_status st;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) {
+        st = NDE_FAIL(NDE_ERR_FORMAT, "%s: not an HDF5 file", path);
+    } else {
+        st = read_open(file, path, name, out, matlab_class, class_len);
+        H5Fclose(file);
+    }
+    quiet_end(&q);
+    return st;
+}
+
+static nde_status write_open(hid_t file, const char *path, const char *name, int ndim,
+                             const size_t *dims, const double *data, const char *matlab_class)
+{
+    if (path_exists(file, name))
+        return NDE_FAIL(NDE_ERR_ARG, "%s: dataset '%s' already exists", path, name);
+    hsize_t hd[NDE_ARRAY_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) hd[d] = dims[d];
+    hid_t space = ndim ? H5Screate_simple(ndim, hd, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    nde_status st = NDE_OK;
+    if (ds < 0)
+        st = NDE_FAIL(NDE_ERR_IO, "%s: cannot create dataset '%s'", path, name);
+    else if (H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = NDE_FAIL(NDE_ERR_IO, "%s: writing dataset '%s' failed", path, name);
+    if (st == NDE_OK && matlab_class) {
+        hid_t str = H5Tcopy(H5T_C_S1), scal = H5Screate(H5S_SCALAR);
+        H5Tset_size(str, strlen(matlab_class));
+        H5Tset_strpad(str, H5T_STR_NULLTERM);
+        hid_t at = H5Acreate2(ds, "MATLAB_class", str, scal, H5P_DEFAULT, H5P_DEFAULT);
+        if (at < 0 || H5Awrite(at, str, matlab_class) < 0)
+            st = NDE_FAIL(NDE_ERR_IO, "%s: cannot write the MATLAB_class of '%s'", path, name);
+        if (at >= 0) H5Aclose(at);
+        H5Sclose(scal);
+        H5Tclose(str);
+    }
+    if (ds >= 0) H5Dclose(ds);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    return st;
+}
+
+nde_status io_h5_write(const char *path, const char *name, int ndim, const size_t *dims,
+                       const double *data, int append, size_t userblock,
+                       const char *matlab_class)
+{
+    if (ndim < 0 || ndim > NDE_ARRAY_MAX_DIMS)
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: rank %d of '%s' outside [0, %d]", path, ndim, name,
+                        NDE_ARRAY_MAX_DIMS);
+    quiet q;
+    quiet_begin(&q);
+    hid_t file = -1;
+    FILE *fp = append ? fopen(path, "rb") : NULL;
+    if (fp) {
+        fclose(fp);
+        file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    } else {
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        if (userblock) H5Pset_userblock(fcpl, userblock);
+        file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+        H5Pclose(fcpl);
+    }
+    nde_status st;
+    if (file < 0) {
+        st = NDE_FAIL(NDE_ERR_IO, "%s: cannot %s as HDF5", path, fp ? "open for writing" : "create");
+    } else {
+        st = write_open(file, path, name, ndim, dims, data, matlab_class);
+        if (H5Fclose(file) < 0 && st == NDE_OK)
+            st = NDE_FAIL(NDE_ERR_IO, "%s: closing the file failed", path);
+    }
+    quiet_end(&q);
+    return st;
+}
+
+#else
+
+nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
+                      size_t class_len)
+{
+    (void)matlab_class;
+    (void)class_len;
+    memset(out, 0, sizeof *out);
+    return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: cannot read '%s': nde was built without HDF5",
+                    path, name);
+}
+
+nde_status io_h5_write(const char *path, const char *name, int ndim, const size_t *dims,
+                       const double *data, int append, size_t userblock,
+                       const char *matlab_class)
+{
+    (void)ndim, (void)dims, (void)data, (void)append, (void)userblock, (void)matlab_class;
+    return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: cannot write '%s': nde was built without HDF5",
+                    path, name);
+}
+
+#endif
+
+nde_status nde_h5_read(const char *path, const char *name, int expect_ndim, nde_array *out)
+{
+    if (!path || !name || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_h5_read: NULL argument");
+    NDE_TRY(io_h5_read(path, name, out, NULL, 0));
+    nde_status st = io_check_rank(out->ndim, expect_ndim, path, name);
+    if (st == NDE_OK) st = io_check_finite(out, path, name);
+    if (st != NDE_OK) nde_array_free(out);
+    return st;
+}
+
+nde_status nde_h5_write(const char *path, const char *name, int ndim, const size_t *shape,
+                        const double *data, int append)
+{
+    if (!path || !name || (ndim && !shape) || !data)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_h5_write: NULL argument");
+    return io_h5_write(path, name, ndim, shape, data, append, 0, NULL);
+}

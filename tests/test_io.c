@@ -1,0 +1,323 @@
+/* Dataset files: HDF5 round trips, the MATLAB v7.3 layout checked with the raw HDF5
+ * API, .npy files written by numpy (tests/data/npy, make_fixtures.py), and bad files. */
+#include <criterion/criterion.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nde/io.h"
+#include "nde/nde.h"
+
+#define NPY_DIR NDE_SOURCE_ROOT "/tests/data/npy/"
+
+static void ramp(double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = 0.25 * (double)i - 1.5 + 1e-3 * sin((double)i);
+}
+
+Test(h5, round_trip_append_and_groups)
+{
+    const char *path = "io_round_trip.h5";
+    double a[24], b[6];
+    ramp(a, 24);
+    ramp(b, 6);
+    size_t sa[3] = {2, 3, 4}, sb[2] = {3, 2};
+    cr_assert_eq(nde_h5_write(path, "coeff", 3, sa, a, 0), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_h5_write(path, "train/sol", 2, sb, b, 1), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_h5_write(path, "coeff", 3, sa, a, 1), NDE_ERR_ARG);
+    nde_array x;
+    cr_assert_eq(nde_h5_read(path, "coeff", 3, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.ndim, 3);
+    cr_assert_eq(x.shape[0], 2);
+    cr_assert_eq(x.shape[1], 3);
+    cr_assert_eq(x.shape[2], 4);
+    cr_assert_eq(x.numel, 24);
+    cr_assert_eq(memcmp(x.data, a, sizeof a), 0);
+    nde_array_free(&x);
+    cr_assert_null(x.data);
+    cr_assert_eq(nde_dataset_read(path, "train/sol", 0, &x), NDE_OK);
+    cr_assert_eq(x.shape[0], 3);
+    cr_assert_eq(x.shape[1], 2);
+    cr_assert_eq(memcmp(x.data, b, sizeof b), 0);
+    nde_array_free(&x);
+    nde_array_free(&x);
+    nde_array_free(NULL);
+    /* append = 0 truncates */
+    cr_assert_eq(nde_h5_write(path, "sol", 2, sb, b, 0), NDE_OK);
+    cr_assert_eq(nde_h5_read(path, "coeff", 0, &x), NDE_ERR_MISSING);
+    remove(path);
+}
+
+/* float32 and int32 datasets made with the raw API are converted exactly. */
+Test(h5, converts_other_numeric_types)
+{
+    const char *path = "io_types.h5";
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t d[2] = {2, 3};
+    hid_t sp = H5Screate_simple(2, d, NULL);
+    float fv[6] = {0.5f, -1.25f, 3.0f, 1e-3f, 7.0f, -0.0f};
+    int iv[6] = {-4, 0, 9, 100000, 3, -2};
+    hid_t ds = H5Dcreate2(f, "f32", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, fv);
+    H5Dclose(ds);
+    ds = H5Dcreate2(f, "i32", H5T_STD_I32BE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, iv);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+    nde_array x;
+    cr_assert_eq(nde_h5_read(path, "f32", 2, &x), NDE_OK, "%s", nde_last_error());
+    for (int i = 0; i < 6; i++) cr_assert_eq(x.data[i], (double)fv[i]);
+    nde_array_free(&x);
+    cr_assert_eq(nde_h5_read(path, "i32", 2, &x), NDE_OK);
+    for (int i = 0; i < 6; i++) cr_assert_eq(x.data[i], (double)iv[i]);
+    nde_array_free(&x);
+    remove(path);
+}
+
+/* What MATLAB's save -v7.3 produces: 512-byte user block starting with the text
+ * header, dims reversed, data column-major, MATLAB_class "double". */
+Test(mat, writer_uses_the_matlab_layout_and_reader_inverts_it)
+{
+    const char *path = "io_layout.mat";
+    double a[24];
+    ramp(a, 24);
+    size_t sa[3] = {2, 3, 4};
+    cr_assert_eq(nde_mat_write(path, "coeff", 3, sa, a, 0), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mat_write(path, "sol", 3, sa, a, 1), NDE_OK, "%s", nde_last_error());
+    FILE *fp = fopen(path, "rb");
+    unsigned char hdr[128];
+    cr_assert_eq(fread(hdr, 1, 128, fp), 128);
+    fclose(fp);
+    cr_assert_eq(memcmp(hdr, "MATLAB 7.3 MAT-file", 19), 0);
+    cr_assert_eq(hdr[124], 0x00);
+    cr_assert_eq(hdr[125], 0x02);
+    cr_assert_eq(hdr[126], 'I');
+    cr_assert_eq(hdr[127], 'M');
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    hid_t fcpl = H5Fget_create_plist(f);
+    hsize_t ub = 0;
+    H5Pget_userblock(fcpl, &ub);
+    cr_assert_eq(ub, 512);
+    H5Pclose(fcpl);
+    hid_t ds = H5Dopen2(f, "coeff", H5P_DEFAULT), sp = H5Dget_space(ds);
+    hsize_t d[3];
+    cr_assert_eq(H5Sget_simple_extent_dims(sp, d, NULL), 3);
+    cr_assert_eq(d[0], 4);
+    cr_assert_eq(d[1], 3);
+    cr_assert_eq(d[2], 2);
+    double raw[24];
+    H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 4; k++) /* MATLAB (i,j,k) at i + 2(j + 3k) */
+                cr_assert_eq(raw[i + 2 * (j + 3 * k)], a[(i * 3 + j) * 4 + k]);
+    hid_t at = H5Aopen(ds, "MATLAB_class", H5P_DEFAULT), at_t = H5Aget_type(at);
+    char cls[16] = "";
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mem, H5Tget_size(at_t) + 1);
+    H5Aread(at, mem, cls);
+    cr_assert_str_eq(cls, "double");
+    H5Tclose(mem), H5Tclose(at_t), H5Aclose(at), H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
+    nde_array x;
+    cr_assert_eq(nde_mat_read(path, "sol", 3, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.shape[0], 2);
+    cr_assert_eq(x.shape[1], 3);
+    cr_assert_eq(x.shape[2], 4);
+    cr_assert_eq(memcmp(x.data, a, sizeof a), 0);
+    nde_array_free(&x);
+    cr_assert_eq(nde_dataset_read(path, "coeff", 3, &x), NDE_OK);
+    cr_assert_eq(memcmp(x.data, a, sizeof a), 0);
+    nde_array_free(&x);
+    remove(path);
+}
+
+/* A v7.3-style file without the user block (as h5py writes one), uint8 "logical". */
+static void write_raw_mat(const char *path, const char *cls, hid_t type, const void *buf,
+                          int ndim, const hsize_t *dims)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp = H5Screate_simple(ndim, dims, NULL);
+    hid_t ds = H5Dcreate2(f, "a", type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    hid_t st = H5Tcopy(H5T_C_S1), sc = H5Screate(H5S_SCALAR);
+    H5Tset_size(st, strlen(cls));
+    hid_t at = H5Acreate2(ds, "MATLAB_class", st, sc, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(at, st, cls);
+    H5Aclose(at), H5Sclose(sc), H5Tclose(st), H5Dclose(ds), H5Sclose(sp), H5Fclose(f);
+}
+
+Test(mat, reads_files_without_user_block_and_logical_class)
+{
+    const char *path = "io_nouserblock.mat";
+    /* MATLAB 2×3 logical [1 0 1; 0 1 1] stored column-major with dims (3, 2) */
+    unsigned char v[6] = {1, 0, 0, 1, 1, 1};
+    hsize_t d[2] = {3, 2};
+    write_raw_mat(path, "logical", H5T_NATIVE_UCHAR, v, 2, d);
+    nde_array x;
+    cr_assert_eq(nde_mat_read(path, "a", 2, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.shape[0], 2);
+    cr_assert_eq(x.shape[1], 3);
+    const double want[6] = {1, 0, 1, 0, 1, 1};
+    for (int i = 0; i < 6; i++) cr_assert_eq(x.data[i], want[i]);
+    nde_array_free(&x);
+    /* a char array (MATLAB string) is not data */
+    write_raw_mat(path, "char", H5T_NATIVE_UCHAR, v, 2, d);
+    cr_assert_eq(nde_mat_read(path, "a", 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "'char'") != NULL, "%s", nde_last_error());
+    cr_assert_null(x.data);
+    remove(path);
+}
+
+Test(mat, v5_files_are_reported_as_unsupported)
+{
+    const char *path = "io_v5.mat";
+    FILE *fp = fopen(path, "wb");
+    char hdr[128];
+    memset(hdr, ' ', sizeof hdr);
+    memcpy(hdr, "MATLAB 5.0 MAT-file, Platform: GLNXA64", 38);
+    fwrite(hdr, 1, sizeof hdr, fp);
+    fwrite("\x0e\0\0\0\x40\0\0\0", 1, 8, fp);
+    fclose(fp);
+    nde_array x;
+    cr_assert_eq(nde_mat_read(path, "coeff", 0, &x), NDE_ERR_UNSUPPORTED);
+    cr_assert(strstr(nde_last_error(), "-v7.3") != NULL, "%s", nde_last_error());
+    remove(path);
+}
+
+/* ---- .npy written by numpy ---------------------------------------------------- */
+
+Test(npy, reads_numpy_files_of_every_supported_kind)
+{
+    nde_array x;
+    cr_assert_eq(nde_npy_read(NPY_DIR "f8_c_3d.npy", 3, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.shape[0], 2);
+    cr_assert_eq(x.shape[1], 3);
+    cr_assert_eq(x.shape[2], 4);
+    for (int i = 0; i < 24; i++) cr_assert_eq(x.data[i], 0.5 * i - 3.0);
+    nde_array_free(&x);
+    cr_assert_eq(nde_npy_read(NPY_DIR "f4_fortran_2d.npy", 2, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.shape[0], 3);
+    cr_assert_eq(x.shape[1], 4);
+    for (int i = 0; i < 12; i++) cr_assert_eq(x.data[i], 0.25 * i); /* row-major after transposing */
+    nde_array_free(&x);
+    cr_assert_eq(nde_npy_read(NPY_DIR "f8_big_endian.npy", 1, &x), NDE_OK);
+    for (int i = 0; i < 6; i++) cr_assert_eq(x.data[i], 1.5 * i);
+    nde_array_free(&x);
+    cr_assert_eq(nde_npy_read(NPY_DIR "bool_2d.npy", 2, &x), NDE_OK);
+    const double b[6] = {1, 0, 1, 0, 1, 0};
+    for (int i = 0; i < 6; i++) cr_assert_eq(x.data[i], b[i]);
+    nde_array_free(&x);
+    cr_assert_eq(nde_npy_read(NPY_DIR "i8_1d.npy", 1, &x), NDE_OK);
+    const double iv[4] = {-3, 0, 7, 1099511627776.0};
+    for (int i = 0; i < 4; i++) cr_assert_eq(x.data[i], iv[i]);
+    nde_array_free(&x);
+    cr_assert_eq(nde_npy_read(NPY_DIR "u2_1d.npy", 1, &x), NDE_OK);
+    cr_assert_eq(x.data[2], 65535.0);
+    nde_array_free(&x);
+    cr_assert_eq(nde_dataset_read(NPY_DIR "f8_v2.npy", NULL, 1, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.numel, 5);
+    for (int i = 0; i < 5; i++) cr_assert_eq(x.data[i], i - 2.0);
+    nde_array_free(&x);
+}
+
+/* The writer's bytes are numpy's for the same array: compare with the fixture. */
+Test(npy, writer_matches_numpy_bytes_and_round_trips)
+{
+    const char *path = "io_written.npy";
+    double a[24];
+    for (int i = 0; i < 24; i++) a[i] = 0.5 * i - 3.0;
+    size_t s[3] = {2, 3, 4};
+    cr_assert_eq(nde_npy_write(path, 3, s, a), NDE_OK);
+    unsigned char mine[400], ref[400];
+    FILE *fp = fopen(path, "rb");
+    size_t nm = fread(mine, 1, sizeof mine, fp);
+    fclose(fp);
+    fp = fopen(NPY_DIR "f8_c_3d.npy", "rb");
+    size_t nr = fread(ref, 1, sizeof ref, fp);
+    fclose(fp);
+    cr_assert_eq(nm, nr);
+    cr_assert_eq(memcmp(mine, ref, nm), 0);
+    size_t s1[1] = {5};
+    cr_assert_eq(nde_npy_write(path, 1, s1, a), NDE_OK);
+    nde_array x;
+    cr_assert_eq(nde_npy_read(path, 1, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.shape[0], 5);
+    cr_assert_eq(memcmp(x.data, a, 5 * sizeof *a), 0);
+    nde_array_free(&x);
+    remove(path);
+}
+
+/* ---- bad files ------------------------------------------------------------------- */
+
+Test(bad_files, missing_file_dataset_rank_type_and_nan)
+{
+    nde_array x;
+    cr_assert_eq(nde_h5_read("io_does_not_exist.h5", "a", 0, &x), NDE_ERR_IO);
+    cr_assert(strstr(nde_last_error(), "io_does_not_exist.h5") != NULL);
+    cr_assert_eq(nde_mat_read("io_does_not_exist.mat", "a", 0, &x), NDE_ERR_IO);
+    cr_assert_eq(nde_npy_read("io_does_not_exist.npy", 0, &x), NDE_ERR_IO);
+    const char *path = "io_bad.h5";
+    double a[4] = {1, 2, NAN, 4};
+    size_t s[2] = {2, 2};
+    cr_assert_eq(nde_h5_write(path, "nan", 2, s, a, 0), NDE_OK);
+    a[2] = 3;
+    cr_assert_eq(nde_h5_write(path, "ok", 2, s, a, 1), NDE_OK);
+    cr_assert_eq(nde_h5_read(path, "coeff", 0, &x), NDE_ERR_MISSING);
+    cr_assert(strstr(nde_last_error(), "no dataset 'coeff'") != NULL, "%s", nde_last_error());
+    cr_assert(strstr(nde_last_error(), "nan, ok") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_h5_read(path, "grp/ok", 0, &x), NDE_ERR_MISSING);
+    cr_assert_eq(nde_h5_read(path, "ok", 3, &x), NDE_ERR_SHAPE);
+    cr_assert(strstr(nde_last_error(), "rank 2, expected 3") != NULL, "%s", nde_last_error());
+    cr_assert_null(x.data);
+    cr_assert_eq(nde_h5_read(path, "nan", 2, &x), NDE_ERR_NONFINITE);
+    cr_assert(strstr(nde_last_error(), "index (1, 0)") != NULL, "%s", nde_last_error());
+    cr_assert_null(x.data);
+    /* a string dataset */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t st = H5Tcopy(H5T_C_S1), sc = H5Screate(H5S_SCALAR);
+    H5Tset_size(st, 5);
+    hid_t ds = H5Dcreate2(f, "text", st, sc, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, "hello");
+    H5Dclose(ds), H5Sclose(sc), H5Tclose(st), H5Fclose(f);
+    cr_assert_eq(nde_h5_read(path, "text", 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "string") != NULL, "%s", nde_last_error());
+    /* a file that is not HDF5 */
+    cr_assert_eq(nde_h5_read(NPY_DIR "f8_c_3d.npy", "a", 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "not an HDF5 file") != NULL);
+    cr_assert_eq(nde_h5_read(NULL, "a", 0, &x), NDE_ERR_ARG);
+    cr_assert_eq(nde_h5_write(path, "b", 2, s, NULL, 1), NDE_ERR_ARG);
+    cr_assert_eq(nde_h5_write("io_no_such_dir/x.h5", "b", 2, s, a, 0), NDE_ERR_IO);
+    remove(path);
+}
+
+Test(bad_files, npy_truncated_magic_dtype_and_nan)
+{
+    nde_array x;
+    cr_assert_eq(nde_npy_read(NPY_DIR "c16.npy", 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "'<c16'") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_npy_read(NPY_DIR "nan.npy", 0, &x), NDE_ERR_NONFINITE);
+    cr_assert(strstr(nde_last_error(), "(1, 0)") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_npy_read(NPY_DIR "f8_c_3d.npy", 2, &x), NDE_ERR_SHAPE);
+    cr_assert_eq(nde_npy_read(NPY_DIR "make_fixtures.py", 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "magic") != NULL);
+    /* cut the fixture short: header intact, data truncated */
+    unsigned char buf[400];
+    FILE *fp = fopen(NPY_DIR "f8_c_3d.npy", "rb");
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    const char *path = "io_truncated.npy";
+    fp = fopen(path, "wb");
+    fwrite(buf, 1, n - 20, fp);
+    fclose(fp);
+    cr_assert_eq(nde_npy_read(path, 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "truncated") != NULL, "%s", nde_last_error());
+    cr_assert_null(x.data);
+    fp = fopen(path, "wb");
+    fwrite(buf, 1, 40, fp); /* inside the header */
+    fclose(fp);
+    cr_assert_eq(nde_npy_read(path, 0, &x), NDE_ERR_FORMAT);
+    remove(path);
+}
