@@ -1,0 +1,115 @@
+/* bench/spiral — the spiral neural ODE training of examples/spiral, timed per
+ * iteration, for the discrete adjoint in both tape modes (the default mode last).
+ *
+ *   bench_spiral [--iters 2000] [--seed 0]
+ *
+ * One JSON object per result line:
+ *   {"bench": "spiral", "mode": "...", "metric": "us_per_iter_median", "value": ..., "unit": "us"}
+ * metrics: us_per_iter_median, us_per_iter_mean, nfe_per_iter_median (forward solve),
+ * vjp_per_iter_median, full_traj_mae (after the last iteration), total_s, tape_bytes_max,
+ * adjoint_peak_bytes_max. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nde/nde.h"
+#include "spiral_model.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void emit(const char *mode, const char *metric, double value, const char *unit)
+{
+    printf("{\"bench\": \"spiral\", \"mode\": \"%s\", \"metric\": \"%s\", \"value\": %.6g, "
+           "\"unit\": \"%s\"}\n",
+           mode, metric, value, unit);
+    fflush(stdout);
+}
+
+static int run(const char *mode, nde_tape tape, size_t iters, uint64_t seed)
+{
+    spiral_cfg cfg = spiral_defaults();
+    cfg.tape = tape;
+    cfg.seed = seed;
+    spiral *sp;
+    if (spiral_create(&cfg, &sp) != NDE_OK) {
+        fprintf(stderr, "bench_spiral: %s\n", nde_last_error());
+        return 1;
+    }
+    double *us = malloc(iters * sizeof *us), *nfe = malloc(iters * sizeof *nfe);
+    double *vjp = malloc(iters * sizeof *vjp);
+    if (!us || !nfe || !vjp) {
+        free(us), free(nfe), free(vjp);
+        spiral_destroy(&sp);
+        return 1;
+    }
+    size_t tape_max = 0, peak_max = 0;
+    double mean = 0.0, start = nde_wall_seconds();
+    int rc = 0;
+    for (size_t it = 0; it < iters; it++) {
+        double loss, t0 = nde_wall_seconds();
+        size_t n;
+        if (spiral_train_step(sp, &loss, &n) != NDE_OK) {
+            fprintf(stderr, "bench_spiral: iteration %zu: %s\n", it + 1, nde_last_error());
+            rc = 1;
+            break;
+        }
+        us[it] = 1e6 * (nde_wall_seconds() - t0);
+        mean += us[it] / (double)iters;
+        const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(sp));
+        nfe[it] = (double)n;
+        vjp[it] = (double)st->n_vjp;
+        if (st->tape_bytes > tape_max) tape_max = st->tape_bytes;
+        if (st->adjoint_peak_bytes > peak_max) peak_max = st->adjoint_peak_bytes;
+        if ((it + 1) % 500 == 0) fprintf(stderr, "bench_spiral: %s %zu/%zu\n", mode, it + 1, iters);
+    }
+    double total = nde_wall_seconds() - start, mae = 0.0;
+    if (!rc && spiral_full_trajectory(sp, &mae, NULL, NULL) != NDE_OK) {
+        fprintf(stderr, "bench_spiral: %s\n", nde_last_error());
+        rc = 1;
+    }
+    if (!rc) {
+        emit(mode, "us_per_iter_mean", mean, "us");
+        emit(mode, "nfe_per_iter_median", median(nfe, iters), "evals");
+        emit(mode, "vjp_per_iter_median", median(vjp, iters), "vjps");
+        emit(mode, "tape_bytes_max", (double)tape_max, "bytes");
+        emit(mode, "adjoint_peak_bytes_max", (double)peak_max, "bytes");
+        emit(mode, "total_s", total, "s");
+        emit(mode, "full_traj_mae", mae, "abs");
+        emit(mode, "us_per_iter_median", median(us, iters), "us");
+    }
+    free(us), free(nfe), free(vjp);
+    spiral_destroy(&sp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    size_t iters = 2000;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+            iters = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            seed = strtoull(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: bench_spiral [--iters N] [--seed N]\n");
+            return 2;
+        }
+    }
+    if (iters == 0) {
+        fprintf(stderr, "bench_spiral: --iters must be positive\n");
+        return 2;
+    }
+    if (run("discrete_step_starts", NDE_TAPE_STEP_STARTS, iters, seed)) return 1;
+    return run("discrete_stages", NDE_TAPE_STAGES, iters, seed);
+}
