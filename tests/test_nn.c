@@ -649,6 +649,52 @@ Test(mlp, backward_without_forward_is_a_state_error)
     unbuild(&m);
 }
 
+/* forward_rec/vjp_rec (the field's recorded pair) give the same bits as forward/vjp,
+ * for every case, and leave the network's own recorded forward alone. */
+Test(mlp, recorded_pair_equals_forward_and_vjp)
+{
+    enum { B = 4 };
+    for (size_t c = 0; c < N_MLP_CASES; c++) {
+        built m = build(&mlp_cases[c].spec, 40 + c);
+        size_t in = nde_mlp_in(m.net), out = nde_mlp_out(m.net), n = nde_params_count(m.p);
+        size_t rs = nde_mlp_rec_size(m.net), expect = 0;
+        for (size_t l = 0; l < nde_mlp_n_layers(m.net); l++)
+            expect += nde_mlp_layer(m.net, l)->out *
+                      (nde_mlp_layer_act(m.net, l) == NDE_ACT_IDENTITY ? 1 : 2);
+        cr_assert_eq(rs, expect, "%s", mlp_cases[c].name);
+        double x1[B * 8], x2[B * 8], dy[B * 8], y[B * 8], yr[B * 8], dx[B * 8], dxr[B * 8],
+            t = 0.45;
+        fill_sin(x1, B * in, 0.61, 0.2, 1.0);
+        fill_sin(x2, B * in, 1.33, 0.7, 1.0);
+        fill_sin(dy, B * out, 0.9, 0.3, 1.0);
+        double *rec = nde_alloc_array(B * rs, sizeof *rec);
+        double *g = nde_alloc_array(n, sizeof *g), *gr = nde_alloc_array(n, sizeof *gr);
+        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, x1, y, B), NDE_OK);
+        cr_assert_eq(nde_mlp_forward_rec(m.net, m.p, t, x2, yr, rec, B), NDE_OK);
+        cr_assert_eq(nde_mlp_vjp_rec(m.net, m.p, t, x2, rec, dy, dxr, gr, B), NDE_OK);
+        /* the plain forward at x1 is still the recorded one */
+        cr_assert_eq(nde_mlp_backward(m.net, m.p, dy, dx, g, B), NDE_OK);
+        double dx1[B * 8], *g1 = nde_alloc_array(n, sizeof *g1);
+        cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x1, dy, dx1, g1, B), NDE_OK);
+        cr_assert_eq(memcmp(dx, dx1, B * in * sizeof *dx), 0, "%s", mlp_cases[c].name);
+        cr_assert_eq(memcmp(g, g1, n * sizeof *g), 0);
+        /* and the recorded pair equals forward/vjp at x2 */
+        memset(g, 0, n * sizeof *g);
+        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, x2, y, B), NDE_OK);
+        cr_assert_eq(memcmp(y, yr, B * out * sizeof *y), 0);
+        cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x2, dy, dx, g, B), NDE_OK);
+        cr_assert_eq(memcmp(dx, dxr, B * in * sizeof *dx), 0);
+        cr_assert_eq(memcmp(g, gr, n * sizeof *g), 0);
+        cr_assert_eq(nde_mlp_forward_rec(m.net, m.p, t, x2, yr, NULL, B), NDE_ERR_ARG);
+        cr_assert_eq(nde_mlp_vjp_rec(m.net, m.p, t, x2, rec, dy, dxr, gr, 0), NDE_ERR_ARG);
+        nde_free(rec);
+        nde_free(g);
+        nde_free(gr);
+        nde_free(g1);
+        unbuild(&m);
+    }
+}
+
 /* jvp against central differences along w, and the adjoint identity ⟨v, J w⟩ = ⟨Jᵀ v, w⟩. */
 Test(mlp, jvp_matches_fd_and_is_the_adjoint_of_vjp)
 {
@@ -813,6 +859,16 @@ Test(field, mlp_field_is_the_network_and_reads_theta_at_call_time)
     cr_assert_eq(memcmp(g1, g2, n * sizeof *g1), 0);
     cr_assert_eq(f.vjp(f.ctx, t, u, v, NULL, g1, B), NDE_OK);
     for (size_t i = 0; i < n; i++) cr_assert_eq(g1[i], g2[i] + g2[i]);
+    cr_assert_eq(f.rec_size, nde_mlp_rec_size(m.net));
+    double rec[B * 32], du2[B * 5], vu2[B * 5];
+    cr_assert(f.rec_size <= 32);
+    cr_assert_eq(f.f_rec(f.ctx, t, u, du2, rec, B), NDE_OK);
+    cr_assert_eq(nde_mlp_forward(m.net, m.p, t, u, y, B), NDE_OK);
+    cr_assert_eq(memcmp(du2, y, sizeof du2), 0);
+    memset(g1, 0, n * sizeof *g1);
+    cr_assert_eq(f.vjp_rec(f.ctx, t, u, rec, v, vu2, g1, B), NDE_OK);
+    cr_assert_eq(memcmp(vu2, vu, sizeof vu), 0);
+    cr_assert_eq(memcmp(g1, g2, n * sizeof *g1), 0);
     double jw[B * 5], jw2[B * 5];
     cr_assert_eq(f.jvp(f.ctx, t, u, v, jw, B), NDE_OK);
     cr_assert_eq(nde_mlp_jvp(m.net, m.p, t, u, v, jw2, B), NDE_OK);

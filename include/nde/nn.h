@@ -213,13 +213,32 @@ nde_status nde_mlp_backward(nde_mlp *net, const nde_params *p, const double *dy,
 nde_status nde_mlp_vjp(nde_mlp *net, const nde_params *p, double t, const double *x,
                        const double *dy, double *dx, double *gtheta, size_t batch);
 
+/* Recorded evaluations (the f_rec/vjp_rec pair of nde/field.h): the forward pass can
+ * write its hidden state to a caller's buffer, and the reverse pass can start from it
+ * instead of recomputing the forward. A record row per sample holds every layer's
+ * pre-activation and activation (nde_mlp_rec_size doubles). */
+size_t nde_mlp_rec_size(const nde_mlp *net); /* doubles per sample (0 for NULL) */
+
+/* y (batch, out) = MLP(t, x (batch, in)) and rec (batch, nde_mlp_rec_size) = its
+ * record. Uses no workspace and leaves the network's recorded forward untouched.
+ * Errors as nde_mlp_forward (NULL rec is NDE_ERR_ARG). */
+nde_status nde_mlp_forward_rec(const nde_mlp *net, const nde_params *p, double t,
+                               const double *x, double *y, double *rec, size_t batch);
+
+/* The products of nde_mlp_vjp at (t, x) from rec, the record nde_mlp_forward_rec wrote
+ * for this t, x and θ (not checked): no forward pass. Uses the workspace as scratch
+ * (grown on demand) but leaves the recorded forward of nde_mlp_forward untouched. */
+nde_status nde_mlp_vjp_rec(nde_mlp *net, const nde_params *p, double t, const double *x,
+                           const double *rec, const double *dy, double *dx, double *gtheta,
+                           size_t batch);
+
 /* Forward mode: jy (batch, out) = (∂y/∂x) w for w (batch, in), at (t, x); t is held
  * constant. Records the forward like nde_mlp_forward. */
 nde_status nde_mlp_jvp(nde_mlp *net, const nde_params *p, double t, const double *x,
                        const double *w, double *jy, size_t batch);
 
-/* Fill *field with f(t, u) = MLP(t, u) (dim = in, which must equal out), its vjp and
- * its jvp; n_params = nde_params_count(params) at this call (so add every tensor
+/* Fill *field with f(t, u) = MLP(t, u) (dim = in, which must equal out), its vjp, its
+ * jvp and the recorded pair f_rec/vjp_rec (rec_size = nde_mlp_rec_size); n_params = nde_params_count(params) at this call (so add every tensor
  * first). The field borrows net and params: both must outlive it, and θ is read at
  * each call. Errors: NDE_ERR_ARG (NULL), NDE_ERR_SHAPE (in ≠ out, or params smaller
  * than the network's tensors). */

@@ -13,21 +13,25 @@
 
 #define MLP_MAX_LAYERS (NDE_MLP_MAX_HIDDEN + 1)
 
+/* A forward record holds, per sample, every layer's pre-activation z_l and activation
+ * a_l = act_l(z_l) (a_l shares z_l's slot for identity layers): one row of rec_size
+ * doubles, so the layers read and write it as strided (batch, ·) matrices. */
 struct nde_mlp {
     size_t in, out, n_layers;
     nde_time_mode time;
     nde_dense layer[MLP_MAX_LAYERS];
     nde_act act[MLP_MAX_LAYERS];
+    size_t z_off[MLP_MAX_LAYERS], a_off[MLP_MAX_LAYERS]; /* within a record row */
+    size_t rec_size;
     size_t theta_end; /* one past the last θ offset any layer uses */
     size_t max_width; /* max of in and every layer's out */
 
     /* Workspace for batches up to cap (one allocation). */
     size_t cap;
     double *ws;
-    double *x_in;              /* (cap, in): input of the recorded forward */
-    double *z[MLP_MAX_LAYERS]; /* (cap, out_l): pre-activations */
-    double *a[MLP_MAX_LAYERS]; /* (cap, out_l): activations (== z for identity) */
-    double *buf[2];            /* (cap, max_width): reverse/forward-mode scratch */
+    double *x_in;   /* (cap, in): input of the recorded forward */
+    double *rec;    /* (cap, rec_size): record of that forward */
+    double *buf[2]; /* (cap, max_width): reverse/forward-mode scratch */
 
     size_t rec_batch; /* batch of the recorded forward; 0 = nothing recorded */
     double rec_t;
@@ -95,10 +99,22 @@ nde_status nde_mlp_create(nde_params *params, const nde_mlp_spec *spec, const ch
         }
         net->act[l] = spec->layer_act ? spec->layer_act[l] : (l < n_hidden ? spec->act
                                                                             : spec->out_act);
+        net->z_off[l] = net->rec_size;
+        net->rec_size += width_out;
+        net->a_off[l] = net->z_off[l];
+        if (net->act[l] != NDE_ACT_IDENTITY) {
+            net->a_off[l] = net->rec_size;
+            net->rec_size += width_out;
+        }
         size_t end = nde_nn_dense_end(&net->layer[l]);
         if (end > net->theta_end) net->theta_end = end;
         if (width_out > net->max_width) net->max_width = width_out;
         width_in = width_out;
+    }
+    if (net->rec_size > INT_MAX) {
+        nde_free(net);
+        return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_create(%s): record of %zu doubles per sample "
+                        "exceeds BLAS int", prefix, net->rec_size);
     }
     *out = net;
     return NDE_OK;
@@ -136,15 +152,13 @@ nde_act nde_mlp_layer_act(const nde_mlp *net, size_t l)
     return (net && l < net->n_layers) ? net->act[l] : NDE_ACT_IDENTITY;
 }
 
+size_t nde_mlp_rec_size(const nde_mlp *net) { return net ? net->rec_size : 0; }
+
 nde_status nde_mlp_reserve(nde_mlp *net, size_t batch)
 {
     if (!net) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_reserve: net is NULL");
     if (batch <= net->cap) return NDE_OK;
-    /* Doubles per sample: input copy, z and a per layer (a only when not identity),
-     * two scratch rows. */
-    size_t per = net->in + 2 * net->max_width;
-    for (size_t l = 0; l < net->n_layers; l++)
-        per += net->layer[l].out * (net->act[l] == NDE_ACT_IDENTITY ? 1 : 2);
+    size_t per = net->in + net->rec_size + 2 * net->max_width; /* doubles per sample */
     if (batch > SIZE_MAX / sizeof(double) / per)
         return NDE_FAIL(NDE_ERR_NOMEM, "nde_mlp_reserve: workspace for batch %zu overflows",
                         batch);
@@ -154,22 +168,10 @@ nde_status nde_mlp_reserve(nde_mlp *net, size_t batch)
     net->ws = ws;
     net->cap = batch;
     net->rec_batch = 0;
-    double *p = ws;
-    net->x_in = p;
-    p += batch * net->in;
-    for (size_t l = 0; l < net->n_layers; l++) {
-        net->z[l] = p;
-        p += batch * net->layer[l].out;
-        if (net->act[l] == NDE_ACT_IDENTITY) {
-            net->a[l] = net->z[l];
-        } else {
-            net->a[l] = p;
-            p += batch * net->layer[l].out;
-        }
-    }
-    net->buf[0] = p;
-    p += batch * net->max_width;
-    net->buf[1] = p;
+    net->x_in = ws;
+    net->rec = net->x_in + batch * net->in;
+    net->buf[0] = net->rec + batch * net->rec_size;
+    net->buf[1] = net->buf[0] + batch * net->max_width;
     return NDE_OK;
 }
 
@@ -187,20 +189,82 @@ static nde_status check_call(const char *fn, const nde_mlp *net, const nde_param
     return NDE_OK;
 }
 
-/* Run the layers on x (batch, in) and record every z and a; output in a[L-1]. */
+/* Run the layers on x (batch, in) writing the record rec (batch, rec_size). */
+static nde_status forward_into(const nde_mlp *net, const double *theta, double t, const double *x,
+                               double *rec, size_t batch)
+{
+    size_t rs = net->rec_size;
+    const double *h = x;
+    size_t ldh = net->in;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        double *z = rec + net->z_off[l], *a = rec + net->a_off[l];
+        nde_nn_dense_forward(&net->layer[l], theta, t, h, ldh, z, rs, batch);
+        if (a != z)
+            for (size_t b = 0; b < batch; b++)
+                NDE_TRY(nde_act_forward(net->act[l], z + b * rs, a + b * rs, net->layer[l].out));
+        h = a;
+        ldh = rs;
+    }
+    return NDE_OK;
+}
+
+/* y (batch, out) = the last layer's activations in rec. */
+static void copy_output(const nde_mlp *net, const double *rec, double *y, size_t batch)
+{
+    const double *a = rec + net->a_off[net->n_layers - 1];
+    for (size_t b = 0; b < batch; b++)
+        memcpy(y + b * net->out, a + b * net->rec_size, net->out * sizeof *y);
+}
+
+/* d (batch, width) ⊙= act'(z) row by row, z and a being strided rows of rec. */
+static nde_status act_grad_rows(const nde_mlp *net, size_t l, const double *rec,
+                                const double *d_in, double *d_out, size_t batch)
+{
+    size_t rs = net->rec_size, w = net->layer[l].out;
+    if (net->act[l] == NDE_ACT_IDENTITY) {
+        if (d_out != d_in) memcpy(d_out, d_in, batch * w * sizeof *d_out);
+        return NDE_OK;
+    }
+    const double *z = rec + net->z_off[l], *a = rec + net->a_off[l];
+    for (size_t b = 0; b < batch; b++)
+        NDE_TRY(nde_act_backward(net->act[l], z + b * rs, a + b * rs, d_in + b * w, d_out + b * w,
+                                 w));
+    return NDE_OK;
+}
+
+/* Chain rule backwards through the forward recorded in rec at input x:
+ *   dz_l = da_l ⊙ act_l'(z_l),  dW_l += dz_lᵀ [h_l, t],  db_l += Σ dz_l,  dh_l = dz_l W_l[:, :in]. */
+static nde_status backward_from(nde_mlp *net, const double *theta, double t, const double *x,
+                                const double *rec, const double *dy, double *dx, double *gtheta,
+                                size_t batch)
+{
+    if (!dx && !gtheta) return NDE_OK;
+    NDE_TRY(nde_mlp_reserve(net, batch));
+    size_t L = net->n_layers, rs = net->rec_size;
+    double *dz = net->buf[0], *dh = net->buf[1];
+    NDE_TRY(act_grad_rows(net, L - 1, rec, dy, dz, batch));
+    for (size_t l = L; l-- > 0;) {
+        const nde_dense *d = &net->layer[l];
+        const double *h = l == 0 ? x : rec + net->a_off[l - 1];
+        size_t ldh = l == 0 ? net->in : rs;
+        nde_nn_dense_backward(d, theta, t, h, ldh, dz, l == 0 ? dx : dh, gtheta, batch);
+        if (l == 0) break;
+        NDE_TRY(act_grad_rows(net, l - 1, rec, dh, dh, batch));
+        double *tmp = dz;
+        dz = dh;
+        dh = tmp;
+    }
+    return NDE_OK;
+}
+
+/* Forward into the workspace, keeping a copy of x for nde_mlp_backward. */
 static nde_status record_forward(nde_mlp *net, const nde_params *p, double t, const double *x,
                                  size_t batch)
 {
     NDE_TRY(nde_mlp_reserve(net, batch));
-    const double *theta = nde_params_theta_const(p);
+    net->rec_batch = 0;
     memcpy(net->x_in, x, batch * net->in * sizeof *x);
-    const double *h = net->x_in;
-    for (size_t l = 0; l < net->n_layers; l++) {
-        nde_nn_dense_forward(&net->layer[l], theta, t, h, net->z[l], batch);
-        if (net->a[l] != net->z[l])
-            NDE_TRY(nde_act_forward(net->act[l], net->z[l], net->a[l], batch * net->layer[l].out));
-        h = net->a[l];
-    }
+    NDE_TRY(forward_into(net, nde_params_theta_const(p), t, net->x_in, net->rec, batch));
     net->rec_batch = batch;
     net->rec_t = t;
     return NDE_OK;
@@ -212,34 +276,27 @@ nde_status nde_mlp_forward(nde_mlp *net, const nde_params *p, double t, const do
     NDE_TRY(check_call("nde_mlp_forward", net, p, batch));
     if (!x || !y) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_forward: NULL x or y");
     NDE_TRY(record_forward(net, p, t, x, batch));
-    memcpy(y, net->a[net->n_layers - 1], batch * net->out * sizeof *y);
+    copy_output(net, net->rec, y, batch);
     return NDE_OK;
 }
 
-/* Chain rule backwards through the recorded forward:
- *   dz_l = da_l ⊙ act_l'(z_l),  dW_l += dz_lᵀ [h_l, t],  db_l += Σ dz_l,  dh_l = dz_l W_l[:, :in]. */
-static nde_status backward_recorded(nde_mlp *net, const nde_params *p, const double *dy,
-                                    double *dx, double *gtheta)
+nde_status nde_mlp_forward_rec(const nde_mlp *net, const nde_params *p, double t,
+                               const double *x, double *y, double *rec, size_t batch)
 {
-    if (!dx && !gtheta) return NDE_OK;
-    const double *theta = nde_params_theta_const(p);
-    size_t batch = net->rec_batch, L = net->n_layers;
-    double *dz = net->buf[0], *dh = net->buf[1];
-    NDE_TRY(nde_act_backward(net->act[L - 1], net->z[L - 1], net->a[L - 1], dy, dz,
-                             batch * net->out));
-    for (size_t l = L; l-- > 0;) {
-        const nde_dense *d = &net->layer[l];
-        const double *h = l == 0 ? net->x_in : net->a[l - 1];
-        double *target = l == 0 ? dx : dh;
-        nde_nn_dense_backward(d, theta, net->rec_t, h, dz, target, gtheta, batch);
-        if (l == 0) break;
-        NDE_TRY(nde_act_backward(net->act[l - 1], net->z[l - 1], net->a[l - 1], dh, dh,
-                                 batch * d->in));
-        double *tmp = dz;
-        dz = dh;
-        dh = tmp;
-    }
+    NDE_TRY(check_call("nde_mlp_forward_rec", net, p, batch));
+    if (!x || !y || !rec) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_forward_rec: NULL x, y or rec");
+    NDE_TRY(forward_into(net, nde_params_theta_const(p), t, x, rec, batch));
+    copy_output(net, rec, y, batch);
     return NDE_OK;
+}
+
+nde_status nde_mlp_vjp_rec(nde_mlp *net, const nde_params *p, double t, const double *x,
+                           const double *rec, const double *dy, double *dx, double *gtheta,
+                           size_t batch)
+{
+    NDE_TRY(check_call("nde_mlp_vjp_rec", net, p, batch));
+    if (!x || !rec || !dy) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_vjp_rec: NULL x, rec or dy");
+    return backward_from(net, nde_params_theta_const(p), t, x, rec, dy, dx, gtheta, batch);
 }
 
 nde_status nde_mlp_backward(nde_mlp *net, const nde_params *p, const double *dy, double *dx,
@@ -253,7 +310,8 @@ nde_status nde_mlp_backward(nde_mlp *net, const nde_params *p, const double *dy,
         return NDE_FAIL(NDE_ERR_STATE,
                         "nde_mlp_backward: batch %zu differs from the recorded forward's %zu",
                         batch, net->rec_batch);
-    return backward_recorded(net, p, dy, dx, gtheta);
+    return backward_from(net, nde_params_theta_const(p), net->rec_t, net->x_in, net->rec, dy, dx,
+                         gtheta, batch);
 }
 
 nde_status nde_mlp_vjp(nde_mlp *net, const nde_params *p, double t, const double *x,
@@ -262,7 +320,8 @@ nde_status nde_mlp_vjp(nde_mlp *net, const nde_params *p, double t, const double
     NDE_TRY(check_call("nde_mlp_vjp", net, p, batch));
     if (!x || !dy) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_vjp: NULL x or dy");
     NDE_TRY(record_forward(net, p, t, x, batch));
-    return backward_recorded(net, p, dy, dx, gtheta);
+    return backward_from(net, nde_params_theta_const(p), t, net->x_in, net->rec, dy, dx, gtheta,
+                         batch);
 }
 
 /* Tangents forwards: dz_l = dh_l W_l[:, :in]ᵀ (b and t are constants), dh_{l+1} = act_l'(z_l) ⊙ dz_l. */
@@ -276,9 +335,8 @@ nde_status nde_mlp_jvp(nde_mlp *net, const nde_params *p, double t, const double
     const double *cur = w;
     for (size_t l = 0; l < net->n_layers; l++) {
         double *next = l + 1 == net->n_layers ? jy : net->buf[l % 2];
-        size_t n = batch * net->layer[l].out;
         nde_nn_dense_jvp(&net->layer[l], theta, cur, next, batch);
-        NDE_TRY(nde_act_backward(net->act[l], net->z[l], net->a[l], next, next, n));
+        NDE_TRY(act_grad_rows(net, l, net->rec, next, next, batch));
         cur = next;
     }
     return NDE_OK;

@@ -1,0 +1,173 @@
+/* bench/nn — micro-benchmarks of the nn module.
+ *
+ *   bench_nn [--samples 201] [--seed 0]
+ *
+ * One JSON object per result line, e.g.
+ *   {"bench": "nn", "metric": "tanh_ns_per_elem", "impl": "nde", "n": 1000, "value": 2.5, "unit": "ns"}
+ * metrics (medians over --samples timed blocks):
+ *   tanh_ns_per_elem       nde_act_forward(NDE_ACT_TANH) vs a libm tanh loop, n = 1000 and 100000
+ *   mlp_forward_us         2→50(tanh)→2 MLP, batch 20 (the spiral model's network)
+ *   mlp_vjp_us             nde_mlp_vjp (recomputed forward + dx + dθ), same network and batch
+ *   mlp_backward_us        nde_mlp_backward after a recorded forward (dx + dθ)
+ *   mlp_jvp_us             nde_mlp_jvp, same network and batch */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nde/nde.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void emit(const char *metric, const char *impl, size_t n, double value, const char *unit)
+{
+    printf("{\"bench\": \"nn\", \"metric\": \"%s\", \"impl\": \"%s\", \"n\": %zu, \"value\": %.4g, "
+           "\"unit\": \"%s\"}\n",
+           metric, impl, n, value, unit);
+    fflush(stdout);
+}
+
+/* The libm baseline, kept out of line so the compiler cannot hoist or fuse it. */
+static __attribute__((noinline)) void libm_tanh(const double *x, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
+}
+
+typedef enum { OP_TANH_NDE, OP_TANH_LIBM, OP_FWD, OP_VJP, OP_BWD, OP_JVP } op_kind;
+
+typedef struct bench_state {
+    double *x, *y;   /* tanh arrays (n) */
+    size_t n;
+    nde_mlp *net;
+    nde_params *p;
+    double *u, *v, *du, *vu, *g; /* MLP batch arrays */
+    size_t batch;
+} bench_state;
+
+static nde_status run_op(bench_state *s, op_kind op)
+{
+    switch (op) {
+    case OP_TANH_NDE: return nde_act_forward(NDE_ACT_TANH, s->x, s->y, s->n);
+    case OP_TANH_LIBM: libm_tanh(s->x, s->y, s->n); return NDE_OK;
+    case OP_FWD: return nde_mlp_forward(s->net, s->p, 0.0, s->u, s->du, s->batch);
+    case OP_VJP: return nde_mlp_vjp(s->net, s->p, 0.0, s->u, s->v, s->vu, s->g, s->batch);
+    case OP_BWD: return nde_mlp_backward(s->net, s->p, s->v, s->vu, s->g, s->batch);
+    case OP_JVP: return nde_mlp_jvp(s->net, s->p, 0.0, s->u, s->v, s->vu, s->batch);
+    }
+    return NDE_ERR_ARG;
+}
+
+/* Median seconds per call over `samples` blocks of `reps` calls. */
+static int time_op(bench_state *s, op_kind op, size_t samples, size_t reps, double *sec)
+{
+    double *t = malloc(samples * sizeof *t);
+    if (!t) return 1;
+    for (size_t k = 0; k < samples; k++) {
+        double t0 = nde_wall_seconds();
+        for (size_t r = 0; r < reps; r++)
+            if (run_op(s, op) != NDE_OK) {
+                fprintf(stderr, "bench_nn: %s\n", nde_last_error());
+                free(t);
+                return 1;
+            }
+        t[k] = (nde_wall_seconds() - t0) / (double)reps;
+    }
+    *sec = median(t, samples);
+    free(t);
+    return 0;
+}
+
+static int bench_tanh(size_t samples)
+{
+    const size_t sizes[] = {1000, 100000};
+    for (size_t i = 0; i < 2; i++) {
+        bench_state s = {.n = sizes[i]};
+        s.x = nde_alloc_array(s.n, sizeof *s.x);
+        s.y = nde_alloc_array(s.n, sizeof *s.y);
+        if (!s.x || !s.y) return 1;
+        /* pre-activations typical of a trained network: spread over [-4, 4] */
+        for (size_t j = 0; j < s.n; j++) s.x[j] = 4.0 * sin(0.7 * (double)j);
+        size_t reps = 2000000 / s.n;
+        double t_nde, t_libm;
+        if (time_op(&s, OP_TANH_NDE, samples, reps, &t_nde) ||
+            time_op(&s, OP_TANH_LIBM, samples, reps, &t_libm))
+            return 1;
+        emit("tanh_ns_per_elem", "nde", s.n, 1e9 * t_nde / (double)s.n, "ns");
+        emit("tanh_ns_per_elem", "libm", s.n, 1e9 * t_libm / (double)s.n, "ns");
+        nde_free(s.x);
+        nde_free(s.y);
+    }
+    return 0;
+}
+
+static int bench_mlp(size_t samples, uint64_t seed)
+{
+    bench_state s = {.batch = 20};
+    nde_mlp_spec spec = {.in = 2, .out = 2, .hidden = {50}, .act = NDE_ACT_TANH};
+    nde_rng rng;
+    nde_rng_seed(&rng, seed);
+    if (nde_params_create(&s.p) != NDE_OK || nde_mlp_create(s.p, &spec, "mlp", &s.net) != NDE_OK ||
+        nde_mlp_init(s.net, s.p, NDE_INIT_NORMAL, 0.1, &rng) != NDE_OK ||
+        nde_mlp_reserve(s.net, s.batch) != NDE_OK) {
+        fprintf(stderr, "bench_nn: %s\n", nde_last_error());
+        return 1;
+    }
+    size_t n = 2 * s.batch;
+    s.u = nde_alloc_array(n, sizeof(double));
+    s.v = nde_alloc_array(n, sizeof(double));
+    s.du = nde_alloc_array(n, sizeof(double));
+    s.vu = nde_alloc_array(n, sizeof(double));
+    s.g = nde_alloc_array(nde_params_count(s.p), sizeof(double));
+    if (!s.u || !s.v || !s.du || !s.vu || !s.g) return 1;
+    for (size_t i = 0; i < n; i++) {
+        s.u[i] = nde_rng_uniform_in(&rng, -2.0, 2.0);
+        s.v[i] = nde_rng_normal(&rng);
+    }
+    const struct {
+        op_kind op;
+        const char *metric;
+    } ops[] = {{OP_FWD, "mlp_forward_us"}, {OP_VJP, "mlp_vjp_us"}, {OP_BWD, "mlp_backward_us"},
+               {OP_JVP, "mlp_jvp_us"}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (ops[i].op == OP_BWD && run_op(&s, OP_FWD) != NDE_OK) return 1;
+        double sec;
+        if (time_op(&s, ops[i].op, samples, 200, &sec)) return 1;
+        emit(ops[i].metric, "nde", s.batch, 1e6 * sec, "us");
+    }
+    nde_free(s.u);
+    nde_free(s.v);
+    nde_free(s.du);
+    nde_free(s.vu);
+    nde_free(s.g);
+    nde_mlp_destroy(&s.net);
+    nde_params_destroy(&s.p);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t samples = 201;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
+            samples = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            seed = strtoull(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "usage: bench_nn [--samples N] [--seed S]\n");
+            return 2;
+        }
+    }
+    if (samples == 0) samples = 1;
+    return bench_tanh(samples) || bench_mlp(samples, seed);
+}
