@@ -1,0 +1,557 @@
+/* examples/fashion_mnist_node — the MNIST neural-ODE experiment of Pal et al. ("Opening
+ * the Blackbox", ICML 2021, Table 1; "Locally Regularized Neural DEs", ICML 2023) on
+ * Fashion-MNIST: the same model trained with no regularizer and with each regularizer
+ * on the same budget (same initial θ, same batches), then test accuracy, training time,
+ * prediction time and NFE per prediction batch.
+ *
+ *   fashion_mnist_node [--methods vanilla,ernode,srnode,local_unbiased,local_biased,
+ *                       steer,kinetic] [--steps 300] [--batch 512] [--train-subset 0]
+ *                      [--test-subset 0] [--train-eval 2048] [--rtol 1.4e-8]
+ *                      [--atol 1.4e-8] [--lr 1e-3] [--seed 0] [--print-every 10]
+ *                      [--data /usr/share/datasets/fashion-mnist] [--out DIR] [--no-plot]
+ *
+ * Coefficients follow the reference code: ERNODE λ·mean_j E_j|h_j| with λ annealed
+ * exponentially 100 → 10 (RegNeuralDE.jl MNIST), SRNODE 0.1·max_j S_j/3.5068 (idem),
+ * local λ E·|dt| with λ 2.5 → 1.0 (LocalRegNeuralDE.jl mlp.yml), STEER b = 0.5, kinetic
+ * energy λ = 0.1 (our choice). Adam, constant lr. Writes <out>/<method>.csv (per step:
+ * loss, batch accuracy, forward NFE, regularizer value, λ, seconds), <out>/summary.md,
+ * <out>/summary.jsonl and <out>/nfe.png (NFE against training step; needs gnuplot). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fm_data.h"
+#include "fm_model.h"
+#include "nde/nde.h"
+#include "nde/plot.h"
+
+typedef enum method {
+    M_VANILLA = 0, M_ERNODE, M_SRNODE, M_LOCAL_UNBIASED, M_LOCAL_BIASED, M_STEER, M_KINETIC,
+    M_COUNT
+} method;
+
+static const char *const method_names[M_COUNT] = {
+    "vanilla", "ernode", "srnode", "local_unbiased", "local_biased", "steer", "kinetic"};
+
+typedef struct config {
+    int methods[M_COUNT], n_methods;
+    size_t steps, batch, train_subset, test_subset, train_eval, print_every;
+    double rtol, atol, lr;
+    uint64_t seed;
+    const char *data, *out;
+    int plot;
+} config;
+
+typedef struct result {
+    int done;
+    double train_acc, test_acc, train_s, pred_s, pred_nfe;
+    size_t steps, skipped;
+} result;
+
+/* ---- options ---------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: fashion_mnist_node [--methods LIST] [--steps N] [--batch N]\n"
+            "         [--train-subset N] [--test-subset N] [--train-eval N] [--rtol X]\n"
+            "         [--atol X] [--lr X] [--seed N] [--print-every N] [--data DIR]\n"
+            "         [--out DIR] [--no-plot]\n"
+            "methods: vanilla ernode srnode local_unbiased local_biased steer kinetic\n");
+}
+
+static int parse_size(const char *s, size_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end || s[0] == '-') return -1;
+    *v = (size_t)x;
+    return 0;
+}
+
+static int parse_double(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return (errno || *end || !(*v > 0.0)) ? -1 : 0;
+}
+
+static int parse_methods(const char *s, config *c)
+{
+    c->n_methods = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int found = -1;
+        for (int m = 0; m < M_COUNT; m++)
+            if (!strcmp(tok, method_names[m])) found = m;
+        if (found < 0 || c->n_methods == M_COUNT) return -1;
+        c->methods[c->n_methods++] = found;
+    }
+    return c->n_methods ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, config *c)
+{
+    *c = (config){.steps = 300, .batch = 512, .train_eval = 2048, .print_every = 10,
+                  .rtol = 1.4e-8, .atol = 1.4e-8, .lr = 1e-3, .data = NDE_FASHION_MNIST_DIR,
+                  .out = "out/fashion_mnist_node", .plot = 1};
+    for (int m = 0; m < M_COUNT; m++) c->methods[c->n_methods++] = m;
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(k, "--no-plot")) {
+            c->plot = 0;
+            continue;
+        } else if (!v) {
+            fprintf(stderr, "fashion_mnist_node: option %s needs a value\n", k);
+            return -1;
+        } else if (!strcmp(k, "--methods")) {
+            bad = parse_methods(v, c);
+        } else if (!strcmp(k, "--steps")) {
+            bad = parse_size(v, &c->steps);
+        } else if (!strcmp(k, "--batch")) {
+            bad = parse_size(v, &c->batch) || c->batch == 0;
+        } else if (!strcmp(k, "--train-subset")) {
+            bad = parse_size(v, &c->train_subset);
+        } else if (!strcmp(k, "--test-subset")) {
+            bad = parse_size(v, &c->test_subset);
+        } else if (!strcmp(k, "--train-eval")) {
+            bad = parse_size(v, &c->train_eval);
+        } else if (!strcmp(k, "--print-every")) {
+            bad = parse_size(v, &c->print_every);
+        } else if (!strcmp(k, "--rtol")) {
+            bad = parse_double(v, &c->rtol);
+        } else if (!strcmp(k, "--atol")) {
+            bad = parse_double(v, &c->atol);
+        } else if (!strcmp(k, "--lr")) {
+            bad = parse_double(v, &c->lr);
+        } else if (!strcmp(k, "--seed")) {
+            size_t s;
+            bad = parse_size(v, &s);
+            c->seed = s;
+        } else if (!strcmp(k, "--data")) {
+            c->data = v;
+        } else if (!strcmp(k, "--out")) {
+            c->out = v;
+        } else {
+            fprintf(stderr, "fashion_mnist_node: unknown option %s\n", k);
+            usage(stderr);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "fashion_mnist_node: bad value '%s' for %s\n", v, k);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return (mkdir(buf, 0777) && errno != EEXIST) ? -1 : 0;
+}
+
+/* ---- one method ------------------------------------------------------------------- */
+
+/* Everything a training run holds; released by run_free. */
+typedef struct run {
+    const config *cfg;
+    method m;
+    fm_model model;
+    nde_solver *train, *pred;
+    nde_optim *opt;
+    nde_reg *reg;
+    nde_local_reg *local;
+    nde_schedule coef;
+    nde_rng batch_rng, steer_rng;
+    size_t *perm, perm_pos;
+    double *x, *traj, *dL, *du;
+    uint8_t *y;
+} run;
+
+static void run_free(run *r)
+{
+    nde_solver_destroy(&r->train);
+    nde_solver_destroy(&r->pred);
+    nde_optim_destroy(&r->opt);
+    nde_reg_destroy(&r->reg);
+    nde_local_reg_destroy(&r->local);
+    fm_model_destroy(&r->model);
+    nde_free(r->perm);
+    nde_free(r->x);
+    nde_free(r->traj);
+    nde_free(r->dL);
+    nde_free(r->du);
+    nde_free(r->y);
+}
+
+static nde_status run_init(run *r, const config *c, method m, size_t n_train)
+{
+    memset(r, 0, sizeof *r);
+    r->cfg = c;
+    r->m = m;
+    nde_rng init_rng;
+    nde_rng_seed(&init_rng, c->seed);
+    NDE_TRY(fm_model_create(c->batch, &init_rng, &r->model));
+    nde_rng_seed(&r->batch_rng, c->seed + 1);
+    nde_rng_seed(&r->steer_rng, c->seed + 2);
+    size_t n = c->batch * FM_PIXELS;
+    r->perm = nde_alloc_array(n_train, sizeof *r->perm);
+    r->x = nde_alloc_array(n, sizeof *r->x);
+    r->traj = nde_alloc_array(3 * n, sizeof *r->traj);
+    r->dL = nde_alloc_array(3 * n, sizeof *r->dL);
+    r->du = nde_alloc_array(n, sizeof *r->du);
+    r->y = nde_alloc_array(c->batch, 1);
+    if (!r->perm || !r->x || !r->traj || !r->dL || !r->du || !r->y) return NDE_ERR_NOMEM;
+    for (size_t i = 0; i < n_train; i++) r->perm[i] = i;
+    r->perm_pos = n_train; /* shuffle on first use */
+
+    nde_optim_spec os = nde_optim_defaults(NDE_OPT_ADAM);
+    os.lr = c->lr;
+    NDE_TRY(nde_optim_create(&os, r->model.p, &r->opt));
+
+    uint64_t steps = c->steps > 1 ? c->steps : 2;
+    r->coef = nde_schedule_constant(0.0);
+    nde_reg_spec rs;
+    switch (m) {
+    case M_ERNODE:
+        r->coef = (nde_schedule){.kind = NDE_SCHED_EXPONENTIAL, .v0 = 100.0, .v1 = 10.0,
+                                 .steps = steps};
+        rs = nde_reg_error_estimate_mean(100.0);
+        NDE_TRY(nde_reg_create(&rs, &r->reg));
+        break;
+    case M_SRNODE:
+        r->coef = nde_schedule_constant(0.1);
+        rs = nde_reg_stiffness_max(0.1);
+        NDE_TRY(nde_reg_create(&rs, &r->reg));
+        break;
+    case M_KINETIC:
+        r->coef = nde_schedule_constant(0.1);
+        rs = nde_reg_kinetic(0.1);
+        NDE_TRY(nde_reg_create(&rs, &r->reg));
+        break;
+    case M_LOCAL_UNBIASED:
+    case M_LOCAL_BIASED: {
+        r->coef = (nde_schedule){.kind = NDE_SCHED_EXPONENTIAL, .v0 = 2.5, .v1 = 1.0,
+                                 .steps = steps};
+        nde_local_reg_spec ls = {.kind = NDE_REG_ERROR_EST, .coef = 2.5, .atol = c->atol,
+                                 .rtol = c->rtol, .seed = c->seed + 3,
+                                 .sampling = m == M_LOCAL_BIASED ? NDE_LOCAL_BIASED
+                                                                 : NDE_LOCAL_UNBIASED};
+        NDE_TRY(nde_local_reg_create(&r->model.field, c->batch, &ls, &r->local));
+        break;
+    }
+    default: break;
+    }
+    NDE_TRY(nde_schedule_check(&r->coef));
+
+    nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+    o.rtol = c->rtol;
+    o.atol = c->atol;
+    o.max_steps = 5000;
+    nde_solver_opts op = o;
+    o.tape = NDE_TAPE_STEP_STARTS;
+    if (m == M_LOCAL_BIASED) {
+        o.callback = nde_local_reg_callback;
+        o.callback_user = r->local;
+    }
+    NDE_TRY(nde_solver_create(NULL, &r->model.field, &o, &r->train));
+    NDE_TRY(nde_solver_create(NULL, &r->model.field, &op, &r->pred));
+    return NDE_OK;
+}
+
+/* The next training batch: a fresh permutation of the subset every epoch. */
+static void next_batch(run *r, const fm_split *train, size_t n_train)
+{
+    size_t B = r->cfg->batch;
+    for (size_t b = 0; b < B; b++) {
+        if (r->perm_pos == n_train) {
+            for (size_t i = n_train; i > 1; i--) {
+                size_t j = (size_t)nde_rng_below(&r->batch_rng, i);
+                size_t t = r->perm[i - 1];
+                r->perm[i - 1] = r->perm[j];
+                r->perm[j] = t;
+            }
+            r->perm_pos = 0;
+        }
+        size_t idx = r->perm[r->perm_pos++];
+        memcpy(r->x + b * FM_PIXELS, train->images + idx * FM_PIXELS,
+               FM_PIXELS * sizeof *r->x);
+        r->y[b] = train->labels[idx];
+    }
+}
+
+typedef struct step_out {
+    double loss, reg;
+    size_t correct, nfe;
+} step_out;
+
+/* One training step. A failing solve returns its status before θ changes. */
+static nde_status train_step(run *r, uint64_t step, step_out *so)
+{
+    const config *c = r->cfg;
+    size_t B = c->batch, n = B * FM_PIXELS;
+    double ts[3] = {0.0, 1.0, 0.0};
+    size_t nt = 2, k_reg = 0;
+    double t_reg = 0.0, lambda = nde_schedule_value(&r->coef, step);
+    if (r->m == M_STEER) NDE_TRY(nde_steer_end_time(&r->steer_rng, 0.0, 1.0, 0.5, &ts[1]));
+    if (r->m == M_LOCAL_UNBIASED) {
+        double t_end = 1.0, base[2] = {0.0, t_end};
+        NDE_TRY(nde_local_reg_draw_time(r->local, 0.0, t_end, &t_reg));
+        NDE_TRY(nde_reg_insert_time(base, 2, t_reg, ts, &nt, &k_reg));
+    }
+    if (r->m == M_LOCAL_BIASED) NDE_TRY(nde_local_reg_begin(r->local, B, 0.0, r->x));
+    NDE_TRY(nde_solve(r->train, B, FM_PIXELS, r->x, nt, ts, r->traj));
+    so->nfe = nde_solver_get_stats(r->train)->nfe;
+    const double *uT = r->traj + (nt - 1) * n;
+    nde_params_zero_grad(r->model.p);
+    double *grad = nde_params_grad(r->model.p);
+    size_t np = nde_params_count(r->model.p);
+    NDE_TRY(fm_model_loss(&r->model, uT, r->y, B, &so->loss, &so->correct, r->du));
+    memset(r->dL, 0, nt * n * sizeof *r->dL);
+    memcpy(r->dL + (nt - 1) * n, r->du, n * sizeof *r->dL);
+    so->reg = 0.0;
+    if (r->reg) {
+        NDE_TRY(nde_reg_set_coef(r->reg, lambda));
+        NDE_TRY(nde_adjoint_discrete_reg(r->train, r->dL, r->reg, grad, np, NULL, &so->reg));
+    } else {
+        NDE_TRY(nde_adjoint_discrete(r->train, r->dL, grad, np, NULL));
+    }
+    if (r->local) {
+        const double *u_reg = r->traj + k_reg * n;
+        if (r->m == M_LOCAL_BIASED) NDE_TRY(nde_local_reg_sample(r->local, &t_reg, &u_reg));
+        nde_local_reg_result lres;
+        NDE_TRY(nde_local_reg_set_coef(r->local, lambda));
+        NDE_TRY(nde_local_reg_eval(r->local, B, t_reg, u_reg, NULL, 1.0, 0.0, grad, NULL,
+                                   &lres));
+        so->reg = lres.value;
+    }
+    NDE_TRY(nde_optim_step(r->opt));
+    return NDE_OK;
+}
+
+/* Accuracy, NFE and time per batch of the trained model on the first `count` items. */
+static nde_status evaluate(run *r, const fm_split *s, size_t count, double *acc, double *nfe,
+                           double *sec_per_batch)
+{
+    size_t B = r->cfg->batch, correct = 0, batches = 0, full = 0;
+    double nfe_sum = 0.0, t_full = 0.0;
+    const double ts[2] = {0.0, 1.0};
+    for (size_t first = 0; first < count; first += B, batches++) {
+        size_t nb = count - first < B ? count - first : B;
+        double t0 = nde_wall_seconds();
+        NDE_TRY(nde_solve(r->pred, nb, FM_PIXELS, s->images + first * FM_PIXELS, 2, ts,
+                          r->traj));
+        double loss;
+        size_t ok;
+        NDE_TRY(fm_model_loss(&r->model, r->traj + nb * FM_PIXELS, s->labels + first, nb, &loss,
+                              &ok, NULL));
+        double dt = nde_wall_seconds() - t0;
+        correct += ok;
+        nfe_sum += (double)nde_solver_get_stats(r->pred)->nfe;
+        if (nb == B) t_full += dt, full++;
+    }
+    *acc = 100.0 * (double)correct / (double)count;
+    *nfe = nfe_sum / (double)batches;
+    *sec_per_batch = full ? t_full / (double)full : NAN;
+    return NDE_OK;
+}
+
+static int run_method(const config *c, method m, const fm_split *train, size_t n_train,
+                      const fm_split *test, size_t n_test, result *res)
+{
+    run r;
+    memset(res, 0, sizeof *res);
+    if (run_init(&r, c, m, n_train) != NDE_OK) {
+        fprintf(stderr, "fashion_mnist_node: %s: setup: %s\n", method_names[m], nde_last_error());
+        run_free(&r);
+        return -1;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s.csv", c->out, method_names[m]);
+    FILE *csv = fopen(path, "w");
+    if (!csv) {
+        fprintf(stderr, "fashion_mnist_node: cannot write %s: %s\n", path, strerror(errno));
+        run_free(&r);
+        return -1;
+    }
+    fprintf(csv, "step,loss,batch_acc,nfe,reg,coef,seconds\n");
+    printf("== %s: %zu steps, batch %zu, %zu parameters\n", method_names[m], c->steps, c->batch,
+           nde_params_count(r.model.p));
+    fflush(stdout);
+    double t_train = 0.0;
+    size_t fails_in_row = 0;
+    for (uint64_t step = 0; step < c->steps; step++) {
+        next_batch(&r, train, n_train);
+        step_out so = {0};
+        double t0 = nde_wall_seconds();
+        nde_status st = train_step(&r, step, &so);
+        t_train += nde_wall_seconds() - t0;
+        if (st != NDE_OK) {
+            /* a failing solve (max_steps, step underflow, non-finite) skips the step */
+            res->skipped++;
+            fprintf(stderr, "fashion_mnist_node: %s step %llu skipped (%s): %s\n",
+                    method_names[m], (unsigned long long)step, nde_status_str(st),
+                    nde_last_error());
+            if (++fails_in_row == 10) {
+                fprintf(stderr, "fashion_mnist_node: %s: 10 failures in a row, stopping\n",
+                        method_names[m]);
+                break;
+            }
+            continue;
+        }
+        fails_in_row = 0;
+        res->steps++;
+        double lambda = nde_schedule_value(&r.coef, step);
+        fprintf(csv, "%llu,%.6f,%.4f,%zu,%.6g,%.6g,%.3f\n", (unsigned long long)step, so.loss,
+                (double)so.correct / (double)c->batch, so.nfe, so.reg, lambda, t_train);
+        if (c->print_every && (step % c->print_every == 0 || step + 1 == c->steps)) {
+            printf("%s step %4llu/%zu loss %.4f batch acc %5.1f%% NFE %4zu reg %.4g  %.1f s\n",
+                   method_names[m], (unsigned long long)step, c->steps, so.loss,
+                   100.0 * (double)so.correct / (double)c->batch, so.nfe, so.reg, t_train);
+            fflush(stdout);
+            fflush(csv);
+        }
+    }
+    fclose(csv);
+    res->train_s = t_train;
+    double nfe_tr, sec_tr;
+    size_t n_eval = c->train_eval < n_train ? c->train_eval : n_train;
+    if (evaluate(&r, train, n_eval, &res->train_acc, &nfe_tr, &sec_tr) != NDE_OK ||
+        evaluate(&r, test, n_test, &res->test_acc, &res->pred_nfe, &res->pred_s) != NDE_OK) {
+        fprintf(stderr, "fashion_mnist_node: %s: evaluation failed: %s\n", method_names[m],
+                nde_last_error());
+        run_free(&r);
+        return -1;
+    }
+    res->done = 1;
+    printf("%s: train acc %.2f%% test acc %.2f%% train %.1f s, prediction %.3f s/batch, "
+           "NFE %.1f\n",
+           method_names[m], res->train_acc, res->test_acc, res->train_s, res->pred_s,
+           res->pred_nfe);
+    fflush(stdout);
+    run_free(&r);
+    return 0;
+}
+
+/* ---- outputs ---------------------------------------------------------------------- */
+
+static void write_summary(const config *c, const result *res, size_t n_train, size_t n_test)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/summary.md", c->out);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fprintf(f,
+            "Fashion-MNIST neural ODE (Tsit5, rtol %g, atol %g), %zu steps of batch %zu from "
+            "%zu training images, test on %zu images, Adam lr %g, seed %llu.\n\n"
+            "| Method | Train Acc %% | Test Acc %% | Train Time (s) | Pred Time (s/batch) | "
+            "NFE | NFE / vanilla | skipped steps |\n|---|---|---|---|---|---|---|---|\n",
+            c->rtol, c->atol, c->steps, c->batch, n_train, n_test, c->lr,
+            (unsigned long long)c->seed);
+    double base = res[M_VANILLA].done ? res[M_VANILLA].pred_nfe : NAN;
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!res[m].done) continue;
+        fprintf(f, "| %s | %.2f | %.2f | %.1f | %.3f | %.1f | %.3f | %zu |\n", method_names[m],
+                res[m].train_acc, res[m].test_acc, res[m].train_s, res[m].pred_s,
+                res[m].pred_nfe, res[m].pred_nfe / base, res[m].skipped);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/summary.jsonl", c->out);
+    f = fopen(path, "w");
+    if (!f) return;
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!res[m].done) continue;
+        const char *keys[5] = {"test_acc", "train_acc", "train_time", "pred_time_per_batch",
+                               "pred_nfe"};
+        const char *units[5] = {"%", "%", "s", "s", "nfe"};
+        double vals[5] = {res[m].test_acc, res[m].train_acc, res[m].train_s, res[m].pred_s,
+                          res[m].pred_nfe};
+        for (int k = 0; k < 5; k++)
+            fprintf(f,
+                    "{\"bench\": \"fashion_mnist_node\", \"method\": \"%s\", \"metric\": "
+                    "\"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n",
+                    method_names[m], keys[k], vals[k], units[k]);
+    }
+    fclose(f);
+}
+
+static void plot_nfe(const config *c, const result *res)
+{
+    char script[8192], png[1100];
+    snprintf(png, sizeof png, "%s/nfe.png", c->out);
+    int len = snprintf(script, sizeof script,
+                       "set terminal png size 1000,600\nset output '%s'\n"
+                       "set datafile separator ','\nset key outside right\n"
+                       "set title 'Fashion-MNIST neural ODE: NFE of the training solve'\n"
+                       "set xlabel 'training step'\nset ylabel 'NFE (forward solve)'\nplot ",
+                       png);
+    int first = 1;
+    for (int m = 0; m < M_COUNT && len < (int)sizeof script - 300; m++) {
+        if (!res[m].done) continue;
+        len += snprintf(script + len, sizeof script - (size_t)len,
+                        "%s'%s/%s.csv' every ::1 using 1:4 with lines lw 2 title '%s'",
+                        first ? "" : ", ", c->out, method_names[m], method_names[m]);
+        first = 0;
+    }
+    snprintf(script + len, sizeof script - (size_t)len, "\n");
+    if (first) return;
+    if (nde_plot_run(script) != NDE_OK)
+        fprintf(stderr, "fashion_mnist_node: no plot: %s\n", nde_last_error());
+    else
+        printf("wrote %s\n", png);
+}
+
+int main(int argc, char **argv)
+{
+    config c;
+    if (parse_args(argc, argv, &c)) return 2;
+    if (make_dirs(c.out)) {
+        fprintf(stderr, "fashion_mnist_node: cannot create %s: %s\n", c.out, strerror(errno));
+        return 1;
+    }
+    fm_split train, test;
+    if (fm_load(c.data, "train", c.train_subset, &train) != NDE_OK ||
+        fm_load(c.data, "t10k", c.test_subset, &test) != NDE_OK) {
+        fprintf(stderr, "fashion_mnist_node: %s\n", nde_last_error());
+        return 1;
+    }
+    if (train.count < c.batch) {
+        fprintf(stderr, "fashion_mnist_node: %zu training images < batch %zu\n", train.count,
+                c.batch);
+        return 1;
+    }
+    printf("fashion_mnist_node: %zu training / %zu test images, Tsit5 rtol %g atol %g\n",
+           train.count, test.count, c.rtol, c.atol);
+    result res[M_COUNT];
+    memset(res, 0, sizeof res);
+    int rc = 0;
+    for (int i = 0; i < c.n_methods; i++) {
+        method m = (method)c.methods[i];
+        if (run_method(&c, m, &train, train.count, &test, test.count, &res[m])) rc = 1;
+        write_summary(&c, res, train.count, test.count);
+    }
+    printf("wrote %s/summary.md\n", c.out);
+    if (c.plot) plot_nfe(&c, res);
+    fm_free(&train);
+    fm_free(&test);
+    return rc;
+}
