@@ -23,6 +23,17 @@ static void scratch_path(char *buf, size_t n, const char *file)
     snprintf(buf, n, "%s/%s", dir, file);
 }
 
+/* Remove a scratch file and, once empty, its directory. */
+static void scratch_remove(const char *path)
+{
+    char dir[128];
+    remove(path);
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    rmdir(dir);
+}
+
 static unsigned char *read_bytes(const char *path, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
@@ -104,6 +115,7 @@ Test(safetensors, round_trip_of_dtypes_metadata_and_odd_names)
     nde_st_close(&f);
     cr_assert_null(f);
     nde_st_close(NULL);
+    scratch_remove(path);
 }
 
 /* ---- checkpoints: a two-tensor model ------------------------------------- */
@@ -163,6 +175,7 @@ Test(checkpoint, io_errors_and_atomic_replace)
     for (struct dirent *e; (e = readdir(d));)
         cr_assert(strstr(e->d_name, ".tmp.") == NULL, "leftover %s", e->d_name);
     closedir(d);
+    scratch_remove(path);
     nde_params_destroy(&p);
 }
 
@@ -225,6 +238,7 @@ static void expect_rejected(const unsigned char *good, size_t len, const char *f
     snapshot before;
     take(&before, p, o, ts);
     const nde_status st = nde_checkpoint_load(path, p, o, ts);
+    remove(path);
     cr_assert_eq(st, want, "%s -> %s / cut %zu: got %s (%s)", from ? from : "-", to ? to : "-",
                  cut, nde_status_str(st), nde_last_error());
     cr_assert(strstr(nde_last_error(), msg) != NULL, "message '%s' lacks '%s'", nde_last_error(),
@@ -316,6 +330,7 @@ Test(checkpoint, corrupted_truncated_and_mismatched_files_are_rejected)
     nde_rng_seed(&fresh, 9);
     cr_assert_eq(memcmp(ts.rng.s, fresh.s, sizeof fresh.s), 0);
     free(good);
+    scratch_remove(path);
     nde_optim_destroy(&o3);
     nde_optim_destroy(&o);
     nde_params_destroy(&p);
@@ -404,6 +419,8 @@ static void check_resume(const nde_optim_spec *spec, const char *label)
     cr_assert_eq(memcmp(theta, nde_params_theta(straight.p), len), 0,
                  "%s: resumed parameters differ from the straight run", label);
     free(theta);
+    remove(out);
+    scratch_remove(ck);
     run_destroy(&straight);
 }
 
