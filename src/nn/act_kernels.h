@@ -1,7 +1,7 @@
 /* Vectorizable element-wise kernels behind nde_act_forward/backward (internal).
  * Branch-free loops that GCC auto-vectorizes without -ffast-math; on x86-64 each is
- * compiled for AVX-512, AVX2 and baseline SSE2 and picked at load time. No FMA
- * contraction (ISO C mode), so every variant gives the same bits. */
+ * compiled for AVX-512, AVX2 (both with FMA, same bits) and baseline SSE2, and the
+ * variant is picked at load time. */
 #ifndef NDE_NN_ACT_KERNELS_H
 #define NDE_NN_ACT_KERNELS_H
 
