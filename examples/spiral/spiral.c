@@ -3,6 +3,11 @@
  *
  *   spiral [--iters 2000] [--method dopri5] [--tape stages|starts] [--rtol 1e-7]
  *          [--atol 1e-9] [--seed 0] [--print-every 100] [--out out/spiral] [--no-plot]
+ *          [--reg none|error|error_mean|stiffness|stiffness_max|kinetic] [--reg-coef 0.1]
+ *
+ * --reg adds a regularizer of nde/reg.h to the loss (error: λ Σ_j E_j|h_j| (ERNODE),
+ * stiffness: λ Σ_j S_j|h_j| (SRNODE), the _mean/_max forms of the reference code,
+ * kinetic: λ ∫ ½ mean(f²) dt); compare the final NFE with and without it.
  *
  * Prints a progress line every --print-every iterations and, at the end, the
  * full-trajectory mean absolute error, total function evaluations and wall time;
@@ -20,6 +25,9 @@
 
 typedef struct args {
     spiral_cfg cfg;
+    nde_reg_spec reg;
+    const char *reg_name;
+    double reg_coef;
     size_t iters, print_every;
     const char *out;
     int plot;
@@ -30,7 +38,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: spiral [--iters N] [--method NAME] [--tape stages|starts] [--rtol X]\n"
             "              [--atol X] [--lr X] [--seed N] [--print-every N] [--out DIR]\n"
-            "              [--no-plot]\n"
+            "              [--no-plot] [--reg none|error|error_mean|stiffness|stiffness_max|\n"
+            "              kinetic] [--reg-coef X]\n"
             "Trains du/dt = MLP(u^3) on the spiral of torchdiffeq's ode_demo.py.\n");
 }
 
@@ -52,6 +61,25 @@ static int parse_double(const char *s, double *v)
     return (errno || *end) ? -1 : 0;
 }
 
+/* The regularizer named by --reg (none: cfg.reg stays NULL). */
+static int set_reg(args *a)
+{
+    static const char *const names[] = {"error", "error_mean", "stiffness", "stiffness_max",
+                                        "kinetic"};
+    nde_reg_spec (*const make[])(double) = {nde_reg_error_estimate, nde_reg_error_estimate_mean,
+                                            nde_reg_stiffness, nde_reg_stiffness_max,
+                                            nde_reg_kinetic};
+    if (!strcmp(a->reg_name, "none")) return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(a->reg_name, names[i])) {
+            a->reg = make[i](a->reg_coef);
+            a->cfg.reg = &a->reg;
+            return 0;
+        }
+    fprintf(stderr, "spiral: unknown regularizer '%s'\n", a->reg_name);
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, args *a)
 {
     a->cfg = spiral_defaults();
@@ -59,6 +87,8 @@ static int parse_args(int argc, char **argv, args *a)
     a->print_every = 100;
     a->out = "out/spiral";
     a->plot = 1;
+    a->reg_name = "none";
+    a->reg_coef = 0.1;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -99,6 +129,10 @@ static int parse_args(int argc, char **argv, args *a)
                 bad = 1;
         } else if (!strcmp(k, "--out")) {
             a->out = v;
+        } else if (!strcmp(k, "--reg")) {
+            a->reg_name = v;
+        } else if (!strcmp(k, "--reg-coef")) {
+            bad = parse_double(v, &a->reg_coef);
         } else {
             fprintf(stderr, "spiral: unknown option %s\n", k);
             usage(stderr);
@@ -110,7 +144,7 @@ static int parse_args(int argc, char **argv, args *a)
         }
         i++;
     }
-    return 0;
+    return set_reg(a);
 }
 
 static int make_dirs(const char *path)
@@ -181,9 +215,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "spiral: %s\n", nde_last_error());
         return 1;
     }
-    printf("spiral: %s rtol %g atol %g, tape %s, %zu parameters, %zu iterations\n",
+    printf("spiral: %s rtol %g atol %g, tape %s, %zu parameters, %zu iterations, "
+           "regularizer %s (coef %g)\n",
            nde_method_name(a.cfg.method), a.cfg.rtol, a.cfg.atol,
-           a.cfg.tape == NDE_TAPE_STAGES ? "stages" : "starts", spiral_n_params(sp), a.iters);
+           a.cfg.tape == NDE_TAPE_STAGES ? "stages" : "starts", spiral_n_params(sp), a.iters,
+           a.reg_name, a.cfg.reg ? a.reg_coef : 0.0);
     double t0 = nde_wall_seconds();
     size_t nfe_total = 0, vjp_total = 0;
     int rc = 0;

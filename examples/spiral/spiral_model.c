@@ -20,6 +20,7 @@ struct spiral {
     nde_solver *train;  /* tape on, for the training solves */
     nde_solver *eval;   /* tape off, for full trajectories */
     nde_optim *opt;
+    nde_reg *reg;       /* NULL unless cfg.reg */
     double *cube, *dcube;            /* (data_size·2) scratch: u³ and its cotangent */
     size_t *perm;                    /* (data_size − batch_time) window starts */
     double *y0, *target, *pred, *dl; /* batch buffers */
@@ -52,6 +53,28 @@ static nde_status model_vjp(void *ctx, double t, const double *u, const double *
     for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
     NDE_TRY(nde_mlp_vjp(sp->net, sp->params, t, sp->cube, v, vu ? sp->dcube : NULL, gtheta,
                         batch));
+    if (vu)
+        for (size_t i = 0; i < 2 * batch; i++) vu[i] = sp->dcube[i] * 3.0 * u[i] * u[i];
+    return NDE_OK;
+}
+
+/* The same evaluation keeping the MLP's activations in rec, so the adjoint does not
+ * run the network forward a second time. */
+static nde_status model_f_rec(void *ctx, double t, const double *u, double *du, double *rec,
+                              size_t batch)
+{
+    spiral *sp = ctx;
+    for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
+    return nde_mlp_forward_rec(sp->net, sp->params, t, sp->cube, du, rec, batch);
+}
+
+static nde_status model_vjp_rec(void *ctx, double t, const double *u, const double *rec,
+                                const double *v, double *vu, double *gtheta, size_t batch)
+{
+    spiral *sp = ctx;
+    for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
+    NDE_TRY(nde_mlp_vjp_rec(sp->net, sp->params, t, sp->cube, rec, v, vu ? sp->dcube : NULL,
+                            gtheta, batch));
     if (vu)
         for (size_t i = 0; i < 2 * batch; i++) vu[i] = sp->dcube[i] * 3.0 * u[i] * u[i];
     return NDE_OK;
@@ -103,7 +126,8 @@ static nde_status build(spiral *sp)
     NDE_TRY(nde_mlp_init(sp->net, sp->params, NDE_INIT_NORMAL, 0.1, &sp->rng));
     NDE_TRY(nde_mlp_reserve(sp->net, N));
     sp->field = (nde_field){.dim = 2, .n_params = nde_params_count(sp->params), .ctx = sp,
-                            .f = model_f, .vjp = model_vjp};
+                            .f = model_f, .vjp = model_vjp, .rec_size = nde_mlp_rec_size(sp->net),
+                            .f_rec = model_f_rec, .vjp_rec = model_vjp_rec};
 
     nde_solver_opts o = nde_solver_defaults(c->method);
     o.rtol = c->rtol;
@@ -116,6 +140,7 @@ static nde_status build(spiral *sp)
     nde_optim_spec os = nde_optim_defaults(NDE_OPT_RMSPROP);
     os.lr = c->lr;
     if (c->optim) os = *c->optim;
+    if (c->reg) NDE_TRY(nde_reg_create(c->reg, &sp->reg));
     return nde_optim_create(&os, sp->params, &sp->opt);
 }
 
@@ -147,6 +172,7 @@ void spiral_destroy(spiral **spp)
     if (!spp || !*spp) return;
     spiral *sp = *spp;
     nde_optim_destroy(&sp->opt);
+    nde_reg_destroy(&sp->reg);
     nde_solver_destroy(&sp->train);
     nde_solver_destroy(&sp->eval);
     nde_mlp_destroy(&sp->net);
@@ -193,8 +219,12 @@ nde_status spiral_train_step(spiral *sp, double *loss, size_t *nfe)
         sp->dl[i] = (double)((d > 0.0) - (d < 0.0)) / (double)n;
     }
     nde_params_zero_grad(sp->params);
-    NDE_TRY(nde_adjoint_discrete(sp->train, sp->dl, nde_params_grad(sp->params),
-                                 nde_params_count(sp->params), NULL));
+    if (sp->reg)
+        NDE_TRY(nde_adjoint_discrete_reg(sp->train, sp->dl, sp->reg, nde_params_grad(sp->params),
+                                         nde_params_count(sp->params), NULL, NULL));
+    else
+        NDE_TRY(nde_adjoint_discrete(sp->train, sp->dl, nde_params_grad(sp->params),
+                                     nde_params_count(sp->params), NULL));
     NDE_TRY(nde_optim_step(sp->opt));
     if (loss) *loss = l / (double)n;
     if (nfe) *nfe = nde_solver_get_stats(sp->train)->nfe;

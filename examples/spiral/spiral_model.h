@@ -24,6 +24,7 @@ typedef struct spiral_cfg {
     double lr;
     uint64_t seed;
     const nde_optim_spec *optim; /* NULL: RMSprop at lr; else this optimizer (bench/optim) */
+    const nde_reg_spec *reg;     /* NULL: none; else R added to the loss (nde/reg.h) */
 } spiral_cfg;
 
 /* torchdiffeq's ode_demo settings: 1000 points on [0, 25], 20 windows of 10, DOPRI5
@@ -35,9 +36,9 @@ typedef struct spiral spiral;
 nde_status spiral_create(const spiral_cfg *cfg, spiral **out);
 void spiral_destroy(spiral **sp);
 
-/* One training iteration: sample a batch, solve, loss, discrete adjoint, RMSprop step.
- * *loss is the batch's mean absolute error before the update, *nfe the forward
- * evaluations of the solve. */
+/* One training iteration: sample a batch, solve, loss, discrete adjoint (of loss + R
+ * when cfg.reg is set), RMSprop step. *loss is the batch's mean absolute error before
+ * the update (without R), *nfe the forward evaluations of the solve. */
 nde_status spiral_train_step(spiral *sp, double *loss, size_t *nfe);
 
 /* Solve the learned model from u0 over the whole grid: *mae = mean |pred − truth|;
