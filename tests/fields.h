@@ -143,4 +143,90 @@ static inline nde_status blowup_f(void *ctx, double t, const double *u, double *
     return NDE_OK;
 }
 
+/* Robertson's chemical kinetics (Robertson 1966; Hairer & Wanner II §IV.1), stiff; dim 3,
+ * θ = (k1, k2, k3) = (0.04, 1e4, 3e7) for the classic problem:
+ *   y1' = −k1 y1 + k2 y2 y3,  y2' = k1 y1 − k2 y2 y3 − k3 y2²,  y3' = k3 y2². */
+typedef struct robertson_ctx {
+    const double *theta; /* (3) */
+} robertson_ctx;
+
+static inline nde_status robertson_f(void *ctx, double t, const double *u, double *du,
+                                     size_t batch)
+{
+    (void)t;
+    const double *k = ((robertson_ctx *)ctx)->theta;
+    for (size_t b = 0; b < batch; b++) {
+        const double *y = u + 3 * b;
+        double r1 = k[0] * y[0], r2 = k[1] * y[1] * y[2], r3 = k[2] * y[1] * y[1];
+        du[3 * b] = -r1 + r2;
+        du[3 * b + 1] = r1 - r2 - r3;
+        du[3 * b + 2] = r3;
+    }
+    return NDE_OK;
+}
+
+/* J = [[-k1, k2 y3, k2 y2], [k1, -k2 y3 - 2 k3 y2, -k2 y2], [0, 2 k3 y2, 0]] */
+static inline nde_status robertson_jvp(void *ctx, double t, const double *u, const double *w,
+                                       double *jw, size_t batch)
+{
+    (void)t;
+    const double *k = ((robertson_ctx *)ctx)->theta;
+    for (size_t b = 0; b < batch; b++) {
+        const double *y = u + 3 * b, *x = w + 3 * b;
+        double *o = jw + 3 * b;
+        o[0] = -k[0] * x[0] + k[1] * y[2] * x[1] + k[1] * y[1] * x[2];
+        o[1] = k[0] * x[0] - (k[1] * y[2] + 2 * k[2] * y[1]) * x[1] - k[1] * y[1] * x[2];
+        o[2] = 2 * k[2] * y[1] * x[1];
+    }
+    return NDE_OK;
+}
+
+static inline nde_status robertson_vjp(void *ctx, double t, const double *u, const double *v,
+                                       double *vu, double *gth, size_t batch)
+{
+    (void)t;
+    const double *k = ((robertson_ctx *)ctx)->theta;
+    for (size_t b = 0; b < batch; b++) {
+        const double *y = u + 3 * b, *l = v + 3 * b;
+        if (vu) {
+            double *o = vu + 3 * b;
+            o[0] = -k[0] * l[0] + k[0] * l[1];
+            o[1] = k[1] * y[2] * l[0] - (k[1] * y[2] + 2 * k[2] * y[1]) * l[1] +
+                   2 * k[2] * y[1] * l[2];
+            o[2] = k[1] * y[1] * l[0] - k[1] * y[1] * l[1];
+        }
+        if (gth) {
+            gth[0] += y[0] * (l[1] - l[0]);
+            gth[1] += y[1] * y[2] * (l[0] - l[1]);
+            gth[2] += y[1] * y[1] * (l[2] - l[1]);
+        }
+    }
+    return NDE_OK;
+}
+
+static inline nde_field robertson_field(robertson_ctx *c)
+{
+    nde_field f = {.dim = 3, .n_params = 3, .ctx = c, .f = robertson_f, .vjp = robertson_vjp,
+                   .jvp = robertson_jvp};
+    return f;
+}
+
+/* The Jacobian–vector product of tanh_field: (1 − z²) ⊙ (W w). */
+static inline nde_status tanh_jvp(void *ctx, double t, const double *u, const double *w,
+                                  double *jw, size_t batch)
+{
+    tanh_ctx *c = ctx;
+    size_t d = c->d;
+    const double *W = c->theta;
+    for (size_t s = 0; s < batch; s++) {
+        tanh_f(ctx, t, u + s * d, c->z, 1);
+        for (size_t i = 0; i < d; i++) {
+            double acc = 0.0;
+            for (size_t j = 0; j < d; j++) acc += W[i * d + j] * w[s * d + j];
+            jw[s * d + i] = (1.0 - c->z[i] * c->z[i]) * acc;
+        }
+    }
+    return NDE_OK;
+}
+
 #endif

@@ -2,6 +2,8 @@
  * integration itself lives in the backend (rk_solve.c, sundials*.c). */
 #include "ode/solver_internal.h"
 
+#include "nde_config.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -97,8 +99,12 @@ nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_sol
     if (tab) {
         ops = &nde_rk_backend_ops;
     } else {
+#if NDE_HAVE_SUNDIALS
+        ops = &nde_sundials_backend_ops;
+#else
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "method %s is not available in this build",
                         nde_method_name(opts->method));
+#endif
     }
     nde_solver *s = nde_alloc(sizeof *s);
     if (!s) return NDE_ERR_NOMEM;
@@ -107,6 +113,13 @@ nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_sol
     s->opts = *opts;
     s->tab = tab;
     s->ops = ops;
+    if (ops->init) {
+        nde_status st = ops->init(s);
+        if (st != NDE_OK) {
+            nde_solver_destroy(&s);
+            return st;
+        }
+    }
     *out = s;
     return NDE_OK;
 }

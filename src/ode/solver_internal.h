@@ -16,6 +16,7 @@ typedef struct nde_save_src {
 
 /* Backend operations (SUNDIALS-style ops table): one per solver family. */
 typedef struct nde_backend_ops {
+    nde_status (*init)(nde_solver *s); /* optional: validate options, set up s->backend */
     nde_status (*solve)(nde_solver *s, const double *u0, double *traj);
     void (*free_data)(nde_solver *s);
 } nde_backend_ops;
@@ -80,5 +81,7 @@ double nde_err_norm(const double *err, const double *u, const double *u_new, siz
 
 /* The explicit RK driver (rk_solve.c). */
 extern const nde_backend_ops nde_rk_backend_ops;
+/* CVODES and ARKODE (sundials*.c), in builds with SUNDIALS. */
+extern const nde_backend_ops nde_sundials_backend_ops;
 
 #endif
