@@ -66,6 +66,10 @@ Test(gelu, derivative_matches_finite_differences_and_torch_values)
     nde_gelu(z, y, 5);
     for (int i = 0; i < 5; i++) cr_assert(fabs(y[i] - ref[i]) < 1e-13, "gelu(%g) = %.16g", z[i], y[i]);
     nde_gelu_vjp(z, one, g, 5);
+    double y2[5], d2[5];
+    nde_gelu_with_derivative(z, y2, d2, 5);
+    cr_assert_eq(memcmp(y, y2, sizeof y), 0);
+    for (int i = 0; i < 5; i++) cr_assert(fabs(d2[i] - g[i]) < 1e-15);
     for (int i = 0; i < 5; i++) {
         double h = 1e-5, zp = z[i] + h, zm = z[i] - h, yp, ym;
         nde_gelu(&zp, &yp, 1);

@@ -15,11 +15,14 @@ typedef struct setup {
     nde_spectral_spec spec;
 } setup;
 
+/* The transform used by make(): the tests run with both. */
+static nde_spectral_transform transform = NDE_SPECTRAL_FFT;
+
 static void make(setup *s, int ndim, size_t cin, size_t cout, size_t m0, size_t m1, uint64_t seed)
 {
     memset(s, 0, sizeof *s);
     s->spec = (nde_spectral_spec){.ndim = ndim, .in_channels = cin, .out_channels = cout,
-                                  .n_modes = {m0, m1}};
+                                  .n_modes = {m0, m1}, .transform = transform};
     cr_assert_eq(nde_ctx_create(&s->ctx), NDE_OK);
     cr_assert_eq(nde_params_create(&s->params), NDE_OK);
     cr_assert_eq(nde_spectral_conv_create(s->ctx, s->params, "k", &s->spec, &s->conv), NDE_OK);
@@ -107,8 +110,8 @@ static double max_abs_diff(const double *a, const double *b, size_t n, double *s
     return d;
 }
 
-static void check_forward_vs_direct(int ndim, size_t cin, size_t cout, size_t m0, size_t m1,
-                                    const size_t *n, size_t batch)
+static void check_forward_vs_direct_one(int ndim, size_t cin, size_t cout, size_t m0, size_t m1,
+                                        const size_t *n, size_t batch)
 {
     setup s;
     make(&s, ndim, cin, cout, m0, m1, 11);
@@ -131,6 +134,15 @@ static void check_forward_vs_direct(int ndim, size_t cin, size_t cout, size_t m0
     nde_free(yd);
     nde_free(scr);
     destroy(&s);
+}
+
+static void check_forward_vs_direct(int ndim, size_t cin, size_t cout, size_t m0, size_t m1,
+                                    const size_t *n, size_t batch)
+{
+    transform = NDE_SPECTRAL_FFT;
+    check_forward_vs_direct_one(ndim, cin, cout, m0, m1, n, batch);
+    transform = NDE_SPECTRAL_DFT;
+    check_forward_vs_direct_one(ndim, cin, cout, m0, m1, n, batch);
 }
 
 Test(spectral, forward_1d_equals_direct_multiplier)
@@ -170,8 +182,8 @@ static double rel_err(const double *a, const double *b, size_t n)
     return sqrt(d / m);
 }
 
-static void check_vjp(int ndim, size_t cin, size_t cout, size_t m0, size_t m1, const size_t *n,
-                      size_t batch)
+static void check_vjp_one(int ndim, size_t cin, size_t cout, size_t m0, size_t m1,
+                          const size_t *n, size_t batch)
 {
     setup s;
     make(&s, ndim, cin, cout, m0, m1, 5);
@@ -226,6 +238,15 @@ static void check_vjp(int ndim, size_t cin, size_t cout, size_t m0, size_t m1, c
     destroy(&s);
 }
 
+static void check_vjp(int ndim, size_t cin, size_t cout, size_t m0, size_t m1, const size_t *n,
+                      size_t batch)
+{
+    transform = NDE_SPECTRAL_FFT;
+    check_vjp_one(ndim, cin, cout, m0, m1, n, batch);
+    transform = NDE_SPECTRAL_DFT;
+    check_vjp_one(ndim, cin, cout, m0, m1, n, batch);
+}
+
 Test(spectral, vjp_1d_matches_finite_differences)
 {
     size_t n[1] = {16};
@@ -244,7 +265,17 @@ Test(spectral, vjp_2d_matches_finite_differences)
 
 /* A field whose spectrum lies inside the kept modes, sampled at n and at 2n: the layer
  * must give the same function (same values at the shared points) at both resolutions. */
+static void check_resolution_transfer(void);
+
 Test(spectral, same_weights_same_function_at_twice_the_resolution)
+{
+    transform = NDE_SPECTRAL_FFT;
+    check_resolution_transfer();
+    transform = NDE_SPECTRAL_DFT;
+    check_resolution_transfer();
+}
+
+static void check_resolution_transfer(void)
 {
     setup s;
     make(&s, 2, 2, 2, 3, 3, 21);
@@ -281,6 +312,33 @@ Test(spectral, same_weights_same_function_at_twice_the_resolution)
     nde_free(y2);
     nde_free(scr);
     destroy(&s);
+}
+
+Test(spectral, fft_and_dft_transforms_agree_at_fno_size)
+{
+    /* the FNO-1D Burgers layer: 64 channels, 16 modes, n = 1024 */
+    setup a, b;
+    transform = NDE_SPECTRAL_FFT;
+    make(&a, 1, 64, 64, 16, 0, 3);
+    transform = NDE_SPECTRAL_DFT;
+    make(&b, 1, 64, 64, 16, 0, 3);
+    size_t n[1] = {1024}, batch = 2, len = batch * 64 * 1024;
+    nde_rng r;
+    nde_rng_seed(&r, 5);
+    double *x = rand_array(len, &r), *ya = nde_alloc_array(len, sizeof *ya);
+    double *yb = nde_alloc_array(len, sizeof *yb);
+    double *scr = nde_alloc_array(nde_spectral_conv_scratch_size(a.conv, batch, n), sizeof *scr);
+    cr_assert_eq(nde_spectral_conv_forward(a.conv, nde_params_theta(a.params), x, ya, batch, n, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(b.conv, nde_params_theta(b.params), x, yb, batch, n, scr), NDE_OK);
+    double scale, d = max_abs_diff(ya, yb, len, &scale);
+    cr_assert(d <= 1e-12 * scale, "FFT vs DFT: %g (scale %g)", d, scale);
+    nde_free(x);
+    nde_free(ya);
+    nde_free(yb);
+    nde_free(scr);
+    destroy(&a);
+    destroy(&b);
+    transform = NDE_SPECTRAL_FFT;
 }
 
 Test(spectral, repeated_calls_give_identical_bits)

@@ -34,11 +34,23 @@ extern "C" {
  * of the k2 = 0 column (Hermitian enforcement as in neuraloperator's SpectralConv). */
 typedef struct nde_spectral_conv nde_spectral_conv;
 
+/* How the last dimension is transformed. FFT: FFTW r2c/c2r. DFT: matrix products with the
+ * kept-mode DFT basis (OpenBLAS GEMM, O(n·m) per line but multithreaded and cache
+ * friendly: faster when m ≪ n, e.g. m = 16 at n = 1024). Both give the same result to
+ * rounding. AUTO: DFT when the last dimension keeps m ≤ 32 modes, else FFT. In 2-D the
+ * first dimension always uses FFTW (complex transforms of the kept columns only). */
+typedef enum nde_spectral_transform {
+    NDE_SPECTRAL_AUTO = 0,
+    NDE_SPECTRAL_FFT,
+    NDE_SPECTRAL_DFT,
+} nde_spectral_transform;
+
 typedef struct nde_spectral_spec {
     int ndim;                   /* 1 or 2 */
     size_t in_channels;         /* Cin > 0 */
     size_t out_channels;        /* Cout > 0 */
     size_t n_modes[2];          /* m (1-D) or m1, m2 (2-D), each > 0 */
+    nde_spectral_transform transform;
 } nde_spectral_spec;
 
 /* Adds tensor "<name>.weight" to `params`. Errors: NDE_ERR_ARG (NULL, bad ndim, zero
@@ -95,9 +107,14 @@ nde_status nde_pointwise_vjp(const nde_pointwise *pw, const double *theta, const
                              size_t npts, int accumulate);
 
 /* ---- GELU (exact erf form, as torch.nn.functional.gelu) -------------------------------
- * gelu(z) = ½ z (1 + erf(z/√2)); gelu'(z) = ½(1 + erf(z/√2)) + z φ(z). */
-void nde_gelu(const double *z, double *y, size_t count);            /* z, y: (count); may alias */
-void nde_gelu_vjp(const double *z, const double *gy, double *gz, size_t count); /* may alias */
+ * gelu(z) = ½ z (1 + erf(z/√2)); gelu'(z) = ½(1 + erf(z/√2)) + z φ(z).
+ * All arrays (count); outputs may alias inputs. */
+void nde_gelu(const double *z, double *y, size_t count);
+/* y = gelu(z) and dydz = gelu'(z): what a backward pass needs, for one erf and one exp
+ * per value in the forward (the backward is then a product). */
+void nde_gelu_with_derivative(const double *z, double *y, double *dydz, size_t count);
+/* gz = gy · gelu'(z). */
+void nde_gelu_vjp(const double *z, const double *gy, double *gz, size_t count);
 
 /* ---- channel MLP: pointwise layers with GELU between them ----------------------------
  * channels[0] → channels[1] → … → channels[n_layers]; GELU after every layer but the
@@ -108,7 +125,8 @@ nde_status nde_channel_mlp_create(nde_params *params, const char *name, size_t n
                                   const size_t *channels, nde_channel_mlp **mlp);
 void nde_channel_mlp_destroy(nde_channel_mlp **mlp);
 void nde_channel_mlp_init(const nde_channel_mlp *mlp, double *theta, nde_rng *rng);
-/* Doubles of the activation cache forward fills and vjp reads (batch·npts·Σ hidden·2). */
+/* Doubles of the activation cache forward fills and vjp reads: GELU derivatives and
+ * activations of every hidden layer, and one gradient buffer. */
 size_t nde_channel_mlp_cache_size(const nde_channel_mlp *mlp, size_t batch, size_t npts);
 /* y (batch, channels[n_layers], npts) = MLP(x), x (batch, channels[0], npts). */
 nde_status nde_channel_mlp_forward(const nde_channel_mlp *mlp, const double *theta,

@@ -69,7 +69,7 @@ static size_t max_hidden(const nde_channel_mlp *m)
     return mx;
 }
 
-/* Cache: for hidden layer i, pre-activation z_i and activation a_i (batch, c_{i+1}, npts),
+/* Cache: for hidden layer i, GELU derivative d_i and activation a_i (batch, c_{i+1}, npts),
  * then one gradient buffer of the widest hidden layer. */
 size_t nde_channel_mlp_cache_size(const nde_channel_mlp *mlp, size_t batch, size_t npts)
 {
@@ -96,8 +96,8 @@ nde_status nde_channel_mlp_forward(const nde_channel_mlp *mlp, const double *the
     for (size_t i = 0; i + 1 < mlp->n_layers; i++) {
         double *z = hidden_z(mlp, cache, i, batch, npts);
         size_t count = mlp->channels[i + 1] * batch * npts;
-        NDE_TRY(nde_pointwise_forward(mlp->pw[i], theta, in, z, batch, npts, 0));
-        nde_gelu(z, z + count, count);
+        NDE_TRY(nde_pointwise_forward(mlp->pw[i], theta, in, z + count, batch, npts, 0));
+        nde_gelu_with_derivative(z + count, z + count, z, count);
         in = z + count;
     }
     return nde_pointwise_forward(mlp->pw[mlp->n_layers - 1], theta, in, y, batch, npts, 0);
@@ -115,7 +115,7 @@ nde_status nde_channel_mlp_vjp(const nde_channel_mlp *mlp, const double *theta,
         double *z = hidden_z(mlp, cache, i - 1, batch, npts);
         size_t count = mlp->channels[i] * batch * npts;
         NDE_TRY(nde_pointwise_vjp(mlp->pw[i], theta, z + count, g, tmp, gtheta, batch, npts, 0));
-        nde_gelu_vjp(z, tmp, z, count);
+        for (size_t j = 0; j < count; j++) z[j] *= tmp[j];
         g = z;
     }
     return nde_pointwise_vjp(mlp->pw[0], theta, x, g, gx, gtheta, batch, npts, 0);

@@ -1,6 +1,7 @@
 /* FFTW plan cache in the context; see fft_cache.h. */
 #include "operators/fft_cache.h"
 
+#include <math.h>
 #include <pthread.h>
 
 #include "core/ctx_internal.h"
@@ -9,6 +10,7 @@ typedef struct fft_entry {
     nde_fft_kind kind;
     size_t n, howmany, h, m;
     fftw_plan plan;
+    double *basis; /* NDE_DFT_BASIS: fwd (n, 2m) then inv (2m, n) */
 } fft_entry;
 
 typedef struct fft_cache {
@@ -23,8 +25,10 @@ static void fft_cache_cleanup(void *data)
 {
     fft_cache *c = data;
     pthread_mutex_lock(&planner_lock);
-    for (size_t i = 0; i < c->count; i++) fftw_destroy_plan(c->entries[i].plan);
+    for (size_t i = 0; i < c->count; i++)
+        if (c->entries[i].plan) fftw_destroy_plan(c->entries[i].plan);
     pthread_mutex_unlock(&planner_lock);
+    for (size_t i = 0; i < c->count; i++) nde_free(c->entries[i].basis);
     nde_free(c->entries);
     nde_free(c);
 }
@@ -66,12 +70,31 @@ done:
     return p;
 }
 
-nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
-                        size_t m, fftw_plan *plan)
+static double *make_basis(size_t n, size_t m)
 {
-    if (!ctx || !plan) return NDE_FAIL(NDE_ERR_ARG, "nde_fft_plan: NULL argument");
-    if (n == 0 || howmany == 0)
-        return NDE_FAIL(NDE_ERR_ARG, "nde_fft_plan: transform length %zu, count %zu", n, howmany);
+    double *b = nde_alloc_array(4 * n * m, sizeof *b);
+    if (!b) return NULL;
+    double *fwd = b, *inv = b + 2 * n * m;
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < m; k++) {
+            double th = 2.0 * NDE_PI * (double)((k * j) % n) / (double)n;
+            double c = cos(th), s = sin(th), ck = k == 0 ? 1.0 : 2.0;
+            fwd[j * 2 * m + 2 * k] = c;
+            fwd[j * 2 * m + 2 * k + 1] = -s;
+            inv[(2 * k) * n + j] = ck * c;
+            inv[(2 * k + 1) * n + j] = -ck * s;
+        }
+    return b;
+}
+
+/* Find or make the entry (kind, n, howmany, h, m); *out points into the cache. */
+static nde_status lookup(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
+                         size_t m, fft_entry *out)
+{
+    if (!ctx) return NDE_FAIL(NDE_ERR_ARG, "FFT cache: ctx is NULL");
+    if (n == 0 || howmany == 0 || (kind == NDE_DFT_BASIS && (m == 0 || 2 * m > n)))
+        return NDE_FAIL(NDE_ERR_ARG, "FFT cache: transform length %zu, count %zu, modes %zu", n,
+                        howmany, m);
     nde_status st = NDE_OK;
     pthread_mutex_lock(&planner_lock);
     nde_ctx_slot *slot = &ctx->slots[NDE_SLOT_FFT];
@@ -88,7 +111,7 @@ nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howman
     for (size_t i = 0; i < c->count; i++) {
         const fft_entry *e = &c->entries[i];
         if (e->kind == kind && e->n == n && e->howmany == howmany && e->h == h && e->m == m) {
-            *plan = e->plan;
+            *out = *e;
             goto out;
         }
     }
@@ -104,16 +127,45 @@ nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howman
         c->entries = e;
         c->cap = cap;
     }
-    fftw_plan p = make_plan(kind, n, howmany, h, m);
-    if (!p) {
-        st = NDE_FAIL(NDE_ERR_UNSUPPORTED,
-                      "FFTW could not plan transform kind %d (n %zu, howmany %zu, h %zu, m %zu)",
-                      (int)kind, n, howmany, h, m);
-        goto out;
+    fft_entry e = {kind, n, howmany, h, m, NULL, NULL};
+    if (kind == NDE_DFT_BASIS) {
+        e.basis = make_basis(n, m);
+        if (!e.basis) {
+            st = NDE_ERR_NOMEM;
+            goto out;
+        }
+    } else {
+        e.plan = make_plan(kind, n, howmany, h, m);
+        if (!e.plan) {
+            st = NDE_FAIL(NDE_ERR_UNSUPPORTED,
+                          "FFTW could not plan transform kind %d (n %zu, howmany %zu, h %zu, m %zu)",
+                          (int)kind, n, howmany, h, m);
+            goto out;
+        }
     }
-    c->entries[c->count++] = (fft_entry){kind, n, howmany, h, m, p};
-    *plan = p;
+    c->entries[c->count++] = e;
+    *out = e;
 out:
     pthread_mutex_unlock(&planner_lock);
     return st;
+}
+
+nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
+                        size_t m, fftw_plan *plan)
+{
+    if (!plan || kind == NDE_DFT_BASIS) return NDE_FAIL(NDE_ERR_ARG, "nde_fft_plan: bad argument");
+    fft_entry e;
+    NDE_TRY(lookup(ctx, kind, n, howmany, h, m, &e));
+    *plan = e.plan;
+    return NDE_OK;
+}
+
+nde_status nde_dft_basis(nde_ctx *ctx, size_t n, size_t m, const double **fwd, const double **inv)
+{
+    if (!fwd || !inv) return NDE_FAIL(NDE_ERR_ARG, "nde_dft_basis: NULL argument");
+    fft_entry e;
+    NDE_TRY(lookup(ctx, NDE_DFT_BASIS, n, 1, 0, m, &e));
+    *fwd = e.basis;
+    *inv = e.basis + 2 * n * m;
+    return NDE_OK;
 }

@@ -20,6 +20,7 @@ typedef enum nde_fft_kind {
      * for the first m columns only (sign −1: forward, +1: backward) */
     NDE_FFT_COLS_FWD,
     NDE_FFT_COLS_BWD,
+    NDE_DFT_BASIS, /* not an FFTW plan: see nde_dft_basis */
 } nde_fft_kind;
 
 /* Find or make the plan. h and m are used by the COLS kinds only (pass 0 otherwise).
@@ -27,5 +28,13 @@ typedef enum nde_fft_kind {
  * cannot plan. */
 nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
                         size_t m, fftw_plan *plan);
+
+/* Real DFT bases on the kept modes k < m of a length-n grid (for transforms by GEMM when
+ * m ≪ n; Li et al.'s "pruned" transform): *fwd (n, 2m) with columns cos θ, −sin θ
+ * (θ = 2πkj/n), so x (rows, n) · fwd = the kept half spectrum (rows, m) complex; *inv
+ * (2m, n) with rows c_k cos θ, −c_k sin θ (c_0 = 1, else 2), so Y (rows, m complex) · inv
+ * = Σ_k c_k Re(Y_k e^{iθ}) — the unnormalized c2r of a spectrum zero above m. Angles are
+ * reduced exactly in integers. Cached in the context; owned by it. */
+nde_status nde_dft_basis(nde_ctx *ctx, size_t n, size_t m, const double **fwd, const double **inv);
 
 #endif

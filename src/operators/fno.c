@@ -24,7 +24,8 @@ struct nde_fno_work {
     double *lift_cache, *proj_cache;
     double *v0;                 /* (B, W, pts) lifting output before padding */
     double **v;                 /* v[l] (B, W, ppts), l = 0..L: layer inputs and last output */
-    double **z;                 /* z[l] (B, W, ppts), l = 0..L−2: pre-activations */
+    double **z;                 /* z[l] (B, W, ppts), l = 0..L−2: GELU derivatives at the
+                                   pre-activations */
     double *vc;                 /* (B, W, pts) cropped v[L] */
     double *ga, *gb;            /* (B, max(W, proj/lift widths), ppts) gradient buffers */
     double *gh;                 /* (B, lift_in, pts) */
@@ -284,10 +285,10 @@ nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, doubl
     NDE_TRY(nde_channel_mlp_forward(fno->lift, th, w->h, w->v0, batch, w->pts, w->lift_cache));
     if (padded) NDE_TRY(nde_pad(s->ndim, w->n, w->pad, w->v0, w->v[0], batch, W));
     for (size_t l = 0; l < L; l++) {
-        double *out = l + 1 < L ? w->z[l] : w->v[L];
+        double *out = w->v[l + 1];
         NDE_TRY(nde_spectral_conv_forward(fno->kconv[l], th, w->v[l], out, batch, w->np, w->scratch));
         NDE_TRY(nde_pointwise_forward(fno->skip[l], th, w->v[l], out, batch, w->ppts, 1));
-        if (l + 1 < L) nde_gelu(out, w->v[l + 1], batch * W * w->ppts);
+        if (l + 1 < L) nde_gelu_with_derivative(out, out, w->z[l], batch * W * w->ppts);
     }
     if (padded) NDE_TRY(nde_crop(s->ndim, w->n, w->pad, w->v[L], w->vc, batch, W));
     NDE_TRY(nde_channel_mlp_forward(fno->proj, th, w->vc, u, batch, w->pts, w->proj_cache));
@@ -317,7 +318,8 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
     }
     for (size_t l = L; l-- > 0;) {
         size_t count = batch * W * w->ppts;
-        if (l + 1 < L) nde_gelu_vjp(w->z[l], g, g, count);
+        if (l + 1 < L)
+            for (size_t i = 0; i < count; i++) g[i] *= w->z[l][i];
         NDE_TRY(nde_spectral_conv_vjp(fno->kconv[l], th, w->v[l], g, other, gtheta, batch, w->np,
                                       w->scratch));
         NDE_TRY(nde_pointwise_vjp(fno->skip[l], th, w->v[l], g, other, gtheta, batch, w->ppts, 1));

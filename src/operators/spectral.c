@@ -26,6 +26,7 @@ struct nde_spectral_conv {
     size_t m[2];
     size_t n_kept; /* m (1-D) or 2·m1·m2 (2-D) */
     size_t w_off;  /* (n_kept, cin, cout, 2) in θ */
+    int use_dft;   /* last dimension by GEMM with the kept-mode DFT basis */
 };
 
 static size_t round8(size_t x) { return (x + 7) / 8 * 8; }
@@ -52,6 +53,9 @@ nde_status nde_spectral_conv_create(nde_ctx *ctx, nde_params *params, const char
     c->m[0] = spec->n_modes[0];
     c->m[1] = spec->ndim == 2 ? spec->n_modes[1] : 1;
     c->n_kept = spec->ndim == 1 ? c->m[0] : 2 * c->m[0] * c->m[1];
+    size_t m_last = spec->ndim == 1 ? c->m[0] : c->m[1];
+    c->use_dft = spec->transform == NDE_SPECTRAL_DFT ||
+                 (spec->transform == NDE_SPECTRAL_AUTO && m_last <= 32);
     char tname[NDE_PARAM_NAME_MAX];
     int len = snprintf(tname, sizeof tname, "%s.weight", name);
     if (len < 0 || (size_t)len >= sizeof tname) {
@@ -88,8 +92,8 @@ void nde_spectral_conv_init(const nde_spectral_conv *conv, double *theta, nde_rn
     for (size_t i = 0; i < count; i++) theta[conv->w_off + i] = scale * nde_rng_uniform(rng);
 }
 
-/* Grid geometry: rows along the first dimension (1 in 1-D), points per row, half-spectrum
- * columns H = n_last/2 + 1. */
+/* Grid geometry: rows along the first dimension (1 in 1-D), points per row, stored
+ * spectrum columns: H = n_last/2 + 1 (FFT) or the m kept ones (DFT). */
 typedef struct geom {
     size_t rows, cols, half, points;
 } geom;
@@ -99,7 +103,7 @@ static geom make_geom(const nde_spectral_conv *c, const size_t *n)
     geom g;
     g.rows = c->ndim == 2 ? n[0] : 1;
     g.cols = c->ndim == 2 ? n[1] : n[0];
-    g.half = g.cols / 2 + 1;
+    g.half = c->use_dft ? c->m[c->ndim - 1] : g.cols / 2 + 1;
     g.points = g.rows * g.cols;
     return g;
 }
@@ -137,19 +141,25 @@ static nde_status check_grid(const nde_spectral_conv *c, size_t batch, const siz
     return NDE_OK;
 }
 
-/* The plans for `channels` channels: r2c/c2r along the last dimension, and in 2-D the
- * column transforms along the first. */
+/* The transforms for `channels` channels: r2c/c2r plans or the DFT basis along the last
+ * dimension, and in 2-D the column transforms along the first. */
 typedef struct plans {
     fftw_plan r2c, c2r, cols_fwd, cols_bwd;
+    const double *dft_fwd, *dft_inv; /* (cols, 2m), (2m, cols) */
 } plans;
 
 static nde_status get_plans(const nde_spectral_conv *c, size_t batch, size_t channels, geom g,
                             plans *p)
 {
     size_t howmany = batch * channels * g.rows;
-    NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_R2C, g.cols, howmany, 0, 0, &p->r2c));
-    NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_C2R, g.cols, howmany, 0, 0, &p->c2r));
-    p->cols_fwd = p->cols_bwd = NULL;
+    p->r2c = p->c2r = p->cols_fwd = p->cols_bwd = NULL;
+    p->dft_fwd = p->dft_inv = NULL;
+    if (c->use_dft) {
+        NDE_TRY(nde_dft_basis(c->ctx, g.cols, g.half, &p->dft_fwd, &p->dft_inv));
+    } else {
+        NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_R2C, g.cols, howmany, 0, 0, &p->r2c));
+        NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_C2R, g.cols, howmany, 0, 0, &p->c2r));
+    }
     if (c->ndim == 2) {
         NDE_TRY(nde_fft_plan(c->ctx, NDE_FFT_COLS_FWD, g.rows, batch * channels, g.half, c->m[1],
                              &p->cols_fwd));
@@ -191,7 +201,13 @@ static void transform_gather(const nde_spectral_conv *c, const plans *p, geom g,
                              size_t batch, size_t channels, double *spec, double *Xk)
 {
     fftw_complex *s = (fftw_complex *)spec;
-    fftw_execute_dft_r2c(p->r2c, (double *)x, s);
+    size_t lines = batch * channels * g.rows;
+    if (p->dft_fwd)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)lines, (int)(2 * g.half),
+                    (int)g.cols, 1.0, x, (int)g.cols, p->dft_fwd, (int)(2 * g.half), 0.0, spec,
+                    (int)(2 * g.half));
+    else
+        fftw_execute_dft_r2c(p->r2c, (double *)x, s);
     if (c->ndim == 2) fftw_execute_dft(p->cols_fwd, s, s);
     size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
     size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
@@ -221,8 +237,14 @@ static void scatter_inverse(const nde_spectral_conv *c, const plans *p, geom g, 
     fftw_complex *s = (fftw_complex *)spec;
     if (c->ndim == 2) fftw_execute_dft(p->cols_bwd, s, s);
     /* Hermitian enforcement: the k2 = 0 column of a real field is real. */
-    for (size_t r = 0; r < batch * channels * g.rows; r++) spec[2 * r * g.half + 1] = 0.0;
-    fftw_execute_dft_c2r(p->c2r, s, y);
+    size_t lines = batch * channels * g.rows;
+    for (size_t r = 0; r < lines; r++) spec[2 * r * g.half + 1] = 0.0;
+    if (p->dft_inv)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)lines, (int)g.cols,
+                    (int)(2 * g.half), 1.0, spec, (int)(2 * g.half), p->dft_inv, (int)g.cols, 0.0,
+                    y, (int)g.cols);
+    else
+        fftw_execute_dft_c2r(p->c2r, s, y);
 }
 
 /* Mode q's (batch, C) row-major matrix inside a gathered (n_kept, batch, C) block. */
