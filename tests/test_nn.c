@@ -669,8 +669,18 @@ Test(mlp, recorded_pair_equals_forward_and_vjp)
         fill_sin(dy, B * out, 0.9, 0.3, 1.0);
         double *rec = nde_alloc_array(B * rs, sizeof *rec);
         double *g = nde_alloc_array(n, sizeof *g), *gr = nde_alloc_array(n, sizeof *gr);
+        /* a fresh network: vjp_rec grows the workspace, which keeps the recorded forward */
+        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, x1, y, 1), NDE_OK);
         cr_assert_eq(nde_mlp_forward(m.net, m.p, t, x1, y, B), NDE_OK);
         cr_assert_eq(nde_mlp_forward_rec(m.net, m.p, t, x2, yr, rec, B), NDE_OK);
+        double *big = nde_alloc_array(3 * B * rs, sizeof *big), xb[3 * B * 8], yb[3 * B * 8],
+               dyb[3 * B * 8];
+        fill_sin(xb, 3 * B * in, 0.2, 0.1, 1.0);
+        fill_sin(dyb, 3 * B * out, 0.3, 0.4, 1.0);
+        cr_assert_eq(nde_mlp_forward_rec(m.net, m.p, t, xb, yb, big, 3 * B), NDE_OK);
+        cr_assert_eq(nde_mlp_vjp_rec(m.net, m.p, t, xb, big, dyb, NULL, gr, 3 * B), NDE_OK);
+        memset(gr, 0, n * sizeof *gr);
+        nde_free(big);
         cr_assert_eq(nde_mlp_vjp_rec(m.net, m.p, t, x2, rec, dy, dxr, gr, B), NDE_OK);
         /* the plain forward at x1 is still the recorded one */
         cr_assert_eq(nde_mlp_backward(m.net, m.p, dy, dx, g, B), NDE_OK);

@@ -9,7 +9,10 @@
  *   mlp_forward_us         2→50(tanh)→2 MLP, batch 20 (the spiral model's network)
  *   mlp_vjp_us             nde_mlp_vjp (recomputed forward + dx + dθ), same network and batch
  *   mlp_backward_us        nde_mlp_backward after a recorded forward (dx + dθ)
- *   mlp_jvp_us             nde_mlp_jvp, same network and batch */
+ *   mlp_forward_rec_us     nde_mlp_forward_rec (forward writing a caller's record)
+ *   mlp_vjp_rec_us         nde_mlp_vjp_rec from that record (dx + dθ, no forward pass)
+ *   mlp_jvp_us             nde_mlp_jvp, same network and batch
+ * Wall-clock medians: on a shared machine, compare runs made under the same load. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +46,7 @@ static __attribute__((noinline)) void libm_tanh(const double *x, double *y, size
     for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
 }
 
-typedef enum { OP_TANH_NDE, OP_TANH_LIBM, OP_FWD, OP_VJP, OP_BWD, OP_JVP } op_kind;
+typedef enum { OP_TANH_NDE, OP_TANH_LIBM, OP_FWD, OP_VJP, OP_BWD, OP_FWD_REC, OP_VJP_REC, OP_JVP } op_kind;
 
 typedef struct bench_state {
     double *x, *y;   /* tanh arrays (n) */
@@ -51,6 +54,7 @@ typedef struct bench_state {
     nde_mlp *net;
     nde_params *p;
     double *u, *v, *du, *vu, *g; /* MLP batch arrays */
+    double *rec;                 /* (batch·rec_size) */
     size_t batch;
 } bench_state;
 
@@ -62,6 +66,9 @@ static nde_status run_op(bench_state *s, op_kind op)
     case OP_FWD: return nde_mlp_forward(s->net, s->p, 0.0, s->u, s->du, s->batch);
     case OP_VJP: return nde_mlp_vjp(s->net, s->p, 0.0, s->u, s->v, s->vu, s->g, s->batch);
     case OP_BWD: return nde_mlp_backward(s->net, s->p, s->v, s->vu, s->g, s->batch);
+    case OP_FWD_REC: return nde_mlp_forward_rec(s->net, s->p, 0.0, s->u, s->du, s->rec, s->batch);
+    case OP_VJP_REC:
+        return nde_mlp_vjp_rec(s->net, s->p, 0.0, s->u, s->rec, s->v, s->vu, s->g, s->batch);
     case OP_JVP: return nde_mlp_jvp(s->net, s->p, 0.0, s->u, s->v, s->vu, s->batch);
     }
     return NDE_ERR_ARG;
@@ -128,7 +135,8 @@ static int bench_mlp(size_t samples, uint64_t seed)
     s.du = nde_alloc_array(n, sizeof(double));
     s.vu = nde_alloc_array(n, sizeof(double));
     s.g = nde_alloc_array(nde_params_count(s.p), sizeof(double));
-    if (!s.u || !s.v || !s.du || !s.vu || !s.g) return 1;
+    s.rec = nde_alloc_array(s.batch * nde_mlp_rec_size(s.net), sizeof(double));
+    if (!s.u || !s.v || !s.du || !s.vu || !s.g || !s.rec) return 1;
     for (size_t i = 0; i < n; i++) {
         s.u[i] = nde_rng_uniform_in(&rng, -2.0, 2.0);
         s.v[i] = nde_rng_normal(&rng);
@@ -136,10 +144,11 @@ static int bench_mlp(size_t samples, uint64_t seed)
     const struct {
         op_kind op;
         const char *metric;
-    } ops[] = {{OP_FWD, "mlp_forward_us"}, {OP_VJP, "mlp_vjp_us"}, {OP_BWD, "mlp_backward_us"},
-               {OP_JVP, "mlp_jvp_us"}};
+    } ops[] = {{OP_FWD, "mlp_forward_us"},         {OP_VJP, "mlp_vjp_us"},
+               {OP_BWD, "mlp_backward_us"},        {OP_FWD_REC, "mlp_forward_rec_us"},
+               {OP_VJP_REC, "mlp_vjp_rec_us"},     {OP_JVP, "mlp_jvp_us"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        if (ops[i].op == OP_BWD && run_op(&s, OP_FWD) != NDE_OK) return 1;
+        /* backward and vjp_rec start from the forward timed just before them */
         double sec;
         if (time_op(&s, ops[i].op, samples, 200, &sec)) return 1;
         emit(ops[i].metric, "nde", s.batch, 1e6 * sec, "us");
@@ -149,6 +158,7 @@ static int bench_mlp(size_t samples, uint64_t seed)
     nde_free(s.du);
     nde_free(s.vu);
     nde_free(s.g);
+    nde_free(s.rec);
     nde_mlp_destroy(&s.net);
     nde_params_destroy(&s.p);
     return 0;

@@ -189,7 +189,8 @@ const nde_dense *nde_mlp_layer(const nde_mlp *net, size_t l);
 nde_act nde_mlp_layer_act(const nde_mlp *net, size_t l);
 
 /* Grow the workspace for batches up to `batch` now, so later calls do not allocate.
- * (Every call grows it on demand when it sees a larger batch; it never shrinks.) */
+ * (Every call grows it on demand when it sees a larger batch, keeping the recorded
+ * forward; it never shrinks.) */
 nde_status nde_mlp_reserve(nde_mlp *net, size_t batch);
 
 /* y (batch, out) = MLP(t, x (batch, in)). Keeps the activations in the network's
@@ -215,11 +216,12 @@ nde_status nde_mlp_vjp(nde_mlp *net, const nde_params *p, double t, const double
 
 /* Recorded evaluations (the f_rec/vjp_rec pair of nde/field.h): the forward pass can
  * write its hidden state to a caller's buffer, and the reverse pass can start from it
- * instead of recomputing the forward. A record row per sample holds every layer's
- * pre-activation and activation (nde_mlp_rec_size doubles). */
+ * instead of recomputing the forward. A record of a batch is batch·nde_mlp_rec_size
+ * doubles holding every layer's pre-activations and activations, layer by layer as
+ * (batch, out_l) blocks; treat it as opaque and pass it back with the same batch. */
 size_t nde_mlp_rec_size(const nde_mlp *net); /* doubles per sample (0 for NULL) */
 
-/* y (batch, out) = MLP(t, x (batch, in)) and rec (batch, nde_mlp_rec_size) = its
+/* y (batch, out) = MLP(t, x (batch, in)) and rec (batch·nde_mlp_rec_size) = its
  * record. Uses no workspace and leaves the network's recorded forward untouched.
  * Errors as nde_mlp_forward (NULL rec is NDE_ERR_ARG). */
 nde_status nde_mlp_forward_rec(const nde_mlp *net, const nde_params *p, double t,

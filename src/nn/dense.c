@@ -74,7 +74,7 @@ nde_status nde_nn_check_call(const char *fn, const nde_dense *d, const nde_param
 }
 
 void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, const double *x,
-                          size_t ldx, double *y, size_t ldy, size_t batch)
+                          double *y, size_t batch)
 {
     const double *w = theta + d->w_off; /* (out, in_cols) */
     double beta = 0.0;
@@ -85,15 +85,15 @@ void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, con
             if (d->has_time) c += t * w[o * d->in_cols + d->in];
             y[o] = c;
         }
-        for (size_t b = 1; b < batch; b++) memcpy(y + b * ldy, y, d->out * sizeof *y);
+        for (size_t b = 1; b < batch; b++) memcpy(y + b * d->out, y, d->out * sizeof *y);
         beta = 1.0;
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)d->out, (int)d->in, 1.0,
-                x, (int)ldx, w, (int)d->in_cols, beta, y, (int)ldy);
+                x, (int)d->in, w, (int)d->in_cols, beta, y, (int)d->out);
 }
 
 void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, const double *x,
-                           size_t ldx, const double *dy, double *dx, double *gtheta, size_t batch)
+                           const double *dy, double *dx, double *gtheta, size_t batch)
 {
     const double *w = theta + d->w_off; /* (out, in_cols) */
     if (dx)
@@ -103,7 +103,7 @@ void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, co
     double *gw = gtheta + d->w_off;
     /* gW[:, :in] += dyᵀ x */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->out, (int)d->in, (int)batch, 1.0,
-                dy, (int)d->out, x, (int)ldx, 1.0, gw, (int)d->in_cols);
+                dy, (int)d->out, x, (int)d->in, 1.0, gw, (int)d->in_cols);
     if (!d->has_bias && !d->has_time) return;
     for (size_t o = 0; o < d->out; o++) {
         double s = 0.0;
@@ -125,7 +125,7 @@ nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, 
 {
     NDE_TRY(nde_nn_check_call("nde_dense_forward", d, p, batch));
     if (!x || !y) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_forward: NULL x or y");
-    nde_nn_dense_forward(d, nde_params_theta_const(p), t, x, d->in, y, d->out, batch);
+    nde_nn_dense_forward(d, nde_params_theta_const(p), t, x, y, batch);
     return NDE_OK;
 }
 
@@ -135,7 +135,7 @@ nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t,
     NDE_TRY(nde_nn_check_call("nde_dense_backward", d, p, batch));
     if (!dy || (gtheta && !x))
         return NDE_FAIL(NDE_ERR_ARG, "nde_dense_backward: NULL dy, or NULL x with gtheta");
-    nde_nn_dense_backward(d, nde_params_theta_const(p), t, x, d->in, dy, dx, gtheta, batch);
+    nde_nn_dense_backward(d, nde_params_theta_const(p), t, x, dy, dx, gtheta, batch);
     return NDE_OK;
 }
 

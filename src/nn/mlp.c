@@ -13,15 +13,17 @@
 
 #define MLP_MAX_LAYERS (NDE_MLP_MAX_HIDDEN + 1)
 
-/* A forward record holds, per sample, every layer's pre-activation z_l and activation
- * a_l = act_l(z_l) (a_l shares z_l's slot for identity layers): one row of rec_size
- * doubles, so the layers read and write it as strided (batch, ·) matrices. */
+/* A forward record of a batch holds every layer's pre-activation z_l and activation
+ * a_l = act_l(z_l) as contiguous (batch, out_l) blocks, layer by layer (a_l shares
+ * z_l's block for identity layers): block starts are batch·z_off[l] and batch·a_off[l],
+ * rec_size doubles per sample in all. Contiguous blocks let each activation run as
+ * one vectorized call. */
 struct nde_mlp {
     size_t in, out, n_layers;
     nde_time_mode time;
     nde_dense layer[MLP_MAX_LAYERS];
     nde_act act[MLP_MAX_LAYERS];
-    size_t z_off[MLP_MAX_LAYERS], a_off[MLP_MAX_LAYERS]; /* within a record row */
+    size_t z_off[MLP_MAX_LAYERS], a_off[MLP_MAX_LAYERS]; /* block starts, per sample */
     size_t rec_size;
     size_t theta_end; /* one past the last θ offset any layer uses */
     size_t max_width; /* max of in and every layer's out */
@@ -30,7 +32,7 @@ struct nde_mlp {
     size_t cap;
     double *ws;
     double *x_in;   /* (cap, in): input of the recorded forward */
-    double *rec;    /* (cap, rec_size): record of that forward */
+    double *rec;    /* (cap·rec_size): record of that forward */
     double *buf[2]; /* (cap, max_width): reverse/forward-mode scratch */
 
     size_t rec_batch; /* batch of the recorded forward; 0 = nothing recorded */
@@ -111,11 +113,6 @@ nde_status nde_mlp_create(nde_params *params, const nde_mlp_spec *spec, const ch
         if (width_out > net->max_width) net->max_width = width_out;
         width_in = width_out;
     }
-    if (net->rec_size > INT_MAX) {
-        nde_free(net);
-        return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_create(%s): record of %zu doubles per sample "
-                        "exceeds BLAS int", prefix, net->rec_size);
-    }
     *out = net;
     return NDE_OK;
 }
@@ -164,13 +161,17 @@ nde_status nde_mlp_reserve(nde_mlp *net, size_t batch)
                         batch);
     double *ws = nde_alloc_array(batch * per, sizeof *ws);
     if (!ws) return NDE_ERR_NOMEM;
+    double *x_in = ws, *rec = x_in + batch * net->in;
+    if (net->rec_batch) { /* keep the recorded forward */
+        memcpy(x_in, net->x_in, net->rec_batch * net->in * sizeof *ws);
+        memcpy(rec, net->rec, net->rec_batch * net->rec_size * sizeof *ws);
+    }
     nde_free(net->ws);
     net->ws = ws;
     net->cap = batch;
-    net->rec_batch = 0;
-    net->x_in = ws;
-    net->rec = net->x_in + batch * net->in;
-    net->buf[0] = net->rec + batch * net->rec_size;
+    net->x_in = x_in;
+    net->rec = rec;
+    net->buf[0] = rec + batch * net->rec_size;
     net->buf[1] = net->buf[0] + batch * net->max_width;
     return NDE_OK;
 }
@@ -189,47 +190,26 @@ static nde_status check_call(const char *fn, const nde_mlp *net, const nde_param
     return NDE_OK;
 }
 
-/* Run the layers on x (batch, in) writing the record rec (batch, rec_size). */
+/* Run the layers on x (batch, in) writing the record rec (batch·rec_size). */
 static nde_status forward_into(const nde_mlp *net, const double *theta, double t, const double *x,
                                double *rec, size_t batch)
 {
-    size_t rs = net->rec_size;
     const double *h = x;
-    size_t ldh = net->in;
     for (size_t l = 0; l < net->n_layers; l++) {
-        double *z = rec + net->z_off[l], *a = rec + net->a_off[l];
-        nde_nn_dense_forward(&net->layer[l], theta, t, h, ldh, z, rs, batch);
-        if (a != z)
-            for (size_t b = 0; b < batch; b++)
-                NDE_TRY(nde_act_forward(net->act[l], z + b * rs, a + b * rs, net->layer[l].out));
+        double *z = rec + batch * net->z_off[l], *a = rec + batch * net->a_off[l];
+        nde_nn_dense_forward(&net->layer[l], theta, t, h, z, batch);
+        if (a != z) NDE_TRY(nde_act_forward(net->act[l], z, a, batch * net->layer[l].out));
         h = a;
-        ldh = rs;
     }
     return NDE_OK;
 }
 
-/* y (batch, out) = the last layer's activations in rec. */
-static void copy_output(const nde_mlp *net, const double *rec, double *y, size_t batch)
+/* d_out (batch, out_l) = d_in ⊙ act_l'(z_l), from the record; d_out may equal d_in. */
+static nde_status act_grad(const nde_mlp *net, size_t l, const double *rec, const double *d_in,
+                           double *d_out, size_t batch)
 {
-    const double *a = rec + net->a_off[net->n_layers - 1];
-    for (size_t b = 0; b < batch; b++)
-        memcpy(y + b * net->out, a + b * net->rec_size, net->out * sizeof *y);
-}
-
-/* d (batch, width) ⊙= act'(z) row by row, z and a being strided rows of rec. */
-static nde_status act_grad_rows(const nde_mlp *net, size_t l, const double *rec,
-                                const double *d_in, double *d_out, size_t batch)
-{
-    size_t rs = net->rec_size, w = net->layer[l].out;
-    if (net->act[l] == NDE_ACT_IDENTITY) {
-        if (d_out != d_in) memcpy(d_out, d_in, batch * w * sizeof *d_out);
-        return NDE_OK;
-    }
-    const double *z = rec + net->z_off[l], *a = rec + net->a_off[l];
-    for (size_t b = 0; b < batch; b++)
-        NDE_TRY(nde_act_backward(net->act[l], z + b * rs, a + b * rs, d_in + b * w, d_out + b * w,
-                                 w));
-    return NDE_OK;
+    return nde_act_backward(net->act[l], rec + batch * net->z_off[l],
+                            rec + batch * net->a_off[l], d_in, d_out, batch * net->layer[l].out);
 }
 
 /* Chain rule backwards through the forward recorded in rec at input x:
@@ -240,16 +220,14 @@ static nde_status backward_from(nde_mlp *net, const double *theta, double t, con
 {
     if (!dx && !gtheta) return NDE_OK;
     NDE_TRY(nde_mlp_reserve(net, batch));
-    size_t L = net->n_layers, rs = net->rec_size;
+    size_t L = net->n_layers;
     double *dz = net->buf[0], *dh = net->buf[1];
-    NDE_TRY(act_grad_rows(net, L - 1, rec, dy, dz, batch));
+    NDE_TRY(act_grad(net, L - 1, rec, dy, dz, batch));
     for (size_t l = L; l-- > 0;) {
-        const nde_dense *d = &net->layer[l];
-        const double *h = l == 0 ? x : rec + net->a_off[l - 1];
-        size_t ldh = l == 0 ? net->in : rs;
-        nde_nn_dense_backward(d, theta, t, h, ldh, dz, l == 0 ? dx : dh, gtheta, batch);
+        const double *h = l == 0 ? x : rec + batch * net->a_off[l - 1];
+        nde_nn_dense_backward(&net->layer[l], theta, t, h, dz, l == 0 ? dx : dh, gtheta, batch);
         if (l == 0) break;
-        NDE_TRY(act_grad_rows(net, l - 1, rec, dh, dh, batch));
+        NDE_TRY(act_grad(net, l - 1, rec, dh, dh, batch));
         double *tmp = dz;
         dz = dh;
         dh = tmp;
@@ -276,7 +254,7 @@ nde_status nde_mlp_forward(nde_mlp *net, const nde_params *p, double t, const do
     NDE_TRY(check_call("nde_mlp_forward", net, p, batch));
     if (!x || !y) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_forward: NULL x or y");
     NDE_TRY(record_forward(net, p, t, x, batch));
-    copy_output(net, net->rec, y, batch);
+    memcpy(y, net->rec + batch * net->a_off[net->n_layers - 1], batch * net->out * sizeof *y);
     return NDE_OK;
 }
 
@@ -286,7 +264,7 @@ nde_status nde_mlp_forward_rec(const nde_mlp *net, const nde_params *p, double t
     NDE_TRY(check_call("nde_mlp_forward_rec", net, p, batch));
     if (!x || !y || !rec) return NDE_FAIL(NDE_ERR_ARG, "nde_mlp_forward_rec: NULL x, y or rec");
     NDE_TRY(forward_into(net, nde_params_theta_const(p), t, x, rec, batch));
-    copy_output(net, rec, y, batch);
+    memcpy(y, rec + batch * net->a_off[net->n_layers - 1], batch * net->out * sizeof *y);
     return NDE_OK;
 }
 
@@ -336,7 +314,7 @@ nde_status nde_mlp_jvp(nde_mlp *net, const nde_params *p, double t, const double
     for (size_t l = 0; l < net->n_layers; l++) {
         double *next = l + 1 == net->n_layers ? jy : net->buf[l % 2];
         nde_nn_dense_jvp(&net->layer[l], theta, cur, next, batch);
-        NDE_TRY(act_grad_rows(net, l, net->rec, next, next, batch));
+        NDE_TRY(act_grad(net, l, net->rec, next, next, batch));
         cur = next;
     }
     return NDE_OK;

@@ -17,13 +17,12 @@ nde_status nde_nn_check_call(const char *fn, const nde_dense *d, const nde_param
                              size_t batch);
 
 /* The layer's products on θ = theta without checks (see nde/nn.h for the formulas).
- * Rows of x and y may be strided: x (batch, ldx ≥ in), y (batch, ldy ≥ out).
- * dy (batch, out), dx (batch, in) or NULL, gtheta laid out like θ or NULL,
- * w (batch, in), jy (batch, out) are contiguous. */
+ * x (batch, in), y (batch, out), dy (batch, out), dx (batch, in) or NULL,
+ * gtheta laid out like θ or NULL, w (batch, in), jy (batch, out). */
 void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, const double *x,
-                          size_t ldx, double *y, size_t ldy, size_t batch);
+                          double *y, size_t batch);
 void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, const double *x,
-                           size_t ldx, const double *dy, double *dx, double *gtheta, size_t batch);
+                           const double *dy, double *dx, double *gtheta, size_t batch);
 void nde_nn_dense_jvp(const nde_dense *d, const double *theta, const double *w, double *jy,
                       size_t batch);
 
