@@ -900,3 +900,30 @@ Test(field, mlp_field_is_the_network_and_reads_theta_at_call_time)
     nde_free(g2);
     unbuild(&m);
 }
+
+/* ---- the example in nde/nn.h, verbatim apart from handing du out ---------------- */
+
+static nde_status header_example(double *du_out)
+{
+    nde_params *p;   NDE_TRY(nde_params_create(&p));
+    nde_mlp *net;    NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
+                         .hidden = {50}, .act = NDE_ACT_TANH}, "mlp", &net));
+    nde_rng rng;     nde_rng_seed(&rng, 1);
+    NDE_TRY(nde_mlp_init(net, p, NDE_INIT_NORMAL, 0.1, &rng));
+    nde_field f;     NDE_TRY(nde_mlp_field(net, p, &f));   // f(t, u) = MLP(u)
+    double u[2] = {1.0, 0.5}, du[2];
+    NDE_TRY(f.f(f.ctx, 0.0, u, du, 1));                    // one sample
+    double ref[2];
+    mlp_ref(net, p, 0.0, u, ref, 1);
+    du_out[0] = du[0] - ref[0];
+    du_out[1] = du[1] - ref[1];
+    nde_mlp_destroy(&net);  nde_params_destroy(&p);
+    return NDE_OK;
+}
+
+Test(nn, header_example_runs)
+{
+    double diff[2] = {NAN, NAN};
+    cr_assert_eq(header_example(diff), NDE_OK, "%s", nde_last_error());
+    cr_assert(fabs(diff[0]) < 1e-14 && fabs(diff[1]) < 1e-14);
+}

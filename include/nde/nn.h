@@ -7,14 +7,16 @@
  * Layers own no parameters: they register named tensors in a caller's nde_params and
  * keep offsets into θ and the flat gradient, so several modules can share one θ.
  *
- * Typical use (the spiral model du/dt = MLP(u³) wraps forward/vjp itself):
+ * Typical use (compiled and run by tests/test_nn.c; a model such as the spiral's
+ * du/dt = MLP(u³) wraps nde_mlp_forward/nde_mlp_vjp in its own field instead):
  *     nde_params *p;   NDE_TRY(nde_params_create(&p));
- *     nde_mlp *net;    NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){ .in = 2, .out = 2,
- *                          .hidden = {50}, .act = NDE_ACT_TANH }, "mlp", &net));
+ *     nde_mlp *net;    NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
+ *                          .hidden = {50}, .act = NDE_ACT_TANH}, "mlp", &net));
  *     nde_rng rng;     nde_rng_seed(&rng, 1);
  *     NDE_TRY(nde_mlp_init(net, p, NDE_INIT_NORMAL, 0.1, &rng));
- *     nde_field f;     NDE_TRY(nde_mlp_field(net, p, &f));   // f(t,u) = MLP(u)
- *     ...
+ *     nde_field f;     NDE_TRY(nde_mlp_field(net, p, &f));   // f(t, u) = MLP(u)
+ *     double u[2] = {1.0, 0.5}, du[2];
+ *     NDE_TRY(f.f(f.ctx, 0.0, u, du, 1));                    // one sample
  *     nde_mlp_destroy(&net);  nde_params_destroy(&p);
  */
 #ifndef NDE_NN_H
