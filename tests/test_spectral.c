@@ -123,7 +123,7 @@ static void check_forward_vs_direct_one(int ndim, size_t cin, size_t cout, size_
     double *yd = nde_alloc_array(batch * cout * pts, sizeof *yd);
     double *scr = nde_alloc_array(nde_spectral_conv_scratch_size(s.conv, batch, n), sizeof *scr);
     cr_assert(y && yd && scr);
-    cr_assert_eq(nde_spectral_conv_forward(s.conv, nde_params_theta(s.params), x, y, batch, n, scr),
+    cr_assert_eq(nde_spectral_conv_forward(s.conv, nde_params_theta(s.params), x, y, batch, n, scr, NULL),
                  NDE_OK, "%s", nde_last_error());
     direct(&s, nde_params_theta(s.params), x, yd, batch, n);
     double scale, d = max_abs_diff(y, yd, batch * cout * pts, &scale);
@@ -165,7 +165,7 @@ Test(spectral, forward_2d_equals_direct_multiplier)
 static double lin_loss(setup *s, const double *theta, const double *x, const double *r,
                        size_t batch, const size_t *n, double *y, double *scr)
 {
-    cr_assert_eq(nde_spectral_conv_forward(s->conv, theta, x, y, batch, n, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(s->conv, theta, x, y, batch, n, scr, NULL), NDE_OK);
     size_t pts = s->spec.ndim == 2 ? n[0] * n[1] : n[0];
     double l = 0;
     for (size_t i = 0; i < batch * s->spec.out_channels * pts; i++) l += r[i] * y[i];
@@ -198,7 +198,7 @@ static void check_vjp_one(int ndim, size_t cin, size_t cout, size_t m0, size_t m
     double *th = nde_params_theta(s.params), *gw = nde_params_grad(s.params);
     /* gtheta accumulates: start from a known value. */
     for (size_t i = 0; i < np; i++) gw[i] = 0.25;
-    cr_assert_eq(nde_spectral_conv_vjp(s.conv, th, x, gy, gx, gw, batch, n, scr), NDE_OK, "%s",
+    cr_assert_eq(nde_spectral_conv_vjp(s.conv, th, x, NULL, gy, gx, gw, batch, n, scr), NDE_OK, "%s",
                  nde_last_error());
     for (size_t i = 0; i < np; i++) gw[i] -= 0.25;
     const double h = 1e-5;
@@ -223,9 +223,18 @@ static void check_vjp_one(int ndim, size_t cin, size_t cout, size_t m0, size_t m
     double ex = rel_err(gx, gx_fd, nx), ew = rel_err(gw, gw_fd, np);
     cr_assert(ex <= 1e-6, "input VJP vs FD: rel err %g", ex);
     cr_assert(ew <= 1e-6, "weight VJP vs FD: rel err %g", ew);
+    /* the spectrum kept by the forward gives the same weight gradient without x */
+    double *xh = nde_alloc_array(nde_spectral_conv_spectrum_size(s.conv, batch), sizeof *xh);
+    double *gw2 = nde_alloc_array(np, sizeof *gw2);
+    cr_assert_eq(nde_spectral_conv_forward(s.conv, th, x, y, batch, n, scr, xh), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_vjp(s.conv, th, NULL, xh, gy, NULL, gw2, batch, n, scr), NDE_OK);
+    for (size_t i = 0; i < np; i++) cr_assert(fabs(gw2[i] - gw[i]) <= 1e-14 * (1 + fabs(gw[i])));
+    cr_assert_eq(nde_spectral_conv_vjp(s.conv, th, NULL, NULL, gy, NULL, gw2, batch, n, scr), NDE_ERR_ARG);
+    nde_free(xh);
+    nde_free(gw2);
     /* gx only and gtheta only give the same pieces. */
     double *gx2 = nde_alloc_array(nx, sizeof *gx2);
-    cr_assert_eq(nde_spectral_conv_vjp(s.conv, th, x, gy, gx2, NULL, batch, n, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_vjp(s.conv, th, x, NULL, gy, gx2, NULL, batch, n, scr), NDE_OK);
     cr_assert_eq(memcmp(gx, gx2, nx * sizeof *gx), 0);
     nde_free(x);
     nde_free(gy);
@@ -294,8 +303,8 @@ static void check_resolution_transfer(void)
                 if (a % 2 == 0 && b % 2 == 0) x[(ch * 8 + a / 2) * 8 + b / 2] = f;
             }
     double *th = nde_params_theta(s.params);
-    cr_assert_eq(nde_spectral_conv_forward(s.conv, th, x, y, batch, n, scr), NDE_OK);
-    cr_assert_eq(nde_spectral_conv_forward(s.conv, th, x2, y2, batch, n2, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(s.conv, th, x, y, batch, n, scr, NULL), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(s.conv, th, x2, y2, batch, n2, scr, NULL), NDE_OK);
     double d = 0, m = 0;
     for (size_t ch = 0; ch < c; ch++)
         for (size_t a = 0; a < 8; a++)
@@ -328,8 +337,8 @@ Test(spectral, fft_and_dft_transforms_agree_at_fno_size)
     double *x = rand_array(len, &r), *ya = nde_alloc_array(len, sizeof *ya);
     double *yb = nde_alloc_array(len, sizeof *yb);
     double *scr = nde_alloc_array(nde_spectral_conv_scratch_size(a.conv, batch, n), sizeof *scr);
-    cr_assert_eq(nde_spectral_conv_forward(a.conv, nde_params_theta(a.params), x, ya, batch, n, scr), NDE_OK);
-    cr_assert_eq(nde_spectral_conv_forward(b.conv, nde_params_theta(b.params), x, yb, batch, n, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(a.conv, nde_params_theta(a.params), x, ya, batch, n, scr, NULL), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(b.conv, nde_params_theta(b.params), x, yb, batch, n, scr, NULL), NDE_OK);
     double scale, d = max_abs_diff(ya, yb, len, &scale);
     cr_assert(d <= 1e-12 * scale, "FFT vs DFT: %g (scale %g)", d, scale);
     nde_free(x);
@@ -353,8 +362,8 @@ Test(spectral, repeated_calls_give_identical_bits)
     double *y2 = nde_alloc_array(batch * 3 * 64, sizeof *y2);
     double *scr = nde_alloc_array(nde_spectral_conv_scratch_size(s.conv, batch, n), sizeof *scr);
     cr_assert_eq(nde_spectral_conv_prepare(s.conv, batch, n), NDE_OK);
-    cr_assert_eq(nde_spectral_conv_forward(s.conv, nde_params_theta(s.params), x, y1, batch, n, scr), NDE_OK);
-    cr_assert_eq(nde_spectral_conv_forward(s.conv, nde_params_theta(s.params), x, y2, batch, n, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(s.conv, nde_params_theta(s.params), x, y1, batch, n, scr, NULL), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(s.conv, nde_params_theta(s.params), x, y2, batch, n, scr, NULL), NDE_OK);
     cr_assert_eq(memcmp(y1, y2, batch * 3 * 64 * sizeof *y1), 0);
     nde_free(x);
     nde_free(y1);
@@ -409,14 +418,14 @@ Test(spectral, bad_input_returns_status)
     double *x = nde_alloc_array(16, sizeof *x), *y = nde_alloc_array(16, sizeof *y);
     double *scr = nde_alloc_array(256, sizeof *scr);
     const double *th = nde_params_theta(p);
-    cr_assert_eq(nde_spectral_conv_forward(conv, th, x, y, 1, n, scr), NDE_ERR_SHAPE);
+    cr_assert_eq(nde_spectral_conv_forward(conv, th, x, y, 1, n, scr, NULL), NDE_ERR_SHAPE);
     cr_assert(strstr(nde_last_error(), "n[0] = 7") != NULL, "%s", nde_last_error());
     n[0] = 8;
-    cr_assert_eq(nde_spectral_conv_forward(conv, th, x, y, 0, n, scr), NDE_ERR_ARG);
-    cr_assert_eq(nde_spectral_conv_forward(conv, th, NULL, y, 1, n, scr), NDE_ERR_ARG);
-    cr_assert_eq(nde_spectral_conv_forward(conv, th, x + 1, y, 1, n, scr), NDE_ERR_ARG);
-    cr_assert_eq(nde_spectral_conv_vjp(conv, th, x, y, NULL, NULL, 1, NULL, scr), NDE_ERR_ARG);
-    cr_assert_eq(nde_spectral_conv_forward(conv, th, x, y, 1, n, scr), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(conv, th, x, y, 0, n, scr, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_spectral_conv_forward(conv, th, NULL, y, 1, n, scr, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_spectral_conv_forward(conv, th, x + 1, y, 1, n, scr, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_spectral_conv_vjp(conv, th, x, NULL, y, NULL, NULL, 1, NULL, scr), NDE_ERR_ARG);
+    cr_assert_eq(nde_spectral_conv_forward(conv, th, x, y, 1, n, scr, NULL), NDE_OK);
     nde_free(x);
     nde_free(y);
     nde_free(scr);

@@ -72,16 +72,23 @@ size_t nde_spectral_conv_scratch_size(const nde_spectral_conv *conv, size_t batc
 nde_status nde_spectral_conv_prepare(const nde_spectral_conv *conv, size_t batch,
                                      const size_t *n);
 
+/* Doubles of the kept spectrum of `batch` inputs: (n_kept_modes, batch, Cin) complex. */
+size_t nde_spectral_conv_spectrum_size(const nde_spectral_conv *conv, size_t batch);
+
 /* y (batch, Cout, n...) = K x, x (batch, Cin, n...); y is overwritten.
- * scratch: nde_spectral_conv_scratch_size doubles, 64-byte aligned (nde_alloc). */
+ * scratch: nde_spectral_conv_scratch_size doubles; x, y, scratch 16-byte aligned (nde_alloc
+ * or malloc). xhat: NULL, or nde_spectral_conv_spectrum_size doubles that receive the kept
+ * spectrum of x for a later VJP (saves recomputing it). */
 nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double *theta,
                                      const double *x, double *y, size_t batch, const size_t *n,
-                                     double *scratch);
+                                     double *scratch, double *xhat);
 /* Given gy (batch, Cout, n...) = ∂L/∂y: gx (batch, Cin, n...) = ∂L/∂x (overwritten; NULL →
- * skipped) and gtheta += ∂L/∂θ (NULL → skipped). x is the forward input. */
+ * skipped) and gtheta += ∂L/∂θ (NULL → skipped). The weight gradient needs the forward
+ * input: its kept spectrum xhat as left by the forward, or (xhat NULL) x itself. */
 nde_status nde_spectral_conv_vjp(const nde_spectral_conv *conv, const double *theta,
-                                 const double *x, const double *gy, double *gx, double *gtheta,
-                                 size_t batch, const size_t *n, double *scratch);
+                                 const double *x, const double *xhat, const double *gy,
+                                 double *gx, double *gtheta, size_t batch, const size_t *n,
+                                 double *scratch);
 
 /* ---- pointwise (1×1) convolution --------------------------------------------------
  * y[b,o,p] = Σ_i W[o,i] x[b,i,p] + bias[o] over the npts points of each sample (the

@@ -26,6 +26,7 @@ struct nde_fno_work {
     double **v;                 /* v[l] (B, W, ppts), l = 0..L: layer inputs and last output */
     double **z;                 /* z[l] (B, W, ppts), l = 0..L−2: GELU derivatives at the
                                    pre-activations */
+    double **xhat;              /* xhat[l]: kept spectrum of v[l], l = 0..L−1 */
     double *vc;                 /* (B, W, pts) cropped v[L] */
     double *ga, *gb;            /* (B, max(W, proj/lift widths), ppts) gradient buffers */
     double *gh;                 /* (B, lift_in, pts) */
@@ -172,8 +173,11 @@ void nde_fno_work_destroy(nde_fno_work **work)
     }
     if (w->z)
         for (size_t l = 0; l + 1 < L; l++) nde_free(w->z[l]);
+    if (w->xhat)
+        for (size_t l = 0; l < L; l++) nde_free(w->xhat[l]);
     nde_free(w->v);
     nde_free(w->z);
+    nde_free(w->xhat);
     nde_free(w->ga);
     nde_free(w->gb);
     nde_free(w->gh);
@@ -223,13 +227,14 @@ nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
     w->proj_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->proj, B, w->pts) + 1, sizeof(double));
     w->v = nde_alloc_array(L + 1, sizeof *w->v);
     w->z = nde_alloc_array(L, sizeof *w->z);
+    w->xhat = nde_alloc_array(L, sizeof *w->xhat);
     w->ga = nde_alloc_array(B * widest * w->ppts, sizeof(double));
     w->gb = nde_alloc_array(B * widest * w->ppts, sizeof(double));
     w->gh = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
     w->uout = nde_alloc_array(B * s->out_channels * w->pts, sizeof(double));
     size_t nk[2] = {np[0], np[1]};
     w->scratch = nde_alloc_array(nde_spectral_conv_scratch_size(fno->kconv[0], B, nk), sizeof(double));
-    int ok = w->h && w->lift_cache && w->proj_cache && w->v && w->z && w->ga && w->gb && w->gh &&
+    int ok = w->h && w->lift_cache && w->proj_cache && w->v && w->z && w->xhat && w->ga && w->gb && w->gh &&
              w->uout && w->scratch;
     for (size_t l = 0; ok && l <= L; l++) {
         w->v[l] = nde_alloc_array(B * W * w->ppts, sizeof(double));
@@ -238,6 +243,10 @@ nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
     for (size_t l = 0; ok && l + 1 < L; l++) {
         w->z[l] = nde_alloc_array(B * W * w->ppts, sizeof(double));
         ok = w->z[l] != NULL;
+    }
+    for (size_t l = 0; ok && l < L; l++) {
+        w->xhat[l] = nde_alloc_array(nde_spectral_conv_spectrum_size(fno->kconv[l], B), sizeof(double));
+        ok = w->xhat[l] != NULL;
     }
     if (ok) {
         w->v0 = padded ? nde_alloc_array(B * W * w->pts, sizeof(double)) : w->v[0];
@@ -286,7 +295,8 @@ nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, doubl
     if (padded) NDE_TRY(nde_pad(s->ndim, w->n, w->pad, w->v0, w->v[0], batch, W));
     for (size_t l = 0; l < L; l++) {
         double *out = w->v[l + 1];
-        NDE_TRY(nde_spectral_conv_forward(fno->kconv[l], th, w->v[l], out, batch, w->np, w->scratch));
+        NDE_TRY(nde_spectral_conv_forward(fno->kconv[l], th, w->v[l], out, batch, w->np, w->scratch,
+                                          w->xhat[l]));
         NDE_TRY(nde_pointwise_forward(fno->skip[l], th, w->v[l], out, batch, w->ppts, 1));
         if (l + 1 < L) nde_gelu_with_derivative(out, out, w->z[l], batch * W * w->ppts);
     }
@@ -320,8 +330,8 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
         size_t count = batch * W * w->ppts;
         if (l + 1 < L)
             for (size_t i = 0; i < count; i++) g[i] *= w->z[l][i];
-        NDE_TRY(nde_spectral_conv_vjp(fno->kconv[l], th, w->v[l], g, other, gtheta, batch, w->np,
-                                      w->scratch));
+        NDE_TRY(nde_spectral_conv_vjp(fno->kconv[l], th, w->v[l], w->xhat[l], g, other, gtheta,
+                                      batch, w->np, w->scratch));
         NDE_TRY(nde_pointwise_vjp(fno->skip[l], th, w->v[l], g, other, gtheta, batch, w->ppts, 1));
         double *t = g;
         g = other;

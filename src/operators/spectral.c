@@ -253,9 +253,14 @@ static const double complex *mode_block(const double *base, size_t q, size_t bat
     return (const double complex *)base + q * batch * ch;
 }
 
+size_t nde_spectral_conv_spectrum_size(const nde_spectral_conv *conv, size_t batch)
+{
+    return conv ? 2 * conv->n_kept * batch * conv->cin : 0;
+}
+
 nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double *theta,
                                      const double *x, double *y, size_t batch, const size_t *n,
-                                     double *scratch)
+                                     double *scratch, double *xhat)
 {
     if (!conv || !theta || !x || !y || !scratch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_spectral_conv_forward: NULL argument");
@@ -268,8 +273,8 @@ nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double
     NDE_TRY(get_plans(conv, batch, conv->cin, g, &pin));
     NDE_TRY(get_plans(conv, batch, conv->cout, g, &pout));
     double *spec = scratch;
-    double *Xk = spec + spec_len(conv, batch, g);
-    double *Yk = Xk + block_len(conv, batch);
+    double *Xk = xhat ? xhat : spec + spec_len(conv, batch, g);
+    double *Yk = spec + spec_len(conv, batch, g) + block_len(conv, batch);
     transform_gather(conv, &pin, g, x, batch, conv->cin, spec, Xk);
     const double complex alpha = 1.0 / (double)g.points, zero = 0.0;
     const double *w = theta + conv->w_off;
@@ -283,13 +288,14 @@ nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double
 }
 
 nde_status nde_spectral_conv_vjp(const nde_spectral_conv *conv, const double *theta,
-                                 const double *x, const double *gy, double *gx, double *gtheta,
-                                 size_t batch, const size_t *n, double *scratch)
+                                 const double *x, const double *xhat, const double *gy,
+                                 double *gx, double *gtheta, size_t batch, const size_t *n,
+                                 double *scratch)
 {
-    if (!conv || !theta || !x || !gy || !scratch)
+    if (!conv || !theta || !gy || !scratch || (gtheta && !x && !xhat))
         return NDE_FAIL(NDE_ERR_ARG, "nde_spectral_conv_vjp: NULL argument");
     NDE_TRY(check_grid(conv, batch, n));
-    NDE_TRY(check_aligned(x, "x"));
+    if (x) NDE_TRY(check_aligned(x, "x"));
     NDE_TRY(check_aligned(gy, "gy"));
     NDE_TRY(check_aligned(scratch, "scratch"));
     if (gx) NDE_TRY(check_aligned(gx, "gx"));
@@ -306,7 +312,10 @@ nde_status nde_spectral_conv_vjp(const nde_spectral_conv *conv, const double *th
     const double *w = theta + conv->w_off;
     transform_gather(conv, &pout, g, gy, batch, cout, spec, Gk);
     if (gtheta) {
-        transform_gather(conv, &pin, g, x, batch, cin, spec, Xk);
+        if (xhat)
+            Xk = (double *)xhat; /* only read below */
+        else
+            transform_gather(conv, &pin, g, x, batch, cin, spec, Xk);
         double *gw = gtheta + conv->w_off;
         size_t ncol = conv->ndim == 2 ? conv->m[1] : conv->m[0];
         for (size_t q = 0; q < conv->n_kept; q++) {
