@@ -6,7 +6,9 @@
  * states at the save times. The solve must have been made with opts.tape set:
  * NDE_TAPE_STAGES stores every stage input (fastest), NDE_TAPE_STEP_STARTS stores
  * only the step starts and recomputes stages during the sweep (s× less memory, one
- * extra forward evaluation per stage). Both give identical gradients. */
+ * extra forward evaluation per stage), NDE_TAPE_CHECKPOINT stores every k-th step start
+ * (or only u0) and recomputes segments with a binomial schedule (O(√N) or O(log N)
+ * states). All give identical gradients. */
 #ifndef NDE_ADJOINT_H
 #define NDE_ADJOINT_H
 
@@ -24,6 +26,68 @@ extern "C" {
  * none; NDE_ERR_ARG for NULL dL_dtraj; the field's vjp status. */
 nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
                                 size_t n_theta, double *grad_u0);
+
+/* ---- continuous adjoints ("optimize, then discretize") ----------------------
+ * The adjoint ODE of the last solve's loss L(traj),
+ *     λ' = −(∂f/∂u)ᵀ λ,    μ' = −(∂f/∂θ)ᵀ λ,
+ * integrated from ts[nt−1] back to ts[0] with λ(ts[nt−1]) = ∂L/∂traj[nt−1], μ = 0 there,
+ * and λ += ∂L/∂traj[k] at every earlier save time; then ∂L/∂u0 = λ(ts[0]) and
+ * ∂L/∂θ = μ(ts[0]) (Pontryagin; Chen, Rubanova, Bettencourt & Duvenaud, "Neural ordinary
+ * differential equations", NeurIPS 2018, Alg. 1). They give the gradient of the exact
+ * flow, which differs from the discrete adjoint's gradient of the computed solution by
+ * O(forward tolerance + adjoint tolerance) — docs/adjoints.md lists the tolerances the
+ * agreement tests use. They need the field's vjp, not a tape; the flat gradient has the
+ * same layout as nde_adjoint_discrete's.
+ *
+ * Shared arguments: traj (nt, batch, dim) — the trajectory the last nde_solve wrote (the
+ * backsolve and interpolating adjoints restart from its rows); dL_dtraj, grad_theta,
+ * n_theta and grad_u0 as for nde_adjoint_discrete (grad_theta ADDED, grad_u0 WRITTEN).
+ * opts NULL → nde_cont_adjoint_defaults(s). The backward solvers are built on the first
+ * call and reused while the sizes and options stay the same.
+ * Errors: NDE_ERR_STATE (no successful solve), NDE_ERR_ARG (NULL traj or dL_dtraj, a
+ * field without vjp, bad opts), NDE_ERR_SHAPE (n_theta), the backward solve's status
+ * (e.g. NDE_ERR_MAX_STEPS), NDE_ERR_NONFINITE. */
+typedef struct nde_cont_adjoint_opts {
+    nde_method method; /* integrator of the backward (and re-forward) solves */
+    double rtol, atol; /* its tolerances (> 0) */
+    size_t max_steps;  /* per backward segment */
+} nde_cont_adjoint_opts;
+
+/* The forward solver's method and tolerances (TSIT5 for the backsolve and interpolating
+ * adjoints when the forward method is a fixed-step or SUNDIALS method other than CVODES
+ * BDF/Adams, which backsolve can use itself). */
+nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s);
+
+/* Backsolve adjoint (torchdiffeq's odeint_adjoint; SciMLSensitivity BacksolveAdjoint with
+ * checkpointing): integrate [u, λ, μ] backwards between consecutive save times,
+ * restarting u at traj[k] at each of them so the reconstructed state does not drift.
+ * Memory O(batch·dim + n_params) beyond traj. Unstable on stiff problems whose backward
+ * flow blows up (pass a CVODES method in opts for mildly stiff ones). */
+nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL_dtraj,
+                                 double *grad_theta, size_t n_theta, double *grad_u0,
+                                 const nde_cont_adjoint_opts *opts);
+
+/* Interpolating adjoint (SciMLSensitivity InterpolatingAdjoint with checkpointing): for
+ * each save interval, last first, re-solve the forward from traj[k−1] with an explicit
+ * pair (opts.method if it is BS3/DOPRI5/TSIT5, else TSIT5) keeping its stages, and
+ * integrate [λ, μ] backwards with u(t) from that solve's dense output. Memory: one
+ * interval's stages. */
+nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL_dtraj,
+                                     double *grad_theta, size_t n_theta, double *grad_u0,
+                                     const nde_cont_adjoint_opts *opts);
+
+/* CVODES adjoint (Serban & Hindmarsh, "CVODES: the sensitivity-enabled ODE solver in
+ * SUNDIALS", 2005): the last solve must be NDE_CVODE_BDF/ADAMS with
+ * opts.cvodes_adj_steps > 0, so that CVodeF stored checkpoints; λ is integrated by
+ * CVodeB with the forward's multistep method (stiff-capable; dense Newton with the
+ * Jacobian −(∂f/∂u)ᵀ from dim vjp calls, or GMRES when the forward used GMRES) and μ is
+ * its backward quadrature. opts.method is ignored (rtol, atol, max_steps apply).
+ * Errors as above, plus NDE_ERR_STATE if no checkpoints were recorded and
+ * NDE_ERR_UNSUPPORTED in builds without SUNDIALS; SUNDIALS failures as NDE_ERR_SOLVER
+ * with SUNDIALS' message. */
+nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *grad_theta,
+                              size_t n_theta, double *grad_u0,
+                              const nde_cont_adjoint_opts *opts);
 
 #ifdef __cplusplus
 }

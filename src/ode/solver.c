@@ -128,6 +128,7 @@ void nde_solver_destroy(nde_solver **sp)
 {
     if (!sp || !*sp) return;
     nde_solver *s = *sp;
+    if (s->cont_adj && s->cont_adj_free) s->cont_adj_free(s->cont_adj);
     if (s->ops && s->ops->free_data) s->ops->free_data(s);
     nde_free(s->ts);
     nde_free(s->steps);

@@ -62,6 +62,11 @@ struct nde_solver {
     /* reverse-sweep workspace, grown on demand (src/adjoint) */
     double *adj_ws;
     size_t adj_ws_cap;
+
+    /* continuous adjoints' backward solvers and buffers (src/adjoint), kept between
+     * calls; freed by cont_adj_free */
+    void *cont_adj;
+    void (*cont_adj_free)(void *cont_adj);
 };
 
 /* Grow the per-solve buffers for n unknowns, nt save times. */

@@ -55,8 +55,11 @@ void nde_sun_err_handler(int code, const char *module, const char *function, cha
 {
     nde_sun *d = user;
     if (code >= 0) return; /* warnings (e.g. t + h == t) are not failures */
-    snprintf(d->msg, sizeof d->msg, "[%s] %s: %s", module ? module : "?",
-             function ? function : "?", msg ? msg : "");
+    /* keep the first (root) message; later ones (e.g. CVodeB's summary) are appended */
+    size_t used = strlen(d->msg);
+    if (used + 8 >= sizeof d->msg) return;
+    snprintf(d->msg + used, sizeof d->msg - used, "%s[%s] %s: %s", used ? "; " : "",
+             module ? module : "?", function ? function : "?", msg ? msg : "");
 }
 
 nde_status nde_sun_fail(nde_sun *d, int flag, const char *call, double t)

@@ -66,8 +66,8 @@ extern const nde_sun_family nde_sun_cvode_family, nde_sun_erk_family, nde_sun_ar
 /* The SUNContext kept in ctx's NDE_SLOT_SUNDIALS, created on first use. */
 nde_status nde_sundials_context(nde_ctx *ctx, SUNContext *out);
 
-/* SUNDIALS error handler: keeps "[module] function: message" in d->msg (warnings are
- * dropped). */
+/* SUNDIALS error handler: appends "[module] function: message" to d->msg (warnings
+ * are dropped); the first message is the root cause. */
 void nde_sun_err_handler(int code, const char *module, const char *function, char *msg,
                          void *user);
 

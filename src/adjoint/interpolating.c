@@ -1,0 +1,98 @@
+/* Interpolating adjoint with the save times as checkpoints: for each save interval,
+ * last first, the forward is re-solved from traj[k−1] keeping its stages, and
+ *     λ' = −(∂f/∂u)ᵀ λ,   μ' = −(∂f/∂θ)ᵀ λ
+ * is integrated backwards over the interval with u(t) from that solve's continuous
+ * extension u_m + h Σ_i w_i(θ) k_i (SciMLSensitivity's InterpolatingAdjoint with
+ * checkpointing; Kim, Ji, Deng, Ma & Rackauckas, "Stiff neural ordinary differential
+ * equations", Chaos 31 (2021), §III). One evaluation of the backward field is one
+ * dense-output lookup and one vjp. */
+#include <math.h>
+#include <string.h>
+
+#include "adjoint/cont.h"
+#include "ode/rk_step.h"
+
+/* u(t) from the re-forward solve's steps and stages (tape NDE_TAPE_STAGES). */
+static void interpolate(nde_cont_ws *w, double t, double *u)
+{
+    const nde_solver *r = w->fwd;
+    const nde_tableau *tab = r->tab;
+    size_t N = r->n_steps, m = w->last < N ? w->last : N - 1;
+    double dir = r->steps[0].h > 0 ? 1.0 : -1.0;
+    while (m > 0 && dir * (t - r->steps[m].t) < 0.0) m--;
+    while (m + 1 < N && dir * (t - (r->steps[m].t + r->steps[m].h)) > 0.0) m++;
+    w->last = m;
+    double h = r->steps[m].h, theta = (t - r->steps[m].t) / h;
+    theta = theta < 0.0 ? 0.0 : theta > 1.0 ? 1.0 : theta;
+    const double *y = r->tape + m * r->tape_stride, *k = y + (size_t)tab->stages * w->n;
+    double wts[NDE_RK_MAX_STAGES] = {0};
+    tab->dense(theta, wts);
+    nde_rk_combine(tab, wts, h, y, k, w->n, u); /* y[0] = u_m */
+}
+
+/* x = [λ (n), μ (p)] as one sample. */
+static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t batch)
+{
+    (void)batch;
+    nde_cont_ws *w = ctx;
+    nde_solver *s = w->s;
+    const nde_field *f = &s->field;
+    size_t n = w->n, p = w->p;
+    interpolate(w, t, w->u);
+    memset(dx + n, 0, p * sizeof *dx);
+    NDE_TRY(f->vjp(f->ctx, t, w->u, x, dx, p ? dx + n : NULL, s->batch));
+    s->stats.n_vjp++;
+    for (size_t i = 0; i < n + p; i++) dx[i] = -dx[i];
+    return NDE_OK;
+}
+
+static nde_status build(nde_cont_ws *w)
+{
+    size_t dim = w->n + w->p;
+    w->aug = (nde_field){.dim = dim, .ctx = w, .f = aug_f};
+    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
+    w->u = nde_alloc_array(3 * w->n, sizeof *w->u);
+    if (!w->x0 || !w->u) return NDE_ERR_NOMEM;
+    w->x1 = w->x0 + dim;
+    const nde_tableau *tab = nde_tableau_get(w->opts.method);
+    nde_method fm = tab && tab->est_order > 0 ? w->opts.method : NDE_TSIT5;
+    NDE_TRY(nde_cont_solver(w, &w->s->field, fm, NDE_TAPE_STAGES, &w->fwd));
+    return nde_cont_solver(w, &w->aug, w->opts.method, NDE_TAPE_NONE, &w->back);
+}
+
+nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL,
+                                     double *grad_theta, size_t n_theta, double *grad_u0,
+                                     const nde_cont_adjoint_opts *opts)
+{
+    NDE_TRY(nde_cont_check(s, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
+    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(s);
+    nde_cont_ws *w;
+    NDE_TRY(nde_cont_ws_get(s, NDE_CONT_INTERPOLATING, &o, build, &w));
+    size_t n = w->n, p = w->p, dim = w->aug.dim, nt = s->nt, dimu = s->field.dim;
+    s->stats.n_vjp = s->stats.n_adjoint_nfe = s->stats.n_recomputed_steps = 0;
+    size_t peak = 0;
+    double *x = w->x0, *out = w->x1, *fwd_out = w->u + n;
+    memcpy(x, dL + (nt - 1) * n, n * sizeof *x);
+    memset(x + n, 0, p * sizeof *x);
+    for (size_t k = nt - 1; k > 0; k--) {
+        double fseg[2] = {s->ts[k - 1], s->ts[k]}, bseg[2] = {s->ts[k], s->ts[k - 1]};
+        NDE_TRY(nde_solve(w->fwd, s->batch, dimu, traj + (k - 1) * n, 2, fseg, fwd_out));
+        s->stats.n_adjoint_nfe += w->fwd->stats.nfe;
+        s->stats.n_recomputed_steps += w->fwd->n_steps;
+        w->last = w->fwd->n_steps - 1;
+        NDE_TRY(nde_solve(w->back, 1, dim, x, 2, bseg, out));
+        size_t bytes = nde_cont_solver_bytes(w->fwd) + nde_cont_solver_bytes(w->back);
+        if (bytes > peak) peak = bytes;
+        memcpy(x, out + dim, dim * sizeof *x);
+        for (size_t i = 0; i < n; i++) x[i] += dL[(k - 1) * n + i];
+    }
+    for (size_t i = 0; i < n + p; i++)
+        if (!isfinite(x[i]))
+            return NDE_FAIL(NDE_ERR_NONFINITE,
+                            "nde_adjoint_interpolating: gradient entry %zu is %g", i, x[i]);
+    if (grad_u0) memcpy(grad_u0, x, n * sizeof *grad_u0);
+    if (grad_theta)
+        for (size_t i = 0; i < p; i++) grad_theta[i] += x[n + i];
+    nde_cont_set_memory(s, peak + (3 * dim + 3 * n) * sizeof(double));
+    return NDE_OK;
+}
