@@ -491,3 +491,36 @@ Test(mgno, bad_specs_and_nonfinite_input)
     nde_mgconv_destroy(NULL);
     nde_params_destroy(&p);
 }
+
+/* forward_keep + backward give the bits of vjp (same operations, no recomputation). */
+Test(mgno, kept_activations_give_the_vjp_bits)
+{
+    nde_mgno_spec sp = {.ndim = 2, .n = {8, 8}, .c_in = 1, .c_out = 1, .width = 3, .n_layers = 2,
+                        .levels = 3, .pre = {1, 1, 2}, .post = {1, 0, 0}};
+    nde_params *p;
+    nde_rng r;
+    nde_rng_seed(&r, 21);
+    nde_params_create(&p);
+    nde_mgno *m;
+    cr_assert_eq(nde_mgno_create(&sp, p, "m", &r, &m), NDE_OK, "%s", nde_last_error());
+    const size_t np = nde_params_count(p);
+    double x[3 * 64], y[3 * 64], y2[3 * 64], gy[3 * 64], gx[3 * 64], gx2[3 * 64];
+    double *g1 = nde_alloc_array(np, 8), *g2 = nde_alloc_array(np, 8);
+    fill(&r, x, 192), fill(&r, gy, 192);
+    cr_assert_eq(nde_mgno_backward(m, gy, gx, g1, 3), NDE_ERR_STATE);
+    cr_assert_eq(nde_mgno_forward_keep(m, x, y, 3), NDE_ERR_ARG); /* nothing reserved */
+    cr_assert_eq(nde_mgno_reserve(m, 3), NDE_OK);
+    cr_assert_eq(nde_mgno_forward_keep(m, x, y, 3), NDE_OK);
+    cr_assert_eq(nde_mgno_forward(m, x, y2, 3), NDE_OK);
+    cr_assert_eq(memcmp(y, y2, sizeof y), 0);
+    cr_assert_eq(nde_mgno_backward(m, gy, gx, g1, 3), NDE_ERR_STATE); /* plain forward discarded them */
+    cr_assert_eq(nde_mgno_forward_keep(m, x, y, 3), NDE_OK);
+    cr_assert_eq(nde_mgno_backward(m, gy, gx, g1, 2), NDE_ERR_STATE);
+    cr_assert_eq(nde_mgno_backward(m, gy, gx, g1, 3), NDE_OK);
+    cr_assert_eq(nde_mgno_vjp(m, x, gy, gx2, g2, 3), NDE_OK);
+    cr_assert_eq(memcmp(gx, gx2, sizeof gx), 0);
+    cr_assert_eq(memcmp(g1, g2, np * sizeof *g1), 0);
+    nde_free(g1), nde_free(g2);
+    nde_mgno_destroy(&m);
+    nde_params_destroy(&p);
+}

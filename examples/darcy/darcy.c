@@ -110,6 +110,7 @@ static nde_status model_create(nde_ctx *ctx, const char *name, const opts *o, mo
         }
         NDE_TRY(nde_params_create(&m->params));
         NDE_TRY(nde_mgno_create(&sp, m->params, "mgno", &rng, &m->mg));
+        NDE_TRY(nde_mgno_reserve(m->mg, o->batch_mgno));
         m->batch = o->batch_mgno;
         m->h1 = o->s % 2 == 0; /* the Fourier H1 loss needs an even grid */
         /* one-cycle needs a few epochs to have two phases; shorter runs use a constant lr */
@@ -132,16 +133,18 @@ static void model_destroy(model *m)
     }
 }
 
+/* Both models keep the activations of the forward pass for model_backward. */
 static nde_status model_forward(model *m, const double *x, double *y, size_t b)
 {
-    return m->fno ? nde_fno_forward(m->fno, m->work, x, y, b) : nde_mgno_forward(m->mg, x, y, b);
+    return m->fno ? nde_fno_forward(m->fno, m->work, x, y, b) : nde_mgno_forward_keep(m->mg, x, y, b);
 }
 
-/* Adds ∂L/∂θ to the store's gradient; for the FNO the forward on x must precede. */
-static nde_status model_backward(model *m, const double *x, const double *gy, size_t b)
+/* Adds ∂L/∂θ to the store's gradient after model_forward on the same batch. */
+static nde_status model_backward(model *m, const double *gy, size_t b)
 {
-    if (m->fno) return nde_fno_backward(m->fno, m->work, gy, NULL, NULL, b);
-    return nde_mgno_vjp(m->mg, x, gy, NULL, nde_params_grad(m->params), b);
+    double *grad = nde_params_grad(m->params);
+    if (m->fno) return nde_fno_backward(m->fno, m->work, gy, NULL, grad, b);
+    return nde_mgno_backward(m->mg, gy, NULL, grad, b);
 }
 
 /* Everything a training run needs besides the model. */
@@ -209,7 +212,7 @@ static nde_status train(run *r, model *m, const opts *o, FILE *results)
             double loss;
             nde_params_zero_grad(m->params);
             st = batch_loss(r, m, b, &loss, 1);
-            if (st == NDE_OK) st = model_backward(m, r->xb, r->g, b);
+            if (st == NDE_OK) st = model_backward(m, r->g, b);
             if (st == NDE_OK) st = nde_optim_step(opt);
             train_loss += loss;
         }

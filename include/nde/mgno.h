@@ -184,6 +184,18 @@ nde_status nde_mgconv_vjp(nde_mgconv *layer, const double *x, const double *gy, 
 nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, double *gx,
                         double *gtheta, size_t batch);
 
+/* Training without recomputing the forward pass (about a third less work per step than
+ * forward + vjp): nde_mgno_reserve allocates room for the activations of max_batch
+ * samples (the bytes of every intermediate field of one sample, times max_batch);
+ * nde_mgno_forward_keep is nde_mgno_forward that keeps them (batch <= max_batch, else
+ * NDE_ERR_ARG); nde_mgno_backward then gives what nde_mgno_vjp would for the same x,
+ * provided θ did not change in between. Any plain forward discards the kept
+ * activations; backward without them, or with another batch size, is NDE_ERR_STATE. */
+nde_status nde_mgno_reserve(nde_mgno *model, size_t max_batch);
+nde_status nde_mgno_forward_keep(nde_mgno *model, const double *x, double *y, size_t batch);
+nde_status nde_mgno_backward(nde_mgno *model, const double *gy, double *gx, double *gtheta,
+                             size_t batch);
+
 /* The network as a vector field f(t, u) = MgNO(u) (t is ignored), for ODE solvers and
  * adjoints: dim = in = out (requires c_in == c_out, else the returned field has
  * f == NULL and nde_field_check fails), n_params = nde_params_count of the store at

@@ -311,14 +311,14 @@ nde_status nde_mgconv_forward(nde_mgconv *layer, const double *x, double *y, siz
 {
     if (!layer || !x || !y || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgconv_forward: NULL argument or empty batch");
-    return mg_graph_forward(&layer->g, x, y, batch);
+    return mg_graph_forward(&layer->g, x, y, batch, 0);
 }
 
 nde_status nde_mgno_forward(nde_mgno *model, const double *x, double *y, size_t batch)
 {
     if (!model || !x || !y || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_forward: NULL argument or empty batch");
-    return mg_graph_forward(&model->g, x, y, batch);
+    return mg_graph_forward(&model->g, x, y, batch, 0);
 }
 
 nde_status nde_mgconv_vjp(nde_mgconv *layer, const double *x, const double *gy, double *gx,
@@ -335,6 +335,27 @@ nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, doub
     if (!model || !x || !gy || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_vjp: NULL argument or empty batch");
     return mg_graph_vjp(&model->g, x, gy, gx, gtheta, batch);
+}
+
+nde_status nde_mgno_reserve(nde_mgno *model, size_t max_batch)
+{
+    if (!model || !max_batch) return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_reserve: NULL model or 0");
+    return mg_graph_reserve(&model->g, max_batch);
+}
+
+nde_status nde_mgno_forward_keep(nde_mgno *model, const double *x, double *y, size_t batch)
+{
+    if (!model || !x || !y || !batch)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_forward_keep: NULL argument or empty batch");
+    return mg_graph_forward(&model->g, x, y, batch, 1);
+}
+
+nde_status nde_mgno_backward(nde_mgno *model, const double *gy, double *gx, double *gtheta,
+                             size_t batch)
+{
+    if (!model || !gy || !batch)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_backward: NULL argument or empty batch");
+    return mg_graph_backward(&model->g, gy, gx, gtheta, batch);
 }
 
 static nde_status field_f(void *ctx, double t, const double *u, double *du, size_t batch)

@@ -39,6 +39,7 @@ void mg_graph_free(mg_graph *g)
     nde_free(g->slot_off);
     nde_free(g->slot_len);
     nde_free(g->val);
+    nde_free(g->tape);
     nde_free(g->grad);
     memset(g, 0, sizeof *g);
 }
@@ -126,13 +127,13 @@ nde_status mg_graph_finalize(mg_graph *g, int out_slot)
 size_t mg_graph_in_len(const mg_graph *g) { return g->slot_len[0]; }
 size_t mg_graph_out_len(const mg_graph *g) { return g->slot_len[g->out_slot]; }
 
-/* Run all operations on the sample already copied into slot 0. */
-static nde_status run_forward(mg_graph *g, const double *theta)
+/* Run all operations on the sample already copied into slot 0 of val. */
+static nde_status run_forward(const mg_graph *g, const double *theta, double *val)
 {
     for (size_t i = 0; i < g->n_ops; i++) {
         const mg_op *op = &g->ops[i];
-        const double *src = g->val + g->slot_off[op->src];
-        double *dst = g->val + g->slot_off[op->dst];
+        const double *src = val + g->slot_off[op->src];
+        double *dst = val + g->slot_off[op->dst];
         const size_t n = g->slot_len[op->src];
         switch (op->kind) {
         case MG_OP_COPY: memcpy(dst, src, n * sizeof *dst); break;
@@ -147,20 +148,83 @@ static nde_status run_forward(mg_graph *g, const double *theta)
     return NDE_OK;
 }
 
-nde_status mg_graph_forward(mg_graph *g, const double *x, double *y, size_t batch)
+/* Reverse sweep for one sample whose activations are in val; gy is its output gradient. */
+static nde_status run_reverse(mg_graph *g, const double *theta, const double *val,
+                              const double *gy, double *gx, double *gtheta)
 {
+    memset(g->grad, 0, g->arena_len * sizeof *g->grad);
+    memcpy(g->grad + g->slot_off[g->out_slot], gy, mg_graph_out_len(g) * sizeof *gy);
+    for (size_t i = g->n_ops; i-- > 0;) {
+        const mg_op *op = &g->ops[i];
+        const double *src = val + g->slot_off[op->src];
+        double *gsrc = g->grad + g->slot_off[op->src];
+        const double *gdst = g->grad + g->slot_off[op->dst];
+        const size_t n = g->slot_len[op->src];
+        switch (op->kind) {
+        case MG_OP_COPY:
+            for (size_t k = 0; k < n; k++) gsrc[k] += gdst[k];
+            break;
+        case MG_OP_GELU: /* the source has no other reader (checked at finalize) */
+            nde_gelu_vjp(src, gdst, gsrc, n);
+            break;
+        case MG_OP_CONV:
+            NDE_TRY(nde_conv_apply_vjp(op->conv, theta + op->w_off, src, gdst, gsrc,
+                                       gtheta ? gtheta + op->w_off : NULL,
+                                       gtheta && op->has_bias ? gtheta + op->b_off : NULL, 1,
+                                       op->alpha));
+            break;
+        }
+    }
+    if (gx) memcpy(gx, g->grad, mg_graph_in_len(g) * sizeof *gx);
+    return NDE_OK;
+}
+
+nde_status mg_graph_reserve(mg_graph *g, size_t max_batch)
+{
+    if (max_batch <= g->tape_cap) return NDE_OK;
+    double *t = nde_alloc_array(max_batch, g->arena_len * sizeof(double));
+    if (!t) return NDE_ERR_NOMEM;
+    nde_free(g->tape);
+    g->tape = t;
+    g->tape_cap = max_batch;
+    g->tape_batch = 0;
+    return NDE_OK;
+}
+
+nde_status mg_graph_forward(mg_graph *g, const double *x, double *y, size_t batch, int keep)
+{
+    if (keep && batch > g->tape_cap)
+        return NDE_FAIL(NDE_ERR_ARG, "mgno: batch %zu exceeds the %zu samples reserved for "
+                        "keeping activations", batch, g->tape_cap);
     const double *theta = nde_params_theta_const(g->params);
     const size_t in = mg_graph_in_len(g), out = mg_graph_out_len(g);
+    g->tape_batch = 0;
     for (size_t s = 0; s < batch; s++) {
-        memcpy(g->val, x + s * in, in * sizeof *x);
-        NDE_TRY(run_forward(g, theta));
-        const double *res = g->val + g->slot_off[g->out_slot];
+        double *val = keep ? g->tape + s * g->arena_len : g->val;
+        memcpy(val, x + s * in, in * sizeof *x);
+        NDE_TRY(run_forward(g, theta, val));
+        const double *res = val + g->slot_off[g->out_slot];
         for (size_t k = 0; k < out; k++)
             if (!isfinite(res[k]))
                 return NDE_FAIL(NDE_ERR_NONFINITE, "mgno: output %zu of sample %zu is %g", k, s,
                                 res[k]);
         memcpy(y + s * out, res, out * sizeof *y);
     }
+    if (keep) g->tape_batch = batch;
+    return NDE_OK;
+}
+
+nde_status mg_graph_backward(mg_graph *g, const double *gy, double *gx, double *gtheta,
+                             size_t batch)
+{
+    if (!g->tape_batch || batch != g->tape_batch)
+        return NDE_FAIL(NDE_ERR_STATE, "mgno: backward for %zu samples needs a forward that kept "
+                        "the activations of as many (kept: %zu)", batch, g->tape_batch);
+    const double *theta = nde_params_theta_const(g->params);
+    const size_t in = mg_graph_in_len(g), out = mg_graph_out_len(g);
+    for (size_t s = 0; s < batch; s++)
+        NDE_TRY(run_reverse(g, theta, g->tape + s * g->arena_len, gy + s * out,
+                            gx ? gx + s * in : NULL, gtheta));
     return NDE_OK;
 }
 
@@ -171,31 +235,8 @@ nde_status mg_graph_vjp(mg_graph *g, const double *x, const double *gy, double *
     const size_t in = mg_graph_in_len(g), out = mg_graph_out_len(g);
     for (size_t s = 0; s < batch; s++) {
         memcpy(g->val, x + s * in, in * sizeof *x);
-        NDE_TRY(run_forward(g, theta));
-        memset(g->grad, 0, g->arena_len * sizeof *g->grad);
-        memcpy(g->grad + g->slot_off[g->out_slot], gy + s * out, out * sizeof *gy);
-        for (size_t i = g->n_ops; i-- > 0;) {
-            const mg_op *op = &g->ops[i];
-            const double *src = g->val + g->slot_off[op->src];
-            double *gsrc = g->grad + g->slot_off[op->src];
-            const double *gdst = g->grad + g->slot_off[op->dst];
-            const size_t n = g->slot_len[op->src];
-            switch (op->kind) {
-            case MG_OP_COPY:
-                for (size_t k = 0; k < n; k++) gsrc[k] += gdst[k];
-                break;
-            case MG_OP_GELU: /* the source has no other reader (checked at finalize) */
-                nde_gelu_vjp(src, gdst, gsrc, n);
-                break;
-            case MG_OP_CONV:
-                NDE_TRY(nde_conv_apply_vjp(op->conv, theta + op->w_off, src, gdst, gsrc,
-                                           gtheta ? gtheta + op->w_off : NULL,
-                                           gtheta && op->has_bias ? gtheta + op->b_off : NULL, 1,
-                                           op->alpha));
-                break;
-            }
-        }
-        if (gx) memcpy(gx + s * in, g->grad, in * sizeof *gx);
+        NDE_TRY(run_forward(g, theta, g->val));
+        NDE_TRY(run_reverse(g, theta, g->val, gy + s * out, gx ? gx + s * in : NULL, gtheta));
     }
     return NDE_OK;
 }

@@ -35,6 +35,8 @@ typedef struct mg_graph {
     size_t n_plans, plans_cap;
     double *val, *grad; /* (arena_len) */
     size_t arena_len;
+    double *tape;       /* (tape_cap, arena_len): activations kept for mg_graph_backward */
+    size_t tape_cap, tape_batch;
     int out_slot;
 } mg_graph;
 
@@ -58,8 +60,15 @@ nde_status mg_graph_finalize(mg_graph *g, int out_slot);
 size_t mg_graph_in_len(const mg_graph *g);
 size_t mg_graph_out_len(const mg_graph *g);
 
-/* x (batch, in_len) → y (batch, out_len). */
-nde_status mg_graph_forward(mg_graph *g, const double *x, double *y, size_t batch);
+/* Room to keep the activations of max_batch samples. */
+nde_status mg_graph_reserve(mg_graph *g, size_t max_batch);
+/* x (batch, in_len) → y (batch, out_len); keep != 0 stores every activation (batch must
+ * not exceed the reserved count) for mg_graph_backward. */
+nde_status mg_graph_forward(mg_graph *g, const double *x, double *y, size_t batch, int keep);
+/* The VJP from the activations kept by the last forward (same batch), without
+ * recomputing them. NDE_ERR_STATE when none were kept. */
+nde_status mg_graph_backward(mg_graph *g, const double *gy, double *gx, double *gtheta,
+                             size_t batch);
 /* gx (batch, in_len) overwritten (may be NULL); gtheta accumulated (may be NULL). */
 nde_status mg_graph_vjp(mg_graph *g, const double *x, const double *gy, double *gx,
                         double *gtheta, size_t batch);
