@@ -3,8 +3,11 @@
  *   bench_nn [--samples 201] [--seed 0]
  *
  * One JSON object per result line, e.g.
- *   {"bench": "nn", "metric": "tanh_ns_per_elem", "impl": "nde", "n": 1000, "value": 2.5, "unit": "ns"}
- * metrics (medians over --samples timed blocks):
+ *   {"bench": "nn", "metric": "tanh_ns_per_elem", "impl": "nde", "n": 1000, "clock": "wall",
+ *    "value": 2.5, "unit": "ns"}
+ * Each metric is given twice: "wall" (monotonic wall clock) and "cpu" (this thread's CPU
+ * time, which a busy shared machine inflates less). Metrics (medians over --samples
+ * timed blocks):
  *   tanh_ns_per_elem       nde_act_forward(NDE_ACT_TANH) vs a libm tanh loop, n = 1000 and 100000
  *   mlp_forward_us         2→50(tanh)→2 MLP, batch 20 (the spiral model's network)
  *   mlp_vjp_us             nde_mlp_vjp (recomputed forward + dx + dθ), same network and batch
@@ -12,11 +15,12 @@
  *   mlp_forward_rec_us     nde_mlp_forward_rec (forward writing a caller's record)
  *   mlp_vjp_rec_us         nde_mlp_vjp_rec from that record (dx + dθ, no forward pass)
  *   mlp_jvp_us             nde_mlp_jvp, same network and batch
- * Wall-clock medians: on a shared machine, compare runs made under the same load. */
+ * On a shared machine, compare runs made under the same load. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nde/nde.h"
 
@@ -32,12 +36,33 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void emit(const char *metric, const char *impl, size_t n, double value, const char *unit)
+static void emit(const char *metric, const char *impl, size_t n, const char *clock, double value,
+                 const char *unit)
 {
-    printf("{\"bench\": \"nn\", \"metric\": \"%s\", \"impl\": \"%s\", \"n\": %zu, \"value\": %.4g, "
-           "\"unit\": \"%s\"}\n",
-           metric, impl, n, value, unit);
+    printf("{\"bench\": \"nn\", \"metric\": \"%s\", \"impl\": \"%s\", \"n\": %zu, \"clock\": \"%s\", "
+           "\"value\": %.4g, \"unit\": \"%s\"}\n",
+           metric, impl, n, clock, value, unit);
     fflush(stdout);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Median seconds per call by both clocks. */
+typedef struct timing {
+    double wall, cpu;
+} timing;
+
+/* Both lines of a metric, scaled from seconds per call. */
+static void emit_both(const char *metric, const char *impl, size_t n, timing t, double scale,
+                      const char *unit)
+{
+    emit(metric, impl, n, "wall", scale * t.wall, unit);
+    emit(metric, impl, n, "cpu", scale * t.cpu, unit);
 }
 
 /* The libm baseline, kept out of line so the compiler cannot hoist or fuse it. */
@@ -74,24 +99,33 @@ static nde_status run_op(bench_state *s, op_kind op)
     return NDE_ERR_ARG;
 }
 
-/* Median seconds per call over `samples` blocks of `reps` calls. */
-static int time_op(bench_state *s, op_kind op, size_t samples, size_t reps, double *sec)
+/* Median seconds per call over `samples` blocks of calls, each block ~0.3 ms (short
+ * enough that the scheduler rarely preempts one on a busy machine). */
+static int time_op(bench_state *s, op_kind op, size_t samples, timing *out)
 {
-    double *t = malloc(samples * sizeof *t);
-    if (!t) return 1;
-    for (size_t k = 0; k < samples; k++) {
-        double t0 = nde_wall_seconds();
-        for (size_t r = 0; r < reps; r++)
+    double *tw = malloc(samples * sizeof *tw), *tc = malloc(samples * sizeof *tc);
+    int rc = !tw || !tc;
+    size_t reps = 1;
+    for (int warm = 0; warm < 3 && !rc; warm++) { /* warm up, then calibrate */
+        double w0 = nde_wall_seconds();
+        rc = run_op(s, op) != NDE_OK;
+        double once = nde_wall_seconds() - w0;
+        reps = once > 0.0 && once < 3e-4 ? (size_t)(3e-4 / once) : 1;
+    }
+    for (size_t k = 0; k < samples && !rc; k++) {
+        double w0 = nde_wall_seconds(), c0 = cpu_seconds();
+        for (size_t r = 0; r < reps && !rc; r++)
             if (run_op(s, op) != NDE_OK) {
                 fprintf(stderr, "bench_nn: %s\n", nde_last_error());
-                free(t);
-                return 1;
+                rc = 1;
             }
-        t[k] = (nde_wall_seconds() - t0) / (double)reps;
+        tc[k] = (cpu_seconds() - c0) / (double)reps;
+        tw[k] = (nde_wall_seconds() - w0) / (double)reps;
     }
-    *sec = median(t, samples);
-    free(t);
-    return 0;
+    if (!rc) *out = (timing){median(tw, samples), median(tc, samples)};
+    free(tw);
+    free(tc);
+    return rc;
 }
 
 static int bench_tanh(size_t samples)
@@ -104,13 +138,12 @@ static int bench_tanh(size_t samples)
         if (!s.x || !s.y) return 1;
         /* pre-activations typical of a trained network: spread over [-4, 4] */
         for (size_t j = 0; j < s.n; j++) s.x[j] = 4.0 * sin(0.7 * (double)j);
-        size_t reps = 2000000 / s.n;
-        double t_nde, t_libm;
-        if (time_op(&s, OP_TANH_NDE, samples, reps, &t_nde) ||
-            time_op(&s, OP_TANH_LIBM, samples, reps, &t_libm))
+        timing t_nde, t_libm;
+        if (time_op(&s, OP_TANH_NDE, samples, &t_nde) ||
+            time_op(&s, OP_TANH_LIBM, samples, &t_libm))
             return 1;
-        emit("tanh_ns_per_elem", "nde", s.n, 1e9 * t_nde / (double)s.n, "ns");
-        emit("tanh_ns_per_elem", "libm", s.n, 1e9 * t_libm / (double)s.n, "ns");
+        emit_both("tanh_ns_per_elem", "nde", s.n, t_nde, 1e9 / (double)s.n, "ns");
+        emit_both("tanh_ns_per_elem", "libm", s.n, t_libm, 1e9 / (double)s.n, "ns");
         nde_free(s.x);
         nde_free(s.y);
     }
@@ -149,9 +182,9 @@ static int bench_mlp(size_t samples, uint64_t seed)
                {OP_VJP_REC, "mlp_vjp_rec_us"},     {OP_JVP, "mlp_jvp_us"}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         /* backward and vjp_rec start from the forward timed just before them */
-        double sec;
-        if (time_op(&s, ops[i].op, samples, 200, &sec)) return 1;
-        emit(ops[i].metric, "nde", s.batch, 1e6 * sec, "us");
+        timing t;
+        if (time_op(&s, ops[i].op, samples, &t)) return 1;
+        emit_both(ops[i].metric, "nde", s.batch, t, 1e6, "us");
     }
     nde_free(s.u);
     nde_free(s.v);

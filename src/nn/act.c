@@ -105,12 +105,8 @@ nde_status nde_act_backward(nde_act a, const double *x, const double *y, const d
         if (dx != dy)
             for (size_t i = 0; i < n; i++) dx[i] = dy[i];
         break;
-    case NDE_ACT_TANH:
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0 - y[i] * y[i]);
-        break;
-    case NDE_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0 - y[i]));
-        break;
+    case NDE_ACT_TANH: nde_kern_tanh_backward(y, dy, dx, n); break;
+    case NDE_ACT_SIGMOID: nde_kern_sigmoid_backward(y, dy, dx, n); break;
     case NDE_ACT_RELU:
         /* torch's threshold_backward: NaN inputs pass the gradient. */
         for (size_t i = 0; i < n; i++) dx[i] = x[i] <= 0.0 ? 0.0 : dy[i];

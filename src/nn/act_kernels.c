@@ -130,6 +130,18 @@ void nde_kern_sigmoid(const double *x, double *y, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = sigmoid_kernel(x[i]);
 }
 
+NDE_VEC_CLONES
+void nde_kern_tanh_backward(const double *y, const double *dy, double *dx, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0 - y[i] * y[i]);
+}
+
+NDE_VEC_CLONES
+void nde_kern_sigmoid_backward(const double *y, const double *dy, double *dx, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0 - y[i]));
+}
+
 /* torch's silu: x / (1 + e^-x). */
 NDE_VEC_CLONES
 void nde_kern_swish(const double *x, double *y, size_t n)
