@@ -9,7 +9,8 @@
 
 #include "nn/nn_internal.h"
 
-nde_status nde_nn_tensor_name(char *buf, const char *prefix, const char *suffix)
+/* buf (NDE_PARAM_NAME_MAX) = "<prefix>.<suffix>"; NDE_ERR_ARG if it does not fit. */
+static nde_status tensor_name(char *buf, const char *prefix, const char *suffix)
 {
     int len = snprintf(buf, NDE_PARAM_NAME_MAX, "%s.%s", prefix, suffix);
     if (len < 0 || len >= NDE_PARAM_NAME_MAX)
@@ -39,11 +40,11 @@ nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t ou
         .has_time = (flags & NDE_DENSE_TIME_INPUT) != 0,
     };
     char wname[NDE_PARAM_NAME_MAX], bname[NDE_PARAM_NAME_MAX];
-    NDE_TRY(nde_nn_tensor_name(wname, prefix, "weight"));
-    NDE_TRY(nde_nn_tensor_name(bname, prefix, "bias"));
+    NDE_TRY(tensor_name(wname, prefix, "weight"));
+    NDE_TRY(tensor_name(bname, prefix, "bias"));
     /* Check both names first so a clash leaves p unchanged. */
     if (nde_params_find(p, wname) || (l.has_bias && nde_params_find(p, bname)))
-        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: tensors '%s' already exist in the params",
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: tensor '%s' already exists in the params",
                         l.has_bias && nde_params_find(p, bname) ? bname : wname);
     size_t wshape[2] = {out, l.in_cols};
     NDE_TRY(nde_params_add(p, wname, 2, wshape, NDE_GROUP_DEFAULT, &l.w_off));
@@ -59,7 +60,8 @@ size_t nde_nn_dense_end(const nde_dense *d)
     return end;
 }
 
-nde_status nde_nn_check_call(const char *fn, const nde_dense *d, const nde_params *p,
+/* NDE_OK if d and p are non-NULL, 0 < batch ≤ INT_MAX and the layer fits in p. */
+static nde_status check_call(const char *fn, const nde_dense *d, const nde_params *p,
                              size_t batch)
 {
     if (!d || !p) return NDE_FAIL(NDE_ERR_ARG, "%s: NULL layer or params", fn);
@@ -131,7 +133,7 @@ void nde_nn_dense_jvp(const nde_dense *d, const double *theta, const double *w, 
 nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, const double *x,
                              double *y, size_t batch)
 {
-    NDE_TRY(nde_nn_check_call("nde_dense_forward", d, p, batch));
+    NDE_TRY(check_call("nde_dense_forward", d, p, batch));
     if (!x || !y) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_forward: NULL x or y");
     nde_nn_dense_forward(d, nde_params_theta_const(p), t, x, y, batch);
     return NDE_OK;
@@ -140,7 +142,7 @@ nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, 
 nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t, const double *x,
                               const double *dy, double *dx, double *gtheta, size_t batch)
 {
-    NDE_TRY(nde_nn_check_call("nde_dense_backward", d, p, batch));
+    NDE_TRY(check_call("nde_dense_backward", d, p, batch));
     if (!dy || (gtheta && !x))
         return NDE_FAIL(NDE_ERR_ARG, "nde_dense_backward: NULL dy, or NULL x with gtheta");
     nde_nn_dense_backward(d, nde_params_theta_const(p), t, x, dy, dx, gtheta, batch);
@@ -150,7 +152,7 @@ nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t,
 nde_status nde_dense_jvp(const nde_dense *d, const nde_params *p, const double *w, double *jy,
                          size_t batch)
 {
-    NDE_TRY(nde_nn_check_call("nde_dense_jvp", d, p, batch));
+    NDE_TRY(check_call("nde_dense_jvp", d, p, batch));
     if (!w || !jy) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_jvp: NULL w or jy");
     nde_nn_dense_jvp(d, nde_params_theta_const(p), w, jy, batch);
     return NDE_OK;

@@ -1,20 +1,12 @@
 /* Shared helpers of src/nn (internal): unchecked dense kernels used by the MLP once
- * its arguments have been validated, and argument checks. */
+ * its arguments have been validated, and the MLP field's bound params. */
 #ifndef NDE_NN_INTERNAL_H
 #define NDE_NN_INTERNAL_H
 
 #include "nde/nn.h"
 
-/* buf (NDE_PARAM_NAME_MAX) = "<prefix>.<suffix>"; NDE_ERR_ARG if it does not fit. */
-nde_status nde_nn_tensor_name(char *buf, const char *prefix, const char *suffix);
-
 /* One past the last θ offset the layer uses. */
 size_t nde_nn_dense_end(const nde_dense *d);
-
-/* NDE_OK if d and p are non-NULL, 0 < batch ≤ INT_MAX and the layer fits in p;
- * otherwise the failure, named after `fn`. */
-nde_status nde_nn_check_call(const char *fn, const nde_dense *d, const nde_params *p,
-                             size_t batch);
 
 /* The layer's products on θ = theta without checks (see nde/nn.h for the formulas).
  * x (batch, in), y (batch, out), dy (batch, out), dx (batch, in) or NULL,
