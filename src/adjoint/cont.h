@@ -22,9 +22,10 @@ typedef struct nde_cont_ws {
     size_t last;        /* interpolating: step of fwd where the last lookup landed */
 } nde_cont_ws;
 
-/* Check the arguments every continuous adjoint shares (see nde/adjoint.h). */
-nde_status nde_cont_check(const nde_solver *s, const double *traj, const double *dL,
-                          double *grad_theta, size_t n_theta, const char *who);
+/* Check the arguments every continuous adjoint shares (see nde/adjoint.h); traj is
+ * required when need_traj. */
+nde_status nde_cont_check(const nde_solver *s, int need_traj, const double *traj,
+                          const double *dL, double *grad_theta, size_t n_theta, const char *who);
 
 /* The cached workspace for (kind, opts) and the current sizes, rebuilt if anything
  * changed; `build` fills aug, back, fwd and the buffers of a fresh zeroed struct. */

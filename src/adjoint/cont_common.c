@@ -18,13 +18,13 @@ nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s)
     return o;
 }
 
-nde_status nde_cont_check(const nde_solver *s, const double *traj, const double *dL,
-                          double *grad_theta, size_t n_theta, const char *who)
+nde_status nde_cont_check(const nde_solver *s, int need_traj, const double *traj,
+                          const double *dL, double *grad_theta, size_t n_theta, const char *who)
 {
     if (!s) return NDE_FAIL(NDE_ERR_ARG, "%s: solver is NULL", who);
     if (!s->solved_ok) return NDE_FAIL(NDE_ERR_STATE, "%s: the last solve did not succeed", who);
     if (!dL) return NDE_FAIL(NDE_ERR_ARG, "%s: dL_dtraj is NULL", who);
-    if (!traj) return NDE_FAIL(NDE_ERR_ARG, "%s: traj is NULL", who);
+    if (need_traj && !traj) return NDE_FAIL(NDE_ERR_ARG, "%s: traj is NULL", who);
     if (!s->field.vjp) return NDE_FAIL(NDE_ERR_ARG, "%s: the vector field has no vjp", who);
     if (grad_theta && n_theta != s->field.n_params)
         return NDE_FAIL(NDE_ERR_SHAPE,

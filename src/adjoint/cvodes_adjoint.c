@@ -155,7 +155,7 @@ nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL, double *grad_thet
     if (s->opts.method != NDE_CVODE_BDF && s->opts.method != NDE_CVODE_ADAMS)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: the solve used %s, not CVODES BDF/Adams", who,
                         nde_method_name(s->opts.method));
-    NDE_TRY(nde_cont_check(s, dL, dL, grad_theta, n_theta, who));
+    NDE_TRY(nde_cont_check(s, 0, NULL, dL, grad_theta, n_theta, who));
     nde_sun *d = s->backend;
     if (!d || !d->adj_recorded)
         return NDE_FAIL(NDE_ERR_STATE,

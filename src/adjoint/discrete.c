@@ -153,8 +153,9 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
     s->stats.n_adjoint_nfe = 0;
     s->stats.n_recomputed_steps = 0;
     s->stats.adjoint_peak_bytes = s->stats.tape_bytes + ws * sizeof(double);
-    s->stats.adjoint_max_states = s->opts.tape == NDE_TAPE_STAGES ? 2 * ns * s->n_steps
-                                                                  : s->n_steps;
+    /* the tape in state copies (stages, their derivatives and any field records) */
+    s->stats.adjoint_max_states = (s->stats.tape_bytes + n * sizeof(double) - 1) /
+                                  (n * sizeof(double));
 
     if (ckpt) {
         NDE_TRY(nde_ckpt_reverse(s, reverse_from_start, &w, w.lam + 3 * n + ns * n + re));

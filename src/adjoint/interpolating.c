@@ -64,7 +64,7 @@ nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const do
                                      double *grad_theta, size_t n_theta, double *grad_u0,
                                      const nde_cont_adjoint_opts *opts)
 {
-    NDE_TRY(nde_cont_check(s, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
+    NDE_TRY(nde_cont_check(s, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
     nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(s);
     nde_cont_ws *w;
     NDE_TRY(nde_cont_ws_get(s, NDE_CONT_INTERPOLATING, &o, build, &w));
