@@ -3,9 +3,9 @@
  * exp: Cody & Waite argument reduction y = k ln2 + r, |r| ≤ ln2/2, with ln2 split into
  * a 32-bit head (k·ln2_hi exact) and a tail, as in fdlibm's e_exp.c; e^r by its
  * degree-13 Taylor polynomial (remainder ≤ (ln2/2)^14/14! < 5e-18 relative); 2^k built
- * in the exponent bits, split in two factors so that subnormal and overflowing
- * results come out right. The rounding to k uses the 1.5·2^52 shifter trick, so no
- * lrint call blocks vectorization.
+ * in the exponent bits (split in two factors by the general exp so that subnormal and
+ * overflowing results come out right; tanh needs only 0 ≤ k ≤ 58). The rounding to k
+ * uses the 1.5·2^52 shifter trick, so no lrint call blocks vectorization.
  *
  * tanh: for |x| < 1, tanh x = x + x·s·C(s)/Q(s), s = x², where x·P/Q = x + x·s·C/Q is
  * the [9/10] Padé approximant from Lambert's continued fraction
@@ -57,18 +57,16 @@ static inline double select(int cond, double u, double v)
     return double_of((bits_of(u) & mask) | (bits_of(v) & ~mask));
 }
 
-/* e^y for any double y (NaN → NaN, y ≥ 710 → +Inf, y ≤ −746 → 0), < 1 ulp. */
-static inline double exp_kernel(double y)
+/* Cody–Waite reduction y = k ln2 + r, |r| ≤ ln2/2, and p = e^r, so e^y = p·2^k.
+ * k is returned in two's complement; |y| must stay below 2^51 ln2 (NaN gives p NaN). */
+static inline double exp_reduced(double y, uint64_t *k)
 {
     static const double inv_ln2 = 1.44269504088896338700e+00;
     static const double ln2_hi = 6.93147180369123816490e-01; /* 0x3fe62e42fee00000 */
     static const double ln2_lo = 1.90821492927058770002e-10;
     static const double shifter = 0x1.8p52;
-    /* Clamping keeps k within [−1076, 1025]; written so that NaN passes through. */
-    y = select(y > 710.0, 710.0, y);
-    y = select(y < -746.0, -746.0, y);
     double kd = y * inv_ln2 + shifter; /* round-to-nearest k in the low mantissa bits */
-    uint64_t kbits = bits_of(kd) - bits_of(shifter) + 2048; /* k + 2048 ≥ 0 */
+    *k = bits_of(kd) - bits_of(shifter);
     kd -= shifter;
     double r = (y - kd * ln2_hi) - kd * ln2_lo;
     double p = 1.0 / 6227020800.0; /* 1/13! */
@@ -84,13 +82,24 @@ static inline double exp_kernel(double y)
     p = p * r + 1.0 / 6.0;
     p = p * r + 0.5;
     p = p * r + 1.0;
-    p = p * r + 1.0;
-    /* k = k1 + k2 with k1 = floor(k/2): both 2^k1 and 2^k2 are normal doubles. */
-    uint64_t k1 = (kbits >> 1) - 1024; /* two's complement of floor(k/2) */
-    uint64_t k2 = kbits - 2048 - k1;
-    double s1 = double_of((k1 + 1023) << 52);
-    double s2 = double_of((k2 + 1023) << 52);
-    return p * s1 * s2;
+    return p * r + 1.0;
+}
+
+/* 2^k for −1022 ≤ k ≤ 1023 (two's complement k), built in the exponent bits. */
+static inline double pow2(uint64_t k) { return double_of((k + 1023) << 52); }
+
+/* e^y for any double y (NaN → NaN, y ≥ 710 → +Inf, y ≤ −746 → 0), < 1 ulp. */
+static inline double exp_kernel(double y)
+{
+    /* Clamping keeps k within [−1076, 1025]; written so that NaN passes through. */
+    y = select(y > 710.0, 710.0, y);
+    y = select(y < -746.0, -746.0, y);
+    uint64_t k;
+    double p = exp_reduced(y, &k);
+    /* k = k1 + k2 with k1 = floor(k/2): 2^k1 and 2^k2 are both normal, so subnormal
+     * and overflowing results are rounded once. */
+    uint64_t k1 = ((k + 2048) >> 1) - 1024;
+    return p * pow2(k1) * pow2(k - k1);
 }
 
 static inline double tanh_kernel(double x)
@@ -110,7 +119,8 @@ static inline double tanh_kernel(double x)
     q = q * s + 310134825.0;
     q = q * s + 654729075.0;
     double sc = -(s * c);
-    double e1 = exp_kernel(2.0 * a) + 1.0;
+    uint64_t k;
+    double e1 = exp_reduced(2.0 * a, &k) * pow2(k) + 1.0; /* 2a ≤ 40: 0 ≤ k ≤ 58 */
     int small = a < 1.0;
     double d = select(small, sc, 2.0) / select(small, q, e1);
     return copysign(select(small, a + a * d, 1.0 - d), x);
