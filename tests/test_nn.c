@@ -117,7 +117,7 @@ Test(act, derivatives_match_finite_differences)
 /* Relative error of the vectorized tanh against long-double tanhl, over a uniform sweep
  * of [−25, 25] and magnitudes from 1e-310 to 1e300. Bound 4e-16: the Padé branch adds a
  * correction ≤ 0.24|x| to x, the exp branch's error is damped by q/(1−q) ≤ 0.32, so the
- * result is within ~3.5 units of 2^-53 (measured: 1.6e-16). */
+ * result is within ~3.5 units of 2^-53 (measured: 1.4e-16 with FMA, 1.6e-16 without). */
 Test(act, tanh_is_accurate_over_the_whole_range)
 {
     enum { NU = 200000, NL = 20000, N = NU + 2 * NL };
