@@ -14,9 +14,9 @@
  *        independent systems) unless the field says otherwise.
  *   jvp: optional (NULL if absent): jw (batch,dim) = (∂f/∂u) w. Used by implicit
  *        solvers' Newton–Krylov iterations and by the Hutchinson Jacobian regularizer.
- *   f_rec / vjp_rec: optional pair (both or neither). f_rec is f that also writes
- *        rec_size doubles per sample into rec (batch, rec_size) — e.g. a network's
- *        hidden activations — and vjp_rec is vjp given that record, so it need not
+ *   f_rec / vjp_rec: optional pair (both or neither). f_rec is f that also writes a
+ *        record of batch·rec_size doubles into rec (layout up to the field) — e.g. a
+ *        network's hidden activations — and vjp_rec is vjp given that record, so it need not
  *        redo the forward pass. The explicit RK solvers keep the records of every
  *        stage on the NDE_TAPE_STAGES tape (trading memory for one forward pass per
  *        stage in the reverse sweep) and use them in recompute modes too.
