@@ -17,12 +17,14 @@ typedef struct setup {
 
 /* The transform used by make(): the tests run with both. */
 static nde_spectral_transform transform = NDE_SPECTRAL_FFT;
+static int channel_major = 0;
 
 static void make(setup *s, int ndim, size_t cin, size_t cout, size_t m0, size_t m1, uint64_t seed)
 {
     memset(s, 0, sizeof *s);
     s->spec = (nde_spectral_spec){.ndim = ndim, .in_channels = cin, .out_channels = cout,
-                                  .n_modes = {m0, m1}, .transform = transform};
+                                  .n_modes = {m0, m1}, .transform = transform,
+                                  .channel_major = channel_major};
     cr_assert_eq(nde_ctx_create(&s->ctx), NDE_OK);
     cr_assert_eq(nde_params_create(&s->params), NDE_OK);
     cr_assert_eq(nde_spectral_conv_create(s->ctx, s->params, "k", &s->spec, &s->conv), NDE_OK);
@@ -250,10 +252,62 @@ static void check_vjp_one(int ndim, size_t cin, size_t cout, size_t m0, size_t m
 static void check_vjp(int ndim, size_t cin, size_t cout, size_t m0, size_t m1, const size_t *n,
                       size_t batch)
 {
+    for (channel_major = 0; channel_major <= 1; channel_major++) {
+        transform = NDE_SPECTRAL_FFT;
+        check_vjp_one(ndim, cin, cout, m0, m1, n, batch);
+        transform = NDE_SPECTRAL_DFT;
+        check_vjp_one(ndim, cin, cout, m0, m1, n, batch);
+    }
+    channel_major = 0;
     transform = NDE_SPECTRAL_FFT;
-    check_vjp_one(ndim, cin, cout, m0, m1, n, batch);
-    transform = NDE_SPECTRAL_DFT;
-    check_vjp_one(ndim, cin, cout, m0, m1, n, batch);
+}
+
+/* (batch, C, P) <-> (C, batch, P) */
+static void transpose_bc(const double *x, double *y, size_t b, size_t c, size_t pts)
+{
+    for (size_t i = 0; i < b; i++)
+        for (size_t j = 0; j < c; j++) memcpy(y + (j * b + i) * pts, x + (i * c + j) * pts, pts * sizeof *x);
+}
+
+static void check_channel_major(int ndim, const size_t *n, nde_spectral_transform tr)
+{
+    setup bm, cm;
+    transform = tr;
+    make(&bm, ndim, 3, 2, 2, 2, 7);
+    channel_major = 1;
+    make(&cm, ndim, 3, 2, 2, 2, 7);
+    channel_major = 0;
+    size_t batch = 4, pts = ndim == 2 ? n[0] * n[1] : n[0];
+    nde_rng r;
+    nde_rng_seed(&r, 2);
+    double *x = rand_array(batch * 3 * pts, &r), *xt = nde_alloc_array(batch * 3 * pts, sizeof *xt);
+    double *y = nde_alloc_array(batch * 2 * pts, sizeof *y), *yc = nde_alloc_array(batch * 2 * pts, sizeof *yc);
+    double *yt = nde_alloc_array(batch * 2 * pts, sizeof *yt);
+    double *scr = nde_alloc_array(nde_spectral_conv_scratch_size(bm.conv, batch, n), sizeof *scr);
+    transpose_bc(x, xt, batch, 3, pts);
+    cr_assert_eq(nde_spectral_conv_forward(bm.conv, nde_params_theta(bm.params), x, y, batch, n, scr, NULL), NDE_OK);
+    cr_assert_eq(nde_spectral_conv_forward(cm.conv, nde_params_theta(cm.params), xt, yc, batch, n, scr, NULL), NDE_OK);
+    transpose_bc(y, yt, batch, 2, pts);
+    double scale, d = max_abs_diff(yc, yt, batch * 2 * pts, &scale);
+    cr_assert(d <= 1e-14 * scale, "channel-major vs batch-major: %g", d);
+    nde_free(x);
+    nde_free(xt);
+    nde_free(y);
+    nde_free(yc);
+    nde_free(yt);
+    nde_free(scr);
+    destroy(&bm);
+    destroy(&cm);
+    transform = NDE_SPECTRAL_FFT;
+}
+
+Test(spectral, channel_major_layout_is_the_transposed_batch_major_layer)
+{
+    size_t n1[1] = {16}, n2[2] = {8, 6};
+    check_channel_major(1, n1, NDE_SPECTRAL_FFT);
+    check_channel_major(1, n1, NDE_SPECTRAL_DFT);
+    check_channel_major(2, n2, NDE_SPECTRAL_FFT);
+    check_channel_major(2, n2, NDE_SPECTRAL_DFT);
 }
 
 Test(spectral, vjp_1d_matches_finite_differences)

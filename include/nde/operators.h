@@ -51,6 +51,8 @@ typedef struct nde_spectral_spec {
     size_t out_channels;        /* Cout > 0 */
     size_t n_modes[2];          /* m (1-D) or m1, m2 (2-D), each > 0 */
     nde_spectral_transform transform;
+    int channel_major;          /* 1: x, y, gx are (C, batch, n...) instead of (batch, C, n...)
+                                   (the FNO's internal layout: one GEMM per 1×1 conv) */
 } nde_spectral_spec;
 
 /* Adds tensor "<name>.weight" to `params`. Errors: NDE_ERR_ARG (NULL, bad ndim, zero

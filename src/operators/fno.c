@@ -1,5 +1,9 @@
 /* The Fourier neural operator (Li et al. 2021, eq. (2); legacy fourier_1d.py and
- * fourier_2d.py): lifting, Fourier layers σ(W v + b + K v), projection. */
+ * fourier_2d.py): lifting, Fourier layers σ(W v + b + K v), projection.
+ *
+ * Inside the model, activations are channel-major (C, batch, n...): every 1×1 convolution
+ * is then one GEMM over all batch·n points (instead of one per sample), and the spectral
+ * convolutions run in the same layout. Inputs and outputs are (batch, C, n...). */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,15 +25,17 @@ struct nde_fno_work {
     size_t n[2], pad[2], np[2]; /* grid, padding, padded grid (n[1] = np[1] = 1 in 1-D) */
     size_t pts, ppts;           /* points per channel, unpadded and padded */
     double *h;                  /* (B, lift_in, pts) input with grid channels */
+    double *hc;                 /* (lift_in, B, pts) the same, channel-major */
+    double *ghc;                /* (lift_in, B, pts) its gradient */
+    double *ucm;                /* (out, B, pts) output / output gradient, channel-major */
     double *lift_cache, *proj_cache;
-    double *v0;                 /* (B, W, pts) lifting output before padding */
-    double **v;                 /* v[l] (B, W, ppts), l = 0..L: layer inputs and last output */
-    double **z;                 /* z[l] (B, W, ppts), l = 0..L−2: GELU derivatives at the
+    double *v0;                 /* (W, B, pts) lifting output before padding */
+    double **v;                 /* v[l] (W, B, ppts), l = 0..L: layer inputs and last output */
+    double **z;                 /* z[l] (W, B, ppts), l = 0..L−2: GELU derivatives at the
                                    pre-activations */
     double **xhat;              /* xhat[l]: kept spectrum of v[l], l = 0..L−1 */
-    double *vc;                 /* (B, W, pts) cropped v[L] */
-    double *ga, *gb;            /* (B, max(W, proj/lift widths), ppts) gradient buffers */
-    double *gh;                 /* (B, lift_in, pts) */
+    double *vc;                 /* (W, B, pts) cropped v[L] */
+    double *ga, *gb;            /* (max(W, proj/lift widths), B, ppts) gradient buffers */
     double *scratch;            /* spectral-conv scratch */
     size_t batch_used;          /* batch of the last forward, 0 before any */
     double *uout;               /* (B, out, pts) output buffer of the vector-field adapter */
@@ -107,7 +113,7 @@ static nde_status build(nde_fno *f)
     ch[s->n_lift_hidden + 1] = s->width;
     NDE_TRY(nde_channel_mlp_create(f->params, "lift", s->n_lift_hidden + 1, ch, &f->lift));
     nde_spectral_spec ks = {.ndim = s->ndim, .in_channels = s->width, .out_channels = s->width,
-                            .n_modes = {s->n_modes[0], s->n_modes[1]}};
+                            .n_modes = {s->n_modes[0], s->n_modes[1]}, .channel_major = 1};
     for (size_t l = 0; l < s->n_layers; l++) {
         char name[64];
         snprintf(name, sizeof name, "layer%zu.spectral", l);
@@ -180,7 +186,9 @@ void nde_fno_work_destroy(nde_fno_work **work)
     nde_free(w->xhat);
     nde_free(w->ga);
     nde_free(w->gb);
-    nde_free(w->gh);
+    nde_free(w->hc);
+    nde_free(w->ghc);
+    nde_free(w->ucm);
     nde_free(w->scratch);
     nde_free(w->uout);
     nde_free(w);
@@ -223,19 +231,21 @@ nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
     for (size_t i = 0; i < s->n_proj_hidden; i++) widest = max_sz(widest, s->proj_hidden[i]);
     widest = max_sz(widest, s->out_channels);
     w->h = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
-    w->lift_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->lift, B, w->pts) + 1, sizeof(double));
-    w->proj_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->proj, B, w->pts) + 1, sizeof(double));
+    w->lift_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->lift, 1, B * w->pts) + 1, sizeof(double));
+    w->proj_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->proj, 1, B * w->pts) + 1, sizeof(double));
     w->v = nde_alloc_array(L + 1, sizeof *w->v);
     w->z = nde_alloc_array(L, sizeof *w->z);
     w->xhat = nde_alloc_array(L, sizeof *w->xhat);
     w->ga = nde_alloc_array(B * widest * w->ppts, sizeof(double));
     w->gb = nde_alloc_array(B * widest * w->ppts, sizeof(double));
-    w->gh = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
+    w->hc = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
+    w->ghc = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
+    w->ucm = nde_alloc_array(B * s->out_channels * w->pts, sizeof(double));
     w->uout = nde_alloc_array(B * s->out_channels * w->pts, sizeof(double));
     size_t nk[2] = {np[0], np[1]};
     w->scratch = nde_alloc_array(nde_spectral_conv_scratch_size(fno->kconv[0], B, nk), sizeof(double));
-    int ok = w->h && w->lift_cache && w->proj_cache && w->v && w->z && w->xhat && w->ga && w->gb && w->gh &&
-             w->uout && w->scratch;
+    int ok = w->h && w->lift_cache && w->proj_cache && w->v && w->z && w->xhat && w->ga && w->gb && w->hc &&
+             w->ghc && w->ucm && w->uout && w->scratch;
     for (size_t l = 0; ok && l <= L; l++) {
         w->v[l] = nde_alloc_array(B * W * w->ppts, sizeof(double));
         ok = w->v[l] != NULL;
@@ -277,6 +287,14 @@ static nde_status check_call(const nde_fno *fno, const nde_fno_work *w, size_t b
     return NDE_OK;
 }
 
+/* (outer, inner, P) → (inner, outer, P): batch-major ↔ channel-major. */
+static void swap_major(const double *x, double *y, size_t outer, size_t inner, size_t pts)
+{
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++)
+            memcpy(y + (i * outer + o) * pts, x + (o * inner + i) * pts, pts * sizeof *x);
+}
+
 nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, double *u,
                            size_t batch)
 {
@@ -284,24 +302,27 @@ nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, doubl
     NDE_TRY(check_call(fno, w, batch, "nde_fno_forward"));
     const nde_fno_spec *s = &fno->spec;
     const double *th = nde_params_theta(fno->params);
-    const size_t L = s->n_layers, W = s->width;
+    const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
     int padded = w->pad[0] || w->pad[1];
-    /* The lifting input is kept in w->h for the backward pass. */
-    if (s->grid)
+    /* The lifting input is kept (channel-major, in w->hc) for the backward pass. */
+    if (s->grid) {
         NDE_TRY(nde_grid_append(s->ndim, w->n, 1, a, w->h, batch, s->in_channels));
-    else
-        memcpy(w->h, a, batch * s->in_channels * w->pts * sizeof *w->h);
-    NDE_TRY(nde_channel_mlp_forward(fno->lift, th, w->h, w->v0, batch, w->pts, w->lift_cache));
+        swap_major(w->h, w->hc, batch, fno->lift_in, w->pts);
+    } else {
+        swap_major(a, w->hc, batch, fno->lift_in, w->pts);
+    }
+    NDE_TRY(nde_channel_mlp_forward(fno->lift, th, w->hc, w->v0, 1, P, w->lift_cache));
     if (padded) NDE_TRY(nde_pad(s->ndim, w->n, w->pad, w->v0, w->v[0], batch, W));
     for (size_t l = 0; l < L; l++) {
         double *out = w->v[l + 1];
         NDE_TRY(nde_spectral_conv_forward(fno->kconv[l], th, w->v[l], out, batch, w->np, w->scratch,
                                           w->xhat[l]));
-        NDE_TRY(nde_pointwise_forward(fno->skip[l], th, w->v[l], out, batch, w->ppts, 1));
-        if (l + 1 < L) nde_gelu_with_derivative(out, out, w->z[l], batch * W * w->ppts);
+        NDE_TRY(nde_pointwise_forward(fno->skip[l], th, w->v[l], out, 1, PP, 1));
+        if (l + 1 < L) nde_gelu_with_derivative(out, out, w->z[l], W * PP);
     }
     if (padded) NDE_TRY(nde_crop(s->ndim, w->n, w->pad, w->v[L], w->vc, batch, W));
-    NDE_TRY(nde_channel_mlp_forward(fno->proj, th, w->vc, u, batch, w->pts, w->proj_cache));
+    NDE_TRY(nde_channel_mlp_forward(fno->proj, th, w->vc, w->ucm, 1, P, w->proj_cache));
+    swap_major(w->ucm, u, s->out_channels, batch, w->pts);
     w->batch_used = batch;
     return NDE_OK;
 }
@@ -316,10 +337,11 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
                         w->batch_used, batch);
     const nde_fno_spec *s = &fno->spec;
     const double *th = nde_params_theta(fno->params);
-    const size_t L = s->n_layers, W = s->width;
+    const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
     int padded = w->pad[0] || w->pad[1];
     double *g = w->ga, *other = w->gb;
-    NDE_TRY(nde_channel_mlp_vjp(fno->proj, th, w->vc, gu, g, gtheta, batch, w->pts, w->proj_cache));
+    swap_major(gu, w->ucm, batch, s->out_channels, w->pts);
+    NDE_TRY(nde_channel_mlp_vjp(fno->proj, th, w->vc, w->ucm, g, gtheta, 1, P, w->proj_cache));
     if (padded) {
         NDE_TRY(nde_pad(s->ndim, w->n, w->pad, g, other, batch, W));
         double *t = g;
@@ -327,12 +349,11 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
         other = t;
     }
     for (size_t l = L; l-- > 0;) {
-        size_t count = batch * W * w->ppts;
         if (l + 1 < L)
-            for (size_t i = 0; i < count; i++) g[i] *= w->z[l][i];
+            for (size_t i = 0; i < W * PP; i++) g[i] *= w->z[l][i];
         NDE_TRY(nde_spectral_conv_vjp(fno->kconv[l], th, w->v[l], w->xhat[l], g, other, gtheta,
                                       batch, w->np, w->scratch));
-        NDE_TRY(nde_pointwise_vjp(fno->skip[l], th, w->v[l], g, other, gtheta, batch, w->ppts, 1));
+        NDE_TRY(nde_pointwise_vjp(fno->skip[l], th, w->v[l], g, other, gtheta, 1, PP, 1));
         double *t = g;
         g = other;
         other = t;
@@ -341,15 +362,10 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
         NDE_TRY(nde_crop(s->ndim, w->n, w->pad, g, other, batch, W));
         g = other;
     }
-    if (!ga) return nde_channel_mlp_vjp(fno->lift, th, w->h, g, NULL, gtheta, batch, w->pts,
-                                        w->lift_cache);
-    if (!s->grid)
-        return nde_channel_mlp_vjp(fno->lift, th, w->h, g, ga, gtheta, batch, w->pts, w->lift_cache);
-    NDE_TRY(nde_channel_mlp_vjp(fno->lift, th, w->h, g, w->gh, gtheta, batch, w->pts, w->lift_cache));
+    NDE_TRY(nde_channel_mlp_vjp(fno->lift, th, w->hc, g, ga ? w->ghc : NULL, gtheta, 1, P,
+                                w->lift_cache));
     /* The grid channels are constants: keep the data channels of ∂L/∂h. */
-    size_t per = s->in_channels * w->pts;
-    for (size_t b = 0; b < batch; b++)
-        memcpy(ga + b * per, w->gh + b * fno->lift_in * w->pts, per * sizeof *ga);
+    if (ga) swap_major(w->ghc, ga, s->in_channels, batch, w->pts);
     return NDE_OK;
 }
 

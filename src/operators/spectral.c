@@ -27,6 +27,7 @@ struct nde_spectral_conv {
     size_t n_kept; /* m (1-D) or 2·m1·m2 (2-D) */
     size_t w_off;  /* (n_kept, cin, cout, 2) in θ */
     int use_dft;   /* last dimension by GEMM with the kept-mode DFT basis */
+    int cm;        /* channel-major activations (C, batch, n...) */
 };
 
 static size_t round8(size_t x) { return (x + 7) / 8 * 8; }
@@ -54,6 +55,7 @@ nde_status nde_spectral_conv_create(nde_ctx *ctx, nde_params *params, const char
     c->m[1] = spec->ndim == 2 ? spec->n_modes[1] : 1;
     c->n_kept = spec->ndim == 1 ? c->m[0] : 2 * c->m[0] * c->m[1];
     size_t m_last = spec->ndim == 1 ? c->m[0] : c->m[1];
+    c->cm = spec->channel_major != 0;
     c->use_dft = spec->transform == NDE_SPECTRAL_DFT ||
                  (spec->transform == NDE_SPECTRAL_AUTO && m_last <= 32);
     char tname[NDE_PARAM_NAME_MAX];
@@ -247,10 +249,91 @@ static void scatter_inverse(const nde_spectral_conv *c, const plans *p, geom g, 
         fftw_execute_dft_c2r(p->c2r, s, y);
 }
 
-/* Mode q's (batch, C) row-major matrix inside a gathered (n_kept, batch, C) block. */
-static const double complex *mode_block(const double *base, size_t q, size_t batch, size_t ch)
+/* Mode q's matrix inside a gathered (n_kept, lines) block, lines in memory order: (batch, C)
+ * row-major for batch-major activations, (C, batch) for channel-major ones. */
+static double complex *mode_block(const double *base, size_t q, size_t batch, size_t ch)
 {
-    return (const double complex *)base + q * batch * ch;
+    return (double complex *)base + q * batch * ch;
+}
+
+static void conj_copy(double *dst, const double *src, size_t n_complex)
+{
+    for (size_t i = 0; i < n_complex; i++) {
+        dst[2 * i] = src[2 * i];
+        dst[2 * i + 1] = -src[2 * i + 1];
+    }
+}
+
+/* Y_q = α X_q W_q per kept mode: batch-major (B×Cin)(Cin×Cout); channel-major the
+ * transpose, (Cout×B) = W_qᵀ (Cout×Cin) · X_q (Cin×B). */
+static void mix_forward(const nde_spectral_conv *c, const double *w, const double *Xk, double *Yk,
+                        size_t batch, double alpha_re)
+{
+    const double complex alpha = alpha_re, zero = 0.0;
+    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
+    for (size_t q = 0; q < c->n_kept; q++) {
+        const double *wq = w + 2 * q * c->cin * c->cout;
+        if (c->cm)
+            cblas_zgemm(CblasRowMajor, CblasTrans, CblasNoTrans, co, B, ci, &alpha, wq, co,
+                        mode_block(Xk, q, batch, c->cin), B, &zero, mode_block(Yk, q, batch, c->cout), B);
+        else
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, co, ci, &alpha,
+                        mode_block(Xk, q, batch, c->cin), ci, wq, co, &zero,
+                        mode_block(Yk, q, batch, c->cout), co);
+    }
+}
+
+/* dW_q += coef_q X_qᴴ G_q (batch-major). Channel-major: with X' = X_qᵀ, G' = G_qᵀ,
+ * X_qᴴ G_q = conj(X') G'ᵀ, so conj(X') is formed in `tmp` first (CBLAS has no plain
+ * conjugate). coef_q = c_k/S: the k2 = 0 column appears once in the real output, the
+ * others twice. */
+static void mix_weight_grad(const nde_spectral_conv *c, geom g, const double *Xk,
+                            const double *Gk, double *gw, size_t batch, double *tmp)
+{
+    const double complex one = 1.0;
+    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
+    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
+    if (c->cm) {
+        conj_copy(tmp, Xk, c->n_kept * batch * c->cin);
+        Xk = tmp;
+    }
+    for (size_t q = 0; q < c->n_kept; q++) {
+        const double complex coef = (q % ncol == 0 ? 1.0 : 2.0) / (double)g.points;
+        double *gq = gw + 2 * q * c->cin * c->cout;
+        if (c->cm)
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ci, co, B, &coef,
+                        mode_block(Xk, q, batch, c->cin), B, mode_block(Gk, q, batch, c->cout), B,
+                        &one, gq, co);
+        else
+            cblas_zgemm(CblasRowMajor, CblasConjTrans, CblasNoTrans, ci, co, B, &coef,
+                        mode_block(Xk, q, batch, c->cin), ci, mode_block(Gk, q, batch, c->cout), co,
+                        &one, gq, co);
+    }
+}
+
+/* GX_q = α G_q W_qᴴ (batch-major). Channel-major: GX' = conj(W_q) G' = conj(W_q conj(G')),
+ * computed from conj(G') in `tmp` and conjugated after. Destroys nothing but tmp. */
+static void mix_input_grad(const nde_spectral_conv *c, const double *w, const double *Gk,
+                           double *GXk, size_t batch, double alpha_re, double *tmp)
+{
+    const double complex alpha = alpha_re, zero = 0.0;
+    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
+    if (c->cm) {
+        conj_copy(tmp, Gk, c->n_kept * batch * c->cout);
+        Gk = tmp;
+    }
+    for (size_t q = 0; q < c->n_kept; q++) {
+        const double *wq = w + 2 * q * c->cin * c->cout;
+        if (c->cm)
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, B, co, &alpha, wq, co,
+                        mode_block(Gk, q, batch, c->cout), B, &zero, mode_block(GXk, q, batch, c->cin), B);
+        else
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, B, ci, co, &alpha,
+                        mode_block(Gk, q, batch, c->cout), co, wq, co, &zero,
+                        mode_block(GXk, q, batch, c->cin), ci);
+    }
+    if (c->cm)
+        for (size_t i = 0; i < c->n_kept * batch * c->cin; i++) GXk[2 * i + 1] = -GXk[2 * i + 1];
 }
 
 size_t nde_spectral_conv_spectrum_size(const nde_spectral_conv *conv, size_t batch)
@@ -276,13 +359,7 @@ nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double
     double *Xk = xhat ? xhat : spec + spec_len(conv, batch, g);
     double *Yk = spec + spec_len(conv, batch, g) + block_len(conv, batch);
     transform_gather(conv, &pin, g, x, batch, conv->cin, spec, Xk);
-    const double complex alpha = 1.0 / (double)g.points, zero = 0.0;
-    const double *w = theta + conv->w_off;
-    for (size_t q = 0; q < conv->n_kept; q++)
-        cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)conv->cout,
-                    (int)conv->cin, &alpha, mode_block(Xk, q, batch, conv->cin), (int)conv->cin,
-                    w + 2 * q * conv->cin * conv->cout, (int)conv->cout, &zero,
-                    (double complex *)Yk + q * batch * conv->cout, (int)conv->cout);
+    mix_forward(conv, theta + conv->w_off, Xk, Yk, batch, 1.0 / (double)g.points);
     scatter_inverse(conv, &pout, g, Yk, batch, conv->cout, spec, y);
     return NDE_OK;
 }
@@ -308,34 +385,19 @@ nde_status nde_spectral_conv_vjp(const nde_spectral_conv *conv, const double *th
     double *Xk = spec + spec_len(conv, batch, g);
     double *Gk = Xk + block_len(conv, batch);
     double *GXk = Gk + block_len(conv, batch);
-    const size_t cin = conv->cin, cout = conv->cout;
-    const double *w = theta + conv->w_off;
-    transform_gather(conv, &pout, g, gy, batch, cout, spec, Gk);
+    transform_gather(conv, &pout, g, gy, batch, conv->cout, spec, Gk);
     if (gtheta) {
+        /* the conjugate copy (channel-major) goes to the spectrum region, free here */
         if (xhat)
-            Xk = (double *)xhat; /* only read below */
-        else
-            transform_gather(conv, &pin, g, x, batch, cin, spec, Xk);
-        double *gw = gtheta + conv->w_off;
-        size_t ncol = conv->ndim == 2 ? conv->m[1] : conv->m[0];
-        for (size_t q = 0; q < conv->n_kept; q++) {
-            /* c_k/S: the k2 = 0 column appears once in the real output, the others twice. */
-            const double complex coef = (q % ncol == 0 ? 1.0 : 2.0) / (double)g.points;
-            const double complex one = 1.0;
-            cblas_zgemm(CblasRowMajor, CblasConjTrans, CblasNoTrans, (int)cin, (int)cout,
-                        (int)batch, &coef, mode_block(Xk, q, batch, cin), (int)cin,
-                        mode_block(Gk, q, batch, cout), (int)cout, &one,
-                        gw + 2 * q * cin * cout, (int)cout);
+            mix_weight_grad(conv, g, xhat, Gk, gtheta + conv->w_off, batch, spec);
+        else {
+            transform_gather(conv, &pin, g, x, batch, conv->cin, spec, Xk);
+            mix_weight_grad(conv, g, Xk, Gk, gtheta + conv->w_off, batch, Xk);
         }
     }
     if (gx) {
-        const double complex alpha = 1.0 / (double)g.points, zero = 0.0;
-        for (size_t q = 0; q < conv->n_kept; q++)
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, (int)batch, (int)cin,
-                        (int)cout, &alpha, mode_block(Gk, q, batch, cout), (int)cout,
-                        w + 2 * q * cin * cout, (int)cout, &zero,
-                        (double complex *)GXk + q * batch * cin, (int)cin);
-        scatter_inverse(conv, &pin, g, GXk, batch, cin, spec, gx);
+        mix_input_grad(conv, theta + conv->w_off, Gk, GXk, batch, 1.0 / (double)g.points, Xk);
+        scatter_inverse(conv, &pin, g, GXk, batch, conv->cin, spec, gx);
     }
     return NDE_OK;
 }

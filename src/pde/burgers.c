@@ -52,24 +52,29 @@ nde_status nde_burgers_initial(const nde_burgers_spec *spec, uint64_t index, dou
     nde_rng r;
     nde_rng_seed(&r, spec->seed + 0x9E3779B97F4A7C15ULL * (index + 1));
     double mean = spec->zero_mean ? 0.0 : spec->sigma * pow(spec->tau, -spec->gamma) * nde_rng_normal(&r);
-    /* u0_j = m + Σ_k α_k cos(2πkj/n) + β_k sin(2πkj/n), summed directly: exact and the same
-     * function at every resolution (coarse grids use a prefix of the random stream). */
+    /* u0_j = m + Σ_k α_k cos(2πkj/n) + β_k sin(2πkj/n), summed directly: the same function
+     * at every resolution (coarse grids use a prefix of the random stream). */
     size_t kmax = ns / 2 - 1;
-    double *alpha = nde_alloc_array(2 * (kmax + 1), sizeof *alpha);
+    double *alpha = nde_alloc_array(2 * (kmax + 1) + 2 * ns, sizeof *alpha);
     if (!alpha) return NDE_ERR_NOMEM;
-    double *beta = alpha + kmax + 1;
+    double *beta = alpha + kmax + 1, *cs = beta + kmax + 1, *sn = cs + ns;
     for (size_t k = 1; k <= kmax; k++) {
         double lam = 2.0 * NDE_PI * (double)k;
         double amp = sqrt(2.0) * spec->sigma * pow(lam * lam + spec->tau * spec->tau, -spec->gamma / 2);
         alpha[k] = amp * nde_rng_normal(&r);
         beta[k] = amp * nde_rng_normal(&r);
     }
+    /* cos and sin of 2πm/n; angle k·j reduced mod n exactly in integers */
+    for (size_t m = 0; m < ns; m++) {
+        double th = 2.0 * NDE_PI * (double)m / (double)ns;
+        cs[m] = cos(th);
+        sn[m] = sin(th);
+    }
     for (size_t j = 0; j < ns; j++) {
         double v = mean;
         for (size_t k = 1; k <= kmax; k++) {
-            /* angle reduced mod n exactly in integers */
-            double th = 2.0 * NDE_PI * (double)((k * j) % ns) / (double)ns;
-            v += alpha[k] * cos(th) + beta[k] * sin(th);
+            size_t m = (k * j) % ns;
+            v += alpha[k] * cs[m] + beta[k] * sn[m];
         }
         u0[j] = v;
     }
