@@ -54,3 +54,29 @@ Test(examples, spiral_rejects_bad_options)
     cr_assert(strstr(out, "unknown ODE method") != NULL, "%s", out);
 }
 #endif
+
+#ifdef NDE_STIFF_EXE
+/* examples/stiff: a few training iterations of the Robertson model; CVODES BDF needs at
+ * least 10x fewer right-hand-side evaluations (f + jvp) than Tsit5 for the same model. */
+Test(examples, stiff_short_run_reports_bdf_and_tsit5)
+{
+    char out[16384], cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --iters 5 --print-every 5 --out stiff_test_out", NDE_STIFF_EXE);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "stiff failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "iter    5/5") != NULL, "%s", out);
+    FILE *f = fopen("stiff_test_out/summary.json", "r");
+    cr_assert_not_null(f);
+    char js[2048];
+    size_t n = fread(js, 1, sizeof js - 1, f);
+    js[n] = '\0';
+    fclose(f);
+    unsigned long bdf_nfe = 0, bdf_jvp = 0, tsit5_nfe = 0;
+    const char *b = strstr(js, "\"cvode_bdf\""), *t = strstr(js, "\"tsit5\"");
+    cr_assert(b && t, "%s", js);
+    cr_assert_eq(sscanf(b, "\"cvode_bdf\": {\"nfe\": %lu, \"jvp\": %lu", &bdf_nfe, &bdf_jvp), 2);
+    cr_assert_eq(sscanf(t, "\"tsit5\": {\"nfe\": %lu", &tsit5_nfe), 1);
+    cr_expect(10 * (bdf_nfe + bdf_jvp) <= tsit5_nfe, "BDF %lu + %lu, Tsit5 %lu", bdf_nfe,
+              bdf_jvp, tsit5_nfe);
+}
+#endif
