@@ -1,6 +1,7 @@
 /* Examples double as regression tests: the README's C example and the spiral driver
  * (shortened) run to completion with the expected output. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,32 @@ Test(examples, readme_example_trains_and_exits_zero)
     int rc = run(NDE_README_EXAMPLE, out, sizeof out);
     cr_assert_eq(rc, 0, "README example failed (%d): %s", rc, out);
     cr_assert(strstr(out, "after 200 iterations") != NULL, "%s", out);
+}
+
+Test(examples, cli_info_steps_and_inspect)
+{
+    char out[65536], cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s info", NDE_CLI_EXE);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "tsit5") != NULL && strstr(out, "adamw") != NULL, "%s", out);
+    /* the decay problem's stiffness estimate is its rate */
+    snprintf(cmd, sizeof cmd, "%s steps --problem decay --mu 25 --method dopri5 2>/dev/null",
+             NDE_CLI_EXE);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strncmp(out, "t,h,err_est,stiff_est\n", 22) == 0, "%s", out);
+    char *second = strchr(out, '\n') + 1;
+    double t, h, e, st;
+    cr_assert_eq(sscanf(second, "%lf,%lf,%lf,%lf", &t, &h, &e, &st), 4);
+    cr_assert(t == 0.0 && h > 0.0 && e <= 1.0 && fabs(st - 25.0) < 1e-6, "%s", second);
+    snprintf(cmd, sizeof cmd, "%s steps --method nosuch 2>&1", NDE_CLI_EXE);
+    cr_assert_neq(run(cmd, out, sizeof out), 0);
+    cr_assert(strstr(out, "unknown ODE method") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s inspect %s/tests/ref/foreign_model.safetensors", NDE_CLI_EXE,
+             NDE_SOURCE_ROOT);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "tensors") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s inspect /nonexistent.safetensors 2>&1", NDE_CLI_EXE);
+    cr_assert_neq(run(cmd, out, sizeof out), 0);
 }
 
 #ifdef NDE_SPIRAL_EXE

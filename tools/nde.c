@@ -1,0 +1,266 @@
+/* nde — the command-line tool.
+ *
+ *   nde info                         version, build features, methods, optimizers
+ *   nde inspect FILE [DATASET]       tensors of a .safetensors checkpoint, or shape and
+ *                                    statistics of a dataset (.npy, .mat, HDF5)
+ *   nde steps [options]              solve a reference problem and print the step log
+ *                                    as CSV (t, h, err_est, stiff_est) and the counters
+ *
+ * `nde steps` options: --problem vdp|spiral|decay (vdp), --mu X (Van der Pol, 10),
+ * --method NAME (tsit5), --rtol X (1e-6), --atol X (1e-9), --t1 X (problem's default).
+ * Exit status: 0 success, 1 failure (message on stderr), 2 usage error. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nde/checkpoint.h"
+#include "nde/io.h"
+#include "nde/nde.h"
+#include "nde/nn.h"
+#include "nde/optim.h"
+#include "nde/safetensors.h"
+#include "nde_config.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: nde info\n"
+               "       nde inspect FILE [DATASET]\n"
+               "       nde steps [--problem vdp|spiral|decay] [--mu X] [--method NAME]\n"
+               "                 [--rtol X] [--atol X] [--t1 X]\n");
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "nde %s: %s\n", what, nde_last_error());
+    return 1;
+}
+
+static int cmd_info(void)
+{
+    printf("nde %s\n", NDE_VERSION);
+    printf("features: sundials=%s hdf5=%s\n", NDE_HAVE_SUNDIALS ? "yes" : "no",
+           NDE_HAVE_HDF5 ? "yes" : "no");
+    printf("methods:");
+    for (int m = 0; m < NDE_METHOD_COUNT; m++) printf(" %s", nde_method_name((nde_method)m));
+    printf("\noptimizers:");
+    for (int k = 0; k < NDE_OPT_KIND_COUNT; k++)
+        printf(" %s", nde_optim_kind_name((nde_optim_kind)k));
+    printf("\nactivations:");
+    for (int a = 0; a < NDE_ACT_COUNT; a++) printf(" %s", nde_act_name((nde_act)a));
+    printf("\n");
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static void print_shape(int ndim, const size_t *shape)
+{
+    printf("(");
+    for (int d = 0; d < ndim; d++) printf(d ? ", %zu" : "%zu", shape[d]);
+    printf(ndim == 1 ? ",)" : ")");
+}
+
+static int inspect_safetensors(const char *path)
+{
+    nde_st_file *f;
+    if (nde_st_open(path, &f) != NDE_OK) return fail("inspect");
+    size_t n = nde_st_n_tensors(f), total = 0;
+    printf("%s: %zu tensors\n", path, n);
+    for (size_t i = 0; i < n; i++) {
+        const nde_st_tensor *t = nde_st_tensor_at(f, i);
+        printf("  %-48s %-4s ", t->name, nde_st_dtype_name(t->dtype));
+        print_shape(t->ndim, t->shape);
+        printf("\n");
+        total += t->numel;
+    }
+    printf("%zu elements\n", total);
+    const char *keys[] = {"format", "nde.step", "nde.optimizer", "nde.lr"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const char *v = nde_st_meta(f, keys[k]);
+        if (v) printf("metadata %s = %s\n", keys[k], v);
+    }
+    nde_st_close(&f);
+    return 0;
+}
+
+static int inspect_dataset(const char *path, const char *name)
+{
+    nde_array a = {0};
+    if (nde_dataset_read(path, name, 0, &a) != NDE_OK) return fail("inspect");
+    double lo = INFINITY, hi = -INFINITY, sum = 0.0;
+    size_t nonfinite = 0;
+    for (size_t i = 0; i < a.numel; i++) {
+        double v = a.data[i];
+        if (!isfinite(v)) {
+            nonfinite++;
+            continue;
+        }
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+        sum += v;
+    }
+    printf("%s%s%s: float64 ", path, name ? ":" : "", name ? name : "");
+    print_shape(a.ndim, a.shape);
+    size_t finite = a.numel - nonfinite;
+    printf("  min %.6g  max %.6g  mean %.6g  non-finite %zu\n", finite ? lo : NAN,
+           finite ? hi : NAN, finite ? sum / (double)finite : NAN, nonfinite);
+    nde_array_free(&a);
+    return 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+    if (argc < 1 || argc > 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (ends_with(argv[0], ".safetensors")) return inspect_safetensors(argv[0]);
+    if (!ends_with(argv[0], ".npy") && argc < 2) {
+        fprintf(stderr, "nde inspect: name the dataset inside %s (e.g. a, u, coeff, sol)\n",
+                argv[0]);
+        return 2;
+    }
+    return inspect_dataset(argv[0], argc > 1 ? argv[1] : NULL);
+}
+
+/* ---- reference problems for `nde steps` ---- */
+
+typedef struct problem {
+    const char *name;
+    size_t dim;
+    double u0[2], t1;
+    nde_status (*f)(void *ctx, double t, const double *u, double *du, size_t batch);
+} problem;
+
+static nde_status vdp_f(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    (void)t;
+    double mu = *(const double *)ctx;
+    for (size_t b = 0; b < batch; b++) {
+        const double *x = u + 2 * b;
+        du[2 * b] = x[1];
+        du[2 * b + 1] = mu * (1.0 - x[0] * x[0]) * x[1] - x[0];
+    }
+    return NDE_OK;
+}
+
+/* torchdiffeq's ode_demo spiral: du/dt = (u³) A. */
+static nde_status spiral_f(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    (void)ctx, (void)t;
+    for (size_t b = 0; b < batch; b++) {
+        double x = u[2 * b] * u[2 * b] * u[2 * b], y = u[2 * b + 1] * u[2 * b + 1] * u[2 * b + 1];
+        du[2 * b] = -0.1 * x - 2.0 * y;
+        du[2 * b + 1] = 2.0 * x - 0.1 * y;
+    }
+    return NDE_OK;
+}
+
+/* u' = −mu·u: stiffness estimate should read mu. */
+static nde_status decay_f(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    (void)t;
+    double mu = *(const double *)ctx;
+    for (size_t b = 0; b < batch; b++) du[b] = -mu * u[b];
+    return NDE_OK;
+}
+
+static const problem problems[] = {
+    {"vdp", 2, {2.0, 0.0}, 20.0, vdp_f},
+    {"spiral", 2, {2.0, 0.0}, 25.0, spiral_f},
+    {"decay", 1, {1.0, 0.0}, 1.0, decay_f},
+};
+
+static int parse_double(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return (errno || *end || s == end) ? -1 : 0;
+}
+
+static int cmd_steps(int argc, char **argv)
+{
+    const problem *pb = &problems[0];
+    double mu = 10.0, t1 = -1.0;
+    nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+    for (int i = 0; i < argc; i += 2) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "nde steps: %s needs a value\n", k);
+            return 2;
+        }
+        int bad = 0;
+        if (!strcmp(k, "--problem")) {
+            pb = NULL;
+            for (size_t p = 0; p < sizeof problems / sizeof problems[0]; p++)
+                if (!strcmp(v, problems[p].name)) pb = &problems[p];
+            bad = !pb;
+        } else if (!strcmp(k, "--method")) {
+            nde_method m;
+            if (nde_method_parse(v, &m) != NDE_OK) return fail("steps");
+            double r = o.rtol, a = o.atol;
+            o = nde_solver_defaults(m);
+            o.rtol = r, o.atol = a;
+        } else if (!strcmp(k, "--mu")) {
+            bad = parse_double(v, &mu);
+        } else if (!strcmp(k, "--rtol")) {
+            bad = parse_double(v, &o.rtol);
+        } else if (!strcmp(k, "--atol")) {
+            bad = parse_double(v, &o.atol);
+        } else if (!strcmp(k, "--t1")) {
+            bad = parse_double(v, &t1);
+        } else {
+            fprintf(stderr, "nde steps: unknown option %s\n", k);
+            usage(stderr);
+            return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "nde steps: bad value '%s' for %s\n", v, k);
+            return 2;
+        }
+    }
+    nde_field f = {.dim = pb->dim, .ctx = &mu, .f = pb->f};
+    nde_ctx *ctx = NULL;
+    nde_solver *s = NULL;
+    int rc = 0;
+    if (nde_ctx_create(&ctx) != NDE_OK || nde_solver_create(ctx, &f, &o, &s) != NDE_OK) {
+        rc = fail("steps");
+    } else {
+        double ts[2] = {0.0, t1 > 0.0 ? t1 : pb->t1}, traj[4];
+        nde_status st = nde_solve(s, 1, pb->dim, pb->u0, 2, ts, traj);
+        size_t n;
+        const nde_step_rec *log = nde_solver_steps(s, &n);
+        printf("t,h,err_est,stiff_est\n");
+        for (size_t i = 0; i < n; i++)
+            printf("%.17g,%.17g,%.6g,%.6g\n", log[i].t, log[i].h, log[i].err_est,
+                   log[i].stiff_est);
+        const nde_solver_stats *stt = nde_solver_get_stats(s);
+        fprintf(stderr, "%s on %s: %zu accepted, %zu rejected steps, %zu evaluations\n",
+                nde_method_name(o.method), pb->name, stt->n_accepted, stt->n_rejected, stt->nfe);
+        if (st != NDE_OK) rc = fail("steps");
+    }
+    nde_solver_destroy(&s);
+    nde_ctx_destroy(&ctx);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "info")) return cmd_info();
+    if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "steps")) return cmd_steps(argc - 2, argv + 2);
+    fprintf(stderr, "nde: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
