@@ -9,9 +9,27 @@
 
 #include "fields.h"
 #include "nde/nde.h"
+#include "nde_config.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
 
+#if !NDE_HAVE_SUNDIALS
+Test(sundials, methods_are_unsupported_without_sundials)
+{
+    rot_ctx rc = {.a = 0.3, .w = 2.0};
+    nde_field f = {.dim = 2, .ctx = &rc, .f = rot_f};
+    nde_ctx *c;
+    CHECK(nde_ctx_create(&c));
+    const nde_method ms[] = {NDE_CVODE_BDF, NDE_CVODE_ADAMS, NDE_ARK_ERK, NDE_ARK_DIRK,
+                             NDE_ARK_IMEX};
+    for (int i = 0; i < 5; i++) {
+        nde_solver_opts o = nde_solver_defaults(ms[i]);
+        nde_solver *s;
+        cr_expect_eq(nde_solver_create(c, &f, &o, &s), NDE_ERR_UNSUPPORTED);
+    }
+    nde_ctx_destroy(&c);
+}
+#else
 static rot_ctx rot = {.a = 0.3, .w = 2.0};
 static nde_ctx *ctx;
 
@@ -341,3 +359,4 @@ Test(sundials, bad_options_are_rejected)
     cr_expect_eq(nde_solver_create(ctx, &fv, &o, &s), NDE_ERR_UNSUPPORTED);
     cr_expect_null(s);
 }
+#endif
