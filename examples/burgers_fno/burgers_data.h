@@ -13,9 +13,4 @@ nde_status burgers_data_get(nde_ctx *ctx, const nde_burgers_spec *spec, size_t c
                             const char *cache_dir, double **a, double **u, char *stem,
                             size_t stem_cap);
 
-/* Read a (rows, cols) float64 C-order .npy file; *data is nde_alloc'd. */
-nde_status npy_read_f64(const char *path, size_t *rows, size_t *cols, double **data);
-/* Write data (rows, cols) as a float64 C-order .npy file (format 1.0). */
-nde_status npy_write_f64(const char *path, size_t rows, size_t cols, const double *data);
-
 #endif

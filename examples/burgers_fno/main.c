@@ -3,8 +3,11 @@
  * GELU; 1000 training and 100 test samples at s = 1024, batch 20, Adam (lr 1e-3, L2 weight
  * decay 1e-4) with the lr halved every `step` epochs, relative L2 loss.
  *
- * Data: generated with nde's Burgers generator and cached under --cache (as .npy), or
- * read from --data-a/--data-u .npy files (count, s). Writes under --out:
+ * Data: generated with nde's Burgers generator and cached under --cache (as .npy), or read
+ * from a file: --data FILE with datasets --a-name/--u-name (default a, u: FNO's
+ * burgers_data_R10.mat, MATLAB v7.3/HDF5, or .npy pairs via --data-a/--data-u), each
+ * (count, S) with S a multiple of s (subsampled as x[:, ::S/s]); the first ntrain samples
+ * train, the last ntest test (legacy fourier_1d.py). Writes under --out:
  *   log.csv         epoch, lr, train and test relative L2, seconds
  *   summary.json    final numbers (also printed as one JSON line)
  *   pred.csv, pred.png  x, a, true and predicted u for four test samples
@@ -25,7 +28,7 @@ typedef struct opts {
     size_t n, ntrain, ntest, batch, epochs, step, solve_steps;
     double lr, wd, gamma;
     uint64_t seed;
-    const char *out, *cache, *data_a, *data_u;
+    const char *out, *cache, *data, *data_a, *data_u, *a_name, *u_name;
     int resume, eval2x;
 } opts;
 
@@ -34,7 +37,8 @@ static void usage(const char *prog)
     fprintf(stderr,
             "usage: %s [--n 1024] [--ntrain 1000] [--ntest 100] [--batch 20] [--epochs 500]\n"
             "          [--lr 1e-3] [--wd 1e-4] [--step 50] [--gamma 0.5] [--seed 0]\n"
-            "          [--solve-steps 200] [--cache .cache/burgers] [--data-a A.npy --data-u U.npy]\n"
+            "          [--solve-steps 200] [--cache .cache/burgers]\n"
+            "          [--data FILE.mat|.h5 [--a-name a] [--u-name u] | --data-a A --data-u U]\n"
             "          [--out out/burgers_fno] [--resume] [--eval-2x]\n", prog);
 }
 
@@ -42,7 +46,7 @@ static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 500, .step = 50,
                 .solve_steps = 200, .lr = 1e-3, .wd = 1e-4, .gamma = 0.5,
-                .out = "out/burgers_fno", .cache = ".cache/burgers"};
+                .out = "out/burgers_fno", .cache = ".cache/burgers", .a_name = "a", .u_name = "u"};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t *zs = !strcmp(k, "--n") ? &o->n : !strcmp(k, "--ntrain") ? &o->ntrain
@@ -52,7 +56,9 @@ static int parse(int argc, char **argv, opts *o)
         double *ds = !strcmp(k, "--lr") ? &o->lr : !strcmp(k, "--wd") ? &o->wd
                    : !strcmp(k, "--gamma") ? &o->gamma : NULL;
         const char **ss = !strcmp(k, "--out") ? &o->out : !strcmp(k, "--cache") ? &o->cache
-                        : !strcmp(k, "--data-a") ? &o->data_a : !strcmp(k, "--data-u") ? &o->data_u : NULL;
+                        : !strcmp(k, "--data-a") ? &o->data_a : !strcmp(k, "--data-u") ? &o->data_u
+                        : !strcmp(k, "--data") ? &o->data : !strcmp(k, "--a-name") ? &o->a_name
+                        : !strcmp(k, "--u-name") ? &o->u_name : NULL;
         if (!strcmp(k, "--resume")) o->resume = 1;
         else if (!strcmp(k, "--eval-2x")) o->eval2x = 1;
         else if (zs && v) { *zs = (size_t)strtoull(v, NULL, 10); i++; }
@@ -93,33 +99,33 @@ static double evaluate(nde_fno *fno, nde_fno_work *w, const double *a, const dou
 static void load_data(nde_ctx *ctx, const opts *o, double **a, double **u)
 {
     size_t total = o->ntrain + o->ntest;
-    if (o->data_a || o->data_u) {
-        if (!o->data_a || !o->data_u) {
-            fprintf(stderr, "give both --data-a and --data-u\n");
+    if (o->data || o->data_a || o->data_u) {
+        if (!o->data && (!o->data_a || !o->data_u)) {
+            fprintf(stderr, "give --data FILE, or both --data-a and --data-u\n");
             exit(2);
         }
-        size_t r1, c1, r2, c2;
-        CHECK(npy_read_f64(o->data_a, &r1, &c1, a));
-        CHECK(npy_read_f64(o->data_u, &r2, &c2, u));
-        if (r1 != r2 || c1 != c2 || r1 < total || c1 % o->n) {
-            fprintf(stderr, "data: a (%zu, %zu), u (%zu, %zu): need >= %zu rows and s a multiple of %zu\n",
-                    r1, c1, r2, c2, total, o->n);
+        nde_array aa = {0}, uu = {0};
+        CHECK(nde_dataset_read(o->data ? o->data : o->data_a, o->a_name, 2, &aa));
+        CHECK(nde_dataset_read(o->data ? o->data : o->data_u, o->u_name, 2, &uu));
+        size_t rows = aa.shape[0], cols = aa.shape[1];
+        if (uu.shape[0] != rows || uu.shape[1] != cols || rows < total || cols % o->n) {
+            fprintf(stderr, "data: a (%zu, %zu), u (%zu, %zu): need >= %zu rows and S a multiple of %zu\n",
+                    rows, cols, uu.shape[0], uu.shape[1], total, o->n);
             exit(2);
         }
-        /* subsample to s = n (the legacy scripts' x[:, ::sub]); the test set is the last ntest */
-        size_t sub = c1 / o->n;
-        double *ad = nde_alloc_array(total * o->n, sizeof *ad), *ud = nde_alloc_array(total * o->n, sizeof *ud);
+        size_t sub = cols / o->n;
+        *a = nde_alloc_array(total * o->n, sizeof **a);
+        *u = nde_alloc_array(total * o->n, sizeof **u);
+        if (!*a || !*u) CHECK(NDE_ERR_NOMEM);
         for (size_t i = 0; i < total; i++) {
-            size_t src = i < o->ntrain ? i : r1 - o->ntest + (i - o->ntrain);
+            size_t src = i < o->ntrain ? i : rows - o->ntest + (i - o->ntrain);
             for (size_t j = 0; j < o->n; j++) {
-                ad[i * o->n + j] = (*a)[src * c1 + j * sub];
-                ud[i * o->n + j] = (*u)[src * c1 + j * sub];
+                (*a)[i * o->n + j] = aa.data[src * cols + j * sub];
+                (*u)[i * o->n + j] = uu.data[src * cols + j * sub];
             }
         }
-        nde_free(*a);
-        nde_free(*u);
-        *a = ad;
-        *u = ud;
+        nde_array_free(&aa);
+        nde_array_free(&uu);
         return;
     }
     nde_burgers_spec bs = nde_burgers_defaults();
