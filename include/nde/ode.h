@@ -157,9 +157,13 @@ typedef struct nde_solver_stats {
 typedef struct nde_solver nde_solver;
 
 /* Create a solver for `field` (borrowed: must outlive the solver). `ctx` may be NULL
- * for the explicit RK methods; SUNDIALS methods need it. Validates the options:
- * NDE_ERR_ARG for non-positive tolerances, negative steps or unknown methods,
- * NDE_ERR_UNSUPPORTED for a SUNDIALS method in a build without SUNDIALS. */
+ * for the explicit RK methods; SUNDIALS methods need it (NDE_ERR_ARG otherwise; its
+ * SUNContext is created on first use). Validates the options: NDE_ERR_ARG for
+ * non-positive tolerances, negative steps, unknown methods, and for SUNDIALS methods an
+ * unknown linsol, max_order above the method's, an erk_table that is not an adaptive FSAL
+ * pair, NDE_ARK_IMEX without a matching imex_explicit, cvodes_adj_steps on a non-CVODES
+ * method or a field without vjp; NDE_ERR_UNSUPPORTED for a SUNDIALS method in a build
+ * without SUNDIALS or with a discrete-adjoint tape. docs/sundials.md has the details. */
 nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
                              nde_solver **s);
 void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
