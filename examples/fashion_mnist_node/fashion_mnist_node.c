@@ -499,7 +499,7 @@ static void plot_nfe(const config *c, const result *res)
     char script[8192], png[1100];
     snprintf(png, sizeof png, "%s/nfe.png", c->out);
     int len = snprintf(script, sizeof script,
-                       "set terminal png size 1000,600\nset output '%s'\n"
+                       "set terminal png noenhanced size 1000,600\nset output '%s'\n"
                        "set datafile separator ','\nset key outside right\n"
                        "set title 'Fashion-MNIST neural ODE: NFE of the training solve'\n"
                        "set xlabel 'training step'\nset ylabel 'NFE (forward solve)'\nplot ",
