@@ -612,3 +612,52 @@ Test(fno, trained_at_s_evaluates_at_2s)
     nde_fno_destroy(&fno);
     nde_ctx_destroy(&ctx);
 }
+
+/* The batch split over a thread team gives the single-threaded results (to rounding: the
+ * parameter gradient is summed in another order). */
+Test(fno, threaded_workspace_matches_single_thread)
+{
+    nde_ctx *ctx;
+    cr_assert_eq(nde_ctx_create(&ctx), NDE_OK);
+    nde_fno_spec s = tiny_spec(1);
+    nde_fno *fno;
+    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_OK);
+    nde_rng r;
+    nde_rng_seed(&r, 6);
+    nde_fno_init(fno, &r);
+    size_t n[1] = {8}, batch = 5, np = nde_params_count(nde_fno_params(fno));
+    nde_fno_work *w1, *w3;
+    cr_assert_eq(nde_fno_work_create(fno, batch, n, &w1), NDE_OK);
+    cr_assert_eq(nde_fno_work_create_threaded(fno, batch, n, 3, &w3), NDE_OK);
+    double *a = rnd(batch * 8, &r, 1), *gu = rnd(batch * 8, &r, 1);
+    double *u1 = nde_alloc_array(batch * 8, sizeof *u1), *u3 = nde_alloc_array(batch * 8, sizeof *u3);
+    double *ga1 = nde_alloc_array(batch * 8, sizeof *ga1), *ga3 = nde_alloc_array(batch * 8, sizeof *ga3);
+    double *g1 = nde_alloc_array(np, sizeof *g1), *g3 = nde_alloc_array(np, sizeof *g3);
+    for (size_t nb = 1; nb <= batch; nb += 2) {
+        memset(g1, 0, np * sizeof *g1);
+        memset(g3, 0, np * sizeof *g3);
+        cr_assert_eq(nde_fno_forward(fno, w1, a, u1, nb), NDE_OK);
+        cr_assert_eq(nde_fno_forward(fno, w3, a, u3, nb), NDE_OK, "%s", nde_last_error());
+        cr_assert(rel_err(u3, u1, nb * 8) < 1e-14);
+        cr_assert_eq(nde_fno_backward(fno, w1, gu, ga1, g1, nb), NDE_OK);
+        cr_assert_eq(nde_fno_backward(fno, w3, gu, ga3, g3, nb), NDE_OK, "%s", nde_last_error());
+        cr_assert(rel_err(ga3, ga1, nb * 8) < 1e-14);
+        cr_assert(rel_err(g3, g1, np) < 1e-13, "batch %zu: %g", nb, rel_err(g3, g1, np));
+    }
+    cr_assert_eq(nde_fno_forward(fno, w3, a, u3, batch + 1), NDE_ERR_SHAPE);
+    nde_fno_work *bad = NULL;
+    cr_assert_eq(nde_fno_work_create_threaded(fno, batch, n, 0, &bad), NDE_ERR_ARG);
+    cr_assert_null(bad);
+    nde_free(a);
+    nde_free(gu);
+    nde_free(u1);
+    nde_free(u3);
+    nde_free(ga1);
+    nde_free(ga3);
+    nde_free(g1);
+    nde_free(g3);
+    nde_fno_work_destroy(&w1);
+    nde_fno_work_destroy(&w3);
+    nde_fno_destroy(&fno);
+    nde_ctx_destroy(&ctx);
+}

@@ -246,6 +246,14 @@ void nde_fno_init(nde_fno *fno, nde_rng *rng);
 typedef struct nde_fno_work nde_fno_work;
 nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
                                nde_fno_work **work);
+/* The same with the batch split over n_threads threads (a persistent team started here;
+ * each thread runs its share through the whole model, gradients are summed in thread
+ * order, so results are deterministic for a given n_threads). Coarse-grained: run the BLAS
+ * single-threaded then (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)), or the
+ * two kinds of threads oversubscribe the cores. n_threads in 1..256 (capped at batch_max).
+ * The threaded work is bound to the calling thread: do not share one work across threads. */
+nde_status nde_fno_work_create_threaded(nde_fno *fno, size_t batch_max, const size_t *n,
+                                        size_t n_threads, nde_fno_work **work);
 void nde_fno_work_destroy(nde_fno_work **work);
 
 /* u (batch, out_channels, n...) = FNO(a), a (batch, in_channels, n...), batch ≤ batch_max.

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nde/operators.h"
+#include "operators/pool.h"
 
 struct nde_fno {
     nde_ctx *ctx;
@@ -19,7 +20,8 @@ struct nde_fno {
     nde_pointwise **skip;      /* (n_layers) */
 };
 
-struct nde_fno_work {
+/* One thread's workspace: the activations of its share of the batch. */
+typedef struct fno_part {
     nde_fno *fno;
     size_t batch_max;
     size_t n[2], pad[2], np[2]; /* grid, padding, padded grid (n[1] = np[1] = 1 in 1-D) */
@@ -37,8 +39,17 @@ struct nde_fno_work {
     double *vc;                 /* (W, B, pts) cropped v[L] */
     double *ga, *gb;            /* (max(W, proj/lift widths), B, ppts) gradient buffers */
     double *scratch;            /* spectral-conv scratch */
-    size_t batch_used;          /* batch of the last forward, 0 before any */
-    double *uout;               /* (B, out, pts) output buffer of the vector-field adapter */
+} fno_part;
+
+/* The public workspace: one part per thread, private gradients of threads 1.., the team. */
+struct nde_fno_work {
+    nde_fno *fno;
+    size_t batch_max, n_threads, pts;
+    fno_part **parts;  /* (n_threads) */
+    double **gpriv;    /* (n_threads) θ-gradient buffers of threads 1.. ([0] unused) */
+    nde_pool *pool;
+    size_t batch_used;
+    double *uout;      /* (B, out, pts) output buffer of the vector-field adapter */
 };
 
 nde_fno_spec nde_fno1d_burgers_spec(void)
@@ -164,10 +175,10 @@ void nde_fno_init(nde_fno *fno, nde_rng *rng)
     nde_channel_mlp_init(fno->proj, th, rng);
 }
 
-void nde_fno_work_destroy(nde_fno_work **work)
+static void part_destroy(fno_part **work)
 {
     if (!work || !*work) return;
-    nde_fno_work *w = *work;
+    fno_part *w = *work;
     size_t L = w->fno->spec.n_layers;
     nde_free(w->h);
     nde_free(w->lift_cache);
@@ -190,18 +201,14 @@ void nde_fno_work_destroy(nde_fno_work **work)
     nde_free(w->ghc);
     nde_free(w->ucm);
     nde_free(w->scratch);
-    nde_free(w->uout);
     nde_free(w);
     *work = NULL;
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
-                               nde_fno_work **work)
+static nde_status part_create(nde_fno *fno, size_t batch_max, const size_t *n, fno_part **work)
 {
-    if (!fno || !n || !work) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_work_create: NULL argument");
-    if (batch_max == 0) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_work_create: batch_max 0");
     const nde_fno_spec *s = &fno->spec;
     size_t n_[2] = {n[0], s->ndim == 2 ? n[1] : 1}, pad[2] = {0, 0}, np[2];
     for (int d = 0; d < s->ndim; d++) {
@@ -215,7 +222,7 @@ nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
     }
     np[0] = n_[0] + pad[0];
     np[1] = n_[1] + pad[1];
-    nde_fno_work *w = nde_alloc(sizeof *w);
+    fno_part *w = nde_alloc(sizeof *w);
     if (!w) return NDE_ERR_NOMEM;
     w->fno = fno;
     w->batch_max = batch_max;
@@ -241,11 +248,10 @@ nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
     w->hc = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
     w->ghc = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
     w->ucm = nde_alloc_array(B * s->out_channels * w->pts, sizeof(double));
-    w->uout = nde_alloc_array(B * s->out_channels * w->pts, sizeof(double));
     size_t nk[2] = {np[0], np[1]};
     w->scratch = nde_alloc_array(nde_spectral_conv_scratch_size(fno->kconv[0], B, nk), sizeof(double));
     int ok = w->h && w->lift_cache && w->proj_cache && w->v && w->z && w->xhat && w->ga && w->gb && w->hc &&
-             w->ghc && w->ucm && w->uout && w->scratch;
+             w->ghc && w->ucm && w->scratch;
     for (size_t l = 0; ok && l <= L; l++) {
         w->v[l] = nde_alloc_array(B * W * w->ppts, sizeof(double));
         ok = w->v[l] != NULL;
@@ -264,12 +270,12 @@ nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
         ok = w->v0 && w->vc;
     }
     if (!ok) {
-        nde_fno_work_destroy(&w);
+        part_destroy(&w);
         return NDE_ERR_NOMEM;
     }
     nde_status st = nde_spectral_conv_prepare(fno->kconv[0], B, nk);
     if (st != NDE_OK) {
-        nde_fno_work_destroy(&w);
+        part_destroy(&w);
         return st;
     }
     *work = w;
@@ -295,11 +301,8 @@ static void swap_major(const double *x, double *y, size_t outer, size_t inner, s
             memcpy(y + (i * outer + o) * pts, x + (o * inner + i) * pts, pts * sizeof *x);
 }
 
-nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, double *u,
-                           size_t batch)
+static nde_status part_forward(nde_fno *fno, fno_part *w, const double *a, double *u, size_t batch)
 {
-    if (!fno || !w || !a || !u) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_forward: NULL argument");
-    NDE_TRY(check_call(fno, w, batch, "nde_fno_forward"));
     const nde_fno_spec *s = &fno->spec;
     const double *th = nde_params_theta(fno->params);
     const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
@@ -323,18 +326,12 @@ nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, doubl
     if (padded) NDE_TRY(nde_crop(s->ndim, w->n, w->pad, w->v[L], w->vc, batch, W));
     NDE_TRY(nde_channel_mlp_forward(fno->proj, th, w->vc, w->ucm, 1, P, w->proj_cache));
     swap_major(w->ucm, u, s->out_channels, batch, w->pts);
-    w->batch_used = batch;
     return NDE_OK;
 }
 
-nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, double *ga,
-                            double *gtheta, size_t batch)
+static nde_status part_backward(nde_fno *fno, fno_part *w, const double *gu, double *ga,
+                                double *gtheta, size_t batch)
 {
-    if (!fno || !w || !gu) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_backward: NULL argument");
-    NDE_TRY(check_call(fno, w, batch, "nde_fno_backward"));
-    if (w->batch_used != batch)
-        return NDE_FAIL(NDE_ERR_STATE, "nde_fno_backward: last forward had batch %zu, not %zu",
-                        w->batch_used, batch);
     const nde_fno_spec *s = &fno->spec;
     const double *th = nde_params_theta(fno->params);
     const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
@@ -367,6 +364,153 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
     /* The grid channels are constants: keep the data channels of ∂L/∂h. */
     if (ga) swap_major(w->ghc, ga, s->in_channels, batch, w->pts);
     return NDE_OK;
+}
+
+/* ---- the team: the batch split over threads ------------------------------------------ */
+
+void nde_fno_work_destroy(nde_fno_work **work)
+{
+    if (!work || !*work) return;
+    nde_fno_work *w = *work;
+    nde_pool_destroy(&w->pool);
+    for (size_t t = 0; t < w->n_threads; t++) {
+        if (w->parts) part_destroy(&w->parts[t]);
+        if (w->gpriv) nde_free(w->gpriv[t]);
+    }
+    nde_free(w->parts);
+    nde_free(w->gpriv);
+    nde_free(w->uout);
+    nde_free(w);
+    *work = NULL;
+}
+
+nde_status nde_fno_work_create_threaded(nde_fno *fno, size_t batch_max, const size_t *n,
+                                        size_t n_threads, nde_fno_work **work)
+{
+    if (!fno || !n || !work) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_work_create: NULL argument");
+    if (batch_max == 0) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_work_create: batch_max 0");
+    if (n_threads == 0 || n_threads > 256)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_fno_work_create: %zu threads (1..256)", n_threads);
+    if (n_threads > batch_max) n_threads = batch_max;
+    nde_fno_work *w = nde_alloc(sizeof *w);
+    if (!w) return NDE_ERR_NOMEM;
+    w->fno = fno;
+    w->batch_max = batch_max;
+    w->n_threads = n_threads;
+    w->parts = nde_alloc_array(n_threads, sizeof *w->parts);
+    w->gpriv = nde_alloc_array(n_threads, sizeof *w->gpriv);
+    nde_status st = (w->parts && w->gpriv) ? NDE_OK : NDE_ERR_NOMEM;
+    size_t per = (batch_max + n_threads - 1) / n_threads;
+    for (size_t t = 0; st == NDE_OK && t < n_threads; t++) {
+        st = part_create(fno, per, n, &w->parts[t]);
+        if (st == NDE_OK && t > 0) {
+            w->gpriv[t] = nde_alloc_array(nde_params_count(fno->params), sizeof(double));
+            if (!w->gpriv[t]) st = NDE_ERR_NOMEM;
+        }
+    }
+    if (st == NDE_OK) {
+        w->pts = w->parts[0]->pts;
+        w->uout = nde_alloc_array(batch_max * fno->spec.out_channels * w->pts, sizeof(double));
+        st = w->uout ? nde_pool_create(n_threads - 1, &w->pool) : NDE_ERR_NOMEM;
+    }
+    if (st != NDE_OK) {
+        nde_fno_work_destroy(&w);
+        return st;
+    }
+    *work = w;
+    return NDE_OK;
+}
+
+nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,
+                               nde_fno_work **work)
+{
+    return nde_fno_work_create_threaded(fno, batch_max, n, 1, work);
+}
+
+/* One run over the team: thread t takes samples [first_t, first_{t+1}). */
+typedef struct team_job {
+    nde_fno_work *w;
+    int backward;
+    const double *in;  /* a or gu */
+    double *out;       /* u or ga (may be NULL) */
+    double *gtheta;
+    size_t batch;
+    nde_status status[256];
+    char message[256][160];
+} team_job;
+
+static size_t first_of(const nde_fno_work *w, size_t batch, size_t t)
+{
+    return batch * t / w->n_threads;
+}
+
+static void team_task(void *arg, size_t t)
+{
+    team_job *j = arg;
+    nde_fno_work *w = j->w;
+    const nde_fno_spec *s = &w->fno->spec;
+    size_t b0 = first_of(w, j->batch, t), nb = first_of(w, j->batch, t + 1) - b0;
+    nde_status st = NDE_OK;
+    if (nb > 0) {
+        if (!j->backward) {
+            st = part_forward(w->fno, w->parts[t], j->in + b0 * s->in_channels * w->pts,
+                              j->out + b0 * s->out_channels * w->pts, nb);
+        } else {
+            double *g = j->gtheta;
+            if (g && t > 0) {
+                g = w->gpriv[t];
+                for (size_t i = 0; i < nde_params_count(w->fno->params); i++) g[i] = 0.0;
+            }
+            st = part_backward(w->fno, w->parts[t], j->in + b0 * s->out_channels * w->pts,
+                               j->out ? j->out + b0 * s->in_channels * w->pts : NULL, g, nb);
+        }
+    }
+    j->status[t] = st;
+    if (st != NDE_OK) snprintf(j->message[t], sizeof j->message[t], "%s", nde_last_error());
+}
+
+static nde_status team_run(nde_fno_work *w, team_job *j)
+{
+    nde_pool_run(w->pool, team_task, j, w->n_threads);
+    for (size_t t = 0; t < w->n_threads; t++)
+        if (j->status[t] != NDE_OK) return NDE_FAIL(j->status[t], "FNO thread %zu: %s", t, j->message[t]);
+    /* thread 0 accumulated into gtheta itself; add the others in thread order */
+    if (j->backward && j->gtheta)
+        for (size_t t = 1; t < w->n_threads; t++) {
+            if (first_of(w, j->batch, t + 1) == first_of(w, j->batch, t)) continue;
+            const double *g = w->gpriv[t];
+            for (size_t i = 0; i < nde_params_count(w->fno->params); i++) j->gtheta[i] += g[i];
+        }
+    return NDE_OK;
+}
+
+nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, double *u,
+                           size_t batch)
+{
+    if (!fno || !w || !a || !u) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_forward: NULL argument");
+    NDE_TRY(check_call(fno, w, batch, "nde_fno_forward"));
+    w->batch_used = 0;
+    if (w->n_threads == 1) {
+        NDE_TRY(part_forward(fno, w->parts[0], a, u, batch));
+    } else {
+        team_job j = {.w = w, .backward = 0, .in = a, .out = u, .batch = batch};
+        NDE_TRY(team_run(w, &j));
+    }
+    w->batch_used = batch;
+    return NDE_OK;
+}
+
+nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, double *ga,
+                            double *gtheta, size_t batch)
+{
+    if (!fno || !w || !gu) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_backward: NULL argument");
+    NDE_TRY(check_call(fno, w, batch, "nde_fno_backward"));
+    if (w->batch_used != batch)
+        return NDE_FAIL(NDE_ERR_STATE, "nde_fno_backward: last forward had batch %zu, not %zu",
+                        w->batch_used, batch);
+    if (w->n_threads == 1) return part_backward(fno, w->parts[0], gu, ga, gtheta, batch);
+    team_job j = {.w = w, .backward = 1, .in = gu, .out = ga, .gtheta = gtheta, .batch = batch};
+    return team_run(w, &j);
 }
 
 /* ---- the model as a vector field: f(t, u) = FNO(u), processed in workspace-sized chunks */
