@@ -27,7 +27,12 @@ def get(impl, dtype):
     return next(r["value"] for r in rows if r.get("impl") == impl and r.get("dtype") == dtype
                 and r["metric"] == "s_per_epoch_mean")
 nde = get("nde", "float64")
+def cpu(impl, dtype):
+    return next(r["value"] for r in rows if r.get("impl") == impl and r.get("dtype") == dtype
+                and r["metric"] == "cpu_s_per_epoch_mean")
 for dt in ("float32", "float64"):
     print(json.dumps({"bench": "fno1d_burgers", "metric": f"speedup_nde_f64_vs_torch_{dt}",
                       "value": round(get("torch", dt) / nde, 2), "unit": "x"}))
+    print(json.dumps({"bench": "fno1d_burgers", "metric": f"cpu_time_ratio_torch_{dt}_over_nde_f64",
+                      "value": round(cpu("torch", dt) / cpu("nde", "float64"), 2), "unit": "x"}))
 PY
