@@ -6,22 +6,39 @@
  *
  *   fashion_mnist_node [--methods vanilla,ernode,srnode,local_unbiased,local_biased,
  *                       steer,kinetic] [--steps 300] [--batch 512] [--train-subset 0]
- *                      [--test-subset 0] [--train-eval 2048] [--rtol 1.4e-8]
+ *                      [--test-subset 0] [--val 0] [--train-eval 2048] [--rtol 1.4e-8]
  *                      [--atol 1.4e-8] [--lr 1e-3] [--seed 0] [--print-every 10]
+ *                      [--ernode-coef 100,10] [--local-coef 2.5,1] [--srnode-coef 0.1]
+ *                      [--kinetic-coef 0.1] [--steer-b 0.5] [--tape stages|starts]
+ *                      [--summarize]
  *                      [--data /usr/share/datasets/fashion-mnist] [--out DIR] [--no-plot]
  *
- * Coefficients follow the reference code: ERNODE λ·mean_j E_j|h_j| with λ annealed
+ * Default coefficients follow the reference code: ERNODE λ·mean_j E_j|h_j| with λ annealed
  * exponentially 100 → 10 (RegNeuralDE.jl MNIST), SRNODE 0.1·max_j S_j/3.5068 (idem),
  * local λ E·|dt| with λ 2.5 → 1.0 (LocalRegNeuralDE.jl mlp.yml), STEER b = 0.5, kinetic
- * energy λ = 0.1 (our choice). Adam, constant lr. Writes <out>/<method>.csv (per step:
- * loss, batch accuracy, forward NFE, regularizer value, λ, seconds), <out>/summary.md,
- * <out>/summary.jsonl and <out>/nfe.png (NFE against training step; needs gnuplot). */
+ * energy λ = 0.1 (our choice); "A,B" anneals exponentially from A to B over the run.
+ * Adam, constant lr. --val N holds out the last N training images and evaluates on them
+ * instead of the test set (for choosing coefficients without looking at the test set).
+ * Training time is reported as wall and process CPU seconds (CPU time is robust to other
+ * load on the machine). Writes <out>/<method>.csv (per step: loss, batch accuracy, forward
+ * NFE, regularizer value, λ, wall and CPU seconds), <out>/summary.md, <out>/summary.jsonl
+ * and <out>/nfe.png (NFE against training step; needs gnuplot). Each finished method also
+ * leaves <out>/<method>.result, and the summary and plot cover every method with such a
+ * file in <out>, so methods may run as separate (concurrent) processes with the same --out;
+ * --summarize only rebuilds the summary and plot from them.
+ *
+ * The discrete adjoint keeps every stage and the MLP's record of it (--tape stages, the
+ * fastest; about 100 MB per accepted step at batch 512, allocated 64 steps at a time) or
+ * only the step starts (--tape starts: little memory, one more evaluation per stage). Both
+ * give the same gradient. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fm_data.h"
 #include "fm_model.h"
@@ -38,16 +55,17 @@ static const char *const method_names[M_COUNT] = {
 
 typedef struct config {
     int methods[M_COUNT], n_methods;
-    size_t steps, batch, train_subset, test_subset, train_eval, print_every;
+    size_t steps, batch, train_subset, test_subset, val, train_eval, print_every;
     double rtol, atol, lr;
+    double ernode_coef[2], local_coef[2], srnode_coef, kinetic_coef, steer_b;
     uint64_t seed;
     const char *data, *out;
-    int plot;
+    int plot, step_starts, summarize;
 } config;
 
 typedef struct result {
     int done;
-    double train_acc, test_acc, train_s, pred_s, pred_nfe;
+    double train_acc, test_acc, train_s, train_cpu, pred_s, pred_nfe;
     size_t steps, skipped;
 } result;
 
@@ -57,9 +75,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: fashion_mnist_node [--methods LIST] [--steps N] [--batch N]\n"
-            "         [--train-subset N] [--test-subset N] [--train-eval N] [--rtol X]\n"
-            "         [--atol X] [--lr X] [--seed N] [--print-every N] [--data DIR]\n"
-            "         [--out DIR] [--no-plot]\n"
+            "         [--train-subset N] [--test-subset N] [--val N] [--train-eval N]\n"
+            "         [--rtol X] [--atol X] [--lr X] [--seed N] [--print-every N]\n"
+            "         [--ernode-coef A[,B]] [--local-coef A[,B]] [--srnode-coef X]\n"
+            "         [--kinetic-coef X] [--steer-b X] [--tape stages|starts] [--data DIR]\n"
+            "         [--out DIR] [--no-plot] [--summarize]\n"
             "methods: vanilla ernode srnode local_unbiased local_biased steer kinetic\n");
 }
 
@@ -81,6 +101,17 @@ static int parse_double(const char *s, double *v)
     return (errno || *end || !(*v > 0.0)) ? -1 : 0;
 }
 
+/* "A" (constant) or "A,B" (exponential anneal A → B), both > 0. */
+static int parse_coef(const char *s, double v[2])
+{
+    char *end;
+    errno = 0;
+    v[0] = strtod(s, &end);
+    v[1] = v[0];
+    if (*end == ',') v[1] = strtod(end + 1, &end);
+    return (errno || *end || !(v[0] > 0.0) || !(v[1] > 0.0)) ? -1 : 0;
+}
+
 static int parse_methods(const char *s, config *c)
 {
     c->n_methods = 0;
@@ -99,7 +130,9 @@ static int parse_methods(const char *s, config *c)
 static int parse_args(int argc, char **argv, config *c)
 {
     *c = (config){.steps = 300, .batch = 512, .train_eval = 2048, .print_every = 10,
-                  .rtol = 1.4e-8, .atol = 1.4e-8, .lr = 1e-3, .data = NDE_FASHION_MNIST_DIR,
+                  .rtol = 1.4e-8, .atol = 1.4e-8, .lr = 1e-3, .ernode_coef = {100.0, 10.0},
+                  .local_coef = {2.5, 1.0}, .srnode_coef = 0.1, .kinetic_coef = 0.1,
+                  .steer_b = 0.5, .data = NDE_FASHION_MNIST_DIR,
                   .out = "out/fashion_mnist_node", .plot = 1};
     for (int m = 0; m < M_COUNT; m++) c->methods[c->n_methods++] = m;
     for (int i = 1; i < argc; i++) {
@@ -110,6 +143,9 @@ static int parse_args(int argc, char **argv, config *c)
             exit(0);
         } else if (!strcmp(k, "--no-plot")) {
             c->plot = 0;
+            continue;
+        } else if (!strcmp(k, "--summarize")) {
+            c->summarize = 1;
             continue;
         } else if (!v) {
             fprintf(stderr, "fashion_mnist_node: option %s needs a value\n", k);
@@ -124,6 +160,21 @@ static int parse_args(int argc, char **argv, config *c)
             bad = parse_size(v, &c->train_subset);
         } else if (!strcmp(k, "--test-subset")) {
             bad = parse_size(v, &c->test_subset);
+        } else if (!strcmp(k, "--tape")) {
+            c->step_starts = !strcmp(v, "starts");
+            bad = !c->step_starts && strcmp(v, "stages");
+        } else if (!strcmp(k, "--val")) {
+            bad = parse_size(v, &c->val);
+        } else if (!strcmp(k, "--ernode-coef")) {
+            bad = parse_coef(v, c->ernode_coef);
+        } else if (!strcmp(k, "--local-coef")) {
+            bad = parse_coef(v, c->local_coef);
+        } else if (!strcmp(k, "--srnode-coef")) {
+            bad = parse_double(v, &c->srnode_coef);
+        } else if (!strcmp(k, "--kinetic-coef")) {
+            bad = parse_double(v, &c->kinetic_coef);
+        } else if (!strcmp(k, "--steer-b")) {
+            bad = parse_double(v, &c->steer_b) || !(c->steer_b < 1.0);
         } else if (!strcmp(k, "--train-eval")) {
             bad = parse_size(v, &c->train_eval);
         } else if (!strcmp(k, "--print-every")) {
@@ -154,6 +205,14 @@ static int parse_args(int argc, char **argv, config *c)
         i++;
     }
     return 0;
+}
+
+/* CPU seconds of this process (all its threads). */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return NAN;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int make_dirs(const char *path)
@@ -203,6 +262,14 @@ static void run_free(run *r)
     nde_free(r->y);
 }
 
+/* λ annealed exponentially v[0] → v[1] over the run (RegNeuralDE's λ0·exp(−k·e)), or
+ * constant when they are equal. */
+static nde_schedule anneal(const double v[2], uint64_t steps)
+{
+    if (v[0] == v[1]) return nde_schedule_constant(v[0]);
+    return (nde_schedule){.kind = NDE_SCHED_EXPONENTIAL, .v0 = v[0], .v1 = v[1], .steps = steps};
+}
+
 static nde_status run_init(run *r, const config *c, method m, size_t n_train)
 {
     memset(r, 0, sizeof *r);
@@ -233,26 +300,25 @@ static nde_status run_init(run *r, const config *c, method m, size_t n_train)
     nde_reg_spec rs;
     switch (m) {
     case M_ERNODE:
-        r->coef = (nde_schedule){.kind = NDE_SCHED_EXPONENTIAL, .v0 = 100.0, .v1 = 10.0,
-                                 .steps = steps};
-        rs = nde_reg_error_estimate_mean(100.0);
+        r->coef = anneal(c->ernode_coef, steps);
+        rs = nde_reg_error_estimate_mean(c->ernode_coef[0]);
         NDE_TRY(nde_reg_create(&rs, &r->reg));
         break;
     case M_SRNODE:
-        r->coef = nde_schedule_constant(0.1);
-        rs = nde_reg_stiffness_max(0.1);
+        r->coef = nde_schedule_constant(c->srnode_coef);
+        rs = nde_reg_stiffness_max(c->srnode_coef);
         NDE_TRY(nde_reg_create(&rs, &r->reg));
         break;
     case M_KINETIC:
-        r->coef = nde_schedule_constant(0.1);
-        rs = nde_reg_kinetic(0.1);
+        r->coef = nde_schedule_constant(c->kinetic_coef);
+        rs = nde_reg_kinetic(c->kinetic_coef);
         NDE_TRY(nde_reg_create(&rs, &r->reg));
         break;
     case M_LOCAL_UNBIASED:
     case M_LOCAL_BIASED: {
-        r->coef = (nde_schedule){.kind = NDE_SCHED_EXPONENTIAL, .v0 = 2.5, .v1 = 1.0,
-                                 .steps = steps};
-        nde_local_reg_spec ls = {.kind = NDE_REG_ERROR_EST, .coef = 2.5, .atol = c->atol,
+        r->coef = anneal(c->local_coef, steps);
+        nde_local_reg_spec ls = {.kind = NDE_REG_ERROR_EST, .coef = c->local_coef[0],
+                                 .atol = c->atol,
                                  .rtol = c->rtol, .seed = c->seed + 3,
                                  .sampling = m == M_LOCAL_BIASED ? NDE_LOCAL_BIASED
                                                                  : NDE_LOCAL_UNBIASED};
@@ -268,7 +334,7 @@ static nde_status run_init(run *r, const config *c, method m, size_t n_train)
     o.atol = c->atol;
     o.max_steps = 5000;
     nde_solver_opts op = o;
-    o.tape = NDE_TAPE_STEP_STARTS;
+    o.tape = c->step_starts ? NDE_TAPE_STEP_STARTS : NDE_TAPE_STAGES;
     if (m == M_LOCAL_BIASED) {
         o.callback = nde_local_reg_callback;
         o.callback_user = r->local;
@@ -312,7 +378,7 @@ static nde_status train_step(run *r, uint64_t step, step_out *so)
     double ts[3] = {0.0, 1.0, 0.0};
     size_t nt = 2, k_reg = 0;
     double t_reg = 0.0, lambda = nde_schedule_value(&r->coef, step);
-    if (r->m == M_STEER) NDE_TRY(nde_steer_end_time(&r->steer_rng, 0.0, 1.0, 0.5, &ts[1]));
+    if (r->m == M_STEER) NDE_TRY(nde_steer_end_time(&r->steer_rng, 0.0, 1.0, c->steer_b, &ts[1]));
     if (r->m == M_LOCAL_UNBIASED) {
         double t_end = 1.0, base[2] = {0.0, t_end};
         NDE_TRY(nde_local_reg_draw_time(r->local, 0.0, t_end, &t_reg));
@@ -393,18 +459,19 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
         run_free(&r);
         return -1;
     }
-    fprintf(csv, "step,loss,batch_acc,nfe,reg,coef,seconds\n");
+    fprintf(csv, "step,loss,batch_acc,nfe,reg,coef,seconds,cpu_seconds\n");
     printf("== %s: %zu steps, batch %zu, %zu parameters\n", method_names[m], c->steps, c->batch,
            nde_params_count(r.model.p));
     fflush(stdout);
-    double t_train = 0.0;
+    double t_train = 0.0, cpu_train = 0.0;
     size_t fails_in_row = 0;
     for (uint64_t step = 0; step < c->steps; step++) {
         next_batch(&r, train, n_train);
         step_out so = {0};
-        double t0 = nde_wall_seconds();
+        double t0 = nde_wall_seconds(), c0 = cpu_seconds();
         nde_status st = train_step(&r, step, &so);
         t_train += nde_wall_seconds() - t0;
+        cpu_train += cpu_seconds() - c0;
         if (st != NDE_OK) {
             /* a failing solve (max_steps, step underflow, non-finite) skips the step */
             res->skipped++;
@@ -421,18 +488,22 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
         fails_in_row = 0;
         res->steps++;
         double lambda = nde_schedule_value(&r.coef, step);
-        fprintf(csv, "%llu,%.6f,%.4f,%zu,%.6g,%.6g,%.3f\n", (unsigned long long)step, so.loss,
-                (double)so.correct / (double)c->batch, so.nfe, so.reg, lambda, t_train);
+        fprintf(csv, "%llu,%.6f,%.4f,%zu,%.6g,%.6g,%.3f,%.3f\n", (unsigned long long)step,
+                so.loss, (double)so.correct / (double)c->batch, so.nfe, so.reg, lambda, t_train,
+                cpu_train);
         if (c->print_every && (step % c->print_every == 0 || step + 1 == c->steps)) {
-            printf("%s step %4llu/%zu loss %.4f batch acc %5.1f%% NFE %4zu reg %.4g  %.1f s\n",
+            printf("%s step %4llu/%zu loss %.4f batch acc %5.1f%% NFE %4zu reg %.4g  %.1f s "
+                   "(CPU %.1f s)\n",
                    method_names[m], (unsigned long long)step, c->steps, so.loss,
-                   100.0 * (double)so.correct / (double)c->batch, so.nfe, so.reg, t_train);
+                   100.0 * (double)so.correct / (double)c->batch, so.nfe, so.reg, t_train,
+                   cpu_train);
             fflush(stdout);
             fflush(csv);
         }
     }
     fclose(csv);
     res->train_s = t_train;
+    res->train_cpu = cpu_train;
     double nfe_tr, sec_tr;
     size_t n_eval = c->train_eval < n_train ? c->train_eval : n_train;
     if (evaluate(&r, train, n_eval, &res->train_acc, &nfe_tr, &sec_tr) != NDE_OK ||
@@ -443,10 +514,10 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
         return -1;
     }
     res->done = 1;
-    printf("%s: train acc %.2f%% test acc %.2f%% train %.1f s, prediction %.3f s/batch, "
-           "NFE %.1f\n",
-           method_names[m], res->train_acc, res->test_acc, res->train_s, res->pred_s,
-           res->pred_nfe);
+    printf("%s: train acc %.2f%% %s acc %.2f%% train %.1f s (CPU %.1f s), prediction %.3f "
+           "s/batch, NFE %.1f\n",
+           method_names[m], res->train_acc, c->val ? "val" : "test", res->test_acc,
+           res->train_s, res->train_cpu, res->pred_s, res->pred_nfe);
     fflush(stdout);
     run_free(&r);
     return 0;
@@ -454,44 +525,88 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
 
 /* ---- outputs ---------------------------------------------------------------------- */
 
-static void write_summary(const config *c, const result *res, size_t n_train, size_t n_test)
+/* <out>/<method>.result holds one finished method's numbers, so that methods run by
+ * separate processes into the same --out directory end up in one summary. */
+static void save_result(const config *c, method m, const result *r)
 {
     char path[1100];
-    snprintf(path, sizeof path, "%s/summary.md", c->out);
+    snprintf(path, sizeof path, "%s/%s.result", c->out, method_names[m]);
     FILE *f = fopen(path, "w");
     if (!f) return;
+    fprintf(f, "%.17g %.17g %.17g %.17g %.17g %.17g %zu %zu\n", r->train_acc, r->test_acc,
+            r->train_s, r->train_cpu, r->pred_s, r->pred_nfe, r->steps, r->skipped);
+    fclose(f);
+}
+
+/* Fill res[] from every <out>/<method>.result present (this run's and earlier ones'). */
+static void load_results(const config *c, result *res)
+{
+    for (int m = 0; m < M_COUNT; m++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s.result", c->out, method_names[m]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        result r = {0};
+        if (fscanf(f, "%lf %lf %lf %lf %lf %lf %zu %zu", &r.train_acc, &r.test_acc, &r.train_s,
+                   &r.train_cpu, &r.pred_s, &r.pred_nfe, &r.steps, &r.skipped) == 8) {
+            r.done = 1;
+            res[m] = r;
+        }
+        fclose(f);
+    }
+}
+
+/* Write to path.tmp, then rename: concurrent writers never leave a torn file. */
+static FILE *open_atomic(const char *path, char *tmp, size_t cap)
+{
+    snprintf(tmp, cap, "%s.tmp%ld", path, (long)getpid());
+    return fopen(tmp, "w");
+}
+
+static void write_summary(const config *c, const result *res, size_t n_train, size_t n_test)
+{
+    char path[1100], tmp[1200];
+    snprintf(path, sizeof path, "%s/summary.md", c->out);
+    FILE *f = open_atomic(path, tmp, sizeof tmp);
+    if (!f) return;
+    const char *ev = c->val ? "Val" : "Test";
     fprintf(f,
             "Fashion-MNIST neural ODE (Tsit5, rtol %g, atol %g), %zu steps of batch %zu from "
-            "%zu training images, test on %zu images, Adam lr %g, seed %llu.\n\n"
-            "| Method | Train Acc %% | Test Acc %% | Train Time (s) | Pred Time (s/batch) | "
-            "NFE | NFE / vanilla | skipped steps |\n|---|---|---|---|---|---|---|---|\n",
-            c->rtol, c->atol, c->steps, c->batch, n_train, n_test, c->lr,
-            (unsigned long long)c->seed);
+            "%zu training images, %s on %zu images, Adam lr %g, seed %llu.\n\n"
+            "| Method | Train Acc %% | %s Acc %% | Train Time (s) | Train CPU (s) | "
+            "Pred Time (s/batch) | NFE | NFE / vanilla | CPU / vanilla | skipped steps |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n",
+            c->rtol, c->atol, c->steps, c->batch, n_train, c->val ? "validation" : "test",
+            n_test, c->lr, (unsigned long long)c->seed, ev);
     double base = res[M_VANILLA].done ? res[M_VANILLA].pred_nfe : NAN;
+    double base_cpu = res[M_VANILLA].done ? res[M_VANILLA].train_cpu : NAN;
     for (int m = 0; m < M_COUNT; m++) {
         if (!res[m].done) continue;
-        fprintf(f, "| %s | %.2f | %.2f | %.1f | %.3f | %.1f | %.3f | %zu |\n", method_names[m],
-                res[m].train_acc, res[m].test_acc, res[m].train_s, res[m].pred_s,
-                res[m].pred_nfe, res[m].pred_nfe / base, res[m].skipped);
+        fprintf(f, "| %s | %.2f | %.2f | %.1f | %.1f | %.3f | %.1f | %.3f | %.3f | %zu |\n",
+                method_names[m], res[m].train_acc, res[m].test_acc, res[m].train_s,
+                res[m].train_cpu, res[m].pred_s, res[m].pred_nfe, res[m].pred_nfe / base,
+                res[m].train_cpu / base_cpu, res[m].skipped);
     }
     fclose(f);
+    rename(tmp, path);
     snprintf(path, sizeof path, "%s/summary.jsonl", c->out);
-    f = fopen(path, "w");
+    f = open_atomic(path, tmp, sizeof tmp);
     if (!f) return;
     for (int m = 0; m < M_COUNT; m++) {
         if (!res[m].done) continue;
-        const char *keys[5] = {"test_acc", "train_acc", "train_time", "pred_time_per_batch",
-                               "pred_nfe"};
-        const char *units[5] = {"%", "%", "s", "s", "nfe"};
-        double vals[5] = {res[m].test_acc, res[m].train_acc, res[m].train_s, res[m].pred_s,
-                          res[m].pred_nfe};
-        for (int k = 0; k < 5; k++)
+        const char *keys[6] = {c->val ? "val_acc" : "test_acc", "train_acc", "train_time",
+                               "train_cpu_time", "pred_time_per_batch", "pred_nfe"};
+        const char *units[6] = {"%", "%", "s", "s", "s", "nfe"};
+        double vals[6] = {res[m].test_acc, res[m].train_acc, res[m].train_s, res[m].train_cpu,
+                          res[m].pred_s, res[m].pred_nfe};
+        for (int k = 0; k < 6; k++)
             fprintf(f,
                     "{\"bench\": \"fashion_mnist_node\", \"method\": \"%s\", \"metric\": "
                     "\"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n",
                     method_names[m], keys[k], vals[k], units[k]);
     }
     fclose(f);
+    rename(tmp, path);
 }
 
 static void plot_nfe(const config *c, const result *res)
@@ -528,26 +643,55 @@ int main(int argc, char **argv)
         fprintf(stderr, "fashion_mnist_node: cannot create %s: %s\n", c.out, strerror(errno));
         return 1;
     }
-    fm_split train, test;
-    if (fm_load(c.data, "train", c.train_subset, &train) != NDE_OK ||
-        fm_load(c.data, "t10k", c.test_subset, &test) != NDE_OK) {
+    /* with --val the evaluation set is the tail of the training file and the test set is
+     * not read at all */
+    fm_split train, test = {0}, eval;
+    if (fm_load(c.data, "train", c.val ? 0 : c.train_subset, &train) != NDE_OK ||
+        (!c.val && fm_load(c.data, "t10k", c.test_subset, &test) != NDE_OK)) {
         fprintf(stderr, "fashion_mnist_node: %s\n", nde_last_error());
+        fm_free(&train);
         return 1;
     }
-    if (train.count < c.batch) {
-        fprintf(stderr, "fashion_mnist_node: %zu training images < batch %zu\n", train.count,
+    size_t n_train = train.count;
+    if (c.val) {
+        if (c.val >= train.count) {
+            fprintf(stderr, "fashion_mnist_node: --val %zu leaves no training images of %zu\n",
+                    c.val, train.count);
+            fm_free(&train);
+            return 1;
+        }
+        n_train = train.count - c.val;
+        if (c.train_subset && c.train_subset < n_train) n_train = c.train_subset;
+        eval = (fm_split){.count = c.val,
+                          .images = train.images + (train.count - c.val) * FM_PIXELS,
+                          .labels = train.labels + (train.count - c.val)};
+    } else {
+        eval = test;
+    }
+    if (n_train < c.batch) {
+        fprintf(stderr, "fashion_mnist_node: %zu training images < batch %zu\n", n_train,
                 c.batch);
+        fm_free(&train);
+        fm_free(&test);
         return 1;
     }
-    printf("fashion_mnist_node: %zu training / %zu test images, Tsit5 rtol %g atol %g\n",
-           train.count, test.count, c.rtol, c.atol);
+    printf("fashion_mnist_node: %zu training / %zu %s images, Tsit5 rtol %g atol %g\n", n_train,
+           eval.count, c.val ? "validation (held out from training)" : "test", c.rtol, c.atol);
     result res[M_COUNT];
     memset(res, 0, sizeof res);
     int rc = 0;
-    for (int i = 0; i < c.n_methods; i++) {
+    for (int i = 0; i < c.n_methods && !c.summarize; i++) {
         method m = (method)c.methods[i];
-        if (run_method(&c, m, &train, train.count, &test, test.count, &res[m])) rc = 1;
-        write_summary(&c, res, train.count, test.count);
+        if (run_method(&c, m, &train, n_train, &eval, eval.count, &res[m]))
+            rc = 1;
+        else
+            save_result(&c, m, &res[m]);
+        load_results(&c, res);
+        write_summary(&c, res, n_train, eval.count);
+    }
+    if (c.summarize) {
+        load_results(&c, res);
+        write_summary(&c, res, n_train, eval.count);
     }
     printf("wrote %s/summary.md\n", c.out);
     if (c.plot) plot_nfe(&c, res);
