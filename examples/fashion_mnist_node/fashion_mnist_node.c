@@ -65,7 +65,7 @@ typedef struct config {
 
 typedef struct result {
     int done;
-    double train_acc, test_acc, train_s, train_cpu, pred_s, pred_nfe;
+    double train_acc, test_acc, train_s, train_cpu, pred_s, pred_cpu, pred_nfe;
     size_t steps, skipped;
 } result;
 
@@ -416,28 +416,29 @@ static nde_status train_step(run *r, uint64_t step, step_out *so)
 
 /* Accuracy, NFE and time per batch of the trained model on the first `count` items. */
 static nde_status evaluate(run *r, const fm_split *s, size_t count, double *acc, double *nfe,
-                           double *sec_per_batch)
+                           double *sec_per_batch, double *cpu_per_batch)
 {
     size_t B = r->cfg->batch, correct = 0, batches = 0, full = 0;
-    double nfe_sum = 0.0, t_full = 0.0;
+    double nfe_sum = 0.0, t_full = 0.0, c_full = 0.0;
     const double ts[2] = {0.0, 1.0};
     for (size_t first = 0; first < count; first += B, batches++) {
         size_t nb = count - first < B ? count - first : B;
-        double t0 = nde_wall_seconds();
+        double t0 = nde_wall_seconds(), c0 = cpu_seconds();
         NDE_TRY(nde_solve(r->pred, nb, FM_PIXELS, s->images + first * FM_PIXELS, 2, ts,
                           r->traj));
         double loss;
         size_t ok;
         NDE_TRY(fm_model_loss(&r->model, r->traj + nb * FM_PIXELS, s->labels + first, nb, &loss,
                               &ok, NULL));
-        double dt = nde_wall_seconds() - t0;
+        double dt = nde_wall_seconds() - t0, dc = cpu_seconds() - c0;
         correct += ok;
         nfe_sum += (double)nde_solver_get_stats(r->pred)->nfe;
-        if (nb == B) t_full += dt, full++;
+        if (nb == B) t_full += dt, c_full += dc, full++;
     }
     *acc = 100.0 * (double)correct / (double)count;
     *nfe = nfe_sum / (double)batches;
     *sec_per_batch = full ? t_full / (double)full : NAN;
+    *cpu_per_batch = full ? c_full / (double)full : NAN;
     return NDE_OK;
 }
 
@@ -504,10 +505,11 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
     fclose(csv);
     res->train_s = t_train;
     res->train_cpu = cpu_train;
-    double nfe_tr, sec_tr;
+    double nfe_tr, sec_tr, cpu_tr;
     size_t n_eval = c->train_eval < n_train ? c->train_eval : n_train;
-    if (evaluate(&r, train, n_eval, &res->train_acc, &nfe_tr, &sec_tr) != NDE_OK ||
-        evaluate(&r, test, n_test, &res->test_acc, &res->pred_nfe, &res->pred_s) != NDE_OK) {
+    if (evaluate(&r, train, n_eval, &res->train_acc, &nfe_tr, &sec_tr, &cpu_tr) != NDE_OK ||
+        evaluate(&r, test, n_test, &res->test_acc, &res->pred_nfe, &res->pred_s,
+                 &res->pred_cpu) != NDE_OK) {
         fprintf(stderr, "fashion_mnist_node: %s: evaluation failed: %s\n", method_names[m],
                 nde_last_error());
         run_free(&r);
@@ -533,8 +535,9 @@ static void save_result(const config *c, method m, const result *r)
     snprintf(path, sizeof path, "%s/%s.result", c->out, method_names[m]);
     FILE *f = fopen(path, "w");
     if (!f) return;
-    fprintf(f, "%.17g %.17g %.17g %.17g %.17g %.17g %zu %zu\n", r->train_acc, r->test_acc,
-            r->train_s, r->train_cpu, r->pred_s, r->pred_nfe, r->steps, r->skipped);
+    fprintf(f, "%.17g %.17g %.17g %.17g %.17g %.17g %.17g %zu %zu\n", r->train_acc,
+            r->test_acc, r->train_s, r->train_cpu, r->pred_s, r->pred_cpu, r->pred_nfe, r->steps,
+            r->skipped);
     fclose(f);
 }
 
@@ -547,8 +550,9 @@ static void load_results(const config *c, result *res)
         FILE *f = fopen(path, "r");
         if (!f) continue;
         result r = {0};
-        if (fscanf(f, "%lf %lf %lf %lf %lf %lf %zu %zu", &r.train_acc, &r.test_acc, &r.train_s,
-                   &r.train_cpu, &r.pred_s, &r.pred_nfe, &r.steps, &r.skipped) == 8) {
+        if (fscanf(f, "%lf %lf %lf %lf %lf %lf %lf %zu %zu", &r.train_acc, &r.test_acc,
+                   &r.train_s, &r.train_cpu, &r.pred_s, &r.pred_cpu, &r.pred_nfe, &r.steps,
+                   &r.skipped) == 9) {
             r.done = 1;
             res[m] = r;
         }
@@ -574,18 +578,20 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
             "Fashion-MNIST neural ODE (Tsit5, rtol %g, atol %g), %zu steps of batch %zu from "
             "%zu training images, %s on %zu images, Adam lr %g, seed %llu.\n\n"
             "| Method | Train Acc %% | %s Acc %% | Train Time (s) | Train CPU (s) | "
-            "Pred Time (s/batch) | NFE | NFE / vanilla | CPU / vanilla | skipped steps |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n",
+            "Pred Time (s/batch) | Pred CPU (s/batch) | NFE | NFE / vanilla | "
+            "Train CPU / vanilla | skipped steps |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n",
             c->rtol, c->atol, c->steps, c->batch, n_train, c->val ? "validation" : "test",
             n_test, c->lr, (unsigned long long)c->seed, ev);
     double base = res[M_VANILLA].done ? res[M_VANILLA].pred_nfe : NAN;
     double base_cpu = res[M_VANILLA].done ? res[M_VANILLA].train_cpu : NAN;
     for (int m = 0; m < M_COUNT; m++) {
         if (!res[m].done) continue;
-        fprintf(f, "| %s | %.2f | %.2f | %.1f | %.1f | %.3f | %.1f | %.3f | %.3f | %zu |\n",
+        fprintf(f,
+                "| %s | %.2f | %.2f | %.1f | %.1f | %.3f | %.3f | %.1f | %.3f | %.3f | %zu |\n",
                 method_names[m], res[m].train_acc, res[m].test_acc, res[m].train_s,
-                res[m].train_cpu, res[m].pred_s, res[m].pred_nfe, res[m].pred_nfe / base,
-                res[m].train_cpu / base_cpu, res[m].skipped);
+                res[m].train_cpu, res[m].pred_s, res[m].pred_cpu, res[m].pred_nfe,
+                res[m].pred_nfe / base, res[m].train_cpu / base_cpu, res[m].skipped);
     }
     fclose(f);
     rename(tmp, path);
@@ -594,12 +600,13 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
     if (!f) return;
     for (int m = 0; m < M_COUNT; m++) {
         if (!res[m].done) continue;
-        const char *keys[6] = {c->val ? "val_acc" : "test_acc", "train_acc", "train_time",
-                               "train_cpu_time", "pred_time_per_batch", "pred_nfe"};
-        const char *units[6] = {"%", "%", "s", "s", "s", "nfe"};
-        double vals[6] = {res[m].test_acc, res[m].train_acc, res[m].train_s, res[m].train_cpu,
-                          res[m].pred_s, res[m].pred_nfe};
-        for (int k = 0; k < 6; k++)
+        const char *keys[7] = {c->val ? "val_acc" : "test_acc", "train_acc", "train_time",
+                               "train_cpu_time", "pred_time_per_batch", "pred_cpu_per_batch",
+                               "pred_nfe"};
+        const char *units[7] = {"%", "%", "s", "s", "s", "s", "nfe"};
+        double vals[7] = {res[m].test_acc, res[m].train_acc, res[m].train_s, res[m].train_cpu,
+                          res[m].pred_s, res[m].pred_cpu, res[m].pred_nfe};
+        for (int k = 0; k < 7; k++)
             fprintf(f,
                     "{\"bench\": \"fashion_mnist_node\", \"method\": \"%s\", \"metric\": "
                     "\"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n",
