@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../examples/common/cli.h"
 #include "nde/checkpoint.h"
 #include "nde/io.h"
 #include "nde/nde.h"
@@ -177,14 +178,6 @@ static const problem problems[] = {
     {"decay", 1, {1.0, 0.0}, 1.0, decay_f},
 };
 
-static int parse_double(const char *s, double *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return (errno || *end || s == end) ? -1 : 0;
-}
-
 static int cmd_steps(int argc, char **argv)
 {
     const problem *pb = &problems[0];
@@ -209,13 +202,13 @@ static int cmd_steps(int argc, char **argv)
             o = nde_solver_defaults(m);
             o.rtol = r, o.atol = a;
         } else if (!strcmp(k, "--mu")) {
-            bad = parse_double(v, &mu);
+            bad = cli_parse_double(v, &mu);
         } else if (!strcmp(k, "--rtol")) {
-            bad = parse_double(v, &o.rtol);
+            bad = cli_parse_double(v, &o.rtol);
         } else if (!strcmp(k, "--atol")) {
-            bad = parse_double(v, &o.atol);
+            bad = cli_parse_double(v, &o.atol);
         } else if (!strcmp(k, "--t1")) {
-            bad = parse_double(v, &t1);
+            bad = cli_parse_double(v, &t1);
         } else {
             fprintf(stderr, "nde steps: unknown option %s\n", k);
             usage(stderr);

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "nde/io.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
 #include "spiral_model.h"
@@ -86,20 +86,6 @@ static int parse_args(int argc, char **argv, args *a)
         }
     }
     return a->iters > 0;
-}
-
-/* mkdir -p for a relative or absolute path. */
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return 0;
-            *p = '/';
-        }
-    return mkdir(buf, 0755) == 0 || errno == EEXIST;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -220,8 +206,8 @@ int main(int argc, char **argv)
 {
     args a;
     if (!parse_args(argc, argv, &a)) return 2;
-    if (!make_dirs(a.out)) {
-        fprintf(stderr, "bench_optim: cannot create %s: %s\n", a.out, strerror(errno));
+    if (nde_mkdir_p(a.out) != NDE_OK) {
+        fprintf(stderr, "bench_optim: %s\n", nde_last_error());
         return 1;
     }
     entry e[N_ENTRIES];

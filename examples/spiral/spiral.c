@@ -17,8 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "../common/cli.h"
+#include "nde/io.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
 #include "spiral_model.h"
@@ -41,24 +42,6 @@ static void usage(FILE *f)
             "              [--no-plot] [--reg none|error|error_mean|stiffness|stiffness_max|\n"
             "              kinetic] [--reg-coef X]\n"
             "Trains du/dt = MLP(u^3) on the spiral of torchdiffeq's ode_demo.py.\n");
-}
-
-static int parse_size(const char *s, size_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-') return -1;
-    *v = (size_t)x;
-    return 0;
-}
-
-static int parse_double(const char *s, double *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return (errno || *end) ? -1 : 0;
 }
 
 /* The regularizer named by --reg (none: cfg.reg stays NULL). */
@@ -102,19 +85,19 @@ static int parse_args(int argc, char **argv, args *a)
             fprintf(stderr, "spiral: option %s needs a value\n", k);
             return -1;
         } else if (!strcmp(k, "--iters")) {
-            bad = parse_size(v, &a->iters);
+            bad = cli_parse_size(v, &a->iters);
         } else if (!strcmp(k, "--print-every")) {
-            bad = parse_size(v, &a->print_every);
+            bad = cli_parse_size(v, &a->print_every);
         } else if (!strcmp(k, "--seed")) {
             size_t s = 0;
-            bad = parse_size(v, &s);
+            bad = cli_parse_size(v, &s);
             a->cfg.seed = s;
         } else if (!strcmp(k, "--rtol")) {
-            bad = parse_double(v, &a->cfg.rtol);
+            bad = cli_parse_double(v, &a->cfg.rtol);
         } else if (!strcmp(k, "--atol")) {
-            bad = parse_double(v, &a->cfg.atol);
+            bad = cli_parse_double(v, &a->cfg.atol);
         } else if (!strcmp(k, "--lr")) {
-            bad = parse_double(v, &a->cfg.lr);
+            bad = cli_parse_double(v, &a->cfg.lr);
         } else if (!strcmp(k, "--method")) {
             if (nde_method_parse(v, &a->cfg.method) != NDE_OK) {
                 fprintf(stderr, "spiral: %s\n", nde_last_error());
@@ -132,7 +115,7 @@ static int parse_args(int argc, char **argv, args *a)
         } else if (!strcmp(k, "--reg")) {
             a->reg_name = v;
         } else if (!strcmp(k, "--reg-coef")) {
-            bad = parse_double(v, &a->reg_coef);
+            bad = cli_parse_double(v, &a->reg_coef);
         } else {
             fprintf(stderr, "spiral: unknown option %s\n", k);
             usage(stderr);
@@ -145,19 +128,6 @@ static int parse_args(int argc, char **argv, args *a)
         i++;
     }
     return set_reg(a);
-}
-
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return (mkdir(buf, 0777) && errno != EEXIST) ? -1 : 0;
 }
 
 static int write_outputs(spiral *sp, const args *a, const double *pred)
@@ -206,8 +176,8 @@ int main(int argc, char **argv)
 {
     args a;
     if (parse_args(argc, argv, &a)) return 2;
-    if (make_dirs(a.out)) {
-        fprintf(stderr, "spiral: cannot create %s: %s\n", a.out, strerror(errno));
+    if (nde_mkdir_p(a.out) != NDE_OK) {
+        fprintf(stderr, "spiral: %s\n", nde_last_error());
         return 1;
     }
     spiral *sp;

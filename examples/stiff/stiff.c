@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "nde/io.h"
 #include "nde/nde.h"
 #include "nde/nn.h"
 #include "nde/optim.h"
@@ -59,21 +59,6 @@ usage:
                     "             [--atol X] [--tmax X] [--seed N] [--print-every N] "
                     "[--out DIR]\n");
     return 1;
-}
-
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i < n; i++)
-        if (buf[i] == '/') {
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            buf[i] = '/';
-        }
-    return (mkdir(buf, 0777) && errno != EEXIST) ? -1 : 0;
 }
 
 /* Loss weights: y2 is ~1e-5 of the others. */
@@ -138,8 +123,8 @@ int main(int argc, char **argv)
 {
     args a;
     if (parse_args(argc, argv, &a)) return 2;
-    if (make_dirs(a.out)) {
-        fprintf(stderr, "stiff: cannot create %s: %s\n", a.out, strerror(errno));
+    if (nde_mkdir_p(a.out) != NDE_OK) {
+        fprintf(stderr, "stiff: %s\n", nde_last_error());
         return 1;
     }
     nde_ctx *ctx = NULL;

@@ -69,6 +69,12 @@ nde_status nde_npy_write(const char *path, int ndim, const size_t *shape, const 
 nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
                             nde_array *out);
 
+/* ---- directories ---------------------------------------------------------------
+ * Create `path` and any missing parents (mkdir -p), mode 0777 before the umask.
+ * NDE_OK if it exists as a directory afterwards; NDE_ERR_IO with the failing component
+ * and the system's reason otherwise; NDE_ERR_ARG for NULL, "" or a path over 4095 bytes. */
+nde_status nde_mkdir_p(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
