@@ -4,6 +4,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nde/io.h"
@@ -320,4 +321,27 @@ Test(bad_files, npy_truncated_magic_dtype_and_nan)
     fclose(fp);
     cr_assert_eq(nde_npy_read(path, 0, &x), NDE_ERR_FORMAT);
     remove(path);
+}
+
+Test(fs, mkdir_p_creates_parents_and_reports_obstacles)
+{
+    char base[] = "/tmp/nde_mkdir_XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    char path[256], file[256];
+    snprintf(path, sizeof path, "%s/a/b//c", base);
+    cr_assert_eq(nde_mkdir_p(path), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mkdir_p(path), NDE_OK); /* already there */
+    snprintf(file, sizeof file, "%s/f", base);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/f/x", base);
+    cr_assert_eq(nde_mkdir_p(path), NDE_ERR_IO);
+    cr_assert(strstr(nde_last_error(), "a file of that name exists") != NULL, "%s",
+              nde_last_error());
+    cr_assert_eq(nde_mkdir_p(""), NDE_ERR_ARG);
+    cr_assert_eq(nde_mkdir_p(NULL), NDE_ERR_ARG);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    cr_assert_eq(system(cmd), 0);
 }
