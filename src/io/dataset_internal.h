@@ -18,8 +18,8 @@ nde_status io_check_rank(int ndim, int expect, const char *path, const char *nam
 /* NDE_ERR_NONFINITE naming the first non-finite element by its index. */
 nde_status io_check_finite(const nde_array *a, const char *path, const char *name);
 
-/* HDF5 access shared by nde_h5_* and nde_mat_* (in builds without HDF5 they return NDE_ERR_UNSUPPORTED
- * without HDF5). io_h5_read returns the dataset with the file's own dimension order;
+/* HDF5 access shared by nde_h5_* and nde_mat_* (in builds without HDF5 both return
+ * NDE_ERR_UNSUPPORTED). io_h5_read returns the dataset with the file's own dimension order;
  * when matlab_class is not NULL it receives the "MATLAB_class" attribute ("" if
  * absent). io_h5_write writes dims/data verbatim; userblock > 0 reserves that many
  * bytes at the file start (new files only) and matlab_class, when not NULL, is stored
