@@ -5,53 +5,17 @@
  *
  * Prints one JSON object per result line (final, smoothed and best batch loss, full-trajectory
  * MAE, median µs per iteration, state bytes) and progress on stderr; writes
- * <out>/<name>.csv (iter, seconds, loss, loss_ema), <out>/summary.csv and
+ * <out>/<name>.csv (step, seconds, loss, loss_ema), <out>/summary.csv and
  * <out>/optim_comparison.png (loss against step and against wall time; needs gnuplot).
- *
- * Settings, from each method's reference (docs/optimizers.md): SGD with momentum 0.9;
- * RMSprop lr 1e-3 (torchdiffeq's ode_demo); Adam, AdamW, NAdamW, AdaBelief lr 1e-3
- * with their default decay; Adamax its 2e-3; Lion lr 1e-4 and 10× AdamW's decay (Lion
- * README: 3–10× smaller lr, larger λ); Adan its defaults with the README's wd 0.02;
- * the 8-bit variants use blocks of 64 and quantize every tensor of at least 64 entries
- * (the spiral MLP has only 302 parameters, below bitsandbytes' 4096 threshold). */
-#include <errno.h>
+ * The optimizers and their settings are those of optim_compare.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nde/io.h"
 #include "nde/nde.h"
-#include "nde/plot.h"
+#include "optim_compare.h"
 #include "spiral_model.h"
-
-typedef struct entry {
-    const char *name;
-    nde_optim_spec spec;
-} entry;
-
-enum { N_ENTRIES = 11 };
-
-static void make_entries(entry *e)
-{
-    const nde_optim_kind kinds[9] = {NDE_OPT_SGD, NDE_OPT_RMSPROP, NDE_OPT_ADAM,
-                                     NDE_OPT_ADAMW, NDE_OPT_ADAMAX, NDE_OPT_NADAMW,
-                                     NDE_OPT_LION, NDE_OPT_ADAN, NDE_OPT_ADABELIEF};
-    for (int k = 0; k < 9; k++) {
-        e[k].name = nde_optim_kind_name(kinds[k]);
-        e[k].spec = nde_optim_defaults(kinds[k]);
-    }
-    e[0].spec.momentum = 0.9;
-    e[1].spec.lr = 1e-3;
-    e[6].spec.weight_decay = 0.1;
-    e[7].spec.weight_decay = 0.02;
-    e[9] = (entry){"adamw-8bit", e[3].spec};
-    e[10] = (entry){"lion-8bit", e[6].spec};
-    for (int k = 9; k < N_ENTRIES; k++) {
-        e[k].spec.state_bits = 8;
-        e[k].spec.block_size = 64;
-        e[k].spec.min_8bit_numel = 64;
-    }
-}
 
 typedef struct args {
     size_t iters;
@@ -88,18 +52,12 @@ static int parse_args(int argc, char **argv, args *a)
     return a->iters > 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct result {
     double final_loss, final_ema, best_loss, mae, us_median, seconds;
     size_t state_bytes;
 } result;
 
-static nde_status run_one(const entry *e, const args *a, double *loss, double *secs,
+static nde_status run_one(const optim_entry *e, const args *a, double *loss, double *secs,
                           double *step_us, result *r)
 {
     spiral_cfg cfg = spiral_defaults();
@@ -129,8 +87,7 @@ static nde_status run_one(const entry *e, const args *a, double *loss, double *s
         r->final_ema = 0.95 * r->final_ema + 0.05 * loss[it];
     }
     r->seconds = total;
-    qsort(step_us, a->iters, sizeof *step_us, cmp_double);
-    r->us_median = step_us[a->iters / 2];
+    r->us_median = optim_median(step_us, a->iters);
     return NDE_OK;
 }
 
@@ -152,56 +109,6 @@ static size_t state_bytes_of(const nde_optim_spec *spec)
     return bytes;
 }
 
-static int write_curve(const char *out, const char *name, const double *loss, const double *secs,
-                       size_t n)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.csv", out, name);
-    FILE *f = fopen(path, "w");
-    if (!f) return 0;
-    fprintf(f, "iter,seconds,loss,loss_ema\n");
-    double ema = loss[0];
-    for (size_t i = 0; i < n; i++) {
-        ema = 0.95 * ema + 0.05 * loss[i];
-        fprintf(f, "%zu,%.6f,%.8g,%.8g\n", i + 1, secs[i], loss[i], ema);
-    }
-    return fclose(f) == 0;
-}
-
-static void plot(const args *a, const entry *e, const int *ran)
-{
-    /* One colour per optimizer; the 8-bit variants are dashed in their base colour. */
-    static const char *const colors[N_ENTRIES] = {"#7f7f7f", "#2ca02c", "#1f77b4", "#ff7f0e",
-                                                  "#bcbd22", "#17becf", "#d62728", "#000000",
-                                                  "#9467bd", "#ff7f0e", "#d62728"};
-    char script[8192];
-    size_t k = (size_t)snprintf(script, sizeof script,
-                                "set terminal pngcairo size 1400,560 font ',10'\n"
-                                "set output '%s/optim_comparison.png'\n"
-                                "set datafile separator ','\nset key autotitle columnhead\n"
-                                "set logscale y\nset grid\nset multiplot layout 1,2 title "
-                                "'Spiral neural ODE: batch loss (EMA 0.95) by optimizer'\n",
-                                a->out);
-    for (int panel = 0; panel < 2; panel++) {
-        k += (size_t)snprintf(script + k, sizeof script - k,
-                              "set xlabel '%s'\nset ylabel 'mean |pred - truth|'\nplot ",
-                              panel ? "wall time of training steps (s)" : "iteration");
-        int first = 1;
-        for (int i = 0; i < N_ENTRIES; i++) {
-            if (!ran[i]) continue;
-            k += (size_t)snprintf(script + k, sizeof script - k,
-                                  "%s'%s/%s.csv' using %d:4 with lines lw 1.5 lc rgb '%s' dt %d "
-                                  "title '%s'",
-                                  first ? "" : ", ", a->out, e[i].name, panel ? 2 : 1, colors[i],
-                                  e[i].spec.state_bits == 8 ? 2 : 1, e[i].name);
-            first = 0;
-        }
-        k += (size_t)snprintf(script + k, sizeof script - k, "\n");
-    }
-    snprintf(script + k, sizeof script - k, "unset multiplot\n");
-    if (nde_plot_run(script) != NDE_OK) fprintf(stderr, "bench_optim: %s\n", nde_last_error());
-}
-
 int main(int argc, char **argv)
 {
     args a;
@@ -210,8 +117,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_optim: %s\n", nde_last_error());
         return 1;
     }
-    entry e[N_ENTRIES];
-    make_entries(e);
+    optim_entry e[OPTIM_N_ENTRIES];
+    optim_entries_make(e);
     double *loss = malloc(a.iters * sizeof *loss), *secs = malloc(a.iters * sizeof *secs);
     double *step_us = malloc(a.iters * sizeof *step_us);
     char path[1200];
@@ -223,8 +130,8 @@ int main(int argc, char **argv)
     }
     fprintf(sum, "optimizer,lr,weight_decay,state_bytes,final_loss,final_loss_ema,best_loss,"
                  "full_mae,us_per_iter_median,seconds\n");
-    int ran[N_ENTRIES] = {0}, failed = 0;
-    for (int i = 0; i < N_ENTRIES; i++) {
+    int ran[OPTIM_N_ENTRIES] = {0}, failed = 0;
+    for (int i = 0; i < OPTIM_N_ENTRIES; i++) {
         if (a.only && strcmp(a.only, e[i].name) != 0) continue;
         fprintf(stderr, "bench_optim: %s (lr %g, wd %g, %d-bit state), %zu iterations\n", e[i].name,
                 e[i].spec.lr, e[i].spec.weight_decay, e[i].spec.state_bits, a.iters);
@@ -235,7 +142,7 @@ int main(int argc, char **argv)
             continue;
         }
         r.state_bytes = state_bytes_of(&e[i].spec);
-        ran[i] = write_curve(a.out, e[i].name, loss, secs, a.iters);
+        ran[i] = optim_write_curve(a.out, e[i].name, loss, secs, a.iters);
         const struct {
             const char *metric, *unit;
             double value;
@@ -255,7 +162,10 @@ int main(int argc, char **argv)
                 r.mae, r.us_median, r.seconds);
     }
     fclose(sum);
-    if (a.plot) plot(&a, e, ran);
+    if (a.plot)
+        optim_plot(a.out, "optim_comparison.png",
+                   "Spiral neural ODE: batch loss (EMA 0.95) by optimizer", "mean |pred - truth|",
+                   0.0, e, ran);
     free(loss);
     free(secs);
     free(step_us);
