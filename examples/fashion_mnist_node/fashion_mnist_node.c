@@ -19,8 +19,9 @@
  * energy λ = 0.1 (our choice); "A,B" anneals exponentially from A to B over the run.
  * --local-k1 diff also differentiates the local step's first stage k1 = f(t_reg, u) (the
  * reference holds it constant; see docs/benchmarks.md for why that matters at tight
- * tolerances). Adam, constant lr. --val N holds out the last N training images and evaluates on them
- * instead of the test set (for choosing coefficients without looking at the test set).
+ * tolerances). Adam, constant lr. --val N holds out the last N training images and
+ * evaluates on them instead of the test set (for choosing coefficients without looking at
+ * the test set).
  * Training time is reported as wall and process CPU seconds (CPU time is robust to other
  * load on the machine). Writes <out>/<method>.csv (per step: loss, batch accuracy, forward
  * NFE, regularizer value, λ, wall and CPU seconds), <out>/summary.md, <out>/summary.jsonl
