@@ -107,3 +107,57 @@ Test(examples, stiff_short_run_reports_bdf_and_tsit5)
               bdf_jvp, tsit5_nfe);
 }
 #endif
+
+#ifdef NDE_FASHION_EXE
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "nde/idx.h"
+
+/* A tiny Fashion-MNIST look-alike (random pixels, labels = brightest quarter) in
+ * Debian's file layout, so the classifier driver runs in the test suite without the
+ * 30 MB dataset package. */
+static void write_fake_split(const char *dir, const char *split, uint32_t n, unsigned seed)
+{
+    uint8_t *img = malloc((size_t)n * 784), *lab = malloc(n);
+    cr_assert(img && lab);
+    srand(seed);
+    for (uint32_t i = 0; i < n; i++) {
+        lab[i] = (uint8_t)(i % 10);
+        for (int p = 0; p < 784; p++) img[(size_t)i * 784 + p] = (uint8_t)((rand() % 64) + 19 * lab[i]);
+    }
+    char path[512];
+    uint32_t dims_i[3] = {n, 28, 28}, dims_l[1] = {n};
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, split);
+    cr_assert_eq(nde_idx_write(path, NDE_IDX_U8, 3, dims_i, img, 1), NDE_OK, "%s", nde_last_error());
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, split);
+    cr_assert_eq(nde_idx_write(path, NDE_IDX_U8, 1, dims_l, lab, 1), NDE_OK, "%s", nde_last_error());
+    free(img);
+    free(lab);
+}
+
+Test(examples, fashion_mnist_node_trains_every_method_on_tiny_data)
+{
+    char dir[] = "/tmp/nde_fmnist_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    write_fake_split(dir, "train", 48, 1);
+    write_fake_split(dir, "t10k", 32, 2);
+    static char out[1 << 16];
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s --data %s --methods vanilla,ernode,srnode,local_unbiased,local_biased,steer,kinetic "
+             "--steps 2 --batch 16 --train-eval 16 --rtol 1e-4 --atol 1e-4 --print-every 1 "
+             "--out %s/out --no-plot 2>&1",
+             NDE_FASHION_EXE, dir, dir);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "fashion_mnist_node failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "local_biased") != NULL && strstr(out, "kinetic") != NULL, "%s", out);
+    /* a missing dataset is a clear error, not a crash */
+    snprintf(cmd, sizeof cmd, "%s --data %s/nowhere --steps 1 --no-plot --out %s/out2 2>&1",
+             NDE_FASHION_EXE, dir, dir);
+    cr_assert_neq(run(cmd, out, sizeof out), 0);
+    cr_assert(strstr(out, "dataset-fashion-mnist") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+#endif
