@@ -1,5 +1,9 @@
-/* safetensors dtype names and sizes (huggingface/safetensors, Dtype). */
-#include "nde/safetensors.h"
+/* safetensors dtype names and sizes (huggingface/safetensors, Dtype), and the small
+ * helpers the reader and writer share. */
+#include <stdint.h>
+#include <string.h>
+
+#include "io/safetensors_internal.h"
 
 static const struct {
     const char *name;
@@ -20,4 +24,29 @@ const char *nde_st_dtype_name(nde_st_dtype d)
 size_t nde_st_dtype_size(nde_st_dtype d)
 {
     return ((int)d >= 0 && d < NDE_ST_DTYPE_COUNT) ? dtypes[d].size : 0;
+}
+
+int nde_st_host_little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+char *nde_st_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = nde_alloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+void nde_st_free_meta(st_kv *meta, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        nde_free(meta[i].key);
+        nde_free(meta[i].value);
+    }
+    nde_free(meta);
 }

@@ -3,7 +3,7 @@
  * any tensor is exposed. The rules follow huggingface/safetensors (the format section
  * of its README and the checks of its Rust reader: contiguous, hole-free buffer,
  * header at most 100 MB). */
-#include "nde/safetensors.h"
+#include "io/safetensors_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,10 +13,6 @@
 #include <string.h>
 
 #define ST_HEADER_MAX 100000000u
-
-typedef struct st_kv {
-    char *key, *value;
-} st_kv;
 
 struct nde_st_file {
     char label[512];
@@ -31,31 +27,11 @@ struct nde_st_file {
 void nde_st_close(nde_st_file **f)
 {
     if (!f || !*f) return;
-    for (size_t i = 0; i < (*f)->n_meta; i++) {
-        nde_free((*f)->meta[i].key);
-        nde_free((*f)->meta[i].value);
-    }
-    nde_free((*f)->meta);
+    nde_st_free_meta((*f)->meta, (*f)->n_meta);
     nde_free((*f)->tensors);
     nde_free((*f)->buf);
     nde_free(*f);
     *f = NULL;
-}
-
-static int host_little_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = nde_alloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
 }
 
 /* A JSON number that is an exact non-negative integer representable as size_t. */
@@ -81,8 +57,8 @@ static nde_status parse_metadata(nde_st_file *f, const cJSON *obj)
             return NDE_FAIL(NDE_ERR_FORMAT, "safetensors '%s': metadata '%s' is not a string",
                             f->label, c->string);
         st_kv *kv = &f->meta[f->n_meta];
-        kv->key = dup_str(c->string);
-        kv->value = dup_str(c->valuestring);
+        kv->key = nde_st_strdup(c->string);
+        kv->value = nde_st_strdup(c->valuestring);
         if (!kv->key || !kv->value) {
             nde_free(kv->key);
             nde_free(kv->value);
@@ -252,7 +228,7 @@ static nde_status parse_image(unsigned char *buf, size_t len, const char *label,
     f->buf = buf;
     f->len = len;
     nde_status st = NDE_OK;
-    if (!host_little_endian())
+    if (!nde_st_host_little_endian())
         st = NDE_FAIL(NDE_ERR_UNSUPPORTED, "safetensors: big-endian hosts are not supported");
     uint64_t hlen = 0;
     if (st == NDE_OK && len < 8)

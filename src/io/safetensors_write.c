@@ -1,6 +1,6 @@
 /* safetensors writer: header JSON built here (integers printed exactly, names escaped),
  * tensors ordered by decreasing dtype size, atomic replace of the target file. */
-#include "nde/safetensors.h"
+#include "io/safetensors_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,14 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct st_meta {
-    char *key, *value;
-} st_meta;
-
 struct nde_st_writer {
     nde_st_tensor *tensors;
     size_t n, cap;
-    st_meta *meta;
+    st_kv *meta;
     size_t n_meta, cap_meta;
 };
 
@@ -30,30 +26,10 @@ nde_status nde_st_writer_create(nde_st_writer **w)
 void nde_st_writer_destroy(nde_st_writer **w)
 {
     if (!w || !*w) return;
-    for (size_t i = 0; i < (*w)->n_meta; i++) {
-        nde_free((*w)->meta[i].key);
-        nde_free((*w)->meta[i].value);
-    }
-    nde_free((*w)->meta);
+    nde_st_free_meta((*w)->meta, (*w)->n_meta);
     nde_free((*w)->tensors);
     nde_free(*w);
     *w = NULL;
-}
-
-static int is_little_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = nde_alloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
 }
 
 nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dtype, int ndim,
@@ -110,16 +86,16 @@ nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *val
             return NDE_FAIL(NDE_ERR_ARG, "nde_st_writer_meta: duplicate key '%s'", key);
     if (w->n_meta == w->cap_meta) {
         size_t cap = w->cap_meta ? 2 * w->cap_meta : 8;
-        st_meta *nm = nde_alloc_array(cap, sizeof *nm);
+        st_kv *nm = nde_alloc_array(cap, sizeof *nm);
         if (!nm) return NDE_ERR_NOMEM;
         if (w->n_meta) memcpy(nm, w->meta, w->n_meta * sizeof *nm);
         nde_free(w->meta);
         w->meta = nm;
         w->cap_meta = cap;
     }
-    st_meta *m = &w->meta[w->n_meta];
-    m->key = dup_str(key);
-    m->value = dup_str(value);
+    st_kv *m = &w->meta[w->n_meta];
+    m->key = nde_st_strdup(key);
+    m->value = nde_st_strdup(value);
     if (!m->key || !m->value) {
         nde_free(m->key);
         nde_free(m->value);
@@ -269,7 +245,7 @@ static nde_status write_all(FILE *fp, const void *p, size_t n, const char *tmp)
 nde_status nde_st_writer_write(nde_st_writer *w, const char *path)
 {
     if (!w || !path) return NDE_FAIL(NDE_ERR_ARG, "nde_st_writer_write: NULL writer or path");
-    if (!is_little_endian())
+    if (!nde_st_host_little_endian())
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "safetensors: big-endian hosts are not supported");
     size_t *order = nde_alloc_array(w->n ? w->n : 1, sizeof *order);
     if (!order) return NDE_ERR_NOMEM;
