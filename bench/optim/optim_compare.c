@@ -1,4 +1,4 @@
-/* Optimizer comparison helpers shared by bench/optim and bench/optim_fno.
+/* Optimizer comparison helpers shared by bench/optim and bench/optim_operator.
  *
  * Settings, from each method's reference (docs/optimizers.md): SGD with momentum 0.9;
  * RMSprop lr 1e-3 (torchdiffeq's ode_demo); Adam, AdamW, NAdamW, AdaBelief lr 1e-3

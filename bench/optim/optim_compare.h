@@ -1,6 +1,6 @@
-/* What bench/optim (spiral neural ODE) and bench/optim_fno (FNO-1D on Burgers) share: the
- * optimizer configurations they compare, each at its recommended settings, the CSV of one
- * optimizer's loss curve and the gnuplot figure of all curves. */
+/* What bench/optim (spiral neural ODE) and bench/optim_operator (FNO-1D on Burgers, MgNO
+ * on Darcy) share: the optimizer configurations they compare, each at its recommended
+ * settings, the CSV of one optimizer's loss curve and the gnuplot figure of all curves. */
 #ifndef BENCH_OPTIM_COMPARE_H
 #define BENCH_OPTIM_COMPARE_H
 
