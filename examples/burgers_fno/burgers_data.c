@@ -2,7 +2,6 @@
 #include "burgers_data.h"
 
 #include <stdio.h>
-#include <sys/stat.h>
 
 static int progress(void *user, size_t done, size_t total)
 {
@@ -55,16 +54,8 @@ nde_status burgers_data_get(nde_ctx *ctx, const nde_burgers_spec *spec, size_t c
     }
     double t0 = nde_wall_seconds();
     nde_status st = nde_burgers_generate(ctx, spec, 0, count, *a, *u, progress, &t0);
+    if (st == NDE_OK) st = nde_mkdir_p(cache_dir);
     if (st == NDE_OK) {
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s", cache_dir);
-        for (char *p = dir + 1; *p; p++)
-            if (*p == '/') {
-                *p = '\0';
-                mkdir(dir, 0755);
-                *p = '/';
-            }
-        mkdir(dir, 0755);
         char path[1024];
         size_t shape[2] = {count, spec->n};
         snprintf(path, sizeof path, "%s_a.npy", stem);

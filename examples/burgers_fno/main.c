@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "burgers_data.h"
 #include "nde/nde.h"
@@ -179,9 +178,8 @@ int main(int argc, char **argv)
 {
     opts o;
     if (parse(argc, argv, &o)) return 2;
-    mkdir("out", 0755);
-    mkdir(o.out, 0755);
     nde_ctx *ctx;
+    CHECK(nde_mkdir_p(o.out));
     CHECK(nde_ctx_create(&ctx));
     double *a, *u;
     load_data(ctx, &o, &a, &u);

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "darcy_data.h"
 #include "nde/nde.h"
@@ -270,15 +269,7 @@ int main(int argc, char **argv)
         CHECK(darcy_data_read(o.data, o.sol, o.xname, o.yname, total, o.s, &d));
     else
         CHECK(darcy_data_generate(o.s, total, o.seed, o.cache, &d));
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "%s", o.out);
-    for (char *p = cmd + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(cmd, 0755);
-            *p = '/';
-        }
-    mkdir(cmd, 0755);
+    CHECK(nde_mkdir_p(o.out));
     run r = {.s = o.s, .P = P, .ntrain = o.ntrain, .ntest = o.ntest};
     CHECK(nde_ctx_create(&r.ctx));
     /* pointwise Gaussian normalizers from the training samples (legacy utilities3.py) */

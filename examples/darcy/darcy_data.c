@@ -1,10 +1,8 @@
 /* Reading, subsampling, generating and caching Darcy samples. */
 #include "darcy_data.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 void darcy_data_free(darcy_data *d)
 {
@@ -68,22 +66,6 @@ static int progress(void *user, size_t done, size_t total)
     return 0;
 }
 
-static nde_status make_dirs(const char *dir)
-{
-    char buf[512];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return NDE_FAIL(NDE_ERR_ARG, "cache directory name too long: %s", dir);
-    for (char *p = buf + 1;; p++) {
-        const char c = *p;
-        if (c != '/' && c != '\0') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return NDE_FAIL(NDE_ERR_IO, "cannot create directory %s", buf);
-        *p = c;
-        if (!c) return NDE_OK;
-    }
-}
-
 nde_status darcy_data_generate(size_t s, size_t count, uint64_t seed, const char *cache_dir,
                                darcy_data *d)
 {
@@ -109,7 +91,7 @@ nde_status darcy_data_generate(size_t s, size_t count, uint64_t seed, const char
     if (st == NDE_OK) st = nde_darcy_generate(gen, seed, 0, count, d->coeff, d->sol, progress, &t0);
     nde_darcy_destroy(&gen);
     const size_t shape[3] = {count, s, s};
-    if (st == NDE_OK) st = make_dirs(cache_dir);
+    if (st == NDE_OK) st = nde_mkdir_p(cache_dir);
     if (st == NDE_OK) st = nde_h5_write(path, "coeff", 3, shape, d->coeff, 0);
     if (st == NDE_OK) st = nde_h5_write(path, "sol", 3, shape, d->sol, 1);
     if (st != NDE_OK) {

@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,19 +218,6 @@ static double cpu_seconds(void)
     struct timespec ts;
     if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return NAN;
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int make_dirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return (mkdir(buf, 0777) && errno != EEXIST) ? -1 : 0;
 }
 
 /* ---- one method ------------------------------------------------------------------- */
@@ -653,8 +639,8 @@ int main(int argc, char **argv)
 {
     config c;
     if (parse_args(argc, argv, &c)) return 2;
-    if (make_dirs(c.out)) {
-        fprintf(stderr, "fashion_mnist_node: cannot create %s: %s\n", c.out, strerror(errno));
+    if (nde_mkdir_p(c.out) != NDE_OK) {
+        fprintf(stderr, "fashion_mnist_node: %s\n", nde_last_error());
         return 1;
     }
     /* with --val the evaluation set is the tail of the training file and the test set is
