@@ -188,6 +188,8 @@ static nde_status train(run *r, model *m, const opts *o, FILE *results)
     fprintf(hist, "epoch,lr,train_loss,test_rel_l2,seconds\n");
     nde_rng rng;
     nde_rng_seed(&rng, o->seed + 7);
+    /* batch order from the seed alone: --model both trains each model as it would alone */
+    for (size_t i = 0; i < r->ntrain; i++) r->perm[i] = i;
     const size_t np = nde_params_count(m->params);
     fprintf(stderr, "%s: %zu parameters, %zu train / %zu test samples at %zu×%zu, batch %zu, "
             "%zu epochs\n", m->name, np, r->ntrain, r->ntest, r->s, r->s, m->batch, o->epochs);
@@ -289,7 +291,6 @@ int main(int argc, char **argv)
     r.h1_scratch = nde_alloc_array(nde_h1_loss_scratch_size(2, n, bmax), sizeof(double));
     r.perm = nde_alloc_array(o.ntrain, sizeof *r.perm);
     if (!r.h1_scratch || !r.perm) CHECK(NDE_ERR_NOMEM);
-    for (size_t i = 0; i < o.ntrain; i++) r.perm[i] = i;
     char path[600];
     snprintf(path, sizeof path, "%s/results.jsonl", o.out);
     FILE *results = fopen(path, "a");
