@@ -1,5 +1,6 @@
-/* Examples double as regression tests: the README's C example and the spiral driver
- * (shortened) run to completion with the expected output. */
+/* Examples double as regression tests: the README's C example, the nde tool and every
+ * example driver (shortened to tiny sizes) run to completion with the expected output,
+ * and bad input files give a clear error. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -157,6 +158,90 @@ Test(examples, fashion_mnist_node_trains_every_method_on_tiny_data)
              NDE_FASHION_EXE, dir, dir);
     cr_assert_neq(run(cmd, out, sizeof out), 0);
     cr_assert(strstr(out, "dataset-fashion-mnist") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+#endif
+
+#ifdef NDE_BURGERS_EXE
+/* Read a small text file whole into out (cap bytes); 0 if it cannot be read. */
+static int slurp(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return 1;
+}
+
+/* The line of darcy's results.jsonl text with MgNO's test error, copied to line (cap). */
+static int mgno_test_line(const char *results, char *line, size_t cap)
+{
+    for (const char *l = results; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *end = strchr(l, '\n');
+        size_t len = end ? (size_t)(end - l) : strlen(l);
+        if (len >= cap) continue;
+        memcpy(line, l, len);
+        line[len] = '\0';
+        if (strstr(line, "\"model\": \"mgno\"") && strstr(line, "\"test_rel_l2\"")) return 1;
+    }
+    return 0;
+}
+
+/* The operator drivers on tiny generated data: they train, write their outputs, report
+ * the published architectures' parameter counts, and reject a missing data file. */
+Test(examples, operator_drivers_train_on_tiny_generated_data)
+{
+    char dir[] = "/tmp/nde_operators_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    static char out[1 << 16];
+    char cmd[2048], path[600];
+
+    snprintf(cmd, sizeof cmd, "%s --n 64 --ntrain 8 --ntest 4 --batch 4 --epochs 2 --threads 1 "
+             "--cache %s/cache --out %s/burgers/run 2>&1", NDE_BURGERS_EXE, dir, dir);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "burgers_fno failed: %s", out);
+    snprintf(path, sizeof path, "%s/burgers/run/summary.json", dir);
+    cr_assert(slurp(path, out, sizeof out), "no %s", path);
+    cr_assert(strstr(out, "\"params\": 549569") && strstr(out, "\"test_rel_l2_at_2s\": null"),
+              "%s", out);
+    snprintf(cmd, sizeof cmd, "%s --data %s/missing.mat --n 64 --ntrain 8 --ntest 4 --batch 4 "
+             "--epochs 1 --out %s/burgers2 2>&1", NDE_BURGERS_EXE, dir, dir);
+    cr_assert_neq(run(cmd, out, sizeof out), 0);
+    cr_assert(strstr(out, "missing.mat") != NULL, "%s", out);
+
+    snprintf(cmd, sizeof cmd, "%s --model both --s 32 --ntrain 8 --ntest 4 --epochs 1 "
+             "--batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/darcy 2>&1",
+             NDE_DARCY_EXE, dir, dir);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "darcy failed: %s", out);
+    snprintf(path, sizeof path, "%s/darcy/results.jsonl", dir);
+    cr_assert(slurp(path, out, sizeof out), "no %s", path);
+    cr_assert(strstr(out, "\"model\": \"fno\"") && strstr(out, "\"model\": \"mgno\"") &&
+              strstr(out, "2.368e+06"), "%s", out);
+    /* MgNO trained after FNO (--model both) gives the bits it gives alone */
+    char both_mgno[256], alone_mgno[256];
+    cr_assert(mgno_test_line(out, both_mgno, sizeof both_mgno), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s --model mgno --s 32 --ntrain 8 --ntest 4 --epochs 1 "
+             "--batch-mgno 4 --cache %s/cache --out %s/darcy_mgno 2>&1", NDE_DARCY_EXE, dir, dir);
+    cr_assert_eq(run(cmd, out, sizeof out), 0, "darcy --model mgno failed: %s", out);
+    snprintf(path, sizeof path, "%s/darcy_mgno/results.jsonl", dir);
+    cr_assert(slurp(path, out, sizeof out), "no %s", path);
+    cr_assert(mgno_test_line(out, alone_mgno, sizeof alone_mgno), "%s", out);
+    cr_assert_str_eq(both_mgno, alone_mgno);
+    snprintf(cmd, sizeof cmd, "%s --data %s/missing.h5 --s 32 --ntrain 8 --ntest 4 --epochs 1 "
+             "--out %s/darcy2 2>&1", NDE_DARCY_EXE, dir, dir);
+    cr_assert_neq(run(cmd, out, sizeof out), 0);
+    cr_assert(strstr(out, "missing.h5") != NULL, "%s", out);
+
+    const char *models[2] = {"fno --n 32", "mgno --n 16 --levels 3"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s --model %s --ntrain 8 --ntest 4 --batch 4 --epochs 1 "
+                 "--only adam --no-plot --cache %s/cache --out %s/bench%d 2>/dev/null",
+                 NDE_BENCH_OPTIM_OPERATOR_EXE, models[k], dir, dir, k);
+        cr_assert_eq(run(cmd, out, sizeof out), 0, "bench_optim_operator %s: %s", models[k], out);
+        cr_assert(strstr(out, "\"metric\": \"test_rel_l2\"") && strstr(out, "\"steps_done\""),
+                  "%s", out);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
