@@ -1,4 +1,4 @@
-/* Examples double as regression tests: the README's C example, the nde tool and every
+/* Examples double as regression tests: the C examples of README.md and docs/operators.md, the nde tool and every
  * example driver (shortened to tiny sizes) run to completion with the expected output,
  * and bad input files give a clear error. */
 #include <criterion/criterion.h>
@@ -24,6 +24,14 @@ Test(examples, readme_example_trains_and_exits_zero)
     int rc = run(NDE_README_EXAMPLE, out, sizeof out);
     cr_assert_eq(rc, 0, "README example failed (%d): %s", rc, out);
     cr_assert(strstr(out, "after 200 iterations") != NULL, "%s", out);
+}
+
+Test(examples, operators_guide_example_trains_and_transfers_resolution)
+{
+    char out[4096];
+    int rc = run(NDE_OPERATORS_EXAMPLE, out, sizeof out);
+    cr_assert_eq(rc, 0, "docs/operators.md example failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "test relative L2") != NULL, "%s", out);
 }
 
 Test(examples, cli_info_steps_and_inspect)
