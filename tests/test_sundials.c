@@ -251,6 +251,94 @@ Test(sundials, stiff_robertson_bdf_needs_ten_times_fewer_evaluations_than_tsit5)
               jvp_bdf, nfe_tsit5);
 }
 
+/* u' = A u with a constant 3×3 A per case; the spectral radius is known in closed form. */
+typedef struct lin3_ctx {
+    double a[9]; /* row-major */
+} lin3_ctx;
+
+static nde_status lin3_f(void *c, double t, const double *u, double *du, size_t batch)
+{
+    (void)t;
+    const double *a = ((lin3_ctx *)c)->a;
+    for (size_t b = 0; b < batch; b++)
+        for (int i = 0; i < 3; i++)
+            du[3 * b + i] = a[3 * i] * u[3 * b] + a[3 * i + 1] * u[3 * b + 1] + a[3 * i + 2] * u[3 * b + 2];
+    return NDE_OK;
+}
+
+static nde_status lin3_jvp(void *c, double t, const double *u, const double *w, double *jw,
+                           size_t batch)
+{
+    (void)u;
+    return lin3_f(c, t, w, jw, batch);
+}
+
+/* Collects the stiffness estimate the callback sees at every step. */
+typedef struct stiff_seen {
+    double v[4096];
+    size_t n;
+} stiff_seen;
+
+static int stiff_cb(const nde_step_info *info, void *user)
+{
+    stiff_seen *seen = user;
+    if (seen->n < 4096) seen->v[seen->n++] = info->stiff_est;
+    return 0;
+}
+
+/* With a dense Newton matrix built from the field's jvp, every step reports the
+ * Jacobian's spectral radius: triangular (real eigenvalues −1, −20, −1000, non-normal)
+ * and a damped fast rotation (−0.5 ± 300i and −2: a dominant complex pair). */
+Test(sundials, implicit_steps_report_the_jacobian_spectral_radius)
+{
+    const lin3_ctx cases[2] = {
+        {.a = {-1.0, 0.0, 0.0, 40.0, -20.0, 0.0, 7.0, 900.0, -1000.0}},
+        {.a = {-0.5, 300.0, 0.0, -300.0, -0.5, 0.0, 1.0, 1.0, -2.0}},
+    };
+    const double rho_true[2] = {1000.0, sqrt(0.25 + 300.0 * 300.0)};
+    const nde_method ms[2] = {NDE_CVODE_BDF, NDE_ARK_DIRK};
+    double y0[6] = {1.0, 0.5, -0.3, 0.2, -1.0, 0.4}, t3[3] = {0.0, 0.05, 0.2}, traj[18];
+    for (int c = 0; c < 2; c++)
+        for (int m = 0; m < 2; m++) {
+            lin3_ctx lc = cases[c];
+            nde_field f = {.dim = 3, .ctx = &lc, .f = lin3_f, .jvp = lin3_jvp};
+            nde_solver_opts o = nde_solver_defaults(ms[m]);
+            o.rtol = 1e-6;
+            o.atol = 1e-9;
+            stiff_seen seen = {.n = 0};
+            o.callback = stiff_cb;
+            o.callback_user = &seen;
+            nde_solver *s;
+            CHECK(nde_solver_create(ctx, &f, &o, &s));
+            CHECK(nde_solve(s, 2, 3, y0, 3, t3, traj));
+            size_t n;
+            const nde_step_rec *log = nde_solver_steps(s, &n);
+            cr_assert(n >= 3 && n <= 4096 && nde_solver_get_stats(s)->n_jac >= 1, "%zu steps", n);
+            cr_expect_eq(seen.n, n);
+            for (size_t k = 0; k < n; k++) {
+                cr_expect(fabs(log[k].stiff_est - rho_true[c]) <= 1e-3 * rho_true[c],
+                          "%s case %d step %zu: stiff_est %.8g, spectral radius %.8g",
+                          nde_method_name(ms[m]), c, k, log[k].stiff_est, rho_true[c]);
+                cr_expect_eq(seen.v[k], log[k].stiff_est, "callback and step log differ");
+            }
+            cr_log_info("%s case %d: %zu steps, %zu Jacobians, stiff_est %.8g (|λ|max %.8g)",
+                        nde_method_name(ms[m]), c, n, nde_solver_get_stats(s)->n_jac,
+                        log[n - 1].stiff_est, rho_true[c]);
+            nde_solver_destroy(&s);
+        }
+    /* without a jvp (SUNDIALS' difference-quotient Jacobian) there is no estimate */
+    lin3_ctx lc = cases[0];
+    nde_field f = {.dim = 3, .ctx = &lc, .f = lin3_f};
+    nde_solver_opts o = nde_solver_defaults(NDE_CVODE_BDF);
+    nde_solver *s;
+    CHECK(nde_solver_create(ctx, &f, &o, &s));
+    CHECK(nde_solve(s, 2, 3, y0, 3, t3, traj));
+    size_t n;
+    const nde_step_rec *log = nde_solver_steps(s, &n);
+    for (size_t k = 0; k < n; k++) cr_expect_eq(log[k].stiff_est, 0.0);
+    nde_solver_destroy(&s);
+}
+
 /* ---- failures come back as statuses ------------------------------------------ */
 
 static nde_status failing_f(void *c, double t, const double *u, double *du, size_t batch)

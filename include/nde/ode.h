@@ -74,7 +74,8 @@ typedef struct nde_step_info {
     size_t step;       /* index of this attempt (accepted + rejected so far) */
     double t, h;       /* step start and size (signed) */
     double err_est;    /* normalized local error estimate (RMS; accept if <= 1) */
-    double stiff_est;  /* stiffness estimate |λ| (0 where the method has none) */
+    double stiff_est;  /* stiffness estimate |λ| (0 where the method has none; see
+                          nde_step_rec) */
     int accepted;
     size_t nfe;        /* function evaluations so far (batch counted once) */
     const double *u;   /* state at t + h (accepted) or at t (rejected), (batch, dim) */
@@ -135,7 +136,9 @@ nde_solver_opts nde_solver_defaults(nde_method m);
 /* One accepted step: start time, signed size, normalized error estimate E (RMS
  * over all batch·dim components; E <= 1 accepted), stiffness estimate |λ| ≈
  * ‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖ from the last two stages (Shampine; Tsit5, DOPRI5,
- * BS3), 0 for fixed-step methods. */
+ * BS3), 0 for fixed-step methods. SUNDIALS implicit methods with the dense linear solver
+ * and a field jvp: the spectral radius of the latest Newton Jacobian (power iteration,
+ * docs/sundials.md); other SUNDIALS configurations: 0. */
 typedef struct nde_step_rec {
     double t, h, err_est, stiff_est;
 } nde_step_rec;

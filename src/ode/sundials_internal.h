@@ -48,6 +48,8 @@ struct nde_sun {
     double *fe;              /* NDE_ARK_IMEX: f_E values (n) for f_I = f − f_E */
     nde_status cb_status;    /* first failure of a field callback inside SUNDIALS */
     int cb_nonfinite;        /* a callback produced NaN/Inf (recoverable for SUNDIALS) */
+    double jac_rho;          /* spectral radius estimate of the last Jacobian nde_sun_jac
+                                built in this solve (0: none yet): the steps' stiff_est */
     char msg[512];           /* SUNDIALS' last error message */
 
     /* CVODES adjoint (opts.cvodes_adj_steps > 0; src/adjoint/cvodes_adjoint.c) */
