@@ -137,6 +137,10 @@ typedef struct problem {
     size_t dim;
     double u0[2], t1;
     nde_status (*f)(void *ctx, double t, const double *u, double *du, size_t batch);
+    /* J w, so that implicit SUNDIALS methods build their Jacobian (and report its
+     * spectral radius as the stiffness estimate) */
+    nde_status (*jvp)(void *ctx, double t, const double *u, const double *w, double *jw,
+                      size_t batch);
 } problem;
 
 static nde_status vdp_f(void *ctx, double t, const double *u, double *du, size_t batch)
@@ -147,6 +151,19 @@ static nde_status vdp_f(void *ctx, double t, const double *u, double *du, size_t
         const double *x = u + 2 * b;
         du[2 * b] = x[1];
         du[2 * b + 1] = mu * (1.0 - x[0] * x[0]) * x[1] - x[0];
+    }
+    return NDE_OK;
+}
+
+static nde_status vdp_jvp(void *ctx, double t, const double *u, const double *w, double *jw,
+                          size_t batch)
+{
+    (void)t;
+    double mu = *(const double *)ctx;
+    for (size_t b = 0; b < batch; b++) {
+        const double *x = u + 2 * b, *v = w + 2 * b;
+        jw[2 * b] = v[1];
+        jw[2 * b + 1] = (-2.0 * mu * x[0] * x[1] - 1.0) * v[0] + mu * (1.0 - x[0] * x[0]) * v[1];
     }
     return NDE_OK;
 }
@@ -163,6 +180,19 @@ static nde_status spiral_f(void *ctx, double t, const double *u, double *du, siz
     return NDE_OK;
 }
 
+static nde_status spiral_jvp(void *ctx, double t, const double *u, const double *w,
+                             double *jw, size_t batch)
+{
+    (void)ctx, (void)t;
+    for (size_t b = 0; b < batch; b++) {
+        double dx = 3.0 * u[2 * b] * u[2 * b] * w[2 * b];
+        double dy = 3.0 * u[2 * b + 1] * u[2 * b + 1] * w[2 * b + 1];
+        jw[2 * b] = -0.1 * dx - 2.0 * dy;
+        jw[2 * b + 1] = 2.0 * dx - 0.1 * dy;
+    }
+    return NDE_OK;
+}
+
 /* u' = −mu·u: stiffness estimate should read mu. */
 static nde_status decay_f(void *ctx, double t, const double *u, double *du, size_t batch)
 {
@@ -172,10 +202,18 @@ static nde_status decay_f(void *ctx, double t, const double *u, double *du, size
     return NDE_OK;
 }
 
+/* linear: J w = f(w) */
+static nde_status decay_jvp(void *ctx, double t, const double *u, const double *w, double *jw,
+                            size_t batch)
+{
+    (void)u;
+    return decay_f(ctx, t, w, jw, batch);
+}
+
 static const problem problems[] = {
-    {"vdp", 2, {2.0, 0.0}, 20.0, vdp_f},
-    {"spiral", 2, {2.0, 0.0}, 25.0, spiral_f},
-    {"decay", 1, {1.0, 0.0}, 1.0, decay_f},
+    {"vdp", 2, {2.0, 0.0}, 20.0, vdp_f, vdp_jvp},
+    {"spiral", 2, {2.0, 0.0}, 25.0, spiral_f, spiral_jvp},
+    {"decay", 1, {1.0, 0.0}, 1.0, decay_f, decay_jvp},
 };
 
 static int cmd_steps(int argc, char **argv)
@@ -219,7 +257,7 @@ static int cmd_steps(int argc, char **argv)
             return 2;
         }
     }
-    nde_field f = {.dim = pb->dim, .ctx = &mu, .f = pb->f};
+    nde_field f = {.dim = pb->dim, .ctx = &mu, .f = pb->f, .jvp = pb->jvp};
     nde_ctx *ctx = NULL;
     nde_solver *s = NULL;
     int rc = 0;
