@@ -1,8 +1,9 @@
 /* nde/checkpoint.h — training checkpoints as safetensors files, for exact resume.
  *
  * A checkpoint holds the parameters (one F64 tensor per parameter tensor, under its
- * own name), optionally the optimizer (its state arrays "optim.<state>.<param>", the
- * step count "optim.step" and learning rate "optim.lr", and metadata naming the kind
+ * own name), optionally the optimizer (its state arrays "optim.<state>.<param>" and, for
+ * NAdam, the scalar "optim.mu_product", the step count "optim.step" and learning rate
+ * "optim.lr", and metadata naming the kind
  * and state format) and optionally the training position ("train.step", the schedule
  * position, and the RNG words "train.rng.s", "train.rng.spare_normal",
  * "train.rng.has_spare"). docs/checkpoints.md lists the layout.

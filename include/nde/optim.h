@@ -32,20 +32,35 @@
  *                     θ ·= (1 − lr·wd); θ −= lr·∇K(β1·m + (1−β1)·g); m = β2·m + (1−β2)·g
  *                     ∇K = sign for K = ‖·‖₁ (plain Lion)               lr 1e-4, β (0.9,0.99), wd 0
  *   NDE_OPT_ADAN      Adan (Xie et al. 2022), sail-sg/Adan adan.py code form (code β's):
+ *                     with max_grad_norm > 0, g ·= min(1, max_grad_norm/(‖g‖₂ + ε)), ‖g‖₂
+ *                     over all tensors (the clipped g also becomes g_prev);
  *                     d = g − g_prev (0 at t=1); m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·d;
  *                     n = β3·n + (1−β3)·(g + β2·d)²;
  *                     θ −= [lr/(1−β1^t)·m + lr·β2/(1−β2^t)·v] / (√n/√(1−β3^t) + ε);
  *                     then θ /= (1 + lr·wd) (proximal), or with adan_no_prox θ ·= (1−lr·wd)
  *                     before the step                                  lr 1e-3,
  *                                                                      β (0.98,0.92,0.99),
- *                                                                      eps 1e-8, wd 0
+ *                                                                      eps 1e-8, wd 0,
+ *                                                                      no clipping
  *   NDE_OPT_ADABELIEF AdaBelief (Zhuang et al. 2020), adabelief_pytorch 0.2.1:
- *                     decoupled (or L2) wd first; m = β1·m + (1−β1)·g;
+ *                     decoupled wd θ ·= (1 − lr·wd) (fixed_decay: θ ·= (1 − wd)), or L2 on
+ *                     g, first; m = β1·m + (1−β1)·g;
  *                     s = β2·s + (1−β2)·(g−m)² + ε (ε kept in the state);
  *                     θ −= lr/(1−β1^t) · m/(√s/√(1−β2^t) + ε); optional RAdam
  *                     rectification (Liu et al. 2020) and AMSGrad       lr 1e-3, β (0.9,0.999),
  *                                                                      eps 1e-16, decoupled,
  *                                                                      rectify on, wd 0
+ *   NDE_OPT_NADAM     torch.optim.NAdam (Dozat 2016, Nesterov momentum with the momentum
+ *                     schedule ψ): L2 wd on g, or with decoupled_wd θ ·= (1 − lr·wd) first
+ *                     (torch ≥ 2.1 decoupled_weight_decay); μ_t = β1·(1 − ½·0.96^(t·ψ)),
+ *                     Π_t = μ_1···μ_t (state mu_product); m, v as Adam;
+ *                     D = √v/√(1−β2^t) + ε; θ −= lr·(1−μ_t)/(1−Π_t) · g/D, then
+ *                     θ −= lr·μ_{t+1}/(1−Π_t·μ_{t+1}) · m/D. This is the documented rule
+ *                     of torch 1.13 and ≥ 2.0; torch 1.13's default single-tensor path
+ *                     had Π_t·μ_t·μ_{t+1} in the last denominator (PyTorch PR 92699)
+ *                                                                      lr 2e-3, β (0.9,0.999),
+ *                                                                      eps 1e-8, wd 0 (L2),
+ *                                                                      ψ 4e-3
  *
  * Parameter groups: each tensor's nde_tensor_info.group selects its weight decay and
  * lr scale. Tensors in NDE_GROUP_NO_DECAY get weight decay 0 (biases, norms); spec.groups
@@ -88,6 +103,7 @@ typedef enum nde_optim_kind {
     NDE_OPT_LION,
     NDE_OPT_ADAN,
     NDE_OPT_ADABELIEF,
+    NDE_OPT_NADAM, /* appended: kinds keep their numbers (checkpoints store the name) */
     NDE_OPT_KIND_COUNT
 } nde_optim_kind;
 
@@ -122,10 +138,15 @@ typedef struct nde_optim_spec {
     double alpha;               /* RMSprop smoothing constant */
     int centered;               /* RMSprop: subtract the squared mean gradient */
     int amsgrad;                /* Adam, AdamW, AdaBelief */
-    int decoupled_wd;           /* AdaBelief: decoupled decay (1) or L2 on g (0) */
+    int decoupled_wd;           /* AdaBelief, NAdam: decoupled decay (1) or L2 on g (0) */
+    int fixed_decay;            /* AdaBelief with decoupled_wd: θ·(1−wd), lr not applied
+                                   (NDE_ERR_UNSUPPORTED without decoupled_wd or for others) */
     int rectify;                /* AdaBelief: RAdam rectification */
     int degenerated_to_sgd;     /* AdaBelief with rectify: SGD steps while N_sma < 5 */
+    double momentum_decay;      /* NAdam: ψ of the momentum schedule μ_t */
     int adan_no_prox;           /* Adan: θ·(1−lr·wd) before the step instead of /(1+lr·wd) */
+    double max_grad_norm;       /* Adan: global-norm clipping inside the step (0 = off;
+                                   NDE_ERR_UNSUPPORTED for other kinds) */
     nde_lion_k lion_k;
     nde_lion_k_grad lion_k_grad; /* NDE_LION_K_CUSTOM only */
     void *lion_k_user;
@@ -143,8 +164,8 @@ typedef struct nde_optim nde_optim;
  * with kind set as passed, which nde_optim_create rejects. */
 nde_optim_spec nde_optim_defaults(nde_optim_kind kind);
 
-/* "sgd", "rmsprop", "adam", "adamw", "adamax", "nadamw", "lion", "adan", "adabelief";
- * "unknown" for an out-of-range kind. */
+/* "sgd", "rmsprop", "adam", "adamw", "adamax", "nadamw", "lion", "adan", "adabelief",
+ * "nadam"; "unknown" for an out-of-range kind. */
 const char *nde_optim_kind_name(nde_optim_kind kind);
 /* Inverse of nde_optim_kind_name. NDE_ERR_ARG for an unknown name. */
 nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
@@ -152,11 +173,13 @@ nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
 /* Create an optimizer for every tensor of `params` (borrowed: it must outlive the
  * optimizer and must not gain tensors afterwards). Allocates all state and workspace
  * here; nde_optim_step does not allocate. Errors: NDE_ERR_ARG for a non-finite or
- * negative lr/eps/weight decay, a beta outside [0, 1), nesterov without momentum or with
- * dampening, NDE_LION_K_CUSTOM without lion_k_grad, state_bits not 8 or 32, block_size
- * outside [64, 4096], more than NDE_OPTIM_MAX_GROUPS groups, an empty parameter store;
- * NDE_ERR_UNSUPPORTED for 8-bit states of other kinds or with Lion-K ∇K that is not
- * element-wise (L2, custom). */
+ * negative lr/eps/weight decay/momentum_decay/max_grad_norm, a beta outside [0, 1),
+ * nesterov without momentum or with dampening, NDE_LION_K_CUSTOM without lion_k_grad,
+ * state_bits not 8 or 32, block_size outside [64, 4096], more than NDE_OPTIM_MAX_GROUPS
+ * groups, an empty parameter store; NDE_ERR_UNSUPPORTED for 8-bit states of other kinds
+ * (SGD, RMSprop, Adamax, NAdamW, Adan, NAdam) or with Lion-K ∇K that is not element-wise
+ * (L2, custom), fixed_decay other than with AdaBelief's decoupled_wd, max_grad_norm > 0
+ * for a kind other than Adan. */
 nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params, nde_optim **opt);
 void nde_optim_destroy(nde_optim **opt); /* NULL-safe; sets *opt = NULL */
 
@@ -181,8 +204,10 @@ size_t nde_optim_state_bytes(const nde_optim *opt);
  * 8-bit state its codes "optim.<state>.<param name>.codes" (uint8, the param's shape)
  * and block maxima "optim.<state>.<param name>.absmax" (double, (n_blocks)). <state> is
  * momentum_buffer, square_avg, grad_avg, exp_avg, exp_avg_sq, max_exp_avg_sq, exp_inf,
- * exp_avg_diff, prev_grad, exp_avg_var or max_exp_avg_var. The data pointer refers to
- * the optimizer's own storage (write through it to restore state). */
+ * exp_avg_diff, prev_grad, exp_avg_var or max_exp_avg_var. NDE_OPT_NADAM has one more,
+ * last: the optimizer-wide scalar "optim.mu_product" (double, shape (1)), Π_t = μ_1···μ_t
+ * over the completed steps (1 before the first). The data pointer refers to the
+ * optimizer's own storage (write through it to restore state). */
 typedef enum nde_optim_dtype { NDE_OPTIM_F64 = 0, NDE_OPTIM_U8 } nde_optim_dtype;
 
 typedef struct nde_optim_state_view {

@@ -7,6 +7,7 @@ static const char *const kind_names[NDE_OPT_KIND_COUNT] = {
     [NDE_OPT_SGD] = "sgd",       [NDE_OPT_RMSPROP] = "rmsprop", [NDE_OPT_ADAM] = "adam",
     [NDE_OPT_ADAMW] = "adamw",   [NDE_OPT_ADAMAX] = "adamax",   [NDE_OPT_NADAMW] = "nadamw",
     [NDE_OPT_LION] = "lion",     [NDE_OPT_ADAN] = "adan",       [NDE_OPT_ADABELIEF] = "adabelief",
+    [NDE_OPT_NADAM] = "nadam",
 };
 
 const char *nde_optim_kind_name(nde_optim_kind kind)
@@ -24,7 +25,7 @@ nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind)
             return NDE_OK;
         }
     return NDE_FAIL(NDE_ERR_ARG, "unknown optimizer '%s' (sgd, rmsprop, adam, adamw, adamax, "
-                                 "nadamw, lion, adan, adabelief)", name);
+                                 "nadamw, lion, adan, adabelief, nadam)", name);
 }
 
 /* Defaults of the reference implementations named in nde/optim.h. torch's SGD has no
@@ -67,6 +68,10 @@ nde_optim_spec nde_optim_defaults(nde_optim_kind kind)
         s.decoupled_wd = 1;
         s.rectify = 1;
         s.degenerated_to_sgd = 1;
+        break;
+    case NDE_OPT_NADAM:
+        s.lr = 2e-3;
+        s.momentum_decay = 4e-3;
         break;
     default: break;
     }
@@ -129,6 +134,11 @@ void opt_layout_for(const nde_optim_spec *spec, opt_layout *l)
         add_state(l, "exp_avg", 1);
         add_state(l, "exp_avg_var", 0);
         if (spec->amsgrad) add_state(l, "max_exp_avg_var", 0);
+        break;
+    case NDE_OPT_NADAM:
+        l->update = opt_update_nadam;
+        add_state(l, "exp_avg", 1);
+        add_state(l, "exp_avg_sq", 0);
         break;
     default: break;
     }

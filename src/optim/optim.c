@@ -25,6 +25,7 @@ struct nde_optim {
     opt_layout layout;
     uint64_t step;
     double lr;
+    double mu_product; /* NAdam: Π μ_i over the completed steps (1 before the first) */
     size_t n_tensors;
     opt_tensor *tensors;
     double *work;                  /* (2 · largest tensor) for non-element-wise rules */
@@ -50,6 +51,20 @@ static nde_status check_spec(const nde_optim_spec *s)
     if (!finite_nonneg(s->momentum) || !isfinite(s->dampening))
         return NDE_FAIL(NDE_ERR_ARG, "nde_optim_create(%s): momentum %g / dampening %g invalid",
                         kn, s->momentum, s->dampening);
+    if (!finite_nonneg(s->momentum_decay) || !finite_nonneg(s->max_grad_norm))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_optim_create(%s): momentum_decay %g and max_grad_norm %g "
+                                     "must be finite and >= 0", kn, s->momentum_decay,
+                        s->max_grad_norm);
+    if (s->fixed_decay && (s->kind != NDE_OPT_ADABELIEF || !s->decoupled_wd))
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde_optim_create(%s): fixed_decay is AdaBelief's "
+                                             "variant of decoupled decay (needs kind adabelief "
+                                             "and decoupled_wd; decoupled_wd is %d)",
+                        kn, s->decoupled_wd);
+    if (s->max_grad_norm > 0.0 && s->kind != NDE_OPT_ADAN)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde_optim_create(%s): max_grad_norm %g is Adan's "
+                                             "built-in clipping; clip other optimizers with "
+                                             "nde_clip_grad_norm before the step",
+                        kn, s->max_grad_norm);
     if (s->kind == NDE_OPT_SGD && s->nesterov && (s->momentum <= 0.0 || s->dampening != 0.0))
         return NDE_FAIL(NDE_ERR_ARG, "nde_optim_create(sgd): nesterov needs momentum > 0 and "
                                      "dampening 0 (momentum %g, dampening %g)",
@@ -136,6 +151,7 @@ nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params, nde_
     o->params = params;
     o->n_params = nde_params_count(params);
     o->lr = spec->lr;
+    o->mu_product = 1.0;
     opt_layout_for(spec, &o->layout);
     o->n_tensors = nt;
     o->tensors = nde_alloc_array(nt, sizeof *o->tensors);
@@ -204,6 +220,21 @@ static void step_quantized(nde_optim *o, const opt_step *st, opt_tensor *t, doub
     }
 }
 
+/* sail-sg adan.py's clip coefficient min(1, max_grad_norm/(‖g‖₂ + ε)), the norm over
+ * every tensor (a sum of squares per tensor, then their sum, as adan.py). */
+static double global_clip(const nde_optim *o, const double *grad)
+{
+    double sum_sq = 0.0;
+    for (size_t i = 0; i < o->n_tensors; i++) {
+        const opt_tensor *t = &o->tensors[i];
+        double tensor_sq = 0.0;
+        const double *g = grad + t->offset;
+        for (size_t j = 0; j < t->numel; j++) tensor_sq += g[j] * g[j];
+        sum_sq += tensor_sq;
+    }
+    return fmin(1.0, o->spec.max_grad_norm / (sqrt(sum_sq) + o->spec.eps));
+}
+
 nde_status nde_optim_step(nde_optim *o)
 {
     if (!o) return NDE_FAIL(NDE_ERR_ARG, "nde_optim_step: opt is NULL");
@@ -223,16 +254,22 @@ nde_status nde_optim_step(nde_optim *o)
                                 grad[t->offset + j]);
     }
     const uint64_t t_next = o->step + 1;
+    const double grad_scale = o->spec.max_grad_norm > 0.0 ? global_clip(o, grad) : 1.0;
+    const double mu_product = o->spec.kind == NDE_OPT_NADAM
+                                  ? o->mu_product * opt_nadam_mu(&o->spec, t_next)
+                                  : o->mu_product;
     for (size_t i = 0; i < o->n_tensors; i++) {
         opt_tensor *t = &o->tensors[i];
         const opt_step st = {.spec = &o->spec, .t = t_next, .lr = o->lr * t->lr_scale,
-                             .wd = t->wd, .work = o->work};
+                             .wd = t->wd, .grad_scale = grad_scale, .mu_product = mu_product,
+                             .work = o->work};
         if (t->quantized)
             step_quantized(o, &st, t, theta + t->offset, grad + t->offset);
         else
             o->layout.update(&st, theta + t->offset, grad + t->offset, t->full, t->numel);
     }
     o->step = t_next;
+    o->mu_product = mu_product;
     return NDE_OK;
 }
 
@@ -257,10 +294,16 @@ nde_status nde_optim_restore(nde_optim *o, uint64_t step_count, double lr)
     return NDE_OK;
 }
 
+/* Optimizer-wide scalar states after the per-tensor arrays: NAdam's mu_product. */
+static size_t n_scalar_states(const nde_optim *o)
+{
+    return o->spec.kind == NDE_OPT_NADAM ? 1 : 0;
+}
+
 size_t nde_optim_state_bytes(const nde_optim *o)
 {
     if (!o) return 0;
-    size_t bytes = 0;
+    size_t bytes = n_scalar_states(o) * sizeof(double);
     for (size_t i = 0; i < o->n_tensors; i++) {
         const opt_tensor *t = &o->tensors[i];
         const size_t per_state = t->quantized ? t->numel + t->n_blocks * sizeof(double)
@@ -276,7 +319,7 @@ static size_t arrays_per_state(const opt_tensor *t) { return t->quantized ? 2 : 
 size_t nde_optim_n_state(const nde_optim *o)
 {
     if (!o) return 0;
-    size_t n = 0;
+    size_t n = n_scalar_states(o);
     for (size_t i = 0; i < o->n_tensors; i++)
         n += arrays_per_state(&o->tensors[i]) * (size_t)o->layout.n_states;
     return n;
@@ -289,6 +332,16 @@ nde_status nde_optim_state(nde_optim *o, size_t i, nde_optim_state_view *v)
     if (i >= total)
         return NDE_FAIL(NDE_ERR_ARG, "nde_optim_state: index %zu out of range (%zu arrays)", i,
                         total);
+    memset(v, 0, sizeof *v);
+    if (i >= total - n_scalar_states(o)) {
+        snprintf(v->name, sizeof v->name, "optim.mu_product");
+        v->dtype = NDE_OPTIM_F64;
+        v->ndim = 1;
+        v->shape[0] = 1;
+        v->numel = 1;
+        v->data = &o->mu_product;
+        return NDE_OK;
+    }
     size_t ti = 0;
     for (;; ti++) {
         const size_t n = arrays_per_state(&o->tensors[ti]) * (size_t)o->layout.n_states;
@@ -299,7 +352,6 @@ nde_status nde_optim_state(nde_optim *o, size_t i, nde_optim_state_view *v)
     const nde_tensor_info *info = nde_params_tensor(o->params, t->index);
     const size_t per = arrays_per_state(t);
     const int k = (int)(i / per), part = (int)(i % per);
-    memset(v, 0, sizeof *v);
     const char *suffix = !t->quantized ? "" : (part == 0 ? ".codes" : ".absmax");
     snprintf(v->name, sizeof v->name, "optim.%s.%s%s", o->layout.names[k], info->name, suffix);
     if (t->quantized && part == 1) {

@@ -13,6 +13,8 @@ typedef struct opt_step {
     uint64_t t;  /* 1-based update count */
     double lr;   /* scheduled lr times the group's lr_scale */
     double wd;   /* the group's weight decay */
+    double grad_scale; /* Adan max_grad_norm: the global clip coefficient (1 = none) */
+    double mu_product; /* NAdam: Π_t = μ_1···μ_t, this step's μ_t included */
     double *work; /* (2 · largest tensor) scratch for rules that need whole-tensor work */
 } opt_step;
 
@@ -50,5 +52,10 @@ void opt_update_adan(const opt_step *st, double *theta, const double *grad,
                      double *const *state, size_t n);
 void opt_update_adabelief(const opt_step *st, double *theta, const double *grad,
                           double *const *state, size_t n);
+void opt_update_nadam(const opt_step *st, double *theta, const double *grad,
+                      double *const *state, size_t n);
+
+/* NAdam's momentum schedule μ_t = β1·(1 − ½·0.96^(t·ψ)) (torch.optim.NAdam). */
+double opt_nadam_mu(const nde_optim_spec *spec, uint64_t t);
 
 #endif

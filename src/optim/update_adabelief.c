@@ -1,6 +1,7 @@
 /* AdaBelief: Zhuang et al., "AdaBelief Optimizer: Adapting Stepsizes by the Belief in
  * Observed Gradients", NeurIPS 2020. Order of operations of adabelief_pytorch 0.2.1
- * (AdaBelief.step): decay first (decoupled, or L2 on the gradient), the residual uses
+ * (AdaBelief.step): decay first (decoupled θ·(1 − lr·wd), with fixed_decay θ·(1 − wd),
+ * or L2 on the gradient), the residual uses
  * the new m, ε is added into the stored s every step (also before the AMSGrad max), and
  * the rectified branch (RAdam, Liu et al. 2020) divides by √s + ε without the second
  * bias correction, which sits in its step size. */
@@ -39,7 +40,7 @@ void opt_update_adabelief(const opt_step *st, double *theta, const double *grad,
         step_size = -step_size;
     }
 
-    const double decay = 1.0 - lr * wd;
+    const double decay = sp->fixed_decay ? 1.0 - wd : 1.0 - lr * wd;
     for (size_t i = 0; i < n; i++) {
         double d = grad[i];
         if (sp->decoupled_wd)

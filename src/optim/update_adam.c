@@ -7,7 +7,12 @@
  *     pytorch_nadamw_full_budget.py; Nesterov-accelerated Adam of Dozat 2016 in the
  *     form of arXiv 1910.05446 Table 1, with decoupled decay). The reference forms
  *     β1·m + (1−β1)·g in the moment buffer and undoes it afterwards; here it is a
- *     temporary, which differs only by rounding of the stored moment. */
+ *     temporary, which differs only by rounding of the stored moment.
+ *   NAdam: torch.optim.NAdam (Dozat, "Incorporating Nesterov Momentum into Adam", ICLR
+ *     2016 workshop, with its momentum schedule μ_t): the order of operations of torch
+ *     1.13's _multi_tensor_nadam, which is also the rule of torch >= 2.0 (1.13's
+ *     _single_tensor_nadam multiplied μ_t into Π_{t+1} twice; PyTorch PR 92699 fixed it).
+ *     Decoupled decay as torch >= 2.1's decoupled_weight_decay. */
 #include "optim/optim_internal.h"
 
 #include <math.h>
@@ -79,5 +84,36 @@ void opt_update_nadamw(const opt_step *st, double *theta, const double *grad,
         const double m_nesterov = m[i] * b1 + (1.0 - b1) * grad[i];
         const double denom = sqrt(v[i]) / bc2_sqrt + eps;
         theta[i] = theta[i] + (-step_size) * (m_nesterov / denom);
+    }
+}
+
+double opt_nadam_mu(const nde_optim_spec *spec, uint64_t t)
+{
+    return spec->beta1 * (1.0 - 0.5 * pow(0.96, (double)t * spec->momentum_decay));
+}
+
+/* state: exp_avg, exp_avg_sq. The driver keeps Π_t (st->mu_product, μ_t included). */
+void opt_update_nadam(const opt_step *st, double *theta, const double *grad,
+                      double *const *state, size_t n)
+{
+    const nde_optim_spec *sp = st->spec;
+    const double b1 = sp->beta1, b2 = sp->beta2, eps = sp->eps, lr = st->lr, wd = st->wd;
+    double *m = state[0], *v = state[1];
+    const double mu = opt_nadam_mu(sp, st->t), mu_next = opt_nadam_mu(sp, st->t + 1);
+    const double bc2_sqrt = sqrt(1.0 - pow(b2, (double)st->t));
+    const double step_grad = -lr * (1.0 - mu) / (1.0 - st->mu_product);
+    const double step_avg = -lr * mu_next / (1.0 - st->mu_product * mu_next);
+    const double decay = 1.0 - lr * wd;
+    for (size_t i = 0; i < n; i++) {
+        double d = grad[i];
+        if (sp->decoupled_wd)
+            theta[i] = theta[i] * decay;
+        else if (wd != 0.0)
+            d = d + wd * theta[i];
+        m[i] = m[i] * b1 + (1.0 - b1) * d;
+        v[i] = v[i] * b2 + (1.0 - b2) * d * d;
+        const double denom = sqrt(v[i]) / bc2_sqrt + eps;
+        theta[i] = theta[i] + step_grad * (d / denom);
+        theta[i] = theta[i] + step_avg * (m[i] / denom);
     }
 }
