@@ -1,6 +1,7 @@
 /* Checkpoints and safetensors: round trips of every dtype, a file from another writer,
  * rejection of corrupted, truncated and mismatched files with the model untouched,
- * atomic writes, and bit-exact resume in a fresh process for every optimizer. */
+ * atomic writes, NAdam's scalar mu_product state, and bit-exact resume in a fresh
+ * process for every optimizer. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
@@ -450,6 +451,75 @@ Test(checkpoint, resume_is_bit_exact_for_every_optimizer)
     s = spec_for(NDE_OPT_ADAN, 32);
     s.adan_no_prox = 1;
     check_resume(&s, "adan no_prox");
+    s = spec_for(NDE_OPT_ADAN, 32);
+    s.max_grad_norm = 1.0;
+    check_resume(&s, "adan max_grad_norm");
+    s = spec_for(NDE_OPT_ADABELIEF, 32);
+    s.fixed_decay = 1;
+    check_resume(&s, "adabelief fixed_decay");
+    s = spec_for(NDE_OPT_NADAM, 32);
+    s.decoupled_wd = 1;
+    check_resume(&s, "nadam decoupled_wd");
+}
+
+/* NAdam's optimizer-wide Π μ_i is stored as "optim.mu_product" (F64, (1)), restored
+ * exactly, and required when loading into a NAdam optimizer. */
+Test(checkpoint, nadam_mu_product_is_saved_restored_and_required)
+{
+    nde_params *p = make_model(8, 2);
+    nde_optim_spec spec = nde_optim_defaults(NDE_OPT_NADAM);
+    nde_optim *o = NULL;
+    cr_assert_eq(nde_optim_create(&spec, p, &o), NDE_OK);
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; i < 10; i++) nde_params_grad(p)[i] = cos((double)(i + k));
+        cr_assert_eq(nde_optim_step(o), NDE_OK);
+    }
+    nde_optim_state_view v;
+    cr_assert_eq(nde_optim_state(o, nde_optim_n_state(o) - 1, &v), NDE_OK);
+    cr_assert_str_eq(v.name, "optim.mu_product");
+    const double saved = *(const double *)v.data;
+    cr_assert(saved > 0.0 && saved < 1.0);
+    nde_train_state ts = {.step = 4};
+    nde_rng_seed(&ts.rng, 3);
+    char path[128];
+    scratch_path(path, sizeof path, "nadam.safetensors");
+    cr_assert_eq(nde_checkpoint_save(path, p, o, &ts), NDE_OK, "%s", nde_last_error());
+    nde_st_file *f = NULL;
+    cr_assert_eq(nde_st_open(path, &f), NDE_OK, "%s", nde_last_error());
+    const nde_st_tensor *t = nde_st_find(f, "optim.mu_product");
+    cr_assert_not_null(t);
+    cr_assert_eq(t->dtype, NDE_ST_F64);
+    cr_assert_eq(t->ndim, 1);
+    cr_assert_eq(t->shape[0], 1);
+    cr_assert_eq(memcmp(t->data, &saved, sizeof saved), 0);
+    cr_assert_str_eq(nde_st_meta(f, "optim.kind"), "nadam");
+    nde_st_close(&f);
+    size_t len;
+    unsigned char *good = read_bytes(path, &len);
+
+    /* One more step moves Π; a file without it is rejected and changes nothing. */
+    for (size_t i = 0; i < 10; i++) nde_params_grad(p)[i] = 0.5;
+    cr_assert_eq(nde_optim_step(o), NDE_OK);
+    cr_assert(*(const double *)v.data != saved);
+    expect_rejected(good, len, "\"optim.mu_product\"", "\"optim.mu_produkt\"", 0, NDE_ERR_FORMAT,
+                    "missing tensor 'optim.mu_product'", p, o, &ts);
+    write_bytes(path, good, len);
+    cr_assert_eq(nde_checkpoint_load(path, p, o, &ts), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(*(const double *)v.data, saved);
+    cr_assert_eq(nde_optim_step_count(o), 4);
+    /* Into another kind: the kind is checked by name; params alone load. */
+    nde_optim_spec adamw = nde_optim_defaults(NDE_OPT_ADAMW);
+    nde_optim *o2 = NULL;
+    cr_assert_eq(nde_optim_create(&adamw, p, &o2), NDE_OK);
+    cr_assert_eq(nde_checkpoint_load(path, p, o2, NULL), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "optim.kind is 'nadam', expected 'adamw'") != NULL, "%s",
+              nde_last_error());
+    cr_assert_eq(nde_checkpoint_load(path, p, NULL, NULL), NDE_OK, "%s", nde_last_error());
+    free(good);
+    scratch_remove(path);
+    nde_optim_destroy(&o2);
+    nde_optim_destroy(&o);
+    nde_params_destroy(&p);
 }
 
 Test(checkpoint, resume_is_bit_exact_for_8bit_states)

@@ -1,6 +1,7 @@
 /* Optimizer interface: names and defaults, bad input, non-finite gradients leave
- * everything unchanged, parameter groups, custom Lion-K, gradient clipping, descent on
- * a quadratic for every kind. Trajectories against references: test_optim_ref.c. */
+ * everything unchanged, parameter groups, custom Lion-K, gradient clipping (and Adan's
+ * built-in clipping), NAdam's mu_product state, descent on a quadratic for every kind.
+ * Trajectories against references: test_optim_ref.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -34,6 +35,24 @@ Test(optim, kind_names_round_trip_and_defaults)
     nde_optim_kind k;
     cr_assert_eq(nde_optim_kind_parse("adamm", &k), NDE_ERR_ARG);
     cr_assert(strstr(nde_last_error(), "adamm") != NULL);
+    for (int kk = 0; kk < NDE_OPT_KIND_COUNT; kk++) /* the message lists every kind */
+        cr_assert(strstr(nde_last_error(), nde_optim_kind_name((nde_optim_kind)kk)) != NULL,
+                  "'%s' lacks %s", nde_last_error(), nde_optim_kind_name((nde_optim_kind)kk));
+    /* Appended after the older kinds, which keep their numbers. */
+    cr_assert_eq((int)NDE_OPT_ADABELIEF, 8);
+    cr_assert_eq((int)NDE_OPT_NADAM, 9);
+    cr_assert_eq(nde_optim_kind_parse("nadam", &k), NDE_OK);
+    cr_assert_eq(k, NDE_OPT_NADAM);
+    const nde_optim_spec nadam = nde_optim_defaults(NDE_OPT_NADAM); /* torch.optim.NAdam */
+    cr_assert_eq(nadam.lr, 2e-3);
+    cr_assert_eq(nadam.beta1, 0.9);
+    cr_assert_eq(nadam.beta2, 0.999);
+    cr_assert_eq(nadam.eps, 1e-8);
+    cr_assert_eq(nadam.weight_decay, 0.0);
+    cr_assert_eq(nadam.momentum_decay, 4e-3);
+    cr_assert_eq(nadam.decoupled_wd, 0);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADABELIEF).fixed_decay, 0);
+    cr_assert_eq(nde_optim_defaults(NDE_OPT_ADAN).max_grad_norm, 0.0);
     cr_assert_str_eq(nde_optim_kind_name((nde_optim_kind)42), "unknown");
     cr_assert_eq(nde_optim_defaults(NDE_OPT_ADAMW).weight_decay, 1e-2);
     cr_assert_eq(nde_optim_defaults(NDE_OPT_LION).lr, 1e-4);
@@ -88,6 +107,33 @@ Test(optim, bad_specs_are_rejected_with_a_message)
     expect_create_fails(&s, p, NDE_ERR_ARG, "lr_scale -1");
     s = nde_optim_defaults((nde_optim_kind)99);
     expect_create_fails(&s, p, NDE_ERR_ARG, "unknown optimizer kind 99");
+    s = nde_optim_defaults(NDE_OPT_NADAM);
+    s.momentum_decay = NAN;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "momentum_decay nan");
+    s = nde_optim_defaults(NDE_OPT_ADAN);
+    s.max_grad_norm = -1.0;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "max_grad_norm -1");
+    s.max_grad_norm = INFINITY;
+    expect_create_fails(&s, p, NDE_ERR_ARG, "max_grad_norm inf");
+    /* Options without a meaning for the kind. */
+    s = nde_optim_defaults(NDE_OPT_ADABELIEF);
+    s.fixed_decay = 1;
+    s.decoupled_wd = 0;
+    expect_create_fails(&s, p, NDE_ERR_UNSUPPORTED, "fixed_decay");
+    cr_assert(strstr(nde_last_error(), "decoupled_wd is 0") != NULL, "%s", nde_last_error());
+    s = nde_optim_defaults(NDE_OPT_ADAMW);
+    s.fixed_decay = 1;
+    expect_create_fails(&s, p, NDE_ERR_UNSUPPORTED, "nde_optim_create(adamw): fixed_decay");
+    s = nde_optim_defaults(NDE_OPT_NADAM);
+    s.decoupled_wd = 1;
+    s.fixed_decay = 1;
+    expect_create_fails(&s, p, NDE_ERR_UNSUPPORTED, "nde_optim_create(nadam): fixed_decay");
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    s.max_grad_norm = 1.0;
+    expect_create_fails(&s, p, NDE_ERR_UNSUPPORTED, "max_grad_norm 1 is Adan's");
+    s = nde_optim_defaults(NDE_OPT_NADAM);
+    s.max_grad_norm = 0.5;
+    expect_create_fails(&s, p, NDE_ERR_UNSUPPORTED, "nde_optim_create(nadam): max_grad_norm 0.5");
 
     nde_optim *o = NULL;
     s = nde_optim_defaults(NDE_OPT_ADAM);
@@ -234,6 +280,97 @@ Test(optim, clip_grad_norm)
     cr_assert_eq(nde_clip_grad_norm(NULL, 4, 1.0, NULL), NDE_ERR_ARG);
     cr_assert_eq(nde_clip_grad_norm(NULL, 0, 1.0, &norm), NDE_OK);
     cr_assert_eq(norm, 0.0);
+}
+
+/* NAdam's Π_t = μ_1···μ_t is one optimizer-wide scalar state after the per-tensor arrays. */
+Test(optim, nadam_keeps_mu_product_as_a_scalar_state)
+{
+    nde_params *p = make_model();
+    nde_optim_spec s = nde_optim_defaults(NDE_OPT_NADAM);
+    nde_optim *o = NULL;
+    cr_assert_eq(nde_optim_create(&s, p, &o), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_optim_n_state(o), 2 * 3 + 1);
+    cr_assert_eq(nde_optim_state_bytes(o), 2 * 21 * sizeof(double) + sizeof(double));
+    nde_optim_state_view v;
+    cr_assert_eq(nde_optim_state(o, 1, &v), NDE_OK);
+    cr_assert_str_eq(v.name, "optim.exp_avg_sq.w");
+    cr_assert_eq(nde_optim_state(o, 6, &v), NDE_OK);
+    cr_assert_str_eq(v.name, "optim.mu_product");
+    cr_assert_eq(v.dtype, NDE_OPTIM_F64);
+    cr_assert_eq(v.ndim, 1);
+    cr_assert_eq(v.shape[0], 1);
+    cr_assert_eq(v.numel, 1);
+    cr_assert_eq(*(const double *)v.data, 1.0);
+    double product = 1.0;
+    for (int t = 1; t <= 3; t++) {
+        for (size_t i = 0; i < nde_params_count(p); i++) nde_params_grad(p)[i] = cos(0.3 * t + i);
+        cr_assert_eq(nde_optim_step(o), NDE_OK);
+        product *= 0.9 * (1.0 - 0.5 * pow(0.96, t * 4e-3));
+    }
+    cr_assert_eq(*(const double *)v.data, product);
+    /* A failed step leaves it alone. */
+    nde_params_grad(p)[0] = NAN;
+    cr_assert_eq(nde_optim_step(o), NDE_ERR_NONFINITE);
+    cr_assert_eq(*(const double *)v.data, product);
+    /* No other kind has it. */
+    nde_optim *adam = NULL;
+    s = nde_optim_defaults(NDE_OPT_ADAM);
+    cr_assert_eq(nde_optim_create(&s, p, &adam), NDE_OK);
+    cr_assert_eq(nde_optim_n_state(adam), 2 * 3);
+    nde_optim_destroy(&adam);
+    nde_optim_destroy(&o);
+    nde_params_destroy(&p);
+}
+
+/* Adan's max_grad_norm: the step sees min(1, max/(‖g‖₂ + ε))·g with the norm over every
+ * tensor and stores that as the previous gradient; the params' gradient is left alone.
+ * A limit above the norm gives plain Adan bit for bit. */
+Test(optim, adan_max_grad_norm_clips_inside_the_step)
+{
+    nde_params *plain_p = make_model(), *loose_p = make_model(), *tight_p = make_model();
+    nde_optim_spec s = nde_optim_defaults(NDE_OPT_ADAN);
+    s.lr = 1e-2;
+    nde_optim *plain = NULL, *loose = NULL, *tight = NULL;
+    cr_assert_eq(nde_optim_create(&s, plain_p, &plain), NDE_OK);
+    s.max_grad_norm = 1e3;
+    cr_assert_eq(nde_optim_create(&s, loose_p, &loose), NDE_OK);
+    s.max_grad_norm = 0.5;
+    cr_assert_eq(nde_optim_create(&s, tight_p, &tight), NDE_OK, "%s", nde_last_error());
+    const size_t n = nde_params_count(plain_p);
+    double g[21];
+    for (int t = 1; t <= 4; t++) {
+        double sum_sq = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            g[i] = sin(0.5 * (double)i + t);
+            sum_sq += g[i] * g[i];
+        }
+        memcpy(nde_params_grad(plain_p), g, sizeof g);
+        memcpy(nde_params_grad(loose_p), g, sizeof g);
+        memcpy(nde_params_grad(tight_p), g, sizeof g);
+        cr_assert_eq(nde_optim_step(plain), NDE_OK);
+        cr_assert_eq(nde_optim_step(loose), NDE_OK);
+        cr_assert_eq(nde_optim_step(tight), NDE_OK);
+        cr_assert_eq(memcmp(nde_params_grad(tight_p), g, sizeof g), 0);
+        const double clip = 0.5 / (sqrt(sum_sq) + 1e-8);
+        cr_assert(clip < 1.0);
+        nde_optim_state_view prev;
+        cr_assert_eq(nde_optim_state(tight, 3, &prev), NDE_OK);
+        cr_assert_str_eq(prev.name, "optim.prev_grad.w");
+        for (size_t i = 0; i < prev.numel; i++) {
+            const double want = g[i] * clip, got = ((const double *)prev.data)[i];
+            cr_assert(fabs(got - want) <= 1e-15 * fabs(want), "t %d element %zu: %.17g vs %.17g",
+                      t, i, got, want);
+        }
+    }
+    const size_t bytes = n * sizeof(double);
+    cr_assert_eq(memcmp(nde_params_theta(plain_p), nde_params_theta(loose_p), bytes), 0);
+    cr_assert(memcmp(nde_params_theta(plain_p), nde_params_theta(tight_p), bytes) != 0);
+    nde_optim_destroy(&plain);
+    nde_optim_destroy(&loose);
+    nde_optim_destroy(&tight);
+    nde_params_destroy(&plain_p);
+    nde_params_destroy(&loose_p);
+    nde_params_destroy(&tight_p);
 }
 
 /* Every optimizer at its reference defaults (lr raised for speed) reduces the loss

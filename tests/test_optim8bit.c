@@ -254,6 +254,10 @@ Test(optim8bit, unsupported_combinations)
     nde_optim *o = NULL;
     nde_optim_spec s = spec8(NDE_OPT_SGD, 8);
     cr_assert_eq(nde_optim_create(&s, p, &o), NDE_ERR_UNSUPPORTED);
+    s = spec8(NDE_OPT_NADAM, 8);
+    cr_assert_eq(nde_optim_create(&s, p, &o), NDE_ERR_UNSUPPORTED);
+    cr_assert(strstr(nde_last_error(), "nde_optim_create(nadam): 8-bit states exist for") != NULL,
+              "%s", nde_last_error());
     s = spec8(NDE_OPT_LION, 8);
     s.lion_k = NDE_LION_K_L2;
     cr_assert_eq(nde_optim_create(&s, p, &o), NDE_ERR_UNSUPPORTED);

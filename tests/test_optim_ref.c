@@ -1,7 +1,8 @@
 /* Optimizers against reference trajectories: 12 steps of each optimizer on the problem
  * of tests/ref/gen_optim_ref.py must match PyTorch 1.13 (SGD, RMSprop, Adam, AdamW,
- * Adamax) or transcriptions of the reference code (NAdamW, Lion, Lion-K, Adan,
- * AdaBelief) to relative error 1e-12 in every element and step. */
+ * Adamax, NAdam) or transcriptions of the reference code (NAdamW, Lion, Lion-K, Adan
+ * with and without max_grad_norm, AdaBelief with and without fixed_decay, NAdam with
+ * torch >= 2.1's decoupled decay) to relative error 1e-12 in every element and step. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -124,6 +125,13 @@ static void check_kind(nde_optim_kind kind)
         } else if (strcmp(name, "adan no_prox lr=1e-2 wd=0.02") == 0) {
             s = with(NDE_OPT_ADAN, 1e-2, 0.02);
             s.adan_no_prox = 1;
+        } else if (strcmp(name, "adan max_grad_norm=2.5 lr=1e-2 wd=0.02") == 0) {
+            s = with(NDE_OPT_ADAN, 1e-2, 0.02);
+            s.max_grad_norm = 2.5;
+        } else if (strcmp(name, "adan no_prox max_grad_norm=1 lr=1e-2 wd=0.02") == 0) {
+            s = with(NDE_OPT_ADAN, 1e-2, 0.02);
+            s.adan_no_prox = 1;
+            s.max_grad_norm = 1.0;
         } else if (strcmp(name, "adabelief lr=1e-2 wd=0.1 rectify=0") == 0) {
             s = with(NDE_OPT_ADABELIEF, 1e-2, 0.1);
             s.rectify = 0;
@@ -138,6 +146,27 @@ static void check_kind(nde_optim_kind kind)
             s.decoupled_wd = 0;
             s.rectify = 0;
             s.amsgrad = 1;
+        } else if (strcmp(name, "adabelief fixed_decay lr=1e-2 wd=0.01 rectify=0") == 0) {
+            s = with(NDE_OPT_ADABELIEF, 1e-2, 0.01);
+            s.rectify = 0;
+            s.fixed_decay = 1;
+        } else if (strcmp(name, "adabelief fixed_decay amsgrad lr=1e-2 wd=0.02 rectify=1") == 0) {
+            s = with(NDE_OPT_ADABELIEF, 1e-2, 0.02);
+            s.amsgrad = 1;
+            s.fixed_decay = 1;
+        } else if (strcmp(name, "nadam lr=1e-2") == 0) {
+            s = with(NDE_OPT_NADAM, 1e-2, 0.0);
+        } else if (strcmp(name, "nadam wd=0.1 lr=1e-2") == 0) {
+            s = with(NDE_OPT_NADAM, 1e-2, 0.1);
+        } else if (strcmp(name, "nadam betas=(0.8,0.99) psi=0.1 eps=1e-6 lr=1e-2") == 0) {
+            s = with(NDE_OPT_NADAM, 1e-2, 0.0);
+            s.beta1 = 0.8;
+            s.beta2 = 0.99;
+            s.momentum_decay = 0.1;
+            s.eps = 1e-6;
+        } else if (strcmp(name, "nadam decoupled_weight_decay wd=0.1 lr=1e-2") == 0) {
+            s = with(NDE_OPT_NADAM, 1e-2, 0.1);
+            s.decoupled_wd = 1;
         } else {
             cr_assert_fail("reference case '%s' has no spec in this test", name);
             return;
@@ -158,6 +187,7 @@ Test(optim_ref, nadamw) { check_kind(NDE_OPT_NADAMW); }
 Test(optim_ref, lion_and_lion_k) { check_kind(NDE_OPT_LION); }
 Test(optim_ref, adan) { check_kind(NDE_OPT_ADAN); }
 Test(optim_ref, adabelief) { check_kind(NDE_OPT_ADABELIEF); }
+Test(optim_ref, nadam) { check_kind(NDE_OPT_NADAM); }
 
 Test(optim_ref, clip_grad_norm_matches_torch)
 {

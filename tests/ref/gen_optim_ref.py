@@ -12,8 +12,17 @@ Optimizers that torch 1.13 ships run through torch.optim. The others are transcr
 of their reference code, written here independently of the C library:
   NAdamW     mlcommons/algorithmic-efficiency pytorch_nadamw_full_budget.py (nadamw)
   Lion       google/automl lion/lion_pytorch.py (Lion.step); Lion-K replaces sign by grad K
-  Adan       sail-sg/Adan adan.py (_single_tensor_adan, max_grad_norm = 0)
-  AdaBelief  adabelief_pytorch 0.2.1 AdaBelief.step
+  Adan       sail-sg/Adan adan.py (Adan.step with its global max_grad_norm clipping,
+             _single_tensor_adan)
+  AdaBelief  adabelief_pytorch 0.2.1 AdaBelief.step (fixed_decay included)
+  NAdam with decoupled_weight_decay=True: torch >= 2.1 torch/optim/nadam.py
+             (_single_tensor_nadam, not capturable/differentiable); torch 1.13 lacks it.
+
+torch.optim.NAdam runs with foreach=True: torch 1.13's default single-tensor path computes
+the last step size with Pi_t * mu_t * mu_{t+1} (mu_t counted twice), a bug fixed in torch
+2.0 (PyTorch PR 92699); its foreach path has the documented Pi_t * mu_{t+1}, as all later
+versions. The script checks that the decoupled transcription with L2 decay instead
+reproduces torch 1.13's foreach NAdam.
 """
 import math
 
@@ -107,7 +116,7 @@ def k_l2(c):
 
 
 def adan_rule(beta1=0.98, beta2=0.92, beta3=0.99, eps=1e-8, no_prox=False):
-    def rule(param, grad, state, lr, weight_decay):
+    def rule(param, grad, state, lr, weight_decay, clip_global_grad_norm=1.0):
         state["step"] = state.get("step", 0) + 1
         step = state["step"]
         bias_correction1 = 1.0 - beta1 ** step
@@ -118,9 +127,10 @@ def adan_rule(beta1=0.98, beta2=0.92, beta3=0.99, eps=1e-8, no_prox=False):
             state["exp_avg_sq"] = torch.zeros_like(param)
             state["exp_avg_diff"] = torch.zeros_like(param)
         if "neg_pre_grad" not in state or step == 1:
-            state["neg_pre_grad"] = grad.clone().mul_(-1.0)
+            state["neg_pre_grad"] = grad.clone().mul_(-clip_global_grad_norm)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg_diff, neg_grad_or_diff = state["exp_avg_diff"], state["neg_pre_grad"]
+        grad.mul_(clip_global_grad_norm)
         neg_grad_or_diff.add_(grad)
         exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
         exp_avg_diff.mul_(beta2).add_(neg_grad_or_diff, alpha=1 - beta2)
@@ -141,8 +151,59 @@ def adan_rule(beta1=0.98, beta2=0.92, beta3=0.99, eps=1e-8, no_prox=False):
     return rule
 
 
+class TranscribedAdan(Transcribed):
+    """Adan.step with max_grad_norm > 0: the clip coefficient over all parameters first."""
+
+    def __init__(self, w, b, lr, wd, max_grad_norm, eps=1e-8, **kwargs):
+        super().__init__(w, b, lr, wd, adan_rule(eps=eps, **kwargs))
+        self.max_grad_norm, self.eps = max_grad_norm, eps
+
+    @torch.no_grad()
+    def step(self):
+        global_grad_norm = torch.zeros(1)
+        max_grad_norm = torch.tensor(self.max_grad_norm)
+        for p, _, _ in self.items:
+            global_grad_norm.add_(p.grad.pow(2).sum())
+        global_grad_norm = torch.sqrt(global_grad_norm)
+        clip_global_grad_norm = torch.clamp(max_grad_norm / (global_grad_norm + self.eps),
+                                            max=1.0).item()
+        for p, wd, state in self.items:
+            self.rule(p, p.grad, state, self.lr, wd, clip_global_grad_norm)
+
+
+def nadam_rule(beta1=0.9, beta2=0.999, eps=1e-8, momentum_decay=4e-3,
+               decoupled_weight_decay=True):
+    def rule(param, grad, state, lr, weight_decay):
+        if not state:
+            state["step"] = torch.tensor(0.0)
+            state["mu_product"] = torch.tensor(1.0)
+            state["exp_avg"] = torch.zeros_like(param)
+            state["exp_avg_sq"] = torch.zeros_like(param)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        mu_product, step_t = state["mu_product"], state["step"]
+        step_t += 1
+        step = step_t.item()
+        bias_correction2 = 1 - beta2 ** step
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                param.mul_(1 - lr * weight_decay)
+            else:
+                grad = grad.add(param, alpha=weight_decay)
+        mu = beta1 * (1. - 0.5 * (0.96 ** (step * momentum_decay)))
+        mu_next = beta1 * (1. - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+        mu_product *= mu
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = exp_avg_sq.div(bias_correction2).sqrt()
+        mu_product_next = mu_product.item() * mu_next
+        denom.add_(eps)
+        param.addcdiv_(grad, denom, value=(-lr * (1. - mu) / (1. - mu_product.item())))
+        param.addcdiv_(exp_avg, denom, value=(-lr * mu_next) / (1. - mu_product_next))
+    return rule
+
+
 def adabelief_rule(beta1=0.9, beta2=0.999, eps=1e-16, weight_decouple=True, rectify=True,
-                   amsgrad=False, degenerated_to_sgd=True):
+                   amsgrad=False, degenerated_to_sgd=True, fixed_decay=False):
     buffer = [[None, None, None] for _ in range(10)]
 
     def rule(p, grad, state, lr, weight_decay):
@@ -154,7 +215,10 @@ def adabelief_rule(beta1=0.9, beta2=0.999, eps=1e-16, weight_decouple=True, rect
             if amsgrad:
                 state["max_exp_avg_var"] = torch.zeros_like(p.data)
         if weight_decouple:
-            p.data.mul_(1.0 - lr * weight_decay)
+            if not fixed_decay:
+                p.data.mul_(1.0 - lr * weight_decay)
+            else:
+                p.data.mul_(1.0 - weight_decay)
         elif weight_decay != 0:
             grad.add_(p.data, alpha=weight_decay)
         exp_avg, exp_avg_var = state["exp_avg"], state["exp_avg_var"]
@@ -229,6 +293,11 @@ CASES = [
     ("lion-k quadratic lr=1e-2 wd=0.1", transcribed(1e-2, 0.1, lion_rule(grad_k=lambda c: c))),
     ("adan lr=1e-2 wd=0.02", transcribed(1e-2, 0.02, adan_rule())),
     ("adan no_prox lr=1e-2 wd=0.02", transcribed(1e-2, 0.02, adan_rule(no_prox=True))),
+    # clipped at steps 1-7 (norm 3.08 -> 2.55), not after
+    ("adan max_grad_norm=2.5 lr=1e-2 wd=0.02",
+     lambda w, b: TranscribedAdan(w, b, 1e-2, 0.02, max_grad_norm=2.5)),
+    ("adan no_prox max_grad_norm=1 lr=1e-2 wd=0.02",
+     lambda w, b: TranscribedAdan(w, b, 1e-2, 0.02, max_grad_norm=1.0, no_prox=True)),
     ("adabelief lr=1e-2 wd=0.1 rectify=0",
      transcribed(1e-2, 0.1, adabelief_rule(rectify=False))),
     ("adabelief lr=1e-2 wd=0.1 rectify=1", transcribed(1e-2, 0.1, adabelief_rule())),
@@ -237,7 +306,26 @@ CASES = [
     ("adabelief amsgrad l2 eps=1e-8 lr=1e-2 wd=0.1 rectify=0",
      transcribed(1e-2, 0.1, adabelief_rule(eps=1e-8, weight_decouple=False, rectify=False,
                                            amsgrad=True))),
+    ("adabelief fixed_decay lr=1e-2 wd=0.01 rectify=0",
+     transcribed(1e-2, 0.01, adabelief_rule(rectify=False, fixed_decay=True))),
+    ("adabelief fixed_decay amsgrad lr=1e-2 wd=0.02 rectify=1",
+     transcribed(1e-2, 0.02, adabelief_rule(amsgrad=True, fixed_decay=True))),
+    ("nadam lr=1e-2", lambda w, b: O.NAdam(groups(w, b), lr=1e-2, foreach=True)),
+    ("nadam wd=0.1 lr=1e-2",
+     lambda w, b: O.NAdam(groups(w, b), lr=1e-2, weight_decay=0.1, foreach=True)),
+    ("nadam betas=(0.8,0.99) psi=0.1 eps=1e-6 lr=1e-2",
+     lambda w, b: O.NAdam(groups(w, b), lr=1e-2, betas=(0.8, 0.99), momentum_decay=0.1,
+                          eps=1e-6, foreach=True)),
+    ("nadam decoupled_weight_decay wd=0.1 lr=1e-2", transcribed(1e-2, 0.1, nadam_rule())),
 ]
+
+
+def check_nadam_transcription():
+    """The transcription with L2 decay must reproduce torch 1.13's foreach NAdam."""
+    torch_run = run(lambda w, b: O.NAdam(groups(w, b), lr=1e-2, weight_decay=0.1, foreach=True))
+    ours = run(transcribed(1e-2, 0.1, nadam_rule(decoupled_weight_decay=False)))
+    worst = max(abs(a - b) / abs(a) for ra, rb in zip(torch_run, ours) for a, b in zip(ra, rb))
+    assert worst < 1e-14, "NAdam transcription differs from torch.optim.NAdam: %g" % worst
 
 
 def clip_case():
@@ -253,6 +341,7 @@ def clip_case():
 
 
 def main():
+    check_nadam_transcription()
     print("/* Generated by tests/ref/gen_optim_ref.py (torch %s, float64); do not edit. */"
           % torch.__version__)
     print("#define OPTIM_REF_STEPS %d\n#define OPTIM_REF_N %d" % (N_STEPS, N))
