@@ -183,6 +183,22 @@ static int slurp(const char *path, char *out, size_t cap)
     return 1;
 }
 
+/* Remove the last comma-separated field of every line of text, in place. */
+static void drop_last_column(char *text)
+{
+    char *w = text;
+    for (const char *l = text; *l;) {
+        const char *eol = strchr(l, '\n'), *end = eol ? eol : l + strlen(l), *cut = end;
+        for (const char *c = l; c < end; c++)
+            if (*c == ',') cut = c;
+        memmove(w, l, (size_t)(cut - l));
+        w += cut - l;
+        if (eol) *w++ = '\n';
+        l = eol ? eol + 1 : end;
+    }
+    *w = '\0';
+}
+
 /* The line of darcy's results.jsonl text with MgNO's test error, copied to line (cap). */
 static int mgno_test_line(const char *results, char *line, size_t cap)
 {
@@ -236,6 +252,40 @@ Test(examples, operator_drivers_train_on_tiny_generated_data)
     cr_assert(slurp(path, out, sizeof out), "no %s", path);
     cr_assert(mgno_test_line(out, alone_mgno, sizeof alone_mgno), "%s", out);
     cr_assert_str_eq(both_mgno, alone_mgno);
+    /* interrupted after epoch 1 and resumed: the same history as the uninterrupted run
+     * (3 epochs keep both schedules identical for 1 and 3 epochs: StepLR every epoch,
+     * constant MgNO lr) */
+    char full_hist[2][4096], part_hist[2][4096];
+    const char *names[2] = {"fno", "mgno"};
+    for (int k = 0; k < 2; k++) {
+        const char *run_dir[2] = {"full", "part"};
+        for (int r = 0; r < 2; r++) {
+            snprintf(cmd, sizeof cmd, "%s --model %s --s 32 --ntrain 8 --ntest 4 --epochs %d "
+                     "--batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/%s 2>&1",
+                     NDE_DARCY_EXE, names[k], r ? 1 : 3, dir, dir, run_dir[r]);
+            cr_assert_eq(run(cmd, out, sizeof out), 0, "darcy failed: %s", out);
+        }
+        snprintf(cmd, sizeof cmd, "%s --model %s --s 32 --ntrain 8 --ntest 4 --epochs 3 "
+                 "--batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/part --resume 2>&1",
+                 NDE_DARCY_EXE, names[k], dir, dir);
+        cr_assert_eq(run(cmd, out, sizeof out), 0, "darcy --resume failed: %s", out);
+        cr_assert(strstr(out, "resumed from") != NULL, "%s", out);
+        for (int r = 0; r < 2; r++) {
+            char *h = r ? part_hist[k] : full_hist[k];
+            snprintf(path, sizeof path, "%s/%s/%s_history.csv", dir, r ? "part" : "full", names[k]);
+            cr_assert(slurp(path, h, sizeof full_hist[k]), "no %s", path);
+            drop_last_column(h); /* wall seconds */
+        }
+        cr_assert_str_eq(part_hist[k], full_hist[k], "%s: resumed history differs", names[k]);
+        /* and the final checkpoints (θ, Adam state, epoch, generator) are the same bytes */
+        snprintf(cmd, sizeof cmd, "cmp -s %s/full/%s_checkpoint.safetensors "
+                 "%s/part/%s_checkpoint.safetensors", dir, names[k], dir, names[k]);
+        cr_assert_eq(system(cmd), 0, "%s: resumed checkpoint differs", names[k]);
+    }
+    /* numbers are checked whole */
+    snprintf(cmd, sizeof cmd, "%s --s 64x --out %s/bad 2>&1", NDE_DARCY_EXE, dir);
+    cr_assert_neq(run(cmd, out, sizeof out), 0);
+    cr_assert(strstr(out, "--s 64x") != NULL, "%s", out);
     snprintf(cmd, sizeof cmd, "%s --data %s/missing.h5 --s 32 --ntrain 8 --ntest 4 --epochs 1 "
              "--out %s/darcy2 2>&1", NDE_DARCY_EXE, dir, dir);
     cr_assert_neq(run(cmd, out, sizeof out), 0);
