@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/cli.h"
 #include "burgers_data.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
@@ -62,13 +63,20 @@ static int parse(int argc, char **argv, opts *o)
                         : !strcmp(k, "--data-a") ? &o->data_a : !strcmp(k, "--data-u") ? &o->data_u
                         : !strcmp(k, "--data") ? &o->data : !strcmp(k, "--a-name") ? &o->a_name
                         : !strcmp(k, "--u-name") ? &o->u_name : NULL;
+        size_t seed;
         if (!strcmp(k, "--resume")) o->resume = 1;
         else if (!strcmp(k, "--eval-2x")) o->eval2x = 1;
-        else if (zs && v) { *zs = (size_t)strtoull(v, NULL, 10); i++; }
-        else if (ds && v) { *ds = strtod(v, NULL); i++; }
+        else if (zs && v && cli_parse_size(v, zs) == 0) i++;
+        else if (ds && v && cli_parse_double(v, ds) == 0) i++;
         else if (ss && v) { *ss = v; i++; }
-        else if (!strcmp(k, "--seed") && v) { o->seed = strtoull(v, NULL, 10); i++; }
-        else { usage(argv[0]); return 1; }
+        else if (!strcmp(k, "--seed") && v && cli_parse_size(v, &seed) == 0) { o->seed = seed; i++; }
+        else {
+            if (strcmp(k, "--help") && strcmp(k, "-h"))
+                fprintf(stderr, "%s: bad or unknown option %s%s%s\n", argv[0], k, v ? " " : "",
+                        v ? v : "");
+            usage(argv[0]);
+            return 1;
+        }
     }
     if (!o->batch || !o->ntrain || !o->ntest || o->ntrain % o->batch || o->ntest % o->batch || !o->step) {
         fprintf(stderr, "ntrain and ntest must be positive multiples of batch; step > 0\n");
