@@ -7,6 +7,7 @@
 
 #include "fields.h"
 #include "nde/nde.h"
+#include "numcheck.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
 
@@ -34,16 +35,6 @@ typedef struct grad_case {
     nde_tape tape;
     double h0; /* > 0: fixed step */
 } grad_case;
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / fmax(den, 1e-300));
-}
 
 static void check_gradient(grad_case gc)
 {

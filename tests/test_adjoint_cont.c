@@ -10,6 +10,7 @@
 
 #include "fields.h"
 #include "nde/nde.h"
+#include "numcheck.h"
 #include "nde/reg.h"
 #include "nde_config.h"
 
@@ -44,16 +45,6 @@ static double loss(const double *traj, const double *g)
     double l = 0.0;
     for (int i = 0; i < NT * B * D; i++) l += g[i] * traj[i];
     return l;
-}
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / den);
 }
 
 /* Gradient [∂L/∂θ, ∂L/∂u0] of the exact flow by central differences of DOPRI5 solves

@@ -8,21 +8,11 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "numcheck.h"
 #include "ref/nn_ref.h"
 
 #define FD_H 1e-6
 #define FD_TOL 1e-6
-
-/* ‖a − b‖₂ / ‖b‖₂ (b ≠ 0 in every use). */
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / den);
-}
 
 static void fill_sin(double *v, size_t n, double a, double b, double scale)
 {

@@ -8,21 +8,12 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "numcheck.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
 
 enum { NT = 4, B = 2 };
 static const double ts[NT] = {0.0, 0.5, 1.2, 2.0};
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / fmax(den, 1e-300));
-}
 
 /* L = Σ g · traj over all save times. */
 static double loss(const double *traj, const double *g, size_t len)

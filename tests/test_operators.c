@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "numcheck.h"
 #include "nde/operators.h"
 #include "nde/optim.h"
 #include "nde/pde.h"
@@ -16,17 +17,6 @@ static double *rnd(size_t n, nde_rng *r, double scale)
     cr_assert_not_null(a);
     for (size_t i = 0; i < n; i++) a[i] = scale * nde_rng_normal(r);
     return a;
-}
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        m += b[i] * b[i];
-    }
-    cr_assert(m > 0, "reference gradient is zero");
-    return sqrt(d / m);
 }
 
 static double dot(const double *a, const double *b, size_t n)

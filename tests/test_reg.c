@@ -9,6 +9,7 @@
 
 #include "fields.h"
 #include "nde/nde.h"
+#include "numcheck.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
 
@@ -22,16 +23,6 @@ static void init_theta(double *theta, double scale)
     nde_rng r;
     nde_rng_seed(&r, 11);
     for (int i = 0; i < NP; i++) theta[i] = scale * nde_rng_normal(&r);
-}
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / fmax(den, 1e-300));
 }
 
 /* Fourth-order central difference (−F(x+2h) + 8F(x+h) − 8F(x−h) + F(x−2h)) / 12h of

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "numcheck.h"
 #include "nde/operators.h"
 
 typedef struct setup {
@@ -172,16 +173,6 @@ static double lin_loss(setup *s, const double *theta, const double *x, const dou
     double l = 0;
     for (size_t i = 0; i < batch * s->spec.out_channels * pts; i++) l += r[i] * y[i];
     return l;
-}
-
-static double rel_err(const double *a, const double *b, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        m += b[i] * b[i];
-    }
-    return sqrt(d / m);
 }
 
 static void check_vjp_one(int ndim, size_t cin, size_t cout, size_t m0, size_t m1,
