@@ -242,6 +242,14 @@ Test(examples, operator_drivers_train_on_tiny_generated_data)
     cr_assert(slurp(path, out, sizeof out), "no %s", path);
     cr_assert(strstr(out, "\"model\": \"fno\"") && strstr(out, "\"model\": \"mgno\"") &&
               strstr(out, "2.368e+06"), "%s", out);
+    for (int k = 0; k < 2; k++) { /* the plotted sample's numbers: 4 fields of 32×32 */
+        static char dat[1 << 17];
+        snprintf(path, sizeof path, "%s/darcy/%s_sample.dat", dir, k ? "mgno" : "fno");
+        cr_assert(slurp(path, dat, sizeof dat), "no %s", path);
+        size_t lines = 0;
+        for (const char *c = dat; *c; c++) lines += *c == '\n';
+        cr_assert_eq(lines, 4 * (32 + 2), "%s: %zu lines", path, lines);
+    }
     /* MgNO trained after FNO (--model both) gives the bits it gives alone */
     char both_mgno[256], alone_mgno[256];
     cr_assert(mgno_test_line(out, both_mgno, sizeof both_mgno), "%s", out);
