@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../examples/common/check.h"
 #include "../../examples/common/cli.h"
 #include "../../examples/darcy/darcy_data.h"
 #include "nde/nde.h"
@@ -61,14 +62,6 @@ static int parse(int argc, char **argv, opts *o)
     return 0;
 }
 
-#define CHECK(x)                                                                                  \
-    do {                                                                                          \
-        nde_status s_ = (x);                                                                      \
-        if (s_ != NDE_OK) {                                                                       \
-            fprintf(stderr, "fno2d_bench: %s: %s (%s)\n", #x, nde_status_str(s_), nde_last_error()); \
-            return 1;                                                                             \
-        }                                                                                         \
-    } while (0)
 
 /* stem_a.npy and stem_u.npy (count, s, s) unless both are there already. */
 static nde_status write_npy(const char *stem, const darcy_data *d)

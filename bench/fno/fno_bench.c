@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "../../examples/burgers_fno/burgers_data.h"
+#include "../../examples/common/check.h"
+#include "../../examples/common/cli.h"
 #include "nde/nde.h"
 
 typedef struct opts {
@@ -26,8 +28,7 @@ static int parse(int argc, char **argv, opts *o)
                     : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--batch") ? &o->batch
                     : !strcmp(k, "--epochs") ? &o->epochs : !strcmp(k, "--solve-steps") ? &o->steps
                     : !strcmp(k, "--threads") ? &o->threads : NULL;
-        if (dst && v) {
-            *dst = (size_t)strtoull(v, NULL, 10);
+        if (dst && v && cli_parse_size(v, dst) == 0) {
             i++;
         } else if (!strcmp(k, "--cache") && v) {
             o->cache = v;
@@ -38,17 +39,14 @@ static int parse(int argc, char **argv, opts *o)
             return 1;
         }
     }
+    if (!o->n || !o->ntrain || !o->ntest || !o->batch || !o->epochs || !o->steps || !o->threads) {
+        fprintf(stderr, "%s: --n, --ntrain, --ntest, --batch, --epochs, --solve-steps and "
+                        "--threads must be positive\n", argv[0]);
+        return 1;
+    }
     return 0;
 }
 
-#define CHECK(x)                                                                         \
-    do {                                                                                 \
-        nde_status s_ = (x);                                                             \
-        if (s_ != NDE_OK) {                                                              \
-            fprintf(stderr, "%s: %s (%s)\n", #x, nde_status_str(s_), nde_last_error()); \
-            return 1;                                                                    \
-        }                                                                                \
-    } while (0)
 
 int main(int argc, char **argv)
 {

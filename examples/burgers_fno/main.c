@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/check.h"
 #include "../common/cli.h"
 #include "burgers_data.h"
 #include "nde/nde.h"
@@ -85,14 +86,9 @@ static int parse(int argc, char **argv, opts *o)
     return 0;
 }
 
-#define CHECK(x)                                                                         \
-    do {                                                                                 \
-        nde_status s_ = (x);                                                             \
-        if (s_ != NDE_OK) {                                                              \
-            fprintf(stderr, "%s: %s (%s)\n", #x, nde_status_str(s_), nde_last_error()); \
-            exit(1);                                                                     \
-        }                                                                                \
-    } while (0)
+/* the helpers below leave the program on failure */
+#undef CHECK
+#define CHECK(x) CHECK_OR(exit(1), x)
 
 /* Mean relative L2 over `count` samples (count a multiple of batch); pred (count, n). */
 static double evaluate(nde_fno *fno, nde_fno_work *w, const double *a, const double *u,

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/check.h"
 #include "../common/cli.h"
 #include "darcy_data.h"
 #include "darcy_plot.h"
@@ -335,14 +336,6 @@ static nde_status train(run *r, model *m, const opts *o, FILE *results)
     return NDE_OK;
 }
 
-#define CHECK(x)                                                                           \
-    do {                                                                                   \
-        nde_status s_ = (x);                                                               \
-        if (s_ != NDE_OK) {                                                                \
-            fprintf(stderr, "darcy: %s: %s (%s)\n", #x, nde_status_str(s_), nde_last_error()); \
-            return 1;                                                                      \
-        }                                                                                  \
-    } while (0)
 
 int main(int argc, char **argv)
 {
