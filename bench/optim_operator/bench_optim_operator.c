@@ -90,17 +90,21 @@ static int parse(int argc, char **argv, opts *o)
         } else if (!strcmp(k, "--model") && v && (!strcmp(v, "fno") || !strcmp(v, "mgno"))) {
             o->mgno = !strcmp(v, "mgno");
             i++;
-        } else if (zs && v && cli_parse_size(v, zs) == 0) {
+        } else if (zs && v && cli_parse_size(v, zs) == 0 && (zs == &seed || *zs > 0)) {
             if (zs == &seed) o->seed = seed;
             i++;
         } else if (ss && v) {
             *ss = v;
             i++;
         } else {
+            if (strcmp(k, "--help") && strcmp(k, "-h"))
+                fprintf(stderr, "%s: bad or unknown option %s%s%s (sizes must be positive)\n",
+                        argv[0], k, v ? " " : "", v ? v : "");
             usage(argv[0]);
             return 0;
         }
     }
+    /* sizes still 0 were not given: the model's defaults */
     if (!o->n) o->n = o->mgno ? 32 : 128;
     if (!o->epochs) o->epochs = o->mgno ? 20 : 50;
     if (!o->width) o->width = o->mgno ? 12 : 32;
