@@ -13,13 +13,13 @@ Written for this benchmark (not copied); run with Debian's python3-torch:
 Prints one JSON object per result line.
 """
 import argparse
-import json
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_timing import print_results, timed_epochs
 
 
 class SpectralConv1d(nn.Module):
@@ -59,12 +59,6 @@ class FNO1d(nn.Module):
         return self.fc2(x)
 
 
-def rel_l2_sum(pred, target):
-    b = pred.shape[0]
-    diff = torch.norm(pred.reshape(b, -1) - target.reshape(b, -1), 2, 1)
-    return torch.sum(diff / torch.norm(target.reshape(b, -1), 2, 1))
-
-
 def run(dtype, a, u, args):
     torch.manual_seed(0)
     cdtype = torch.cfloat if dtype == torch.float32 else torch.cdouble
@@ -78,26 +72,8 @@ def run(dtype, a, u, args):
     xte, yte = x[-args.ntest:], y[-args.ntest:]
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=50, gamma=0.5)
-    times, cpu, test = [], [], float("nan")
-    for _ in range(args.epochs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        model.train()
-        perm = torch.randperm(args.ntrain)
-        for b in range(0, args.ntrain, args.batch):
-            idx = perm[b:b + args.batch]
-            opt.zero_grad()
-            loss = rel_l2_sum(model(xtr[idx]), ytr[idx])
-            loss.backward()
-            opt.step()
-        sched.step()
-        model.eval()
-        test = 0.0
-        with torch.no_grad():
-            for b in range(0, args.ntest, args.batch):
-                test += rel_l2_sum(model(xte[b:b + args.batch]), yte[b:b + args.batch]).item()
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return nparams, times, cpu, test / args.ntest
+    times, cpu, test = timed_epochs(model, model, opt, sched, xtr, ytr, xte, yte, args)
+    return nparams, times, cpu, test
 
 
 def main():
@@ -126,12 +102,7 @@ def main():
         nparams, times, cpu, test = run(dtype, a, u, args)
         base = {"bench": "fno1d_burgers", "impl": "torch", "dtype": name,
                 "torch": torch.__version__, "threads": args.threads}
-        print(json.dumps({**base, "metric": "s_per_epoch_mean", "value": round(sum(times) / len(times), 3), "unit": "s"}))
-        print(json.dumps({**base, "metric": "s_per_epoch_min", "value": round(min(times), 3), "unit": "s"}))
-        print(json.dumps({**base, "metric": "cpu_s_per_epoch_mean", "value": round(sum(cpu) / len(cpu), 3), "unit": "s"}))
-        print(json.dumps({**base, "metric": "params", "value": nparams}))
-        print(json.dumps({**base, "metric": "test_rel_l2_after_epochs", "value": round(test, 5), "epochs": args.epochs}), flush=True)
-
+        print_results(base, nparams, times, cpu, test, args.epochs)
 
 if __name__ == "__main__":
     main()

@@ -18,14 +18,13 @@ repository); run with Debian's python3-torch:
 Prints one JSON object per result line.
 """
 import argparse
-import json
-import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_timing import print_results, timed_epochs
 
 
 class SpectralConv2d(nn.Module):
@@ -73,12 +72,6 @@ class FNO2d(nn.Module):
         return self.fc2(x).squeeze(-1)
 
 
-def rel_l2_sum(pred, target):
-    b = pred.shape[0]
-    diff = torch.norm(pred.reshape(b, -1) - target.reshape(b, -1), 2, 1)
-    return torch.sum(diff / torch.norm(target.reshape(b, -1), 2, 1))
-
-
 def run(name, a, u, args):
     dtype = getattr(torch, name)
     torch.manual_seed(0)
@@ -102,30 +95,8 @@ def run(name, a, u, args):
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.5)
-    times, cpu, test = [], [], float("nan")
-    for e in range(args.epochs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        model.train()
-        perm = torch.randperm(args.ntrain)
-        train = 0.0
-        for b in range(0, args.ntrain, args.batch):
-            idx = perm[b:b + args.batch]
-            opt.zero_grad()
-            loss = rel_l2_sum(predict(xtr[idx]), ytr[idx])
-            loss.backward()
-            opt.step()
-            train += loss.item()
-        sched.step()
-        model.eval()
-        test = 0.0
-        with torch.no_grad():
-            for b in range(0, args.ntest, args.batch):
-                test += rel_l2_sum(predict(xte[b:b + args.batch]), yte[b:b + args.batch]).item()
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-        print(f"torch {name}: epoch {e + 1}: {times[-1]:.2f} s, train rel L2 {train / args.ntrain:.4f}, "
-              f"test rel L2 {test / args.ntest:.4f}", file=sys.stderr, flush=True)
-    return nparams, times, cpu, test / args.ntest
+    times, cpu, test = timed_epochs(model, predict, opt, sched, xtr, ytr, xte, yte, args, label=name)
+    return nparams, times, cpu, test
 
 
 def main():
@@ -161,12 +132,7 @@ def main():
         nparams, times, cpu, test = run(name, a, u, args)
         base = {"bench": "fno2d_darcy", "impl": "torch", "dtype": name,
                 "torch": torch.__version__, "threads": args.threads, "s": a.shape[1]}
-        print(json.dumps({**base, "metric": "s_per_epoch_mean", "value": round(sum(times) / len(times), 3), "unit": "s"}))
-        print(json.dumps({**base, "metric": "s_per_epoch_min", "value": round(min(times), 3), "unit": "s"}))
-        print(json.dumps({**base, "metric": "cpu_s_per_epoch_mean", "value": round(sum(cpu) / len(cpu), 3), "unit": "s"}))
-        print(json.dumps({**base, "metric": "params", "value": nparams}))
-        print(json.dumps({**base, "metric": "test_rel_l2_after_epochs", "value": round(test, 5), "epochs": args.epochs}), flush=True)
-
+        print_results(base, nparams, times, cpu, test, args.epochs)
 
 if __name__ == "__main__":
     main()
