@@ -101,11 +101,12 @@ int main(int argc, char **argv)
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec spec = nde_fno2d_darcy_spec();
     nde_fno *fno;
-    CHECK(nde_fno_create(ctx, &spec, &fno));
+    nde_params *p;
+    CHECK(nde_params_create(&p));
+    CHECK(nde_fno_create(ctx, p, &spec, &fno));
     nde_rng rng;
     nde_rng_seed(&rng, 0);
     nde_fno_init(fno, &rng);
-    nde_params *p = nde_fno_params(fno);
     /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
     if (o.threads > 1) openblas_set_num_threads(1);
     nde_fno_work *w;
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
     nde_optim_destroy(&opt);
     nde_fno_work_destroy(&w);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_normalizer_destroy(&xnorm);
     nde_normalizer_destroy(&ynorm);
     darcy_data_free(&d);

@@ -108,7 +108,7 @@ int main(int argc, char **argv)
     nde_params_create(&p);
     nde_mgno_spec ms = nde_mgno_darcy_spec(n);
     nde_mgno *m;
-    if (nde_mgno_create(&ms, p, "mgno", &r, &m) != NDE_OK) {
+    if (nde_mgno_create(&ms, p, "mgno", &m) != NDE_OK || nde_mgno_init(m, &r) != NDE_OK) {
         fprintf(stderr, "mgno_bench: %s\n", nde_last_error());
         return 1;
     }

@@ -120,7 +120,7 @@ static int parse(int argc, char **argv, opts *o)
 /* The operator under test behind one interface: forward keeping what backward needs, and
  * backward accumulating ∂L/∂θ into the store's gradient. */
 typedef struct opmodel {
-    nde_params *params;     /* FNO: the model's own store; MgNO: owned here */
+    nde_params *params;     /* owned here; the network borrows it */
     nde_fno *fno;
     nde_fno_work *work;
     nde_mgno *mg;
@@ -143,10 +143,8 @@ static void opmodel_destroy(opmodel *m)
 {
     nde_fno_work_destroy(&m->work);
     nde_fno_destroy(&m->fno);
-    if (m->mg) {
-        nde_mgno_destroy(&m->mg);
-        nde_params_destroy(&m->params);
-    }
+    nde_mgno_destroy(&m->mg);
+    nde_params_destroy(&m->params);
 }
 
 /* What every optimizer's run shares: the model (θ reset to theta0 before each run), the
@@ -301,9 +299,9 @@ static nde_status setup_fno(nde_ctx *ctx, const opts *o, bench *b, nde_rng *rng,
     spec.width = o->width;
     spec.n_modes[0] = o->modes;
     spec.proj_hidden[0] = 64;
-    NDE_TRY(nde_fno_create(ctx, &spec, &b->m.fno));
+    NDE_TRY(nde_params_create(&b->m.params));
+    NDE_TRY(nde_fno_create(ctx, b->m.params, &spec, &b->m.fno));
     nde_fno_init(b->m.fno, rng);
-    b->m.params = nde_fno_params(b->m.fno);
     b->m.P = o->n;
     NDE_TRY(nde_fno_work_create(b->m.fno, o->batch, &o->n, &b->m.work));
     fprintf(stderr, "bench_optim_operator: FNO-1D width %zu, %zu modes, n = %zu\n", o->width,
@@ -331,7 +329,8 @@ static nde_status setup_mgno(const opts *o, bench *b, nde_rng *rng, double **x, 
     spec.levels = (int)o->levels;
     for (int l = 0; l < spec.levels; l++) spec.pre[l] = l + 1 < spec.levels ? 1 : 2;
     NDE_TRY(nde_params_create(&b->m.params));
-    NDE_TRY(nde_mgno_create(&spec, b->m.params, "mgno", rng, &b->m.mg));
+    NDE_TRY(nde_mgno_create(&spec, b->m.params, "mgno", &b->m.mg));
+    NDE_TRY(nde_mgno_init(b->m.mg, rng));
     NDE_TRY(nde_mgno_reserve(b->m.mg, o->batch));
     b->m.P = P;
     fprintf(stderr, "bench_optim_operator: MgNO width %zu, %zu levels, %zu×%zu grid\n", o->width,

@@ -192,8 +192,9 @@ int main(int argc, char **argv)
 
     nde_fno_spec spec = nde_fno1d_burgers_spec();
     nde_fno *fno;
-    CHECK(nde_fno_create(ctx, &spec, &fno));
-    nde_params *p = nde_fno_params(fno);
+    nde_params *p;
+    CHECK(nde_params_create(&p));
+    CHECK(nde_fno_create(ctx, p, &spec, &fno));
     nde_rng rng;
     nde_rng_seed(&rng, o.seed);
     nde_fno_init(fno, &rng);
@@ -311,6 +312,7 @@ int main(int argc, char **argv)
     nde_optim_destroy(&opt);
     nde_fno_work_destroy(&w);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_ctx_destroy(&ctx);
     return 0;
 }

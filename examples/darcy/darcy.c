@@ -96,7 +96,7 @@ static int parse(int argc, char **argv, opts *o)
 /* One of the two networks behind a common forward/backward. */
 typedef struct model {
     const char *name;
-    nde_params *params;  /* FNO: the model's own store; MgNO: owned here */
+    nde_params *params;  /* owned here; the network borrows it */
     nde_fno *fno;
     nde_fno_work *work;
     nde_mgno *mg;
@@ -114,9 +114,9 @@ static nde_status model_create(nde_ctx *ctx, const char *name, const opts *o, mo
     nde_rng_seed(&rng, o->seed + 1000);
     if (!strcmp(name, "fno")) {
         nde_fno_spec sp = nde_fno2d_darcy_spec();
-        NDE_TRY(nde_fno_create(ctx, &sp, &m->fno));
+        NDE_TRY(nde_params_create(&m->params));
+        NDE_TRY(nde_fno_create(ctx, m->params, &sp, &m->fno));
         nde_fno_init(m->fno, &rng);
-        m->params = nde_fno_params(m->fno);
         NDE_TRY(nde_fno_work_create(m->fno, o->batch_fno, n, &m->work));
         m->batch = o->batch_fno;
         m->sched = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = o->lr_fno, .gamma = 0.5,
@@ -128,7 +128,8 @@ static nde_status model_create(nde_ctx *ctx, const char *name, const opts *o, mo
             sp.pre[sp.levels - 1] = 2;
         }
         NDE_TRY(nde_params_create(&m->params));
-        NDE_TRY(nde_mgno_create(&sp, m->params, "mgno", &rng, &m->mg));
+        NDE_TRY(nde_mgno_create(&sp, m->params, "mgno", &m->mg));
+        NDE_TRY(nde_mgno_init(m->mg, &rng));
         NDE_TRY(nde_mgno_reserve(m->mg, o->batch_mgno));
         m->batch = o->batch_mgno;
         m->h1 = o->s % 2 == 0; /* the Fourier H1 loss needs an even grid */
@@ -146,10 +147,8 @@ static void model_destroy(model *m)
 {
     nde_fno_work_destroy(&m->work);
     nde_fno_destroy(&m->fno);
-    if (m->mg) {
-        nde_mgno_destroy(&m->mg);
-        nde_params_destroy(&m->params);
-    }
+    nde_mgno_destroy(&m->mg);
+    nde_params_destroy(&m->params);
 }
 
 /* Both models keep the activations of the forward pass for model_backward. */
