@@ -210,3 +210,73 @@ Test(model, neural_ode_rejects_bad_spec_and_frees_field)
     ns.nt = 1;
     cr_assert_eq(nde_model_node_create(NULL, field, &ns, &node), NDE_ERR_ARG);
 }
+
+Test(model, fno_gradient)
+{
+    nde_ctx *ctx;
+    CHECK(nde_ctx_create(&ctx));
+    nde_fno_spec sp = nde_fno1d_burgers_spec();
+    sp.n_modes[0] = 3;
+    sp.width = 3;
+    sp.n_layers = 2;
+    sp.proj_hidden[0] = 5;
+    const size_t n = 8;
+    nde_model *m;
+    CHECK(nde_model_fno_create(ctx, &sp, &n, 2, 1, &m));
+    cr_assert_str_eq(nde_model_kind(m), "fno");
+    cr_assert_eq(nde_model_in_size(m), 8);
+    cr_assert_not_null(nde_model_fno_net(m));
+    nde_rng rng;
+    nde_rng_seed(&rng, 6);
+    CHECK(nde_model_init(m, &rng));
+    double x[2 * 8];
+    fill(x, 16, 3, 1.0);
+    model_check_grad(m, x, 2, 1e-6, 1e-6, 5);
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+}
+
+Test(model, fno2d_gradient)
+{
+    nde_ctx *ctx;
+    CHECK(nde_ctx_create(&ctx));
+    nde_fno_spec sp = nde_fno2d_darcy_spec();
+    sp.n_modes[0] = sp.n_modes[1] = 2;
+    sp.width = 2;
+    sp.n_layers = 1;
+    sp.proj_hidden[0] = 3;
+    sp.padding = 0.0;
+    const size_t n[2] = {6, 6};
+    nde_model *m;
+    CHECK(nde_model_fno_create(ctx, &sp, n, 1, 1, &m));
+    cr_assert_eq(nde_model_out_size(m), 36);
+    nde_rng rng;
+    nde_rng_seed(&rng, 7);
+    CHECK(nde_model_init(m, &rng));
+    double x[36];
+    fill(x, 36, 8, 1.0);
+    model_check_grad(m, x, 1, 1e-6, 1e-6, 9);
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+}
+
+Test(model, mgno_gradient)
+{
+    nde_mgno_spec sp = {.ndim = 1, .n = {8, 0}, .c_in = 1, .c_out = 1, .width = 3, .n_layers = 1,
+                        .levels = 2, .pre = {1, 2}, .post = {1, 0}, .pad_mode = NDE_PAD_ZERO,
+                        .bias = 1};
+    nde_model *m;
+    CHECK(nde_model_mgno_create(&sp, "mgno", 2, &m));
+    cr_assert_str_eq(nde_model_kind(m), "mgno");
+    cr_assert_eq(nde_model_n_params(m), nde_mgno_n_params(nde_model_mgno_net(m)));
+    nde_rng rng;
+    nde_rng_seed(&rng, 8);
+    CHECK(nde_model_init(m, &rng));
+    double x[2 * 8];
+    fill(x, 16, 1, 1.0);
+    model_check_grad(m, x, 2, 1e-6, 1e-6, 4);
+    nde_field f;
+    CHECK(nde_model_field(m, &f));
+    cr_assert_eq(f.dim, 8);
+    nde_model_destroy(&m);
+}
