@@ -57,6 +57,28 @@ typedef struct result {
     size_t state_bytes;
 } result;
 
+/* Per-iteration loss and time, recorded by the trainer's step callback. */
+typedef struct step_log {
+    const char *name;
+    double *loss, *secs, *step_us, total, t_last;
+} step_log;
+
+static int log_step(const nde_train_info *info, void *user)
+{
+    step_log *lg = user;
+    const double now = nde_wall_seconds();
+    const size_t it = info->step - 1;
+    lg->loss[it] = info->loss;
+    lg->step_us[it] = 1e6 * (now - lg->t_last);
+    lg->total += lg->step_us[it] * 1e-6;
+    lg->secs[it] = lg->total;
+    if (info->step % 100 == 0)
+        fprintf(stderr, "  %-11s iter %4zu  loss %.5f  %.2f s\n", lg->name, info->step,
+                info->loss, lg->total);
+    lg->t_last = nde_wall_seconds();
+    return 0;
+}
+
 static nde_status run_one(const optim_entry *e, const args *a, double *loss, double *secs,
                           double *step_us, result *r)
 {
@@ -65,18 +87,10 @@ static nde_status run_one(const optim_entry *e, const args *a, double *loss, dou
     cfg.optim = &e->spec;
     spiral *sp = NULL;
     NDE_TRY(spiral_create(&cfg, &sp));
-    nde_status st = NDE_OK;
-    double total = 0.0;
-    for (size_t it = 0; it < a->iters && st == NDE_OK; it++) {
-        const double t0 = nde_wall_seconds();
-        st = spiral_train_step(sp, &loss[it], NULL);
-        step_us[it] = 1e6 * (nde_wall_seconds() - t0);
-        total += step_us[it] * 1e-6;
-        secs[it] = total;
-        if (st == NDE_OK && (it + 1) % 100 == 0)
-            fprintf(stderr, "  %-11s iter %4zu  loss %.5f  %.2f s\n", e->name, it + 1, loss[it],
-                    total);
-    }
+    step_log lg = {.name = e->name, .loss = loss, .secs = secs, .step_us = step_us,
+                   .t_last = nde_wall_seconds()};
+    nde_status st = spiral_train(sp, a->iters, 0, log_step, NULL, &lg);
+    const double total = lg.total;
     if (st == NDE_OK) st = spiral_full_trajectory(sp, &r->mae, NULL, NULL);
     spiral_destroy(&sp);
     if (st != NDE_OK) return st;

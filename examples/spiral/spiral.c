@@ -172,6 +172,42 @@ static int write_outputs(spiral *sp, const args *a, const double *pred)
     return 0;
 }
 
+/* What the trainer's callbacks keep: function evaluations of every iteration and the
+ * last one's loss and NFE, for the progress lines. */
+typedef struct progress {
+    spiral *sp;
+    size_t iters, nfe_total, vjp_total, last_nfe;
+    double last_loss, t0;
+    int print;
+} progress;
+
+static int count_step(const nde_train_info *info, void *user)
+{
+    progress *pr = user;
+    const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(pr->sp));
+    pr->nfe_total += st->nfe + st->n_adjoint_nfe;
+    pr->vjp_total += st->n_vjp;
+    pr->last_nfe = st->nfe;
+    pr->last_loss = info->loss;
+    return 0;
+}
+
+/* After every --print-every iterations (and the last): the full-trajectory error. */
+static int print_epoch(const nde_train_info *info, void *user)
+{
+    progress *pr = user;
+    if (!pr->print) return 0;
+    double mae;
+    if (spiral_full_trajectory(pr->sp, &mae, NULL, NULL) != NDE_OK) {
+        fprintf(stderr, "spiral: evaluation: %s\n", nde_last_error());
+        return 1;
+    }
+    printf("iter %5zu/%zu  batch loss %.5f  full-trajectory MAE %.5f  NFE %3zu  %.2f s\n",
+           info->step, pr->iters, pr->last_loss, mae, pr->last_nfe, nde_wall_seconds() - pr->t0);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -190,33 +226,15 @@ int main(int argc, char **argv)
            nde_method_name(a.cfg.method), a.cfg.rtol, a.cfg.atol,
            a.cfg.tape == NDE_TAPE_STAGES ? "stages" : "starts", spiral_n_params(sp), a.iters,
            a.reg_name, a.cfg.reg ? a.reg_coef : 0.0);
-    double t0 = nde_wall_seconds();
-    size_t nfe_total = 0, vjp_total = 0;
+    progress pr = {.sp = sp, .iters = a.iters, .print = a.print_every != 0,
+                   .t0 = nde_wall_seconds()};
     int rc = 0;
-    for (size_t it = 1; it <= a.iters; it++) {
-        double loss;
-        size_t nfe;
-        if (spiral_train_step(sp, &loss, &nfe) != NDE_OK) {
-            fprintf(stderr, "spiral: iteration %zu: %s\n", it, nde_last_error());
-            rc = 1;
-            break;
-        }
-        const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(sp));
-        nfe_total += nfe + st->n_adjoint_nfe;
-        vjp_total += st->n_vjp;
-        if (a.print_every && (it % a.print_every == 0 || it == a.iters)) {
-            double mae;
-            if (spiral_full_trajectory(sp, &mae, NULL, NULL) != NDE_OK) {
-                fprintf(stderr, "spiral: evaluation: %s\n", nde_last_error());
-                rc = 1;
-                break;
-            }
-            printf("iter %5zu/%zu  batch loss %.5f  full-trajectory MAE %.5f  NFE %3zu  "
-                   "%.2f s\n",
-                   it, a.iters, loss, mae, nfe, nde_wall_seconds() - t0);
-            fflush(stdout);
-        }
+    if (spiral_train(sp, a.iters, a.print_every, count_step, print_epoch, &pr) != NDE_OK) {
+        fprintf(stderr, "spiral: %s\n", nde_last_error());
+        rc = 1;
     }
+    const size_t nfe_total = pr.nfe_total, vjp_total = pr.vjp_total;
+    const double t0 = pr.t0;
     double train_s = nde_wall_seconds() - t0;
     double *pred = nde_alloc_array(2 * a.cfg.data_size, sizeof(double));
     double mae = 0.0;

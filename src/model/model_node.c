@@ -24,6 +24,7 @@ static nde_status node_reserve(void *self, size_t max_batch)
 {
     node_model *nm = self;
     if (max_batch <= nm->cap) return NDE_OK;
+    NDE_TRY(nde_model_reserve(nm->field_model, max_batch));
     double *traj = nde_alloc_array(nm->nt * max_batch * nm->dim, sizeof *traj);
     double *dl = nde_alloc_array(nm->nt * max_batch * nm->dim, sizeof *dl);
     if (!traj || !dl) {
