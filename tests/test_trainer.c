@@ -134,11 +134,11 @@ static void check_resume(const run_cfg *c, const char *name)
         double *t2 = train_run(c, d2, 1, seed, &m2, &l2, &n2);
         cr_assert_eq(n1, n2);
         cr_assert_eq(memcmp(t1, t2, n1 * sizeof *t1), 0, "%s: θ differs after resume", name);
-        /* compare line by line up to the "seconds" field */
+        /* compare line by line up to the timing fields */
         char *s1 = m1, *s2 = m2;
         int lines = 0;
         while (*s1 && *s2) {
-            char *e1 = strstr(s1, "\"seconds\""), *e2 = strstr(s2, "\"seconds\"");
+            char *e1 = strstr(s1, "\"train_seconds\""), *e2 = strstr(s2, "\"train_seconds\"");
             cr_assert(e1 && e2);
             cr_assert_eq(e1 - s1, e2 - s2, "%s: metrics line %d differs", name, lines);
             cr_assert_eq(memcmp(s1, s2, (size_t)(e1 - s1)), 0, "%s: metrics line %d: %.*s vs %.*s",

@@ -109,6 +109,7 @@ typedef struct nde_train_info {
     double train_loss;   /* epoch callback: the epoch's per-sample training loss */
     double test_metric;  /* epoch callback: test metric of this epoch, NaN if not evaluated */
     double seconds;      /* wall time of the epoch so far */
+    double train_seconds;/* epoch callback: the epoch's training steps alone (no evaluation) */
     nde_model *model;
     nde_optim *optim;
 } nde_train_info;

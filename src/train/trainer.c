@@ -269,11 +269,13 @@ static nde_status end_epoch(nde_trainer *tr, double lr, double t0, int last)
 {
     tr->last_train = tr->acc_samples > 0 ? tr->acc_loss / tr->acc_samples : NAN;
     tr->last_test = NAN;
+    const double train_sec = tr->epoch_seconds + nde_wall_seconds() - t0;
     const size_t e = tr->epoch + 1, k = tr->spec.eval_every;
     if (tr->has_test && k && (e % k == 0 || last))
         NDE_TRY(nde_trainer_evaluate(tr, &tr->test, &tr->last_test));
     const double sec = tr->epoch_seconds + nde_wall_seconds() - t0;
-    const double row[HIST_COLS] = {(double)e, (double)tr->step, lr, tr->last_train, tr->last_test, sec};
+    const double row[HIST_COLS] = {(double)e,     (double)tr->step, lr,  tr->last_train,
+                                   tr->last_test, train_sec,        sec};
     NDE_TRY(nde_trainer_hist_push(tr, row));
     tr->epoch = e;
     tr->epoch_step = 0;
@@ -284,6 +286,7 @@ static nde_status end_epoch(nde_trainer *tr, double lr, double t0, int last)
     if (tr->spec.on_epoch) {
         nde_train_info info = info_of(tr, 0, NAN, lr, sec);
         info.epoch = e;
+        info.train_seconds = train_sec;
         if (tr->spec.on_epoch(&info, tr->spec.user))
             return NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the epoch callback after epoch %zu",
                             tr->spec.name, e);

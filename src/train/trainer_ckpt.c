@@ -187,6 +187,7 @@ static void write_row(FILE *f, const double *r)
     json_num(f, "lr", r[HIST_LR], ", ");
     json_num(f, "train_loss", r[HIST_TRAIN], ", ");
     json_num(f, "test_metric", r[HIST_TEST], ", ");
+    json_num(f, "train_seconds", r[HIST_TRAIN_SECONDS], ", ");
     json_num(f, "seconds", r[HIST_SECONDS], "}\n");
 }
 

@@ -6,7 +6,7 @@
 #include "train/progress.h"
 
 /* One row of the metrics history per completed epoch. */
-enum { HIST_EPOCH, HIST_STEP, HIST_LR, HIST_TRAIN, HIST_TEST, HIST_SECONDS, HIST_COLS };
+enum { HIST_EPOCH, HIST_STEP, HIST_LR, HIST_TRAIN, HIST_TEST, HIST_TRAIN_SECONDS, HIST_SECONDS, HIST_COLS };
 
 struct nde_trainer {
     nde_model *model;           /* borrowed */
