@@ -8,7 +8,7 @@
  * burgers_data_R10.mat, MATLAB v7.3/HDF5, or .npy pairs via --data-a/--data-u), each
  * (count, S) with S a multiple of s (subsampled as x[:, ::S/s]); the first ntrain samples
  * train, the last ntest test (legacy fourier_1d.py). Writes under --out:
- *   log.csv         epoch, lr, train and test relative L2, seconds
+ *   metrics.jsonl   the trainer's line per epoch: lr, train and test relative L2, seconds
  *   summary.json    final numbers (also printed as one JSON line)
  *   pred.csv, pred.png  x, a, true and predicted u for four test samples
  *   checkpoint.safetensors  parameters, Adam state and epoch (resume with --resume)
@@ -91,16 +91,32 @@ static int parse(int argc, char **argv, opts *o)
 #define CHECK(x) CHECK_OR(exit(1), x)
 
 /* Mean relative L2 over `count` samples (count a multiple of batch); pred (count, n). */
-static double evaluate(nde_fno *fno, nde_fno_work *w, const double *a, const double *u,
-                       size_t count, size_t n, size_t batch, double *pred)
+static double evaluate(nde_model *m, const double *a, const double *u, size_t count, size_t n,
+                       size_t batch, double *pred)
 {
     double total = 0, loss;
     for (size_t b = 0; b < count; b += batch) {
-        CHECK(nde_fno_forward(fno, w, a + b * n, pred + b * n, batch));
+        CHECK(nde_model_forward(m, a + b * n, pred + b * n, batch));
         CHECK(nde_rel_l2_loss(pred + b * n, u + b * n, NULL, batch, n, &loss));
         total += loss;
     }
     return total / (double)count;
+}
+
+/* The epoch line on stderr, and the time of the epochs this process ran. */
+typedef struct epoch_log {
+    double seconds;
+    size_t epochs_run;
+} epoch_log;
+
+static int print_epoch(const nde_train_info *info, void *user)
+{
+    epoch_log *lg = user;
+    lg->seconds += info->seconds;
+    lg->epochs_run++;
+    fprintf(stderr, "epoch %4zu  lr %.2e  train %.5f  test %.5f  %.2f s\n", info->epoch, info->lr,
+            info->train_loss, info->test_metric, info->seconds);
+    return 0;
 }
 
 static void load_data(nde_ctx *ctx, const opts *o, double **a, double **u)
@@ -191,83 +207,50 @@ int main(int argc, char **argv)
     const double *a_test = a + o.ntrain * o.n, *u_test = u + o.ntrain * o.n;
 
     nde_fno_spec spec = nde_fno1d_burgers_spec();
-    nde_fno *fno;
-    nde_params *p;
-    CHECK(nde_params_create(&p));
-    CHECK(nde_fno_create(ctx, p, &spec, &fno));
+    /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
+    const size_t threads = o.threads ? o.threads : 1;
+    if (o.threads > 1) openblas_set_num_threads(1);
+    nde_model *m;
+    CHECK(nde_model_fno_create(ctx, &spec, &o.n, o.batch, threads, &m));
     nde_rng rng;
     nde_rng_seed(&rng, o.seed);
-    nde_fno_init(fno, &rng);
-    fprintf(stderr, "FNO-1D: %zu parameters\n", nde_params_count(p));
-    nde_fno_work *w;
-    /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
-    if (o.threads > 1) openblas_set_num_threads(1);
-    CHECK(nde_fno_work_create_threaded(fno, o.batch, &o.n, o.threads ? o.threads : 1, &w));
-    nde_optim_spec os = nde_optim_defaults(NDE_OPT_ADAM);
-    os.lr = o.lr;
-    os.weight_decay = o.wd;
-    nde_optim *opt;
-    CHECK(nde_optim_create(&os, p, &opt));
-    nde_schedule sched = {.kind = NDE_SCHED_STEP, .v0 = o.lr, .gamma = o.gamma, .period = o.step};
-    CHECK(nde_schedule_check(&sched));
+    CHECK(nde_model_init(m, &rng));
+    fprintf(stderr, "FNO-1D: %zu parameters\n", nde_model_n_params(m));
 
-    char ckpt[1024], logpath[1024];
+    char ckpt[1024], metrics[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out);
-    snprintf(logpath, sizeof logpath, "%s/log.csv", o.out);
-    nde_train_state ts = {.step = 0, .rng = rng};
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o.out);
+    epoch_log lg = {0};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = o.batch;
+    ts.epochs = o.epochs;
+    ts.sampling = NDE_SAMPLE_SHUFFLE; /* legacy DataLoader shuffle=True */
+    ts.use_rng = 1;                   /* the shuffles continue the init's generator */
+    ts.rng = rng;
+    ts.optim.lr = o.lr;
+    ts.optim.weight_decay = o.wd;
+    ts.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = o.lr, .gamma = o.gamma, .period = o.step};
+    ts.loss = nde_loss_rel_l2();
+    ts.checkpoint_path = ckpt;
+    ts.metrics_path = metrics;
+    ts.name = "burgers_fno";
+    ts.on_epoch = print_epoch;
+    ts.user = &lg;
+    nde_data train = {.n = o.ntrain, .x_size = o.n, .y_size = o.n, .x = a, .y = u};
+    nde_data test = {.n = o.ntest, .x_size = o.n, .y_size = o.n, .x = a_test, .y = u_test};
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &train, &test, &ts, &tr));
     if (o.resume) {
-        CHECK(nde_checkpoint_load(ckpt, p, opt, &ts));
-        fprintf(stderr, "resumed from %s at epoch %llu\n", ckpt, (unsigned long long)ts.step);
+        CHECK(nde_trainer_resume(tr, ckpt));
+        fprintf(stderr, "resumed from %s at epoch %zu\n", ckpt, nde_trainer_epoch(tr));
     }
-    FILE *log = fopen(logpath, o.resume ? "a" : "w");
-    if (!log) {
-        fprintf(stderr, "cannot write %s: %s\n", logpath, strerror(errno));
-        return 1;
-    }
-    if (!o.resume) fprintf(log, "epoch,lr,train_rel_l2,test_rel_l2,seconds\n");
+    CHECK(nde_trainer_run(tr));
+    const size_t epochs_done = nde_trainer_epoch(tr);
+    nde_trainer_destroy(&tr);
 
     double *pred = nde_alloc_array(o.ntest * o.n, sizeof *pred);
-    double *grad = nde_alloc_array(o.batch * o.n, sizeof *grad);
-    double *ab = nde_alloc_array(o.batch * o.n, sizeof *ab), *ub = nde_alloc_array(o.batch * o.n, sizeof *ub);
-    size_t *perm = nde_alloc_array(o.ntrain, sizeof *perm);
-    double test = 0, sec_total = 0;
-    size_t epochs_run = 0;
-    for (size_t e = (size_t)ts.step; e < o.epochs; e++) {
-        double t0 = nde_wall_seconds(), train = 0, loss;
-        double lr = nde_schedule_value(&sched, e);
-        CHECK(nde_optim_set_lr(opt, lr));
-        /* shuffle the training set (legacy DataLoader shuffle=True) */
-        for (size_t i = 0; i < o.ntrain; i++) perm[i] = i;
-        for (size_t i = o.ntrain - 1; i > 0; i--) {
-            size_t j = (size_t)nde_rng_below(&ts.rng, i + 1), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        for (size_t b = 0; b < o.ntrain; b += o.batch) {
-            for (size_t i = 0; i < o.batch; i++) {
-                memcpy(ab + i * o.n, a + perm[b + i] * o.n, o.n * sizeof *ab);
-                memcpy(ub + i * o.n, u + perm[b + i] * o.n, o.n * sizeof *ub);
-            }
-            CHECK(nde_fno_forward(fno, w, ab, pred, o.batch));
-            CHECK(nde_rel_l2_loss(pred, ub, grad, o.batch, o.n, &loss));
-            nde_params_zero_grad(p);
-            CHECK(nde_fno_backward(fno, w, grad, NULL, nde_params_grad(p), o.batch));
-            CHECK(nde_optim_step(opt));
-            train += loss;
-        }
-        test = evaluate(fno, w, a_test, u_test, o.ntest, o.n, o.batch, pred);
-        double dt = nde_wall_seconds() - t0;
-        sec_total += dt;
-        epochs_run++;
-        ts.step = e + 1;
-        fprintf(log, "%zu,%.6g,%.6f,%.6f,%.3f\n", e + 1, lr, train / (double)o.ntrain, test, dt);
-        fflush(log);
-        fprintf(stderr, "epoch %4zu  lr %.2e  train %.5f  test %.5f  %.2f s\n", e + 1, lr,
-                train / (double)o.ntrain, test, dt);
-        CHECK(nde_checkpoint_save(ckpt, p, opt, &ts));
-    }
-    fclose(log);
-    test = evaluate(fno, w, a_test, u_test, o.ntest, o.n, o.batch, pred);
+    if (!pred) CHECK(NDE_ERR_NOMEM);
+    double test_err = evaluate(m, a_test, u_test, o.ntest, o.n, o.batch, pred);
     write_predictions(&o, a_test, u_test, pred);
 
     double test2x = NAN; /* without --eval-2x: null in the summary */
@@ -277,12 +260,16 @@ int main(int argc, char **argv)
         b2.n_steps = o.solve_steps;
         double *a2 = nde_alloc_array(o.ntest * b2.n, sizeof *a2), *u2 = nde_alloc_array(o.ntest * b2.n, sizeof *u2);
         double *p2 = nde_alloc_array(o.ntest * b2.n, sizeof *p2);
+        if (!a2 || !u2 || !p2) CHECK(NDE_ERR_NOMEM);
         CHECK(nde_burgers_generate(ctx, &b2, o.ntrain, o.ntest, a2, u2, NULL, NULL));
-        nde_fno_work *w2;
+        /* the same weights on the finer grid: a second model, θ copied (same tensors) */
+        nde_model *m2;
         size_t n2 = b2.n;
-        CHECK(nde_fno_work_create_threaded(fno, o.batch, &n2, o.threads ? o.threads : 1, &w2));
-        test2x = evaluate(fno, w2, a2, u2, o.ntest, n2, o.batch, p2);
-        nde_fno_work_destroy(&w2);
+        CHECK(nde_model_fno_create(ctx, &spec, &n2, o.batch, threads, &m2));
+        memcpy(nde_params_theta(nde_model_params(m2)), nde_params_theta(nde_model_params(m)),
+               nde_model_n_params(m) * sizeof(double));
+        test2x = evaluate(m2, a2, u2, o.ntest, n2, o.batch, p2);
+        nde_model_destroy(&m2);
         nde_free(a2);
         nde_free(u2);
         nde_free(p2);
@@ -292,8 +279,8 @@ int main(int argc, char **argv)
     snprintf(summary, sizeof summary,
              "{\"example\": \"burgers_fno\", \"s\": %zu, \"epochs\": %llu, \"params\": %zu, "
              "\"test_rel_l2\": %.6f, \"test_rel_l2_at_2s\": %s, \"seconds_per_epoch\": %.3f}",
-             o.n, (unsigned long long)ts.step, nde_params_count(p), test, at2s,
-             epochs_run ? sec_total / (double)epochs_run : 0.0);
+             o.n, (unsigned long long)epochs_done, nde_model_n_params(m), test_err, at2s,
+             lg.epochs_run ? lg.seconds / (double)lg.epochs_run : 0.0);
     printf("%s\n", summary);
     char spath[1024];
     snprintf(spath, sizeof spath, "%s/summary.json", o.out);
@@ -303,16 +290,9 @@ int main(int argc, char **argv)
         fclose(sf);
     }
     nde_free(pred);
-    nde_free(grad);
-    nde_free(ab);
-    nde_free(ub);
-    nde_free(perm);
     nde_free(a);
     nde_free(u);
-    nde_optim_destroy(&opt);
-    nde_fno_work_destroy(&w);
-    nde_fno_destroy(&fno);
-    nde_params_destroy(&p);
+    nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
     return 0;
 }
