@@ -2,6 +2,8 @@
  * example driver (shortened to tiny sizes) run to completion with the expected output,
  * and bad input files give a clear error. */
 #include <criterion/criterion.h>
+
+#include "nde/safetensors.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +185,25 @@ static int slurp(const char *path, char *out, size_t cap)
     return 1;
 }
 
+/* Two checkpoints hold the same tensors with the same bytes, except the trainer's
+ * history (wall-clock columns) and accumulators (the epoch's partial wall time). */
+static void same_tensors_but_history(const char *a, const char *b)
+{
+    nde_st_file *fa = NULL, *fb = NULL;
+    cr_assert_eq(nde_st_open(a, &fa), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_st_open(b, &fb), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_st_n_tensors(fa), nde_st_n_tensors(fb), "%s vs %s: tensor counts", a, b);
+    for (size_t i = 0; i < nde_st_n_tensors(fa); i++) {
+        const nde_st_tensor *ta = nde_st_tensor_at(fa, i), *tb = nde_st_find(fb, ta->name);
+        cr_assert_not_null(tb, "%s has no %s", b, ta->name);
+        if (!strcmp(ta->name, "train.history") || !strcmp(ta->name, "train.acc")) continue;
+        cr_assert(ta->nbytes == tb->nbytes && !memcmp(ta->data, tb->data, ta->nbytes),
+                  "%s differs between %s and %s", ta->name, a, b);
+    }
+    nde_st_close(&fa);
+    nde_st_close(&fb);
+}
+
 /* Cut each line of a trainer metrics file (JSON lines) at its timing fields, which are
  * the last ones ("train_seconds", "seconds"): what is left must repeat exactly. */
 static void drop_timings(char *text)
@@ -286,10 +307,13 @@ Test(examples, operator_drivers_train_on_tiny_generated_data)
             drop_timings(h);
         }
         cr_assert_str_eq(part_hist[k], full_hist[k], "%s: resumed history differs", names[k]);
-        /* and the final checkpoints (θ, Adam state, epoch, generator) are the same bytes */
-        snprintf(cmd, sizeof cmd, "cmp -s %s/full/%s_checkpoint.safetensors "
-                 "%s/part/%s_checkpoint.safetensors", dir, names[k], dir, names[k]);
-        cr_assert_eq(system(cmd), 0, "%s: resumed checkpoint differs", names[k]);
+        /* and the final checkpoints hold the same bytes for θ, the Adam state, the position
+         * and the generator (their history differs in its wall-clock columns only, which
+         * the metrics comparison above covers) */
+        char full[600], part[600];
+        snprintf(full, sizeof full, "%s/full/%s_checkpoint.safetensors", dir, names[k]);
+        snprintf(part, sizeof part, "%s/part/%s_checkpoint.safetensors", dir, names[k]);
+        same_tensors_but_history(full, part);
     }
     /* numbers are checked whole */
     snprintf(cmd, sizeof cmd, "%s --s 64x --out %s/bad 2>&1", NDE_DARCY_EXE, dir);
