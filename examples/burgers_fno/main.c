@@ -23,10 +23,10 @@
 #include <string.h>
 
 #include "../common/check.h"
-#include "../common/cli.h"
 #include "burgers_data.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
+#include "nde_args.h"
 
 typedef struct opts {
     size_t n, ntrain, ntest, batch, epochs, step, solve_steps, threads;
@@ -36,54 +36,65 @@ typedef struct opts {
     int resume, eval2x;
 } opts;
 
-static void usage(const char *prog)
-{
-    fprintf(stderr,
-            "usage: %s [--n 1024] [--ntrain 1000] [--ntest 100] [--batch 20] [--epochs 500]\n"
-            "          [--lr 1e-3] [--wd 1e-4] [--step 50] [--gamma 0.5] [--seed 0]\n"
-            "          [--solve-steps 200] [--threads 2] [--cache .cache/burgers]\n"
-            "          [--data FILE.mat|.h5 [--a-name a] [--u-name u] | --data-a A --data-u U]\n"
-            "          [--out out/burgers_fno] [--resume] [--eval-2x]\n", prog);
-}
-
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 500, .step = 50,
                 .solve_steps = 200, .threads = 2, .lr = 1e-3, .wd = 1e-4, .gamma = 0.5,
                 .out = "out/burgers_fno", .cache = ".cache/burgers", .a_name = "a", .u_name = "u"};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t *zs = !strcmp(k, "--n") ? &o->n : !strcmp(k, "--ntrain") ? &o->ntrain
-                   : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--batch") ? &o->batch
-                   : !strcmp(k, "--epochs") ? &o->epochs : !strcmp(k, "--step") ? &o->step
-                   : !strcmp(k, "--solve-steps") ? &o->solve_steps
-                   : !strcmp(k, "--threads") ? &o->threads : NULL;
-        double *ds = !strcmp(k, "--lr") ? &o->lr : !strcmp(k, "--wd") ? &o->wd
-                   : !strcmp(k, "--gamma") ? &o->gamma : NULL;
-        const char **ss = !strcmp(k, "--out") ? &o->out : !strcmp(k, "--cache") ? &o->cache
-                        : !strcmp(k, "--data-a") ? &o->data_a : !strcmp(k, "--data-u") ? &o->data_u
-                        : !strcmp(k, "--data") ? &o->data : !strcmp(k, "--a-name") ? &o->a_name
-                        : !strcmp(k, "--u-name") ? &o->u_name : NULL;
-        size_t seed;
-        if (!strcmp(k, "--resume")) o->resume = 1;
-        else if (!strcmp(k, "--eval-2x")) o->eval2x = 1;
-        else if (zs && v && cli_parse_size(v, zs) == 0) i++;
-        else if (ds && v && cli_parse_double(v, ds) == 0) i++;
-        else if (ss && v) { *ss = v; i++; }
-        else if (!strcmp(k, "--seed") && v && cli_parse_size(v, &seed) == 0) { o->seed = seed; i++; }
-        else {
-            if (strcmp(k, "--help") && strcmp(k, "-h"))
-                fprintf(stderr, "%s: bad or unknown option %s%s%s\n", argv[0], k, v ? " " : "",
-                        v ? v : "");
-            usage(argv[0]);
-            return 1;
-        }
+    const nde_arg opts[] = {
+        {.name = "n", .kind = NDE_ARG_SIZE, .dest = &o->n, .min = 1, .help = "grid points s"},
+        {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 1,
+         .help = "training samples (a multiple of --batch)"},
+        {.name = "ntest", .kind = NDE_ARG_SIZE, .dest = &o->ntest, .min = 1,
+         .help = "test samples (a multiple of --batch)"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &o->batch, .min = 1, .help = "batch size"},
+        {.name = "epochs", .kind = NDE_ARG_SIZE, .dest = &o->epochs, .help = "training epochs"},
+        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &o->lr, .bounds = NDE_ARG_LO,
+         .help = "Adam learning rate"},
+        {.name = "wd", .kind = NDE_ARG_DOUBLE, .dest = &o->wd, .bounds = NDE_ARG_LO,
+         .help = "L2 weight decay"},
+        {.name = "step", .kind = NDE_ARG_SIZE, .dest = &o->step, .min = 1,
+         .help = "epochs between learning-rate decays"},
+        {.name = "gamma", .kind = NDE_ARG_DOUBLE, .dest = &o->gamma, .bounds = NDE_ARG_LO_OPEN,
+         .help = "learning-rate decay factor"},
+        {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "random seed"},
+        {.name = "solve-steps", .kind = NDE_ARG_SIZE, .dest = &o->solve_steps, .min = 1,
+         .help = "time steps of the Burgers data generator"},
+        {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads,
+         .help = "threads per batch (0: 1)"},
+        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
+         .help = "cache of generated data"},
+        {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
+         .help = "read a and u from FILE (.mat v7.3 or HDF5)"},
+        {.name = "a-name", .kind = NDE_ARG_STRING, .dest = &o->a_name, .metavar = "NAME",
+         .help = "dataset of a in --data"},
+        {.name = "u-name", .kind = NDE_ARG_STRING, .dest = &o->u_name, .metavar = "NAME",
+         .help = "dataset of u in --data"},
+        {.name = "data-a", .kind = NDE_ARG_STRING, .dest = &o->data_a, .metavar = "FILE",
+         .help = "read a from FILE (.npy; with --data-u)"},
+        {.name = "data-u", .kind = NDE_ARG_STRING, .dest = &o->data_u, .metavar = "FILE",
+         .help = "read u from FILE (.npy; with --data-a)"},
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &o->out, .metavar = "DIR",
+         .help = "output folder"},
+        {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &o->resume,
+         .help = "continue from <out>/checkpoint.safetensors"},
+        {.name = "eval-2x", .kind = NDE_ARG_FLAG, .dest = &o->eval2x,
+         .help = "also evaluate on the test inputs at 2s"},
+    };
+    const nde_args_spec spec = {
+        .prog = "burgers_fno",
+        .about = "Trains the FNO-1D of Li et al. 2021 on Burgers' equation (generated data,\n"
+                 "or --data FILE, or --data-a A --data-u U).",
+        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    if (rc != NDE_ARGS_OK) return rc;
+    if (o->ntrain % o->batch || o->ntest % o->batch) {
+        fprintf(stderr, "burgers_fno: --ntrain %zu and --ntest %zu must be multiples of --batch %zu "
+                        "(try --help)\n", o->ntrain, o->ntest, o->batch);
+        return NDE_ARGS_ERROR;
     }
-    if (!o->batch || !o->ntrain || !o->ntest || o->ntrain % o->batch || o->ntest % o->batch || !o->step) {
-        fprintf(stderr, "ntrain and ntest must be positive multiples of batch; step > 0\n");
-        return 1;
-    }
-    return 0;
+    return NDE_ARGS_OK;
 }
 
 /* the helpers below leave the program on failure */
@@ -198,7 +209,8 @@ static void write_predictions(const opts *o, const double *a, const double *u, c
 int main(int argc, char **argv)
 {
     opts o;
-    if (parse(argc, argv, &o)) return 2;
+    int parsed = parse(argc, argv, &o);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     nde_ctx *ctx;
     CHECK(nde_mkdir_p(o.out));
     CHECK(nde_ctx_create(&ctx));

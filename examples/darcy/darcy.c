@@ -24,10 +24,10 @@
 #include <string.h>
 
 #include "../common/check.h"
-#include "../common/cli.h"
 #include "darcy_data.h"
 #include "darcy_plot.h"
 #include "nde/nde.h"
+#include "nde_args.h"
 
 typedef struct opts {
     const char *model, *data, *sol, *xname, *yname, *cache, *out;
@@ -37,61 +37,56 @@ typedef struct opts {
     int resume, plot;
 } opts;
 
-static void usage(const char *prog)
-{
-    fprintf(stderr,
-            "usage: %s [--model fno|mgno|both] [--s 64] [--ntrain 1000] [--ntest 100]\n"
-            "          [--epochs 500] [--batch-fno 20] [--batch-mgno 8] [--lr-fno 1e-3]\n"
-            "          [--lr-mgno 5e-4] [--seed 1] [--data FILE [--sol FILE.npy]]\n"
-            "          [--xname coeff] [--yname sol] [--cache .cache/darcy] [--out out/darcy]\n"
-            "          [--resume] [--no-plot]\n",
-            prog);
-}
-
-/* 0 on success; 1 after printing the usage (unknown option, bad number, bad model). */
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){.model = "both", .xname = "coeff", .yname = "sol", .cache = ".cache/darcy",
-                .out = "out/darcy", .s = 64, .ntrain = 1000, .ntest = 100, .epochs = 500,
-                .batch_fno = 20, .batch_mgno = 8, .lr_fno = 1e-3, .lr_mgno = 5e-4, .seed = 1,
-                .plot = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(k, "--resume") || !strcmp(k, "--no-plot")) {
-            if (k[2] == 'r') o->resume = 1;
-            else o->plot = 0;
-            continue;
-        }
-        size_t seed = 0;
-        size_t *z = !strcmp(k, "--s") ? &o->s : !strcmp(k, "--ntrain") ? &o->ntrain
-                  : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--epochs") ? &o->epochs
-                  : !strcmp(k, "--batch-fno") ? &o->batch_fno
-                  : !strcmp(k, "--batch-mgno") ? &o->batch_mgno
-                  : !strcmp(k, "--seed") ? &seed : NULL;
-        const char **str = !strcmp(k, "--model") ? &o->model : !strcmp(k, "--data") ? &o->data
-                         : !strcmp(k, "--sol") ? &o->sol : !strcmp(k, "--xname") ? &o->xname
-                         : !strcmp(k, "--yname") ? &o->yname : !strcmp(k, "--cache") ? &o->cache
-                         : !strcmp(k, "--out") ? &o->out : NULL;
-        double *dbl = !strcmp(k, "--lr-fno") ? &o->lr_fno : !strcmp(k, "--lr-mgno") ? &o->lr_mgno : NULL;
-        int ok = v && ((z && cli_parse_size(v, z) == 0) || str ||
-                       (dbl && cli_parse_double(v, dbl) == 0 && *dbl > 0.0));
-        if (!ok) {
-            if (strcmp(k, "--help") && strcmp(k, "-h"))
-                fprintf(stderr, "%s: bad or unknown option %s%s%s\n", argv[0], k, v ? " " : "",
-                        v ? v : "");
-            usage(argv[0]);
-            return 1;
-        }
-        if (str) *str = v;
-        if (z == &seed) o->seed = seed;
-        i++;
-    }
-    if (!o->s || !o->ntrain || o->ntrain < 2 || !o->ntest || !o->epochs || !o->batch_fno ||
-        !o->batch_mgno || (strcmp(o->model, "fno") && strcmp(o->model, "mgno") && strcmp(o->model, "both"))) {
-        usage(argv[0]);
-        return 1;
-    }
-    return 0;
+    static const char *const models[] = {"fno", "mgno", "both", NULL};
+    *o = (opts){.xname = "coeff", .yname = "sol", .cache = ".cache/darcy", .out = "out/darcy",
+                .s = 64, .ntrain = 1000, .ntest = 100, .epochs = 500, .batch_fno = 20,
+                .batch_mgno = 8, .lr_fno = 1e-3, .lr_mgno = 5e-4, .seed = 1, .plot = 1};
+    int model = 2;
+    const nde_arg opts[] = {
+        {.name = "model", .kind = NDE_ARG_CHOICE, .dest = &model, .choices = models,
+         .help = "which operator(s) to train"},
+        {.name = "s", .kind = NDE_ARG_SIZE, .dest = &o->s, .min = 1, .help = "grid points per side"},
+        {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 2,
+         .help = "training samples"},
+        {.name = "ntest", .kind = NDE_ARG_SIZE, .dest = &o->ntest, .min = 1, .help = "test samples"},
+        {.name = "epochs", .kind = NDE_ARG_SIZE, .dest = &o->epochs, .min = 1,
+         .help = "training epochs"},
+        {.name = "batch-fno", .kind = NDE_ARG_SIZE, .dest = &o->batch_fno, .min = 1,
+         .help = "FNO-2D batch size"},
+        {.name = "batch-mgno", .kind = NDE_ARG_SIZE, .dest = &o->batch_mgno, .min = 1,
+         .help = "MgNO batch size"},
+        {.name = "lr-fno", .kind = NDE_ARG_DOUBLE, .dest = &o->lr_fno, .bounds = NDE_ARG_LO_OPEN,
+         .help = "FNO-2D learning rate"},
+        {.name = "lr-mgno", .kind = NDE_ARG_DOUBLE, .dest = &o->lr_mgno, .bounds = NDE_ARG_LO_OPEN,
+         .help = "MgNO peak learning rate"},
+        {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "random seed"},
+        {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
+         .help = "read the data from FILE (HDF5, .mat v7.3, or a coefficient .npy)"},
+        {.name = "sol", .kind = NDE_ARG_STRING, .dest = &o->sol, .metavar = "FILE.npy",
+         .help = "the solutions when --data is a .npy"},
+        {.name = "xname", .kind = NDE_ARG_STRING, .dest = &o->xname, .metavar = "NAME",
+         .help = "coefficient dataset in --data"},
+        {.name = "yname", .kind = NDE_ARG_STRING, .dest = &o->yname, .metavar = "NAME",
+         .help = "solution dataset in --data"},
+        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
+         .help = "cache of generated data"},
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &o->out, .metavar = "DIR",
+         .help = "output folder"},
+        {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &o->resume,
+         .help = "continue from <out>/<model>_checkpoint.safetensors"},
+        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &o->plot,
+         .help = "skip <model>_sample.png"},
+    };
+    const nde_args_spec spec = {
+        .prog = "darcy",
+        .about = "Trains FNO-2D and MgNO on 2-D Darcy flow (generated data, or --data FILE).",
+        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    o->model = models[model];
+    return rc;
 }
 
 /* Everything a training run needs besides the model. */
@@ -272,7 +267,8 @@ static nde_status train(run *r, const char *name, const opts *o, FILE *results)
 int main(int argc, char **argv)
 {
     opts o;
-    if (parse(argc, argv, &o)) return 2;
+    int parsed = parse(argc, argv, &o);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     const size_t total = o.ntrain + o.ntest, P = o.s * o.s;
     darcy_data d;
     if (o.data)

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nde/nde.h"
+
 enum { DEFAULT_CAP = 64, VAL_BASE = 256 };
 
 /* The value's name in the usage when the table gives none. */
@@ -324,4 +326,9 @@ done:
     free(defaults);
     free(seen);
     return rc;
+}
+
+const char *nde_args_method(const char *value, void *dest)
+{
+    return nde_method_parse(value, dest) == NDE_OK ? NULL : nde_last_error();
 }

@@ -98,6 +98,10 @@ int nde_args_parse(const nde_args_spec *spec, int argc, char **argv, int *first_
  * help, 2 after an error. */
 int nde_args_exit_status(int rc);
 
+/* An NDE_ARG_CUSTOM parser for ODE method names (nde_method_parse): dest is an
+ * nde_method; on a bad name returns nde_last_error(). */
+const char *nde_args_method(const char *value, void *dest);
+
 /* Print the usage generated from spec on f (what --help prints on stdout), with the
  * values now in the destinations as the defaults. */
 void nde_args_usage(const nde_args_spec *spec, FILE *f);
