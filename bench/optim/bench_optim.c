@@ -14,6 +14,7 @@
 
 #include "nde/io.h"
 #include "nde/nde.h"
+#include "nde_args.h"
 #include "optim_compare.h"
 #include "spiral_model.h"
 
@@ -24,32 +25,26 @@ typedef struct args {
     int plot;
 } args;
 
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse_args(int argc, char **argv, args *a)
 {
     *a = (args){.iters = 300, .seed = 0, .only = NULL, .out = "out/bench_optim", .plot = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--no-plot") == 0) {
-            a->plot = 0;
-        } else if (v && strcmp(argv[i], "--iters") == 0) {
-            a->iters = strtoul(v, NULL, 10);
-            i++;
-        } else if (v && strcmp(argv[i], "--seed") == 0) {
-            a->seed = strtoull(v, NULL, 10);
-            i++;
-        } else if (v && strcmp(argv[i], "--only") == 0) {
-            a->only = v;
-            i++;
-        } else if (v && strcmp(argv[i], "--out") == 0) {
-            a->out = v;
-            i++;
-        } else {
-            fprintf(stderr, "usage: bench_optim [--iters N] [--seed N] [--only NAME] [--out DIR] "
-                            "[--no-plot]\n");
-            return 0;
-        }
-    }
-    return a->iters > 0;
+    const nde_arg opts[] = {
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a->iters, .min = 1,
+         .help = "training iterations per optimizer"},
+        {.name = "seed", .kind = NDE_ARG_U64, .dest = &a->seed, .help = "random seed"},
+        {.name = "only", .kind = NDE_ARG_CUSTOM, .dest = &a->only, .parse = optim_parse_only,
+         .metavar = "NAME", .default_text = "all", .help = "train with this optimizer only"},
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &a->out, .metavar = "DIR",
+         .help = "output folder"},
+        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &a->plot,
+         .help = "skip optim_comparison.png"},
+    };
+    const nde_args_spec spec = {
+        .prog = "bench_optim",
+        .about = "The spiral neural ODE trained with each optimizer from the same start.",
+        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+    return nde_args_parse(&spec, argc, argv, NULL);
 }
 
 typedef struct result {
@@ -126,7 +121,8 @@ static size_t state_bytes_of(const nde_optim_spec *spec)
 int main(int argc, char **argv)
 {
     args a;
-    if (!parse_args(argc, argv, &a)) return 2;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (nde_mkdir_p(a.out) != NDE_OK) {
         fprintf(stderr, "bench_optim: %s\n", nde_last_error());
         return 1;

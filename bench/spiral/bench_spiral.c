@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "nde_args.h"
 #include "spiral_model.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -112,20 +113,16 @@ int main(int argc, char **argv)
 {
     size_t iters = 2000;
     uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-            iters = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: bench_spiral [--iters N] [--seed N]\n");
-            return 2;
-        }
-    }
-    if (iters == 0) {
-        fprintf(stderr, "bench_spiral: --iters must be positive\n");
-        return 2;
-    }
+    const nde_arg opts[] = {
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &iters, .min = 1,
+         .help = "training iterations"},
+        {.name = "seed", .kind = NDE_ARG_U64, .dest = &seed, .help = "random seed"},
+    };
+    const nde_args_spec spec = {.prog = "bench_spiral",
+                                .about = "Microseconds per spiral training iteration.",
+                                .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+    int parsed = nde_args_parse(&spec, argc, argv, NULL);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (run("discrete_step_starts", NDE_TAPE_STEP_STARTS, iters, seed)) return 1;
     return run("discrete_stages", NDE_TAPE_STAGES, iters, seed);
 }
