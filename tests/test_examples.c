@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 /* Run a command, capture up to `cap` bytes of its stdout, return its exit status. */
 static int run(const char *cmd, char *out, size_t cap)
@@ -18,6 +19,68 @@ static int run(const char *cmd, char *out, size_t cap)
     out[n] = '\0';
     int rc = pclose(p);
     return rc;
+}
+
+/* The exit code of a command run by `run`, or -1 if it did not exit normally. */
+static int exit_code(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The conventions of tools/args for the program `exe` (a command line prefix, e.g. the
+ * nde tool and a command), whose usage line begins "usage: prog": --help prints the usage
+ * on stdout (nothing on stderr) and exits 0; an unknown option and each bad argument list
+ * of bad[] (NULL-terminated; "--option value", or positional arguments) exit 2 with nothing
+ * on stdout and a message on stderr naming the option and the bad (last) word. */
+static void check_cli_conventions(const char *exe, const char *prog, const char *const *bad)
+{
+    static char out[1 << 14];
+    char cmd[4096], usage[128];
+    snprintf(usage, sizeof usage, "usage: %s ", prog);
+    snprintf(cmd, sizeof cmd, "%s --help 2>/dev/null", exe);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(exit_code(rc), 0, "%s: exit %d", cmd, rc);
+    cr_assert(strncmp(out, usage, strlen(usage)) == 0, "%s:\n%s", cmd, out);
+    cr_assert(strstr(out, "--help") != NULL, "%s:\n%s", cmd, out);
+    snprintf(cmd, sizeof cmd, "%s --help 2>&1 >/dev/null", exe);
+    cr_assert_eq(exit_code(run(cmd, out, sizeof out)), 0);
+    cr_assert_str_empty(out, "%s wrote on stderr: %s", cmd, out);
+    /* an unknown option, then the bad values */
+    char what[256];
+    for (int i = -1; i < 0 || bad[i]; i++) {
+        const char *arg = i < 0 ? "--no-such-option" : bad[i];
+        snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", exe, arg);
+        rc = run(cmd, out, sizeof out);
+        cr_assert_eq(exit_code(rc), 2, "%s: exit %d", cmd, rc);
+        cr_assert_str_empty(out, "%s wrote on stdout: %s", cmd, out);
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", exe, arg);
+        cr_assert_eq(exit_code(run(cmd, out, sizeof out)), 2);
+        /* the option (the first word, when it is one) and the bad value (the last word) */
+        snprintf(what, sizeof what, "%s", arg);
+        char *value = strrchr(what, ' '), *space = strchr(what, ' ');
+        if (space) *space = '\0';
+        value = value ? value + 1 : what;
+        cr_assert(strncmp(what, "--", 2) || strstr(out, what) != NULL, "%s: '%s' not named: %s",
+                  cmd, what, out);
+        cr_assert(strstr(out, value) != NULL, "%s: '%s' not named: %s", cmd, value, out);
+        cr_assert(strstr(out, "(try --help)") != NULL, "%s: %s", cmd, out);
+    }
+}
+
+Test(examples, cli_follows_the_option_conventions)
+{
+    char exe[1024];
+    cr_assert_eq(exit_code(system(NDE_CLI_EXE " --help >/dev/null 2>&1")), 0);
+    cr_assert_eq(exit_code(system(NDE_CLI_EXE " --no-such-option >/dev/null 2>&1")), 2);
+    cr_assert_eq(exit_code(system(NDE_CLI_EXE " >/dev/null 2>&1")), 2);
+    snprintf(exe, sizeof exe, "%s steps", NDE_CLI_EXE);
+    check_cli_conventions(exe, "nde steps",
+                          (const char *const[]){"--rtol -3", "--mu x", "--t1 2x", "--rtol nan",
+                                                "--problem nosuch", "--method rk45", NULL});
+    snprintf(exe, sizeof exe, "%s inspect", NDE_CLI_EXE);
+    check_cli_conventions(exe, "nde inspect", (const char *const[]){"a b c", NULL});
+    snprintf(exe, sizeof exe, "%s info", NDE_CLI_EXE);
+    check_cli_conventions(exe, "nde info", (const char *const[]){"extra", NULL});
 }
 
 Test(examples, readme_example_trains_and_exits_zero)
@@ -61,6 +124,33 @@ Test(examples, cli_info_steps_and_inspect)
     snprintf(cmd, sizeof cmd, "%s inspect /nonexistent.safetensors 2>&1", NDE_CLI_EXE);
     cr_assert_neq(run(cmd, out, sizeof out), 0);
 }
+
+#ifdef NDE_SPIRAL_EXE
+Test(examples, drivers_follow_the_option_conventions)
+{
+    check_cli_conventions(NDE_SPIRAL_EXE, "spiral",
+                          (const char *const[]){"--iters -3", "--seed x", "--iters 2x",
+                                                "--print-every 1.5", "--rtol 0", "--tape all",
+                                                "--out ''", "--reg nosuch", NULL});
+    check_cli_conventions(NDE_STIFF_EXE, "stiff",
+                          (const char *const[]){"--iters -3", "--seed x", "--iters 2x",
+                                                "--tmax -1", "--atol inf", NULL});
+    check_cli_conventions(NDE_FASHION_EXE, "fashion_mnist_node",
+                          (const char *const[]){"--steps -3", "--seed x", "--batch 0",
+                                                "--steer-b 1", "--methods vanilla,nosuch",
+                                                "--ernode-coef 1,0", NULL});
+    check_cli_conventions(NDE_BURGERS_EXE, "burgers_fno",
+                          (const char *const[]){"--epochs -3", "--seed x", "--n 2x",
+                                                "--batch 0", NULL});
+    check_cli_conventions(NDE_DARCY_EXE, "darcy",
+                          (const char *const[]){"--epochs -3", "--seed x", "--s 2x",
+                                                "--epochs 0", "--model nosuch", "--lr-fno 0",
+                                                NULL});
+    check_cli_conventions(NDE_BENCH_OPTIM_OPERATOR_EXE, "bench_optim_operator",
+                          (const char *const[]){"--epochs -3", "--seed x", "--only nosuch",
+                                                "--model nosuch", NULL});
+}
+#endif
 
 #ifdef NDE_SPIRAL_EXE
 Test(examples, spiral_short_run_writes_csv_and_reports)
