@@ -153,36 +153,29 @@ Test(args, untouched_options_keep_their_defaults)
               v.verbose == 0 && v.tape == 0 && !strcmp(v.out, d.out));
 }
 
+/* Every value of values (NULL-terminated) is bad for option. */
+static void expect_all_bad(const char *option, const char *const *values)
+{
+    for (const char *const *v = values; *v; v++)
+        expect_bad(ARGV((char *)option, (char *)*v), option, **v ? *v : "''");
+}
+
 Test(args, sizes_are_strict)
 {
-    expect_bad(ARGV("--iters", "-3"), "--iters", "-3");
-    expect_bad(ARGV("--iters", "2x"), "--iters", "2x");
-    expect_bad(ARGV("--iters", "+2"), "--iters", "+2");
-    expect_bad(ARGV("--iters", " 2"), "--iters", " 2");
-    expect_bad(ARGV("--iters", "1.5"), "--iters", "1.5");
-    expect_bad(ARGV("--iters", "0x10"), "--iters", "0x10");
-    expect_bad(ARGV("--iters", "99999999999999999999999"), "--iters", "99999999999999999999999");
-    expect_bad(ARGV("--iters", ""), "--iters", "''");
+    expect_all_bad("--iters", (const char *const[]){"-3", "2x", "+2", " 2", "1.5", "0x10", "",
+                                                    "99999999999999999999999", NULL});
     expect_bad(ARGV("-n", "x"), "--iters", "x");
     expect_bad(ARGV("--batch", "0"), "--batch", "0");
     cr_assert(strstr(err_text, ">= 1") != NULL, "%s", err_text);
     expect_bad(ARGV("--level", "7"), "--level", "7");
     cr_assert(strstr(err_text, "[1, 6]") != NULL, "%s", err_text);
-    expect_bad(ARGV("--seed", "x"), "--seed", "x");
-    expect_bad(ARGV("--seed", "-1"), "--seed", "-1");
-    expect_bad(ARGV("--seed", "18446744073709551616"), "--seed", "18446744073709551616");
+    expect_all_bad("--seed", (const char *const[]){"x", "-1", "18446744073709551616", NULL});
 }
 
 Test(args, doubles_are_finite_whole_and_bounded)
 {
-    expect_bad(ARGV("--shift", "nan"), "--shift", "nan");
-    expect_bad(ARGV("--shift", "inf"), "--shift", "inf");
-    expect_bad(ARGV("--shift", "-inf"), "--shift", "-inf");
-    expect_bad(ARGV("--shift", ""), "--shift", "''");
-    expect_bad(ARGV("--shift", "1e400"), "--shift", "1e400");
-    expect_bad(ARGV("--shift", "1e-400"), "--shift", "1e-400");
-    expect_bad(ARGV("--shift", "1.5x"), "--shift", "1.5x");
-    expect_bad(ARGV("--shift", " 1"), "--shift", " 1");
+    expect_all_bad("--shift", (const char *const[]){"nan", "inf", "-inf", "", "1e400", "1e-400",
+                                                    "1.5x", " 1", NULL});
     expect_bad(ARGV("--rtol", "0"), "--rtol", "0");
     cr_assert(strstr(err_text, "> 0") != NULL, "%s", err_text);
     expect_bad(ARGV("--rtol", "-1e-6"), "--rtol", "-1e-6");

@@ -237,13 +237,8 @@ static int cmd_steps(int argc, char **argv)
         {.name = "problem", .kind = NDE_ARG_CHOICE, .dest = &which, .choices = problem_names,
          .help = "Van der Pol, torchdiffeq's spiral, or u' = -mu u"},
         {.name = "mu", .kind = NDE_ARG_DOUBLE, .dest = &mu, .help = "vdp's and decay's mu"},
-        {.name = "method", .kind = NDE_ARG_CUSTOM, .dest = &method, .parse = nde_args_method,
-         .metavar = "NAME", .default_text = nde_method_name(method),
-         .help = "ODE method (nde info lists them)"},
-        {.name = "rtol", .kind = NDE_ARG_DOUBLE, .dest = &o.rtol, .bounds = NDE_ARG_LO_OPEN,
-         .help = "relative tolerance"},
-        {.name = "atol", .kind = NDE_ARG_DOUBLE, .dest = &o.atol, .bounds = NDE_ARG_LO_OPEN,
-         .help = "absolute tolerance"},
+        NDE_ARGS_METHOD(&method),
+        NDE_ARGS_TOLERANCES(&o.rtol, &o.atol),
         {.name = "t1", .kind = NDE_ARG_DOUBLE, .dest = &t1, .bounds = NDE_ARG_LO_OPEN,
          .default_text = "the problem's: vdp 20, spiral 25, decay 1", .help = "end time"},
     };
@@ -251,7 +246,7 @@ static int cmd_steps(int argc, char **argv)
         .prog = "nde steps",
         .about = "Solves a reference problem and prints the step log as CSV (t, h, err_est,\n"
                  "stiff_est) on stdout and the counters on stderr.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
     const problem *pb = &problems[which];

@@ -221,7 +221,7 @@ int main(int argc, char **argv)
     const nde_args_spec spec = {
         .prog = "adjoint_memory",
         .about = "Memory and time of every gradient method (one process per method and size).",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int parsed = nde_args_parse(&spec, argc, argv, NULL);
     if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (one_run) {

@@ -39,12 +39,11 @@ static int parse(int argc, char **argv, opts *o)
         {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads, .min = 1, .max = 256,
          .help = "threads per batch"},
         {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "seed of the generated data"},
-        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
-         .help = "cache of generated data"},
+        NDE_ARGS_CACHE(&o->cache),
     };
     const nde_args_spec spec = {.prog = "fno2d_bench",
                                 .about = "Seconds per epoch of the FNO-2D Darcy model.",
-                                .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+                                NDE_ARGS_TABLE(opts)};
     return nde_args_parse(&spec, argc, argv, NULL);
 }
 

@@ -35,12 +35,11 @@ static int parse(int argc, char **argv, opts *o)
          .help = "time steps of the Burgers data generator"},
         {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads, .min = 1,
          .help = "threads per batch"},
-        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
-         .help = "cache of generated data"},
+        NDE_ARGS_CACHE(&o->cache),
     };
     const nde_args_spec spec = {.prog = "fno_bench",
                                 .about = "Seconds per epoch of the FNO-1D Burgers model.",
-                                .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+                                NDE_ARGS_TABLE(opts)};
     return nde_args_parse(&spec, argc, argv, NULL);
 }
 

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     const nde_args_spec spec = {
         .prog = "mgno_bench",
         .about = "CPU time of the 3x3 convolution (GEMM and direct) and of one MgNO sample.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int parsed = nde_args_parse(&spec, argc, argv, NULL);
     if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     const int reps = (int)n_reps;

@@ -205,10 +205,10 @@ int main(int argc, char **argv)
     const nde_arg opts[] = {
         {.name = "samples", .kind = NDE_ARG_SIZE, .dest = &samples, .min = 1,
          .help = "timed samples (the median is reported)"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &seed, .help = "random seed"},
+        NDE_ARGS_SEED(&seed),
     };
     const nde_args_spec spec = {.prog = "bench_nn", .about = "Speed of tanh and of the MLP.",
-                                .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+                                NDE_ARGS_TABLE(opts)};
     int parsed = nde_args_parse(&spec, argc, argv, NULL);
     if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     return bench_tanh(samples) || bench_mlp(samples, seed);

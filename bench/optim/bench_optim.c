@@ -32,18 +32,16 @@ static int parse_args(int argc, char **argv, args *a)
     const nde_arg opts[] = {
         {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a->iters, .min = 1,
          .help = "training iterations per optimizer"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &a->seed, .help = "random seed"},
+        NDE_ARGS_SEED(&a->seed),
         {.name = "only", .kind = NDE_ARG_CUSTOM, .dest = &a->only, .parse = optim_parse_only,
          .metavar = "NAME", .default_text = "all", .help = "train with this optimizer only"},
-        {.name = "out", .kind = NDE_ARG_STRING, .dest = &a->out, .metavar = "DIR",
-         .help = "output folder"},
-        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &a->plot,
-         .help = "skip optim_comparison.png"},
+        NDE_ARGS_OUT(&a->out),
+        NDE_ARGS_NO_PLOT(&a->plot, "optim_comparison.png"),
     };
     const nde_args_spec spec = {
         .prog = "bench_optim",
         .about = "The spiral neural ODE trained with each optimizer from the same start.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     return nde_args_parse(&spec, argc, argv, NULL);
 }
 

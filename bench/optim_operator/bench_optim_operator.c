@@ -95,13 +95,12 @@ static int parse(int argc, char **argv, opts *o)
          .default_text = "out/bench_optim_fno or _mgno", .help = "output folder"},
         {.name = "constant-lr", .kind = NDE_ARG_FLAG, .dest = &o->constant_lr,
          .help = "no cosine decay of the learning rate"},
-        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &o->plot,
-         .help = "skip optim_comparison_<model>.png"},
+        NDE_ARGS_NO_PLOT(&o->plot, "optim_comparison_<model>.png"),
     };
     const nde_args_spec spec = {
         .prog = "bench_optim_operator",
         .about = "A small neural operator trained with each optimizer from the same start.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return rc;
     /* sizes still 0 were not given: the model's defaults */

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
     };
     const nde_args_spec spec = {.prog = "regularizers",
                                 .about = "Cost of each regularizer on a neural ODE solve.",
-                                .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+                                NDE_ARGS_TABLE(opts)};
     int parsed = nde_args_parse(&spec, argc, argv, NULL);
     if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (bench(reps, batch, dim, hidden) != NDE_OK) {

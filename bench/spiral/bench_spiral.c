@@ -116,11 +116,11 @@ int main(int argc, char **argv)
     const nde_arg opts[] = {
         {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &iters, .min = 1,
          .help = "training iterations"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &seed, .help = "random seed"},
+        NDE_ARGS_SEED(&seed),
     };
     const nde_args_spec spec = {.prog = "bench_spiral",
                                 .about = "Microseconds per spiral training iteration.",
-                                .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+                                NDE_ARGS_TABLE(opts)};
     int parsed = nde_args_parse(&spec, argc, argv, NULL);
     if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (run("discrete_step_starts", NDE_TAPE_STEP_STARTS, iters, seed)) return 1;

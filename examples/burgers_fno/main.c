@@ -58,13 +58,12 @@ static int parse(int argc, char **argv, opts *o)
          .help = "epochs between learning-rate decays"},
         {.name = "gamma", .kind = NDE_ARG_DOUBLE, .dest = &o->gamma, .bounds = NDE_ARG_LO_OPEN,
          .help = "learning-rate decay factor"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "random seed"},
+        NDE_ARGS_SEED(&o->seed),
         {.name = "solve-steps", .kind = NDE_ARG_SIZE, .dest = &o->solve_steps, .min = 1,
          .help = "time steps of the Burgers data generator"},
         {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads,
          .help = "threads per batch (0: 1)"},
-        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
-         .help = "cache of generated data"},
+        NDE_ARGS_CACHE(&o->cache),
         {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
          .help = "read a and u from FILE (.mat v7.3 or HDF5)"},
         {.name = "a-name", .kind = NDE_ARG_STRING, .dest = &o->a_name, .metavar = "NAME",
@@ -75,8 +74,7 @@ static int parse(int argc, char **argv, opts *o)
          .help = "read a from FILE (.npy; with --data-u)"},
         {.name = "data-u", .kind = NDE_ARG_STRING, .dest = &o->data_u, .metavar = "FILE",
          .help = "read u from FILE (.npy; with --data-a)"},
-        {.name = "out", .kind = NDE_ARG_STRING, .dest = &o->out, .metavar = "DIR",
-         .help = "output folder"},
+        NDE_ARGS_OUT(&o->out),
         {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &o->resume,
          .help = "continue from <out>/checkpoint.safetensors"},
         {.name = "eval-2x", .kind = NDE_ARG_FLAG, .dest = &o->eval2x,
@@ -86,7 +84,7 @@ static int parse(int argc, char **argv, opts *o)
         .prog = "burgers_fno",
         .about = "Trains the FNO-1D of Li et al. 2021 on Burgers' equation (generated data,\n"
                  "or --data FILE, or --data-a A --data-u U).",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return rc;
     if (o->ntrain % o->batch || o->ntest % o->batch) {

@@ -62,7 +62,7 @@ static int parse(int argc, char **argv, opts *o)
          .help = "FNO-2D learning rate"},
         {.name = "lr-mgno", .kind = NDE_ARG_DOUBLE, .dest = &o->lr_mgno, .bounds = NDE_ARG_LO_OPEN,
          .help = "MgNO peak learning rate"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "random seed"},
+        NDE_ARGS_SEED(&o->seed),
         {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
          .help = "read the data from FILE (HDF5, .mat v7.3, or a coefficient .npy)"},
         {.name = "sol", .kind = NDE_ARG_STRING, .dest = &o->sol, .metavar = "FILE.npy",
@@ -71,19 +71,16 @@ static int parse(int argc, char **argv, opts *o)
          .help = "coefficient dataset in --data"},
         {.name = "yname", .kind = NDE_ARG_STRING, .dest = &o->yname, .metavar = "NAME",
          .help = "solution dataset in --data"},
-        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
-         .help = "cache of generated data"},
-        {.name = "out", .kind = NDE_ARG_STRING, .dest = &o->out, .metavar = "DIR",
-         .help = "output folder"},
+        NDE_ARGS_CACHE(&o->cache),
+        NDE_ARGS_OUT(&o->out),
         {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &o->resume,
          .help = "continue from <out>/<model>_checkpoint.safetensors"},
-        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &o->plot,
-         .help = "skip <model>_sample.png"},
+        NDE_ARGS_NO_PLOT(&o->plot, "<model>_sample.png"),
     };
     const nde_args_spec spec = {
         .prog = "darcy",
         .about = "Trains FNO-2D and MgNO on 2-D Darcy flow (generated data, or --data FILE).",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     o->model = models[model];
     return rc;

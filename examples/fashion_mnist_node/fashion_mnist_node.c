@@ -118,7 +118,6 @@ static int parse_args(int argc, char **argv, config *c)
                   .steer_b = 0.5, .data = NDE_FASHION_MNIST_DIR,
                   .out = "out/fashion_mnist_node", .plot = 1};
     for (int m = 0; m < M_COUNT; m++) c->methods[c->n_methods++] = m;
-    const unsigned positive = NDE_ARG_LO_OPEN;
     const nde_arg opts[] = {
         {.name = "methods", .kind = NDE_ARG_CUSTOM, .dest = c, .parse = parse_methods,
          .metavar = "LIST", .default_text = "all",
@@ -134,15 +133,11 @@ static int parse_args(int argc, char **argv, config *c)
          .help = "evaluate on the last N training images instead of the test set"},
         {.name = "train-eval", .kind = NDE_ARG_SIZE, .dest = &c->train_eval,
          .help = "training images for the final training accuracy"},
-        {.name = "rtol", .kind = NDE_ARG_DOUBLE, .dest = &c->rtol, .bounds = positive,
-         .help = "relative tolerance"},
-        {.name = "atol", .kind = NDE_ARG_DOUBLE, .dest = &c->atol, .bounds = positive,
-         .help = "absolute tolerance"},
-        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &c->lr, .bounds = positive,
+        NDE_ARGS_TOLERANCES(&c->rtol, &c->atol),
+        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &c->lr, .bounds = NDE_ARG_LO_OPEN,
          .help = "Adam learning rate"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &c->seed, .help = "random seed"},
-        {.name = "print-every", .kind = NDE_ARG_SIZE, .dest = &c->print_every,
-         .help = "progress line every N steps (0: none)"},
+        NDE_ARGS_SEED(&c->seed),
+        NDE_ARGS_PRINT_EVERY(&c->print_every, "steps"),
         {.name = "ernode-coef", .kind = NDE_ARG_CUSTOM, .dest = c->ernode_coef,
          .parse = parse_coef, .metavar = "A[,B]", .default_text = "100,10",
          .help = "ERNODE coefficient (A,B: annealed from A to B)"},
@@ -150,9 +145,9 @@ static int parse_args(int argc, char **argv, config *c)
          .parse = parse_coef, .metavar = "A[,B]", .default_text = "2.5,1",
          .help = "local regularizer coefficient"},
         {.name = "srnode-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->srnode_coef,
-         .bounds = positive, .help = "SRNODE coefficient"},
+         .bounds = NDE_ARG_LO_OPEN, .help = "SRNODE coefficient"},
         {.name = "kinetic-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->kinetic_coef,
-         .bounds = positive, .help = "kinetic energy coefficient"},
+         .bounds = NDE_ARG_LO_OPEN, .help = "kinetic energy coefficient"},
         {.name = "steer-b", .kind = NDE_ARG_DOUBLE, .dest = &c->steer_b, .lo = 0.0, .hi = 1.0,
          .bounds = NDE_ARG_LO_OPEN | NDE_ARG_HI_OPEN, .help = "STEER end-time spread"},
         {.name = "tape", .kind = NDE_ARG_CHOICE, .dest = &c->step_starts, .choices = tapes,
@@ -161,16 +156,15 @@ static int parse_args(int argc, char **argv, config *c)
          .help = "hold the local step's first stage constant, or differentiate it"},
         {.name = "data", .kind = NDE_ARG_STRING, .dest = &c->data, .metavar = "DIR",
          .help = "Fashion-MNIST folder"},
-        {.name = "out", .kind = NDE_ARG_STRING, .dest = &c->out, .metavar = "DIR",
-         .help = "output folder"},
-        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &c->plot, .help = "skip nfe.png"},
+        NDE_ARGS_OUT(&c->out),
+        NDE_ARGS_NO_PLOT(&c->plot, "nfe.png"),
         {.name = "summarize", .kind = NDE_ARG_FLAG, .dest = &c->summarize,
          .help = "only rebuild the summary and plot from <out>/*.result"},
     };
     const nde_args_spec spec = {
         .prog = "fashion_mnist_node",
         .about = "Trains a neural ODE classifier on Fashion-MNIST with each regularizer.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     return nde_args_parse(&spec, argc, argv, NULL);
 }
 

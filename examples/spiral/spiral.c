@@ -62,24 +62,16 @@ static int parse_args(int argc, char **argv, args *a)
     int tape = a->cfg.tape == NDE_TAPE_STEP_STARTS, reg = 0;
     const nde_arg opts[] = {
         {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a->iters, .help = "training iterations"},
-        {.name = "method", .kind = NDE_ARG_CUSTOM, .dest = &a->cfg.method,
-         .parse = nde_args_method, .metavar = "NAME", .default_text = nde_method_name(a->cfg.method),
-         .help = "ODE method (nde info lists them)"},
+        NDE_ARGS_METHOD(&a->cfg.method),
         {.name = "tape", .kind = NDE_ARG_CHOICE, .dest = &tape, .choices = tape_names,
          .help = "what the discrete adjoint keeps"},
-        {.name = "rtol", .kind = NDE_ARG_DOUBLE, .dest = &a->cfg.rtol, .bounds = NDE_ARG_LO_OPEN,
-         .help = "relative tolerance"},
-        {.name = "atol", .kind = NDE_ARG_DOUBLE, .dest = &a->cfg.atol, .bounds = NDE_ARG_LO_OPEN,
-         .help = "absolute tolerance"},
+        NDE_ARGS_TOLERANCES(&a->cfg.rtol, &a->cfg.atol),
         {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &a->cfg.lr, .bounds = NDE_ARG_LO,
          .help = "RMSprop learning rate"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &a->cfg.seed, .help = "random seed"},
-        {.name = "print-every", .kind = NDE_ARG_SIZE, .dest = &a->print_every,
-         .help = "progress line every N iterations (0: none)"},
-        {.name = "out", .kind = NDE_ARG_STRING, .dest = &a->out, .metavar = "DIR",
-         .help = "output folder"},
-        {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &a->plot,
-         .help = "skip spiral.png (gnuplot)"},
+        NDE_ARGS_SEED(&a->cfg.seed),
+        NDE_ARGS_PRINT_EVERY(&a->print_every, "iterations"),
+        NDE_ARGS_OUT(&a->out),
+        NDE_ARGS_NO_PLOT(&a->plot, "spiral.png (gnuplot)"),
         {.name = "reg", .kind = NDE_ARG_CHOICE, .dest = &reg, .choices = reg_names,
          .metavar = "NAME", .help = "regularizer added to the loss: none, error, error_mean,\n"
                                     "stiffness, stiffness_max or kinetic"},
@@ -89,7 +81,7 @@ static int parse_args(int argc, char **argv, args *a)
     const nde_args_spec spec = {
         .prog = "spiral",
         .about = "Trains du/dt = MLP(u^3) on the spiral of torchdiffeq's ode_demo.py.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return rc;
     a->cfg.tape = tape ? NDE_TAPE_STEP_STARTS : NDE_TAPE_STAGES;

@@ -47,22 +47,17 @@ static int parse_args(int argc, char **argv, args *a)
          .help = "units of the MLP correction (0: none)"},
         {.name = "scale", .kind = NDE_ARG_DOUBLE, .dest = &a->scale,
          .help = "scale of the MLP correction"},
-        {.name = "rtol", .kind = NDE_ARG_DOUBLE, .dest = &a->rtol, .bounds = NDE_ARG_LO_OPEN,
-         .help = "relative tolerance"},
-        {.name = "atol", .kind = NDE_ARG_DOUBLE, .dest = &a->atol, .bounds = NDE_ARG_LO_OPEN,
-         .help = "absolute tolerance"},
+        NDE_ARGS_TOLERANCES(&a->rtol, &a->atol),
         {.name = "tmax", .kind = NDE_ARG_DOUBLE, .dest = &a->tmax, .bounds = NDE_ARG_LO_OPEN,
          .help = "end of the time span"},
-        {.name = "seed", .kind = NDE_ARG_U64, .dest = &a->seed, .help = "random seed"},
-        {.name = "print-every", .kind = NDE_ARG_SIZE, .dest = &a->print_every,
-         .help = "progress line every N iterations (0: none)"},
-        {.name = "out", .kind = NDE_ARG_STRING, .dest = &a->out, .metavar = "DIR",
-         .help = "output folder"},
+        NDE_ARGS_SEED(&a->seed),
+        NDE_ARGS_PRINT_EVERY(&a->print_every, "iterations"),
+        NDE_ARGS_OUT(&a->out),
     };
     const nde_args_spec spec = {
         .prog = "stiff",
         .about = "Fits Robertson's kinetics plus an MLP correction with CVODES BDF and its adjoint.",
-        .opts = opts, .n_opts = sizeof opts / sizeof opts[0]};
+        NDE_ARGS_TABLE(opts)};
     return nde_args_parse(&spec, argc, argv, NULL);
 }
 

@@ -24,8 +24,7 @@
  *        .help = "relative tolerance"},
  *       {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = &plot, .help = "no PNG"},
  *   };
- *   const nde_args_spec spec = {.prog = "spiral", .opts = opts,
- *                               .n_opts = sizeof opts / sizeof opts[0]};
+ *   const nde_args_spec spec = {.prog = "spiral", NDE_ARGS_TABLE(opts)};
  *   int rc = nde_args_parse(&spec, argc, argv, NULL);
  *   if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
  */
@@ -35,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "nde/ode.h"
 
 typedef enum nde_arg_kind {
     NDE_ARG_FLAG,   /* no value; stores 1 in *(int *)dest */
@@ -77,6 +78,34 @@ typedef struct nde_args_spec {
     size_t n_opts;
     size_t min_positional, max_positional; /* positional arguments allowed (default none) */
 } nde_args_spec;
+
+/* Entries many programs share, so that they read the same everywhere. */
+#define NDE_ARGS_SEED(d) {.name = "seed", .kind = NDE_ARG_U64, .dest = (d), .help = "random seed"}
+#define NDE_ARGS_OUT(d)                                                                         \
+    {.name = "out", .kind = NDE_ARG_STRING, .dest = (d), .metavar = "DIR", .help = "output folder"}
+#define NDE_ARGS_CACHE(d)                                                                       \
+    {.name = "cache", .kind = NDE_ARG_STRING, .dest = (d), .metavar = "DIR",                    \
+     .help = "cache of generated data"}
+/* file: what --no-plot skips, e.g. "spiral.png" */
+#define NDE_ARGS_NO_PLOT(d, file)                                                               \
+    {.name = "no-plot", .kind = NDE_ARG_UNFLAG, .dest = (d), .help = "skip " file}
+/* unit: "iterations", "steps", ... */
+#define NDE_ARGS_PRINT_EVERY(d, unit)                                                           \
+    {.name = "print-every", .kind = NDE_ARG_SIZE, .dest = (d),                                  \
+     .help = "progress line every N " unit " (0: none)"}
+/* --rtol and --atol, both > 0 */
+#define NDE_ARGS_TOLERANCES(rtol, atol)                                                         \
+    {.name = "rtol", .kind = NDE_ARG_DOUBLE, .dest = (rtol), .bounds = NDE_ARG_LO_OPEN,         \
+     .help = "relative tolerance"},                                                             \
+    {.name = "atol", .kind = NDE_ARG_DOUBLE, .dest = (atol), .bounds = NDE_ARG_LO_OPEN,         \
+     .help = "absolute tolerance"}
+/* d: an nde_method, read by nde_args_method */
+#define NDE_ARGS_METHOD(d)                                                                      \
+    {.name = "method", .kind = NDE_ARG_CUSTOM, .dest = (d), .parse = nde_args_method,           \
+     .metavar = "NAME", .default_text = nde_method_name(*(d)),                                  \
+     .help = "ODE method (nde info lists them)"}
+/* In an nde_args_spec initializer: the option table `opts`, an array. */
+#define NDE_ARGS_TABLE(opts) .opts = (opts), .n_opts = sizeof(opts) / sizeof(opts)[0]
 
 /* Results of nde_args_parse. */
 enum {
