@@ -105,16 +105,6 @@ static void usage_with(const nde_args_spec *spec, const char *defaults, FILE *f)
     }
 }
 
-void nde_args_usage(const nde_args_spec *spec, FILE *f)
-{
-    char *defaults = calloc(spec->n_opts + 1, DEFAULT_CAP);
-    if (!defaults) return;
-    for (size_t i = 0; i < spec->n_opts; i++)
-        default_of(&spec->opts[i], defaults + i * DEFAULT_CAP, DEFAULT_CAP);
-    usage_with(spec, defaults, f);
-    free(defaults);
-}
-
 int nde_args_exit_status(int rc)
 {
     return rc == NDE_ARGS_HELP ? 0 : 2;

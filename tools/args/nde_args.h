@@ -8,7 +8,9 @@
  *     of positional arguments prints one line on stderr naming the option and the value,
  *     ending in "(try --help)": exit status 2;
  *   - numbers are strict: the whole string, decimal digits only for counts and seeds (no
- *     sign, no trailing junk, no overflow), finite doubles, each within its bounds.
+ *     sign, no trailing junk, no overflow), finite doubles, each within its bounds;
+ *   - as with getopt_long, "--name=value" equals "--name value", a long name may be
+ *     shortened to a unique prefix, and "--" ends the options.
  *
  * This is front-end code, not part of libnde: it prints, but it never exits; the caller
  * returns nde_args_exit_status(rc) from main.
@@ -130,9 +132,5 @@ int nde_args_exit_status(int rc);
 /* An NDE_ARG_CUSTOM parser for ODE method names (nde_method_parse): dest is an
  * nde_method; on a bad name returns nde_last_error(). */
 const char *nde_args_method(const char *value, void *dest);
-
-/* Print the usage generated from spec on f (what --help prints on stdout), with the
- * values now in the destinations as the defaults. */
-void nde_args_usage(const nde_args_spec *spec, FILE *f);
 
 #endif
