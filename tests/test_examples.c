@@ -142,6 +142,11 @@ Test(examples, drivers_follow_the_option_conventions)
     check_cli_conventions(NDE_BURGERS_EXE, "burgers_fno",
                           (const char *const[]){"--epochs -3", "--seed x", "--n 2x",
                                                 "--batch 0", NULL});
+    /* options that only go together */
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "%s --data-a a.npy 2>&1 >/dev/null", NDE_BURGERS_EXE);
+    cr_assert_eq(exit_code(run(cmd, out, sizeof out)), 2);
+    cr_assert(strstr(out, "--data-u") != NULL, "%s", out);
     check_cli_conventions(NDE_DARCY_EXE, "darcy",
                           (const char *const[]){"--epochs -3", "--seed x", "--s 2x",
                                                 "--epochs 0", "--model nosuch", "--lr-fno 0",

@@ -92,6 +92,10 @@ static int parse(int argc, char **argv, opts *o)
                         "(try --help)\n", o->ntrain, o->ntest, o->batch);
         return NDE_ARGS_ERROR;
     }
+    if ((o->data_a || o->data_u) && (o->data || !o->data_a || !o->data_u)) {
+        fprintf(stderr, "burgers_fno: give --data FILE, or both --data-a and --data-u (try --help)\n");
+        return NDE_ARGS_ERROR;
+    }
     return NDE_ARGS_OK;
 }
 
@@ -132,10 +136,6 @@ static void load_data(nde_ctx *ctx, const opts *o, double **a, double **u)
 {
     size_t total = o->ntrain + o->ntest;
     if (o->data || o->data_a || o->data_u) {
-        if (!o->data && (!o->data_a || !o->data_u)) {
-            fprintf(stderr, "give --data FILE, or both --data-a and --data-u\n");
-            exit(2);
-        }
         nde_array aa = {0}, uu = {0};
         CHECK(nde_dataset_read(o->data ? o->data : o->data_a, o->a_name, 2, &aa));
         CHECK(nde_dataset_read(o->data ? o->data : o->data_u, o->u_name, 2, &uu));
