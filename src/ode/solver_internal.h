@@ -28,6 +28,8 @@ struct nde_solver {
     const nde_tableau *tab;     /* NULL for SUNDIALS methods */
     const nde_backend_ops *ops;
     void *backend;              /* backend-owned data */
+    size_t record_limit;        /* opts.tape_max_bytes resolved (0 → half the RAM): the most
+                                   bytes tape and step log may allocate together */
 
     /* last solve */
     size_t batch, n;            /* n = batch · dim */
