@@ -363,10 +363,7 @@ nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, 
     memcpy(s->ts, ts, nt * sizeof *ts);
     nde_status st = s->ops->solve(s, u0, traj);
     s->solved_ok = st == NDE_OK;
-    /* what the tape holds, also after a failure (e.g. NDE_ERR_LIMIT) */
-    size_t taped = s->n_steps, every = s->opts.checkpoint_every;
-    if (s->opts.tape == NDE_TAPE_CHECKPOINT) taped = every ? (s->n_steps + every - 1) / every : 1;
-    s->stats.tape_bytes = taped * s->tape_stride * sizeof(double);
+    s->stats.tape_bytes = nde_solver_tape_view(s).tape_bytes; /* also after a failure */
     return st;
 }
 
@@ -390,6 +387,20 @@ void nde_solver_unfreeze_steps(nde_solver *s)
     nde_free(s->replay_h);
     s->replay_h = NULL;
     s->n_replay = 0;
+}
+
+nde_tape_view nde_solver_tape_view(const nde_solver *s)
+{
+    size_t recs = s->n_steps, every = s->opts.checkpoint_every;
+    if (s->opts.tape == NDE_TAPE_CHECKPOINT) recs = every ? (s->n_steps + every - 1) / every : 1;
+    if (!s->tape || s->tape_stride == 0) recs = 0;
+    return (nde_tape_view){
+        .field = &s->field, .opts = &s->opts, .tab = s->tab, .ctx = s->ctx,
+        .solved_ok = s->solved_ok, .batch = s->batch, .n = s->n, .nt = s->nt, .ts = s->ts,
+        .save_src = s->save_src, .steps = s->steps, .n_steps = s->n_steps, .tape = s->tape,
+        .tape_stride = s->tape_stride, .n_records = recs,
+        .tape_bytes = recs * s->tape_stride * sizeof(double),
+    };
 }
 
 const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps)
