@@ -143,7 +143,7 @@ void nde_solver_destroy(nde_solver **sp)
 {
     if (!sp || !*sp) return;
     nde_solver *s = *sp;
-    if (s->cont_adj && s->cont_adj_free) s->cont_adj_free(s->cont_adj);
+    if (s->shared_adj_destroy) s->shared_adj_destroy(&s->shared_adj);
     if (s->ops && s->ops->free_data) s->ops->free_data(s);
     nde_free(s->ts);
     nde_free(s->steps);
@@ -154,7 +154,6 @@ void nde_solver_destroy(nde_solver **sp)
     nde_free(s->u);
     nde_free(s->u_new);
     nde_free(s->scratch);
-    nde_free(s->adj_ws);
     nde_free(s->replay_h);
     nde_free(s);
     *sp = NULL;
@@ -401,6 +400,63 @@ nde_tape_view nde_solver_tape_view(const nde_solver *s)
         .tape_stride = s->tape_stride, .n_records = recs,
         .tape_bytes = recs * s->tape_stride * sizeof(double),
     };
+}
+
+nde_status nde_solver_set_recording(nde_solver *s, nde_tape tape, size_t checkpoint_every,
+                                    size_t checkpoint_slots, size_t cvodes_adj_steps)
+{
+    nde_solver_opts o = s->opts;
+    o.tape = tape;
+    o.checkpoint_every = checkpoint_every;
+    o.checkpoint_slots = checkpoint_slots;
+    o.cvodes_adj_steps = cvodes_adj_steps;
+    if (o.tape == s->opts.tape && o.checkpoint_every == s->opts.checkpoint_every &&
+        o.checkpoint_slots == s->opts.checkpoint_slots &&
+        o.cvodes_adj_steps == s->opts.cvodes_adj_steps)
+        return NDE_OK;
+    NDE_TRY(nde_field_check(&s->field, tape != NDE_TAPE_NONE));
+    NDE_TRY(check_opts(&o));
+    const char *m = nde_method_name(o.method);
+    if (tape != NDE_TAPE_NONE && !s->tab)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED,
+                        "%s: the discrete-adjoint tape is for explicit RK methods", m);
+    if (cvodes_adj_steps > 0 && o.method != NDE_CVODE_BDF && o.method != NDE_CVODE_ADAMS)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: CVODES checkpoints need NDE_CVODE_BDF/ADAMS",
+                        m);
+    if (cvodes_adj_steps > 0 && !s->field.vjp)
+        return NDE_FAIL(NDE_ERR_ARG, "%s: the CVODES adjoint needs a field with a vjp", m);
+    /* the backend was built for the old options (CVodeAdjInit or not): rebuild it */
+    if (s->ops->free_data) s->ops->free_data(s);
+    s->opts = o;
+    s->solved_ok = 0;
+    return s->ops->init ? s->ops->init(s) : NDE_OK;
+}
+
+void nde_solver_note_adjoint(nde_solver *s, const nde_adjoint_stats *st)
+{
+    s->stats.n_vjp = st->n_vjp;
+    s->stats.n_adjoint_nfe = st->nfe;
+    s->stats.n_recomputed_steps = st->n_recomputed_steps;
+    s->stats.adjoint_peak_bytes = st->peak_bytes;
+    s->stats.adjoint_max_states = st->max_states;
+}
+
+nde_adjoint *nde_solver_shared_adjoint(const nde_solver *s) { return s->shared_adj; }
+
+void nde_solver_set_shared_adjoint(nde_solver *s, nde_adjoint *adj,
+                                   void (*destroy)(nde_adjoint **adj))
+{
+    if (s->shared_adj_destroy) s->shared_adj_destroy(&s->shared_adj);
+    s->shared_adj = adj;
+    s->shared_adj_destroy = destroy;
+}
+
+size_t nde_solver_bytes(const nde_solver *s)
+{
+    if (!s) return 0;
+    return (s->n_cap * (2 * NDE_RK_MAX_STAGES + 3) + s->tape_cap_steps * s->tape_stride) *
+               sizeof(double) +
+           s->steps_cap * sizeof(nde_step_rec);
 }
 
 const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps)

@@ -6,6 +6,7 @@
 
 #include "nde/ode.h"
 #include "ode/tableau.h"
+#include "ode/solver_adjoint.h"
 #include "ode/tape_view.h"
 
 /* Backend operations (SUNDIALS-style ops table): one per solver family. */
@@ -55,14 +56,10 @@ struct nde_solver {
     double *replay_h;
     size_t n_replay;
 
-    /* reverse-sweep workspace, grown on demand (src/adjoint) */
-    double *adj_ws;
-    size_t adj_ws_cap;
-
-    /* continuous adjoints' backward solvers and buffers (src/adjoint), kept between
-     * calls; freed by cont_adj_free */
-    void *cont_adj;
-    void (*cont_adj_free)(void *cont_adj);
+    /* the adjoint the free functions nde_adjoint_discrete, ... share (src/adjoint):
+     * its workspace and backward solvers persist between calls */
+    nde_adjoint *shared_adj;
+    void (*shared_adj_destroy)(nde_adjoint **adj);
 };
 
 /* Grow the per-solve buffers for n unknowns, nt save times. */

@@ -101,7 +101,7 @@ int nde_sun_rhs(double t, N_Vector y, N_Vector ydot, void *user)
     nde_solver *s = d->s;
     double *out = N_VGetArrayPointer(ydot);
     nde_status st = s->field.f(s->field.ctx, t, N_VGetArrayPointer(y), out, s->batch);
-    s->stats.nfe++;
+    *(d->adj_stats ? &d->adj_stats->nfe : &s->stats.nfe) += 1;
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
@@ -112,7 +112,7 @@ int nde_sun_rhs_explicit(double t, N_Vector y, N_Vector ydot, void *user)
     const nde_field *fe = s->opts.imex_explicit;
     double *out = N_VGetArrayPointer(ydot);
     nde_status st = fe->f(fe->ctx, t, N_VGetArrayPointer(y), out, s->batch);
-    s->stats.nfe++;
+    *(d->adj_stats ? &d->adj_stats->nfe : &s->stats.nfe) += 1;
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
@@ -125,7 +125,7 @@ int nde_sun_rhs_implicit(double t, N_Vector y, N_Vector ydot, void *user)
     double *out = N_VGetArrayPointer(ydot);
     nde_status st = s->field.f(s->field.ctx, t, u, out, s->batch);
     if (st == NDE_OK) st = fe->f(fe->ctx, t, u, d->fe, s->batch);
-    s->stats.nfe += 2;
+    *(d->adj_stats ? &d->adj_stats->nfe : &s->stats.nfe) += 2;
     if (st == NDE_OK)
         for (size_t i = 0; i < s->n; i++) out[i] -= d->fe[i];
     return nde_sun_cb_result(d, st, out, s->n);
@@ -183,7 +183,7 @@ int nde_sun_jac(double t, N_Vector y, N_Vector fy, SUNMatrix J, void *user, N_Ve
         memset(w, 0, s->n * sizeof *w);
         for (size_t b = 0; b < B; b++) w[b * dim + j] = 1.0;
         nde_status st = s->field.jvp(s->field.ctx, t, N_VGetArrayPointer(y), w, jw, B);
-        s->stats.n_jvp++;
+        *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
         int rc = nde_sun_cb_result(d, st, jw, s->n);
         if (rc) return rc;
         for (size_t b = 0; b < B; b++) {
@@ -204,7 +204,7 @@ int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, v
     double *out = N_VGetArrayPointer(Jv);
     nde_status st = s->field.jvp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(v),
                                  out, s->batch);
-    s->stats.n_jvp++;
+    *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
     return nde_sun_cb_result(d, st, out, s->n);
 }
 

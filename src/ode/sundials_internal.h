@@ -59,6 +59,8 @@ struct nde_sun {
     int which_b;             /* backward problem index, −1 if none */
     size_t nb_p;             /* quadrature length it was built for */
     N_Vector yB, qB;         /* (n), (n_params) */
+    nde_adjoint_stats *adj_stats; /* during an adjoint run: where the callbacks count (the
+                                     forward re-integration is adjoint work), else NULL */
     SUNMatrix AB;
     SUNLinearSolver LSB;
 };
