@@ -426,10 +426,17 @@ nde_status nde_solver_set_recording(nde_solver *s, nde_tape tape, size_t checkpo
     if (cvodes_adj_steps > 0 && !s->field.vjp)
         return NDE_FAIL(NDE_ERR_ARG, "%s: the CVODES adjoint needs a field with a vjp", m);
     /* the backend was built for the old options (CVodeAdjInit or not): rebuild it */
+    nde_solver_opts old = s->opts;
     if (s->ops->free_data) s->ops->free_data(s);
     s->opts = o;
     s->solved_ok = 0;
-    return s->ops->init ? s->ops->init(s) : NDE_OK;
+    nde_status st = s->ops->init ? s->ops->init(s) : NDE_OK;
+    if (st != NDE_OK) {
+        /* keep a usable solver: back to the options it had (their backend was valid) */
+        s->opts = old;
+        if (s->ops->init) (void)s->ops->init(s);
+    }
+    return st;
 }
 
 void nde_solver_note_adjoint(nde_solver *s, const nde_adjoint_stats *st)

@@ -293,6 +293,8 @@ static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
 {
     nde_sun *d = s->backend;
     const char *m = nde_method_name(s->opts.method);
+    if (!d) /* only after a failed re-configuration (out of memory) */
+        return NDE_FAIL(NDE_ERR_STATE, "%s: the solver has no SUNDIALS backend", m);
     if (s->replay_h)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: frozen step replay is for explicit RK methods",
                         m);
