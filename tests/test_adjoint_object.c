@@ -4,6 +4,7 @@
  * re-integration is adjoint work, not forward nfe; misuse is a status. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "fields.h"
@@ -213,6 +214,36 @@ Test(adjoint_object, cvodes_reforward_is_adjoint_work_not_forward_nfe)
         cr_assert(after->n_adjoint_nfe > 0, "path %d: re-forward work not counted", path);
         if (adj) cr_assert_eq(nde_adjoint_get_stats(adj)->nfe, after->n_adjoint_nfe);
         nde_adjoint_destroy(&adj);
+        nde_solver_destroy(&s);
+    }
+}
+#endif
+
+#if NDE_HAVE_SUNDIALS
+/* opts.tape_max_bytes also bounds CVODES' adjoint check points (with the step log): a
+ * small cap stops the solve with NDE_ERR_LIMIT, an ample one changes nothing. */
+Test(adjoint_object, cvodes_checkpoints_respect_the_tape_cap)
+{
+    nde_field f = field();
+    double traj[NT * B * D], ref[NT * B * D];
+    size_t caps[3] = {SIZE_MAX, 100 * 1024 * 1024, 4096};
+    for (int k = 0; k < 3; k++) {
+        nde_solver_opts o = forward_opts(NDE_CVODE_BDF);
+        o.cvodes_adj_steps = 2; /* a check point every other step */
+        o.tape_max_bytes = caps[k];
+        nde_solver *s;
+        CHECK(nde_solver_create(ctx, &f, &o, &s));
+        nde_status st = nde_solve(s, B, D, u0, NT, ts, k == 0 ? ref : traj);
+        if (k < 2) {
+            cr_assert_eq(st, NDE_OK, "cap %zu: %s", caps[k], nde_last_error());
+            if (k == 1) cr_assert_eq(memcmp(traj, ref, sizeof ref), 0);
+        } else {
+            cr_assert_eq(st, NDE_ERR_LIMIT, "cap %zu: %s", caps[k], nde_last_error());
+            cr_assert(strstr(nde_last_error(), "CVODES adjoint check points"), "%s",
+                      nde_last_error());
+            cr_assert(strstr(nde_last_error(), "raise nde_solver_opts.tape_max_bytes"));
+            cr_assert_eq(nde_adjoint_cvodes(s, g, NULL, 0, NULL, NULL), NDE_ERR_STATE);
+        }
         nde_solver_destroy(&s);
     }
 }

@@ -117,7 +117,9 @@ typedef struct nde_solver_opts {
      * allocate; a solve that would need more fails with NDE_ERR_LIMIT, naming the step
      * and the bytes, instead of growing without bound (tiny steps of a diverging model).
      * 0 → half of the machine's physical memory; SIZE_MAX → unlimited. Buffers grow by
-     * doubling, clamped to the limit, so they never exceed it. */
+     * doubling, clamped to the limit, so they never exceed it. With cvodes_adj_steps it
+     * bounds CVODES' adjoint check points (an estimate of their size, checked after
+     * every step) with the step log. */
     size_t tape_max_bytes;
     /* SUNDIALS methods (ignored by the explicit RK methods); 0 means default: */
     nde_linsol linsol;    /* implicit methods' linear solver */

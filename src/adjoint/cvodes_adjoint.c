@@ -198,8 +198,7 @@ static nde_status run_backward(nde_adjoint *a, nde_sun *d, const double *dL, dou
      * and the backward integrator about qmax + 8 vectors and its dense matrix */
     size_t qmax = (size_t)(s->opts.max_order > 0 ? s->opts.max_order
                                                  : (s->opts.method == NDE_CVODE_BDF ? 5 : 12));
-    size_t states = (size_t)d->n_checkpoints * (qmax + 2) + 2 * (s->opts.cvodes_adj_steps + 1) +
-                    qmax + 8 + (d->AB ? n : 0);
+    size_t states = nde_sun_checkpoint_states(d) + qmax + 8 + (d->AB ? n : 0);
     size_t bytes = states * n * sizeof(double) + p * sizeof(double);
     a->stats.peak_bytes = bytes;
     a->stats.max_states = (bytes + n * sizeof(double) - 1) / (n * sizeof(double));

@@ -289,6 +289,29 @@ static int callback(nde_solver *s, double t, double h, double err, const double 
     return s->opts.callback(&info, s->opts.callback_user);
 }
 
+size_t nde_sun_checkpoint_states(const nde_sun *d)
+{
+    const nde_solver_opts *o = &d->s->opts;
+    size_t qmax = (size_t)(o->max_order > 0 ? o->max_order : (o->method == NDE_CVODE_BDF ? 5 : 12));
+    return (size_t)d->n_checkpoints * (qmax + 2) + 2 * (o->cvodes_adj_steps + 1);
+}
+
+/* opts.tape_max_bytes also bounds what CVODES keeps for the adjoint (its check points,
+ * estimated as nde_sun_checkpoint_states) together with the step log. */
+static nde_status check_checkpoint_memory(nde_solver *s, const nde_sun *d, double t)
+{
+    size_t states = nde_sun_checkpoint_states(d), log = s->steps_cap * sizeof(nde_step_rec);
+    size_t per = s->n * sizeof(double);
+    if (states <= (s->record_limit > log ? (s->record_limit - log) / per : 0)) return NDE_OK;
+    return NDE_FAIL(NDE_ERR_LIMIT,
+                    "%s: after step %zu (t = %.17g) the CVODES adjoint check points (%ld) hold "
+                    "about %zu bytes with the step log, more than the limit of %zu bytes; "
+                    "raise nde_solver_opts.tape_max_bytes (SIZE_MAX: unlimited)",
+                    nde_method_name(s->opts.method), s->n_steps - 1, t, d->n_checkpoints,
+                    states > (SIZE_MAX - log) / per ? SIZE_MAX : states * per + log,
+                    s->record_limit);
+}
+
 static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
 {
     nde_sun *d = s->backend;
@@ -331,6 +354,7 @@ static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
         d->fam->err_weights(d->mem, d->ewt);
         double err = N_VWrmsNorm(d->ele, d->ewt);
         st = nde_solver_log_step(s, t, h, err, d->jac_rho);
+        if (st == NDE_OK && d->adj_ready) st = check_checkpoint_memory(s, d, tret);
         if (st != NDE_OK) break;
         s->stats.n_accepted++;
         while (next < nt && dir * (s->ts[next] - tret) <= 0.0) {
