@@ -89,6 +89,93 @@ nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *gra
                               size_t n_theta, double *grad_u0,
                               const nde_cont_adjoint_opts *opts);
 
+/* ---- the adjoint as an object ----------------------------------------------
+ * One place to choose how gradients are computed: an nde_adjoint is created for a solver
+ * with a kind and its options, and creating it configures what the solver records (its
+ * tape mode and checkpointing, or CVODES' checkpoints), so the forward and the gradient
+ * cannot disagree. It owns its workspace (reverse-sweep buffers, the continuous adjoints'
+ * backward solvers) and its statistics. nde_adjoint_run computes the gradient of the
+ * last nde_solve; the free functions above compute the same bits through an adjoint the
+ * solver keeps for them.
+ *
+ * Typical use:
+ *     nde_adjoint_opts ao = nde_adjoint_defaults(s, NDE_ADJ_DISCRETE_CHECKPOINT);
+ *     ao.checkpoint_every = 16;
+ *     nde_adjoint *adj;  NDE_TRY(nde_adjoint_create(s, &ao, &adj));
+ *     NDE_TRY(nde_solve(s, batch, dim, u0, nt, ts, traj));        // records what adj needs
+ *     NDE_TRY(nde_adjoint_run(adj, traj, dL_dtraj, grad, n_params, NULL));
+ *     nde_adjoint_destroy(&adj); */
+typedef enum nde_adjoint_kind {
+    NDE_ADJ_DISCRETE_STAGES = 0,  /* discrete, solver tape NDE_TAPE_STAGES */
+    NDE_ADJ_DISCRETE_STEP_STARTS, /* discrete, NDE_TAPE_STEP_STARTS */
+    NDE_ADJ_DISCRETE_CHECKPOINT,  /* discrete, NDE_TAPE_CHECKPOINT (binomial schedule) */
+    NDE_ADJ_BACKSOLVE,            /* nde_adjoint_backsolve; the solver records no tape */
+    NDE_ADJ_INTERPOLATING,        /* nde_adjoint_interpolating; no tape */
+    NDE_ADJ_CVODES,               /* nde_adjoint_cvodes; CVODES records checkpoints */
+    NDE_ADJ_KIND_COUNT
+} nde_adjoint_kind;
+
+typedef struct nde_adjoint_opts {
+    nde_adjoint_kind kind;
+    /* NDE_ADJ_DISCRETE_CHECKPOINT: as nde_solver_opts.checkpoint_every/_slots */
+    size_t checkpoint_every, checkpoint_slots;
+    /* NDE_ADJ_CVODES: CVODES checkpoint interval in steps (> 0), as
+     * nde_solver_opts.cvodes_adj_steps */
+    size_t cvodes_steps;
+    /* NDE_ADJ_BACKSOLVE, _INTERPOLATING, _CVODES: backward method and tolerances */
+    nde_cont_adjoint_opts cont;
+} nde_adjoint_opts;
+
+/* Work and memory of the last nde_adjoint_run. */
+typedef struct nde_adjoint_stats {
+    size_t n_vjp;              /* vector–Jacobian products */
+    size_t nfe;                /* forward evaluations recomputed (stages from step starts,
+                                  checkpoint segments, backsolve's u, re-forward solves,
+                                  CVODES' re-integration between its checkpoints) */
+    size_t n_jvp;              /* Jacobian–vector products of re-forward Newton iterations
+                                  (CVODES) */
+    size_t n_recomputed_steps; /* steps re-integrated (checkpointing, interpolating) */
+    size_t peak_bytes;         /* tape + workspace held at once */
+    size_t max_states;         /* most state copies (batch·dim doubles) held at once */
+} nde_adjoint_stats;
+
+typedef struct nde_adjoint nde_adjoint;
+
+/* Options for `kind` on solver s: checkpoint_every 0 and checkpoint_slots 0 (their
+ * defaults, see nde_solver_opts), cvodes_steps 50, cont = nde_cont_adjoint_defaults(s)
+ * (s may be NULL: TSIT5, rtol 1e-6, atol 1e-9). */
+nde_adjoint_opts nde_adjoint_defaults(const nde_solver *s, nde_adjoint_kind kind);
+
+/* Create an adjoint for s (borrowed: must outlive the adjoint) and configure what s
+ * records: the discrete kinds set s's tape (and checkpointing) and clear
+ * cvodes_adj_steps; BACKSOLVE and INTERPOLATING clear both; CVODES sets
+ * cvodes_adj_steps = opts.cvodes_steps and no tape. This invalidates s's last solve
+ * (solve again before nde_adjoint_run); a later nde_adjoint_create on the same solver
+ * reconfigures it again. opts NULL → nde_adjoint_defaults(s, NDE_ADJ_DISCRETE_STAGES).
+ * Errors: NDE_ERR_ARG (NULL s or out, unknown kind, bad tolerances, cvodes_steps 0, a
+ * field without vjp); NDE_ERR_UNSUPPORTED (a discrete kind on a SUNDIALS method, CVODES
+ * on a method other than NDE_CVODE_BDF/ADAMS or in a build without SUNDIALS);
+ * NDE_ERR_NOMEM. */
+nde_status nde_adjoint_create(nde_solver *s, const nde_adjoint_opts *opts, nde_adjoint **out);
+void nde_adjoint_destroy(nde_adjoint **adj); /* NULL-safe; sets *adj = NULL */
+
+/* The gradient of L(traj) for the last solve of the adjoint's solver.
+ * traj       (nt, batch, dim): that solve's output (BACKSOLVE and INTERPOLATING restart
+ *            from its rows; the discrete and CVODES kinds ignore it, may be NULL).
+ * dL_dtraj   (nt, batch, dim): ∂L/∂traj.
+ * grad_theta (n_theta): ∂L/∂θ is ADDED; NULL → not wanted; n_theta = field n_params.
+ * grad_u0    (batch, dim): ∂L/∂u0 is WRITTEN; NULL → not wanted.
+ * Bit-identical to the matching free function (nde_adjoint_discrete, _backsolve,
+ * _interpolating, _cvodes with opts.cont). Also copies the statistics into the solver's
+ * (n_vjp, n_adjoint_nfe, n_recomputed_steps, adjoint_peak_bytes, adjoint_max_states).
+ * Errors: those of the matching free function. */
+nde_status nde_adjoint_run(nde_adjoint *adj, const double *traj, const double *dL_dtraj,
+                           double *grad_theta, size_t n_theta, double *grad_u0);
+
+/* Statistics of the last nde_adjoint_run (borrowed; NULL for NULL adj). */
+const nde_adjoint_stats *nde_adjoint_get_stats(const nde_adjoint *adj);
+const nde_adjoint_opts *nde_adjoint_get_opts(const nde_adjoint *adj);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,14 +14,13 @@ static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t
 {
     (void)batch;
     nde_cont_ws *w = ctx;
-    nde_solver *s = w->s;
-    const nde_field *f = &s->field;
+    const nde_field *f = w->v.field;
     size_t n = w->n, p = w->p;
-    NDE_TRY(f->f(f->ctx, t, x, dx, s->batch));
+    NDE_TRY(f->f(f->ctx, t, x, dx, w->v.batch));
     memset(dx + 2 * n, 0, p * sizeof *dx);
-    NDE_TRY(f->vjp(f->ctx, t, x, x + n, dx + n, p ? dx + 2 * n : NULL, s->batch));
-    s->stats.n_vjp++;
-    s->stats.n_adjoint_nfe++;
+    NDE_TRY(f->vjp(f->ctx, t, x, x + n, dx + n, p ? dx + 2 * n : NULL, w->v.batch));
+    w->a->stats.n_vjp++;
+    w->a->stats.nfe++;
     for (size_t i = n; i < 2 * n + p; i++) dx[i] = -dx[i];
     return NDE_OK;
 }
@@ -36,22 +35,23 @@ static nde_status build(nde_cont_ws *w)
     return nde_cont_solver(w, &w->aug, w->opts.method, NDE_TAPE_NONE, &w->back);
 }
 
-nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL,
-                                 double *grad_theta, size_t n_theta, double *grad_u0,
-                                 const nde_cont_adjoint_opts *opts)
+nde_status nde_adj_backsolve(nde_adjoint *a, const double *traj, const double *dL,
+                             double *grad_theta, size_t n_theta, double *grad_u0,
+                             const nde_cont_adjoint_opts *opts)
 {
-    NDE_TRY(nde_cont_check(s, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_backsolve"));
-    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(s);
+    nde_tape_view v = nde_solver_tape_view(a->s);
+    NDE_TRY(nde_cont_check(&v, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_backsolve"));
+    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(a->s);
     nde_cont_ws *w;
-    NDE_TRY(nde_cont_ws_get(s, NDE_CONT_BACKSOLVE, &o, build, &w));
-    size_t n = w->n, p = w->p, dim = w->aug.dim, nt = s->nt;
-    s->stats.n_vjp = s->stats.n_adjoint_nfe = s->stats.n_recomputed_steps = 0;
+    NDE_TRY(nde_cont_ws_get(a, &v, NDE_CONT_BACKSOLVE, &o, build, &w));
+    size_t n = w->n, p = w->p, dim = w->aug.dim, nt = v.nt;
+    memset(&a->stats, 0, sizeof a->stats);
     double *x = w->x0, *out = w->x1; /* out: (2, dim) rows of the segment's solve */
     memcpy(x + n, dL + (nt - 1) * n, n * sizeof *x);
     memset(x + 2 * n, 0, p * sizeof *x);
     for (size_t k = nt - 1; k > 0; k--) {
         memcpy(x, traj + k * n, n * sizeof *x); /* re-anchor the state */
-        double seg[2] = {s->ts[k], s->ts[k - 1]};
+        double seg[2] = {v.ts[k], v.ts[k - 1]};
         NDE_TRY(nde_solve(w->back, 1, dim, x, 2, seg, out));
         memcpy(x + n, out + dim + n, (n + p) * sizeof *x);
         for (size_t i = 0; i < n; i++) x[n + i] += dL[(k - 1) * n + i];
@@ -63,6 +63,6 @@ nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double
     if (grad_u0) memcpy(grad_u0, x + n, n * sizeof *grad_u0);
     if (grad_theta)
         for (size_t i = 0; i < p; i++) grad_theta[i] += x[2 * n + i];
-    nde_cont_set_memory(s, nde_cont_solver_bytes(w->back) + 3 * dim * sizeof(double));
+    nde_cont_set_memory(w, nde_solver_bytes(w->back) + 3 * dim * sizeof(double));
     return NDE_OK;
 }

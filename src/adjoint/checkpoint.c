@@ -7,7 +7,8 @@
 #include "ode/rk_step.h"
 
 typedef struct ckpt_run {
-    nde_solver *s;
+    const nde_tape_view *v;
+    nde_adjoint_stats *st;
     nde_ckpt_visit visit;
     void *user;
     size_t n;
@@ -24,19 +25,19 @@ static size_t ceil_log2(size_t v)
     return l;
 }
 
-size_t nde_ckpt_slots(const nde_solver *s)
+size_t nde_ckpt_slots(const nde_tape_view *v)
 {
-    size_t every = s->opts.checkpoint_every;
-    size_t seg = every ? every : s->n_steps;
-    size_t c = s->opts.checkpoint_slots;
-    if (c == 0) c = every ? every : ceil_log2(s->n_steps) + 1;
+    size_t every = v->opts->checkpoint_every;
+    size_t seg = every ? every : v->n_steps;
+    size_t c = v->opts->checkpoint_slots;
+    if (c == 0) c = every ? every : ceil_log2(v->n_steps) + 1;
     if (c > seg) c = seg;
     return c ? c : 1;
 }
 
-size_t nde_ckpt_workspace(const nde_solver *s)
+size_t nde_ckpt_workspace(const nde_tape_view *v)
 {
-    return (nde_ckpt_slots(s) - 1 + 2 + 2 * (size_t)s->tab->stages) * s->n;
+    return (nde_ckpt_slots(v) - 1 + 2 + 2 * (size_t)v->tab->stages) * v->n;
 }
 
 /* β(c, r) = C(c + r, c), saturated just above `cap` (only comparisons with cap matter). */
@@ -54,22 +55,22 @@ static size_t beta(size_t c, size_t r, size_t cap)
 /* dst = u_{m0+count}, recomputed from src = u_{m0} (count >= 1). */
 static nde_status advance(ckpt_run *r, size_t m0, size_t count, const double *src, double *dst)
 {
-    nde_solver *s = r->s;
-    const nde_tableau *tab = s->tab;
+    const nde_tape_view *v = r->v;
+    const nde_tableau *tab = v->tab;
     size_t n = r->n, ns = (size_t)tab->stages;
     const double *cur = src;
     for (size_t j = 0; j < count; j++) {
         size_t m = m0 + j;
-        double h = s->steps[m].h;
+        double h = v->steps[m].h;
         double *out = j + 1 == count ? dst : r->work[j % 2];
-        NDE_TRY(nde_rk_stages(tab, &s->field, s->batch, s->steps[m].t, h, cur, r->k, r->y, 0,
-                              &s->stats.n_adjoint_nfe));
+        NDE_TRY(nde_rk_stages(tab, v->field, v->batch, v->steps[m].t, h, cur, r->k, r->y, 0,
+                              &r->st->nfe));
         /* exactly the forward's u_{n+1} (rk_solve.c) */
         if (tab->fsal)
             memcpy(out, r->y + (ns - 1) * n, n * sizeof *out);
         else
             nde_rk_combine(tab, tab->b, h, cur, r->k, n, out);
-        s->stats.n_recomputed_steps++;
+        r->st->n_recomputed_steps++;
         cur = out;
     }
     return NDE_OK;
@@ -109,21 +110,22 @@ static nde_status reverse_range(ckpt_run *r, size_t a, size_t b, const double *u
     return NDE_OK;
 }
 
-nde_status nde_ckpt_reverse(nde_solver *s, nde_ckpt_visit visit, void *user, double *ws)
+nde_status nde_ckpt_reverse(const nde_tape_view *v, nde_adjoint_stats *st, nde_ckpt_visit visit,
+                            void *user, double *ws)
 {
-    size_t n = s->n, ns = (size_t)s->tab->stages, c = nde_ckpt_slots(s);
-    ckpt_run r = {.s = s, .visit = visit, .user = user, .n = n, .snap = ws};
+    size_t n = v->n, ns = (size_t)v->tab->stages, c = nde_ckpt_slots(v);
+    ckpt_run r = {.v = v, .st = st, .visit = visit, .user = user, .n = n, .snap = ws};
     r.work[0] = ws + (c - 1) * n;
     r.work[1] = r.work[0] + n;
     r.y = r.work[1] + n;
     r.k = r.y + ns * n;
-    size_t every = s->opts.checkpoint_every, N = s->n_steps;
+    size_t every = v->opts->checkpoint_every, N = v->n_steps;
     size_t seg = every ? every : N;
     size_t n_seg = (N + seg - 1) / seg;
     for (size_t j = n_seg; j-- > 0;) {
         size_t a = j * seg, b = a + seg < N ? a + seg : N;
-        NDE_TRY(reverse_range(&r, a, b, s->tape + j * s->tape_stride, c, 0));
+        NDE_TRY(reverse_range(&r, a, b, nde_tape_record(v, j), c, 0));
     }
-    s->stats.adjoint_max_states = n_seg + r.max_in_use;
+    st->max_states = n_seg + r.max_in_use;
     return NDE_OK;
 }

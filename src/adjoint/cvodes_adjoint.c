@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cvodes/cvodes.h>
+
+#include "ode/solver_internal.h" /* the CVODES memory lives in the solver's backend */
 #include <sunlinsol/sunlinsol_dense.h>
 #include <sunlinsol/sunlinsol_spgmr.h>
 #include <sunmatrix/sunmatrix_dense.h>
@@ -26,7 +28,7 @@ static int fB(double t, N_Vector y, N_Vector yB, N_Vector yBdot, void *user)
     double *out = N_VGetArrayPointer(yBdot);
     nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yB),
                                  out, NULL, s->batch);
-    s->stats.n_vjp++;
+    d->adj_stats->n_vjp++;
     for (size_t i = 0; st == NDE_OK && i < s->n; i++) out[i] = -out[i];
     return nde_sun_cb_result(d, st, out, s->n);
 }
@@ -40,7 +42,7 @@ static int fQB(double t, N_Vector y, N_Vector yB, N_Vector qBdot, void *user)
     memset(out, 0, p * sizeof *out);
     nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yB),
                                  NULL, out, s->batch);
-    s->stats.n_vjp++;
+    d->adj_stats->n_vjp++;
     for (size_t i = 0; st == NDE_OK && i < p; i++) out[i] = -out[i];
     return nde_sun_cb_result(d, st, out, p);
 }
@@ -60,7 +62,7 @@ static int jacB(double t, N_Vector y, N_Vector yB, N_Vector fyB, SUNMatrix JB, v
         memset(v, 0, s->n * sizeof *v);
         for (size_t b = 0; b < B; b++) v[b * dim + j] = 1.0;
         nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), v, vu, NULL, B);
-        s->stats.n_vjp++;
+        d->adj_stats->n_vjp++;
         int rc = nde_sun_cb_result(d, st, vu, s->n);
         if (rc) return rc;
         for (size_t b = 0; b < B; b++) {
@@ -81,7 +83,7 @@ static int jtimesB(N_Vector vB, N_Vector JvB, double t, N_Vector y, N_Vector yB,
     double *out = N_VGetArrayPointer(JvB);
     nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(vB),
                                  out, NULL, s->batch);
-    s->stats.n_vjp++;
+    d->adj_stats->n_vjp++;
     for (size_t i = 0; st == NDE_OK && i < s->n; i++) out[i] = -out[i];
     return nde_sun_cb_result(d, st, out, s->n);
 }
@@ -147,27 +149,17 @@ static nde_status backward_problem(nde_sun *d, double tB0, const nde_cont_adjoin
     return NDE_OK;
 }
 
-nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL, double *grad_theta,
-                              size_t n_theta, double *grad_u0, const nde_cont_adjoint_opts *opts)
+/* The backward integration; the caller routes the callbacks' counts to the adjoint. */
+static nde_status run_backward(nde_adjoint *a, nde_sun *d, const double *dL, double *grad_theta,
+                               double *grad_u0, const nde_cont_adjoint_opts *opts)
 {
     const char *who = "nde_adjoint_cvodes";
-    if (!s) return NDE_FAIL(NDE_ERR_ARG, "%s: solver is NULL", who);
-    if (s->opts.method != NDE_CVODE_BDF && s->opts.method != NDE_CVODE_ADAMS)
-        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: the solve used %s, not CVODES BDF/Adams", who,
-                        nde_method_name(s->opts.method));
-    NDE_TRY(nde_cont_check(s, 0, NULL, dL, grad_theta, n_theta, who));
-    nde_sun *d = s->backend;
-    if (!d || !d->adj_recorded)
-        return NDE_FAIL(NDE_ERR_STATE,
-                        "%s: the last solve recorded no CVODES checkpoints (set "
-                        "opts.cvodes_adj_steps)",
-                        who);
+    nde_solver *s = a->s;
     nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(s);
     if (!(o.rtol > 0) || !(o.atol > 0) || !isfinite(o.rtol) || !isfinite(o.atol))
         return NDE_FAIL(NDE_ERR_ARG, "%s: tolerances must be positive, got rtol %g atol %g", who,
                         o.rtol, o.atol);
     size_t n = s->n, p = s->field.n_params, nt = s->nt;
-    s->stats.n_vjp = s->stats.n_adjoint_nfe = s->stats.n_recomputed_steps = 0;
     d->cb_status = NDE_OK;
     d->cb_nonfinite = 0;
     d->msg[0] = '\0';
@@ -206,18 +198,44 @@ nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL, double *grad_thet
      * and the backward integrator about qmax + 8 vectors and its dense matrix */
     size_t qmax = (size_t)(s->opts.max_order > 0 ? s->opts.max_order
                                                  : (s->opts.method == NDE_CVODE_BDF ? 5 : 12));
-    size_t states = (size_t)d->n_checkpoints * (qmax + 2) + 2 * (s->opts.cvodes_adj_steps + 1) +
-                    qmax + 8 + (d->AB ? n : 0);
-    nde_cont_set_memory(s, states * n * sizeof(double) + p * sizeof(double));
+    size_t states = nde_sun_checkpoint_states(d) + qmax + 8 + (d->AB ? n : 0);
+    size_t bytes = states * n * sizeof(double) + p * sizeof(double);
+    a->stats.peak_bytes = bytes;
+    a->stats.max_states = (bytes + n * sizeof(double) - 1) / (n * sizeof(double));
     return NDE_OK;
+}
+
+nde_status nde_adj_cvodes(nde_adjoint *a, const double *dL, double *grad_theta, size_t n_theta,
+                          double *grad_u0, const nde_cont_adjoint_opts *opts)
+{
+    const char *who = "nde_adjoint_cvodes";
+    nde_solver *s = a->s;
+    if (s->opts.method != NDE_CVODE_BDF && s->opts.method != NDE_CVODE_ADAMS)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: the solve used %s, not CVODES BDF/Adams", who,
+                        nde_method_name(s->opts.method));
+    nde_tape_view v = nde_solver_tape_view(s);
+    NDE_TRY(nde_cont_check(&v, 0, NULL, dL, grad_theta, n_theta, who));
+    nde_sun *d = s->backend;
+    if (!d || !d->adj_recorded)
+        return NDE_FAIL(NDE_ERR_STATE,
+                        "%s: the last solve recorded no CVODES checkpoints (set "
+                        "opts.cvodes_adj_steps)",
+                        who);
+    /* CVodeB re-integrates the forward between checkpoints through the forward's own
+     * callbacks: with adj_stats set they count that work here, not in the forward stats */
+    memset(&a->stats, 0, sizeof a->stats);
+    d->adj_stats = &a->stats;
+    nde_status st = run_backward(a, d, dL, grad_theta, grad_u0, opts);
+    d->adj_stats = NULL;
+    return st;
 }
 
 #else
 
-nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL, double *grad_theta,
-                              size_t n_theta, double *grad_u0, const nde_cont_adjoint_opts *opts)
+nde_status nde_adj_cvodes(nde_adjoint *a, const double *dL, double *grad_theta, size_t n_theta,
+                          double *grad_u0, const nde_cont_adjoint_opts *opts)
 {
-    (void)s, (void)dL, (void)grad_theta, (void)n_theta, (void)grad_u0, (void)opts;
+    (void)a, (void)dL, (void)grad_theta, (void)n_theta, (void)grad_u0, (void)opts;
     return NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde_adjoint_cvodes: this build has no SUNDIALS");
 }
 

@@ -16,10 +16,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "adjoint/adjoint_internal.h"
 #include "adjoint/checkpoint.h"
-#include "adjoint/sweep.h"
 #include "ode/rk_step.h"
-#include "ode/solver_internal.h"
 
 static int all_zero(const double *v, size_t n)
 {
@@ -35,20 +34,21 @@ static void axpy(size_t n, double a, const double *x, double *y)
 
 /* Workspace: lam, ubar, tmp (n each), kbar (stages·n), for recomputation y, k, and for
  * checkpointing the schedule's snapshots (checkpoint.h). */
-static nde_status reserve_ws(nde_solver *s, size_t need)
+static nde_status reserve_ws(nde_adjoint *a, size_t need)
 {
-    if (need <= s->adj_ws_cap) return NDE_OK;
+    if (need <= a->ws_cap) return NDE_OK;
     double *w = nde_alloc_array(need, sizeof *w);
     if (!w) return NDE_ERR_NOMEM;
-    nde_free(s->adj_ws);
-    s->adj_ws = w;
-    s->adj_ws_cap = need;
+    nde_free(a->ws);
+    a->ws = w;
+    a->ws_cap = need;
     return NDE_OK;
 }
 
 /* One reverse sweep's state: adjoint vectors, where the save times stand, outputs. */
 typedef struct sweep {
-    nde_solver *s;
+    nde_tape_view v;
+    nde_adjoint_stats *st;
     const double *dL;
     const nde_adj_hook *hook;
     double *grad_theta;
@@ -63,18 +63,18 @@ typedef struct sweep {
 static nde_status reverse_step(sweep *w, size_t m, const double *y, const double *k,
                                const double *rec)
 {
-    nde_solver *s = w->s;
-    const nde_tableau *tab = s->tab;
-    const nde_field *f = &s->field;
-    size_t n = s->n, ns = (size_t)tab->stages;
+    const nde_tape_view *v = &w->v;
+    const nde_tableau *tab = v->tab;
+    const nde_field *f = v->field;
+    size_t n = v->n, ns = (size_t)tab->stages;
     double *lam = w->lam, *ubar = w->ubar, *tmp = w->tmp, *kbar = w->kbar;
-    double t = s->steps[m].t, h = s->steps[m].h;
+    double t = v->steps[m].t, h = v->steps[m].h;
     memset(kbar, 0, ns * n * sizeof *kbar);
     memset(ubar, 0, n * sizeof *ubar);
-    while (w->dL && w->kout > 1 && s->save_src[w->kout - 1].step == m) {
+    while (w->dL && w->kout > 1 && v->save_src[w->kout - 1].step == m) {
         w->kout--;
         const double *g = w->dL + w->kout * n;
-        double theta = s->save_src[w->kout].theta;
+        double theta = v->save_src[w->kout].theta;
         if (theta == 1.0) {
             axpy(n, 1.0, g, lam);
         } else {
@@ -95,11 +95,11 @@ static nde_status reverse_step(sweep *w, size_t m, const double *y, const double
         if (all_zero(kb, n)) continue;
         double ti = t + tab->c[i] * h;
         if (rec)
-            NDE_TRY(f->vjp_rec(f->ctx, ti, y + i * n, rec + i * s->batch * f->rec_size, kb, tmp,
-                               w->grad_theta, s->batch));
+            NDE_TRY(f->vjp_rec(f->ctx, ti, y + i * n, rec + i * v->batch * f->rec_size, kb, tmp,
+                               w->grad_theta, v->batch));
         else
-            NDE_TRY(f->vjp(f->ctx, ti, y + i * n, kb, tmp, w->grad_theta, s->batch));
-        s->stats.n_vjp++;
+            NDE_TRY(f->vjp(f->ctx, ti, y + i * n, kb, tmp, w->grad_theta, v->batch));
+        w->st->n_vjp++;
         axpy(n, 1.0, tmp, ubar);
         for (size_t j = 0; j < i; j++)
             if (tab->a[i][j] != 0.0) axpy(n, h * tab->a[i][j], tmp, kbar + j * n);
@@ -112,36 +112,37 @@ static nde_status reverse_step(sweep *w, size_t m, const double *y, const double
 static nde_status reverse_from_start(void *user, size_t m, const double *u_m)
 {
     sweep *w = user;
-    nde_solver *s = w->s;
-    NDE_TRY(nde_rk_stages_rec(s->tab, &s->field, s->batch, s->steps[m].t, s->steps[m].h, u_m,
-                              w->k_re, w->y_re, w->rec_re, 0, &s->stats.n_adjoint_nfe));
+    const nde_tape_view *v = &w->v;
+    NDE_TRY(nde_rk_stages_rec(v->tab, v->field, v->batch, v->steps[m].t, v->steps[m].h, u_m,
+                              w->k_re, w->y_re, w->rec_re, 0, &w->st->nfe));
     return reverse_step(w, m, w->y_re, w->k_re, w->rec_re);
 }
 
-nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook *hook,
-                             double *grad_theta, double *grad_u0)
+nde_status nde_adj_discrete(nde_adjoint *a, const double *dL, const nde_adj_hook *hook,
+                            double *grad_theta, double *grad_u0)
 {
-    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_discrete: solver is NULL");
-    if (!s->tab)
+    nde_tape_view v = nde_solver_tape_view(a->s);
+    if (!v.tab)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED,
                         "discrete adjoint needs an explicit RK method, solver uses %s",
-                        nde_method_name(s->opts.method));
-    if (!s->solved_ok)
+                        nde_method_name(v.opts->method));
+    if (!v.solved_ok)
         return NDE_FAIL(NDE_ERR_STATE, "discrete adjoint: the last solve did not succeed");
-    if (s->opts.tape == NDE_TAPE_NONE)
+    if (v.opts->tape == NDE_TAPE_NONE)
         return NDE_FAIL(NDE_ERR_STATE,
                         "discrete adjoint: the solve recorded no tape (set opts.tape to "
                         "NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS or NDE_TAPE_CHECKPOINT)");
     if (!dL && !hook) return NDE_FAIL(NDE_ERR_ARG, "discrete adjoint: dL_dtraj is NULL");
-    size_t n = s->n, ns = (size_t)s->tab->stages;
-    int recompute = s->opts.tape != NDE_TAPE_STAGES;
-    int ckpt = s->opts.tape == NDE_TAPE_CHECKPOINT;
-    size_t rd = s->field.f_rec ? s->batch * s->field.rec_size : 0;
+    size_t n = v.n, ns = (size_t)v.tab->stages;
+    int recompute = v.opts->tape != NDE_TAPE_STAGES;
+    int ckpt = v.opts->tape == NDE_TAPE_CHECKPOINT;
+    size_t rd = nde_tape_rec_doubles(&v);
     size_t re = recompute ? ns * (2 * n + rd) : 0;
-    size_t ws = 3 * n + ns * n + re + (ckpt ? nde_ckpt_workspace(s) : 0);
-    NDE_TRY(reserve_ws(s, ws));
-    sweep w = {.s = s, .dL = dL, .hook = hook, .grad_theta = grad_theta, .kout = s->nt};
-    w.lam = s->adj_ws;
+    size_t ws = 3 * n + ns * n + re + (ckpt ? nde_ckpt_workspace(&v) : 0);
+    NDE_TRY(reserve_ws(a, ws));
+    sweep w = {.v = v, .st = &a->stats, .dL = dL, .hook = hook, .grad_theta = grad_theta,
+               .kout = v.nt};
+    w.lam = a->ws;
     w.ubar = w.lam + n;
     w.tmp = w.ubar + n;
     w.kbar = w.tmp + n;
@@ -149,23 +150,22 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
     w.k_re = w.y_re + ns * n;
     w.rec_re = rd && recompute ? w.k_re + ns * n : NULL;
     memset(w.lam, 0, n * sizeof *w.lam);
-    s->stats.n_vjp = 0;
-    s->stats.n_adjoint_nfe = 0;
-    s->stats.n_recomputed_steps = 0;
-    s->stats.adjoint_peak_bytes = s->stats.tape_bytes + ws * sizeof(double);
+    memset(&a->stats, 0, sizeof a->stats);
+    a->stats.peak_bytes = v.tape_bytes + ws * sizeof(double);
     /* the tape in state copies (stages, their derivatives and any field records) */
-    s->stats.adjoint_max_states = (s->stats.tape_bytes + n * sizeof(double) - 1) /
-                                  (n * sizeof(double));
+    a->stats.max_states = (v.tape_bytes + n * sizeof(double) - 1) / (n * sizeof(double));
 
     if (ckpt) {
-        NDE_TRY(nde_ckpt_reverse(s, reverse_from_start, &w, w.lam + 3 * n + ns * n + re));
+        NDE_TRY(nde_ckpt_reverse(&v, &a->stats, reverse_from_start, &w,
+                                 w.lam + 3 * n + ns * n + re));
     } else {
-        for (size_t m = s->n_steps; m-- > 0;) {
+        for (size_t m = v.n_steps; m-- > 0;) {
             if (recompute) {
-                NDE_TRY(reverse_from_start(&w, m, s->tape + m * n));
+                NDE_TRY(reverse_from_start(&w, m, nde_tape_record(&v, m)));
             } else {
-                const double *y = s->tape + m * s->tape_stride;
-                NDE_TRY(reverse_step(&w, m, y, y + ns * n, rd ? y + 2 * ns * n : NULL));
+                const double *y, *k, *rec;
+                nde_tape_stages(&v, m, &y, &k, &rec);
+                NDE_TRY(reverse_step(&w, m, y, k, rec));
             }
         }
     }
@@ -179,14 +179,26 @@ nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook
     return NDE_OK;
 }
 
+nde_status nde_adjoint_sweep(nde_solver *s, const double *dL, const nde_adj_hook *hook,
+                             double *grad_theta, double *grad_u0)
+{
+    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_discrete: solver is NULL");
+    nde_adjoint *a;
+    NDE_TRY(nde_adjoint_shared(s, &a));
+    nde_status st = nde_adj_discrete(a, dL, hook, grad_theta, grad_u0);
+    nde_solver_note_adjoint(s, &a->stats);
+    return st;
+}
+
 nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
                                 size_t n_theta, double *grad_u0)
 {
     if (!dL_dtraj) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_discrete: dL_dtraj is NULL");
-    if (s && grad_theta && n_theta != s->field.n_params)
+    const nde_field *f = nde_solver_field(s);
+    if (f && grad_theta && n_theta != f->n_params)
         return NDE_FAIL(NDE_ERR_SHAPE,
                         "nde_adjoint_discrete: grad_theta has %zu entries, the field has %zu "
                         "parameters",
-                        n_theta, s->field.n_params);
+                        n_theta, f->n_params);
     return nde_adjoint_sweep(s, dL_dtraj, NULL, grad_theta, grad_u0);
 }

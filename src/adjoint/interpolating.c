@@ -15,7 +15,7 @@
 /* u(t) from the re-forward solve's steps and stages (tape NDE_TAPE_STAGES). */
 static void interpolate(nde_cont_ws *w, double t, double *u)
 {
-    const nde_solver *r = w->fwd;
+    const nde_tape_view *r = &w->fv;
     const nde_tableau *tab = r->tab;
     size_t N = r->n_steps, m = w->last < N ? w->last : N - 1;
     double dir = r->steps[0].h > 0 ? 1.0 : -1.0;
@@ -24,7 +24,8 @@ static void interpolate(nde_cont_ws *w, double t, double *u)
     w->last = m;
     double h = r->steps[m].h, theta = (t - r->steps[m].t) / h;
     theta = theta < 0.0 ? 0.0 : theta > 1.0 ? 1.0 : theta;
-    const double *y = r->tape + m * r->tape_stride, *k = y + (size_t)tab->stages * w->n;
+    const double *y, *k, *rec;
+    nde_tape_stages(r, m, &y, &k, &rec);
     double wts[NDE_RK_MAX_STAGES] = {0};
     tab->dense(theta, wts);
     nde_rk_combine(tab, wts, h, y, k, w->n, u); /* y[0] = u_m */
@@ -35,13 +36,12 @@ static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t
 {
     (void)batch;
     nde_cont_ws *w = ctx;
-    nde_solver *s = w->s;
-    const nde_field *f = &s->field;
+    const nde_field *f = w->v.field;
     size_t n = w->n, p = w->p;
     interpolate(w, t, w->u);
     memset(dx + n, 0, p * sizeof *dx);
-    NDE_TRY(f->vjp(f->ctx, t, w->u, x, dx, p ? dx + n : NULL, s->batch));
-    s->stats.n_vjp++;
+    NDE_TRY(f->vjp(f->ctx, t, w->u, x, dx, p ? dx + n : NULL, w->v.batch));
+    w->a->stats.n_vjp++;
     for (size_t i = 0; i < n + p; i++) dx[i] = -dx[i];
     return NDE_OK;
 }
@@ -56,32 +56,34 @@ static nde_status build(nde_cont_ws *w)
     w->x1 = w->x0 + dim;
     const nde_tableau *tab = nde_tableau_get(w->opts.method);
     nde_method fm = tab && tab->est_order > 0 ? w->opts.method : NDE_TSIT5;
-    NDE_TRY(nde_cont_solver(w, &w->s->field, fm, NDE_TAPE_STAGES, &w->fwd));
+    NDE_TRY(nde_cont_solver(w, w->v.field, fm, NDE_TAPE_STAGES, &w->fwd));
     return nde_cont_solver(w, &w->aug, w->opts.method, NDE_TAPE_NONE, &w->back);
 }
 
-nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL,
-                                     double *grad_theta, size_t n_theta, double *grad_u0,
-                                     const nde_cont_adjoint_opts *opts)
+nde_status nde_adj_interpolating(nde_adjoint *a, const double *traj, const double *dL,
+                                 double *grad_theta, size_t n_theta, double *grad_u0,
+                                 const nde_cont_adjoint_opts *opts)
 {
-    NDE_TRY(nde_cont_check(s, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
-    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(s);
+    nde_tape_view v = nde_solver_tape_view(a->s);
+    NDE_TRY(nde_cont_check(&v, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
+    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(a->s);
     nde_cont_ws *w;
-    NDE_TRY(nde_cont_ws_get(s, NDE_CONT_INTERPOLATING, &o, build, &w));
-    size_t n = w->n, p = w->p, dim = w->aug.dim, nt = s->nt, dimu = s->field.dim;
-    s->stats.n_vjp = s->stats.n_adjoint_nfe = s->stats.n_recomputed_steps = 0;
+    NDE_TRY(nde_cont_ws_get(a, &v, NDE_CONT_INTERPOLATING, &o, build, &w));
+    size_t n = w->n, p = w->p, dim = w->aug.dim, nt = v.nt, dimu = v.field->dim;
+    memset(&a->stats, 0, sizeof a->stats);
     size_t peak = 0;
     double *x = w->x0, *out = w->x1, *fwd_out = w->u + n;
     memcpy(x, dL + (nt - 1) * n, n * sizeof *x);
     memset(x + n, 0, p * sizeof *x);
     for (size_t k = nt - 1; k > 0; k--) {
-        double fseg[2] = {s->ts[k - 1], s->ts[k]}, bseg[2] = {s->ts[k], s->ts[k - 1]};
-        NDE_TRY(nde_solve(w->fwd, s->batch, dimu, traj + (k - 1) * n, 2, fseg, fwd_out));
-        s->stats.n_adjoint_nfe += w->fwd->stats.nfe;
-        s->stats.n_recomputed_steps += w->fwd->n_steps;
-        w->last = w->fwd->n_steps - 1;
+        double fseg[2] = {v.ts[k - 1], v.ts[k]}, bseg[2] = {v.ts[k], v.ts[k - 1]};
+        NDE_TRY(nde_solve(w->fwd, v.batch, dimu, traj + (k - 1) * n, 2, fseg, fwd_out));
+        w->fv = nde_solver_tape_view(w->fwd);
+        a->stats.nfe += nde_solver_get_stats(w->fwd)->nfe;
+        a->stats.n_recomputed_steps += w->fv.n_steps;
+        w->last = w->fv.n_steps - 1;
         NDE_TRY(nde_solve(w->back, 1, dim, x, 2, bseg, out));
-        size_t bytes = nde_cont_solver_bytes(w->fwd) + nde_cont_solver_bytes(w->back);
+        size_t bytes = nde_solver_bytes(w->fwd) + nde_solver_bytes(w->back);
         if (bytes > peak) peak = bytes;
         memcpy(x, out + dim, dim * sizeof *x);
         for (size_t i = 0; i < n; i++) x[i] += dL[(k - 1) * n + i];
@@ -93,6 +95,6 @@ nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const do
     if (grad_u0) memcpy(grad_u0, x, n * sizeof *grad_u0);
     if (grad_theta)
         for (size_t i = 0; i < p; i++) grad_theta[i] += x[n + i];
-    nde_cont_set_memory(s, peak + (3 * dim + 3 * n) * sizeof(double));
+    nde_cont_set_memory(w, peak + (3 * dim + 3 * n) * sizeof(double));
     return NDE_OK;
 }

@@ -1,18 +1,13 @@
-/* The solver object's fields, shared by the explicit RK driver (rk_solve.c), the
- * SUNDIALS backends (sundials*.c), and the adjoints (src/adjoint). Not public. */
+/* The solver object's fields, shared by the explicit RK driver (rk_solve.c) and the
+ * SUNDIALS backends (sundials*.c). Not public. Code that only reads what a solve
+ * recorded (adjoints, regularizers) uses the read-only view in ode/tape_view.h. */
 #ifndef NDE_ODE_SOLVER_INTERNAL_H
 #define NDE_ODE_SOLVER_INTERNAL_H
 
 #include "nde/ode.h"
 #include "ode/tableau.h"
-
-/* Where each save time's output came from: traj[k] = u0 (step == SIZE_MAX), the end of
- * accepted step `step` (theta == 1, copied from u_{n+1}), or the dense output of that
- * step at theta in (0, 1). */
-typedef struct nde_save_src {
-    size_t step;
-    double theta;
-} nde_save_src;
+#include "ode/solver_adjoint.h"
+#include "ode/tape_view.h"
 
 /* Backend operations (SUNDIALS-style ops table): one per solver family. */
 typedef struct nde_backend_ops {
@@ -28,6 +23,8 @@ struct nde_solver {
     const nde_tableau *tab;     /* NULL for SUNDIALS methods */
     const nde_backend_ops *ops;
     void *backend;              /* backend-owned data */
+    size_t record_limit;        /* opts.tape_max_bytes resolved (0 → half the RAM): the most
+                                   bytes tape and step log may allocate together */
 
     /* last solve */
     size_t batch, n;            /* n = batch · dim */
@@ -59,14 +56,10 @@ struct nde_solver {
     double *replay_h;
     size_t n_replay;
 
-    /* reverse-sweep workspace, grown on demand (src/adjoint) */
-    double *adj_ws;
-    size_t adj_ws_cap;
-
-    /* continuous adjoints' backward solvers and buffers (src/adjoint), kept between
-     * calls; freed by cont_adj_free */
-    void *cont_adj;
-    void (*cont_adj_free)(void *cont_adj);
+    /* the adjoint the free functions nde_adjoint_discrete, ... share (src/adjoint):
+     * its workspace and backward solvers persist between calls */
+    nde_adjoint *shared_adj;
+    void (*shared_adj_destroy)(nde_adjoint **adj);
 };
 
 /* Grow the per-solve buffers for n unknowns, nt save times. */

@@ -101,7 +101,7 @@ int nde_sun_rhs(double t, N_Vector y, N_Vector ydot, void *user)
     nde_solver *s = d->s;
     double *out = N_VGetArrayPointer(ydot);
     nde_status st = s->field.f(s->field.ctx, t, N_VGetArrayPointer(y), out, s->batch);
-    s->stats.nfe++;
+    *(d->adj_stats ? &d->adj_stats->nfe : &s->stats.nfe) += 1;
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
@@ -112,7 +112,7 @@ int nde_sun_rhs_explicit(double t, N_Vector y, N_Vector ydot, void *user)
     const nde_field *fe = s->opts.imex_explicit;
     double *out = N_VGetArrayPointer(ydot);
     nde_status st = fe->f(fe->ctx, t, N_VGetArrayPointer(y), out, s->batch);
-    s->stats.nfe++;
+    *(d->adj_stats ? &d->adj_stats->nfe : &s->stats.nfe) += 1;
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
@@ -125,7 +125,7 @@ int nde_sun_rhs_implicit(double t, N_Vector y, N_Vector ydot, void *user)
     double *out = N_VGetArrayPointer(ydot);
     nde_status st = s->field.f(s->field.ctx, t, u, out, s->batch);
     if (st == NDE_OK) st = fe->f(fe->ctx, t, u, d->fe, s->batch);
-    s->stats.nfe += 2;
+    *(d->adj_stats ? &d->adj_stats->nfe : &s->stats.nfe) += 2;
     if (st == NDE_OK)
         for (size_t i = 0; i < s->n; i++) out[i] -= d->fe[i];
     return nde_sun_cb_result(d, st, out, s->n);
@@ -183,7 +183,7 @@ int nde_sun_jac(double t, N_Vector y, N_Vector fy, SUNMatrix J, void *user, N_Ve
         memset(w, 0, s->n * sizeof *w);
         for (size_t b = 0; b < B; b++) w[b * dim + j] = 1.0;
         nde_status st = s->field.jvp(s->field.ctx, t, N_VGetArrayPointer(y), w, jw, B);
-        s->stats.n_jvp++;
+        *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
         int rc = nde_sun_cb_result(d, st, jw, s->n);
         if (rc) return rc;
         for (size_t b = 0; b < B; b++) {
@@ -204,7 +204,7 @@ int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, v
     double *out = N_VGetArrayPointer(Jv);
     nde_status st = s->field.jvp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(v),
                                  out, s->batch);
-    s->stats.n_jvp++;
+    *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
@@ -289,10 +289,35 @@ static int callback(nde_solver *s, double t, double h, double err, const double 
     return s->opts.callback(&info, s->opts.callback_user);
 }
 
+size_t nde_sun_checkpoint_states(const nde_sun *d)
+{
+    const nde_solver_opts *o = &d->s->opts;
+    size_t qmax = (size_t)(o->max_order > 0 ? o->max_order : (o->method == NDE_CVODE_BDF ? 5 : 12));
+    return (size_t)d->n_checkpoints * (qmax + 2) + 2 * (o->cvodes_adj_steps + 1);
+}
+
+/* opts.tape_max_bytes also bounds what CVODES keeps for the adjoint (its check points,
+ * estimated as nde_sun_checkpoint_states) together with the step log. */
+static nde_status check_checkpoint_memory(nde_solver *s, const nde_sun *d, double t)
+{
+    size_t states = nde_sun_checkpoint_states(d), log = s->steps_cap * sizeof(nde_step_rec);
+    size_t per = s->n * sizeof(double);
+    if (states <= (s->record_limit > log ? (s->record_limit - log) / per : 0)) return NDE_OK;
+    return NDE_FAIL(NDE_ERR_LIMIT,
+                    "%s: after step %zu (t = %.17g) the CVODES adjoint check points (%ld) hold "
+                    "about %zu bytes with the step log, more than the limit of %zu bytes; "
+                    "raise nde_solver_opts.tape_max_bytes (SIZE_MAX: unlimited)",
+                    nde_method_name(s->opts.method), s->n_steps - 1, t, d->n_checkpoints,
+                    states > (SIZE_MAX - log) / per ? SIZE_MAX : states * per + log,
+                    s->record_limit);
+}
+
 static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
 {
     nde_sun *d = s->backend;
     const char *m = nde_method_name(s->opts.method);
+    if (!d) /* only after a failed re-configuration (out of memory) */
+        return NDE_FAIL(NDE_ERR_STATE, "%s: the solver has no SUNDIALS backend", m);
     if (s->replay_h)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: frozen step replay is for explicit RK methods",
                         m);
@@ -329,6 +354,7 @@ static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
         d->fam->err_weights(d->mem, d->ewt);
         double err = N_VWrmsNorm(d->ele, d->ewt);
         st = nde_solver_log_step(s, t, h, err, d->jac_rho);
+        if (st == NDE_OK && d->adj_ready) st = check_checkpoint_memory(s, d, tret);
         if (st != NDE_OK) break;
         s->stats.n_accepted++;
         while (next < nt && dir * (s->ts[next] - tret) <= 0.0) {

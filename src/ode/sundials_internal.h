@@ -59,6 +59,8 @@ struct nde_sun {
     int which_b;             /* backward problem index, −1 if none */
     size_t nb_p;             /* quadrature length it was built for */
     N_Vector yB, qB;         /* (n), (n_params) */
+    nde_adjoint_stats *adj_stats; /* during an adjoint run: where the callbacks count (the
+                                     forward re-integration is adjoint work), else NULL */
     SUNMatrix AB;
     SUNLinearSolver LSB;
 };
@@ -92,6 +94,11 @@ int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, v
                    N_Vector tmp);
 /* Record a field callback's status; returns the SUNDIALS return code for it. */
 int nde_sun_cb_result(nde_sun *d, nde_status st, const double *out, size_t n);
+
+/* State vectors (n doubles each) CVODES holds for the adjoint after the last solve
+ * (estimate): each check point keeps the Nordsieck array (up to qmax + 1 vectors) plus
+ * one, and the Hermite data (y, y') at every step of one interval. */
+size_t nde_sun_checkpoint_states(const nde_sun *d);
 
 /* Create what opts.linsol asks for — d->A and d->LS (dense, GMRES on y's layout) or
  * d->NLS (fixed point) — for the family to attach. */
