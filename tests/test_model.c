@@ -280,3 +280,51 @@ Test(model, mgno_gradient)
     cr_assert_eq(f.dim, 8);
     nde_model_destroy(&m);
 }
+
+/* The neural ODE with a continuous adjoint: at tight tolerances its gradient (of the exact
+ * flow) agrees with the differences of the discrete solution to about the tolerance. */
+Test(model, neural_ode_continuous_adjoint)
+{
+    const nde_adjoint_kind kinds[2] = {NDE_ADJ_BACKSOLVE, NDE_ADJ_INTERPOLATING};
+    for (int k = 0; k < 2; k++) {
+        nde_model *field, *node;
+        nde_mlp_spec spec = {.in = 2, .out = 2, .hidden = {5}, .act = NDE_ACT_TANH};
+        CHECK(nde_model_mlp_create(&spec, "f", NDE_INIT_NORMAL, 0.5, &field));
+        double ts[3] = {0.0, 0.5, 1.0};
+        nde_adjoint_opts ao = nde_adjoint_defaults(NULL, kinds[k]);
+        ao.cont.rtol = 1e-11;
+        ao.cont.atol = 1e-12;
+        nde_node_spec ns = {.solver = nde_solver_defaults(NDE_DOPRI5), .ts = ts, .nt = 3,
+                            .adjoint = &ao};
+        ns.solver.rtol = 1e-11;
+        ns.solver.atol = 1e-12;
+        CHECK(nde_model_node_create(NULL, field, &ns, &node));
+        nde_rng rng;
+        nde_rng_seed(&rng, 30 + k);
+        CHECK(nde_model_init(node, &rng));
+        double x[2 * 2];
+        fill(x, 4, 12, 1.0);
+        double y[2 * 6];
+        CHECK(nde_model_forward(node, x, y, 2));
+        CHECK(nde_solver_freeze_steps(nde_model_node_solver(node)));
+        model_check_grad(node, x, 2, 1e-6, 1e-6, 13);
+        nde_model_destroy(&node);
+    }
+}
+
+Test(model, neural_ode_regularizer_needs_a_discrete_adjoint)
+{
+    nde_model *field, *node = NULL;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 2, .out = 2, .hidden = {3}}, "f",
+                               NDE_INIT_TORCH, 0.0, &field));
+    nde_reg *reg;
+    nde_reg_spec rs = nde_reg_error_estimate(0.1);
+    CHECK(nde_reg_create(&rs, &reg));
+    double ts[2] = {0.0, 1.0};
+    nde_adjoint_opts ao = nde_adjoint_defaults(NULL, NDE_ADJ_BACKSOLVE);
+    nde_node_spec ns = {.solver = nde_solver_defaults(NDE_DOPRI5), .ts = ts, .nt = 2, .reg = reg,
+                        .adjoint = &ao};
+    cr_assert_eq(nde_model_node_create(NULL, field, &ns, &node), NDE_ERR_UNSUPPORTED);
+    cr_assert_null(node);
+    nde_reg_destroy(&reg);
+}

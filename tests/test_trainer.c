@@ -334,3 +334,38 @@ Test(trainer, rejects_bad_specs_with_messages)
     nde_trainer_destroy(&tr);
     nde_model_destroy(&m);
 }
+
+/* A model whose solves need more tape than allowed fails the run with NDE_ERR_LIMIT and
+ * a message that says how to raise the cap, instead of growing without bound. */
+Test(trainer, tape_memory_cap_stops_the_run)
+{
+    nde_model *f, *node;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 2, .out = 2, .hidden = {8},
+                                               .act = NDE_ACT_TANH},
+                               "f", NDE_INIT_NORMAL, 3.0, &f));
+    const double ts[2] = {0.0, 20.0};
+    nde_node_spec ns = {.solver = nde_solver_defaults(NDE_TSIT5), .ts = ts, .nt = 2,
+                        .output = NDE_NODE_FINAL};
+    ns.solver.rtol = 1e-10;
+    ns.solver.atol = 1e-12;
+    ns.solver.tape_max_bytes = 64 * 1024; /* a few dozen steps of stages */
+    CHECK(nde_model_node_create(NULL, f, &ns, &node));
+    nde_rng rng;
+    nde_rng_seed(&rng, 5);
+    CHECK(nde_model_init(node, &rng));
+    double x[8] = {1, 0, 0, 1, -1, 0, 0, -1}, y[8] = {0};
+    nde_data d = {.n = 4, .x_size = 2, .y_size = 2, .x = x, .y = y};
+    nde_trainer_spec tsp = nde_trainer_defaults();
+    tsp.batch = 4;
+    tsp.epochs = 2;
+    tsp.progress = 0;
+    tsp.loss = nde_loss_mse();
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(node, &d, NULL, &tsp, &tr));
+    cr_assert_eq(nde_trainer_run(tr), NDE_ERR_LIMIT, "%s", nde_last_error());
+    cr_assert(strstr(nde_last_error(), "tape_max_bytes") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_trainer_step(tr), 0);
+    cr_assert_leq(nde_solver_get_stats(nde_model_node_solver(node))->tape_bytes, 64 * 1024);
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&node);
+}

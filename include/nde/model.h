@@ -35,6 +35,7 @@
 #ifndef NDE_MODEL_H
 #define NDE_MODEL_H
 
+#include "nde/adjoint.h"
 #include "nde/core.h"
 #include "nde/field.h"
 #include "nde/mgno.h"
@@ -138,9 +139,11 @@ NDE_API nde_mgno *nde_model_mgno_net(nde_model *m);
  * the wrapped model and writes the states at the save times ts as
  *   NDE_NODE_TRAJECTORY  y (batch, nt, dim): every save time, sample-major
  *   NDE_NODE_FINAL       y (batch, dim): the state at ts[nt−1]
- * The backward is the discrete adjoint through the solver's own steps (the tape mode in
- * spec.solver.tape; NDE_TAPE_NONE is replaced by NDE_TAPE_STAGES), plus the gradient of
- * the optional step regularizer (borrowed) evaluated on the same solve. In evaluation mode
+ * The backward is the adjoint the spec names (nde/adjoint.h: discrete over stages, step
+ * starts or checkpoints, backsolve, interpolating, CVODES), by default the discrete
+ * adjoint through the solver's own steps over spec.solver.tape (NDE_TAPE_NONE is taken
+ * as NDE_TAPE_STAGES); with the optional step regularizer (borrowed, discrete adjoints
+ * only) its gradient on the same solve is added. In evaluation mode
  * (nde_model_set_training(m, 0)) the forward solves without a tape or regularizer. */
 typedef enum nde_node_output { NDE_NODE_TRAJECTORY = 0, NDE_NODE_FINAL } nde_node_output;
 
@@ -150,12 +153,14 @@ typedef struct nde_node_spec {
     size_t nt;              /* >= 2 */
     nde_node_output output;
     nde_reg *reg;           /* optional global regularizer (borrowed; must outlive the model) */
+    const nde_adjoint_opts *adjoint; /* NULL: discrete over solver.tape; else copied */
 } nde_node_spec;
 
 /* Wrap `field_model` (ownership TAKEN, also on failure) whose nde_model_field gives the
  * vector field. The neural ODE's store is the wrapped model's. ctx: as nde_solver_create
- * (NULL for the explicit RK methods). Errors: NDE_ERR_ARG (NULL, nt < 2), the field's and
- * the solver's creation errors. */
+ * (NULL for the explicit RK methods; SUNDIALS methods and the CVODES adjoint need one).
+ * Errors: NDE_ERR_ARG (NULL, nt < 2), NDE_ERR_UNSUPPORTED (a regularizer with a
+ * continuous adjoint), the field's, the solver's and nde_adjoint_create's errors. */
 NDE_API nde_status nde_model_node_create(nde_ctx *ctx, nde_model *field_model,
                                          const nde_node_spec *spec, nde_model **out);
 /* The solver of the last forward in training mode (its step log and statistics), the

@@ -9,6 +9,7 @@ typedef struct node_model {
     nde_model *field_model; /* borrowed view of the wrapped model (owned by the nde_model) */
     nde_field field;
     nde_solver *train, *eval;
+    nde_adjoint *adj;       /* the gradient of solves without a regularizer */
     nde_reg *reg;           /* borrowed */
     nde_node_output output;
     int training;
@@ -80,7 +81,7 @@ static nde_status node_backward(void *self, nde_params *p, const double *gy, dou
     const size_t n = nde_params_count(p);
     if (nm->reg)
         return nde_adjoint_discrete_reg(nm->train, nm->dl, nm->reg, gtheta, n, gx, &nm->reg_value);
-    return nde_adjoint_discrete(nm->train, nm->dl, gtheta, n, gx);
+    return nde_adjoint_run(nm->adj, nm->traj, nm->dl, gtheta, n, gx);
 }
 
 static nde_status node_init(void *self, nde_params *p, nde_rng *rng)
@@ -100,6 +101,7 @@ static nde_status node_set_training(void *self, int training)
 static void node_destroy(void *self)
 {
     node_model *nm = self;
+    nde_adjoint_destroy(&nm->adj);
     nde_solver_destroy(&nm->train);
     nde_solver_destroy(&nm->eval);
     nde_free(nm->ts);
@@ -124,8 +126,26 @@ static nde_status node_build(nde_ctx *ctx, node_model *nm, const nde_node_spec *
     memcpy(nm->ts, spec->ts, spec->nt * sizeof *nm->ts);
     nde_solver_opts o = spec->solver;
     if (o.tape == NDE_TAPE_NONE) o.tape = NDE_TAPE_STAGES;
+    nde_adjoint_opts ao = spec->adjoint ? *spec->adjoint : nde_adjoint_defaults(NULL, NDE_ADJ_DISCRETE_STAGES);
+    if (!spec->adjoint) {
+        ao.kind = o.tape == NDE_TAPE_STEP_STARTS ? NDE_ADJ_DISCRETE_STEP_STARTS
+                  : o.tape == NDE_TAPE_CHECKPOINT ? NDE_ADJ_DISCRETE_CHECKPOINT
+                                                   : NDE_ADJ_DISCRETE_STAGES;
+        ao.checkpoint_every = o.checkpoint_every;
+        ao.checkpoint_slots = o.checkpoint_slots;
+    }
+    const int discrete = ao.kind == NDE_ADJ_DISCRETE_STAGES ||
+                         ao.kind == NDE_ADJ_DISCRETE_STEP_STARTS ||
+                         ao.kind == NDE_ADJ_DISCRETE_CHECKPOINT;
+    if (nm->reg && !discrete)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "neural ODE: a step regularizer needs a discrete "
+                        "adjoint (adjoint kind %d)", (int)ao.kind);
     NDE_TRY(nde_solver_create(ctx, &nm->field, &o, &nm->train));
+    /* the regularized gradient goes through nde_adjoint_discrete_reg, which keeps its own
+     * adjoint in the solver; an adjoint object here would take the solver over */
+    if (!nm->reg) NDE_TRY(nde_adjoint_create(nm->train, &ao, &nm->adj));
     o.tape = NDE_TAPE_NONE;
+    o.cvodes_adj_steps = 0;
     return nde_solver_create(ctx, &nm->field, &o, &nm->eval);
 }
 
