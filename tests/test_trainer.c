@@ -201,6 +201,10 @@ Test(trainer, resume_is_bit_exact_neural_ode)
     c.spec.sampling = NDE_SAMPLE_RANDOM;
     c.spec.steps_per_epoch = 2;
     check_resume(&c, "node_random");
+    /* and one stream of passes, batches spanning two of them (10 samples, batches of 4) */
+    c.spec.sampling = NDE_SAMPLE_STREAM;
+    c.spec.steps_per_epoch = 3;
+    check_resume(&c, "node_stream");
 }
 
 /* FNO-1D, 2 modes, width 4, on a tiny grid: fresh shuffles, StepLR per epoch. */

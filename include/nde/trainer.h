@@ -58,8 +58,9 @@ typedef struct nde_data {
 } nde_data;
 
 /* ---- losses ---------------------------------------------------------------------
- * fn: value of the batch's loss for pred and target (batch, size), and, when grad is not
- * NULL, grad (batch, size) = ∂value/∂pred (overwritten).
+ * fn: value of the batch's loss for pred (batch, size) — size is the model's out_size —
+ * and target (batch, target_size), and, when grad is not NULL, grad (batch, size) =
+ * ∂value/∂pred (overwritten). target_size 0 means size (all built-in losses).
  * reduction says what `value` is, so epoch figures are per sample:
  *   NDE_LOSS_SUM   a sum over the batch's samples (epoch figure = Σ values / samples)
  *   NDE_LOSS_MEAN  a mean over the batch (epoch figure = Σ value·batch / samples) */
@@ -70,7 +71,9 @@ typedef struct nde_loss {
                      size_t batch, size_t size, double *value);
     void *ctx;
     nde_loss_reduction reduction;
-    const char *name; /* for metrics ("mse", "l1", "rel_l2", …) */
+    const char *name;   /* for metrics ("mse", "l1", "rel_l2", …) */
+    size_t target_size; /* values per sample of the target (0: the prediction's size), e.g.
+                           1 for a class label against 10 logits */
 } nde_loss;
 
 /* mean over all batch·size entries of (pred − target)². */
@@ -89,12 +92,16 @@ NDE_API nde_loss nde_loss_rel_l2(void);
  *   NDE_SAMPLE_ORDERED   0..n−1 in order every epoch
  *   NDE_SAMPLE_RANDOM    every step `batch` distinct samples drawn afresh (partial
  *                        Fisher–Yates from the identity; torchdiffeq's get_batch);
- *                        an epoch is steps_per_epoch steps */
+ *                        an epoch is steps_per_epoch steps
+ *   NDE_SAMPLE_STREAM    one stream of passes over the data, each pass the previous
+ *                        order permuted again (the first pass too); batches are always
+ *                        full and may span two passes; an epoch is steps_per_epoch steps */
 typedef enum nde_sampling {
     NDE_SAMPLE_SHUFFLE = 0,
     NDE_SAMPLE_RESHUFFLE,
     NDE_SAMPLE_ORDERED,
     NDE_SAMPLE_RANDOM,
+    NDE_SAMPLE_STREAM,
 } nde_sampling;
 
 /* What the callbacks see. */
@@ -115,14 +122,14 @@ typedef struct nde_train_info {
 } nde_train_info;
 
 /* Return 0 to go on, non-zero to stop the run with NDE_ERR_STOPPED (after the epoch's
- * checkpoint when returned from the epoch callback). */
+ * checkpoint when returned from the epoch callback; before the step from on_step_begin). */
 typedef int (*nde_train_callback)(const nde_train_info *info, void *user);
 
 typedef struct nde_trainer_spec {
     size_t batch;            /* samples per step (> 0) */
     size_t epochs;           /* > 0 */
-    size_t steps_per_epoch;  /* NDE_SAMPLE_RANDOM: steps in an epoch (> 0); else 0 = all
-                                batches of the data */
+    size_t steps_per_epoch;  /* NDE_SAMPLE_RANDOM and _STREAM: steps in an epoch (> 0);
+                                else 0 = all batches of the data */
     size_t max_steps;        /* stop after this many steps in all (0: no limit), e.g. an
                                 iteration count that is not a multiple of steps_per_epoch */
     nde_sampling sampling;
@@ -146,6 +153,9 @@ typedef struct nde_trainer_spec {
     int progress;            /* -1: a progress line on stderr if it is a terminal; 0 off; 1 on */
     const char *name;        /* for progress and messages ("train") */
     nde_train_callback on_step, on_epoch;
+    /* before each training step's forward, with its batch chosen (info->step: steps done
+     * so far): e.g. draw a per-step end time or set a regularizer's coefficient */
+    nde_train_callback on_step_begin;
     void *user;
 } nde_trainer_spec;
 

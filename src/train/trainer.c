@@ -11,17 +11,18 @@ nde_trainer_spec nde_trainer_defaults(void)
                               .name = "train"};
 }
 
-static nde_status check_data(const nde_data *d, const nde_model *m, const char *which)
+static nde_status check_data(const nde_data *d, const nde_model *m, size_t target_size,
+                             const char *which)
 {
     if (d->n == 0 || (!d->fetch && (!d->x || !d->y)))
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: %s data has %zu samples%s", which, d->n,
                         d->fetch ? "" : " or NULL arrays");
-    if (d->x_size != nde_model_in_size(m) || d->y_size != nde_model_out_size(m))
+    const size_t ys = target_size ? target_size : nde_model_out_size(m);
+    if (d->x_size != nde_model_in_size(m) || d->y_size != ys)
         return NDE_FAIL(NDE_ERR_SHAPE,
                         "nde_trainer_create: %s data has samples of (%zu → %zu) values, model "
-                        "'%s' maps %zu → %zu",
-                        which, d->x_size, d->y_size, nde_model_kind(m), nde_model_in_size(m),
-                        nde_model_out_size(m));
+                        "'%s' maps %zu values to predictions compared with %zu target values",
+                        which, d->x_size, d->y_size, nde_model_kind(m), nde_model_in_size(m), ys);
     return NDE_OK;
 }
 
@@ -31,14 +32,16 @@ static nde_status check_spec(const nde_trainer_spec *s, const nde_data *train)
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: batch %zu, epochs %zu (need > 0)",
                         s->batch, s->epochs);
     if (!s->loss.fn) return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: no loss function");
-    if ((int)s->sampling < NDE_SAMPLE_SHUFFLE || s->sampling > NDE_SAMPLE_RANDOM)
+    if ((int)s->sampling < NDE_SAMPLE_SHUFFLE || s->sampling > NDE_SAMPLE_STREAM)
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: unknown sampling %d", (int)s->sampling);
-    if (s->sampling == NDE_SAMPLE_RANDOM && (s->steps_per_epoch == 0 || s->batch > train->n))
-        return NDE_FAIL(NDE_ERR_ARG,
-                        "nde_trainer_create: random batches need steps_per_epoch > 0 and batch "
-                        "%zu <= %zu samples",
+    const int per_step = s->sampling == NDE_SAMPLE_RANDOM || s->sampling == NDE_SAMPLE_STREAM;
+    if (per_step && s->steps_per_epoch == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: random and stream sampling need "
+                        "steps_per_epoch > 0");
+    if (s->sampling == NDE_SAMPLE_RANDOM && s->batch > train->n)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: random batches of %zu from %zu samples",
                         s->batch, train->n);
-    if (s->sampling != NDE_SAMPLE_RANDOM && s->drop_last && train->n < s->batch)
+    if (!per_step && s->drop_last && train->n < s->batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: drop_last with %zu samples < batch %zu",
                         train->n, s->batch);
     if (!(s->clip_grad_norm >= 0.0) || !isfinite(s->clip_grad_norm))
@@ -51,12 +54,12 @@ static nde_status check_spec(const nde_trainer_spec *s, const nde_data *train)
 static nde_status grow_buffers(nde_trainer *tr, size_t batch)
 {
     if (batch <= tr->buf_batch) return NDE_OK;
-    const size_t xs = tr->train.x_size, ys = tr->train.y_size;
+    const size_t xs = tr->train.x_size, ys = tr->train.y_size, os = nde_model_out_size(tr->model);
     nde_free(tr->xb), nde_free(tr->yb), nde_free(tr->pred), nde_free(tr->grad), nde_free(tr->idx);
     tr->xb = nde_alloc_array(batch * xs, sizeof(double));
     tr->yb = nde_alloc_array(batch * ys, sizeof(double));
-    tr->pred = nde_alloc_array(batch * ys, sizeof(double));
-    tr->grad = nde_alloc_array(batch * ys, sizeof(double));
+    tr->pred = nde_alloc_array(batch * os, sizeof(double));
+    tr->grad = nde_alloc_array(batch * os, sizeof(double));
     tr->idx = nde_alloc_array(batch, sizeof(size_t));
     tr->buf_batch = batch;
     if (!tr->xb || !tr->yb || !tr->pred || !tr->grad || !tr->idx) {
@@ -73,8 +76,9 @@ nde_status nde_trainer_create(nde_model *model, const nde_data *train, const nde
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: NULL argument");
     *out = NULL;
     NDE_TRY(check_spec(spec, train));
-    NDE_TRY(check_data(train, model, "training"));
-    if (test) NDE_TRY(check_data(test, model, "test"));
+    NDE_TRY(check_data(train, model, spec->loss.target_size, "training"));
+    const nde_loss *ev = spec->eval.fn ? &spec->eval : &spec->loss;
+    if (test) NDE_TRY(check_data(test, model, ev->target_size, "test"));
     nde_trainer *tr = nde_alloc(sizeof *tr);
     if (!tr) return NDE_ERR_NOMEM;
     tr->model = model;
@@ -88,9 +92,11 @@ nde_status nde_trainer_create(nde_model *model, const nde_data *train, const nde
     if (spec->use_rng) tr->rng = spec->rng;
     else nde_rng_seed(&tr->rng, spec->seed);
     const size_t n = train->n, b = spec->batch;
-    tr->steps_per_epoch = spec->sampling == NDE_SAMPLE_RANDOM ? spec->steps_per_epoch
-                          : spec->drop_last                   ? n / b
-                                                              : (n + b - 1) / b;
+    const int per_step = spec->sampling == NDE_SAMPLE_RANDOM || spec->sampling == NDE_SAMPLE_STREAM;
+    tr->steps_per_epoch = per_step          ? spec->steps_per_epoch
+                          : spec->drop_last ? n / b
+                                            : (n + b - 1) / b;
+    tr->stream_pos = n; /* the stream's first pass starts with a shuffle */
     tr->last_train = tr->last_test = NAN;
     tr->perm = nde_alloc_array(n, sizeof *tr->perm);
     nde_status st = tr->perm ? NDE_OK : NDE_ERR_NOMEM;
@@ -139,7 +145,8 @@ static void begin_epoch_order(nde_trainer *tr)
         break;
     case NDE_SAMPLE_RESHUFFLE: shuffle(tr->perm, n, &tr->rng); break;
     case NDE_SAMPLE_ORDERED:
-    case NDE_SAMPLE_RANDOM: break;
+    case NDE_SAMPLE_RANDOM:
+    case NDE_SAMPLE_STREAM: break;
     }
 }
 
@@ -156,6 +163,16 @@ static size_t pick_batch(nde_trainer *tr, size_t s)
             tr->perm[j] = t;
         }
         memcpy(tr->idx, tr->perm, b * sizeof *tr->idx);
+        return b;
+    }
+    if (tr->spec.sampling == NDE_SAMPLE_STREAM) {
+        for (size_t k = 0; k < b; k++) {
+            if (tr->stream_pos == n) {
+                shuffle(tr->perm, n, &tr->rng);
+                tr->stream_pos = 0;
+            }
+            tr->idx[k] = tr->perm[tr->stream_pos++];
+        }
         return b;
     }
     const size_t at = s * b, count = n - at < b ? n - at : b;
@@ -203,14 +220,14 @@ static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double
 /* One optimizer step on `count` samples; *loss receives the loss value. */
 static nde_status train_step(nde_trainer *tr, size_t count, double *loss)
 {
-    const nde_data *d = &tr->train;
     nde_params *p = nde_model_params(tr->model);
     const size_t np = nde_params_count(p);
     size_t at = 0;
-    NDE_TRY(fetch(d, tr->idx, count, tr->xb, tr->yb));
+    NDE_TRY(fetch(&tr->train, tr->idx, count, tr->xb, tr->yb));
     nde_params_zero_grad(p);
     NDE_TRY(nde_model_forward(tr->model, tr->xb, tr->pred, count));
-    NDE_TRY(tr->spec.loss.fn(tr->spec.loss.ctx, tr->pred, tr->yb, tr->grad, count, d->y_size, loss));
+    NDE_TRY(tr->spec.loss.fn(tr->spec.loss.ctx, tr->pred, tr->yb, tr->grad, count,
+                             nde_model_out_size(tr->model), loss));
     if (!isfinite(*loss)) return stop_nonfinite(tr, "the loss", *loss, 0);
     NDE_TRY(nde_model_backward(tr->model, tr->grad, NULL, nde_params_grad(p), count));
     if (first_nonfinite(nde_params_grad(p), np, &at) != NDE_OK)
@@ -239,7 +256,8 @@ nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *m
         st = fetch(data, tr->idx, count, tr->xb, tr->yb);
         if (st == NDE_OK) st = nde_model_forward(tr->model, tr->xb, tr->pred, count);
         if (st == NDE_OK)
-            st = tr->spec.eval.fn(tr->spec.eval.ctx, tr->pred, tr->yb, NULL, count, data->y_size, &v);
+            st = tr->spec.eval.fn(tr->spec.eval.ctx, tr->pred, tr->yb, NULL, count,
+                                  nde_model_out_size(tr->model), &v);
         sum += tr->spec.eval.reduction == NDE_LOSS_SUM ? v : v * (double)count;
     }
     nde_status st2 = nde_model_set_training(tr->model, 1);
@@ -308,6 +326,12 @@ nde_status nde_trainer_run(nde_trainer *tr)
             if (tr->spec.schedule_per_step) lr = lr_at(tr, tr->step);
             st = nde_optim_set_lr(tr->optim, lr);
             const size_t count = pick_batch(tr, tr->epoch_step);
+            if (st == NDE_OK && tr->spec.on_step_begin) {
+                const nde_train_info info = info_of(tr, count, NAN, lr, nde_wall_seconds() - t0);
+                if (tr->spec.on_step_begin(&info, tr->spec.user))
+                    st = NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the step-begin callback before "
+                                  "step %zu", tr->spec.name, tr->step + 1);
+            }
             if (st == NDE_OK) st = train_step(tr, count, &loss);
             if (st != NDE_OK) break;
             tr->acc_loss += tr->spec.loss.reduction == NDE_LOSS_SUM ? loss : loss * (double)count;

@@ -26,7 +26,7 @@ nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS])
 
 /* ---- checkpoints ---- */
 
-enum { X_EPOCH, X_EPOCH_STEP, X_N, X_ACC, X_PERM, X_HIST, X_COUNT };
+enum { X_EPOCH, X_EPOCH_STEP, X_N, X_STREAM, X_ACC, X_PERM, X_HIST, X_COUNT };
 
 /* The extra tensors of a trainer checkpoint over the given buffers (the history only
  * when it has rows; the order only for ordered sampling modes). */
@@ -37,6 +37,7 @@ static size_t extras(nde_checkpoint_extra *x, uint64_t *pos, double *acc, uint64
     x[k++] = (nde_checkpoint_extra){"train.epoch", NDE_ST_U64, 1, {1, 0}, &pos[0]};
     x[k++] = (nde_checkpoint_extra){"train.epoch_step", NDE_ST_U64, 1, {1, 0}, &pos[1]};
     x[k++] = (nde_checkpoint_extra){"train.n", NDE_ST_U64, 1, {1, 0}, &pos[2]};
+    x[k++] = (nde_checkpoint_extra){"train.stream_pos", NDE_ST_U64, 1, {1, 0}, &pos[3]};
     x[k++] = (nde_checkpoint_extra){"train.acc", NDE_ST_F64, 1, {3, 0}, acc};
     if (with_perm) x[k++] = (nde_checkpoint_extra){"train.perm", NDE_ST_U64, 1, {n, 0}, perm};
     if (rows) x[k++] = (nde_checkpoint_extra){"train.history", NDE_ST_F64, 2, {rows, HIST_COLS}, hist};
@@ -48,7 +49,7 @@ static int with_perm(const nde_trainer *tr) { return tr->spec.sampling != NDE_SA
 nde_status nde_trainer_save(nde_trainer *tr)
 {
     const size_t n = tr->train.n;
-    uint64_t pos[3] = {tr->epoch, tr->epoch_step, n};
+    uint64_t pos[4] = {tr->epoch, tr->epoch_step, n, tr->stream_pos};
     double acc[3] = {tr->acc_loss, tr->acc_samples, tr->epoch_seconds};
     uint64_t *perm = with_perm(tr) ? nde_alloc_array(n, sizeof *perm) : NULL;
     if (with_perm(tr) && !perm) return NDE_FAIL(NDE_ERR_NOMEM, "trainer: checkpoint buffers");
@@ -126,7 +127,7 @@ nde_status nde_trainer_resume(nde_trainer *tr, const char *path)
     size_t epoch, rows;
     NDE_TRY(peek(tr, path, &epoch, &rows));
     const size_t n = tr->train.n;
-    uint64_t pos[3];
+    uint64_t pos[4];
     double acc[3];
     uint64_t *perm = with_perm(tr) ? nde_alloc_array(n, sizeof *perm) : NULL;
     double *hist = rows ? nde_alloc_array(rows * HIST_COLS, sizeof *hist) : NULL;
@@ -145,12 +146,16 @@ nde_status nde_trainer_resume(nde_trainer *tr, const char *path)
     nde_train_state ts;
     if (st == NDE_OK) st = nde_checkpoint_load_extra(path, probe, NULL, &ts, x, k);
     if (st == NDE_OK && perm) st = check_perm(perm, n, path);
+    if (st == NDE_OK && pos[3] > n)
+        st = NDE_FAIL(NDE_ERR_FORMAT, "checkpoint '%s': train.stream_pos %llu > %zu samples", path,
+                      (unsigned long long)pos[3], n);
     if (st == NDE_OK && !(acc[1] >= 0.0 && acc[1] <= (double)n * (double)tr->steps_per_epoch))
         st = NDE_FAIL(NDE_ERR_FORMAT, "checkpoint '%s': train.acc holds %g samples", path, acc[1]);
     if (st == NDE_OK) st = nde_checkpoint_load_extra(path, p, tr->optim, &ts, x, k);
     if (st == NDE_OK) {
         tr->epoch = epoch;
         tr->epoch_step = (size_t)pos[1];
+        tr->stream_pos = (size_t)pos[3];
         tr->step = (size_t)ts.step;
         tr->rng = ts.rng;
         tr->acc_loss = acc[0];

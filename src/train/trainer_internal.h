@@ -26,6 +26,7 @@ struct nde_trainer {
     double last_train, last_test;
 
     size_t *perm;               /* (train.n) sample order of the epoch in progress */
+    size_t stream_pos;          /* NDE_SAMPLE_STREAM: next position in perm (n: reshuffle) */
     size_t *idx;                /* (batch) indices of a step */
     double *xb, *yb, *pred, *grad; /* (max batch, x_size / y_size) */
     size_t buf_batch;
