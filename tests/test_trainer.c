@@ -125,8 +125,8 @@ static double *train_run(const run_cfg *c, const char *dir, int interrupt, uint6
 static void check_resume(const run_cfg *c, const char *name)
 {
     char d1[256], d2[256];
-    snprintf(d1, sizeof d1, "trainer_test_out_%s_a", name);
-    snprintf(d2, sizeof d2, "trainer_test_out_%s_b", name);
+    snprintf(d1, sizeof d1, "trainer_%s_a_test_out", name);
+    snprintf(d2, sizeof d2, "trainer_%s_b_test_out", name);
     for (uint64_t seed = 1; seed <= 2; seed++) {
         char *m1, *m2;
         size_t l1, l2, n1, n2;
@@ -273,14 +273,14 @@ Test(trainer, nonfinite_loss_stops_and_keeps_the_last_checkpoint)
     nde_rng rng;
     nde_rng_seed(&rng, 1);
     CHECK(nde_model_init(m, &rng));
-    mkdir("trainer_test_out_nan", 0755);
+    mkdir("trainer_nan_test_out", 0755);
     nde_trainer_spec ts = nde_trainer_defaults();
     ts.batch = 4;
     ts.epochs = 10;
     ts.progress = 0;
     ts.eval_every = 0;
     ts.loss = (nde_loss){.fn = nan_mse, .reduction = NDE_LOSS_MEAN};
-    ts.checkpoint_path = "trainer_test_out_nan/ckpt.safetensors";
+    ts.checkpoint_path = "trainer_nan_test_out/ckpt.safetensors";
     nan_at_call = 7; /* step 7: epoch 4's first step; the checkpoint after epoch 3 stays */
     loss_calls = 0;
     nde_data d = {.n = 8, .x_size = 1, .y_size = 1, .x = x, .y = y};
@@ -324,8 +324,8 @@ Test(trainer, rejects_bad_specs_with_messages)
     cr_assert_null(tr);
     /* a checkpoint from another data size is refused before anything changes */
     ts.loss = nde_loss_mse();
-    mkdir("trainer_test_out_bad", 0755);
-    ts.checkpoint_path = "trainer_test_out_bad/c.safetensors";
+    mkdir("trainer_bad_test_out", 0755);
+    ts.checkpoint_path = "trainer_bad_test_out/c.safetensors";
     ts.progress = 0;
     CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
     CHECK(nde_trainer_run(tr));
@@ -334,7 +334,7 @@ Test(trainer, rejects_bad_specs_with_messages)
     CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
     cr_assert_eq(nde_trainer_resume(tr, ts.checkpoint_path), NDE_ERR_ARG);
     cr_assert(strstr(nde_last_error(), "4 training samples") != NULL, "%s", nde_last_error());
-    cr_assert_eq(nde_trainer_resume(tr, "trainer_test_out_bad/missing.safetensors"), NDE_ERR_IO);
+    cr_assert_eq(nde_trainer_resume(tr, "trainer_bad_test_out/missing.safetensors"), NDE_ERR_IO);
     nde_trainer_destroy(&tr);
     nde_model_destroy(&m);
 }
