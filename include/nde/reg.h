@@ -182,8 +182,9 @@ typedef struct nde_reg_ops {
                        double *value);
     /* Optional. v_j from the step log alone (the same number step computes). With it, R
      * is computed from the log in step order (nde_reg_value works without a tape),
-     * NDE_REG_MAX is allowed, and steps with w = 0 are not visited by the sweep; without
-     * it, R is summed from step's values in the sweep (last step first). */
+     * NDE_REG_MAX is allowed, and steps with w = 0 (λ = 0, off the max's argmax) are
+     * not visited by the sweep; without it, R = λ·agg_j of step's values, summed in the
+     * sweep (last step first). */
     nde_status (*log_value)(void *ctx, const nde_step_rec *rec, double *value);
 } nde_reg_ops;
 

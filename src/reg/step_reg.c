@@ -192,7 +192,7 @@ typedef struct hook_ctx {
     double *ybar;     /* (stages, n) */
     double *u_new;    /* (n): u_{j+1} for methods without FSAL */
     double *e_ws;     /* (n) */
-    double w;         /* ∂R/∂v_j: λ times the aggregation weight */
+    double w;         /* λ times the aggregation weight */
     size_t argmax;    /* NDE_REG_MAX: the only step with a gradient */
     double acc;       /* ops without log_value: Σ v_j */
 } hook_ctx;
@@ -204,7 +204,10 @@ static nde_status hook_step(void *user, size_t m, double t, double h, const doub
     hook_ctx *c = user;
     const nde_reg *reg = c->reg;
     const nde_tableau *tab = solver_tableau(c->s);
-    if (reg->ops->log_value && reg->agg == NDE_REG_MAX && m != c->argmax) return NDE_OK;
+    /* ∂R/∂v_m: zero off the argmax of a max */
+    double w = reg->agg == NDE_REG_MAX && m != c->argmax ? 0.0 : c->w;
+    /* a step's value is needed in the sweep only when it does not come from the log */
+    if (reg->ops->log_value && w == 0.0) return NDE_OK;
     nde_reg_step *st = &c->st;
     size_t n = st->n, ns = (size_t)tab->stages;
     st->index = m;
@@ -224,7 +227,7 @@ static nde_status hook_step(void *user, size_t m, double t, double h, const doub
     nde_reg_step_grad g = {.ybar = c->ybar, .kbar = kbar, .ubar = ubar, .unew_bar = lam,
                            .gtheta = gtheta};
     double v = 0.0;
-    NDE_TRY(reg->ops->step(reg->ctx, st, c->w, &g, &v));
+    NDE_TRY(reg->ops->step(reg->ctx, st, w, &g, &v));
     c->acc += v;
     nde_reg_step_push(tab, h, y, k, st->u, st->u_new, n, st->atol, st->rtol, &g, c->e_ws);
     return NDE_OK;
