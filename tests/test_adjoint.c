@@ -3,6 +3,8 @@
  * both tape modes (identical bits), memory accounting, and misuse. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fields.h"
@@ -252,4 +254,71 @@ Test(adjoint, misuse_returns_status)
     cr_assert_eq(nde_solve(s, B, D, u0, 2, bad_ts, traj), NDE_ERR_NONFINITE);
     cr_assert_eq(nde_adjoint_discrete(s, g, gth, NP, NULL), NDE_ERR_STATE);
     nde_solver_destroy(&s);
+}
+
+/* opts.tape_max_bytes bounds tape and step log together: with exactly the bytes a solve
+ * records it succeeds with the unlimited solve's bits; one byte less fails with
+ * NDE_ERR_LIMIT at the last step, naming the bytes and the option, and never holds more
+ * than the limit. */
+Test(adjoint, tape_memory_cap_is_a_status_not_a_blowup)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1}, g[NT * B * D];
+    for (int i = 0; i < NT * B * D; i++) g[i] = 1.0 / (1 + i);
+    const nde_tape modes[4] = {NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS, NDE_TAPE_CHECKPOINT,
+                               NDE_TAPE_NONE};
+    cr_assert_str_eq(nde_status_str(NDE_ERR_LIMIT), "resource limit exceeded");
+    for (int k = 0; k < 4; k++) {
+        double traj_ref[NT * B * D], traj[NT * B * D], gth_ref[NP] = {0}, gth[NP] = {0};
+        nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+        o.tape = modes[k];
+        o.checkpoint_every = 3;
+        o.tape_max_bytes = SIZE_MAX;
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj_ref));
+        if (o.tape != NDE_TAPE_NONE) CHECK(nde_adjoint_discrete(s, g, gth_ref, NP, NULL));
+        size_t n_steps, tape = nde_solver_get_stats(s)->tape_bytes;
+        nde_solver_steps(s, &n_steps);
+        nde_solver_destroy(&s);
+        cr_assert(n_steps >= 4 && (tape > 0) == (o.tape != NDE_TAPE_NONE));
+        size_t exact = n_steps * sizeof(nde_step_rec) + tape;
+
+        o.tape_max_bytes = exact; /* just enough */
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        cr_assert_eq(memcmp(traj, traj_ref, sizeof traj), 0);
+        cr_assert_eq(nde_solver_get_stats(s)->tape_bytes, tape);
+        if (o.tape != NDE_TAPE_NONE) {
+            CHECK(nde_adjoint_discrete(s, g, gth, NP, NULL));
+            cr_assert_eq(memcmp(gth, gth_ref, sizeof gth), 0);
+        }
+        nde_solver_destroy(&s);
+
+        o.tape_max_bytes = exact - 1; /* one byte short */
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        cr_assert_eq(nde_solve(s, B, D, u0, NT, ts, traj), NDE_ERR_LIMIT, "mode %d", k);
+        char want[64];
+        snprintf(want, sizeof want, "recording step %zu ", n_steps - 1);
+        cr_assert(strstr(nde_last_error(), want), "%s", nde_last_error());
+        snprintf(want, sizeof want, "needs %zu bytes", exact);
+        cr_assert(strstr(nde_last_error(), want), "%s", nde_last_error());
+        cr_assert(strstr(nde_last_error(), "raise nde_solver_opts.tape_max_bytes"));
+        size_t held;
+        nde_solver_steps(s, &held);
+        cr_assert_eq(held, n_steps - 1);
+        cr_assert(nde_solver_get_stats(s)->tape_bytes <= exact - 1);
+        if (o.tape != NDE_TAPE_NONE)
+            cr_assert_eq(nde_adjoint_discrete(s, g, gth, NP, NULL), NDE_ERR_STATE);
+        nde_solver_destroy(&s);
+
+        o.tape_max_bytes = 0; /* default: half the RAM, plenty here */
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
+        cr_assert_eq(memcmp(traj, traj_ref, sizeof traj), 0);
+        nde_solver_destroy(&s);
+    }
 }

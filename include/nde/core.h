@@ -29,6 +29,8 @@ typedef enum nde_status {
     NDE_ERR_UNSUPPORTED, /* feature not available in this build or for this method */
     NDE_ERR_STOPPED,     /* a user callback asked to stop */
     NDE_ERR_MISSING,     /* a required resource (dataset, file) is not present */
+    NDE_ERR_LIMIT,       /* a resource limit was reached (e.g. nde_solver_opts.tape_max_bytes);
+                            the message names the limit and how to raise it */
     NDE_STATUS_COUNT
 } nde_status;
 

@@ -113,6 +113,12 @@ typedef struct nde_solver_opts {
      *                     schedule; 0: the segment length when checkpoint_every > 0,
      *                     else ⌈log2 N⌉ + 1, i.e. O(log N) states) */
     size_t checkpoint_every, checkpoint_slots;
+    /* Most bytes the solve's recordings (discrete-adjoint tape and step log together) may
+     * allocate; a solve that would need more fails with NDE_ERR_LIMIT, naming the step
+     * and the bytes, instead of growing without bound (tiny steps of a diverging model).
+     * 0 → half of the machine's physical memory; SIZE_MAX → unlimited. Buffers grow by
+     * doubling, clamped to the limit, so they never exceed it. */
+    size_t tape_max_bytes;
     /* SUNDIALS methods (ignored by the explicit RK methods); 0 means default: */
     nde_linsol linsol;    /* implicit methods' linear solver */
     int max_order;        /* CVODES: maximum order (BDF 5, Adams 12); ARKStep: method
@@ -149,7 +155,8 @@ typedef struct nde_solver_stats {
     size_t n_vjp;            /* vector–Jacobian products in the last adjoint */
     size_t n_adjoint_nfe;    /* forward evaluations recomputed by the last adjoint */
     size_t n_jvp, n_jac, n_lin_iters, n_newton_iters, n_newton_fails; /* implicit */
-    size_t tape_bytes;       /* bytes recorded by the last forward solve */
+    size_t tape_bytes;       /* bytes recorded on the tape by the last forward solve (also
+                                after a failure); at most opts.tape_max_bytes */
     size_t adjoint_peak_bytes; /* tape + reverse-sweep workspace of the last adjoint */
     size_t n_recomputed_steps; /* steps re-integrated by the last adjoint (checkpointing,
                                   interpolating adjoint's segment re-solves) */
@@ -177,7 +184,8 @@ void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
  * the field's (NDE_ERR_SHAPE otherwise).
  * Errors: NDE_ERR_ARG (NULL, nt < 2, ts not strictly monotone or non-finite),
  * NDE_ERR_NONFINITE (u0 or a state became non-finite), NDE_ERR_MAX_STEPS,
- * NDE_ERR_DT_MIN, NDE_ERR_STOPPED, or the field's own status. On failure the step
+ * NDE_ERR_DT_MIN, NDE_ERR_STOPPED, NDE_ERR_LIMIT (tape and step log would exceed
+ * opts.tape_max_bytes), or the field's own status. On failure the step
  * log holds the steps taken so far and traj rows past the failure are unspecified. */
 nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, size_t nt,
                      const double *ts, double *traj);

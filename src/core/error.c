@@ -24,6 +24,7 @@ static const char *const status_names[NDE_STATUS_COUNT] = {
     [NDE_ERR_UNSUPPORTED] = "unsupported",
     [NDE_ERR_STOPPED] = "stopped by callback",
     [NDE_ERR_MISSING] = "missing resource",
+    [NDE_ERR_LIMIT] = "resource limit exceeded",
 };
 
 const char *nde_status_str(nde_status s)

@@ -285,9 +285,6 @@ static nde_status rk_solve(nde_solver *s, const double *u0, double *traj)
      * solver owns consistent for the next solve. */
     s->u = u;
     s->u_new = u_new;
-    size_t taped = s->n_steps, every = o->checkpoint_every;
-    if (o->tape == NDE_TAPE_CHECKPOINT) taped = every ? (s->n_steps + every - 1) / every : 1;
-    s->stats.tape_bytes = taped * s->tape_stride * sizeof(double);
     return NDE_OK;
 }
 

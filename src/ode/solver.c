@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 
 static const char *const method_names[NDE_METHOD_COUNT] = {
@@ -87,6 +88,19 @@ static nde_status check_opts(const nde_solver_opts *o)
     return NDE_OK;
 }
 
+/* Half of the machine's physical memory (SIZE_MAX if the system does not say). */
+static size_t default_tape_max_bytes(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0) {
+        uintmax_t half = (uintmax_t)pages / 2 * (uintmax_t)page;
+        return half > SIZE_MAX ? SIZE_MAX : (size_t)half;
+    }
+#endif
+    return SIZE_MAX;
+}
+
 nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
                              nde_solver **out)
 {
@@ -113,6 +127,7 @@ nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_sol
     s->opts = *opts;
     s->tab = tab;
     s->ops = ops;
+    s->record_limit = opts->tape_max_bytes ? opts->tape_max_bytes : default_tape_max_bytes();
     if (ops->init) {
         nde_status st = ops->init(s);
         if (st != NDE_OK) {
@@ -178,11 +193,80 @@ nde_status nde_solver_reserve(nde_solver *s, size_t n, size_t nt)
     return NDE_OK;
 }
 
+/* Tape records a solve of `steps` accepted steps needs (plus the step being attempted
+ * when counting its slot): one per step, or one per checkpoint_every steps (only u0 when
+ * 0) for NDE_TAPE_CHECKPOINT, none without a tape. */
+static size_t tape_records(const nde_solver *s, size_t steps)
+{
+    if (s->tape_stride == 0 || steps == 0) return 0;
+    if (s->opts.tape != NDE_TAPE_CHECKPOINT) return steps;
+    size_t every = s->opts.checkpoint_every;
+    return every ? (steps - 1) / every + 1 : 1;
+}
+
+/* Bytes of step log and tape for `steps` steps, if they fit in `limit` (else 0 → no). */
+static int fits(const nde_solver *s, size_t steps, size_t limit)
+{
+    size_t log_bytes = sizeof(nde_step_rec), rec_bytes = s->tape_stride * sizeof(double);
+    if (steps > limit / log_bytes) return 0;
+    size_t room = limit - steps * log_bytes, recs = tape_records(s, steps);
+    return recs == 0 || recs <= room / rec_bytes;
+}
+
+/* The most accepted steps whose step log and tape fit in the limit together: both
+ * buffers are clamped to this many steps' worth, so growing one never leaves the other
+ * without room and their sum never exceeds the limit. */
+static size_t steps_within_limit(const nde_solver *s)
+{
+    if (s->record_limit == SIZE_MAX) return SIZE_MAX;
+    size_t lo = 0, hi = s->record_limit / sizeof(nde_step_rec); /* fits(lo); answer <= hi */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        if (fits(s, mid, s->record_limit))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+static nde_status limit_failure(const nde_solver *s, const char *what)
+{
+    size_t steps = s->n_steps + 1, recs = tape_records(s, steps);
+    size_t need = steps * sizeof(nde_step_rec) + recs * s->tape_stride * sizeof(double);
+    double t = s->n_steps ? s->steps[s->n_steps - 1].t + s->steps[s->n_steps - 1].h
+                          : (s->ts ? s->ts[0] : 0.0);
+    return NDE_FAIL(NDE_ERR_LIMIT,
+                    "%s: recording step %zu (t = %.17g) needs %zu bytes of tape and step log "
+                    "(growing the %s), more than the limit of %zu bytes; raise "
+                    "nde_solver_opts.tape_max_bytes (SIZE_MAX: unlimited) or record less per "
+                    "step (NDE_TAPE_STEP_STARTS, NDE_TAPE_CHECKPOINT)",
+                    nde_method_name(s->opts.method), s->n_steps, t, need, what,
+                    s->record_limit);
+}
+
+/* Bytes a buffer already holds, to keep the sum strict even if the other buffer grew
+ * under different sizes in an earlier solve. */
+static size_t tape_alloc_bytes(const nde_solver *s)
+{
+    return s->tape_cap_steps * s->tape_stride * sizeof(double);
+}
+
+static size_t clamp_cap(size_t want, size_t need, size_t most)
+{
+    return want < need ? need : want > most ? most : want;
+}
+
 nde_status nde_solver_log_step(nde_solver *s, double t, double h, double err_est,
                                double stiff_est)
 {
     if (s->n_steps == s->steps_cap) {
-        size_t cap = s->steps_cap ? 2 * s->steps_cap : 64;
+        size_t most = steps_within_limit(s), other = tape_alloc_bytes(s);
+        size_t room = s->record_limit > other ? (s->record_limit - other) / sizeof(nde_step_rec)
+                                              : 0;
+        if (room < most) most = room;
+        if (s->n_steps + 1 > most) return limit_failure(s, "step log");
+        size_t cap = clamp_cap(s->steps_cap ? 2 * s->steps_cap : 64, s->n_steps + 1, most);
         nde_step_rec *st = nde_alloc_array(cap, sizeof *st);
         if (!st) return NDE_ERR_NOMEM;
         if (s->n_steps) memcpy(st, s->steps, s->n_steps * sizeof *st);
@@ -203,9 +287,14 @@ nde_status nde_solver_tape_slot(nde_solver *s, double **slot)
 nde_status nde_solver_tape_slot_at(nde_solver *s, size_t idx, double **slot)
 {
     if (idx >= s->tape_cap_steps) {
+        size_t most = tape_records(s, steps_within_limit(s));
+        size_t other = s->steps_cap * sizeof(nde_step_rec), rec = s->tape_stride * sizeof(double);
+        size_t room = s->record_limit > other ? (s->record_limit - other) / rec : 0;
+        if (room < most) most = room;
+        if (idx + 1 > most) return limit_failure(s, "tape");
         /* checkpoint tapes stay small: O(√N) or O(1) records, so start at one */
         size_t first = s->opts.tape == NDE_TAPE_CHECKPOINT ? 1 : 64;
-        size_t cap = s->tape_cap_steps ? 2 * s->tape_cap_steps : first;
+        size_t cap = clamp_cap(s->tape_cap_steps ? 2 * s->tape_cap_steps : first, idx + 1, most);
         double *t = nde_alloc_array(cap, s->tape_stride * sizeof *t);
         if (!t) return NDE_ERR_NOMEM;
         if (idx) memcpy(t, s->tape, idx * s->tape_stride * sizeof *t);
@@ -274,6 +363,7 @@ nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, 
     memcpy(s->ts, ts, nt * sizeof *ts);
     nde_status st = s->ops->solve(s, u0, traj);
     s->solved_ok = st == NDE_OK;
+    s->stats.tape_bytes = nde_solver_tape_view(s).tape_bytes; /* also after a failure */
     return st;
 }
 
@@ -297,6 +387,20 @@ void nde_solver_unfreeze_steps(nde_solver *s)
     nde_free(s->replay_h);
     s->replay_h = NULL;
     s->n_replay = 0;
+}
+
+nde_tape_view nde_solver_tape_view(const nde_solver *s)
+{
+    size_t recs = s->n_steps, every = s->opts.checkpoint_every;
+    if (s->opts.tape == NDE_TAPE_CHECKPOINT) recs = every ? (s->n_steps + every - 1) / every : 1;
+    if (!s->tape || s->tape_stride == 0) recs = 0;
+    return (nde_tape_view){
+        .field = &s->field, .opts = &s->opts, .tab = s->tab, .ctx = s->ctx,
+        .solved_ok = s->solved_ok, .batch = s->batch, .n = s->n, .nt = s->nt, .ts = s->ts,
+        .save_src = s->save_src, .steps = s->steps, .n_steps = s->n_steps, .tape = s->tape,
+        .tape_stride = s->tape_stride, .n_records = recs,
+        .tape_bytes = recs * s->tape_stride * sizeof(double),
+    };
 }
 
 const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps)

@@ -1,18 +1,12 @@
-/* The solver object's fields, shared by the explicit RK driver (rk_solve.c), the
- * SUNDIALS backends (sundials*.c), and the adjoints (src/adjoint). Not public. */
+/* The solver object's fields, shared by the explicit RK driver (rk_solve.c) and the
+ * SUNDIALS backends (sundials*.c). Not public. Code that only reads what a solve
+ * recorded (adjoints, regularizers) uses the read-only view in ode/tape_view.h. */
 #ifndef NDE_ODE_SOLVER_INTERNAL_H
 #define NDE_ODE_SOLVER_INTERNAL_H
 
 #include "nde/ode.h"
 #include "ode/tableau.h"
-
-/* Where each save time's output came from: traj[k] = u0 (step == SIZE_MAX), the end of
- * accepted step `step` (theta == 1, copied from u_{n+1}), or the dense output of that
- * step at theta in (0, 1). */
-typedef struct nde_save_src {
-    size_t step;
-    double theta;
-} nde_save_src;
+#include "ode/tape_view.h"
 
 /* Backend operations (SUNDIALS-style ops table): one per solver family. */
 typedef struct nde_backend_ops {
@@ -28,6 +22,8 @@ struct nde_solver {
     const nde_tableau *tab;     /* NULL for SUNDIALS methods */
     const nde_backend_ops *ops;
     void *backend;              /* backend-owned data */
+    size_t record_limit;        /* opts.tape_max_bytes resolved (0 → half the RAM): the most
+                                   bytes tape and step log may allocate together */
 
     /* last solve */
     size_t batch, n;            /* n = batch · dim */
