@@ -11,37 +11,33 @@
 #include "adjoint/sweep.h"
 #include "nde/reg.h"
 #include "ode/rk_step.h"
-#include "ode/solver_internal.h"
+#include "ode/tape_view.h"
 #include "reg/reg_internal.h"
 
-/* ---- what the regularizers read of the solver (its last solve and tape) ---------- */
-
-static const nde_tableau *solver_tableau(const nde_solver *s) { return s->tab; }
-static int solver_solved(const nde_solver *s) { return s->solved_ok && s->n_steps > 0; }
-static size_t solver_n(const nde_solver *s) { return s->n; } /* batch·dim of the last solve */
-
-/* The fields of a step view that are the same for every step of the last solve. */
-static void view_init(const nde_solver *s, double *scratch, const double *probe,
+/* The fields of a step view that are the same for every step of the solve v. */
+static void view_init(const nde_tape_view *v, double *scratch, const double *probe,
                       nde_reg_step *st)
 {
-    const nde_tableau *tab = s->tab;
+    const nde_tableau *tab = v->tab;
     memset(st, 0, sizeof *st);
-    st->n_steps = s->n_steps;
-    st->batch = s->batch;
-    st->dim = s->field.dim;
-    st->n = s->n;
+    st->n_steps = v->n_steps;
+    st->batch = v->batch;
+    st->dim = v->field->dim;
+    st->n = v->n;
     st->stages = tab->stages;
     st->b = tab->b;
     st->c = tab->c;
     st->btilde = tab->btilde;
-    st->atol = s->opts.atol;
-    st->rtol = s->opts.rtol;
-    st->field = &s->field;
+    st->atol = v->opts->atol;
+    st->rtol = v->opts->rtol;
+    st->field = v->field;
     st->probe = probe;
     st->scratch = scratch;
 }
 
 /* ---- the regularizer object ------------------------------------------------------ */
+
+static const char *ops_name(const nde_reg_ops *ops) { return ops->name ? ops->name : "user"; }
 
 static nde_status check_coef(double coef)
 {
@@ -58,7 +54,7 @@ nde_status nde_reg_create_ops(const nde_reg_ops *ops, void *ctx, nde_reg_agg agg
     *out = NULL;
     if (!ops || !ops->step)
         return NDE_FAIL(NDE_ERR_ARG, "nde_reg_create_ops: NULL ops or ops->step");
-    const char *name = ops->name ? ops->name : "user";
+    const char *name = ops_name(ops);
     if ((int)agg < NDE_REG_SUM || agg > NDE_REG_MAX)
         return NDE_FAIL(NDE_ERR_ARG, "%s regularizer: unknown aggregation %d", name, (int)agg);
     if (agg == NDE_REG_MAX && !ops->log_value)
@@ -126,11 +122,11 @@ nde_status nde_reg_draw_probe(nde_reg *reg, nde_rng *rng, size_t n)
 }
 
 /* Does the solver's method provide what the ops need? */
-static nde_status check_method(const nde_reg *reg, const nde_solver *s)
+static nde_status check_method(const nde_reg *reg, const nde_tape_view *v)
 {
-    const nde_tableau *tab = solver_tableau(s);
-    const char *method = nde_method_name(nde_solver_get_opts(s)->method);
-    const char *name = reg->ops->name ? reg->ops->name : "user";
+    const nde_tableau *tab = v->tab;
+    const char *method = nde_method_name(v->opts->method);
+    const char *name = ops_name(reg->ops);
     if (!tab)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED,
                         "step regularizers need an explicit RK solve, the solver uses %s",
@@ -173,21 +169,20 @@ nde_status nde_reg_value(const nde_reg *reg, const nde_solver *s, double *value)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED,
                         "nde_reg_value: the %s regularizer's value needs the stages; it is "
                         "computed by nde_adjoint_discrete_reg",
-                        reg->ops->name ? reg->ops->name : "user");
-    if (!solver_solved(s))
+                        ops_name(reg->ops));
+    nde_tape_view v = nde_solver_tape_view(s);
+    if (!v.solved_ok || v.n_steps == 0)
         return NDE_FAIL(NDE_ERR_STATE, "nde_reg_value: the last solve did not succeed");
-    NDE_TRY(check_method(reg, s));
-    size_t ns, am;
-    const nde_step_rec *steps = nde_solver_steps(s, &ns);
+    NDE_TRY(check_method(reg, &v));
+    size_t am;
     double w;
-    return log_value(reg, steps, ns, &w, &am, value);
+    return log_value(reg, v.steps, v.n_steps, &w, &am, value);
 }
 
 /* What the hook needs during one sweep. */
 typedef struct hook_ctx {
     nde_reg *reg;
-    const nde_solver *s;
-    const nde_step_rec *steps;
+    const nde_tape_view *v; /* the solve being reversed */
     nde_reg_step st;  /* the step view; per-step fields set by the hook */
     double *ybar;     /* (stages, n) */
     double *u_new;    /* (n): u_{j+1} for methods without FSAL */
@@ -203,7 +198,7 @@ static nde_status hook_step(void *user, size_t m, double t, double h, const doub
 {
     hook_ctx *c = user;
     const nde_reg *reg = c->reg;
-    const nde_tableau *tab = solver_tableau(c->s);
+    const nde_tableau *tab = c->v->tab;
     /* ∂R/∂v_m: zero off the argmax of a max */
     double w = reg->agg == NDE_REG_MAX && m != c->argmax ? 0.0 : c->w;
     /* a step's value is needed in the sweep only when it does not come from the log */
@@ -221,8 +216,8 @@ static nde_status hook_step(void *user, size_t m, double t, double h, const doub
         nde_rk_combine(tab, tab->b, h, y, k, n, c->u_new);
         st->u_new = c->u_new;
     }
-    st->err_est = c->steps[m].err_est;
-    st->stiff_est = c->steps[m].stiff_est;
+    st->err_est = c->v->steps[m].err_est;
+    st->stiff_est = c->v->steps[m].stiff_est;
     memset(c->ybar, 0, ns * n * sizeof *c->ybar);
     nde_reg_step_grad g = {.ybar = c->ybar, .kbar = kbar, .ubar = ubar, .unew_bar = lam,
                            .gtheta = gtheta};
@@ -250,34 +245,32 @@ nde_status nde_adjoint_discrete_reg(nde_solver *s, const double *dL_dtraj, nde_r
                                     double *reg_value)
 {
     if (!s || !reg) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_discrete_reg: NULL solver or reg");
-    size_t n_params = nde_solver_field(s)->n_params;
+    nde_tape_view v = nde_solver_tape_view(s);
+    size_t n_params = v.field->n_params;
     if (grad_theta && n_theta != n_params)
         return NDE_FAIL(NDE_ERR_SHAPE,
                         "nde_adjoint_discrete_reg: grad_theta has %zu entries, the field has "
                         "%zu parameters",
                         n_theta, n_params);
-    if (!solver_solved(s))
+    if (!v.solved_ok || v.n_steps == 0)
         return NDE_FAIL(NDE_ERR_STATE,
                         "nde_adjoint_discrete_reg: the last solve did not succeed");
-    NDE_TRY(check_method(reg, s));
-    const nde_tableau *tab = solver_tableau(s);
-    size_t n_steps;
-    const nde_step_rec *steps = nde_solver_steps(s, &n_steps);
-    size_t n = solver_n(s), ns = (size_t)tab->stages;
+    NDE_TRY(check_method(reg, &v));
+    size_t n = v.n, ns = (size_t)v.tab->stages, n_steps = v.n_steps;
     if ((reg->ops->needs & NDE_REG_NEEDS_PROBE) && reg->probe_n != n)
         return NDE_FAIL(NDE_ERR_SHAPE,
                         "%s regularizer: probe has %zu entries, the solve has batch·dim = %zu "
                         "(call nde_reg_draw_probe)",
-                        reg->ops->name ? reg->ops->name : "user", reg->probe_n, n);
+                        ops_name(reg->ops), reg->probe_n, n);
     NDE_TRY(reserve_ws(reg, (ns + 2 + reg->ops->scratch_per_n) * n));
-    hook_ctx c = {.reg = reg, .s = s, .steps = steps};
+    hook_ctx c = {.reg = reg, .v = &v};
     c.ybar = reg->ws;
     c.u_new = c.ybar + ns * n;
     c.e_ws = c.u_new + n;
-    view_init(s, c.e_ws + n, reg->probe_n == n ? reg->probe : NULL, &c.st);
+    view_init(&v, c.e_ws + n, reg->probe_n == n ? reg->probe : NULL, &c.st);
     double agg_w = 1.0, value = 0.0;
     if (reg->ops->log_value)
-        NDE_TRY(log_value(reg, steps, n_steps, &agg_w, &c.argmax, &value));
+        NDE_TRY(log_value(reg, v.steps, n_steps, &agg_w, &c.argmax, &value));
     else if (reg->agg == NDE_REG_MEAN)
         agg_w = 1.0 / (double)n_steps;
     c.w = reg->coef * agg_w;
