@@ -2,6 +2,7 @@
  * from PyTorch's definitions, adjoint identities, VJPs against central finite
  * differences, the published parameter count, and bad input. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -321,7 +322,8 @@ Test(mgno, vcycle_vjp_matches_central_differences_2d)
         nde_rng_seed(&r, 3);
         cr_assert_eq(nde_params_create(&p), NDE_OK);
         nde_mgconv *l;
-        cr_assert_eq(nde_mgconv_create(&sp, p, "w", &r, &l), NDE_OK, "%s", nde_last_error());
+        cr_assert_eq(nde_mgconv_create(&sp, p, "w", &l), NDE_OK, "%s", nde_last_error());
+        cr_assert_eq(nde_mgconv_init(l, &r), NDE_OK);
         cr_assert_eq(nde_mgconv_in_numel(l), 2 * 49);
         cr_assert_eq(nde_mgconv_out_numel(l), 3 * 49);
         cr_assert_eq(nde_mgconv_n_params(l), nde_params_count(p));
@@ -342,7 +344,8 @@ Test(mgno, vcycle_vjp_matches_central_differences_1d)
     nde_rng_seed(&r, 4);
     cr_assert_eq(nde_params_create(&p), NDE_OK);
     nde_mgconv *l;
-    cr_assert_eq(nde_mgconv_create(&sp, p, "w", &r, &l), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgconv_create(&sp, p, "w", &l), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgconv_init(l, &r), NDE_OK);
     check_graph_vjp(l, mgconv_fwd, mgconv_vjp, p, 12, 24, 5, 1e-3);
     nde_mgconv_destroy(&l);
     nde_params_destroy(&p);
@@ -358,7 +361,8 @@ Test(mgno, single_level_vcycle_is_one_convolution)
     nde_rng_seed(&r, 6);
     nde_params_create(&p);
     nde_mgconv *l;
-    cr_assert_eq(nde_mgconv_create(&sp, p, "w", &r, &l), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgconv_create(&sp, p, "w", &l), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgconv_init(l, &r), NDE_OK);
     const nde_tensor_info *wt = nde_params_find(p, "w.mg.l0.pre0.S.weight");
     const nde_tensor_info *bt = nde_params_find(p, "w.mg.l0.pre0.S.bias");
     cr_assert_not_null(wt);
@@ -388,7 +392,8 @@ Test(mgno, network_vjp_matches_central_differences)
     nde_rng_seed(&r, 7);
     nde_params_create(&p);
     nde_mgno *m;
-    cr_assert_eq(nde_mgno_create(&sp, p, "mgno", &r, &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_create(&sp, p, "mgno", &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_init(m, &r), NDE_OK);
     cr_assert_not_null(nde_params_find(p, "mgno.1.pw.bias"));
     cr_assert_not_null(nde_params_find(p, "mgno.proj.weight"));
     cr_assert_null(nde_params_find(p, "mgno.proj.bias"));
@@ -406,7 +411,7 @@ Test(mgno, darcy_recipe_has_the_published_parameter_count)
     nde_params *p;
     nde_params_create(&p);
     nde_mgno *m;
-    cr_assert_eq(nde_mgno_create(&sp, p, "mgno", NULL, &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_create(&sp, p, "mgno", &m), NDE_OK, "%s", nde_last_error());
     cr_assert_eq(nde_mgno_n_params(m), 572661);
     cr_assert_eq(nde_params_count(p), 572661);
     cr_assert_eq(nde_mgno_in_numel(m), 64 * 64);
@@ -423,7 +428,8 @@ Test(mgno, field_evaluates_the_network)
     nde_rng_seed(&r, 11);
     nde_params_create(&p);
     nde_mgno *m;
-    cr_assert_eq(nde_mgno_create(&sp, p, "m", &r, &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_create(&sp, p, "m", &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_init(m, &r), NDE_OK);
     nde_field f = nde_mgno_field(m);
     cr_assert_eq(nde_field_check(&f, 1), NDE_OK);
     cr_assert_eq(f.dim, 16);
@@ -439,7 +445,7 @@ Test(mgno, field_evaluates_the_network)
     nde_mgno_destroy(&m);
     /* c_in != c_out: no field */
     sp.c_out = 1;
-    cr_assert_eq(nde_mgno_create(&sp, p, "m2", NULL, &m), NDE_OK);
+    cr_assert_eq(nde_mgno_create(&sp, p, "m2", &m), NDE_OK);
     f = nde_mgno_field(m);
     cr_assert_neq(nde_field_check(&f, 0), NDE_OK);
     nde_mgno_destroy(&m);
@@ -456,25 +462,25 @@ Test(mgno, bad_specs_and_nonfinite_input)
     nde_mgno_spec sp = ok;
     sp.levels = 4; /* 8 → 4 → 2 → 1: too coarse */
     sp.pre[3] = 1;
-    cr_assert_eq(nde_mgno_create(&sp, p, "a", NULL, &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&sp, p, "a", &m), NDE_ERR_ARG);
     cr_assert_null(m);
     cr_assert(strstr(nde_last_error(), "level 3") != NULL, "%s", nde_last_error());
     sp = ok, sp.pre[0] = 0;
-    cr_assert_eq(nde_mgno_create(&sp, p, "a", NULL, &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&sp, p, "a", &m), NDE_ERR_ARG);
     sp = ok, sp.post[2] = 1;
-    cr_assert_eq(nde_mgno_create(&sp, p, "a", NULL, &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&sp, p, "a", &m), NDE_ERR_ARG);
     sp = ok, sp.width = 0;
-    cr_assert_eq(nde_mgno_create(&sp, p, "a", NULL, &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&sp, p, "a", &m), NDE_ERR_ARG);
     sp = ok, sp.n[1] = 7;
-    cr_assert_eq(nde_mgno_create(&sp, p, "a", NULL, &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&sp, p, "a", &m), NDE_ERR_ARG);
     cr_assert(strstr(nde_last_error(), "parity") != NULL, "%s", nde_last_error());
     sp = ok, sp.levels = 0;
-    cr_assert_eq(nde_mgno_create(&sp, p, "a", NULL, &m), NDE_ERR_ARG);
-    cr_assert_eq(nde_mgno_create(NULL, p, "a", NULL, &m), NDE_ERR_ARG);
-    cr_assert_eq(nde_mgno_create(&ok, p, "a", NULL, &m), NDE_OK);
+    cr_assert_eq(nde_mgno_create(&sp, p, "a", &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(NULL, p, "a", &m), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&ok, p, "a", &m), NDE_OK);
     /* a second model with the same prefix collides in the store */
     nde_mgno *m2 = NULL;
-    cr_assert_eq(nde_mgno_create(&ok, p, "a", NULL, &m2), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&ok, p, "a", &m2), NDE_ERR_ARG);
     cr_assert_null(m2);
     double x[64], y[64];
     for (int i = 0; i < 64; i++) x[i] = 0.1;
@@ -502,7 +508,8 @@ Test(mgno, kept_activations_give_the_vjp_bits)
     nde_rng_seed(&r, 21);
     nde_params_create(&p);
     nde_mgno *m;
-    cr_assert_eq(nde_mgno_create(&sp, p, "m", &r, &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_create(&sp, p, "m", &m), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgno_init(m, &r), NDE_OK);
     const size_t np = nde_params_count(p);
     double x[3 * 64], y[3 * 64], y2[3 * 64], gy[3 * 64], gx[3 * 64], gx2[3 * 64];
     double *g1 = nde_alloc_array(np, 8), *g2 = nde_alloc_array(np, 8);
@@ -521,6 +528,118 @@ Test(mgno, kept_activations_give_the_vjp_bits)
     cr_assert_eq(memcmp(gx, gx2, sizeof gx), 0);
     cr_assert_eq(memcmp(g1, g2, np * sizeof *g1), 0);
     nde_free(g1), nde_free(g2);
+    nde_mgno_destroy(&m);
+    nde_params_destroy(&p);
+}
+
+/* θ fingerprint: a few entries, an index-weighted sum and the generator's next output. */
+typedef struct theta_print {
+    size_t n;
+    double first, mid, last, wsum;
+    uint64_t next;
+} theta_print;
+
+static theta_print fingerprint(nde_params *p, nde_rng *r)
+{
+    const size_t n = nde_params_count(p);
+    const double *t = nde_params_theta(p);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += t[i] * (double)(i % 7 + 1);
+    theta_print f = {.n = n, .first = t[0], .mid = t[n / 2], .last = t[n - 1], .wsum = s,
+                     .next = nde_rng_u64(r)};
+    return f;
+}
+
+static void check_print(theta_print got, theta_print want, const char *what)
+{
+    cr_assert_eq(got.n, want.n, "%s: %zu parameters", what, got.n);
+    cr_assert_eq(got.first, want.first, "%s: θ[0] = %a", what, got.first);
+    cr_assert_eq(got.mid, want.mid, "%s: θ[n/2] = %a", what, got.mid);
+    cr_assert_eq(got.last, want.last, "%s: θ[n-1] = %a", what, got.last);
+    cr_assert_eq(got.wsum, want.wsum, "%s: weighted sum %a", what, got.wsum);
+    cr_assert_eq(got.next, want.next, "%s: next draw %" PRIu64, what, got.next);
+}
+
+static int all_zero(nde_params *p)
+{
+    const double *t = nde_params_theta(p);
+    for (size_t i = 0; i < nde_params_count(p); i++)
+        if (t[i] != 0.0) return 0;
+    return 1;
+}
+
+/* create leaves θ zero; init draws what create(…, rng, …) drew before the parameter-ownership
+ * change (issue 10), bit for bit and consuming the same number of draws. The expected values
+ * were printed by the former code (commit eb67f9d) with these specs and seeds. */
+Test(mgno, init_draws_the_bits_of_the_former_create)
+{
+    nde_params *p;
+    nde_rng r;
+    nde_mgno *m;
+    nde_mgno_spec sp = {.ndim = 2, .n = {8, 8}, .c_in = 2, .c_out = 1, .width = 3,
+                        .n_layers = 2, .levels = 3, .pre = {1, 1, 2}, .post = {1, 0, 0},
+                        .pad_mode = NDE_PAD_ZERO, .bias = 1};
+    nde_params_create(&p);
+    cr_assert_eq(nde_mgno_create(&sp, p, "mgno", &m), NDE_OK, "%s", nde_last_error());
+    cr_assert(all_zero(p));
+    nde_rng_seed(&r, 7);
+    cr_assert_eq(nde_mgno_init(m, &r), NDE_OK);
+    check_print(fingerprint(p, &r),
+                (theta_print){2423, 0x1.8349a68712daap-4, 0x1.cb02213281be8p-4,
+                              0x1.c529b89de3a44p-3, 0x1.e8466091babadp+4, 11970985193623601572u},
+                "mgno");
+    cr_assert_eq(nde_mgno_init(NULL, &r), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_init(m, NULL), NDE_ERR_ARG);
+    nde_mgno_destroy(&m);
+    nde_params_destroy(&p);
+
+    nde_mgconv_spec cs = {.ndim = 1, .n = {12}, .c_f = 2, .c_u = 3, .levels = 3,
+                          .pre = {2, 1, 2}, .post = {1, 1, 0}, .pad_mode = NDE_PAD_PERIODIC,
+                          .bias = 1};
+    nde_mgconv *l, *l2;
+    nde_params_create(&p);
+    cr_assert_eq(nde_mgconv_create(&cs, p, "w", &l), NDE_OK, "%s", nde_last_error());
+    cr_assert(all_zero(p));
+    nde_rng_seed(&r, 4);
+    cr_assert_eq(nde_mgconv_init(l, &r), NDE_OK);
+    const theta_print want = {417, -0x1.8b9577b71f831p-3, -0x1.8dbcf409eb5fcp-2,
+                              -0x1.9757df775478p-6, -0x1.1b3028e7baad3p+5, 18147754861477726277u};
+    check_print(fingerprint(p, &r), want, "mgconv");
+    cr_assert_eq(nde_mgconv_init(NULL, &r), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgconv_init(l, NULL), NDE_ERR_ARG);
+    /* a second layer in the same store: its init touches only its own tensors */
+    cr_assert_eq(nde_mgconv_create(&cs, p, "v", &l2), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_mgconv_n_params(l2), 417);
+    nde_rng_seed(&r, 99);
+    cr_assert_eq(nde_mgconv_init(l2, &r), NDE_OK);
+    const double *t = nde_params_theta(p);
+    cr_assert_eq(t[0], want.first);
+    cr_assert_eq(t[208], want.mid);
+    cr_assert_eq(t[416], want.last);
+    cr_assert_neq(t[417], 0.0);
+    nde_mgconv_destroy(&l2);
+    nde_mgconv_destroy(&l);
+    cr_assert_null(l);
+    nde_params_destroy(&p);
+
+    /* the rough-Darcy recipe at 64×64 */
+    nde_mgno_spec ds = nde_mgno_darcy_spec(64);
+    nde_params_create(&p);
+    cr_assert_eq(nde_mgno_create(&ds, p, "mgno", &m), NDE_OK, "%s", nde_last_error());
+    cr_assert(all_zero(p));
+    nde_rng_seed(&r, 1234);
+    cr_assert_eq(nde_mgno_init(m, &r), NDE_OK);
+    check_print(fingerprint(p, &r),
+                (theta_print){572661, -0x1.363745bba84b9p-2, -0x1.b1e06026cfa1p-5,
+                              -0x1.b950f9b3d5d4ap-4, 0x1.5680fba982cb4p+6, 2199610644520960027u},
+                "darcy");
+    /* NULL arguments */
+    nde_mgno *m2 = (nde_mgno *)&m2;
+    cr_assert_eq(nde_mgno_create(&ds, NULL, "x", &m2), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&ds, p, NULL, &m2), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgno_create(&ds, p, "x", NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgconv_create(NULL, p, "x", &l), NDE_ERR_ARG);
+    cr_assert_eq(nde_mgconv_create(&cs, NULL, "x", &l), NDE_ERR_ARG);
     nde_mgno_destroy(&m);
     nde_params_destroy(&p);
 }

@@ -112,7 +112,9 @@ Test(operator_ode, fno_vector_field_gradient_matches_finite_differences)
     sp.n_layers = 2;
     sp.proj_hidden[0] = 4;
     nde_fno *fno;
-    CHECK(nde_fno_create(ctx, &sp, &fno));
+    nde_params *p;
+    CHECK(nde_params_create(&p));
+    CHECK(nde_fno_create(ctx, p, &sp, &fno));
     nde_rng r;
     nde_rng_seed(&r, 5);
     nde_fno_init(fno, &r);
@@ -125,6 +127,7 @@ Test(operator_ode, fno_vector_field_gradient_matches_finite_differences)
     check_both_tapes(&f, nde_fno_params(fno), 1e-9);
     nde_fno_work_destroy(&w);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_ctx_destroy(&ctx);
 }
 
@@ -138,7 +141,8 @@ Test(operator_ode, mgno_vector_field_gradient_matches_finite_differences)
     nde_rng r;
     nde_rng_seed(&r, 6);
     nde_mgno *m;
-    CHECK(nde_mgno_create(&sp, p, "mg", &r, &m));
+    CHECK(nde_mgno_create(&sp, p, "mg", &m));
+    CHECK(nde_mgno_init(m, &r));
     nde_field f = nde_mgno_field(m);
     CHECK(nde_field_check(&f, 1));
     cr_assert_eq(f.dim, 64);

@@ -354,21 +354,38 @@ Test(fno, parameter_counts_match_published_architectures)
     nde_ctx *ctx;
     cr_assert_eq(nde_ctx_create(&ctx), NDE_OK);
     nde_fno *fno;
+    nde_params *p1, *p2, *p3;
+    cr_assert_eq(nde_params_create(&p1), NDE_OK);
+    cr_assert_eq(nde_params_create(&p2), NDE_OK);
+    cr_assert_eq(nde_params_create(&p3), NDE_OK);
     nde_fno_spec s = nde_fno1d_burgers_spec();
-    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, p1, &s, &fno), NDE_OK);
+    cr_assert_eq(nde_fno_params(fno), p1);
     cr_assert_eq(nde_params_count(nde_fno_params(fno)), 549569);
+    /* the store is borrowed: a second FNO's names collide in it */
+    nde_fno *dup = (nde_fno *)&dup;
+    cr_assert_eq(nde_fno_create(ctx, p1, &s, &dup), NDE_ERR_ARG);
+    cr_assert_null(dup);
     nde_fno_destroy(&fno);
     cr_assert_null(fno);
+    /* ... and outlives the FNO */
+    cr_assert_not_null(nde_params_find(p1, "layer3.spectral.weight"));
     s = nde_fno2d_darcy_spec();
-    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, p2, &s, &fno), NDE_OK);
     cr_assert_eq(nde_params_count(nde_fno_params(fno)), 2368001);
     nde_fno_destroy(&fno);
     nde_fno_destroy(NULL);
+    cr_assert_eq(nde_fno_create(ctx, NULL, &s, &fno), NDE_ERR_ARG);
+    cr_assert_eq(nde_fno_create(NULL, p3, &s, &fno), NDE_ERR_ARG);
     s.width = 0;
-    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_ERR_ARG);
+    cr_assert_eq(nde_fno_create(ctx, p3, &s, &fno), NDE_ERR_ARG);
     s = nde_fno2d_darcy_spec();
     s.padding = -0.1;
-    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_ERR_ARG);
+    cr_assert_eq(nde_fno_create(ctx, p3, &s, &fno), NDE_ERR_ARG);
+    cr_assert_eq(nde_params_count(p3), 0);
+    nde_params_destroy(&p1);
+    nde_params_destroy(&p2);
+    nde_params_destroy(&p3);
     nde_ctx_destroy(&ctx);
 }
 
@@ -390,7 +407,11 @@ static void check_fno_vjp(nde_fno_spec s, const size_t *n, size_t batch)
     nde_ctx *ctx;
     cr_assert_eq(nde_ctx_create(&ctx), NDE_OK);
     fno_case c = {.batch = batch};
-    cr_assert_eq(nde_fno_create(ctx, &s, &c.fno), NDE_OK);
+    /* a tensor before the FNO's in the borrowed store: the FNO addresses θ by offsets */
+    nde_params *store;
+    cr_assert_eq(nde_params_create(&store), NDE_OK);
+    cr_assert_eq(nde_params_add(store, "other", 1, (size_t[]){3}, NDE_GROUP_DEFAULT, NULL), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, store, &s, &c.fno), NDE_OK);
     nde_rng r;
     nde_rng_seed(&r, 12);
     nde_fno_init(c.fno, &r);
@@ -435,6 +456,7 @@ static void check_fno_vjp(nde_fno_spec s, const size_t *n, size_t batch)
     nde_fno_work_destroy(&c.work);
     cr_assert_null(c.work);
     nde_fno_destroy(&c.fno);
+    nde_params_destroy(&store);
     nde_ctx_destroy(&ctx);
 }
 
@@ -478,7 +500,10 @@ Test(fno, vector_field_matches_forward_and_backward)
     cr_assert_eq(nde_ctx_create(&ctx), NDE_OK);
     nde_fno_spec s = tiny_spec(1);
     nde_fno *fno;
-    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_OK);
+    nde_params *p, *p2;
+    cr_assert_eq(nde_params_create(&p), NDE_OK);
+    cr_assert_eq(nde_params_create(&p2), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, p, &s, &fno), NDE_OK);
     nde_rng r;
     nde_rng_seed(&r, 4);
     nde_fno_init(fno, &r);
@@ -507,7 +532,7 @@ Test(fno, vector_field_matches_forward_and_backward)
     s.out_channels = 2;
     nde_fno *f2;
     nde_fno_work *w2;
-    cr_assert_eq(nde_fno_create(ctx, &s, &f2), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, p2, &s, &f2), NDE_OK);
     cr_assert_eq(nde_fno_work_create(f2, 1, n, &w2), NDE_OK);
     cr_assert_eq(nde_fno_field(f2, w2, &f), NDE_ERR_SHAPE);
     cr_assert_eq(nde_fno_field(fno, w2, &f), NDE_ERR_ARG);
@@ -527,6 +552,8 @@ Test(fno, vector_field_matches_forward_and_backward)
     nde_free(gt1);
     nde_fno_work_destroy(&w);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
+    nde_params_destroy(&p2);
     nde_ctx_destroy(&ctx);
 }
 
@@ -556,11 +583,12 @@ Test(fno, trained_at_s_evaluates_at_2s)
     spec.n_layers = 2;
     spec.proj_hidden[0] = 24;
     nde_fno *fno;
-    cr_assert_eq(nde_fno_create(ctx, &spec, &fno), NDE_OK);
+    nde_params *p;
+    cr_assert_eq(nde_params_create(&p), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, p, &spec, &fno), NDE_OK);
     nde_rng r;
     nde_rng_seed(&r, 1);
     nde_fno_init(fno, &r);
-    nde_params *p = nde_fno_params(fno);
     nde_fno_work *w1, *w2;
     size_t n1 = s1, n2 = s2;
     cr_assert_eq(nde_fno_work_create(fno, batch, &n1, &w1), NDE_OK);
@@ -600,6 +628,7 @@ Test(fno, trained_at_s_evaluates_at_2s)
     nde_fno_work_destroy(&w1);
     nde_fno_work_destroy(&w2);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_ctx_destroy(&ctx);
 }
 
@@ -611,7 +640,11 @@ Test(fno, threaded_workspace_matches_single_thread)
     cr_assert_eq(nde_ctx_create(&ctx), NDE_OK);
     nde_fno_spec s = tiny_spec(1);
     nde_fno *fno;
-    cr_assert_eq(nde_fno_create(ctx, &s, &fno), NDE_OK);
+    /* a tensor before the FNO's: the threads' private gradients cover the whole store */
+    nde_params *p;
+    cr_assert_eq(nde_params_create(&p), NDE_OK);
+    cr_assert_eq(nde_params_add(p, "other", 1, (size_t[]){5}, NDE_GROUP_DEFAULT, NULL), NDE_OK);
+    cr_assert_eq(nde_fno_create(ctx, p, &s, &fno), NDE_OK);
     nde_rng r;
     nde_rng_seed(&r, 6);
     nde_fno_init(fno, &r);
@@ -638,6 +671,10 @@ Test(fno, threaded_workspace_matches_single_thread)
     nde_fno_work *bad = NULL;
     cr_assert_eq(nde_fno_work_create_threaded(fno, batch, n, 0, &bad), NDE_ERR_ARG);
     cr_assert_null(bad);
+    /* a tensor added to the store after the workspaces were made: state error */
+    cr_assert_eq(nde_params_add(p, "late", 1, (size_t[]){2}, NDE_GROUP_DEFAULT, NULL), NDE_OK);
+    cr_assert_eq(nde_fno_forward(fno, w1, a, u1, 1), NDE_ERR_STATE);
+    cr_assert_eq(nde_fno_forward(fno, w3, a, u3, 1), NDE_ERR_STATE);
     nde_free(a);
     nde_free(gu);
     nde_free(u1);
@@ -649,5 +686,6 @@ Test(fno, threaded_workspace_matches_single_thread)
     nde_fno_work_destroy(&w1);
     nde_fno_work_destroy(&w3);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_ctx_destroy(&ctx);
 }

@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../examples/common/cli.h"
 #include "nde/checkpoint.h"
 #include "nde/io.h"
 #include "nde/nde.h"
 #include "nde/nn.h"
 #include "nde/optim.h"
 #include "nde/safetensors.h"
+#include "nde_args.h"
 #include "nde_config.h"
 
 static void usage(FILE *f)
@@ -29,7 +29,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: nde info\n"
                "       nde inspect FILE [DATASET]\n"
                "       nde steps [--problem vdp|spiral|decay] [--mu X] [--method NAME]\n"
-               "                 [--rtol X] [--atol X] [--t1 X]\n");
+               "                 [--rtol X] [--atol X] [--t1 X]\n"
+               "`nde COMMAND --help` describes each command.\n");
 }
 
 static int fail(const char *what)
@@ -38,8 +39,13 @@ static int fail(const char *what)
     return 1;
 }
 
-static int cmd_info(void)
+static int cmd_info(int argc, char **argv)
 {
+    const nde_args_spec spec = {.prog = "nde info",
+                                .about = "Prints the version, build features, ODE methods, "
+                                         "optimizers and activations."};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
     printf("nde %s\n", NDE_VERSION);
     printf("features: sundials=%s hdf5=%s\n", NDE_HAVE_SUNDIALS ? "yes" : "no",
            NDE_HAVE_HDF5 ? "yes" : "no");
@@ -117,23 +123,27 @@ static int inspect_dataset(const char *path, const char *name)
 
 static int cmd_inspect(int argc, char **argv)
 {
-    if (argc < 1 || argc > 2) {
-        usage(stderr);
+    const nde_args_spec spec = {
+        .prog = "nde inspect", .synopsis = "FILE [DATASET]",
+        .about = "Lists the tensors of a .safetensors checkpoint, or prints the shape and\n"
+                 "statistics of DATASET in FILE (.npy needs no DATASET; .mat, HDF5).",
+        .min_positional = 1, .max_positional = 2};
+    int first;
+    int rc = nde_args_parse(&spec, argc, argv, &first);
+    if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
+    const char *file = argv[first], *dataset = first + 1 < argc ? argv[first + 1] : NULL;
+    if (ends_with(file, ".safetensors")) return inspect_safetensors(file);
+    if (!ends_with(file, ".npy") && !dataset) {
+        fprintf(stderr, "nde inspect: name the dataset inside %s (e.g. a, u, coeff, sol)\n", file);
         return 2;
     }
-    if (ends_with(argv[0], ".safetensors")) return inspect_safetensors(argv[0]);
-    if (!ends_with(argv[0], ".npy") && argc < 2) {
-        fprintf(stderr, "nde inspect: name the dataset inside %s (e.g. a, u, coeff, sol)\n",
-                argv[0]);
-        return 2;
-    }
-    return inspect_dataset(argv[0], argc > 1 ? argv[1] : NULL);
+    return inspect_dataset(file, dataset);
 }
 
 /* ---- reference problems for `nde steps` ---- */
 
+/* The reference problems, in the order of problem_names. */
 typedef struct problem {
-    const char *name;
     size_t dim;
     double u0[2], t1;
     nde_status (*f)(void *ctx, double t, const double *u, double *du, size_t batch);
@@ -211,56 +221,41 @@ static nde_status decay_jvp(void *ctx, double t, const double *u, const double *
 }
 
 static const problem problems[] = {
-    {"vdp", 2, {2.0, 0.0}, 20.0, vdp_f, vdp_jvp},
-    {"spiral", 2, {2.0, 0.0}, 25.0, spiral_f, spiral_jvp},
-    {"decay", 1, {1.0, 0.0}, 1.0, decay_f, decay_jvp},
+    {2, {2.0, 0.0}, 20.0, vdp_f, vdp_jvp},
+    {2, {2.0, 0.0}, 25.0, spiral_f, spiral_jvp},
+    {1, {1.0, 0.0}, 1.0, decay_f, decay_jvp},
 };
+static const char *const problem_names[] = {"vdp", "spiral", "decay", NULL};
 
 static int cmd_steps(int argc, char **argv)
 {
-    const problem *pb = &problems[0];
+    int which = 0;
     double mu = 10.0, t1 = -1.0;
     nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
-    for (int i = 0; i < argc; i += 2) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "nde steps: %s needs a value\n", k);
-            return 2;
-        }
-        int bad = 0;
-        if (!strcmp(k, "--problem")) {
-            pb = NULL;
-            for (size_t p = 0; p < sizeof problems / sizeof problems[0]; p++)
-                if (!strcmp(v, problems[p].name)) pb = &problems[p];
-            bad = !pb;
-        } else if (!strcmp(k, "--method")) {
-            nde_method m;
-            if (nde_method_parse(v, &m) != NDE_OK) return fail("steps");
-            double r = o.rtol, a = o.atol;
-            o = nde_solver_defaults(m);
-            o.rtol = r, o.atol = a;
-        } else if (!strcmp(k, "--mu")) {
-            bad = cli_parse_double(v, &mu);
-        } else if (!strcmp(k, "--rtol")) {
-            bad = cli_parse_double(v, &o.rtol);
-        } else if (!strcmp(k, "--atol")) {
-            bad = cli_parse_double(v, &o.atol);
-        } else if (!strcmp(k, "--t1")) {
-            bad = cli_parse_double(v, &t1);
-        } else {
-            fprintf(stderr, "nde steps: unknown option %s\n", k);
-            usage(stderr);
-            return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "nde steps: bad value '%s' for %s\n", v, k);
-            return 2;
-        }
-    }
+    nde_method method = o.method;
+    const nde_arg opts[] = {
+        {.name = "problem", .kind = NDE_ARG_CHOICE, .dest = &which, .choices = problem_names,
+         .help = "Van der Pol, torchdiffeq's spiral, or u' = -mu u"},
+        {.name = "mu", .kind = NDE_ARG_DOUBLE, .dest = &mu, .help = "vdp's and decay's mu"},
+        NDE_ARGS_METHOD(&method),
+        NDE_ARGS_TOLERANCES(&o.rtol, &o.atol),
+        {.name = "t1", .kind = NDE_ARG_DOUBLE, .dest = &t1, .bounds = NDE_ARG_LO_OPEN,
+         .default_text = "the problem's: vdp 20, spiral 25, decay 1", .help = "end time"},
+    };
+    const nde_args_spec spec = {
+        .prog = "nde steps",
+        .about = "Solves a reference problem and prints the step log as CSV (t, h, err_est,\n"
+                 "stiff_est) on stdout and the counters on stderr.",
+        NDE_ARGS_TABLE(opts)};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
+    const problem *pb = &problems[which];
+    double rtol = o.rtol, atol = o.atol;
+    o = nde_solver_defaults(method);
+    o.rtol = rtol, o.atol = atol;
     nde_field f = {.dim = pb->dim, .ctx = &mu, .f = pb->f, .jvp = pb->jvp};
     nde_ctx *ctx = NULL;
     nde_solver *s = NULL;
-    int rc = 0;
     if (nde_ctx_create(&ctx) != NDE_OK || nde_solver_create(ctx, &f, &o, &s) != NDE_OK) {
         rc = fail("steps");
     } else {
@@ -274,7 +269,7 @@ static int cmd_steps(int argc, char **argv)
                    log[i].stiff_est);
         const nde_solver_stats *stt = nde_solver_get_stats(s);
         fprintf(stderr, "%s on %s: %zu accepted, %zu rejected steps, %zu evaluations\n",
-                nde_method_name(o.method), pb->name, stt->n_accepted, stt->n_rejected, stt->nfe);
+                nde_method_name(o.method), problem_names[which], stt->n_accepted, stt->n_rejected, stt->nfe);
         if (st != NDE_OK) rc = fail("steps");
     }
     nde_solver_destroy(&s);
@@ -282,16 +277,17 @@ static int cmd_steps(int argc, char **argv)
     return rc;
 }
 
+/* The command is argv[1]; each command parses argv[1..] with its own table. */
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "info")) return cmd_info();
-    if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc - 2, argv + 2);
-    if (!strcmp(argv[1], "steps")) return cmd_steps(argc - 2, argv + 2);
-    fprintf(stderr, "nde: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    if (!strcmp(argv[1], "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "steps")) return cmd_steps(argc - 1, argv + 1);
+    fprintf(stderr, "nde: unknown %s '%s' (try --help)\n", argv[1][0] == '-' ? "option" : "command",
+            argv[1]);
     return 2;
 }

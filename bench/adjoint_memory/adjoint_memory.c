@@ -18,6 +18,7 @@
  *   ms_median            forward + adjoint wall time (median of --reps)
  *   recomputed_steps     steps re-integrated by the adjoint
  *   grad_rel_diff        ‖g − g_stages‖/‖g_stages‖ (0 for the discrete modes: same bits) */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +29,15 @@
 
 #include "nde/nde.h"
 #include "nde/nn.h"
+#include "nde_args.h"
 
 enum { DIM = 8, HIDDEN = 32, BATCH = 8, N_UNK = DIM * BATCH, NT = 11 };
 
 typedef enum meth {
     M_STAGES, M_STARTS, M_FIXED, M_BINOMIAL, M_BACKSOLVE, M_INTERP, M_CVODES, M_COUNT
 } meth;
-static const char *const names[M_COUNT] = {"discrete_stages", "discrete_step_starts",
+/* NULL-terminated: the choices of --method */
+static const char *const names[M_COUNT + 1] = {"discrete_stages", "discrete_step_starts",
                                            "discrete_ckpt_sqrt", "discrete_ckpt_binomial",
                                            "backsolve", "interpolating", "cvodes"};
 
@@ -177,47 +180,70 @@ fail:
     return 1;
 }
 
+typedef struct size_list {
+    size_t v[8], n;
+} size_list;
+
+/* Up to 8 comma-separated step counts, each >= 1; dest is a size_list. */
+static const char *parse_sizes(const char *s, void *dest)
+{
+    size_list *l = dest;
+    l->n = 0;
+    for (const char *p = s;; p++) {
+        char *end;
+        if (*p < '0' || *p > '9' || l->n == 8) break;
+        errno = 0;
+        unsigned long long x = strtoull(p, &end, 10);
+        if (errno || x == 0 || (*end && *end != ',')) break;
+        l->v[l->n++] = (size_t)x;
+        if (!*end) return NULL;
+        p = end;
+    }
+    return "expected up to 8 comma-separated step counts, each >= 1";
+}
+
 int main(int argc, char **argv)
 {
-    size_t sizes[8] = {100, 1000, 10000}, n_sizes = 3;
-    int reps = 3, only = -1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--one") && i + 2 < argc) {
-            for (int m = 0; m < M_COUNT; m++)
-                if (!strcmp(argv[i + 1], names[m])) only = m;
-            if (only < 0) return 2;
-            return one((meth)only, strtoul(argv[i + 2], NULL, 10), argc > i + 3 ? atoi(argv[i + 3]) : 3);
-        } else if (!strcmp(argv[i], "--sizes")) {
-            n_sizes = 0;
-            for (char *t = strtok(argv[i + 1], ","); t && n_sizes < 8; t = strtok(NULL, ","))
-                sizes[n_sizes++] = strtoul(t, NULL, 10);
-        } else if (!strcmp(argv[i], "--reps")) {
-            reps = atoi(argv[i + 1]);
-        } else if (!strcmp(argv[i], "--method")) {
-            for (int m = 0; m < M_COUNT; m++)
-                if (!strcmp(argv[i + 1], names[m])) only = m;
-            if (only < 0) {
-                fprintf(stderr, "adjoint_memory: unknown method %s\n", argv[i + 1]);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "usage: adjoint_memory [--sizes 100,1000,10000] [--reps 3] "
-                            "[--method NAME]\n");
+    size_list sizes = {{100, 1000, 10000}, 3};
+    size_t reps = 3;
+    int only = -1, one_run = 0;
+    const nde_arg opts[] = {
+        {.name = "sizes", .kind = NDE_ARG_CUSTOM, .dest = &sizes, .parse = parse_sizes,
+         .metavar = "N[,N...]", .default_text = "100,1000,10000", .help = "solve lengths in steps"},
+        {.name = "reps", .kind = NDE_ARG_SIZE, .dest = &reps, .min = 1, .max = 1000,
+         .help = "timed repetitions (the median is reported)"},
+        {.name = "method", .kind = NDE_ARG_CHOICE, .dest = &only, .choices = names,
+         .metavar = "NAME", .default_text = "all", .help = "one gradient method"},
+        {.name = "one", .kind = NDE_ARG_FLAG, .dest = &one_run,
+         .help = "measure --method at --sizes N in this process (how each\n"
+                 "measurement runs)"},
+    };
+    const nde_args_spec spec = {
+        .prog = "adjoint_memory",
+        .about = "Memory and time of every gradient method (one process per method and size).",
+        NDE_ARGS_TABLE(opts)};
+    int parsed = nde_args_parse(&spec, argc, argv, NULL);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
+    if (one_run) {
+        if (only < 0 || sizes.n != 1) {
+            fprintf(stderr, "adjoint_memory: --one needs --method and one size in --sizes "
+                            "(try --help)\n");
             return 2;
         }
+        return one((meth)only, sizes.v[0], (int)reps);
     }
-    if (reps < 1) reps = 1;
     int rc = 0;
-    for (size_t si = 0; si < n_sizes; si++)
+    for (size_t si = 0; si < sizes.n; si++)
         for (int m = 0; m < M_COUNT; m++) {
             if (only >= 0 && m != only) continue;
             char nbuf[32], rbuf[16];
-            snprintf(nbuf, sizeof nbuf, "%zu", sizes[si]);
-            snprintf(rbuf, sizeof rbuf, "%d", reps);
+            snprintf(nbuf, sizeof nbuf, "%zu", sizes.v[si]);
+            snprintf(rbuf, sizeof rbuf, "%zu", reps);
             fflush(stdout);
             pid_t pid = fork();
             if (pid == 0) {
-                char *args[] = {argv[0], "--one", (char *)names[m], nbuf, rbuf, NULL};
+                char *args[] = {argv[0], "--one",  "--method", (char *)names[m], "--sizes", nbuf,
+                                "--reps", rbuf, NULL};
                 execv(argv[0], args);
                 _exit(127);
             }

@@ -13,55 +13,39 @@
 #include <time.h>
 
 #include "../../examples/common/check.h"
-#include "../../examples/common/cli.h"
 #include "../../examples/darcy/darcy_data.h"
 #include "nde/nde.h"
+#include "nde_args.h"
 
 typedef struct opts {
-    size_t s, ntrain, ntest, batch, epochs, threads, seed;
+    size_t s, ntrain, ntest, batch, epochs, threads;
+    uint64_t seed;
     const char *cache;
 } opts;
 
-static void usage(const char *prog)
-{
-    fprintf(stderr, "usage: %s [--s 85] [--ntrain 1000] [--ntest 100] [--batch 20] [--epochs 2]\n"
-                    "          [--threads 2] [--seed 1] [--cache .cache/darcy]\n", prog);
-}
-
-/* 0 on success; 1 after naming the bad option and printing the usage. */
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.s = 85, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 2, .threads = 2,
                 .seed = 1, .cache = ".cache/darcy"};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t *z = !strcmp(k, "--s") ? &o->s : !strcmp(k, "--ntrain") ? &o->ntrain
-                  : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--batch") ? &o->batch
-                  : !strcmp(k, "--epochs") ? &o->epochs : !strcmp(k, "--threads") ? &o->threads
-                  : !strcmp(k, "--seed") ? &o->seed : NULL;
-        int is_cache = !strcmp(k, "--cache");
-        if (!v || !((z && cli_parse_size(v, z) == 0) || is_cache)) {
-            if (strcmp(k, "--help") && strcmp(k, "-h"))
-                fprintf(stderr, "%s: bad or unknown option %s%s%s\n", argv[0], k, v ? " " : "",
-                        v ? v : "");
-            usage(argv[0]);
-            return 1;
-        }
-        if (is_cache) o->cache = v;
-        i++;
-    }
-    const char *bad = o->s < 2 ? "--s must be at least 2" : o->ntrain < 2 ? "--ntrain must be at least 2"
-                    : !o->ntest ? "--ntest must be positive" : !o->batch ? "--batch must be positive"
-                    : !o->epochs ? "--epochs must be positive"
-                    : !o->threads || o->threads > 256 ? "--threads must be in 1..256" : NULL;
-    if (bad) {
-        fprintf(stderr, "%s: %s\n", argv[0], bad);
-        usage(argv[0]);
-        return 1;
-    }
-    return 0;
+    const nde_arg opts[] = {
+        {.name = "s", .kind = NDE_ARG_SIZE, .dest = &o->s, .min = 2, .help = "grid points per side"},
+        {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 2,
+         .help = "training samples"},
+        {.name = "ntest", .kind = NDE_ARG_SIZE, .dest = &o->ntest, .min = 1, .help = "test samples"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &o->batch, .min = 1, .help = "batch size"},
+        {.name = "epochs", .kind = NDE_ARG_SIZE, .dest = &o->epochs, .min = 1,
+         .help = "timed epochs"},
+        {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads, .min = 1, .max = 256,
+         .help = "threads per batch"},
+        {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "seed of the generated data"},
+        NDE_ARGS_CACHE(&o->cache),
+    };
+    const nde_args_spec spec = {.prog = "fno2d_bench",
+                                .about = "Seconds per epoch of the FNO-2D Darcy model.",
+                                NDE_ARGS_TABLE(opts)};
+    return nde_args_parse(&spec, argc, argv, NULL);
 }
-
 
 /* stem_a.npy and stem_u.npy (count, s, s) unless both are there already. */
 static nde_status write_npy(const char *stem, const darcy_data *d)
@@ -82,7 +66,8 @@ static nde_status write_npy(const char *stem, const darcy_data *d)
 int main(int argc, char **argv)
 {
     opts o;
-    if (parse(argc, argv, &o)) return 2;
+    int parsed = parse(argc, argv, &o);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     const size_t total = o.ntrain + o.ntest, P = o.s * o.s, n[2] = {o.s, o.s};
     darcy_data d;
     CHECK(darcy_data_generate(o.s, total, o.seed, o.cache, &d));
@@ -101,11 +86,12 @@ int main(int argc, char **argv)
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec spec = nde_fno2d_darcy_spec();
     nde_fno *fno;
-    CHECK(nde_fno_create(ctx, &spec, &fno));
+    nde_params *p;
+    CHECK(nde_params_create(&p));
+    CHECK(nde_fno_create(ctx, p, &spec, &fno));
     nde_rng rng;
     nde_rng_seed(&rng, 0);
     nde_fno_init(fno, &rng);
-    nde_params *p = nde_fno_params(fno);
     /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
     if (o.threads > 1) openblas_set_num_threads(1);
     nde_fno_work *w;
@@ -191,6 +177,7 @@ int main(int argc, char **argv)
     nde_optim_destroy(&opt);
     nde_fno_work_destroy(&w);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_normalizer_destroy(&xnorm);
     nde_normalizer_destroy(&ynorm);
     darcy_data_free(&d);

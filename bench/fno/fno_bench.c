@@ -10,48 +10,44 @@
 
 #include "../../examples/burgers_fno/burgers_data.h"
 #include "../../examples/common/check.h"
-#include "../../examples/common/cli.h"
 #include "nde/nde.h"
+#include "nde_args.h"
 
 typedef struct opts {
     size_t n, ntrain, ntest, batch, epochs, steps, threads;
     const char *cache;
 } opts;
 
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 3, .steps = 200, .threads = 2,
                 .cache = ".cache/burgers"};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t *dst = !strcmp(k, "--n") ? &o->n : !strcmp(k, "--ntrain") ? &o->ntrain
-                    : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--batch") ? &o->batch
-                    : !strcmp(k, "--epochs") ? &o->epochs : !strcmp(k, "--solve-steps") ? &o->steps
-                    : !strcmp(k, "--threads") ? &o->threads : NULL;
-        if (dst && v && cli_parse_size(v, dst) == 0) {
-            i++;
-        } else if (!strcmp(k, "--cache") && v) {
-            o->cache = v;
-            i++;
-        } else {
-            fprintf(stderr, "usage: %s [--n 1024] [--ntrain 1000] [--ntest 100] [--batch 20] "
-                            "[--epochs 3] [--solve-steps 200] [--threads 2] [--cache .cache/burgers]\n", argv[0]);
-            return 1;
-        }
-    }
-    if (!o->n || !o->ntrain || !o->ntest || !o->batch || !o->epochs || !o->steps || !o->threads) {
-        fprintf(stderr, "%s: --n, --ntrain, --ntest, --batch, --epochs, --solve-steps and "
-                        "--threads must be positive\n", argv[0]);
-        return 1;
-    }
-    return 0;
+    const nde_arg opts[] = {
+        {.name = "n", .kind = NDE_ARG_SIZE, .dest = &o->n, .min = 1, .help = "grid points s"},
+        {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 1,
+         .help = "training samples"},
+        {.name = "ntest", .kind = NDE_ARG_SIZE, .dest = &o->ntest, .min = 1, .help = "test samples"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &o->batch, .min = 1, .help = "batch size"},
+        {.name = "epochs", .kind = NDE_ARG_SIZE, .dest = &o->epochs, .min = 1,
+         .help = "timed epochs"},
+        {.name = "solve-steps", .kind = NDE_ARG_SIZE, .dest = &o->steps, .min = 1,
+         .help = "time steps of the Burgers data generator"},
+        {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads, .min = 1,
+         .help = "threads per batch"},
+        NDE_ARGS_CACHE(&o->cache),
+    };
+    const nde_args_spec spec = {.prog = "fno_bench",
+                                .about = "Seconds per epoch of the FNO-1D Burgers model.",
+                                NDE_ARGS_TABLE(opts)};
+    return nde_args_parse(&spec, argc, argv, NULL);
 }
-
 
 int main(int argc, char **argv)
 {
     opts o;
-    if (parse(argc, argv, &o)) return 2;
+    int parsed = parse(argc, argv, &o);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     nde_ctx *ctx;
     CHECK(nde_ctx_create(&ctx));
     nde_burgers_spec bs = nde_burgers_defaults();
@@ -65,11 +61,12 @@ int main(int argc, char **argv)
 
     nde_fno_spec spec = nde_fno1d_burgers_spec();
     nde_fno *fno;
-    CHECK(nde_fno_create(ctx, &spec, &fno));
+    nde_params *p;
+    CHECK(nde_params_create(&p));
+    CHECK(nde_fno_create(ctx, p, &spec, &fno));
     nde_rng rng;
     nde_rng_seed(&rng, 0);
     nde_fno_init(fno, &rng);
-    nde_params *p = nde_fno_params(fno);
     nde_fno_work *w;
     /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
     if (o.threads > 1) openblas_set_num_threads(1);
@@ -128,6 +125,7 @@ int main(int argc, char **argv)
     nde_optim_destroy(&opt);
     nde_fno_work_destroy(&w);
     nde_fno_destroy(&fno);
+    nde_params_destroy(&p);
     nde_ctx_destroy(&ctx);
     return 0;
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "nde/nde.h"
+#include "nde_args.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -201,16 +202,14 @@ int main(int argc, char **argv)
 {
     size_t samples = 201;
     uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc) {
-            samples = strtoul(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            seed = strtoull(argv[++i], NULL, 10);
-        } else {
-            fprintf(stderr, "usage: bench_nn [--samples N] [--seed S]\n");
-            return 2;
-        }
-    }
-    if (samples == 0) samples = 1;
+    const nde_arg opts[] = {
+        {.name = "samples", .kind = NDE_ARG_SIZE, .dest = &samples, .min = 1,
+         .help = "timed samples (the median is reported)"},
+        NDE_ARGS_SEED(&seed),
+    };
+    const nde_args_spec spec = {.prog = "bench_nn", .about = "Speed of tanh and of the MLP.",
+                                NDE_ARGS_TABLE(opts)};
+    int parsed = nde_args_parse(&spec, argc, argv, NULL);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     return bench_tanh(samples) || bench_mlp(samples, seed);
 }

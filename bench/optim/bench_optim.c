@@ -14,6 +14,7 @@
 
 #include "nde/io.h"
 #include "nde/nde.h"
+#include "nde_args.h"
 #include "optim_compare.h"
 #include "spiral_model.h"
 
@@ -24,38 +25,52 @@ typedef struct args {
     int plot;
 } args;
 
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse_args(int argc, char **argv, args *a)
 {
     *a = (args){.iters = 300, .seed = 0, .only = NULL, .out = "out/bench_optim", .plot = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--no-plot") == 0) {
-            a->plot = 0;
-        } else if (v && strcmp(argv[i], "--iters") == 0) {
-            a->iters = strtoul(v, NULL, 10);
-            i++;
-        } else if (v && strcmp(argv[i], "--seed") == 0) {
-            a->seed = strtoull(v, NULL, 10);
-            i++;
-        } else if (v && strcmp(argv[i], "--only") == 0) {
-            a->only = v;
-            i++;
-        } else if (v && strcmp(argv[i], "--out") == 0) {
-            a->out = v;
-            i++;
-        } else {
-            fprintf(stderr, "usage: bench_optim [--iters N] [--seed N] [--only NAME] [--out DIR] "
-                            "[--no-plot]\n");
-            return 0;
-        }
-    }
-    return a->iters > 0;
+    const nde_arg opts[] = {
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a->iters, .min = 1,
+         .help = "training iterations per optimizer"},
+        NDE_ARGS_SEED(&a->seed),
+        {.name = "only", .kind = NDE_ARG_CUSTOM, .dest = &a->only, .parse = optim_parse_only,
+         .metavar = "NAME", .default_text = "all", .help = "train with this optimizer only"},
+        NDE_ARGS_OUT(&a->out),
+        NDE_ARGS_NO_PLOT(&a->plot, "optim_comparison.png"),
+    };
+    const nde_args_spec spec = {
+        .prog = "bench_optim",
+        .about = "The spiral neural ODE trained with each optimizer from the same start.",
+        NDE_ARGS_TABLE(opts)};
+    return nde_args_parse(&spec, argc, argv, NULL);
 }
 
 typedef struct result {
     double final_loss, final_ema, best_loss, mae, us_median, seconds;
     size_t state_bytes;
 } result;
+
+/* Per-iteration loss and time, recorded by the trainer's step callback. */
+typedef struct step_log {
+    const char *name;
+    double *loss, *secs, *step_us, total, t_last;
+} step_log;
+
+static int log_step(const nde_train_info *info, void *user)
+{
+    step_log *lg = user;
+    const double now = nde_wall_seconds();
+    const size_t it = info->step - 1;
+    lg->loss[it] = info->loss;
+    lg->step_us[it] = 1e6 * (now - lg->t_last);
+    lg->total += lg->step_us[it] * 1e-6;
+    lg->secs[it] = lg->total;
+    if (info->step % 100 == 0)
+        fprintf(stderr, "  %-11s iter %4zu  loss %.5f  %.2f s\n", lg->name, info->step,
+                info->loss, lg->total);
+    lg->t_last = nde_wall_seconds();
+    return 0;
+}
 
 static nde_status run_one(const optim_entry *e, const args *a, double *loss, double *secs,
                           double *step_us, result *r)
@@ -65,18 +80,10 @@ static nde_status run_one(const optim_entry *e, const args *a, double *loss, dou
     cfg.optim = &e->spec;
     spiral *sp = NULL;
     NDE_TRY(spiral_create(&cfg, &sp));
-    nde_status st = NDE_OK;
-    double total = 0.0;
-    for (size_t it = 0; it < a->iters && st == NDE_OK; it++) {
-        const double t0 = nde_wall_seconds();
-        st = spiral_train_step(sp, &loss[it], NULL);
-        step_us[it] = 1e6 * (nde_wall_seconds() - t0);
-        total += step_us[it] * 1e-6;
-        secs[it] = total;
-        if (st == NDE_OK && (it + 1) % 100 == 0)
-            fprintf(stderr, "  %-11s iter %4zu  loss %.5f  %.2f s\n", e->name, it + 1, loss[it],
-                    total);
-    }
+    step_log lg = {.name = e->name, .loss = loss, .secs = secs, .step_us = step_us,
+                   .t_last = nde_wall_seconds()};
+    nde_status st = spiral_train(sp, a->iters, 0, log_step, NULL, &lg);
+    const double total = lg.total;
     if (st == NDE_OK) st = spiral_full_trajectory(sp, &r->mae, NULL, NULL);
     spiral_destroy(&sp);
     if (st != NDE_OK) return st;
@@ -112,7 +119,8 @@ static size_t state_bytes_of(const nde_optim_spec *spec)
 int main(int argc, char **argv)
 {
     args a;
-    if (!parse_args(argc, argv, &a)) return 2;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (nde_mkdir_p(a.out) != NDE_OK) {
         fprintf(stderr, "bench_optim: %s\n", nde_last_error());
         return 1;

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nde/core.h"
 #include "nde/plot.h"
@@ -34,6 +35,23 @@ void optim_entries_make(optim_entry *e)
         e[k].spec.block_size = 64;
         e[k].spec.min_8bit_numel = 64;
     }
+}
+
+const char *optim_parse_only(const char *value, void *dest)
+{
+    optim_entry e[OPTIM_N_ENTRIES];
+    optim_entries_make(e);
+    static char why[256];
+    size_t len = (size_t)snprintf(why, sizeof why, "expected one of");
+    for (int i = 0; i < OPTIM_N_ENTRIES; i++) {
+        if (!strcmp(value, e[i].name)) {
+            *(const char **)dest = e[i].name;
+            return NULL;
+        }
+        if (len < sizeof why)
+            len += (size_t)snprintf(why + len, sizeof why - len, "%s %s", i ? "," : "", e[i].name);
+    }
+    return why;
 }
 
 static int cmp_double(const void *a, const void *b)

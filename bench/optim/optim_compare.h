@@ -18,6 +18,10 @@ enum { OPTIM_N_ENTRIES = 11 };
 /* e (OPTIM_N_ENTRIES): the nine optimizers, then 8-bit AdamW and 8-bit Lion. */
 void optim_entries_make(optim_entry *e);
 
+/* The --only option of both benches (an NDE_ARG_CUSTOM parser of tools/args): stores value
+ * in *(const char **)dest when it names an entry, else returns why not. */
+const char *optim_parse_only(const char *value, void *dest);
+
 /* Median of x (n > 0); sorts x in place. */
 double optim_median(double *x, size_t n);
 

@@ -45,9 +45,9 @@
 #include <string.h>
 
 #include "../../examples/burgers_fno/burgers_data.h"
-#include "../../examples/common/cli.h"
 #include "../../examples/darcy/darcy_data.h"
 #include "nde/nde.h"
+#include "nde_args.h"
 #include "optim_compare.h"
 
 typedef struct opts {
@@ -58,69 +58,69 @@ typedef struct opts {
     int plot, constant_lr;
 } opts;
 
-static void usage(const char *argv0)
-{
-    fprintf(stderr, "usage: %s [--model fno|mgno] [--n N] [--ntrain 400] [--ntest 100] "
-                    "[--batch 20] [--epochs E] [--width W] [--modes 8] [--levels 4] "
-                    "[--n-solve 1024] [--seed 0] [--only NAME] [--cache DIR] [--out DIR] "
-                    "[--constant-lr] [--no-plot]\n"
-                    "defaults: fno: n 128, epochs 50, width 32; mgno: n 32, epochs 20, "
-                    "width 12\n", argv0);
-}
-
-/* Sizes left at 0 get the model's defaults after parsing. */
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). Sizes not
+ * given get the model's defaults. */
 static int parse(int argc, char **argv, opts *o)
 {
+    static const char *const models[] = {"fno", "mgno", NULL};
     *o = (opts){.n_solve = 1024, .ntrain = 400, .ntest = 100, .batch = 20, .modes = 8,
                 .levels = 4, .plot = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t seed = 0;
-        size_t *zs = !strcmp(k, "--n") ? &o->n : !strcmp(k, "--n-solve") ? &o->n_solve
-                   : !strcmp(k, "--ntrain") ? &o->ntrain : !strcmp(k, "--ntest") ? &o->ntest
-                   : !strcmp(k, "--batch") ? &o->batch : !strcmp(k, "--epochs") ? &o->epochs
-                   : !strcmp(k, "--width") ? &o->width : !strcmp(k, "--modes") ? &o->modes
-                   : !strcmp(k, "--levels") ? &o->levels : !strcmp(k, "--seed") ? &seed : NULL;
-        const char **ss = !strcmp(k, "--only") ? &o->only : !strcmp(k, "--cache") ? &o->cache
-                        : !strcmp(k, "--out") ? &o->out : NULL;
-        if (!strcmp(k, "--no-plot")) {
-            o->plot = 0;
-        } else if (!strcmp(k, "--constant-lr")) {
-            o->constant_lr = 1;
-        } else if (!strcmp(k, "--model") && v && (!strcmp(v, "fno") || !strcmp(v, "mgno"))) {
-            o->mgno = !strcmp(v, "mgno");
-            i++;
-        } else if (zs && v && cli_parse_size(v, zs) == 0 && (zs == &seed || *zs > 0)) {
-            if (zs == &seed) o->seed = seed;
-            i++;
-        } else if (ss && v) {
-            *ss = v;
-            i++;
-        } else {
-            if (strcmp(k, "--help") && strcmp(k, "-h"))
-                fprintf(stderr, "%s: bad or unknown option %s%s%s (sizes must be positive)\n",
-                        argv[0], k, v ? " " : "", v ? v : "");
-            usage(argv[0]);
-            return 0;
-        }
-    }
+    const nde_arg opts[] = {
+        {.name = "model", .kind = NDE_ARG_CHOICE, .dest = &o->mgno, .choices = models,
+         .help = "FNO-1D on Burgers, or MgNO on Darcy"},
+        {.name = "n", .kind = NDE_ARG_SIZE, .dest = &o->n, .min = 1,
+         .default_text = "fno 128, mgno 32", .help = "grid points (per side)"},
+        {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 1,
+         .help = "training samples (a multiple of --batch)"},
+        {.name = "ntest", .kind = NDE_ARG_SIZE, .dest = &o->ntest, .min = 1,
+         .help = "test samples (a multiple of --batch)"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &o->batch, .min = 1, .help = "batch size"},
+        {.name = "epochs", .kind = NDE_ARG_SIZE, .dest = &o->epochs, .min = 1,
+         .default_text = "fno 50, mgno 20", .help = "training epochs"},
+        {.name = "width", .kind = NDE_ARG_SIZE, .dest = &o->width, .min = 1,
+         .default_text = "fno 32, mgno 12", .help = "channels"},
+        {.name = "modes", .kind = NDE_ARG_SIZE, .dest = &o->modes, .min = 1,
+         .help = "FNO Fourier modes"},
+        {.name = "levels", .kind = NDE_ARG_SIZE, .dest = &o->levels, .min = 1,
+         .help = "MgNO multigrid levels"},
+        {.name = "n-solve", .kind = NDE_ARG_SIZE, .dest = &o->n_solve, .min = 1,
+         .help = "grid of the Burgers data generator"},
+        {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed,
+         .help = "data samples, initial weights and batch order"},
+        {.name = "only", .kind = NDE_ARG_CUSTOM, .dest = &o->only, .parse = optim_parse_only,
+         .metavar = "NAME", .default_text = "all", .help = "train with this optimizer only"},
+        {.name = "cache", .kind = NDE_ARG_STRING, .dest = &o->cache, .metavar = "DIR",
+         .default_text = ".cache/burgers or .cache/darcy", .help = "cache of generated data"},
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &o->out, .metavar = "DIR",
+         .default_text = "out/bench_optim_fno or _mgno", .help = "output folder"},
+        {.name = "constant-lr", .kind = NDE_ARG_FLAG, .dest = &o->constant_lr,
+         .help = "no cosine decay of the learning rate"},
+        NDE_ARGS_NO_PLOT(&o->plot, "optim_comparison_<model>.png"),
+    };
+    const nde_args_spec spec = {
+        .prog = "bench_optim_operator",
+        .about = "A small neural operator trained with each optimizer from the same start.",
+        NDE_ARGS_TABLE(opts)};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    if (rc != NDE_ARGS_OK) return rc;
     /* sizes still 0 were not given: the model's defaults */
     if (!o->n) o->n = o->mgno ? 32 : 128;
     if (!o->epochs) o->epochs = o->mgno ? 20 : 50;
     if (!o->width) o->width = o->mgno ? 12 : 32;
     if (!o->cache) o->cache = o->mgno ? ".cache/darcy" : ".cache/burgers";
     if (!o->out) o->out = o->mgno ? "out/bench_optim_mgno" : "out/bench_optim_fno";
-    if (!o->batch || !o->ntrain || !o->ntest || o->ntrain % o->batch || o->ntest % o->batch) {
-        fprintf(stderr, "ntrain and ntest must be positive multiples of batch\n");
-        return 0;
+    if (o->ntrain % o->batch || o->ntest % o->batch) {
+        fprintf(stderr, "bench_optim_operator: --ntrain %zu and --ntest %zu must be multiples of "
+                        "--batch %zu (try --help)\n", o->ntrain, o->ntest, o->batch);
+        return NDE_ARGS_ERROR;
     }
-    return 1;
+    return NDE_ARGS_OK;
 }
 
 /* The operator under test behind one interface: forward keeping what backward needs, and
  * backward accumulating ∂L/∂θ into the store's gradient. */
 typedef struct opmodel {
-    nde_params *params;     /* FNO: the model's own store; MgNO: owned here */
+    nde_params *params;     /* owned here; the network borrows it */
     nde_fno *fno;
     nde_fno_work *work;
     nde_mgno *mg;
@@ -143,10 +143,8 @@ static void opmodel_destroy(opmodel *m)
 {
     nde_fno_work_destroy(&m->work);
     nde_fno_destroy(&m->fno);
-    if (m->mg) {
-        nde_mgno_destroy(&m->mg);
-        nde_params_destroy(&m->params);
-    }
+    nde_mgno_destroy(&m->mg);
+    nde_params_destroy(&m->params);
 }
 
 /* What every optimizer's run shares: the model (θ reset to theta0 before each run), the
@@ -301,9 +299,9 @@ static nde_status setup_fno(nde_ctx *ctx, const opts *o, bench *b, nde_rng *rng,
     spec.width = o->width;
     spec.n_modes[0] = o->modes;
     spec.proj_hidden[0] = 64;
-    NDE_TRY(nde_fno_create(ctx, &spec, &b->m.fno));
+    NDE_TRY(nde_params_create(&b->m.params));
+    NDE_TRY(nde_fno_create(ctx, b->m.params, &spec, &b->m.fno));
     nde_fno_init(b->m.fno, rng);
-    b->m.params = nde_fno_params(b->m.fno);
     b->m.P = o->n;
     NDE_TRY(nde_fno_work_create(b->m.fno, o->batch, &o->n, &b->m.work));
     fprintf(stderr, "bench_optim_operator: FNO-1D width %zu, %zu modes, n = %zu\n", o->width,
@@ -331,7 +329,8 @@ static nde_status setup_mgno(const opts *o, bench *b, nde_rng *rng, double **x, 
     spec.levels = (int)o->levels;
     for (int l = 0; l < spec.levels; l++) spec.pre[l] = l + 1 < spec.levels ? 1 : 2;
     NDE_TRY(nde_params_create(&b->m.params));
-    NDE_TRY(nde_mgno_create(&spec, b->m.params, "mgno", rng, &b->m.mg));
+    NDE_TRY(nde_mgno_create(&spec, b->m.params, "mgno", &b->m.mg));
+    NDE_TRY(nde_mgno_init(b->m.mg, rng));
     NDE_TRY(nde_mgno_reserve(b->m.mg, o->batch));
     b->m.P = P;
     fprintf(stderr, "bench_optim_operator: MgNO width %zu, %zu levels, %zu×%zu grid\n", o->width,
@@ -374,7 +373,8 @@ static void teardown(bench *b)
 int main(int argc, char **argv)
 {
     opts o;
-    if (!parse(argc, argv, &o)) return 2;
+    int parsed = parse(argc, argv, &o);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     openblas_set_num_threads(1);
     nde_ctx *ctx = NULL;
     bench b = {0};

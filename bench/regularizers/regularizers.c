@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "nde_args.h"
 
 enum { V_PLAIN, V_ERROR, V_STIFF, V_KINETIC, V_LOCAL, V_COUNT };
 static const char *const names[V_COUNT] = {"plain", "error_estimate", "stiffness",
@@ -91,21 +92,19 @@ static nde_status bench(size_t reps, size_t batch, size_t dim, size_t hidden)
 int main(int argc, char **argv)
 {
     size_t reps = 21, batch = 128, dim = 16, hidden = 64;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        size_t v = strtoull(argv[i + 1], NULL, 10);
-        if (!strcmp(argv[i], "--reps")) reps = v;
-        else if (!strcmp(argv[i], "--batch")) batch = v;
-        else if (!strcmp(argv[i], "--dim")) dim = v;
-        else if (!strcmp(argv[i], "--hidden")) hidden = v;
-        else {
-            fprintf(stderr, "usage: regularizers [--reps N] [--batch N] [--dim N] [--hidden N]\n");
-            return 2;
-        }
-    }
-    if (!reps || !batch || !dim || !hidden) {
-        fprintf(stderr, "regularizers: sizes must be positive\n");
-        return 2;
-    }
+    const nde_arg opts[] = {
+        {.name = "reps", .kind = NDE_ARG_SIZE, .dest = &reps, .min = 1,
+         .help = "timed repetitions (the median is reported)"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &batch, .min = 1, .help = "batch size"},
+        {.name = "dim", .kind = NDE_ARG_SIZE, .dest = &dim, .min = 1, .help = "state dimension"},
+        {.name = "hidden", .kind = NDE_ARG_SIZE, .dest = &hidden, .min = 1,
+         .help = "hidden units of the MLP field"},
+    };
+    const nde_args_spec spec = {.prog = "regularizers",
+                                .about = "Cost of each regularizer on a neural ODE solve.",
+                                NDE_ARGS_TABLE(opts)};
+    int parsed = nde_args_parse(&spec, argc, argv, NULL);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (bench(reps, batch, dim, hidden) != NDE_OK) {
         fprintf(stderr, "regularizers: %s\n", nde_last_error());
         return 1;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "nde_args.h"
 #include "spiral_model.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -35,6 +36,32 @@ static void emit(const char *mode, const char *metric, double value, const char 
     fflush(stdout);
 }
 
+/* Per-iteration figures, recorded by the trainer's step callback. */
+typedef struct timing {
+    spiral *sp;
+    const char *mode;
+    size_t iters, tape_max, peak_max;
+    double *us, *nfe, *vjp, mean, t_last;
+} timing;
+
+static int time_step(const nde_train_info *info, void *user)
+{
+    timing *tm = user;
+    const double now = nde_wall_seconds();
+    const size_t it = info->step - 1;
+    tm->us[it] = 1e6 * (now - tm->t_last);
+    tm->mean += tm->us[it] / (double)tm->iters;
+    const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(tm->sp));
+    tm->nfe[it] = (double)st->nfe;
+    tm->vjp[it] = (double)st->n_vjp;
+    if (st->tape_bytes > tm->tape_max) tm->tape_max = st->tape_bytes;
+    if (st->adjoint_peak_bytes > tm->peak_max) tm->peak_max = st->adjoint_peak_bytes;
+    if (info->step % 500 == 0)
+        fprintf(stderr, "bench_spiral: %s %zu/%zu\n", tm->mode, info->step, tm->iters);
+    tm->t_last = nde_wall_seconds(); /* the callback's own time is not the iteration's */
+    return 0;
+}
+
 static int run(const char *mode, nde_tape tape, size_t iters, uint64_t seed)
 {
     spiral_cfg cfg = spiral_defaults();
@@ -52,26 +79,16 @@ static int run(const char *mode, nde_tape tape, size_t iters, uint64_t seed)
         spiral_destroy(&sp);
         return 1;
     }
-    size_t tape_max = 0, peak_max = 0;
-    double mean = 0.0, start = nde_wall_seconds();
+    timing tm = {.sp = sp, .mode = mode, .iters = iters, .us = us, .nfe = nfe, .vjp = vjp};
+    double start = nde_wall_seconds();
+    tm.t_last = start;
     int rc = 0;
-    for (size_t it = 0; it < iters; it++) {
-        double loss, t0 = nde_wall_seconds();
-        size_t n;
-        if (spiral_train_step(sp, &loss, &n) != NDE_OK) {
-            fprintf(stderr, "bench_spiral: iteration %zu: %s\n", it + 1, nde_last_error());
-            rc = 1;
-            break;
-        }
-        us[it] = 1e6 * (nde_wall_seconds() - t0);
-        mean += us[it] / (double)iters;
-        const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(sp));
-        nfe[it] = (double)n;
-        vjp[it] = (double)st->n_vjp;
-        if (st->tape_bytes > tape_max) tape_max = st->tape_bytes;
-        if (st->adjoint_peak_bytes > peak_max) peak_max = st->adjoint_peak_bytes;
-        if ((it + 1) % 500 == 0) fprintf(stderr, "bench_spiral: %s %zu/%zu\n", mode, it + 1, iters);
+    if (spiral_train(sp, iters, 0, time_step, NULL, &tm) != NDE_OK) {
+        fprintf(stderr, "bench_spiral: %s\n", nde_last_error());
+        rc = 1;
     }
+    const double mean = tm.mean;
+    const size_t tape_max = tm.tape_max, peak_max = tm.peak_max;
     double total = nde_wall_seconds() - start, mae = 0.0;
     if (!rc && spiral_full_trajectory(sp, &mae, NULL, NULL) != NDE_OK) {
         fprintf(stderr, "bench_spiral: %s\n", nde_last_error());
@@ -96,20 +113,16 @@ int main(int argc, char **argv)
 {
     size_t iters = 2000;
     uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-            iters = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: bench_spiral [--iters N] [--seed N]\n");
-            return 2;
-        }
-    }
-    if (iters == 0) {
-        fprintf(stderr, "bench_spiral: --iters must be positive\n");
-        return 2;
-    }
+    const nde_arg opts[] = {
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &iters, .min = 1,
+         .help = "training iterations"},
+        NDE_ARGS_SEED(&seed),
+    };
+    const nde_args_spec spec = {.prog = "bench_spiral",
+                                .about = "Microseconds per spiral training iteration.",
+                                NDE_ARGS_TABLE(opts)};
+    int parsed = nde_args_parse(&spec, argc, argv, NULL);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (run("discrete_step_starts", NDE_TAPE_STEP_STARTS, iters, seed)) return 1;
     return run("discrete_stages", NDE_TAPE_STAGES, iters, seed);
 }

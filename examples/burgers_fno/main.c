@@ -8,7 +8,7 @@
  * burgers_data_R10.mat, MATLAB v7.3/HDF5, or .npy pairs via --data-a/--data-u), each
  * (count, S) with S a multiple of s (subsampled as x[:, ::S/s]); the first ntrain samples
  * train, the last ntest test (legacy fourier_1d.py). Writes under --out:
- *   log.csv         epoch, lr, train and test relative L2, seconds
+ *   metrics.jsonl   the trainer's line per epoch: lr, train and test relative L2, seconds
  *   summary.json    final numbers (also printed as one JSON line)
  *   pred.csv, pred.png  x, a, true and predicted u for four test samples
  *   checkpoint.safetensors  parameters, Adam state and epoch (resume with --resume)
@@ -23,10 +23,10 @@
 #include <string.h>
 
 #include "../common/check.h"
-#include "../common/cli.h"
 #include "burgers_data.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
+#include "nde_args.h"
 
 typedef struct opts {
     size_t n, ntrain, ntest, batch, epochs, step, solve_steps, threads;
@@ -36,54 +36,67 @@ typedef struct opts {
     int resume, eval2x;
 } opts;
 
-static void usage(const char *prog)
-{
-    fprintf(stderr,
-            "usage: %s [--n 1024] [--ntrain 1000] [--ntest 100] [--batch 20] [--epochs 500]\n"
-            "          [--lr 1e-3] [--wd 1e-4] [--step 50] [--gamma 0.5] [--seed 0]\n"
-            "          [--solve-steps 200] [--threads 2] [--cache .cache/burgers]\n"
-            "          [--data FILE.mat|.h5 [--a-name a] [--u-name u] | --data-a A --data-u U]\n"
-            "          [--out out/burgers_fno] [--resume] [--eval-2x]\n", prog);
-}
-
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 500, .step = 50,
                 .solve_steps = 200, .threads = 2, .lr = 1e-3, .wd = 1e-4, .gamma = 0.5,
                 .out = "out/burgers_fno", .cache = ".cache/burgers", .a_name = "a", .u_name = "u"};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        size_t *zs = !strcmp(k, "--n") ? &o->n : !strcmp(k, "--ntrain") ? &o->ntrain
-                   : !strcmp(k, "--ntest") ? &o->ntest : !strcmp(k, "--batch") ? &o->batch
-                   : !strcmp(k, "--epochs") ? &o->epochs : !strcmp(k, "--step") ? &o->step
-                   : !strcmp(k, "--solve-steps") ? &o->solve_steps
-                   : !strcmp(k, "--threads") ? &o->threads : NULL;
-        double *ds = !strcmp(k, "--lr") ? &o->lr : !strcmp(k, "--wd") ? &o->wd
-                   : !strcmp(k, "--gamma") ? &o->gamma : NULL;
-        const char **ss = !strcmp(k, "--out") ? &o->out : !strcmp(k, "--cache") ? &o->cache
-                        : !strcmp(k, "--data-a") ? &o->data_a : !strcmp(k, "--data-u") ? &o->data_u
-                        : !strcmp(k, "--data") ? &o->data : !strcmp(k, "--a-name") ? &o->a_name
-                        : !strcmp(k, "--u-name") ? &o->u_name : NULL;
-        size_t seed;
-        if (!strcmp(k, "--resume")) o->resume = 1;
-        else if (!strcmp(k, "--eval-2x")) o->eval2x = 1;
-        else if (zs && v && cli_parse_size(v, zs) == 0) i++;
-        else if (ds && v && cli_parse_double(v, ds) == 0) i++;
-        else if (ss && v) { *ss = v; i++; }
-        else if (!strcmp(k, "--seed") && v && cli_parse_size(v, &seed) == 0) { o->seed = seed; i++; }
-        else {
-            if (strcmp(k, "--help") && strcmp(k, "-h"))
-                fprintf(stderr, "%s: bad or unknown option %s%s%s\n", argv[0], k, v ? " " : "",
-                        v ? v : "");
-            usage(argv[0]);
-            return 1;
-        }
+    const nde_arg opts[] = {
+        {.name = "n", .kind = NDE_ARG_SIZE, .dest = &o->n, .min = 1, .help = "grid points s"},
+        {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 1,
+         .help = "training samples (a multiple of --batch)"},
+        {.name = "ntest", .kind = NDE_ARG_SIZE, .dest = &o->ntest, .min = 1,
+         .help = "test samples (a multiple of --batch)"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &o->batch, .min = 1, .help = "batch size"},
+        {.name = "epochs", .kind = NDE_ARG_SIZE, .dest = &o->epochs, .help = "training epochs"},
+        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &o->lr, .bounds = NDE_ARG_LO,
+         .help = "Adam learning rate"},
+        {.name = "wd", .kind = NDE_ARG_DOUBLE, .dest = &o->wd, .bounds = NDE_ARG_LO,
+         .help = "L2 weight decay"},
+        {.name = "step", .kind = NDE_ARG_SIZE, .dest = &o->step, .min = 1,
+         .help = "epochs between learning-rate decays"},
+        {.name = "gamma", .kind = NDE_ARG_DOUBLE, .dest = &o->gamma, .bounds = NDE_ARG_LO_OPEN,
+         .help = "learning-rate decay factor"},
+        NDE_ARGS_SEED(&o->seed),
+        {.name = "solve-steps", .kind = NDE_ARG_SIZE, .dest = &o->solve_steps, .min = 1,
+         .help = "time steps of the Burgers data generator"},
+        {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads,
+         .help = "threads per batch (0: 1)"},
+        NDE_ARGS_CACHE(&o->cache),
+        {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
+         .help = "read a and u from FILE (.mat v7.3 or HDF5)"},
+        {.name = "a-name", .kind = NDE_ARG_STRING, .dest = &o->a_name, .metavar = "NAME",
+         .help = "dataset of a in --data"},
+        {.name = "u-name", .kind = NDE_ARG_STRING, .dest = &o->u_name, .metavar = "NAME",
+         .help = "dataset of u in --data"},
+        {.name = "data-a", .kind = NDE_ARG_STRING, .dest = &o->data_a, .metavar = "FILE",
+         .help = "read a from FILE (.npy; with --data-u)"},
+        {.name = "data-u", .kind = NDE_ARG_STRING, .dest = &o->data_u, .metavar = "FILE",
+         .help = "read u from FILE (.npy; with --data-a)"},
+        NDE_ARGS_OUT(&o->out),
+        {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &o->resume,
+         .help = "continue from <out>/checkpoint.safetensors"},
+        {.name = "eval-2x", .kind = NDE_ARG_FLAG, .dest = &o->eval2x,
+         .help = "also evaluate on the test inputs at 2s"},
+    };
+    const nde_args_spec spec = {
+        .prog = "burgers_fno",
+        .about = "Trains the FNO-1D of Li et al. 2021 on Burgers' equation (generated data,\n"
+                 "or --data FILE, or --data-a A --data-u U).",
+        NDE_ARGS_TABLE(opts)};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    if (rc != NDE_ARGS_OK) return rc;
+    if (o->ntrain % o->batch || o->ntest % o->batch) {
+        fprintf(stderr, "burgers_fno: --ntrain %zu and --ntest %zu must be multiples of --batch %zu "
+                        "(try --help)\n", o->ntrain, o->ntest, o->batch);
+        return NDE_ARGS_ERROR;
     }
-    if (!o->batch || !o->ntrain || !o->ntest || o->ntrain % o->batch || o->ntest % o->batch || !o->step) {
-        fprintf(stderr, "ntrain and ntest must be positive multiples of batch; step > 0\n");
-        return 1;
+    if ((o->data_a || o->data_u) && (o->data || !o->data_a || !o->data_u)) {
+        fprintf(stderr, "burgers_fno: give --data FILE, or both --data-a and --data-u (try --help)\n");
+        return NDE_ARGS_ERROR;
     }
-    return 0;
+    return NDE_ARGS_OK;
 }
 
 /* the helpers below leave the program on failure */
@@ -91,26 +104,38 @@ static int parse(int argc, char **argv, opts *o)
 #define CHECK(x) CHECK_OR(exit(1), x)
 
 /* Mean relative L2 over `count` samples (count a multiple of batch); pred (count, n). */
-static double evaluate(nde_fno *fno, nde_fno_work *w, const double *a, const double *u,
-                       size_t count, size_t n, size_t batch, double *pred)
+static double evaluate(nde_model *m, const double *a, const double *u, size_t count, size_t n,
+                       size_t batch, double *pred)
 {
     double total = 0, loss;
     for (size_t b = 0; b < count; b += batch) {
-        CHECK(nde_fno_forward(fno, w, a + b * n, pred + b * n, batch));
+        CHECK(nde_model_forward(m, a + b * n, pred + b * n, batch));
         CHECK(nde_rel_l2_loss(pred + b * n, u + b * n, NULL, batch, n, &loss));
         total += loss;
     }
     return total / (double)count;
 }
 
+/* The epoch line on stderr, and the time of the epochs this process ran. */
+typedef struct epoch_log {
+    double seconds;
+    size_t epochs_run;
+} epoch_log;
+
+static int print_epoch(const nde_train_info *info, void *user)
+{
+    epoch_log *lg = user;
+    lg->seconds += info->seconds;
+    lg->epochs_run++;
+    fprintf(stderr, "epoch %4zu  lr %.2e  train %.5f  test %.5f  %.2f s\n", info->epoch, info->lr,
+            info->train_loss, info->test_metric, info->seconds);
+    return 0;
+}
+
 static void load_data(nde_ctx *ctx, const opts *o, double **a, double **u)
 {
     size_t total = o->ntrain + o->ntest;
     if (o->data || o->data_a || o->data_u) {
-        if (!o->data && (!o->data_a || !o->data_u)) {
-            fprintf(stderr, "give --data FILE, or both --data-a and --data-u\n");
-            exit(2);
-        }
         nde_array aa = {0}, uu = {0};
         CHECK(nde_dataset_read(o->data ? o->data : o->data_a, o->a_name, 2, &aa));
         CHECK(nde_dataset_read(o->data ? o->data : o->data_u, o->u_name, 2, &uu));
@@ -182,7 +207,8 @@ static void write_predictions(const opts *o, const double *a, const double *u, c
 int main(int argc, char **argv)
 {
     opts o;
-    if (parse(argc, argv, &o)) return 2;
+    int parsed = parse(argc, argv, &o);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     nde_ctx *ctx;
     CHECK(nde_mkdir_p(o.out));
     CHECK(nde_ctx_create(&ctx));
@@ -191,82 +217,50 @@ int main(int argc, char **argv)
     const double *a_test = a + o.ntrain * o.n, *u_test = u + o.ntrain * o.n;
 
     nde_fno_spec spec = nde_fno1d_burgers_spec();
-    nde_fno *fno;
-    CHECK(nde_fno_create(ctx, &spec, &fno));
-    nde_params *p = nde_fno_params(fno);
+    /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
+    const size_t threads = o.threads ? o.threads : 1;
+    if (o.threads > 1) openblas_set_num_threads(1);
+    nde_model *m;
+    CHECK(nde_model_fno_create(ctx, &spec, &o.n, o.batch, threads, &m));
     nde_rng rng;
     nde_rng_seed(&rng, o.seed);
-    nde_fno_init(fno, &rng);
-    fprintf(stderr, "FNO-1D: %zu parameters\n", nde_params_count(p));
-    nde_fno_work *w;
-    /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
-    if (o.threads > 1) openblas_set_num_threads(1);
-    CHECK(nde_fno_work_create_threaded(fno, o.batch, &o.n, o.threads ? o.threads : 1, &w));
-    nde_optim_spec os = nde_optim_defaults(NDE_OPT_ADAM);
-    os.lr = o.lr;
-    os.weight_decay = o.wd;
-    nde_optim *opt;
-    CHECK(nde_optim_create(&os, p, &opt));
-    nde_schedule sched = {.kind = NDE_SCHED_STEP, .v0 = o.lr, .gamma = o.gamma, .period = o.step};
-    CHECK(nde_schedule_check(&sched));
+    CHECK(nde_model_init(m, &rng));
+    fprintf(stderr, "FNO-1D: %zu parameters\n", nde_model_n_params(m));
 
-    char ckpt[1024], logpath[1024];
+    char ckpt[1024], metrics[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out);
-    snprintf(logpath, sizeof logpath, "%s/log.csv", o.out);
-    nde_train_state ts = {.step = 0, .rng = rng};
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o.out);
+    epoch_log lg = {0};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = o.batch;
+    ts.epochs = o.epochs;
+    ts.sampling = NDE_SAMPLE_SHUFFLE; /* legacy DataLoader shuffle=True */
+    ts.use_rng = 1;                   /* the shuffles continue the init's generator */
+    ts.rng = rng;
+    ts.optim.lr = o.lr;
+    ts.optim.weight_decay = o.wd;
+    ts.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = o.lr, .gamma = o.gamma, .period = o.step};
+    ts.loss = nde_loss_rel_l2();
+    ts.checkpoint_path = ckpt;
+    ts.metrics_path = metrics;
+    ts.name = "burgers_fno";
+    ts.on_epoch = print_epoch;
+    ts.user = &lg;
+    nde_data train = {.n = o.ntrain, .x_size = o.n, .y_size = o.n, .x = a, .y = u};
+    nde_data test = {.n = o.ntest, .x_size = o.n, .y_size = o.n, .x = a_test, .y = u_test};
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &train, &test, &ts, &tr));
     if (o.resume) {
-        CHECK(nde_checkpoint_load(ckpt, p, opt, &ts));
-        fprintf(stderr, "resumed from %s at epoch %llu\n", ckpt, (unsigned long long)ts.step);
+        CHECK(nde_trainer_resume(tr, ckpt));
+        fprintf(stderr, "resumed from %s at epoch %zu\n", ckpt, nde_trainer_epoch(tr));
     }
-    FILE *log = fopen(logpath, o.resume ? "a" : "w");
-    if (!log) {
-        fprintf(stderr, "cannot write %s: %s\n", logpath, strerror(errno));
-        return 1;
-    }
-    if (!o.resume) fprintf(log, "epoch,lr,train_rel_l2,test_rel_l2,seconds\n");
+    CHECK(nde_trainer_run(tr));
+    const size_t epochs_done = nde_trainer_epoch(tr);
+    nde_trainer_destroy(&tr);
 
     double *pred = nde_alloc_array(o.ntest * o.n, sizeof *pred);
-    double *grad = nde_alloc_array(o.batch * o.n, sizeof *grad);
-    double *ab = nde_alloc_array(o.batch * o.n, sizeof *ab), *ub = nde_alloc_array(o.batch * o.n, sizeof *ub);
-    size_t *perm = nde_alloc_array(o.ntrain, sizeof *perm);
-    double test = 0, sec_total = 0;
-    size_t epochs_run = 0;
-    for (size_t e = (size_t)ts.step; e < o.epochs; e++) {
-        double t0 = nde_wall_seconds(), train = 0, loss;
-        double lr = nde_schedule_value(&sched, e);
-        CHECK(nde_optim_set_lr(opt, lr));
-        /* shuffle the training set (legacy DataLoader shuffle=True) */
-        for (size_t i = 0; i < o.ntrain; i++) perm[i] = i;
-        for (size_t i = o.ntrain - 1; i > 0; i--) {
-            size_t j = (size_t)nde_rng_below(&ts.rng, i + 1), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        for (size_t b = 0; b < o.ntrain; b += o.batch) {
-            for (size_t i = 0; i < o.batch; i++) {
-                memcpy(ab + i * o.n, a + perm[b + i] * o.n, o.n * sizeof *ab);
-                memcpy(ub + i * o.n, u + perm[b + i] * o.n, o.n * sizeof *ub);
-            }
-            CHECK(nde_fno_forward(fno, w, ab, pred, o.batch));
-            CHECK(nde_rel_l2_loss(pred, ub, grad, o.batch, o.n, &loss));
-            nde_params_zero_grad(p);
-            CHECK(nde_fno_backward(fno, w, grad, NULL, nde_params_grad(p), o.batch));
-            CHECK(nde_optim_step(opt));
-            train += loss;
-        }
-        test = evaluate(fno, w, a_test, u_test, o.ntest, o.n, o.batch, pred);
-        double dt = nde_wall_seconds() - t0;
-        sec_total += dt;
-        epochs_run++;
-        ts.step = e + 1;
-        fprintf(log, "%zu,%.6g,%.6f,%.6f,%.3f\n", e + 1, lr, train / (double)o.ntrain, test, dt);
-        fflush(log);
-        fprintf(stderr, "epoch %4zu  lr %.2e  train %.5f  test %.5f  %.2f s\n", e + 1, lr,
-                train / (double)o.ntrain, test, dt);
-        CHECK(nde_checkpoint_save(ckpt, p, opt, &ts));
-    }
-    fclose(log);
-    test = evaluate(fno, w, a_test, u_test, o.ntest, o.n, o.batch, pred);
+    if (!pred) CHECK(NDE_ERR_NOMEM);
+    double test_err = evaluate(m, a_test, u_test, o.ntest, o.n, o.batch, pred);
     write_predictions(&o, a_test, u_test, pred);
 
     double test2x = NAN; /* without --eval-2x: null in the summary */
@@ -276,12 +270,16 @@ int main(int argc, char **argv)
         b2.n_steps = o.solve_steps;
         double *a2 = nde_alloc_array(o.ntest * b2.n, sizeof *a2), *u2 = nde_alloc_array(o.ntest * b2.n, sizeof *u2);
         double *p2 = nde_alloc_array(o.ntest * b2.n, sizeof *p2);
+        if (!a2 || !u2 || !p2) CHECK(NDE_ERR_NOMEM);
         CHECK(nde_burgers_generate(ctx, &b2, o.ntrain, o.ntest, a2, u2, NULL, NULL));
-        nde_fno_work *w2;
+        /* the same weights on the finer grid: a second model, θ copied (same tensors) */
+        nde_model *m2;
         size_t n2 = b2.n;
-        CHECK(nde_fno_work_create_threaded(fno, o.batch, &n2, o.threads ? o.threads : 1, &w2));
-        test2x = evaluate(fno, w2, a2, u2, o.ntest, n2, o.batch, p2);
-        nde_fno_work_destroy(&w2);
+        CHECK(nde_model_fno_create(ctx, &spec, &n2, o.batch, threads, &m2));
+        memcpy(nde_params_theta(nde_model_params(m2)), nde_params_theta(nde_model_params(m)),
+               nde_model_n_params(m) * sizeof(double));
+        test2x = evaluate(m2, a2, u2, o.ntest, n2, o.batch, p2);
+        nde_model_destroy(&m2);
         nde_free(a2);
         nde_free(u2);
         nde_free(p2);
@@ -291,8 +289,8 @@ int main(int argc, char **argv)
     snprintf(summary, sizeof summary,
              "{\"example\": \"burgers_fno\", \"s\": %zu, \"epochs\": %llu, \"params\": %zu, "
              "\"test_rel_l2\": %.6f, \"test_rel_l2_at_2s\": %s, \"seconds_per_epoch\": %.3f}",
-             o.n, (unsigned long long)ts.step, nde_params_count(p), test, at2s,
-             epochs_run ? sec_total / (double)epochs_run : 0.0);
+             o.n, (unsigned long long)epochs_done, nde_model_n_params(m), test_err, at2s,
+             lg.epochs_run ? lg.seconds / (double)lg.epochs_run : 0.0);
     printf("%s\n", summary);
     char spath[1024];
     snprintf(spath, sizeof spath, "%s/summary.json", o.out);
@@ -302,15 +300,9 @@ int main(int argc, char **argv)
         fclose(sf);
     }
     nde_free(pred);
-    nde_free(grad);
-    nde_free(ab);
-    nde_free(ub);
-    nde_free(perm);
     nde_free(a);
     nde_free(u);
-    nde_optim_destroy(&opt);
-    nde_fno_work_destroy(&w);
-    nde_fno_destroy(&fno);
+    nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
     return 0;
 }

@@ -46,6 +46,7 @@
 #include "fm_model.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
+#include "nde_args.h"
 
 typedef enum method {
     M_VANILLA = 0, M_ERNODE, M_SRNODE, M_LOCAL_UNBIASED, M_LOCAL_BIASED, M_STEER, M_KINETIC,
@@ -73,143 +74,98 @@ typedef struct result {
 
 /* ---- options ---------------------------------------------------------------------- */
 
-static void usage(FILE *f)
+/* "A" (constant) or "A,B" (exponential anneal A → B), both finite and > 0; dest double[2]. */
+static const char *parse_coef(const char *s, void *dest)
 {
-    fprintf(f,
-            "usage: fashion_mnist_node [--methods LIST] [--steps N] [--batch N]\n"
-            "         [--train-subset N] [--test-subset N] [--val N] [--train-eval N]\n"
-            "         [--rtol X] [--atol X] [--lr X] [--seed N] [--print-every N]\n"
-            "         [--ernode-coef A[,B]] [--local-coef A[,B]] [--srnode-coef X]\n"
-            "         [--kinetic-coef X] [--steer-b X] [--tape stages|starts] [--data DIR]\n"
-            "         [--local-k1 const|diff] [--out DIR] [--no-plot] [--summarize]\n"
-            "methods: vanilla ernode srnode local_unbiased local_biased steer kinetic\n");
-}
-
-static int parse_size(const char *s, size_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-') return -1;
-    *v = (size_t)x;
-    return 0;
-}
-
-static int parse_double(const char *s, double *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return (errno || *end || !(*v > 0.0)) ? -1 : 0;
-}
-
-/* "A" (constant) or "A,B" (exponential anneal A → B), both > 0. */
-static int parse_coef(const char *s, double v[2])
-{
+    double *v = dest;
     char *end;
     errno = 0;
     v[0] = strtod(s, &end);
     v[1] = v[0];
     if (*end == ',') v[1] = strtod(end + 1, &end);
-    return (errno || *end || !(v[0] > 0.0) || !(v[1] > 0.0)) ? -1 : 0;
+    return (errno || *end || !(v[0] > 0.0) || !(v[1] > 0.0) || !isfinite(v[0]) || !isfinite(v[1]))
+               ? "expected A or A,B, both finite and > 0"
+               : NULL;
 }
 
-static int parse_methods(const char *s, config *c)
+/* A comma-separated list of method names; dest is the config. */
+static const char *parse_methods(const char *s, void *dest)
 {
+    config *c = dest;
     c->n_methods = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    int bad = 0;
+    for (char *tok = strtok(buf, ","); tok && !bad; tok = strtok(NULL, ",")) {
         int found = -1;
         for (int m = 0; m < M_COUNT; m++)
             if (!strcmp(tok, method_names[m])) found = m;
-        if (found < 0 || c->n_methods == M_COUNT) return -1;
-        c->methods[c->n_methods++] = found;
+        bad = found < 0 || c->n_methods == M_COUNT;
+        if (!bad) c->methods[c->n_methods++] = found;
     }
-    return c->n_methods ? 0 : -1;
+    return c->n_methods && !bad ? NULL
+                                : "expected a comma-separated list of vanilla, ernode, srnode, "
+                                  "local_unbiased, local_biased, steer, kinetic";
 }
 
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse_args(int argc, char **argv, config *c)
 {
+    static const char *const tapes[] = {"stages", "starts", NULL}, *const k1s[] = {"const", "diff", NULL};
     *c = (config){.steps = 300, .batch = 512, .train_eval = 2048, .print_every = 10,
                   .rtol = 1.4e-8, .atol = 1.4e-8, .lr = 1e-3, .ernode_coef = {100.0, 10.0},
                   .local_coef = {2.5, 1.0}, .srnode_coef = 0.1, .kinetic_coef = 0.1,
                   .steer_b = 0.5, .data = NDE_FASHION_MNIST_DIR,
                   .out = "out/fashion_mnist_node", .plot = 1};
     for (int m = 0; m < M_COUNT; m++) c->methods[c->n_methods++] = m;
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(k, "--no-plot")) {
-            c->plot = 0;
-            continue;
-        } else if (!strcmp(k, "--summarize")) {
-            c->summarize = 1;
-            continue;
-        } else if (!v) {
-            fprintf(stderr, "fashion_mnist_node: option %s needs a value\n", k);
-            return -1;
-        } else if (!strcmp(k, "--methods")) {
-            bad = parse_methods(v, c);
-        } else if (!strcmp(k, "--steps")) {
-            bad = parse_size(v, &c->steps);
-        } else if (!strcmp(k, "--batch")) {
-            bad = parse_size(v, &c->batch) || c->batch == 0;
-        } else if (!strcmp(k, "--train-subset")) {
-            bad = parse_size(v, &c->train_subset);
-        } else if (!strcmp(k, "--test-subset")) {
-            bad = parse_size(v, &c->test_subset);
-        } else if (!strcmp(k, "--tape")) {
-            c->step_starts = !strcmp(v, "starts");
-            bad = !c->step_starts && strcmp(v, "stages");
-        } else if (!strcmp(k, "--local-k1")) {
-            c->local_diff_k1 = !strcmp(v, "diff");
-            bad = !c->local_diff_k1 && strcmp(v, "const");
-        } else if (!strcmp(k, "--val")) {
-            bad = parse_size(v, &c->val);
-        } else if (!strcmp(k, "--ernode-coef")) {
-            bad = parse_coef(v, c->ernode_coef);
-        } else if (!strcmp(k, "--local-coef")) {
-            bad = parse_coef(v, c->local_coef);
-        } else if (!strcmp(k, "--srnode-coef")) {
-            bad = parse_double(v, &c->srnode_coef);
-        } else if (!strcmp(k, "--kinetic-coef")) {
-            bad = parse_double(v, &c->kinetic_coef);
-        } else if (!strcmp(k, "--steer-b")) {
-            bad = parse_double(v, &c->steer_b) || !(c->steer_b < 1.0);
-        } else if (!strcmp(k, "--train-eval")) {
-            bad = parse_size(v, &c->train_eval);
-        } else if (!strcmp(k, "--print-every")) {
-            bad = parse_size(v, &c->print_every);
-        } else if (!strcmp(k, "--rtol")) {
-            bad = parse_double(v, &c->rtol);
-        } else if (!strcmp(k, "--atol")) {
-            bad = parse_double(v, &c->atol);
-        } else if (!strcmp(k, "--lr")) {
-            bad = parse_double(v, &c->lr);
-        } else if (!strcmp(k, "--seed")) {
-            size_t s;
-            bad = parse_size(v, &s);
-            c->seed = s;
-        } else if (!strcmp(k, "--data")) {
-            c->data = v;
-        } else if (!strcmp(k, "--out")) {
-            c->out = v;
-        } else {
-            fprintf(stderr, "fashion_mnist_node: unknown option %s\n", k);
-            usage(stderr);
-            return -1;
-        }
-        if (bad) {
-            fprintf(stderr, "fashion_mnist_node: bad value '%s' for %s\n", v, k);
-            return -1;
-        }
-        i++;
-    }
-    return 0;
+    const nde_arg opts[] = {
+        {.name = "methods", .kind = NDE_ARG_CUSTOM, .dest = c, .parse = parse_methods,
+         .metavar = "LIST", .default_text = "all",
+         .help = "comma-separated: vanilla ernode srnode local_unbiased local_biased\n"
+                 "steer kinetic"},
+        {.name = "steps", .kind = NDE_ARG_SIZE, .dest = &c->steps, .help = "training steps"},
+        {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &c->batch, .min = 1, .help = "batch size"},
+        {.name = "train-subset", .kind = NDE_ARG_SIZE, .dest = &c->train_subset,
+         .help = "use the first N training images (0: all)"},
+        {.name = "test-subset", .kind = NDE_ARG_SIZE, .dest = &c->test_subset,
+         .help = "use the first N test images (0: all)"},
+        {.name = "val", .kind = NDE_ARG_SIZE, .dest = &c->val,
+         .help = "evaluate on the last N training images instead of the test set"},
+        {.name = "train-eval", .kind = NDE_ARG_SIZE, .dest = &c->train_eval,
+         .help = "training images for the final training accuracy"},
+        NDE_ARGS_TOLERANCES(&c->rtol, &c->atol),
+        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &c->lr, .bounds = NDE_ARG_LO_OPEN,
+         .help = "Adam learning rate"},
+        NDE_ARGS_SEED(&c->seed),
+        NDE_ARGS_PRINT_EVERY(&c->print_every, "steps"),
+        {.name = "ernode-coef", .kind = NDE_ARG_CUSTOM, .dest = c->ernode_coef,
+         .parse = parse_coef, .metavar = "A[,B]", .default_text = "100,10",
+         .help = "ERNODE coefficient (A,B: annealed from A to B)"},
+        {.name = "local-coef", .kind = NDE_ARG_CUSTOM, .dest = c->local_coef,
+         .parse = parse_coef, .metavar = "A[,B]", .default_text = "2.5,1",
+         .help = "local regularizer coefficient"},
+        {.name = "srnode-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->srnode_coef,
+         .bounds = NDE_ARG_LO_OPEN, .help = "SRNODE coefficient"},
+        {.name = "kinetic-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->kinetic_coef,
+         .bounds = NDE_ARG_LO_OPEN, .help = "kinetic energy coefficient"},
+        {.name = "steer-b", .kind = NDE_ARG_DOUBLE, .dest = &c->steer_b, .lo = 0.0, .hi = 1.0,
+         .bounds = NDE_ARG_LO_OPEN | NDE_ARG_HI_OPEN, .help = "STEER end-time spread"},
+        {.name = "tape", .kind = NDE_ARG_CHOICE, .dest = &c->step_starts, .choices = tapes,
+         .help = "what the discrete adjoint keeps"},
+        {.name = "local-k1", .kind = NDE_ARG_CHOICE, .dest = &c->local_diff_k1, .choices = k1s,
+         .help = "hold the local step's first stage constant, or differentiate it"},
+        {.name = "data", .kind = NDE_ARG_STRING, .dest = &c->data, .metavar = "DIR",
+         .help = "Fashion-MNIST folder"},
+        NDE_ARGS_OUT(&c->out),
+        NDE_ARGS_NO_PLOT(&c->plot, "nfe.png"),
+        {.name = "summarize", .kind = NDE_ARG_FLAG, .dest = &c->summarize,
+         .help = "only rebuild the summary and plot from <out>/*.result"},
+    };
+    const nde_args_spec spec = {
+        .prog = "fashion_mnist_node",
+        .about = "Trains a neural ODE classifier on Fashion-MNIST with each regularizer.",
+        NDE_ARGS_TABLE(opts)};
+    return nde_args_parse(&spec, argc, argv, NULL);
 }
 
 /* CPU seconds of this process (all its threads). */
@@ -638,7 +594,8 @@ static void plot_nfe(const config *c, const result *res)
 int main(int argc, char **argv)
 {
     config c;
-    if (parse_args(argc, argv, &c)) return 2;
+    int parsed = parse_args(argc, argv, &c);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (nde_mkdir_p(c.out) != NDE_OK) {
         fprintf(stderr, "fashion_mnist_node: %s\n", nde_last_error());
         return 1;

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cli.h"
 #include "nde/io.h"
 #include "nde/nde.h"
 #include "nde/plot.h"
+#include "nde_args.h"
 #include "spiral_model.h"
 
 typedef struct args {
@@ -34,35 +34,23 @@ typedef struct args {
     int plot;
 } args;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: spiral [--iters N] [--method NAME] [--tape stages|starts] [--rtol X]\n"
-            "              [--atol X] [--lr X] [--seed N] [--print-every N] [--out DIR]\n"
-            "              [--no-plot] [--reg none|error|error_mean|stiffness|stiffness_max|\n"
-            "              kinetic] [--reg-coef X]\n"
-            "Trains du/dt = MLP(u^3) on the spiral of torchdiffeq's ode_demo.py.\n");
-}
+static const char *const reg_names[] = {"none", "error", "error_mean", "stiffness",
+                                        "stiffness_max", "kinetic", NULL};
+static const char *const tape_names[] = {"stages", "starts", NULL};
 
 /* The regularizer named by --reg (none: cfg.reg stays NULL). */
-static int set_reg(args *a)
+static void set_reg(args *a, int reg)
 {
-    static const char *const names[] = {"error", "error_mean", "stiffness", "stiffness_max",
-                                        "kinetic"};
     nde_reg_spec (*const make[])(double) = {nde_reg_error_estimate, nde_reg_error_estimate_mean,
                                             nde_reg_stiffness, nde_reg_stiffness_max,
                                             nde_reg_kinetic};
-    if (!strcmp(a->reg_name, "none")) return 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(a->reg_name, names[i])) {
-            a->reg = make[i](a->reg_coef);
-            a->cfg.reg = &a->reg;
-            return 0;
-        }
-    fprintf(stderr, "spiral: unknown regularizer '%s'\n", a->reg_name);
-    return -1;
+    a->reg_name = reg_names[reg];
+    if (reg == 0) return;
+    a->reg = make[reg - 1](a->reg_coef);
+    a->cfg.reg = &a->reg;
 }
 
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse_args(int argc, char **argv, args *a)
 {
     a->cfg = spiral_defaults();
@@ -70,64 +58,35 @@ static int parse_args(int argc, char **argv, args *a)
     a->print_every = 100;
     a->out = "out/spiral";
     a->plot = 1;
-    a->reg_name = "none";
     a->reg_coef = 0.1;
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else if (!strcmp(k, "--no-plot")) {
-            a->plot = 0;
-            continue;
-        } else if (!v) {
-            fprintf(stderr, "spiral: option %s needs a value\n", k);
-            return -1;
-        } else if (!strcmp(k, "--iters")) {
-            bad = cli_parse_size(v, &a->iters);
-        } else if (!strcmp(k, "--print-every")) {
-            bad = cli_parse_size(v, &a->print_every);
-        } else if (!strcmp(k, "--seed")) {
-            size_t s = 0;
-            bad = cli_parse_size(v, &s);
-            a->cfg.seed = s;
-        } else if (!strcmp(k, "--rtol")) {
-            bad = cli_parse_double(v, &a->cfg.rtol);
-        } else if (!strcmp(k, "--atol")) {
-            bad = cli_parse_double(v, &a->cfg.atol);
-        } else if (!strcmp(k, "--lr")) {
-            bad = cli_parse_double(v, &a->cfg.lr);
-        } else if (!strcmp(k, "--method")) {
-            if (nde_method_parse(v, &a->cfg.method) != NDE_OK) {
-                fprintf(stderr, "spiral: %s\n", nde_last_error());
-                return -1;
-            }
-        } else if (!strcmp(k, "--tape")) {
-            if (!strcmp(v, "stages"))
-                a->cfg.tape = NDE_TAPE_STAGES;
-            else if (!strcmp(v, "starts"))
-                a->cfg.tape = NDE_TAPE_STEP_STARTS;
-            else
-                bad = 1;
-        } else if (!strcmp(k, "--out")) {
-            a->out = v;
-        } else if (!strcmp(k, "--reg")) {
-            a->reg_name = v;
-        } else if (!strcmp(k, "--reg-coef")) {
-            bad = cli_parse_double(v, &a->reg_coef);
-        } else {
-            fprintf(stderr, "spiral: unknown option %s\n", k);
-            usage(stderr);
-            return -1;
-        }
-        if (bad) {
-            fprintf(stderr, "spiral: bad value '%s' for %s\n", v, k);
-            return -1;
-        }
-        i++;
-    }
-    return set_reg(a);
+    int tape = a->cfg.tape == NDE_TAPE_STEP_STARTS, reg = 0;
+    const nde_arg opts[] = {
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a->iters, .help = "training iterations"},
+        NDE_ARGS_METHOD(&a->cfg.method),
+        {.name = "tape", .kind = NDE_ARG_CHOICE, .dest = &tape, .choices = tape_names,
+         .help = "what the discrete adjoint keeps"},
+        NDE_ARGS_TOLERANCES(&a->cfg.rtol, &a->cfg.atol),
+        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &a->cfg.lr, .bounds = NDE_ARG_LO,
+         .help = "RMSprop learning rate"},
+        NDE_ARGS_SEED(&a->cfg.seed),
+        NDE_ARGS_PRINT_EVERY(&a->print_every, "iterations"),
+        NDE_ARGS_OUT(&a->out),
+        NDE_ARGS_NO_PLOT(&a->plot, "spiral.png (gnuplot)"),
+        {.name = "reg", .kind = NDE_ARG_CHOICE, .dest = &reg, .choices = reg_names,
+         .metavar = "NAME", .help = "regularizer added to the loss: none, error, error_mean,\n"
+                                    "stiffness, stiffness_max or kinetic"},
+        {.name = "reg-coef", .kind = NDE_ARG_DOUBLE, .dest = &a->reg_coef, .bounds = NDE_ARG_LO,
+         .help = "the regularizer's coefficient"},
+    };
+    const nde_args_spec spec = {
+        .prog = "spiral",
+        .about = "Trains du/dt = MLP(u^3) on the spiral of torchdiffeq's ode_demo.py.",
+        NDE_ARGS_TABLE(opts)};
+    int rc = nde_args_parse(&spec, argc, argv, NULL);
+    if (rc != NDE_ARGS_OK) return rc;
+    a->cfg.tape = tape ? NDE_TAPE_STEP_STARTS : NDE_TAPE_STAGES;
+    set_reg(a, reg);
+    return NDE_ARGS_OK;
 }
 
 static int write_outputs(spiral *sp, const args *a, const double *pred)
@@ -172,10 +131,47 @@ static int write_outputs(spiral *sp, const args *a, const double *pred)
     return 0;
 }
 
+/* What the trainer's callbacks keep: function evaluations of every iteration and the
+ * last one's loss and NFE, for the progress lines. */
+typedef struct progress {
+    spiral *sp;
+    size_t iters, nfe_total, vjp_total, last_nfe;
+    double last_loss, t0;
+    int print;
+} progress;
+
+static int count_step(const nde_train_info *info, void *user)
+{
+    progress *pr = user;
+    const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(pr->sp));
+    pr->nfe_total += st->nfe + st->n_adjoint_nfe;
+    pr->vjp_total += st->n_vjp;
+    pr->last_nfe = st->nfe;
+    pr->last_loss = info->loss;
+    return 0;
+}
+
+/* After every --print-every iterations (and the last): the full-trajectory error. */
+static int print_epoch(const nde_train_info *info, void *user)
+{
+    progress *pr = user;
+    if (!pr->print) return 0;
+    double mae;
+    if (spiral_full_trajectory(pr->sp, &mae, NULL, NULL) != NDE_OK) {
+        fprintf(stderr, "spiral: evaluation: %s\n", nde_last_error());
+        return 1;
+    }
+    printf("iter %5zu/%zu  batch loss %.5f  full-trajectory MAE %.5f  NFE %3zu  %.2f s\n",
+           info->step, pr->iters, pr->last_loss, mae, pr->last_nfe, nde_wall_seconds() - pr->t0);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     args a;
-    if (parse_args(argc, argv, &a)) return 2;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (nde_mkdir_p(a.out) != NDE_OK) {
         fprintf(stderr, "spiral: %s\n", nde_last_error());
         return 1;
@@ -190,33 +186,15 @@ int main(int argc, char **argv)
            nde_method_name(a.cfg.method), a.cfg.rtol, a.cfg.atol,
            a.cfg.tape == NDE_TAPE_STAGES ? "stages" : "starts", spiral_n_params(sp), a.iters,
            a.reg_name, a.cfg.reg ? a.reg_coef : 0.0);
-    double t0 = nde_wall_seconds();
-    size_t nfe_total = 0, vjp_total = 0;
+    progress pr = {.sp = sp, .iters = a.iters, .print = a.print_every != 0,
+                   .t0 = nde_wall_seconds()};
     int rc = 0;
-    for (size_t it = 1; it <= a.iters; it++) {
-        double loss;
-        size_t nfe;
-        if (spiral_train_step(sp, &loss, &nfe) != NDE_OK) {
-            fprintf(stderr, "spiral: iteration %zu: %s\n", it, nde_last_error());
-            rc = 1;
-            break;
-        }
-        const nde_solver_stats *st = nde_solver_get_stats(spiral_solver(sp));
-        nfe_total += nfe + st->n_adjoint_nfe;
-        vjp_total += st->n_vjp;
-        if (a.print_every && (it % a.print_every == 0 || it == a.iters)) {
-            double mae;
-            if (spiral_full_trajectory(sp, &mae, NULL, NULL) != NDE_OK) {
-                fprintf(stderr, "spiral: evaluation: %s\n", nde_last_error());
-                rc = 1;
-                break;
-            }
-            printf("iter %5zu/%zu  batch loss %.5f  full-trajectory MAE %.5f  NFE %3zu  "
-                   "%.2f s\n",
-                   it, a.iters, loss, mae, nfe, nde_wall_seconds() - t0);
-            fflush(stdout);
-        }
+    if (spiral_train(sp, a.iters, a.print_every, count_step, print_epoch, &pr) != NDE_OK) {
+        fprintf(stderr, "spiral: %s\n", nde_last_error());
+        rc = 1;
     }
+    const size_t nfe_total = pr.nfe_total, vjp_total = pr.vjp_total;
+    const double t0 = pr.t0;
     double train_s = nde_wall_seconds() - t0;
     double *pred = nde_alloc_array(2 * a.cfg.data_size, sizeof(double));
     double mae = 0.0;

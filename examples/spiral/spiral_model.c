@@ -1,29 +1,160 @@
-/* The spiral neural ODE: truth, model, batches and one training iteration. */
+/* The spiral neural ODE: truth, the field du/dt = MLP(u³) as a user model, its windows as
+ * a data reader, and training through the library's neural-ODE model and trainer. */
 #include "spiral_model.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "nde/nn.h"
-#include "nde/optim.h"
-
 static const double A[2][2] = {{-0.1, 2.0}, {-2.0, -0.1}};
+
+/* ---- the vector field MLP(u³) as a model (forward = the field at t = 0) ---- */
+
+typedef struct cube_mlp {
+    nde_mlp *net;
+    const nde_params *p;         /* the model's store (owned by the model) */
+    double *cube, *dcube, *u;    /* (cap, 2): u³, its cotangent, the last forward's input */
+    size_t cap;
+} cube_mlp;
+
+static nde_status cube_reserve(void *self, size_t max_batch)
+{
+    cube_mlp *c = self;
+    if (max_batch <= c->cap) return nde_mlp_reserve(c->net, max_batch);
+    nde_free(c->cube), nde_free(c->dcube), nde_free(c->u);
+    c->cube = nde_alloc_array(2 * max_batch, sizeof(double));
+    c->dcube = nde_alloc_array(2 * max_batch, sizeof(double));
+    c->u = nde_alloc_array(2 * max_batch, sizeof(double));
+    c->cap = c->cube && c->dcube && c->u ? max_batch : 0;
+    if (!c->cap) return NDE_FAIL(NDE_ERR_NOMEM, "spiral: scratch for a batch of %zu", max_batch);
+    return nde_mlp_reserve(c->net, max_batch);
+}
+
+static void cube(cube_mlp *c, const double *u, size_t batch)
+{
+    for (size_t i = 0; i < 2 * batch; i++) c->cube[i] = u[i] * u[i] * u[i];
+}
+
+static nde_status field_f(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    cube_mlp *c = ctx;
+    NDE_TRY(cube_reserve(c, batch));
+    cube(c, u, batch);
+    return nde_mlp_forward(c->net, c->p, t, c->cube, du, batch);
+}
+
+/* vᵀ ∂f/∂u = (vᵀ ∂MLP/∂x)(x = u³) ⊙ 3u²; vᵀ ∂f/∂θ straight from the MLP. */
+static nde_status field_vjp(void *ctx, double t, const double *u, const double *v, double *vu,
+                            double *gtheta, size_t batch)
+{
+    cube_mlp *c = ctx;
+    NDE_TRY(cube_reserve(c, batch));
+    cube(c, u, batch);
+    NDE_TRY(nde_mlp_vjp(c->net, c->p, t, c->cube, v, vu ? c->dcube : NULL, gtheta, batch));
+    if (vu)
+        for (size_t i = 0; i < 2 * batch; i++) vu[i] = c->dcube[i] * 3.0 * u[i] * u[i];
+    return NDE_OK;
+}
+
+/* The same evaluation keeping the MLP's activations in rec, so the adjoint does not
+ * run the network forward a second time. */
+static nde_status field_f_rec(void *ctx, double t, const double *u, double *du, double *rec,
+                              size_t batch)
+{
+    cube_mlp *c = ctx;
+    NDE_TRY(cube_reserve(c, batch));
+    cube(c, u, batch);
+    return nde_mlp_forward_rec(c->net, c->p, t, c->cube, du, rec, batch);
+}
+
+static nde_status field_vjp_rec(void *ctx, double t, const double *u, const double *rec,
+                                const double *v, double *vu, double *gtheta, size_t batch)
+{
+    cube_mlp *c = ctx;
+    NDE_TRY(cube_reserve(c, batch));
+    cube(c, u, batch);
+    NDE_TRY(nde_mlp_vjp_rec(c->net, c->p, t, c->cube, rec, v, vu ? c->dcube : NULL, gtheta, batch));
+    if (vu)
+        for (size_t i = 0; i < 2 * batch; i++) vu[i] = c->dcube[i] * 3.0 * u[i] * u[i];
+    return NDE_OK;
+}
+
+/* As a model: y = f(0, x) (the trainer never calls these: the neural ODE uses the
+ * field; they make the field model complete and checkable on its own). */
+static nde_status cube_forward(void *self, nde_params *p, const double *x, double *y, size_t batch)
+{
+    (void)p;
+    cube_mlp *c = self;
+    NDE_TRY(field_f(c, 0.0, x, y, batch));
+    memcpy(c->u, x, 2 * batch * sizeof *x);
+    return NDE_OK;
+}
+
+static nde_status cube_backward(void *self, nde_params *p, const double *gy, double *gx,
+                                double *gtheta, size_t batch)
+{
+    cube_mlp *c = self;
+    NDE_TRY(nde_mlp_backward(c->net, p, gy, gx ? c->dcube : NULL, gtheta, batch));
+    if (gx)
+        for (size_t i = 0; i < 2 * batch; i++) gx[i] = c->dcube[i] * 3.0 * c->u[i] * c->u[i];
+    return NDE_OK;
+}
+
+/* torchdiffeq's ode_demo: weights N(0, 0.1²), zero biases. */
+static nde_status cube_init(void *self, nde_params *p, nde_rng *rng)
+{
+    return nde_mlp_init(((cube_mlp *)self)->net, p, NDE_INIT_NORMAL, 0.1, rng);
+}
+
+static nde_status cube_field(void *self, nde_params *p, nde_field *field)
+{
+    cube_mlp *c = self;
+    *field = (nde_field){.dim = 2, .n_params = nde_params_count(p), .ctx = c, .f = field_f,
+                         .vjp = field_vjp, .rec_size = nde_mlp_rec_size(c->net),
+                         .f_rec = field_f_rec, .vjp_rec = field_vjp_rec};
+    return NDE_OK;
+}
+
+static void cube_destroy(void *self)
+{
+    cube_mlp *c = self;
+    nde_mlp_destroy(&c->net);
+    nde_free(c->cube), nde_free(c->dcube), nde_free(c->u);
+    nde_free(c);
+}
+
+static const nde_model_ops cube_mlp_ops = {.kind = "spiral_cube_mlp", .forward = cube_forward,
+                                           .backward = cube_backward, .init = cube_init,
+                                           .reserve = cube_reserve, .field = cube_field,
+                                           .destroy = cube_destroy};
+
+/* du/dt = MLP(u³), 2→50 tanh→2, as a model owning its store. */
+static nde_status cube_mlp_create(nde_model **out)
+{
+    nde_params *p = NULL;
+    NDE_TRY(nde_params_create(&p));
+    cube_mlp *c = nde_alloc(sizeof *c);
+    nde_mlp_spec spec = {.in = 2, .out = 2, .hidden = {50}, .act = NDE_ACT_TANH};
+    nde_status st = c ? nde_mlp_create(p, &spec, "net", &c->net) : NDE_ERR_NOMEM;
+    if (st != NDE_OK) {
+        nde_free(c);
+        nde_params_destroy(&p);
+        return st;
+    }
+    c->p = p;
+    return nde_model_create(&cube_mlp_ops, c, p, 2, 2, out);
+}
+
+/* ---- the spiral run ---- */
 
 struct spiral {
     spiral_cfg cfg;
-    nde_rng rng;
+    nde_rng rng;        /* the model's init, then the trainer's window draws */
     double *t;          /* (data_size) */
     double *truth;      /* (data_size, 2) */
-    nde_params *params;
-    nde_mlp *net;
-    nde_field field;    /* f(t, u) = MLP(u³) */
-    nde_solver *train;  /* tape on, for the training solves */
+    nde_model *node;    /* the neural ODE over the field model */
+    nde_field field;    /* the field, for the full-trajectory solves */
     nde_solver *eval;   /* tape off, for full trajectories */
-    nde_optim *opt;
     nde_reg *reg;       /* NULL unless cfg.reg */
-    double *cube, *dcube;            /* (data_size·2) scratch: u³ and its cotangent */
-    size_t *perm;                    /* (data_size − batch_time) window starts */
-    double *y0, *target, *pred, *dl; /* batch buffers */
 };
 
 /* du/dt = (u³) A: the row vector u³ times A. */
@@ -35,48 +166,6 @@ static nde_status truth_f(void *ctx, double t, const double *u, double *du, size
         du[2 * b] = x * A[0][0] + y * A[1][0];
         du[2 * b + 1] = x * A[0][1] + y * A[1][1];
     }
-    return NDE_OK;
-}
-
-static nde_status model_f(void *ctx, double t, const double *u, double *du, size_t batch)
-{
-    spiral *sp = ctx;
-    for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
-    return nde_mlp_forward(sp->net, sp->params, t, sp->cube, du, batch);
-}
-
-/* vᵀ ∂f/∂u = (vᵀ ∂MLP/∂x)(x = u³) ⊙ 3u²; vᵀ ∂f/∂θ straight from the MLP. */
-static nde_status model_vjp(void *ctx, double t, const double *u, const double *v, double *vu,
-                            double *gtheta, size_t batch)
-{
-    spiral *sp = ctx;
-    for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
-    NDE_TRY(nde_mlp_vjp(sp->net, sp->params, t, sp->cube, v, vu ? sp->dcube : NULL, gtheta,
-                        batch));
-    if (vu)
-        for (size_t i = 0; i < 2 * batch; i++) vu[i] = sp->dcube[i] * 3.0 * u[i] * u[i];
-    return NDE_OK;
-}
-
-/* The same evaluation keeping the MLP's activations in rec, so the adjoint does not
- * run the network forward a second time. */
-static nde_status model_f_rec(void *ctx, double t, const double *u, double *du, double *rec,
-                              size_t batch)
-{
-    spiral *sp = ctx;
-    for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
-    return nde_mlp_forward_rec(sp->net, sp->params, t, sp->cube, du, rec, batch);
-}
-
-static nde_status model_vjp_rec(void *ctx, double t, const double *u, const double *rec,
-                                const double *v, double *vu, double *gtheta, size_t batch)
-{
-    spiral *sp = ctx;
-    for (size_t i = 0; i < 2 * batch; i++) sp->cube[i] = u[i] * u[i] * u[i];
-    NDE_TRY(nde_mlp_vjp_rec(sp->net, sp->params, t, sp->cube, rec, v, vu ? sp->dcube : NULL,
-                            gtheta, batch));
-    if (vu)
-        for (size_t i = 0; i < 2 * batch; i++) vu[i] = sp->dcube[i] * 3.0 * u[i] * u[i];
     return NDE_OK;
 }
 
@@ -104,44 +193,28 @@ static nde_status make_truth(spiral *sp)
 static nde_status build(spiral *sp)
 {
     const spiral_cfg *c = &sp->cfg;
-    size_t N = c->data_size, M = c->batch_size, T = c->batch_time;
+    const size_t N = c->data_size;
     sp->t = nde_alloc_array(N, sizeof(double));
     sp->truth = nde_alloc_array(2 * N, sizeof(double));
-    sp->cube = nde_alloc_array(2 * N, sizeof(double));
-    sp->dcube = nde_alloc_array(2 * N, sizeof(double));
-    sp->perm = nde_alloc_array(N, sizeof(size_t));
-    sp->y0 = nde_alloc_array(2 * M, sizeof(double));
-    sp->target = nde_alloc_array(2 * M * T, sizeof(double));
-    sp->pred = nde_alloc_array(2 * M * T, sizeof(double));
-    sp->dl = nde_alloc_array(2 * M * T, sizeof(double));
-    if (!sp->t || !sp->truth || !sp->cube || !sp->dcube || !sp->perm || !sp->y0 || !sp->target ||
-        !sp->pred || !sp->dl)
-        return NDE_ERR_NOMEM;
+    if (!sp->t || !sp->truth) return NDE_ERR_NOMEM;
     for (size_t i = 0; i < N; i++) sp->t[i] = c->t_end * (double)i / (double)(N - 1);
     NDE_TRY(make_truth(sp));
-
-    NDE_TRY(nde_params_create(&sp->params));
-    nde_mlp_spec spec = {.in = 2, .out = 2, .hidden = {50}, .act = NDE_ACT_TANH};
-    NDE_TRY(nde_mlp_create(sp->params, &spec, "net", &sp->net));
-    NDE_TRY(nde_mlp_init(sp->net, sp->params, NDE_INIT_NORMAL, 0.1, &sp->rng));
-    NDE_TRY(nde_mlp_reserve(sp->net, N));
-    sp->field = (nde_field){.dim = 2, .n_params = nde_params_count(sp->params), .ctx = sp,
-                            .f = model_f, .vjp = model_vjp, .rec_size = nde_mlp_rec_size(sp->net),
-                            .f_rec = model_f_rec, .vjp_rec = model_vjp_rec};
-
-    nde_solver_opts o = nde_solver_defaults(c->method);
-    o.rtol = c->rtol;
-    o.atol = c->atol;
-    o.tape = c->tape;
-    NDE_TRY(nde_solver_create(NULL, &sp->field, &o, &sp->train));
-    o.tape = NDE_TAPE_NONE;
-    NDE_TRY(nde_solver_create(NULL, &sp->field, &o, &sp->eval));
-
-    nde_optim_spec os = nde_optim_defaults(NDE_OPT_RMSPROP);
-    os.lr = c->lr;
-    if (c->optim) os = *c->optim;
     if (c->reg) NDE_TRY(nde_reg_create(c->reg, &sp->reg));
-    return nde_optim_create(&os, sp->params, &sp->opt);
+
+    nde_model *field_model;
+    NDE_TRY(cube_mlp_create(&field_model));
+    nde_node_spec ns = {.solver = nde_solver_defaults(c->method), .ts = sp->t,
+                        .nt = c->batch_time, .output = NDE_NODE_TRAJECTORY, .reg = sp->reg};
+    ns.solver.rtol = c->rtol;
+    ns.solver.atol = c->atol;
+    ns.solver.tape = c->tape;
+    NDE_TRY(nde_model_node_create(NULL, field_model, &ns, &sp->node));
+    NDE_TRY(nde_model_init(sp->node, &sp->rng));
+    NDE_TRY(nde_model_reserve(nde_model_node_field_model(sp->node), N));
+    NDE_TRY(nde_model_field(nde_model_node_field_model(sp->node), &sp->field));
+    nde_solver_opts o = ns.solver;
+    o.tape = NDE_TAPE_NONE;
+    return nde_solver_create(NULL, &sp->field, &o, &sp->eval);
 }
 
 nde_status spiral_create(const spiral_cfg *cfg, spiral **out)
@@ -171,64 +244,58 @@ void spiral_destroy(spiral **spp)
 {
     if (!spp || !*spp) return;
     spiral *sp = *spp;
-    nde_optim_destroy(&sp->opt);
-    nde_reg_destroy(&sp->reg);
-    nde_solver_destroy(&sp->train);
     nde_solver_destroy(&sp->eval);
-    nde_mlp_destroy(&sp->net);
-    nde_params_destroy(&sp->params);
-    nde_free(sp->t), nde_free(sp->truth), nde_free(sp->cube), nde_free(sp->dcube);
-    nde_free(sp->perm), nde_free(sp->y0), nde_free(sp->target), nde_free(sp->pred);
-    nde_free(sp->dl);
+    nde_model_destroy(&sp->node);
+    nde_reg_destroy(&sp->reg);
+    nde_free(sp->t), nde_free(sp->truth);
     nde_free(sp);
     *spp = NULL;
 }
 
-/* batch_size distinct window starts from [0, data_size − batch_time), like
- * np.random.choice(..., replace=False): a partial Fisher–Yates shuffle. */
-static void sample_batch(spiral *sp)
+/* Sample s of the data is the window starting at grid point s: x = truth[s] (2),
+ * y = truth[s .. s + batch_time) (batch_time, 2). */
+static nde_status fetch_windows(void *ctx, const size_t *idx, size_t count, double *x, double *y)
 {
-    const spiral_cfg *c = &sp->cfg;
-    size_t n = c->data_size - c->batch_time, M = c->batch_size, T = c->batch_time;
-    for (size_t i = 0; i < n; i++) sp->perm[i] = i;
-    for (size_t i = 0; i < M; i++) {
-        size_t j = i + (size_t)nde_rng_below(&sp->rng, n - i);
-        size_t tmp = sp->perm[i];
-        sp->perm[i] = sp->perm[j];
-        sp->perm[j] = tmp;
+    const spiral *sp = ctx;
+    const size_t T = sp->cfg.batch_time;
+    for (size_t m = 0; m < count; m++) {
+        memcpy(x + 2 * m, sp->truth + 2 * idx[m], 2 * sizeof *x);
+        memcpy(y + 2 * T * m, sp->truth + 2 * idx[m], 2 * T * sizeof *y);
     }
-    for (size_t m = 0; m < M; m++) {
-        size_t s = sp->perm[m];
-        memcpy(sp->y0 + 2 * m, sp->truth + 2 * s, 2 * sizeof(double));
-        for (size_t k = 0; k < T; k++)
-            memcpy(sp->target + (k * M + m) * 2, sp->truth + 2 * (s + k), 2 * sizeof(double));
-    }
+    return NDE_OK;
 }
 
-nde_status spiral_train_step(spiral *sp, double *loss, size_t *nfe)
+nde_status spiral_train(spiral *sp, size_t iters, size_t epoch_steps, nde_train_callback on_step,
+                        nde_train_callback on_epoch, void *user)
 {
     const spiral_cfg *c = &sp->cfg;
-    size_t M = c->batch_size, T = c->batch_time, n = 2 * M * T;
-    sample_batch(sp);
-    NDE_TRY(nde_solve(sp->train, M, 2, sp->y0, T, sp->t, sp->pred));
-    double l = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = sp->pred[i] - sp->target[i];
-        l += fabs(d);
-        /* d|x|/dx = sign(x), 0 at 0 as torch */
-        sp->dl[i] = (double)((d > 0.0) - (d < 0.0)) / (double)n;
-    }
-    nde_params_zero_grad(sp->params);
-    if (sp->reg)
-        NDE_TRY(nde_adjoint_discrete_reg(sp->train, sp->dl, sp->reg, nde_params_grad(sp->params),
-                                         nde_params_count(sp->params), NULL, NULL));
-    else
-        NDE_TRY(nde_adjoint_discrete(sp->train, sp->dl, nde_params_grad(sp->params),
-                                     nde_params_count(sp->params), NULL));
-    NDE_TRY(nde_optim_step(sp->opt));
-    if (loss) *loss = l / (double)n;
-    if (nfe) *nfe = nde_solver_get_stats(sp->train)->nfe;
-    return NDE_OK;
+    if (iters == 0) return NDE_OK;
+    const size_t per = epoch_steps && epoch_steps < iters ? epoch_steps : iters;
+    nde_data windows = {.n = c->data_size - c->batch_time, .x_size = 2, .y_size = 2 * c->batch_time,
+                        .fetch = fetch_windows, .ctx = sp};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = c->batch_size;
+    ts.sampling = NDE_SAMPLE_RANDOM;
+    ts.steps_per_epoch = per;
+    ts.epochs = (iters + per - 1) / per;
+    ts.max_steps = iters;
+    ts.use_rng = 1;
+    ts.rng = sp->rng;
+    ts.optim = nde_optim_defaults(NDE_OPT_RMSPROP);
+    ts.optim.lr = c->lr;
+    if (c->optim) ts.optim = *c->optim;
+    ts.loss = nde_loss_l1();
+    ts.eval_every = 0;
+    ts.progress = 0;
+    ts.name = "spiral";
+    ts.on_step = on_step;
+    ts.on_epoch = on_epoch;
+    ts.user = user;
+    nde_trainer *tr;
+    NDE_TRY(nde_trainer_create(sp->node, &windows, NULL, &ts, &tr));
+    nde_status st = nde_trainer_run(tr);
+    nde_trainer_destroy(&tr);
+    return st;
 }
 
 nde_status spiral_full_trajectory(spiral *sp, double *mae, double *pred, size_t *nfe)
@@ -249,5 +316,5 @@ nde_status spiral_full_trajectory(spiral *sp, double *mae, double *pred, size_t 
 
 const double *spiral_times(const spiral *sp) { return sp->t; }
 const double *spiral_truth(const spiral *sp) { return sp->truth; }
-size_t spiral_n_params(const spiral *sp) { return nde_params_count(sp->params); }
-nde_solver *spiral_solver(spiral *sp) { return sp->train; }
+size_t spiral_n_params(const spiral *sp) { return nde_model_n_params(sp->node); }
+nde_solver *spiral_solver(spiral *sp) { return nde_model_node_solver(sp->node); }

@@ -36,10 +36,14 @@ typedef struct spiral spiral;
 nde_status spiral_create(const spiral_cfg *cfg, spiral **out);
 void spiral_destroy(spiral **sp);
 
-/* One training iteration: sample a batch, solve, loss, discrete adjoint (of loss + R
- * when cfg.reg is set), RMSprop step. *loss is the batch's mean absolute error before
- * the update (without R), *nfe the forward evaluations of the solve. */
-nde_status spiral_train_step(spiral *sp, double *loss, size_t *nfe);
+/* Train `iters` iterations through the library's trainer (nde/trainer.h): random
+ * windows (NDE_SAMPLE_RANDOM), the neural ODE model's solve and discrete adjoint (of
+ * loss + R when cfg.reg is set), RMSprop (or cfg.optim). An "epoch" is `epoch_steps`
+ * iterations (the last one may be shorter; 0: one epoch of all iterations): on_epoch runs
+ * after each, on_step after every iteration (either may be NULL; see nde_train_info:
+ * info->loss is the batch's mean absolute error before the update, without R). */
+nde_status spiral_train(spiral *sp, size_t iters, size_t epoch_steps, nde_train_callback on_step,
+                        nde_train_callback on_epoch, void *user);
 
 /* Solve the learned model from u0 over the whole grid: *mae = mean |pred − truth|;
  * pred (data_size, 2) may be NULL. *nfe may be NULL. */

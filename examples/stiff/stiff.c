@@ -22,6 +22,7 @@
 #include "nde/nde.h"
 #include "nde/nn.h"
 #include "nde/optim.h"
+#include "nde_args.h"
 #include "robertson_model.h"
 
 enum { NT = 16 };
@@ -33,32 +34,31 @@ typedef struct args {
     const char *out;
 } args;
 
+/* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse_args(int argc, char **argv, args *a)
 {
     *a = (args){.iters = 80, .hidden = 8, .print_every = 10, .lr = 0.05, .scale = 1e-3,
                 .rtol = 1e-6, .atol = 1e-10, .tmax = 40.0, .seed = 1, .out = "out/stiff"};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) goto usage;
-        if (!strcmp(k, "--iters")) a->iters = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--hidden")) a->hidden = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--print-every")) a->print_every = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--seed")) a->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(k, "--lr")) a->lr = atof(v);
-        else if (!strcmp(k, "--scale")) a->scale = atof(v);
-        else if (!strcmp(k, "--rtol")) a->rtol = atof(v);
-        else if (!strcmp(k, "--atol")) a->atol = atof(v);
-        else if (!strcmp(k, "--tmax")) a->tmax = atof(v);
-        else if (!strcmp(k, "--out")) a->out = v;
-        else goto usage;
-        i++;
-    }
-    if (a->tmax > 0 && a->rtol > 0 && a->atol > 0) return 0;
-usage:
-    fprintf(stderr, "usage: stiff [--iters N] [--lr X] [--hidden N] [--scale X] [--rtol X]\n"
-                    "             [--atol X] [--tmax X] [--seed N] [--print-every N] "
-                    "[--out DIR]\n");
-    return 1;
+    const nde_arg opts[] = {
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a->iters, .help = "training iterations"},
+        {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &a->lr, .bounds = NDE_ARG_LO,
+         .help = "Adam learning rate"},
+        {.name = "hidden", .kind = NDE_ARG_SIZE, .dest = &a->hidden,
+         .help = "units of the MLP correction (0: none)"},
+        {.name = "scale", .kind = NDE_ARG_DOUBLE, .dest = &a->scale,
+         .help = "scale of the MLP correction"},
+        NDE_ARGS_TOLERANCES(&a->rtol, &a->atol),
+        {.name = "tmax", .kind = NDE_ARG_DOUBLE, .dest = &a->tmax, .bounds = NDE_ARG_LO_OPEN,
+         .help = "end of the time span"},
+        NDE_ARGS_SEED(&a->seed),
+        NDE_ARGS_PRINT_EVERY(&a->print_every, "iterations"),
+        NDE_ARGS_OUT(&a->out),
+    };
+    const nde_args_spec spec = {
+        .prog = "stiff",
+        .about = "Fits Robertson's kinetics plus an MLP correction with CVODES BDF and its adjoint.",
+        NDE_ARGS_TABLE(opts)};
+    return nde_args_parse(&spec, argc, argv, NULL);
 }
 
 /* Loss weights: y2 is ~1e-5 of the others. */
@@ -122,7 +122,8 @@ static double disagreement(const double *x, const double *y, const args *a)
 int main(int argc, char **argv)
 {
     args a;
-    if (parse_args(argc, argv, &a)) return 2;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
     if (nde_mkdir_p(a.out) != NDE_OK) {
         fprintf(stderr, "stiff: %s\n", nde_last_error());
         return 1;

@@ -20,6 +20,7 @@
 #include "nde/core.h"
 #include "nde/optim.h"
 #include "nde/params.h"
+#include "nde/safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,9 +43,33 @@ nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_o
  * entries must be present. Tensors the call does not ask for ("optim.*" without opt,
  * "train.*" without ts) are ignored; any other unknown tensor is an error.
  * Errors: NDE_ERR_IO (unreadable), NDE_ERR_FORMAT (malformed or mismatched; the message
- * names the file, the tensor and the expected and found dtype/shape). */
+ * names the file, the tensor and the expected and found dtype/shape), NDE_ERR_NONFINITE
+ * (a parameter tensor holds NaN or Inf: the message names the file, tensor and index). */
 nde_status nde_checkpoint_load(const char *path, nde_params *params, nde_optim *opt,
                                nde_train_state *ts);
+
+/* More training state beside the above (the trainer's position, sample order, metrics
+ * history): tensors named "train.<…>" (not one of the names above), with a dtype, a shape
+ * of up to two dimensions and `data` holding (save) or receiving (load) shape[0]·shape[1]
+ * elements (shape[1] ignored when ndim is 1). */
+typedef struct nde_checkpoint_extra {
+    const char *name;
+    nde_st_dtype dtype;
+    int ndim;
+    size_t shape[2];
+    void *data;
+} nde_checkpoint_extra;
+
+/* nde_checkpoint_save plus the extras (ts required). Errors as nde_checkpoint_save, and
+ * NDE_ERR_ARG for an extra whose name does not start with "train." or clashes. */
+nde_status nde_checkpoint_save_extra(const char *path, const nde_params *params, nde_optim *opt,
+                                     const nde_train_state *ts,
+                                     const nde_checkpoint_extra *extra, size_t n_extra);
+/* nde_checkpoint_load plus the extras (ts required): each must be present with exactly
+ * its dtype and shape, and everything is validated before anything is restored. */
+nde_status nde_checkpoint_load_extra(const char *path, nde_params *params, nde_optim *opt,
+                                     nde_train_state *ts, const nde_checkpoint_extra *extra,
+                                     size_t n_extra);
 
 #ifdef __cplusplus
 }

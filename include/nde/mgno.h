@@ -12,6 +12,8 @@
  *      computes).
  *   3. nde_mgno: the MgNO network (`MgNO_DC`): L layers u ← GELU(W_Mg u + W u + b)
  *      with W a 1×1 convolution, then a bias-free 1×1 projection.
+ *   nde_mgconv and nde_mgno borrow params; never initialize in create (create adds
+ *   zero tensors, _init draws them; one owner, e.g. an nde_model, owns the store).
  *
  * Conventions (PyTorch's, so weights can be exchanged):
  *   fields are (batch, channels, n1[, n2]) row-major, last dimension contiguous;
@@ -141,19 +143,25 @@ typedef struct nde_mgno_spec {
 typedef struct nde_mgconv nde_mgconv;
 typedef struct nde_mgno nde_mgno;
 
-/* Build the layer/network and add its tensors to `params` (borrowed; must outlive
- * the object) under names starting with `prefix` (e.g. "mgno" → "mgno.0.mg.l0.pre0.S.weight").
- * When rng is not NULL, weights and biases are drawn as PyTorch's defaults do:
- * U(−1/√fan_in, 1/√fan_in) with fan_in = (input channels of the weight's second
- * axis) · k^ndim; otherwise they stay zero (e.g. before loading a checkpoint).
- * Errors: NDE_ERR_ARG for NULL arguments, bad counts (levels, pre[0] < 1, negative
- * steps, zero channels or layers), a grid too small for `levels` (coarsest level
- * needs >= 2 points per dimension); errors of nde_params_add and nde_conv_create. */
+/* Parameter ownership: a layer or network borrows params; never initializes in create.
+ * create builds the layer/network and adds its tensors to `params` (borrowed; must
+ * outlive the object) under names starting with `prefix` (e.g. "mgno" →
+ * "mgno.0.mg.l0.pre0.S.weight"); the new tensors stay zero (e.g. before loading a
+ * checkpoint). Errors: NDE_ERR_ARG for NULL arguments, bad counts (levels, pre[0] < 1,
+ * negative steps, zero channels or layers), a grid too small for `levels` (coarsest
+ * level needs >= 2 points per dimension); errors of nde_params_add and nde_conv_create;
+ * NDE_ERR_NOMEM. On error *layer / *model is NULL. */
 nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
-                             nde_rng *rng, nde_mgconv **layer);
+                             nde_mgconv **layer);
+/* Draw every weight and bias as PyTorch's defaults do: U(−1/√fan_in, 1/√fan_in) with
+ * fan_in = (input channels of the weight's second axis) · k^ndim, tensor by tensor in the
+ * order create added them (the draws of the former create-with-rng, bit for bit).
+ * Overwrites only this object's tensors. Errors: NDE_ERR_ARG for NULL arguments. */
+nde_status nde_mgconv_init(nde_mgconv *layer, nde_rng *rng);
 void nde_mgconv_destroy(nde_mgconv **layer); /* NULL-safe; sets *layer = NULL */
 nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const char *prefix,
-                           nde_rng *rng, nde_mgno **model);
+                           nde_mgno **model);
+nde_status nde_mgno_init(nde_mgno *model, nde_rng *rng);
 void nde_mgno_destroy(nde_mgno **model); /* NULL-safe; sets *model = NULL */
 
 /* The rough-Darcy recipe of the MgNO paper's code on an n×n grid: c_in 1, c_out 1,

@@ -18,5 +18,7 @@
 #include "nde/io.h"
 #include "nde/operators.h"
 #include "nde/pde.h"
+#include "nde/model.h"
+#include "nde/trainer.h"
 
 #endif

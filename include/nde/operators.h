@@ -5,6 +5,8 @@
  * `n` arguments give the grid: n[0] for 1-D, n[0], n[1] for 2-D. Parameters live in a
  * flat nde_params store; layers keep offsets and every forward/VJP takes the base of θ
  * (`theta`) and of the gradient (`gtheta`, accumulated, NULL = not wanted).
+ * Ownership rule: every layer and the FNO borrows params; never initializes in create
+ * (the separate _init draws θ; one owner, e.g. an nde_model, owns the store).
  *
  * FFTs use FFTW plans made with FFTW_ESTIMATE (deterministic: same input, same bits) and
  * cached in the nde_ctx per (transform, size, batch·channels); planning is serialized by a
@@ -231,17 +233,27 @@ nde_fno_spec nde_fno1d_burgers_spec(void);
  * (fourier_2d.py at s = 85; 2,368,001 parameters). */
 nde_fno_spec nde_fno2d_darcy_spec(void);
 
-/* The model owns its nde_params (θ and gradient). Errors: NDE_ERR_ARG on a bad spec. */
-nde_status nde_fno_create(nde_ctx *ctx, const nde_fno_spec *spec, nde_fno **fno);
-void nde_fno_destroy(nde_fno **fno); /* NULL-safe; sets *fno = NULL */
-nde_params *nde_fno_params(nde_fno *fno);
+/* Parameter ownership: the FNO borrows params; never initializes in create.
+ * create adds the FNO's tensors to `params` (borrowed; must outlive the FNO) under the
+ * names "lift.*", "layer<l>.spectral.*", "layer<l>.skip.*", "proj.*" (so a store holds at
+ * most one FNO); they stay zero until nde_fno_init or a checkpoint load. θ and the
+ * gradient the forward/backward use are the whole store's arrays (tensors are addressed
+ * by their offsets). ctx (borrowed) supplies the FFT plans. Errors: NDE_ERR_ARG for NULL
+ * arguments, a bad spec or a name already in the store; NDE_ERR_NOMEM. On error *fno is
+ * NULL (tensors added before the failure stay in the store). */
+nde_status nde_fno_create(nde_ctx *ctx, nde_params *params, const nde_fno_spec *spec,
+                          nde_fno **fno);
+void nde_fno_destroy(nde_fno **fno); /* NULL-safe; sets *fno = NULL; leaves the store alone */
+nde_params *nde_fno_params(nde_fno *fno); /* the borrowed store; NULL for NULL */
 const nde_fno_spec *nde_fno_get_spec(const nde_fno *fno);
-/* Legacy PyTorch initialisation of every layer from rng. */
+/* Legacy PyTorch initialisation of every layer from rng (overwrites only the FNO's tensors). */
 void nde_fno_init(nde_fno *fno, nde_rng *rng);
 
 /* A workspace holds the activations of one forward pass (for the backward) and the FFT
  * scratch for up to batch_max samples on grid n; it makes the FFT plans. Create one per
  * resolution: the same model evaluates at any n with n[d] ≥ 2·n_modes[d] (after padding).
+ * Make it after every tensor is in the store: forward/backward fail with NDE_ERR_STATE
+ * when the store has grown since.
  * Errors: NDE_ERR_SHAPE (grid too coarse for the modes), NDE_ERR_NOMEM. */
 typedef struct nde_fno_work nde_fno_work;
 nde_status nde_fno_work_create(nde_fno *fno, size_t batch_max, const size_t *n,

@@ -48,6 +48,27 @@ static nde_status add_train(nde_st_writer *w, const nde_train_state *ts, int32_t
     return nde_st_writer_add(w, "train.rng.has_spare", NDE_ST_I32, 1, one, has_spare);
 }
 
+static size_t extra_numel(const nde_checkpoint_extra *e)
+{
+    return e->ndim == 1 ? e->shape[0] : e->shape[0] * e->shape[1];
+}
+
+/* Extras are "train.<…>" tensors other than the fixed train entries, 1-D or 2-D. */
+static int is_train_name(const char *name);
+static nde_status check_extras(const nde_checkpoint_extra *extra, size_t n_extra, const char *fn)
+{
+    for (size_t i = 0; i < n_extra; i++) {
+        const nde_checkpoint_extra *e = &extra[i];
+        if (!e->name || strncmp(e->name, "train.", 6) != 0 || is_train_name(e->name) ||
+            (e->ndim != 1 && e->ndim != 2) || nde_st_dtype_size(e->dtype) == 0 ||
+            (extra_numel(e) && !e->data))
+            return NDE_FAIL(NDE_ERR_ARG, "%s: extra tensor %zu ('%s') needs a free train.* name, "
+                            "1 or 2 dimensions, a known dtype and data", fn, i,
+                            e->name ? e->name : "(null)");
+    }
+    return NDE_OK;
+}
+
 static nde_status fill_writer(nde_st_writer *w, const nde_params *params, nde_optim *opt,
                               const nde_train_state *ts, uint64_t *opt_step, double *opt_lr,
                               int32_t *has_spare)
@@ -68,12 +89,25 @@ nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_o
                                const nde_train_state *ts)
 {
     if (!path || !params) return NDE_FAIL(NDE_ERR_ARG, "nde_checkpoint_save: NULL path or params");
+    return nde_checkpoint_save_extra(path, params, opt, ts, NULL, 0);
+}
+
+nde_status nde_checkpoint_save_extra(const char *path, const nde_params *params, nde_optim *opt,
+                                     const nde_train_state *ts,
+                                     const nde_checkpoint_extra *extra, size_t n_extra)
+{
+    if (!path || !params || (n_extra && (!extra || !ts)))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_checkpoint_save_extra: NULL path, params, extras or ts");
+    NDE_TRY(check_extras(extra, n_extra, "nde_checkpoint_save_extra"));
     nde_st_writer *w = NULL;
     NDE_TRY(nde_st_writer_create(&w));
     uint64_t opt_step = 0;
     double opt_lr = 0.0;
     int32_t has_spare = 0;
     nde_status st = fill_writer(w, params, opt, ts, &opt_step, &opt_lr, &has_spare);
+    for (size_t i = 0; i < n_extra && st == NDE_OK; i++)
+        st = nde_st_writer_add(w, extra[i].name, extra[i].dtype, extra[i].ndim, extra[i].shape,
+                               extra[i].data);
     if (st == NDE_OK) st = nde_st_writer_write(w, path);
     nde_st_writer_destroy(&w);
     return st;
@@ -184,12 +218,20 @@ static int is_train_name(const char *name)
 }
 
 /* Every tensor in the file must be one the call restores or deliberately skips. */
+static int is_extra_name(const nde_checkpoint_extra *extra, size_t n_extra, const char *name)
+{
+    for (size_t i = 0; i < n_extra; i++)
+        if (strcmp(extra[i].name, name) == 0) return 1;
+    return 0;
+}
+
 static nde_status check_unknown(const nde_st_file *f, const nde_params *params, nde_optim *opt,
-                                const nde_train_state *ts)
+                                const nde_train_state *ts, const nde_checkpoint_extra *extra,
+                                size_t n_extra)
 {
     for (size_t i = 0; i < nde_st_n_tensors(f); i++) {
         const char *name = nde_st_tensor_at(f, i)->name;
-        if (nde_params_find(params, name)) continue;
+        if (nde_params_find(params, name) || is_extra_name(extra, n_extra, name)) continue;
         const int is_opt = strncmp(name, "optim.", 6) == 0;
         const int is_train = strncmp(name, "train.", 6) == 0;
         if ((is_opt && (!opt || is_optim_name(opt, name))) ||
@@ -201,17 +243,43 @@ static nde_status check_unknown(const nde_st_file *f, const nde_params *params, 
     return NDE_OK;
 }
 
+/* A parameter tensor with NaN or Inf would only fail much later, in a loss far from
+ * the file that caused it: reject it here, naming both. */
+static nde_status check_finite(const nde_st_file *f, const nde_st_tensor *t)
+{
+    const unsigned char *src = t->data;
+    for (size_t j = 0; j < t->numel; j++) {
+        double v;
+        if (t->dtype == NDE_ST_F64) {
+            memcpy(&v, src + 8 * j, sizeof v);
+        } else {
+            float x;
+            memcpy(&x, src + 4 * j, sizeof x);
+            v = (double)x;
+        }
+        if (!isfinite(v))
+            return NDE_FAIL(NDE_ERR_NONFINITE, "checkpoint '%s': tensor '%s' holds %g at index %zu",
+                            nde_st_label(f), t->name, v, j);
+    }
+    return NDE_OK;
+}
+
 static nde_status validate(const nde_st_file *f, nde_params *params, nde_optim *opt,
-                           const nde_train_state *ts)
+                           const nde_train_state *ts, const nde_checkpoint_extra *extra,
+                           size_t n_extra)
 {
     const nde_st_tensor *t;
     for (size_t i = 0; i < nde_params_n_tensors(params); i++) {
         const nde_tensor_info *p = nde_params_tensor(params, i);
         NDE_TRY(expect(f, p->name, NDE_ST_F64, NDE_ST_F32, p->ndim, p->shape, &t));
+        NDE_TRY(check_finite(f, t));
     }
     if (opt) NDE_TRY(check_optim(f, opt));
     if (ts) NDE_TRY(check_train(f));
-    return check_unknown(f, params, opt, ts);
+    for (size_t i = 0; i < n_extra; i++)
+        NDE_TRY(expect(f, extra[i].name, extra[i].dtype, NDE_ST_DTYPE_COUNT, extra[i].ndim,
+                       extra[i].shape, &t));
+    return check_unknown(f, params, opt, ts, extra, n_extra);
 }
 
 /* Copy after validation: nothing here can fail. */
@@ -257,10 +325,26 @@ nde_status nde_checkpoint_load(const char *path, nde_params *params, nde_optim *
                                nde_train_state *ts)
 {
     if (!path || !params) return NDE_FAIL(NDE_ERR_ARG, "nde_checkpoint_load: NULL path or params");
+    return nde_checkpoint_load_extra(path, params, opt, ts, NULL, 0);
+}
+
+nde_status nde_checkpoint_load_extra(const char *path, nde_params *params, nde_optim *opt,
+                                     nde_train_state *ts, const nde_checkpoint_extra *extra,
+                                     size_t n_extra)
+{
+    if (!path || !params || (n_extra && (!extra || !ts)))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_checkpoint_load_extra: NULL path, params, extras or ts");
+    NDE_TRY(check_extras(extra, n_extra, "nde_checkpoint_load_extra"));
     nde_st_file *f = NULL;
     NDE_TRY(nde_st_open(path, &f));
-    nde_status st = validate(f, params, opt, ts);
-    if (st == NDE_OK) restore(f, params, opt, ts);
+    nde_status st = validate(f, params, opt, ts, extra, n_extra);
+    if (st == NDE_OK) {
+        restore(f, params, opt, ts);
+        for (size_t i = 0; i < n_extra; i++) {
+            const nde_st_tensor *t = nde_st_find(f, extra[i].name);
+            if (t->nbytes) memcpy(extra[i].data, t->data, t->nbytes);
+        }
+    }
     nde_st_close(&f);
     return st;
 }

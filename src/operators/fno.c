@@ -13,7 +13,7 @@
 struct nde_fno {
     nde_ctx *ctx;
     nde_fno_spec spec;
-    nde_params *params;
+    nde_params *params; /* borrowed */
     size_t lift_in; /* in_channels + grid channels */
     nde_channel_mlp *lift, *proj;
     nde_spectral_conv **kconv; /* (n_layers) */
@@ -45,6 +45,7 @@ typedef struct fno_part {
 struct nde_fno_work {
     nde_fno *fno;
     size_t batch_max, n_threads, pts;
+    size_t n_theta;    /* store size when the workspace was made (length of gpriv[t]) */
     fno_part **parts;  /* (n_threads) */
     double **gpriv;    /* (n_threads) θ-gradient buffers of threads 1.. ([0] unused) */
     nde_pool *pool;
@@ -110,7 +111,6 @@ void nde_fno_destroy(nde_fno **fno)
     }
     nde_free(f->kconv);
     nde_free(f->skip);
-    nde_params_destroy(&f->params);
     nde_free(f);
     *fno = NULL;
 }
@@ -138,20 +138,23 @@ static nde_status build(nde_fno *f)
     return nde_channel_mlp_create(f->params, "proj", s->n_proj_hidden + 1, ch, &f->proj);
 }
 
-nde_status nde_fno_create(nde_ctx *ctx, const nde_fno_spec *spec, nde_fno **fno)
+nde_status nde_fno_create(nde_ctx *ctx, nde_params *params, const nde_fno_spec *spec,
+                          nde_fno **fno)
 {
-    if (!ctx || !spec || !fno) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_create: NULL argument");
+    if (!ctx || !params || !spec || !fno)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_fno_create: NULL argument");
+    *fno = NULL;
     NDE_TRY(check_spec(spec));
     nde_fno *f = nde_alloc(sizeof *f);
     if (!f) return NDE_ERR_NOMEM;
     f->ctx = ctx;
+    f->params = params;
     f->spec = *spec;
     if (spec->ndim == 1) f->spec.n_modes[1] = 0;
     f->lift_in = spec->in_channels + (spec->grid ? (size_t)spec->ndim : 0);
     f->kconv = nde_alloc_array(spec->n_layers, sizeof *f->kconv);
     f->skip = nde_alloc_array(spec->n_layers, sizeof *f->skip);
-    nde_status st = (f->kconv && f->skip) ? nde_params_create(&f->params) : NDE_ERR_NOMEM;
-    if (st == NDE_OK) st = build(f);
+    nde_status st = (f->kconv && f->skip) ? build(f) : NDE_ERR_NOMEM;
     if (st != NDE_OK) {
         nde_fno_destroy(&f);
         return st;
@@ -287,6 +290,9 @@ static nde_status check_call(const nde_fno *fno, const nde_fno_work *w, size_t b
 {
     if (w->fno != fno)
         return NDE_FAIL(NDE_ERR_ARG, "%s: workspace belongs to another model", what);
+    if (nde_params_count(fno->params) != w->n_theta)
+        return NDE_FAIL(NDE_ERR_STATE, "%s: the parameter store grew from %zu to %zu values after "
+                        "the workspace was made", what, w->n_theta, nde_params_count(fno->params));
     if (batch == 0 || batch > w->batch_max)
         return NDE_FAIL(NDE_ERR_SHAPE, "%s: batch %zu (workspace holds 1..%zu)", what, batch,
                         w->batch_max);
@@ -397,6 +403,7 @@ nde_status nde_fno_work_create_threaded(nde_fno *fno, size_t batch_max, const si
     w->fno = fno;
     w->batch_max = batch_max;
     w->n_threads = n_threads;
+    w->n_theta = nde_params_count(fno->params);
     w->parts = nde_alloc_array(n_threads, sizeof *w->parts);
     w->gpriv = nde_alloc_array(n_threads, sizeof *w->gpriv);
     nde_status st = (w->parts && w->gpriv) ? NDE_OK : NDE_ERR_NOMEM;
@@ -404,7 +411,7 @@ nde_status nde_fno_work_create_threaded(nde_fno *fno, size_t batch_max, const si
     for (size_t t = 0; st == NDE_OK && t < n_threads; t++) {
         st = part_create(fno, per, n, &w->parts[t]);
         if (st == NDE_OK && t > 0) {
-            w->gpriv[t] = nde_alloc_array(nde_params_count(fno->params), sizeof(double));
+            w->gpriv[t] = nde_alloc_array(w->n_theta, sizeof(double));
             if (!w->gpriv[t]) st = NDE_ERR_NOMEM;
         }
     }
@@ -459,7 +466,7 @@ static void team_task(void *arg, size_t t)
             double *g = j->gtheta;
             if (g && t > 0) {
                 g = w->gpriv[t];
-                for (size_t i = 0; i < nde_params_count(w->fno->params); i++) g[i] = 0.0;
+                for (size_t i = 0; i < w->n_theta; i++) g[i] = 0.0;
             }
             st = part_backward(w->fno, w->parts[t], j->in + b0 * s->out_channels * w->pts,
                                j->out ? j->out + b0 * s->in_channels * w->pts : NULL, g, nb);
@@ -479,7 +486,7 @@ static nde_status team_run(nde_fno_work *w, team_job *j)
         for (size_t t = 1; t < w->n_threads; t++) {
             if (first_of(w, j->batch, t + 1) == first_of(w, j->batch, t)) continue;
             const double *g = w->gpriv[t];
-            for (size_t i = 0; i < nde_params_count(w->fno->params); i++) j->gtheta[i] += g[i];
+            for (size_t i = 0; i < w->n_theta; i++) j->gtheta[i] += g[i];
         }
     return NDE_OK;
 }

@@ -9,29 +9,43 @@
 
 #include "operators/mgno_graph.h"
 
+/* One tensor to draw at init: θ[off, off + numel) from U(−bound, bound). */
+typedef struct init_tensor {
+    size_t off, numel;
+    double bound;
+} init_tensor;
+
+/* The tensors of one object in the order they were added (= the order of the draws). */
+typedef struct init_list {
+    init_tensor *t;
+    size_t n, cap;
+} init_list;
+
 struct nde_mgconv {
     mg_graph g;
+    init_list init;
     size_t n_params;
 };
 
 struct nde_mgno {
     mg_graph g;
+    init_list init;
     nde_mgno_spec spec;
     size_t n_params;
 };
 
-/* What every builder step needs: the store, name prefix, rng and grid geometry. */
+/* What every builder step needs: the store, name prefix, init list and grid geometry. */
 typedef struct builder {
     mg_graph *g;
     nde_params *params;
     const char *prefix;
-    nde_rng *rng;
+    init_list *init;
     int ndim;
     nde_pad_mode pad_mode;
 } builder;
 
-/* Add a tensor "<prefix>.<name>" and, with an rng, fill it from U(−bound, bound)
- * (PyTorch's default for conv weights and biases, kaiming_uniform with a = √5). */
+/* Add a tensor "<prefix>.<name>" (left zero) and record it for init_draw with its
+ * U(−bound, bound) range. */
 static nde_status add_tensor(builder *b, const char *name, int ndim, const size_t *shape,
                              int group, double bound, size_t *off)
 {
@@ -39,14 +53,33 @@ static nde_status add_tensor(builder *b, const char *name, int ndim, const size_
     int len = snprintf(full, sizeof full, "%s.%s", b->prefix, name);
     if (len < 0 || (size_t)len >= sizeof full)
         return NDE_FAIL(NDE_ERR_ARG, "mgno: tensor name '%s.%s' is too long", b->prefix, name);
-    NDE_TRY(nde_params_add(b->params, full, ndim, shape, group, off));
-    if (b->rng) {
-        double *t = nde_params_theta(b->params) + *off;
-        size_t numel = 1;
-        for (int d = 0; d < ndim; d++) numel *= shape[d];
-        for (size_t i = 0; i < numel; i++) t[i] = nde_rng_uniform_in(b->rng, -bound, bound);
+    init_list *il = b->init;
+    if (il->n == il->cap) {
+        size_t cap = il->cap ? 2 * il->cap : 64;
+        init_tensor *t = nde_alloc_array(cap, sizeof *t);
+        if (!t) return NDE_ERR_NOMEM;
+        if (il->n) memcpy(t, il->t, il->n * sizeof *t);
+        nde_free(il->t);
+        il->t = t;
+        il->cap = cap;
     }
+    NDE_TRY(nde_params_add(b->params, full, ndim, shape, group, off));
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= shape[d];
+    il->t[il->n++] = (init_tensor){.off = *off, .numel = numel, .bound = bound};
     return NDE_OK;
+}
+
+/* Fill every recorded tensor from U(−bound, bound) in the order they were added
+ * (PyTorch's default for conv weights and biases, kaiming_uniform with a = √5). */
+static void init_draw(const init_list *il, nde_params *params, nde_rng *rng)
+{
+    double *th = nde_params_theta(params);
+    for (size_t k = 0; k < il->n; k++) {
+        double *t = th + il->t[k].off;
+        const double bound = il->t[k].bound;
+        for (size_t i = 0; i < il->t[k].numel; i++) t[i] = nde_rng_uniform_in(rng, -bound, bound);
+    }
 }
 
 /* Add the weight (and optional bias) of one convolution named `name` and the
@@ -188,7 +221,7 @@ static nde_status build_vcycle(builder *b, const nde_mgconv_spec *sp, const char
 }
 
 nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
-                             nde_rng *rng, nde_mgconv **layer)
+                             nde_mgconv **layer)
 {
     if (!spec || !params || !prefix || !layer)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgconv_create: NULL argument");
@@ -197,8 +230,8 @@ nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, co
     nde_mgconv *m = nde_alloc(sizeof *m);
     if (!m) return NDE_ERR_NOMEM;
     const size_t p = points(spec->ndim, spec->n), before = nde_params_count(params);
-    builder b = {.g = &m->g, .params = params, .prefix = prefix, .rng = rng, .ndim = spec->ndim,
-                 .pad_mode = spec->pad_mode};
+    builder b = {.g = &m->g, .params = params, .prefix = prefix, .init = &m->init,
+                 .ndim = spec->ndim, .pad_mode = spec->pad_mode};
     int out = 0;
     nde_status st = mg_graph_init(&m->g, params, spec->c_f * p);
     if (st == NDE_OK) st = build_vcycle(&b, spec, "mg", 0, &out);
@@ -212,10 +245,18 @@ nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, co
     return NDE_OK;
 }
 
+nde_status nde_mgconv_init(nde_mgconv *layer, nde_rng *rng)
+{
+    if (!layer || !rng) return NDE_FAIL(NDE_ERR_ARG, "nde_mgconv_init: NULL argument");
+    init_draw(&layer->init, layer->g.params, rng);
+    return NDE_OK;
+}
+
 void nde_mgconv_destroy(nde_mgconv **layer)
 {
     if (!layer || !*layer) return;
     mg_graph_free(&(*layer)->g);
+    nde_free((*layer)->init.t);
     nde_free(*layer);
     *layer = NULL;
 }
@@ -240,7 +281,7 @@ static nde_status check_mgno_spec(const nde_mgno_spec *sp, nde_mgconv_spec *mg)
 }
 
 nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const char *prefix,
-                           nde_rng *rng, nde_mgno **model)
+                           nde_mgno **model)
 {
     if (!spec || !params || !prefix || !model)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_create: NULL argument");
@@ -251,8 +292,8 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
     if (!m) return NDE_ERR_NOMEM;
     m->spec = *spec;
     const size_t p = points(spec->ndim, spec->n), before = nde_params_count(params);
-    builder b = {.g = &m->g, .params = params, .prefix = prefix, .rng = rng, .ndim = spec->ndim,
-                 .pad_mode = spec->pad_mode};
+    builder b = {.g = &m->g, .params = params, .prefix = prefix, .init = &m->init,
+                 .ndim = spec->ndim, .pad_mode = spec->pad_mode};
     char name[NDE_PARAM_NAME_MAX];
     int u = 0, out = 0;
     nde_status st = mg_graph_init(&m->g, params, spec->c_in * p);
@@ -285,10 +326,18 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
     return NDE_OK;
 }
 
+nde_status nde_mgno_init(nde_mgno *model, nde_rng *rng)
+{
+    if (!model || !rng) return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_init: NULL argument");
+    init_draw(&model->init, model->g.params, rng);
+    return NDE_OK;
+}
+
 void nde_mgno_destroy(nde_mgno **model)
 {
     if (!model || !*model) return;
     mg_graph_free(&(*model)->g);
+    nde_free((*model)->init.t);
     nde_free(*model);
     *model = NULL;
 }

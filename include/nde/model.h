@@ -1,0 +1,172 @@
+/* nde/model.h — one model interface: every trainable map y = model(x; θ).
+ *
+ * An nde_model is an object in the SUNDIALS style, {content, ops}: a table of function
+ * pointers (forward, backward, init, and optionally reserve, vector field, training
+ * mode) over the model's own data. The MLP, the FNO (1-D, 2-D), MgNO, a neural ODE and a
+ * user's model all implement it, so one trainer (nde/trainer.h), one checkpoint format
+ * and one gradient check serve them all.
+ *
+ * Shapes: x is (batch, in_size) and y (batch, out_size), row-major, one sample per row
+ * (fields flatten as (channels, n1[, n2]) per sample).
+ *
+ * Parameter ownership — one rule everywhere (docs/architecture.md):
+ *   - A model OWNS exactly one parameter store (nde_params): one flat θ and one flat
+ *     gradient. nde_model_destroy frees it. A model that wraps another (a neural ODE
+ *     around its vector-field model) owns the inner model and so its store.
+ *   - Layers and networks (nde_dense, nde_mlp, nde_fno, nde_mgno, spectral and
+ *     pointwise layers) BORROW a store: they register named tensors in it and keep
+ *     offsets. They never initialize in create; `_init` draws θ from an explicit rng.
+ *   - Creating a model never draws random numbers; nde_model_init does, in a fixed
+ *     order, so the same seed gives the same bits.
+ *
+ * Typical use (a user model: the affine map y = W x + b with W (2, 2), b (2)):
+ *     static nde_status fwd(void *self, nde_params *p, const double *x, double *y, size_t batch);
+ *     static nde_status bwd(void *self, nde_params *p, const double *gy, double *gx,
+ *                           double *gtheta, size_t batch);
+ *     static const nde_model_ops affine_ops = {.kind = "affine", .forward = fwd, .backward = bwd};
+ *     nde_params *p;  NDE_TRY(nde_params_create(&p));
+ *     NDE_TRY(nde_params_add(p, "W", 2, (size_t[]){2, 2}, NDE_GROUP_DEFAULT, NULL));
+ *     NDE_TRY(nde_params_add(p, "b", 1, (size_t[]){2}, NDE_GROUP_NO_DECAY, NULL));
+ *     nde_model *m;   NDE_TRY(nde_model_create(&affine_ops, NULL, p, 2, 2, &m)); // m owns p
+ *     NDE_TRY(nde_model_forward(m, x, y, batch));
+ *     NDE_TRY(nde_model_backward(m, gy, NULL, nde_params_grad(nde_model_params(m)), batch));
+ *     nde_model_destroy(&m);
+ */
+#ifndef NDE_MODEL_H
+#define NDE_MODEL_H
+
+#include "nde/core.h"
+#include "nde/field.h"
+#include "nde/mgno.h"
+#include "nde/nn.h"
+#include "nde/ode.h"
+#include "nde/operators.h"
+#include "nde/params.h"
+#include "nde/reg.h"
+
+#ifndef NDE_API /* until the export macro lands */
+#define NDE_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nde_model nde_model;
+
+/* What a model implements. `self` is the content given to nde_model_create; `p` is the
+ * model's store (θ read at call time).
+ *   forward   y (batch, out_size) = model(x (batch, in_size)); keeps what backward needs
+ *             (a model is used by one thread at a time).                        required
+ *   backward  after forward on the same batch with θ unchanged, given gy (batch, out):
+ *             gx (batch, in) = gyᵀ ∂y/∂x — overwritten; NULL → not wanted
+ *             gtheta (n_params) += gyᵀ ∂y/∂θ — accumulated; NULL → not wanted   required
+ *   init      fill θ from rng (a fixed order of draws). NULL: θ stays as it is.
+ *   reserve   grow workspaces for batches up to max_batch (NULL: nothing to do).
+ *   field     the model as a vector field f(t, u) (dim = in = out), borrowing the model;
+ *             NULL → the model is not a field (nde_model_field fails).
+ *   set_training  1 before training steps, 0 before evaluation (e.g. a neural ODE solves
+ *             without a tape when 0). NULL: no difference.
+ *   destroy   free `self` (NULL: nothing to free). Never frees p: the model does. */
+typedef struct nde_model_ops {
+    const char *kind; /* "mlp", "fno", "mgno", "node", or the user's name */
+    nde_status (*forward)(void *self, nde_params *p, const double *x, double *y, size_t batch);
+    nde_status (*backward)(void *self, nde_params *p, const double *gy, double *gx,
+                           double *gtheta, size_t batch);
+    nde_status (*init)(void *self, nde_params *p, nde_rng *rng);
+    nde_status (*reserve)(void *self, size_t max_batch);
+    nde_status (*field)(void *self, nde_params *p, nde_field *field);
+    nde_status (*set_training)(void *self, int training);
+    void (*destroy)(void *self);
+} nde_model_ops;
+
+/* Make a model from an ops table (borrowed: must outlive the model, e.g. static), its
+ * content `self` and its store `params`. The model TAKES OWNERSHIP of self and params,
+ * also when it fails (then both are freed: ops->destroy(self), nde_params_destroy).
+ * Errors: NDE_ERR_ARG (NULL ops/params/out, no forward or backward, zero sizes),
+ * NDE_ERR_NOMEM. */
+NDE_API nde_status nde_model_create(const nde_model_ops *ops, void *self, nde_params *params,
+                                    size_t in_size, size_t out_size, nde_model **out);
+/* Frees the content, the store and any wrapped model. NULL-safe; sets *m = NULL. */
+NDE_API void nde_model_destroy(nde_model **m);
+
+NDE_API nde_status nde_model_forward(nde_model *m, const double *x, double *y, size_t batch);
+NDE_API nde_status nde_model_backward(nde_model *m, const double *gy, double *gx, double *gtheta,
+                                      size_t batch);
+/* NDE_ERR_ARG for NULL; a model without init keeps θ. */
+NDE_API nde_status nde_model_init(nde_model *m, nde_rng *rng);
+NDE_API nde_status nde_model_reserve(nde_model *m, size_t max_batch);
+/* NDE_ERR_UNSUPPORTED if the model is not a vector field. */
+NDE_API nde_status nde_model_field(nde_model *m, nde_field *field);
+NDE_API nde_status nde_model_set_training(nde_model *m, int training);
+
+/* The model's store: parameter count, tensor names and shapes (nde_params_tensor), θ and
+ * gradient. Owned by the model. NULL for NULL. */
+NDE_API nde_params *nde_model_params(nde_model *m);
+NDE_API size_t nde_model_n_params(const nde_model *m);
+NDE_API size_t nde_model_in_size(const nde_model *m);
+NDE_API size_t nde_model_out_size(const nde_model *m);
+NDE_API const char *nde_model_kind(const nde_model *m); /* "" for NULL */
+/* The content given to nde_model_create (for the user's own ops); NULL for NULL. */
+NDE_API void *nde_model_content(nde_model *m);
+
+/* ---- built-in models ---------------------------------------------------------- */
+
+/* MLP y = MLP(x) (t = 0), tensors "<prefix>.<l>.weight/bias". init: nde_mlp_init with
+ * `init` and `scale` (see nde/nn.h). field: f(t, u) = MLP(t, u) when in = out. */
+NDE_API nde_status nde_model_mlp_create(const nde_mlp_spec *spec, const char *prefix,
+                                        nde_init init, double scale, nde_model **out);
+/* The network inside an MLP model (borrowed), e.g. to build a custom field around it. */
+NDE_API nde_mlp *nde_model_mlp_net(nde_model *m);
+
+/* FNO (nde/operators.h) on grid n (n[0], and n[1] in 2-D) for batches up to max_batch,
+ * each batch split over n_threads threads (1: the calling thread). in_size =
+ * in_channels·Πn, out_size = out_channels·Πn. init: nde_fno_init. field: nde_fno_field
+ * (in = out channels). ctx borrowed (FFT plan cache). */
+NDE_API nde_status nde_model_fno_create(nde_ctx *ctx, const nde_fno_spec *spec, const size_t *n,
+                                        size_t max_batch, size_t n_threads, nde_model **out);
+NDE_API nde_fno *nde_model_fno_net(nde_model *m);
+
+/* MgNO (nde/mgno.h) for batches up to max_batch, tensors "<prefix>.…". init:
+ * nde_mgno_init. field: nde_mgno_field (c_in = c_out). */
+NDE_API nde_status nde_model_mgno_create(const nde_mgno_spec *spec, const char *prefix,
+                                         size_t max_batch, nde_model **out);
+NDE_API nde_mgno *nde_model_mgno_net(nde_model *m);
+
+/* ---- the neural ODE as a model ----------------------------------------------------
+ * x = u0 (batch, dim); the forward solves du/dt = f(t, u; θ) with f the vector field of
+ * the wrapped model and writes the states at the save times ts as
+ *   NDE_NODE_TRAJECTORY  y (batch, nt, dim): every save time, sample-major
+ *   NDE_NODE_FINAL       y (batch, dim): the state at ts[nt−1]
+ * The backward is the discrete adjoint through the solver's own steps (the tape mode in
+ * spec.solver.tape; NDE_TAPE_NONE is replaced by NDE_TAPE_STAGES), plus the gradient of
+ * the optional step regularizer (borrowed) evaluated on the same solve. In evaluation mode
+ * (nde_model_set_training(m, 0)) the forward solves without a tape or regularizer. */
+typedef enum nde_node_output { NDE_NODE_TRAJECTORY = 0, NDE_NODE_FINAL } nde_node_output;
+
+typedef struct nde_node_spec {
+    nde_solver_opts solver; /* method, tolerances, tape, tape cap … (nde/ode.h) */
+    const double *ts;       /* (nt) save times, strictly monotone; copied */
+    size_t nt;              /* >= 2 */
+    nde_node_output output;
+    nde_reg *reg;           /* optional global regularizer (borrowed; must outlive the model) */
+} nde_node_spec;
+
+/* Wrap `field_model` (ownership TAKEN, also on failure) whose nde_model_field gives the
+ * vector field. The neural ODE's store is the wrapped model's. ctx: as nde_solver_create
+ * (NULL for the explicit RK methods). Errors: NDE_ERR_ARG (NULL, nt < 2), the field's and
+ * the solver's creation errors. */
+NDE_API nde_status nde_model_node_create(nde_ctx *ctx, nde_model *field_model,
+                                         const nde_node_spec *spec, nde_model **out);
+/* The solver of the last forward in training mode (its step log and statistics), the
+ * evaluation-mode solver, the wrapped model, and the regularizer's value on the last
+ * training solve (0 without one). NULL / 0 if m is not a neural ODE. */
+NDE_API nde_solver *nde_model_node_solver(nde_model *m);
+NDE_API nde_solver *nde_model_node_eval_solver(nde_model *m);
+NDE_API nde_model *nde_model_node_field_model(nde_model *m);
+NDE_API double nde_model_node_reg_value(const nde_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,338 @@
+/* The trainer: one loop for every model (nde/trainer.h). */
+#include <math.h>
+#include <string.h>
+
+#include "train/trainer_internal.h"
+
+nde_trainer_spec nde_trainer_defaults(void)
+{
+    return (nde_trainer_spec){.epochs = 1, .optim = nde_optim_defaults(NDE_OPT_ADAM),
+                              .sampling = NDE_SAMPLE_SHUFFLE, .eval_every = 1, .progress = -1,
+                              .name = "train"};
+}
+
+static nde_status check_data(const nde_data *d, const nde_model *m, const char *which)
+{
+    if (d->n == 0 || (!d->fetch && (!d->x || !d->y)))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: %s data has %zu samples%s", which, d->n,
+                        d->fetch ? "" : " or NULL arrays");
+    if (d->x_size != nde_model_in_size(m) || d->y_size != nde_model_out_size(m))
+        return NDE_FAIL(NDE_ERR_SHAPE,
+                        "nde_trainer_create: %s data has samples of (%zu → %zu) values, model "
+                        "'%s' maps %zu → %zu",
+                        which, d->x_size, d->y_size, nde_model_kind(m), nde_model_in_size(m),
+                        nde_model_out_size(m));
+    return NDE_OK;
+}
+
+static nde_status check_spec(const nde_trainer_spec *s, const nde_data *train)
+{
+    if (s->batch == 0 || s->epochs == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: batch %zu, epochs %zu (need > 0)",
+                        s->batch, s->epochs);
+    if (!s->loss.fn) return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: no loss function");
+    if ((int)s->sampling < NDE_SAMPLE_SHUFFLE || s->sampling > NDE_SAMPLE_RANDOM)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: unknown sampling %d", (int)s->sampling);
+    if (s->sampling == NDE_SAMPLE_RANDOM && (s->steps_per_epoch == 0 || s->batch > train->n))
+        return NDE_FAIL(NDE_ERR_ARG,
+                        "nde_trainer_create: random batches need steps_per_epoch > 0 and batch "
+                        "%zu <= %zu samples",
+                        s->batch, train->n);
+    if (s->sampling != NDE_SAMPLE_RANDOM && s->drop_last && train->n < s->batch)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: drop_last with %zu samples < batch %zu",
+                        train->n, s->batch);
+    if (!(s->clip_grad_norm >= 0.0) || !isfinite(s->clip_grad_norm))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: clip_grad_norm %g", s->clip_grad_norm);
+    const int sched_default = s->schedule.kind == NDE_SCHED_CONSTANT && s->schedule.v0 == 0.0 &&
+                              s->schedule.warmup == 0;
+    return sched_default ? NDE_OK : nde_schedule_check(&s->schedule);
+}
+
+static nde_status grow_buffers(nde_trainer *tr, size_t batch)
+{
+    if (batch <= tr->buf_batch) return NDE_OK;
+    const size_t xs = tr->train.x_size, ys = tr->train.y_size;
+    nde_free(tr->xb), nde_free(tr->yb), nde_free(tr->pred), nde_free(tr->grad), nde_free(tr->idx);
+    tr->xb = nde_alloc_array(batch * xs, sizeof(double));
+    tr->yb = nde_alloc_array(batch * ys, sizeof(double));
+    tr->pred = nde_alloc_array(batch * ys, sizeof(double));
+    tr->grad = nde_alloc_array(batch * ys, sizeof(double));
+    tr->idx = nde_alloc_array(batch, sizeof(size_t));
+    tr->buf_batch = batch;
+    if (!tr->xb || !tr->yb || !tr->pred || !tr->grad || !tr->idx) {
+        tr->buf_batch = 0;
+        return NDE_FAIL(NDE_ERR_NOMEM, "trainer: no room for batch buffers of %zu samples", batch);
+    }
+    return NDE_OK;
+}
+
+nde_status nde_trainer_create(nde_model *model, const nde_data *train, const nde_data *test,
+                              const nde_trainer_spec *spec, nde_trainer **out)
+{
+    if (!model || !train || !spec || !out)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: NULL argument");
+    *out = NULL;
+    NDE_TRY(check_spec(spec, train));
+    NDE_TRY(check_data(train, model, "training"));
+    if (test) NDE_TRY(check_data(test, model, "test"));
+    nde_trainer *tr = nde_alloc(sizeof *tr);
+    if (!tr) return NDE_ERR_NOMEM;
+    tr->model = model;
+    tr->train = *train;
+    if (test) tr->test = *test, tr->has_test = 1;
+    tr->spec = *spec;
+    if (!tr->spec.eval.fn) tr->spec.eval = tr->spec.loss;
+    if (!tr->spec.eval_batch) tr->spec.eval_batch = spec->batch;
+    if (spec->checkpoint_path && !tr->spec.checkpoint_every) tr->spec.checkpoint_every = 1;
+    if (!tr->spec.name) tr->spec.name = "train";
+    if (spec->use_rng) tr->rng = spec->rng;
+    else nde_rng_seed(&tr->rng, spec->seed);
+    const size_t n = train->n, b = spec->batch;
+    tr->steps_per_epoch = spec->sampling == NDE_SAMPLE_RANDOM ? spec->steps_per_epoch
+                          : spec->drop_last                   ? n / b
+                                                              : (n + b - 1) / b;
+    tr->last_train = tr->last_test = NAN;
+    tr->perm = nde_alloc_array(n, sizeof *tr->perm);
+    nde_status st = tr->perm ? NDE_OK : NDE_ERR_NOMEM;
+    const size_t bmax = spec->batch > tr->spec.eval_batch ? spec->batch : tr->spec.eval_batch;
+    if (st == NDE_OK) st = grow_buffers(tr, bmax);
+    if (st == NDE_OK) st = nde_model_reserve(model, bmax);
+    if (st == NDE_OK) st = nde_optim_create(&tr->spec.optim, nde_model_params(model), &tr->optim);
+    if (st != NDE_OK) {
+        nde_trainer_destroy(&tr);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) tr->perm[i] = i;
+    *out = tr;
+    return NDE_OK;
+}
+
+void nde_trainer_destroy(nde_trainer **trp)
+{
+    if (!trp || !*trp) return;
+    nde_trainer *tr = *trp;
+    nde_optim_destroy(&tr->optim);
+    nde_free(tr->perm), nde_free(tr->idx);
+    nde_free(tr->xb), nde_free(tr->yb), nde_free(tr->pred), nde_free(tr->grad);
+    nde_free(tr->hist);
+    nde_free(tr);
+    *trp = NULL;
+}
+
+/* Fisher–Yates over the whole order, last index first. */
+static void shuffle(size_t *perm, size_t n, nde_rng *rng)
+{
+    for (size_t i = n; i-- > 1;) {
+        const size_t j = (size_t)nde_rng_below(rng, i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+static void begin_epoch_order(nde_trainer *tr)
+{
+    const size_t n = tr->train.n;
+    switch (tr->spec.sampling) {
+    case NDE_SAMPLE_SHUFFLE:
+        for (size_t i = 0; i < n; i++) tr->perm[i] = i;
+        shuffle(tr->perm, n, &tr->rng);
+        break;
+    case NDE_SAMPLE_RESHUFFLE: shuffle(tr->perm, n, &tr->rng); break;
+    case NDE_SAMPLE_ORDERED:
+    case NDE_SAMPLE_RANDOM: break;
+    }
+}
+
+/* The samples of step s of the epoch: a slice of the order, or (random sampling) batch
+ * distinct samples by a partial Fisher–Yates from the identity. */
+static size_t pick_batch(nde_trainer *tr, size_t s)
+{
+    const size_t n = tr->train.n, b = tr->spec.batch;
+    if (tr->spec.sampling == NDE_SAMPLE_RANDOM) {
+        for (size_t i = 0; i < n; i++) tr->perm[i] = i;
+        for (size_t i = 0; i < b; i++) {
+            const size_t j = i + (size_t)nde_rng_below(&tr->rng, n - i), t = tr->perm[i];
+            tr->perm[i] = tr->perm[j];
+            tr->perm[j] = t;
+        }
+        memcpy(tr->idx, tr->perm, b * sizeof *tr->idx);
+        return b;
+    }
+    const size_t at = s * b, count = n - at < b ? n - at : b;
+    memcpy(tr->idx, tr->perm + at, count * sizeof *tr->idx);
+    return count;
+}
+
+static nde_status fetch(const nde_data *d, const size_t *idx, size_t count, double *x, double *y)
+{
+    if (d->fetch) return d->fetch(d->ctx, idx, count, x, y);
+    for (size_t k = 0; k < count; k++) {
+        memcpy(x + k * d->x_size, d->x + idx[k] * d->x_size, d->x_size * sizeof *x);
+        memcpy(y + k * d->y_size, d->y + idx[k] * d->y_size, d->y_size * sizeof *y);
+    }
+    return NDE_OK;
+}
+
+static double lr_at(const nde_trainer *tr, size_t pos)
+{
+    const nde_schedule *s = &tr->spec.schedule;
+    if (s->kind == NDE_SCHED_CONSTANT && s->v0 == 0.0 && s->warmup == 0) return tr->spec.optim.lr;
+    return nde_schedule_value(s, pos);
+}
+
+static nde_status first_nonfinite(const double *v, size_t n, size_t *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            *at = i;
+            return NDE_ERR_NONFINITE;
+        }
+    return NDE_OK;
+}
+
+static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double v, size_t index)
+{
+    const char *ck = tr->spec.checkpoint_path;
+    return NDE_FAIL(NDE_ERR_NONFINITE,
+                    "%s: step %zu (epoch %zu): %s is %g at index %zu; training stopped%s%s%s",
+                    tr->spec.name, tr->step + 1, tr->epoch + 1, what, v, index,
+                    ck ? ", the last good checkpoint is " : "", ck ? ck : "",
+                    ck ? " (unchanged)" : "");
+}
+
+/* One optimizer step on `count` samples; *loss receives the loss value. */
+static nde_status train_step(nde_trainer *tr, size_t count, double *loss)
+{
+    const nde_data *d = &tr->train;
+    nde_params *p = nde_model_params(tr->model);
+    const size_t np = nde_params_count(p);
+    size_t at = 0;
+    NDE_TRY(fetch(d, tr->idx, count, tr->xb, tr->yb));
+    nde_params_zero_grad(p);
+    NDE_TRY(nde_model_forward(tr->model, tr->xb, tr->pred, count));
+    NDE_TRY(tr->spec.loss.fn(tr->spec.loss.ctx, tr->pred, tr->yb, tr->grad, count, d->y_size, loss));
+    if (!isfinite(*loss)) return stop_nonfinite(tr, "the loss", *loss, 0);
+    NDE_TRY(nde_model_backward(tr->model, tr->grad, NULL, nde_params_grad(p), count));
+    if (first_nonfinite(nde_params_grad(p), np, &at) != NDE_OK)
+        return stop_nonfinite(tr, "the gradient", nde_params_grad(p)[at], at);
+    if (tr->spec.clip_grad_norm > 0.0)
+        NDE_TRY(nde_clip_grad_norm(nde_params_grad(p), np, tr->spec.clip_grad_norm, NULL));
+    return nde_optim_step(tr->optim);
+}
+
+nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *metric)
+{
+    if (!tr || !data || !metric) return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_evaluate: NULL argument");
+    if (data->x_size != tr->train.x_size || data->y_size != tr->train.y_size || data->n == 0)
+        return NDE_FAIL(NDE_ERR_SHAPE, "nde_trainer_evaluate: data of %zu samples (%zu → %zu), "
+                        "model maps %zu → %zu", data->n, data->x_size, data->y_size,
+                        tr->train.x_size, tr->train.y_size);
+    const size_t b = tr->spec.eval_batch;
+    NDE_TRY(grow_buffers(tr, b));
+    NDE_TRY(nde_model_set_training(tr->model, 0));
+    double sum = 0.0;
+    nde_status st = NDE_OK;
+    for (size_t at = 0; at < data->n && st == NDE_OK; at += b) {
+        const size_t count = data->n - at < b ? data->n - at : b;
+        for (size_t k = 0; k < count; k++) tr->idx[k] = at + k;
+        double v = 0.0;
+        st = fetch(data, tr->idx, count, tr->xb, tr->yb);
+        if (st == NDE_OK) st = nde_model_forward(tr->model, tr->xb, tr->pred, count);
+        if (st == NDE_OK)
+            st = tr->spec.eval.fn(tr->spec.eval.ctx, tr->pred, tr->yb, NULL, count, data->y_size, &v);
+        sum += tr->spec.eval.reduction == NDE_LOSS_SUM ? v : v * (double)count;
+    }
+    nde_status st2 = nde_model_set_training(tr->model, 1);
+    NDE_TRY(st);
+    NDE_TRY(st2);
+    *metric = sum / (double)data->n;
+    return NDE_OK;
+}
+
+static nde_train_info info_of(const nde_trainer *tr, size_t count, double loss, double lr, double sec)
+{
+    return (nde_train_info){.epoch = tr->epoch + 1, .epochs = tr->spec.epochs, .step = tr->step,
+                            .epoch_step = tr->epoch_step, .batch = count, .loss = loss, .lr = lr,
+                            .train_loss = tr->last_train, .test_metric = tr->last_test,
+                            .seconds = sec, .model = tr->model, .optim = tr->optim};
+}
+
+static size_t total_steps(const nde_trainer *tr)
+{
+    const size_t all = tr->spec.epochs * tr->steps_per_epoch;
+    return tr->spec.max_steps && tr->spec.max_steps < all ? tr->spec.max_steps : all;
+}
+
+/* After the last step of an epoch: evaluation, history, metrics line, checkpoint and the
+ * epoch callback. `last` marks the run's final epoch. */
+static nde_status end_epoch(nde_trainer *tr, double lr, double t0, int last)
+{
+    tr->last_train = tr->acc_samples > 0 ? tr->acc_loss / tr->acc_samples : NAN;
+    tr->last_test = NAN;
+    const double train_sec = tr->epoch_seconds + nde_wall_seconds() - t0;
+    const size_t e = tr->epoch + 1, k = tr->spec.eval_every;
+    if (tr->has_test && k && (e % k == 0 || last))
+        NDE_TRY(nde_trainer_evaluate(tr, &tr->test, &tr->last_test));
+    const double sec = tr->epoch_seconds + nde_wall_seconds() - t0;
+    const double row[HIST_COLS] = {(double)e,     (double)tr->step, lr,  tr->last_train,
+                                   tr->last_test, train_sec,        sec};
+    NDE_TRY(nde_trainer_hist_push(tr, row));
+    tr->epoch = e;
+    tr->epoch_step = 0;
+    tr->acc_loss = tr->acc_samples = tr->epoch_seconds = 0.0;
+    NDE_TRY(nde_trainer_write_metrics(tr, 0));
+    if (tr->spec.checkpoint_path && (e % tr->spec.checkpoint_every == 0 || last))
+        NDE_TRY(nde_trainer_save(tr));
+    if (tr->spec.on_epoch) {
+        nde_train_info info = info_of(tr, 0, NAN, lr, sec);
+        info.epoch = e;
+        info.train_seconds = train_sec;
+        if (tr->spec.on_epoch(&info, tr->spec.user))
+            return NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the epoch callback after epoch %zu",
+                            tr->spec.name, e);
+    }
+    return NDE_OK;
+}
+
+nde_status nde_trainer_run(nde_trainer *tr)
+{
+    if (!tr) return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_run: NULL trainer");
+    const size_t total = total_steps(tr);
+    nde_status st = nde_model_set_training(tr->model, 1);
+    nde_progress_begin(&tr->progress, tr->spec.progress, tr->spec.name, tr->step);
+    while (st == NDE_OK && tr->epoch < tr->spec.epochs && tr->step < total) {
+        const double t0 = nde_wall_seconds();
+        if (tr->epoch_step == 0) begin_epoch_order(tr);
+        double lr = lr_at(tr, tr->epoch), loss = NAN;
+        while (st == NDE_OK && tr->epoch_step < tr->steps_per_epoch && tr->step < total) {
+            if (tr->spec.schedule_per_step) lr = lr_at(tr, tr->step);
+            st = nde_optim_set_lr(tr->optim, lr);
+            const size_t count = pick_batch(tr, tr->epoch_step);
+            if (st == NDE_OK) st = train_step(tr, count, &loss);
+            if (st != NDE_OK) break;
+            tr->acc_loss += tr->spec.loss.reduction == NDE_LOSS_SUM ? loss : loss * (double)count;
+            tr->acc_samples += (double)count;
+            tr->step++;
+            tr->epoch_step++;
+            nde_progress_update(&tr->progress, tr->epoch + 1, tr->spec.epochs, tr->step, total, loss);
+            if (tr->spec.on_step) {
+                const nde_train_info info = info_of(tr, count, loss, lr, nde_wall_seconds() - t0);
+                if (tr->spec.on_step(&info, tr->spec.user))
+                    st = NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the step callback at step %zu",
+                                  tr->spec.name, tr->step);
+            }
+        }
+        if (st == NDE_OK) {
+            const int last = tr->epoch + 1 == tr->spec.epochs || tr->step >= total;
+            st = end_epoch(tr, lr, t0, last);
+        }
+    }
+    nde_progress_end(&tr->progress);
+    return st;
+}
+
+nde_optim *nde_trainer_optim(nde_trainer *tr) { return tr ? tr->optim : NULL; }
+size_t nde_trainer_epoch(const nde_trainer *tr) { return tr ? tr->epoch : 0; }
+size_t nde_trainer_step(const nde_trainer *tr) { return tr ? tr->step : 0; }
+double nde_trainer_train_loss(const nde_trainer *tr) { return tr ? tr->last_train : NAN; }
+double nde_trainer_test_metric(const nde_trainer *tr) { return tr ? tr->last_test : NAN; }

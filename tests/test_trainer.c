@@ -1,0 +1,336 @@
+/* The trainer: a fit that converges, bit-exact resume after an interruption at a random
+ * step (MLP neural ODE and FNO), the non-finite stop that keeps the last good
+ * checkpoint, bad specs. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nde/nde.h"
+
+#define CHECK(x) cr_assert_eq((x), NDE_OK, "%s", nde_last_error())
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* ---- a plain fit ---- */
+
+Test(trainer, mlp_fit_decreases_the_loss)
+{
+    double x[32], y[32];
+    for (int i = 0; i < 32; i++) x[i] = i / 16.0 - 1.0, y[i] = sin(2.0 * x[i]);
+    nde_model *m;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {16},
+                                               .act = NDE_ACT_TANH},
+                               "mlp", NDE_INIT_TORCH, 0.0, &m));
+    nde_rng rng;
+    nde_rng_seed(&rng, 1);
+    CHECK(nde_model_init(m, &rng));
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = 8;
+    ts.epochs = 300;
+    ts.optim.lr = 1e-2;
+    ts.loss = nde_loss_mse();
+    ts.progress = 0;
+    nde_data d = {.n = 32, .x_size = 1, .y_size = 1, .x = x, .y = y};
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &d, &d, &ts, &tr));
+    double before;
+    CHECK(nde_trainer_evaluate(tr, &d, &before));
+    CHECK(nde_trainer_run(tr));
+    cr_assert_eq(nde_trainer_epoch(tr), 300);
+    cr_assert_eq(nde_trainer_step(tr), 300 * 4);
+    cr_expect_lt(nde_trainer_test_metric(tr), 0.02 * before, "mse %g from %g",
+                 nde_trainer_test_metric(tr), before);
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
+}
+
+/* ---- resume ---- */
+
+/* A run configuration that can be built twice from scratch. */
+typedef struct run_cfg {
+    nde_model *(*make_model)(void);
+    nde_data train, test;
+    nde_trainer_spec spec;
+} run_cfg;
+
+static size_t stop_at; /* stop the run when this step is done (0: never) */
+
+static int stop_cb(const nde_train_info *info, void *user)
+{
+    (void)user;
+    return stop_at && info->step == stop_at;
+}
+
+/* Train the configuration; with interrupt, stop at a random step and resume from the
+ * checkpoint in a fresh process-like state (new model, new trainer). θ and the metrics
+ * file are returned for comparison. */
+static double *train_run(const run_cfg *c, const char *dir, int interrupt, uint64_t seed,
+                         char **metrics, size_t *metrics_len, size_t *np)
+{
+    char ckpt[512], mpath[512];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt.safetensors", dir);
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
+    mkdir(dir, 0755);
+    remove(ckpt);
+    nde_trainer_spec s = c->spec;
+    s.checkpoint_path = ckpt;
+    s.metrics_path = mpath;
+    s.progress = 0;
+    s.on_step = stop_cb;
+    nde_model *m = c->make_model();
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &c->train, &c->test, &s, &tr));
+    if (interrupt) {
+        nde_rng r;
+        nde_rng_seed(&r, seed);
+        const size_t total = s.epochs * (s.steps_per_epoch ? s.steps_per_epoch
+                                                           : (c->train.n + s.batch - 1) / s.batch);
+        /* after the first checkpoint, before the last step */
+        const size_t per_epoch = total / s.epochs;
+        stop_at = per_epoch + 1 + (size_t)nde_rng_below(&r, total - per_epoch - 1);
+        cr_assert_eq(nde_trainer_run(tr), NDE_ERR_STOPPED);
+        stop_at = 0;
+        nde_trainer_destroy(&tr);
+        nde_model_destroy(&m);
+        m = c->make_model(); /* fresh objects: θ and the optimizer come from the file */
+        CHECK(nde_trainer_create(m, &c->train, &c->test, &s, &tr));
+        CHECK(nde_trainer_resume(tr, ckpt));
+    }
+    CHECK(nde_trainer_run(tr));
+    *np = nde_model_n_params(m);
+    double *theta = malloc(*np * sizeof *theta);
+    memcpy(theta, nde_params_theta(nde_model_params(m)), *np * sizeof *theta);
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
+    *metrics = slurp(mpath, metrics_len);
+    return theta;
+}
+
+/* Same bits with and without the interruption; the metrics agree but for the seconds. */
+static void check_resume(const run_cfg *c, const char *name)
+{
+    char d1[256], d2[256];
+    snprintf(d1, sizeof d1, "trainer_test_out_%s_a", name);
+    snprintf(d2, sizeof d2, "trainer_test_out_%s_b", name);
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        char *m1, *m2;
+        size_t l1, l2, n1, n2;
+        double *t1 = train_run(c, d1, 0, seed, &m1, &l1, &n1);
+        double *t2 = train_run(c, d2, 1, seed, &m2, &l2, &n2);
+        cr_assert_eq(n1, n2);
+        cr_assert_eq(memcmp(t1, t2, n1 * sizeof *t1), 0, "%s: θ differs after resume", name);
+        /* compare line by line up to the timing fields */
+        char *s1 = m1, *s2 = m2;
+        int lines = 0;
+        while (*s1 && *s2) {
+            char *e1 = strstr(s1, "\"train_seconds\""), *e2 = strstr(s2, "\"train_seconds\"");
+            cr_assert(e1 && e2);
+            cr_assert_eq(e1 - s1, e2 - s2, "%s: metrics line %d differs", name, lines);
+            cr_assert_eq(memcmp(s1, s2, (size_t)(e1 - s1)), 0, "%s: metrics line %d: %.*s vs %.*s",
+                         name, lines, (int)(e1 - s1), s1, (int)(e2 - s2), s2);
+            s1 = strchr(e1, '\n') + 1;
+            s2 = strchr(e2, '\n') + 1;
+            lines++;
+        }
+        cr_assert(!*s1 && !*s2, "%s: metrics files have different lengths", name);
+        cr_assert_eq(lines, (int)c->spec.epochs);
+        free(t1), free(t2), free(m1), free(m2);
+    }
+}
+
+/* MLP neural ODE: 12 trajectories of a damped rotation, trajectory output. */
+static double node_x[12 * 2], node_y[12 * 3 * 2];
+static const double node_ts[3] = {0.0, 0.5, 1.0};
+
+static nde_model *make_node(void)
+{
+    nde_model *f, *node;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 2, .out = 2, .hidden = {8},
+                                               .act = NDE_ACT_TANH},
+                               "f", NDE_INIT_NORMAL, 0.3, &f));
+    nde_node_spec ns = {.solver = nde_solver_defaults(NDE_TSIT5), .ts = node_ts, .nt = 3};
+    CHECK(nde_model_node_create(NULL, f, &ns, &node));
+    nde_rng rng;
+    nde_rng_seed(&rng, 4);
+    CHECK(nde_model_init(node, &rng));
+    return node;
+}
+
+Test(trainer, resume_is_bit_exact_neural_ode)
+{
+    nde_rng rng;
+    nde_rng_seed(&rng, 9);
+    for (int s = 0; s < 12; s++) {
+        double a = nde_rng_uniform_in(&rng, -1, 1), b = nde_rng_uniform_in(&rng, -1, 1);
+        node_x[2 * s] = a, node_x[2 * s + 1] = b;
+        for (int k = 0; k < 3; k++) {
+            double t = node_ts[k], e = exp(-0.1 * t);
+            node_y[(s * 3 + k) * 2] = e * (cos(t) * a + sin(t) * b);
+            node_y[(s * 3 + k) * 2 + 1] = e * (-sin(t) * a + cos(t) * b);
+        }
+    }
+    run_cfg c = {.make_model = make_node,
+                 .train = {.n = 10, .x_size = 2, .y_size = 6, .x = node_x, .y = node_y},
+                 .test = {.n = 2, .x_size = 2, .y_size = 6, .x = node_x + 20, .y = node_y + 60},
+                 .spec = nde_trainer_defaults()};
+    c.spec.batch = 4; /* 3 steps an epoch, the last one partial */
+    c.spec.epochs = 5;
+    c.spec.sampling = NDE_SAMPLE_RESHUFFLE;
+    c.spec.loss = nde_loss_l1();
+    c.spec.optim = nde_optim_defaults(NDE_OPT_ADAMW);
+    c.spec.optim.lr = 1e-2;
+    c.spec.schedule = nde_schedule_cosine(1e-2, 1e-3, 15, 2);
+    c.spec.schedule_per_step = 1;
+    check_resume(&c, "node");
+    /* random batches too */
+    c.spec.sampling = NDE_SAMPLE_RANDOM;
+    c.spec.steps_per_epoch = 2;
+    check_resume(&c, "node_random");
+}
+
+/* FNO-1D, 2 modes, width 4, on a tiny grid: fresh shuffles, StepLR per epoch. */
+static nde_ctx *fno_ctx;
+
+static nde_model *make_fno(void)
+{
+    nde_fno_spec sp = nde_fno1d_burgers_spec();
+    sp.n_modes[0] = 3;
+    sp.width = 4;
+    sp.n_layers = 2;
+    sp.proj_hidden[0] = 8;
+    nde_model *m;
+    const size_t n = 16;
+    CHECK(nde_model_fno_create(fno_ctx, &sp, &n, 4, 1, &m));
+    nde_rng rng;
+    nde_rng_seed(&rng, 2);
+    CHECK(nde_model_init(m, &rng));
+    return m;
+}
+
+Test(trainer, resume_is_bit_exact_fno)
+{
+    CHECK(nde_ctx_create(&fno_ctx));
+    static double a[10 * 16], u[10 * 16];
+    for (int s = 0; s < 10; s++)
+        for (int j = 0; j < 16; j++) {
+            a[s * 16 + j] = sin(2 * NDE_PI * (j / 16.0 + 0.1 * s));
+            u[s * 16 + j] = 0.5 * a[s * 16 + j] + 0.1 * cos(2 * NDE_PI * j / 16.0);
+        }
+    run_cfg c = {.make_model = make_fno,
+                 .train = {.n = 8, .x_size = 16, .y_size = 16, .x = a, .y = u},
+                 .test = {.n = 2, .x_size = 16, .y_size = 16, .x = a + 128, .y = u + 128},
+                 .spec = nde_trainer_defaults()};
+    c.spec.batch = 4;
+    c.spec.epochs = 4;
+    c.spec.loss = nde_loss_rel_l2();
+    c.spec.optim.lr = 1e-3;
+    c.spec.optim.weight_decay = 1e-4;
+    c.spec.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = 1e-3, .gamma = 0.5, .period = 1};
+    check_resume(&c, "fno");
+    nde_ctx_destroy(&fno_ctx);
+}
+
+/* ---- non-finite stop ---- */
+
+static size_t nan_at_call;
+static size_t loss_calls;
+
+static nde_status nan_mse(void *ctx, const double *pred, const double *target, double *grad,
+                          size_t batch, size_t size, double *value)
+{
+    nde_loss mse = nde_loss_mse();
+    NDE_TRY(mse.fn(ctx, pred, target, grad, batch, size, value));
+    if (++loss_calls == nan_at_call) *value = NAN;
+    return NDE_OK;
+}
+
+Test(trainer, nonfinite_loss_stops_and_keeps_the_last_checkpoint)
+{
+    double x[8], y[8];
+    for (int i = 0; i < 8; i++) x[i] = i, y[i] = 2 * i;
+    nde_model *m;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {4}}, "mlp",
+                               NDE_INIT_TORCH, 0.0, &m));
+    nde_rng rng;
+    nde_rng_seed(&rng, 1);
+    CHECK(nde_model_init(m, &rng));
+    mkdir("trainer_test_out_nan", 0755);
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = 4;
+    ts.epochs = 10;
+    ts.progress = 0;
+    ts.eval_every = 0;
+    ts.loss = (nde_loss){.fn = nan_mse, .reduction = NDE_LOSS_MEAN};
+    ts.checkpoint_path = "trainer_test_out_nan/ckpt.safetensors";
+    nan_at_call = 7; /* step 7: epoch 4's first step; the checkpoint after epoch 3 stays */
+    loss_calls = 0;
+    nde_data d = {.n = 8, .x_size = 1, .y_size = 1, .x = x, .y = y};
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    cr_assert_eq(nde_trainer_run(tr), NDE_ERR_NONFINITE);
+    cr_assert(strstr(nde_last_error(), "step 7") != NULL, "%s", nde_last_error());
+    cr_assert(strstr(nde_last_error(), "ckpt.safetensors") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_trainer_epoch(tr), 3);
+    cr_assert_eq(nde_trainer_step(tr), 6);
+    nde_trainer_destroy(&tr);
+    /* the file on disk is the epoch-3 checkpoint: it resumes at step 6 */
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    CHECK(nde_trainer_resume(tr, ts.checkpoint_path));
+    cr_assert_eq(nde_trainer_step(tr), 6);
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
+}
+
+Test(trainer, rejects_bad_specs_with_messages)
+{
+    nde_model *m;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 2, .out = 1, .hidden = {4}}, "mlp",
+                               NDE_INIT_TORCH, 0.0, &m));
+    double x[8] = {0}, y[4] = {0};
+    nde_data d = {.n = 4, .x_size = 2, .y_size = 1, .x = x, .y = y};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.loss = nde_loss_mse();
+    nde_trainer *tr = NULL;
+    cr_assert_eq(nde_trainer_create(m, &d, NULL, &ts, &tr), NDE_ERR_ARG); /* batch 0 */
+    ts.batch = 2;
+    nde_data bad = d;
+    bad.x_size = 3;
+    cr_assert_eq(nde_trainer_create(m, &bad, NULL, &ts, &tr), NDE_ERR_SHAPE);
+    cr_assert(strstr(nde_last_error(), "mlp") != NULL);
+    ts.sampling = NDE_SAMPLE_RANDOM; /* no steps_per_epoch */
+    cr_assert_eq(nde_trainer_create(m, &d, NULL, &ts, &tr), NDE_ERR_ARG);
+    ts.sampling = NDE_SAMPLE_SHUFFLE;
+    ts.loss.fn = NULL;
+    cr_assert_eq(nde_trainer_create(m, &d, NULL, &ts, &tr), NDE_ERR_ARG);
+    cr_assert_null(tr);
+    /* a checkpoint from another data size is refused before anything changes */
+    ts.loss = nde_loss_mse();
+    mkdir("trainer_test_out_bad", 0755);
+    ts.checkpoint_path = "trainer_test_out_bad/c.safetensors";
+    ts.progress = 0;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    CHECK(nde_trainer_run(tr));
+    nde_trainer_destroy(&tr);
+    d.n = 3;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    cr_assert_eq(nde_trainer_resume(tr, ts.checkpoint_path), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "4 training samples") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_trainer_resume(tr, "trainer_test_out_bad/missing.safetensors"), NDE_ERR_IO);
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
+}
