@@ -1,6 +1,6 @@
-/* Examples double as regression tests: the C examples of README.md and docs/operators.md, the nde tool and every
- * example driver (shortened to tiny sizes) run to completion with the expected output,
- * and bad input files give a clear error. */
+/* Examples double as regression tests: the C examples of README.md, docs/operators.md and
+ * docs/regularizers.md, the nde tool and every example driver (shortened to tiny sizes)
+ * run to completion with the expected output, and bad input files give a clear error. */
 #include <criterion/criterion.h>
 
 #include "nde/safetensors.h"
@@ -97,6 +97,14 @@ Test(examples, operators_guide_example_trains_and_transfers_resolution)
     int rc = run(NDE_OPERATORS_EXAMPLE, out, sizeof out);
     cr_assert_eq(rc, 0, "docs/operators.md example failed (%d): %s", rc, out);
     cr_assert(strstr(out, "test relative L2") != NULL, "%s", out);
+}
+
+Test(examples, regularizers_guide_example_trains_with_a_user_regularizer)
+{
+    char out[4096];
+    int rc = run(NDE_REGULARIZERS_EXAMPLE, out, sizeof out);
+    cr_assert_eq(rc, 0, "docs/regularizers.md example failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "acceleration penalty") != NULL, "%s", out);
 }
 
 Test(examples, cli_info_steps_and_inspect)

@@ -1,5 +1,6 @@
 /* Regularizers: the gradient of every global regularizer (error and stiffness estimates
- * with each aggregation, kinetic energy, Hutchinson Jacobian norm) and of the local one
+ * with each aggregation, kinetic energy, Hutchinson Jacobian norm), of user-written ones
+ * through the ops table (nde_reg_create_ops), and of the local one
  * against central finite differences of the same discrete computation (frozen steps,
  * fixed dt and k1); the local gradient's independence from the main adjoint; biased and
  * unbiased sampling; STEER; degenerate estimates; and every bad-input path. */
@@ -115,18 +116,13 @@ static double objective(void *ctx)
     return l + r;
 }
 
-/* Gradient of L + R by the regularized adjoint vs central differences (frozen steps). */
-static void check_global(const nde_reg_spec *spec, nde_method m, int with_loss, const char *what)
+/* Gradient of L + R by the regularized adjoint vs central differences (frozen steps).
+ * from_log: the regularizer's value also comes from the step log (nde_reg_value). */
+static void check_reg(nde_reg *reg, nde_method m, int with_loss, int from_log, const char *what)
 {
     problem p;
     problem_init(&p, m, 0.8, with_loss, 1e-3);
-    CHECK(nde_reg_create(spec, &p.reg));
-    nde_reg *reg = p.reg;
-    if (spec->kind == NDE_REG_JACOBIAN) {
-        nde_rng r;
-        nde_rng_seed(&r, 5);
-        CHECK(nde_reg_draw_probe(reg, &r, N));
-    }
+    p.reg = reg;
     CHECK(nde_solve(p.s, B, D, p.u0, NT, ts, p.traj));
     size_t nsteps;
     nde_solver_steps(p.s, &nsteps);
@@ -134,7 +130,7 @@ static void check_global(const nde_reg_spec *spec, nde_method m, int with_loss, 
     double gth[NP] = {0}, gu0[N], value;
     CHECK(nde_adjoint_discrete_reg(p.s, with_loss ? p.g : NULL, reg, gth, NP, gu0, &value));
     cr_assert(value > 0.0 && isfinite(value), "%s: R = %g", what, value);
-    if (spec->kind == NDE_REG_ERROR_EST || spec->kind == NDE_REG_STIFF_EST) {
+    if (from_log) {
         double v2;
         CHECK(nde_reg_value(reg, p.s, &v2));
         cr_assert_eq(v2, value, "%s: nde_reg_value %.17g vs adjoint %.17g", what, v2, value);
@@ -149,8 +145,21 @@ static void check_global(const nde_reg_spec *spec, nde_method m, int with_loss, 
                 nde_method_name(m), nsteps, value, eth, eu);
     cr_expect(eth <= 1e-6, "%s: theta gradient rel err %.3e", what, eth);
     cr_expect(eu <= 1e-6, "%s: u0 gradient rel err %.3e", what, eu);
-    nde_reg_destroy(&reg);
     nde_solver_destroy(&p.s);
+}
+
+static void check_global(const nde_reg_spec *spec, nde_method m, int with_loss, const char *what)
+{
+    nde_reg *reg;
+    CHECK(nde_reg_create(spec, &reg));
+    if (spec->kind == NDE_REG_JACOBIAN) {
+        nde_rng r;
+        nde_rng_seed(&r, 5);
+        CHECK(nde_reg_draw_probe(reg, &r, N));
+    }
+    check_reg(reg, m, with_loss,
+              spec->kind == NDE_REG_ERROR_EST || spec->kind == NDE_REG_STIFF_EST, what);
+    nde_reg_destroy(&reg);
 }
 
 Test(reg_global, error_estimate_sum_and_mean_match_finite_differences)
@@ -255,6 +264,203 @@ Test(reg_global, zero_estimates_give_zero_not_nan_gradients)
         nde_reg_destroy(&reg);
     }
     nde_solver_destroy(&s);
+}
+
+/* ---- user-written step regularizers (nde_reg_ops) -------------------------------- */
+
+/* The docs/regularizers.md example: a finite-difference second-derivative penalty (Kelly,
+ * Bettencourt, Johnson & Duvenaud, NeurIPS 2020, R_2) across each step,
+ *   v_j = mean((k_s − k_1)²) / |h_j| ≈ |h_j| mean(ü²),
+ * for tableaux whose last stage sits at t + h. */
+static nde_status accel_step(void *ctx, const nde_reg_step *st, double w, nde_reg_step_grad *g,
+                             double *value)
+{
+    (void)ctx;
+    size_t n = st->n, last = (size_t)st->stages - 1;
+    if (st->c[last] != 1.0)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "acceleration: last stage not at t + h");
+    const double *k1 = st->k, *ks = st->k + last * n;
+    double *k1_bar = g->kbar, *ks_bar = g->kbar + last * n;
+    double scale = 1.0 / ((double)n * fabs(st->h)), acc = 0.0;
+    for (size_t e = 0; e < n; e++) {
+        double d = ks[e] - k1[e];
+        acc += d * d;
+        ks_bar[e] += 2.0 * w * scale * d;
+        k1_bar[e] -= 2.0 * w * scale * d;
+    }
+    *value = acc * scale;
+    return NDE_OK;
+}
+static const nde_reg_ops accel_ops = {.name = "acceleration", .step = accel_step};
+
+/* Every other path of the interface at once (test only): the estimates, a stage input, the
+ * step's start and end, and the field evaluated by the op itself (direct θ gradient):
+ *   v_j = |h| (E² + S + ½ mean(Y_2²) + mean(u_j·u_{j+1}) + ½ mean(f(t + h/2, u_j)²)). */
+static nde_status mixed_step(void *ctx, const nde_reg_step *st, double w, nde_reg_step_grad *g,
+                             double *value)
+{
+    (void)ctx;
+    size_t n = st->n;
+    double ah = fabs(st->h), inv_n = 1.0 / (double)n;
+    const double *y2 = st->y + n;
+    double *fm = st->scratch, *fm_bar = st->scratch + n;
+    const nde_field *f = st->field;
+    NDE_TRY(f->f(f->ctx, st->t + 0.5 * st->h, st->u, fm, st->batch));
+    double q_y = 0.0, q_u = 0.0, q_f = 0.0;
+    for (size_t e = 0; e < n; e++) {
+        q_y += y2[e] * y2[e];
+        q_u += st->u[e] * st->u_new[e];
+        q_f += fm[e] * fm[e];
+    }
+    *value = ah * (st->err_est * st->err_est + st->stiff_est + 0.5 * q_y * inv_n + q_u * inv_n +
+                   0.5 * q_f * inv_n);
+    if (w == 0.0) return NDE_OK;
+    double c = w * ah * inv_n;
+    g->err_est_bar += w * ah * 2.0 * st->err_est;
+    g->stiff_est_bar += w * ah;
+    for (size_t e = 0; e < n; e++) {
+        g->ybar[n + e] += c * y2[e];
+        g->ubar[e] += c * st->u_new[e];
+        g->unew_bar[e] += c * st->u[e];
+        fm[e] *= c;
+    }
+    NDE_TRY(f->vjp(f->ctx, st->t + 0.5 * st->h, st->u, fm, fm_bar, g->gtheta, st->batch));
+    for (size_t e = 0; e < n; e++) g->ubar[e] += fm_bar[e];
+    return NDE_OK;
+}
+static const nde_reg_ops mixed_ops = {.name = "mixed",
+                                      .needs = NDE_REG_NEEDS_ERR_EST | NDE_REG_NEEDS_STIFF_EST,
+                                      .scratch_per_n = 2,
+                                      .step = mixed_step};
+
+/* v_j = E_j² |h_j|, known from the step log, so it may take the max over the steps. */
+static nde_status err2_log(void *ctx, const nde_step_rec *rec, double *value)
+{
+    (void)ctx;
+    *value = rec->err_est * rec->err_est * fabs(rec->h);
+    return NDE_OK;
+}
+static nde_status err2_step(void *ctx, const nde_reg_step *st, double w, nde_reg_step_grad *g,
+                            double *value)
+{
+    (void)ctx;
+    *value = st->err_est * st->err_est * fabs(st->h);
+    g->err_est_bar += w * 2.0 * st->err_est * fabs(st->h);
+    return NDE_OK;
+}
+static const nde_reg_ops err2_ops = {
+    .name = "E²", .needs = NDE_REG_NEEDS_ERR_EST, .step = err2_step, .log_value = err2_log};
+
+Test(reg_user, user_regularizers_match_finite_differences)
+{
+    nde_reg *reg;
+    CHECK(nde_reg_create_ops(&accel_ops, NULL, NDE_REG_SUM, 0.7, &reg));
+    cr_expect_null(nde_reg_get_spec(reg));
+    check_reg(reg, NDE_TSIT5, 0, 0, "user acceleration");
+    check_reg(reg, NDE_DOPRI5, 1, 0, "loss + user acceleration");
+    nde_reg_destroy(&reg);
+    CHECK(nde_reg_create_ops(&mixed_ops, NULL, NDE_REG_MEAN, 1.3, &reg));
+    check_reg(reg, NDE_TSIT5, 0, 0, "user mixed (mean)");
+    check_reg(reg, NDE_BS3, 1, 0, "loss + user mixed (mean)");
+    nde_reg_destroy(&reg);
+    CHECK(nde_reg_create_ops(&err2_ops, NULL, NDE_REG_MAX, 2.5, &reg));
+    check_reg(reg, NDE_TSIT5, 0, 1, "user E² (max)");
+    nde_reg_destroy(&reg);
+}
+
+/* ERNODE written by a user through the ops table is the built-in, bit for bit, with
+ * every aggregation: the built-ins take no private path. */
+static nde_status user_ernode_log(void *ctx, const nde_step_rec *rec, double *value)
+{
+    (void)ctx;
+    *value = rec->err_est / 1.0 * fabs(rec->h);
+    return NDE_OK;
+}
+static nde_status user_ernode_step(void *ctx, const nde_reg_step *st, double w,
+                                   nde_reg_step_grad *g, double *value)
+{
+    (void)ctx;
+    *value = st->err_est / 1.0 * fabs(st->h);
+    g->err_est_bar += w / 1.0 * fabs(st->h);
+    return NDE_OK;
+}
+
+Test(reg_user, user_ernode_equals_the_builtin_bitwise)
+{
+    static const nde_reg_ops ops = {.name = "user ERNODE", .needs = NDE_REG_NEEDS_ERR_EST,
+                                    .step = user_ernode_step, .log_value = user_ernode_log};
+    problem p;
+    problem_init(&p, NDE_TSIT5, 0.8, 1, 1e-4);
+    CHECK(nde_solve(p.s, B, D, p.u0, NT, ts, p.traj));
+    const nde_reg_agg aggs[3] = {NDE_REG_SUM, NDE_REG_MEAN, NDE_REG_MAX};
+    for (int a = 0; a < 3; a++) {
+        nde_reg_spec sp = nde_reg_error_estimate(0.3);
+        sp.agg = aggs[a];
+        nde_reg *builtin, *user;
+        CHECK(nde_reg_create(&sp, &builtin));
+        CHECK(nde_reg_create_ops(&ops, NULL, aggs[a], 0.3, &user));
+        double gb[NP] = {0}, gu[NP] = {0}, ub[N], uu[N], vb, vu;
+        CHECK(nde_adjoint_discrete_reg(p.s, p.g, builtin, gb, NP, ub, &vb));
+        CHECK(nde_adjoint_discrete_reg(p.s, p.g, user, gu, NP, uu, &vu));
+        cr_expect_eq(vb, vu, "agg %d: R %.17g vs %.17g", a, vb, vu);
+        cr_expect_eq(memcmp(gb, gu, sizeof gb), 0, "agg %d: theta gradients differ", a);
+        cr_expect_eq(memcmp(ub, uu, sizeof ub), 0, "agg %d: u0 gradients differ", a);
+        nde_reg_destroy(&builtin);
+        nde_reg_destroy(&user);
+    }
+    nde_solver_destroy(&p.s);
+}
+
+static nde_status failing_step(void *ctx, const nde_reg_step *st, double w,
+                               nde_reg_step_grad *g, double *value)
+{
+    (void)ctx, (void)st, (void)w, (void)g, (void)value;
+    return NDE_FAIL(NDE_ERR_NONFINITE, "user regularizer gave up");
+}
+
+Test(reg_user, bad_ops_and_misuse_are_statuses)
+{
+    nde_reg *reg = (nde_reg *)1;
+    static const nde_reg_ops no_step = {.name = "no step"};
+    cr_expect_eq(nde_reg_create_ops(NULL, NULL, NDE_REG_SUM, 1.0, &reg), NDE_ERR_ARG);
+    cr_expect_null(reg);
+    cr_expect_eq(nde_reg_create_ops(&no_step, NULL, NDE_REG_SUM, 1.0, &reg), NDE_ERR_ARG);
+    cr_expect_eq(nde_reg_create_ops(&accel_ops, NULL, NDE_REG_MAX, 1.0, &reg), NDE_ERR_ARG);
+    cr_expect_eq(nde_reg_create_ops(&accel_ops, NULL, (nde_reg_agg)9, 1.0, &reg), NDE_ERR_ARG);
+    cr_expect_eq(nde_reg_create_ops(&accel_ops, NULL, NDE_REG_SUM, -1.0, &reg), NDE_ERR_ARG);
+    cr_expect_eq(nde_reg_create_ops(&accel_ops, NULL, NDE_REG_SUM, 1.0, NULL), NDE_ERR_ARG);
+
+    problem p;
+    problem_init(&p, NDE_TSIT5, 0.8, 0, 1e-3);
+    CHECK(nde_solve(p.s, B, D, p.u0, NT, ts, p.traj));
+    double gth[NP] = {0}, gu[N], v;
+    /* the value of an op without log_value needs the stages */
+    CHECK(nde_reg_create_ops(&accel_ops, NULL, NDE_REG_SUM, 1.0, &reg));
+    cr_expect_eq(nde_reg_value(reg, p.s, &v), NDE_ERR_UNSUPPORTED);
+    CHECK(nde_adjoint_discrete_reg(p.s, NULL, reg, gth, NP, gu, &v));
+    nde_reg_destroy(&reg);
+    /* an op's status aborts the sweep and reaches the caller */
+    static const nde_reg_ops fails = {.name = "failing", .step = failing_step};
+    CHECK(nde_reg_create_ops(&fails, NULL, NDE_REG_SUM, 1.0, &reg));
+    cr_expect_eq(nde_adjoint_discrete_reg(p.s, NULL, reg, gth, NP, gu, &v), NDE_ERR_NONFINITE);
+    cr_expect(strstr(nde_last_error(), "gave up") != NULL, "message: %s", nde_last_error());
+    nde_reg_destroy(&reg);
+    /* an op that needs a probe gets NDE_ERR_SHAPE without one */
+    static const nde_reg_ops probed = {.name = "probed", .needs = NDE_REG_NEEDS_PROBE,
+                                       .step = accel_step};
+    CHECK(nde_reg_create_ops(&probed, NULL, NDE_REG_SUM, 1.0, &reg));
+    cr_expect_eq(nde_adjoint_discrete_reg(p.s, NULL, reg, gth, NP, gu, &v), NDE_ERR_SHAPE);
+    nde_reg_destroy(&reg);
+    nde_solver_destroy(&p.s);
+    /* a method without an estimate refuses an op that needs one */
+    nde_solver_opts o = nde_solver_defaults(NDE_RK4);
+    o.tape = NDE_TAPE_STAGES;
+    CHECK(nde_solver_create(NULL, &p.f, &o, &p.s));
+    CHECK(nde_solve(p.s, B, D, p.u0, NT, ts, p.traj));
+    CHECK(nde_reg_create_ops(&mixed_ops, NULL, NDE_REG_SUM, 1.0, &reg));
+    cr_expect_eq(nde_adjoint_discrete_reg(p.s, NULL, reg, gth, NP, gu, &v), NDE_ERR_UNSUPPORTED);
+    nde_reg_destroy(&reg);
+    nde_solver_destroy(&p.s);
 }
 
 /* ---- local regularizer ---------------------------------------------------------- */

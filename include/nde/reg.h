@@ -102,20 +102,106 @@ typedef struct nde_reg nde_reg;
  * Jacobian spec without jac_grad; NDE_ERR_NOMEM. */
 nde_status nde_reg_create(const nde_reg_spec *spec, nde_reg **out);
 void nde_reg_destroy(nde_reg **reg); /* NULL-safe; sets *reg = NULL */
+/* The spec of a built-in regularizer (coef kept current); NULL for NULL or one made by
+ * nde_reg_create_ops. */
 const nde_reg_spec *nde_reg_get_spec(const nde_reg *reg);
 /* NDE_ERR_ARG for a negative or non-finite coef. */
 nde_status nde_reg_set_coef(nde_reg *reg, double coef);
 
-/* The Hutchinson probe ε (batch, dim) for NDE_REG_JACOBIAN (copied; n = batch·dim).
+/* The Hutchinson probe ε (batch, dim) for NDE_REG_JACOBIAN, or any regularizer's
+ * nde_reg_step.probe (copied; n = batch·dim).
  * Keep it fixed while comparing gradients; draw a new one per training step. */
 nde_status nde_reg_set_probe(nde_reg *reg, const double *eps, size_t n);
 /* Draw ε ~ N(0, I) of n = batch·dim entries from rng (Finlay et al. use Gaussian). */
 nde_status nde_reg_draw_probe(nde_reg *reg, nde_rng *rng, size_t n);
 
-/* The value of an error or stiffness regularizer for the last solve of s, from its step
- * log (no tape needed). NDE_ERR_STATE if the last solve failed; NDE_ERR_UNSUPPORTED for
- * kinetic/Jacobian (their value comes from nde_adjoint_discrete_reg) and for methods
- * without the estimate (fixed-step methods; stiffness needs a stage pair). */
+/* ---- your own step regularizer: the ops table --------------------------------
+ * Every global regularizer above is a per-step value v_j, a function of accepted step j's
+ * data, combined over the steps and scaled:  R = λ·agg_j v_j  (agg: nde_reg_agg). The
+ * built-in kinds are ops tables over this interface (src/reg/global.c); a user writes one
+ * the same way and gets the same gradient machinery: in nde_adjoint_discrete_reg's
+ * reverse sweep the op's sensitivities with respect to the step's stages are carried to
+ * θ and u0 exactly as the built-ins' are. docs/regularizers.md has a complete example
+ * (compiled and run by the tests).
+ *
+ * Step sizes are constants of the gradient, as for the built-ins. The step's data, with
+ * n = batch·dim and s = stages (all arrays borrowed and read-only; valid during the call
+ * only): */
+typedef struct nde_reg_step {
+    size_t index, n_steps;   /* j (0-based over the accepted steps) and their number N */
+    double t, h;             /* the step's start time and signed size */
+    size_t batch, dim, n;    /* n = batch·dim */
+    int stages;              /* s */
+    const double *y;         /* (s, n) stage inputs Y_i = u_j + h Σ_{l<i} a_il k_l (Y_1 = u_j) */
+    const double *k;         /* (s, n) stage derivatives k_i = f(t + c_i h, Y_i) */
+    const double *u;         /* (n) the step's start u_j */
+    const double *u_new;     /* (n) its end u_{j+1} = u_j + h Σ_i b_i k_i */
+    const double *b, *c;     /* (s) the tableau's weights and nodes */
+    const double *btilde;    /* (s) error weights: the error vector is ẽ = h Σ_i b̃_i k_i */
+    double err_est;          /* E_j, the normalized error estimate (conventions above; 0
+                                for methods without an embedded estimate) */
+    double stiff_est;        /* S_j, Shampine's stiffness estimate (0 without a stage pair) */
+    double atol, rtol;       /* the solver's tolerances, E_j's normalization */
+    const nde_field *field;  /* the solver's field, to evaluate f or its vjp at the stages */
+    const double *probe;     /* (n) the probe of nde_reg_set_probe/draw_probe, or NULL when
+                                none of n entries is set */
+    double *scratch;         /* (ops.scratch_per_n · n) writable, uninitialized */
+} nde_reg_step;
+
+/* Where a step function ADDS w·∂v_j/∂x for each quantity x of the step. ∂/∂E_j and ∂/∂S_j
+ * are scalars the library differentiates through the stages that produce E_j and S_j
+ * (their conventions above); ∂/∂Y_i goes through Y_i = u_j + h Σ a_il k_l. All start at
+ * zero for the step except kbar, ubar, unew_bar and gtheta, which are the sweep's running
+ * adjoints: only ever add to them. */
+typedef struct nde_reg_step_grad {
+    double *ybar;            /* (s, n) ∂/∂Y_i */
+    double *kbar;            /* (s, n) ∂/∂k_i */
+    double *ubar;            /* (n) ∂/∂u_j */
+    double *unew_bar;        /* (n) ∂/∂u_{j+1} */
+    double *gtheta;          /* (n_params) direct ∂/∂θ (a v_j that evaluates the field
+                                itself); NULL when the caller wants no θ gradient */
+    double err_est_bar;      /* ∂/∂E_j */
+    double stiff_est_bar;    /* ∂/∂S_j */
+} nde_reg_step_grad;
+
+/* What a regularizer requires of the solve (nde_reg_ops.needs; bits). A solve without it
+ * makes nde_adjoint_discrete_reg and nde_reg_value fail with NDE_ERR_UNSUPPORTED
+ * (estimates) or NDE_ERR_SHAPE (probe). */
+#define NDE_REG_NEEDS_ERR_EST   1u /* a method with an embedded error estimate */
+#define NDE_REG_NEEDS_STIFF_EST 2u /* a method with a stiffness stage pair */
+#define NDE_REG_NEEDS_PROBE     4u /* a probe of batch·dim entries (nde_reg_set_probe) */
+
+typedef struct nde_reg_ops {
+    const char *name;        /* for error messages, e.g. "last-stage norm" */
+    unsigned needs;          /* NDE_REG_NEEDS_* */
+    size_t scratch_per_n;    /* doubles of nde_reg_step.scratch per state entry */
+    /* Required. Set *value = v_j of step st; when w != 0 also ADD w·∂v_j/∂x to g (w is
+     * ∂R/∂v_j: λ times the aggregation's weight of the step). ctx is the one given to
+     * nde_reg_create_ops. Return NDE_OK or a status (it aborts the sweep). */
+    nde_status (*step)(void *ctx, const nde_reg_step *st, double w, nde_reg_step_grad *g,
+                       double *value);
+    /* Optional. v_j from the step log alone (the same number step computes). With it, R
+     * is computed from the log in step order (nde_reg_value works without a tape),
+     * NDE_REG_MAX is allowed, and steps with w = 0 (λ = 0, off the max's argmax) are
+     * not visited by the sweep; without it, R = λ·agg_j of step's values, summed in the
+     * sweep (last step first). */
+    nde_status (*log_value)(void *ctx, const nde_step_rec *rec, double *value);
+} nde_reg_ops;
+
+/* A regularizer R = coef·agg_j v_j from an ops table. ops and ctx are borrowed (both must
+ * outlive the regularizer; ops is typically a static const table). nde_reg_set_coef,
+ * nde_reg_set_probe/draw_probe, nde_reg_value and nde_adjoint_discrete_reg work as for a
+ * built-in; nde_reg_get_spec returns NULL. Errors: NDE_ERR_ARG for NULL out, ops or
+ * ops->step, an unknown aggregation, NDE_REG_MAX without ops->log_value, a negative or
+ * non-finite coef; NDE_ERR_NOMEM. */
+nde_status nde_reg_create_ops(const nde_reg_ops *ops, void *ctx, nde_reg_agg agg, double coef,
+                              nde_reg **out);
+
+/* The value of a regularizer whose ops have log_value (the error and stiffness kinds) for
+ * the last solve of s, from its step log (no tape needed). NDE_ERR_STATE if the last
+ * solve failed; NDE_ERR_UNSUPPORTED for one without log_value (kinetic, Jacobian: their
+ * value comes from nde_adjoint_discrete_reg) and for methods without what it needs
+ * (fixed-step methods have no estimate; stiffness needs a stage pair). */
 nde_status nde_reg_value(const nde_reg *reg, const nde_solver *s, double *value);
 
 /* Discrete adjoint of L + R in one reverse sweep (nde_adjoint_discrete plus the
@@ -125,8 +211,9 @@ nde_status nde_reg_value(const nde_reg *reg, const nde_solver *s, double *value)
  * grad_u0    (batch, dim): ∂(L + R)/∂u0 WRITTEN; NULL → not wanted.
  * reg_value  R (may be NULL).
  * Errors: as nde_adjoint_discrete; NDE_ERR_ARG for NULL reg; NDE_ERR_UNSUPPORTED as
- * nde_reg_value; NDE_ERR_SHAPE for a Jacobian probe whose size is not batch·dim;
- * NDE_ERR_NONFINITE if R is not finite; the field's status. */
+ * nde_reg_value; NDE_ERR_SHAPE for a probe (NDE_REG_NEEDS_PROBE, e.g. Jacobian) whose
+ * size is not batch·dim; NDE_ERR_NONFINITE if R is not finite; the field's or the ops'
+ * status. */
 nde_status nde_adjoint_discrete_reg(nde_solver *s, const double *dL_dtraj, nde_reg *reg,
                                     double *grad_theta, size_t n_theta, double *grad_u0,
                                     double *reg_value);

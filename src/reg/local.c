@@ -245,9 +245,13 @@ nde_status nde_local_reg_eval(nde_local_reg *lr, size_t batch, double t_reg, con
     memset(lr->kbar, 0, ns * n * sizeof *lr->kbar);
     memset(lr->ubar, 0, n * sizeof *lr->ubar);
     memset(lr->ubar_new, 0, n * sizeof *lr->ubar_new);
-    r.err_est = nde_reg_err_step(tab, dt, u, u_new, k, n, lr->spec.atol, lr->spec.rtol, w_err,
-                                 lr->e_ws, lr->kbar, lr->ubar, lr->ubar_new);
-    r.stiff_est = nde_reg_stiff_step(tab, dt, y, k, n, w_st, lr->kbar);
+    r.err_est = nde_reg_err_step(tab, dt, u, u_new, k, n, lr->spec.atol, lr->spec.rtol, 0.0,
+                                 lr->e_ws, NULL, NULL, NULL);
+    r.stiff_est = nde_reg_stiff_step(tab, dt, y, k, n, 0.0, NULL);
+    /* the estimates' sensitivities go into the stages as for a global step regularizer */
+    nde_reg_step_grad g = {.kbar = lr->kbar, .ubar = lr->ubar, .unew_bar = lr->ubar_new,
+                           .err_est_bar = w_err, .stiff_est_bar = w_st};
+    nde_reg_step_push(tab, dt, y, k, u, u_new, n, lr->spec.atol, lr->spec.rtol, &g, lr->e_ws);
     double est = lr->spec.kind == NDE_REG_ERROR_EST ? r.err_est : r.stiff_est / lr->spec.scale;
     r.value = coef * est * fabs(dt);
     if (!isfinite(r.value))

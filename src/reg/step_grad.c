@@ -1,6 +1,7 @@
 /* Error and stiffness estimates of one explicit RK step, with their gradients through
- * the stages (the step size is a constant, as in the reference implementations:
- * OrdinaryDiffEq strips the controller's dt of tracking in _loopfooter!). */
+ * the stages, and the push of a step regularizer's sensitivities into the stages (the
+ * step size is a constant, as in the reference implementations: OrdinaryDiffEq strips
+ * the controller's dt of tracking in _loopfooter!). */
 #include "reg/reg_internal.h"
 
 #include "ode/rk_step.h"
@@ -93,4 +94,26 @@ double nde_reg_stiff_step(const nde_tableau *tab, double h, const double *y, con
     }
     push_diff(tab, ia, ib, h, cy, y, n, kbar);
     return S;
+}
+
+static int all_zero(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != 0.0) return 0;
+    return 1;
+}
+
+void nde_reg_step_push(const nde_tableau *tab, double h, const double *y, const double *k,
+                       const double *u, const double *u_new, size_t n, double atol, double rtol,
+                       const nde_reg_step_grad *g, double *e_ws)
+{
+    if (g->err_est_bar != 0.0)
+        nde_reg_err_step(tab, h, u, u_new, k, n, atol, rtol, g->err_est_bar, e_ws, g->kbar,
+                         g->ubar, g->unew_bar);
+    if (g->stiff_est_bar != 0.0) nde_reg_stiff_step(tab, h, y, k, n, g->stiff_est_bar, g->kbar);
+    if (!g->ybar) return;
+    for (int i = 0; i < tab->stages; i++) {
+        const double *yb = g->ybar + (size_t)i * n;
+        if (!all_zero(yb, n)) nde_reg_push_stage_input(tab, i, h, yb, n, g->kbar, g->ubar);
+    }
 }
