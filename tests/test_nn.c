@@ -192,6 +192,51 @@ Test(act, sigmoid_and_swish_are_accurate)
     cr_assert(wy[1] == INFINITY && wy[3] == 800.0 && wy[4] == 0.0);
 }
 
+/* GELU against long double: gelu(z) = ½ z erfc(−z/√2), gelu'(z) = Φ(z) + z φ(z).
+ * Bound: (16 + z²) ulp. The z² term is what rounding u = −z/√2 to double costs any
+ * evaluation through erfc(u): a relative change δ in u changes erfc by 2u²δ = z²δ, and
+ * δ ≤ 0.81 ε here (the constant 1/√2 and the product). Over z ≤ −6 the bound fails for
+ * torch's ½ z (1 + erf(z/√2)), whose 1 + erf cancels (at z = −8 no digit is left). */
+Test(act, gelu_is_accurate_including_the_far_negative_tail)
+{
+    enum { N = 77001 };
+    static double z[N], y[N], g[N], one[N];
+    for (size_t i = 0; i < N; i++) {
+        z[i] = -37.0 + 77.0 * (double)i / (N - 1); /* gelu(−37) ≈ −2e−298 is still normal */
+        one[i] = 1.0;
+    }
+    cr_assert_eq(nde_act_forward(NDE_ACT_GELU, z, y, N), NDE_OK);
+    cr_assert_eq(nde_act_backward(NDE_ACT_GELU, z, y, one, g, N), NDE_OK);
+    const long double inv_sqrt2 = 0.70710678118654752440084436210484903928L;
+    const long double inv_sqrt_2pi = 0.39894228040143267793994605993438186848L;
+    double worst_y = 0.0, worst_g = 0.0; /* in units of DBL_EPSILON·(16 + z²) */
+    for (size_t i = 0; i < N; i++) {
+        long double zl = z[i], cdf = 0.5L * erfcl(-zl * inv_sqrt2);
+        long double pdf = inv_sqrt_2pi * expl(-0.5L * zl * zl);
+        long double ty = zl * cdf, tg = cdf + zl * pdf;
+        double bound = (16.0 + z[i] * z[i]) * DBL_EPSILON;
+        double ey = (double)(fabsl(y[i] - ty) / (bound * fabsl(ty)));
+        double eg = (double)(fabsl(g[i] - tg) / (bound * (cdf + fabsl(zl * pdf))));
+        if (ty == 0.0L) ey = y[i] == 0.0 ? 0.0 : INFINITY;
+        cr_assert(ey <= 1.0, "gelu(%.17g) = %.17g, reference %.17Lg", z[i], y[i], ty);
+        cr_assert(eg <= 1.0, "gelu'(%.17g) = %.17g, reference %.17Lg", z[i], g[i], tg);
+        worst_y = fmax(worst_y, ey);
+        worst_g = fmax(worst_g, eg);
+    }
+    cr_log_info("gelu worst error %.3f, gelu' %.3f of the bound", worst_y, worst_g);
+    /* the cancelling form must fail this test where it is used by torch */
+    double zc = -8.0, erf_form = 0.5 * zc * (1.0 + erf(zc / sqrt(2.0)));
+    long double tc = 0.5L * zc * erfcl(-(long double)zc * inv_sqrt2);
+    cr_assert(fabsl(erf_form - tc) > 1e-3L * fabsl(tc));
+    /* underflow, limits and NaN */
+    double sx[] = {-40.0, -1e300, 40.0, 1e300, INFINITY, NAN, 0.0, -0.0};
+    double sy[8];
+    cr_assert_eq(nde_act_forward(NDE_ACT_GELU, sx, sy, 8), NDE_OK);
+    cr_assert(sy[0] <= 0.0 && sy[0] > -1e-320 && sy[1] == 0.0);
+    cr_assert(sy[2] == 40.0 && sy[3] == 1e300 && sy[4] == INFINITY);
+    cr_assert(isnan(sy[5]) && sy[6] == 0.0 && sy[7] == 0.0);
+}
+
 Test(act, bad_input_is_rejected)
 {
     double x[2] = {0.0, 1.0}, y[2];

@@ -61,6 +61,12 @@ Test(gelu, derivative_matches_finite_differences_and_torch_values)
     nde_gelu_with_derivative(z, y2, d2, 5);
     cr_assert_eq(memcmp(y, y2, sizeof y), 0);
     for (int i = 0; i < 5; i++) cr_assert(fabs(d2[i] - g[i]) < 1e-15);
+    /* one GELU: NDE_ACT_GELU gives the same bits */
+    double ya[5], ga[5];
+    cr_assert_eq(nde_act_forward(NDE_ACT_GELU, z, ya, 5), NDE_OK);
+    cr_assert_eq(nde_act_backward(NDE_ACT_GELU, z, ya, one, ga, 5), NDE_OK);
+    cr_assert_eq(memcmp(y, ya, sizeof y), 0);
+    cr_assert_eq(memcmp(g, ga, sizeof g), 0);
     for (int i = 0; i < 5; i++) {
         double h = 1e-5, zp = z[i] + h, zm = z[i] - h, yp, ym;
         nde_gelu(&zp, &yp, 1);
@@ -68,6 +74,42 @@ Test(gelu, derivative_matches_finite_differences_and_torch_values)
         double fd = (yp - ym) / (2 * h);
         cr_assert(fabs(fd - g[i]) <= 1e-6 * fmax(1.0, fabs(fd)), "gelu'(%g): %g vs fd %g", z[i], g[i], fd);
     }
+}
+
+/* A value's GELU does not depend on its position, the array length or the entry point
+ * (the kernel pads its tail to a full vector block), and outputs may alias inputs. */
+Test(gelu, bits_do_not_depend_on_position_length_or_aliasing)
+{
+    enum { N = 37 };
+    double z[N], y[N], d[N], g[N], gy[N];
+    for (int i = 0; i < N; i++) {
+        z[i] = -6.0 + 0.37 * i + 1e-3 * sin(i);
+        gy[i] = cos(0.3 * i);
+    }
+    nde_gelu_with_derivative(z, y, d, N);
+    nde_gelu_vjp(z, gy, g, N);
+    for (int i = 0; i < N; i++) {
+        double ys, ds, gs;
+        nde_gelu(z + i, &ys, 1);
+        cr_assert_eq(memcmp(&ys, &y[i], sizeof ys), 0, "gelu(%g) at %d", z[i], i);
+        nde_gelu_with_derivative(z + i, &ys, &ds, 1);
+        cr_assert_eq(memcmp(&ds, &d[i], sizeof ds), 0, "gelu'(%g) at %d", z[i], i);
+        nde_gelu_vjp(z + i, gy + i, &gs, 1);
+        cr_assert_eq(memcmp(&gs, &g[i], sizeof gs), 0, "vjp at %d", i);
+        cr_assert_eq(g[i], gy[i] * d[i]);
+    }
+    for (int off = 1; off < 9; off++) { /* slices starting anywhere */
+        double ys[N];
+        nde_gelu(z + off, ys, N - off);
+        cr_assert_eq(memcmp(ys, y + off, (N - off) * sizeof *ys), 0, "offset %d", off);
+    }
+    double zz[N], dd[N];
+    memcpy(zz, z, sizeof z);
+    nde_gelu_with_derivative(zz, zz, dd, N); /* y in place */
+    cr_assert_eq(memcmp(zz, y, sizeof y), 0);
+    memcpy(zz, gy, sizeof gy);
+    nde_gelu_vjp(z, zz, zz, N); /* gz in place of gy */
+    cr_assert_eq(memcmp(zz, g, sizeof g), 0);
 }
 
 typedef struct pw_case {
