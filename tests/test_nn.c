@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "nn/nn_internal.h"
 #include "numcheck.h"
 #include "ref/nn_ref.h"
 
@@ -449,6 +450,74 @@ Test(dense, forward_matches_loops_and_backward_matches_fd)
         cr_assert(rel_err(jy, y2, B * OUT) <= 1e-13);
         nde_params_destroy(&p);
     }
+}
+
+/* The shared dense products (nn/nn_internal.h) in both layouts — rows (n, features) for
+ * the MLP, columns (features, n) for 1×1 convolutions — with and without accumulation,
+ * against triple loops. */
+Test(dense, rows_and_columns_layouts_match_loops)
+{
+    const unsigned flag_sets[] = {0, NDE_DENSE_NO_BIAS, NDE_DENSE_TIME_INPUT,
+                                  NDE_DENSE_TIME_INPUT | NDE_DENSE_NO_BIAS};
+    enum { IN = 3, OUT = 70, N = 5 }; /* OUT > 64: two chunks of the bias sums */
+    for (size_t k = 0; k < 4; k++)
+        for (int cols = 0; cols < 2; cols++)
+            for (int acc = 0; acc < 2; acc++) {
+                nde_params *p;
+                cr_assert_eq(nde_params_create(&p), NDE_OK);
+                nde_dense d;
+                cr_assert_eq(nde_nn_dense_add(p, "lin", IN, OUT, flag_sets[k],
+                                              NDE_GROUP_DEFAULT, &d),
+                             NDE_OK);
+                size_t np = nde_params_count(p);
+                double *th = nde_params_theta(p);
+                fill_sin(th, np, 0.71, 0.3, 0.8);
+                static double x[N * IN], dy[N * OUT], y[N * OUT], dx[N * IN], y0[N * OUT],
+                    dx0[N * IN], g[IN * OUT + 2 * OUT], gref[IN * OUT + 2 * OUT];
+                double t = 0.37;
+                fill_sin(x, N * IN, 1.3, -0.2, 1.0);
+                fill_sin(dy, N * OUT, 0.57, 0.9, 1.0);
+                fill_sin(y0, N * OUT, 0.23, 0.1, acc ? 1.0 : 0.0);
+                fill_sin(dx0, N * IN, 0.41, 0.5, acc ? 1.0 : 0.0);
+                memcpy(y, y0, sizeof y);
+                memcpy(dx, dx0, sizeof dx);
+                for (size_t i = 0; i < np; i++) g[i] = gref[i] = 0.01 * (double)i;
+                nde_nn_layout lay = cols ? NDE_NN_COLS : NDE_NN_ROWS;
+                /* element (sample b, feature f) of an (N, F) or (F, N) array */
+#define AT(a, F, b, f) ((a)[cols ? (f) * N + (b) : (b) * (F) + (f)])
+                nde_nn_dense_forward(&d, th, t, x, y, N, lay, acc);
+                nde_nn_dense_backward(&d, th, t, x, dy, dx, g, N, lay, acc);
+                for (size_t b = 0; b < N; b++)
+                    for (size_t o = 0; o < OUT; o++) {
+                        double s = AT(y0, OUT, b, o) + (d.has_bias ? th[d.b_off + o] : 0.0);
+                        if (d.has_time) s += t * th[d.w_off + o * d.in_cols + IN];
+                        for (size_t i = 0; i < IN; i++)
+                            s += th[d.w_off + o * d.in_cols + i] * AT(x, IN, b, i);
+                        cr_assert(fabs(AT(y, OUT, b, o) - s) <= 1e-14 * (1.0 + fabs(s)),
+                                  "flags %u cols %d acc %d y[%zu,%zu]", flag_sets[k], cols, acc,
+                                  b, o);
+                    }
+                for (size_t b = 0; b < N; b++)
+                    for (size_t i = 0; i < IN; i++) {
+                        double s = AT(dx0, IN, b, i);
+                        for (size_t o = 0; o < OUT; o++)
+                            s += AT(dy, OUT, b, o) * th[d.w_off + o * d.in_cols + i];
+                        cr_assert(fabs(AT(dx, IN, b, i) - s) <= 1e-13 * (1.0 + fabs(s)));
+                    }
+                for (size_t o = 0; o < OUT; o++)
+                    for (size_t b = 0; b < N; b++) {
+                        double v = AT(dy, OUT, b, o);
+                        for (size_t i = 0; i < IN; i++)
+                            gref[d.w_off + o * d.in_cols + i] += v * AT(x, IN, b, i);
+                        if (d.has_time) gref[d.w_off + o * d.in_cols + IN] += t * v;
+                        if (d.has_bias) gref[d.b_off + o] += v;
+                    }
+#undef AT
+                for (size_t i = 0; i < np; i++)
+                    cr_assert(fabs(g[i] - gref[i]) <= 1e-13 * (1.0 + fabs(gref[i])),
+                              "flags %u cols %d acc %d gtheta[%zu]", flag_sets[k], cols, acc, i);
+                nde_params_destroy(&p);
+            }
 }
 
 Test(dense, bad_input_is_rejected)
