@@ -153,6 +153,22 @@ Test(pointwise, vjp_matches_finite_differences)
         /* accumulate = 0 overwrites. */
         cr_assert_eq(nde_pointwise_vjp(c.pw, nde_params_theta(p), c.x, gy, gx0, NULL, c.batch, c.npts, 0), NDE_OK);
         cr_assert(rel_err(gx0, gxf, nx) <= 1e-6);
+        /* tensors as torch names them, every one decayed (legacy Adam), and accumulate = 1
+         * in the forward adds W x + b onto y */
+        const nde_tensor_info *tw = nde_params_find(p, "pw.weight");
+        cr_assert(tw && tw->ndim == 2 && tw->shape[0] == 4 && tw->shape[1] == 3);
+        cr_assert_eq(tw->group, NDE_GROUP_DEFAULT);
+        if (bias) cr_assert_eq(nde_params_find(p, "pw.bias")->group, NDE_GROUP_DEFAULT);
+        double *y = rnd(ny, &r, 1), *yacc = nde_alloc_array(ny, sizeof *yacc);
+        memcpy(yacc, y, ny * sizeof *y);
+        cr_assert_eq(nde_pointwise_forward(c.pw, nde_params_theta(p), c.x, yacc, c.batch, c.npts, 1), NDE_OK);
+        double *yw = nde_alloc_array(ny, sizeof *yw);
+        cr_assert_eq(nde_pointwise_forward(c.pw, nde_params_theta(p), c.x, yw, c.batch, c.npts, 0), NDE_OK);
+        for (size_t i = 0; i < ny; i++) cr_assert(fabs(yacc[i] - (y[i] + yw[i])) <= 1e-14);
+        cr_assert_eq(nde_pointwise_forward(c.pw, nde_params_theta(p), c.x, yw, c.batch, 0, 0), NDE_ERR_ARG);
+        nde_free(y);
+        nde_free(yacc);
+        nde_free(yw);
         nde_free(c.x);
         nde_free(gy);
         nde_free(gx);
