@@ -24,6 +24,14 @@
 
 #include <stddef.h>
 
+/* The library is built with hidden symbols, but GCC gives the load-time dispatchers of
+ * target_clones functions default visibility regardless; say it on each declaration. */
+#if defined(__GNUC__)
+#define NDE_KERN_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define NDE_KERN_INTERNAL
+#endif
+
 /* y (n) = tanh(x); y may equal x. */
 void nde_kern_tanh(const double *x, double *y, size_t n);
 /* y (n) = 1 / (1 + e^-x); y may equal x. */
@@ -42,11 +50,13 @@ void nde_kern_softplus_backward(const double *x, const double *dy, double *dx, s
 
 /* GELU, erfc form: gelu(z) = z Φ(z) = ½ z erfc(−z/√2), gelu'(z) = Φ(z) + z φ(z).
  * y (n) = gelu(z); y may equal z. */
-void nde_kern_gelu(const double *z, double *y, size_t n);
+NDE_KERN_INTERNAL void nde_kern_gelu(const double *z, double *y, size_t n);
 /* y (n) = gelu(z) and dydz (n) = gelu'(z) in one pass (a backward is then a product);
  * y and dydz may each equal z, not each other. */
-void nde_kern_gelu_with_grad(const double *z, double *y, double *dydz, size_t n);
+NDE_KERN_INTERNAL void nde_kern_gelu_with_grad(const double *z, double *y, double *dydz,
+                                               size_t n);
 /* dx (n) = dy ⊙ gelu'(z); dx may equal dy (or z). */
-void nde_kern_gelu_backward(const double *z, const double *dy, double *dx, size_t n);
+NDE_KERN_INTERNAL void nde_kern_gelu_backward(const double *z, const double *dy, double *dx,
+                                              size_t n);
 
 #endif
