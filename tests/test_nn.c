@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "nde/nde.h"
-#include "nn/nn_internal.h"
 #include "numcheck.h"
 #include "ref/nn_ref.h"
+#include "nn/nn_internal.h" /* the dense products shared with the operator layers */
 
 #define FD_H 1e-6
 #define FD_TOL 1e-6

@@ -153,22 +153,6 @@ Test(pointwise, vjp_matches_finite_differences)
         /* accumulate = 0 overwrites. */
         cr_assert_eq(nde_pointwise_vjp(c.pw, nde_params_theta(p), c.x, gy, gx0, NULL, c.batch, c.npts, 0), NDE_OK);
         cr_assert(rel_err(gx0, gxf, nx) <= 1e-6);
-        /* tensors as torch names them, every one decayed (legacy Adam), and accumulate = 1
-         * in the forward adds W x + b onto y */
-        const nde_tensor_info *tw = nde_params_find(p, "pw.weight");
-        cr_assert(tw && tw->ndim == 2 && tw->shape[0] == 4 && tw->shape[1] == 3);
-        cr_assert_eq(tw->group, NDE_GROUP_DEFAULT);
-        if (bias) cr_assert_eq(nde_params_find(p, "pw.bias")->group, NDE_GROUP_DEFAULT);
-        double *y = rnd(ny, &r, 1), *yacc = nde_alloc_array(ny, sizeof *yacc);
-        memcpy(yacc, y, ny * sizeof *y);
-        cr_assert_eq(nde_pointwise_forward(c.pw, nde_params_theta(p), c.x, yacc, c.batch, c.npts, 1), NDE_OK);
-        double *yw = nde_alloc_array(ny, sizeof *yw);
-        cr_assert_eq(nde_pointwise_forward(c.pw, nde_params_theta(p), c.x, yw, c.batch, c.npts, 0), NDE_OK);
-        for (size_t i = 0; i < ny; i++) cr_assert(fabs(yacc[i] - (y[i] + yw[i])) <= 1e-14);
-        cr_assert_eq(nde_pointwise_forward(c.pw, nde_params_theta(p), c.x, yw, c.batch, 0, 0), NDE_ERR_ARG);
-        nde_free(y);
-        nde_free(yacc);
-        nde_free(yw);
         nde_free(c.x);
         nde_free(gy);
         nde_free(gx);
@@ -177,6 +161,42 @@ Test(pointwise, vjp_matches_finite_differences)
         nde_free(gwf);
         nde_pointwise_destroy(&c.pw);
         cr_assert_null(c.pw);
+        nde_params_destroy(&p);
+    }
+}
+
+/* Tensors as torch names them, every one decayed (the legacy scripts' Adam); the
+ * forward with accumulate = 1 adds W x + b onto y; zero points are an argument error. */
+Test(pointwise, tensors_accumulation_and_bad_sizes)
+{
+    for (int bias = 0; bias <= 1; bias++) {
+        nde_params *p;
+        cr_assert_eq(nde_params_create(&p), NDE_OK);
+        nde_pointwise *pw;
+        cr_assert_eq(nde_pointwise_create(p, "pw", 3, 4, bias, &pw), NDE_OK);
+        const nde_tensor_info *tw = nde_params_find(p, "pw.weight");
+        cr_assert(tw && tw->ndim == 2 && tw->shape[0] == 4 && tw->shape[1] == 3);
+        cr_assert_eq(tw->group, NDE_GROUP_DEFAULT);
+        if (bias) cr_assert_eq(nde_params_find(p, "pw.bias")->group, NDE_GROUP_DEFAULT);
+        else cr_assert_null(nde_params_find(p, "pw.bias"));
+        nde_rng r;
+        nde_rng_seed(&r, 3);
+        nde_pointwise_init(pw, nde_params_theta(p), &r);
+        const size_t batch = 2, npts = 5, nx = batch * 3 * npts, ny = batch * 4 * npts;
+        double *x = rnd(nx, &r, 1), *y = rnd(ny, &r, 1);
+        double *yacc = nde_alloc_array(ny, sizeof *yacc), *yw = nde_alloc_array(ny, sizeof *yw);
+        memcpy(yacc, y, ny * sizeof *y);
+        const double *th = nde_params_theta(p);
+        cr_assert_eq(nde_pointwise_forward(pw, th, x, yacc, batch, npts, 1), NDE_OK);
+        cr_assert_eq(nde_pointwise_forward(pw, th, x, yw, batch, npts, 0), NDE_OK);
+        for (size_t i = 0; i < ny; i++) cr_assert(fabs(yacc[i] - (y[i] + yw[i])) <= 1e-14);
+        cr_assert_eq(nde_pointwise_forward(pw, th, x, yw, batch, 0, 0), NDE_ERR_ARG);
+        cr_assert_eq(nde_pointwise_vjp(pw, th, x, y, NULL, NULL, batch, 0, 0), NDE_ERR_ARG);
+        nde_free(x);
+        nde_free(y);
+        nde_free(yacc);
+        nde_free(yw);
+        nde_pointwise_destroy(&pw);
         nde_params_destroy(&p);
     }
 }
