@@ -10,6 +10,7 @@
 #include "nde/nde.h"
 #include "numcheck.h"
 #include "ref/nn_ref.h"
+#include "nn/nn_internal.h" /* the dense products shared with the operator layers */
 
 #define FD_H 1e-6
 #define FD_TOL 1e-6
@@ -190,6 +191,51 @@ Test(act, sigmoid_and_swish_are_accurate)
     cr_assert(isnan(sy[0]) && isnan(wy[0]));
     cr_assert(sy[1] == 1.0 && sy[2] == 0.0 && sy[3] == 1.0 && sy[4] == 0.0);
     cr_assert(wy[1] == INFINITY && wy[3] == 800.0 && wy[4] == 0.0);
+}
+
+/* GELU against long double: gelu(z) = ½ z erfc(−z/√2), gelu'(z) = Φ(z) + z φ(z).
+ * Bound: (16 + z²) ulp. The z² term is what rounding u = −z/√2 to double costs any
+ * evaluation through erfc(u): a relative change δ in u changes erfc by 2u²δ = z²δ, and
+ * δ ≤ 0.81 ε here (the constant 1/√2 and the product). Over z ≤ −6 the bound fails for
+ * torch's ½ z (1 + erf(z/√2)), whose 1 + erf cancels (at z = −8 no digit is left). */
+Test(act, gelu_is_accurate_including_the_far_negative_tail)
+{
+    enum { N = 77001 };
+    static double z[N], y[N], g[N], one[N];
+    for (size_t i = 0; i < N; i++) {
+        z[i] = -37.0 + 77.0 * (double)i / (N - 1); /* gelu(−37) ≈ −2e−298 is still normal */
+        one[i] = 1.0;
+    }
+    cr_assert_eq(nde_act_forward(NDE_ACT_GELU, z, y, N), NDE_OK);
+    cr_assert_eq(nde_act_backward(NDE_ACT_GELU, z, y, one, g, N), NDE_OK);
+    const long double inv_sqrt2 = 0.70710678118654752440084436210484903928L;
+    const long double inv_sqrt_2pi = 0.39894228040143267793994605993438186848L;
+    double worst_y = 0.0, worst_g = 0.0; /* in units of DBL_EPSILON·(16 + z²) */
+    for (size_t i = 0; i < N; i++) {
+        long double zl = z[i], cdf = 0.5L * erfcl(-zl * inv_sqrt2);
+        long double pdf = inv_sqrt_2pi * expl(-0.5L * zl * zl);
+        long double ty = zl * cdf, tg = cdf + zl * pdf;
+        double bound = (16.0 + z[i] * z[i]) * DBL_EPSILON;
+        double ey = (double)(fabsl(y[i] - ty) / (bound * fabsl(ty)));
+        double eg = (double)(fabsl(g[i] - tg) / (bound * (cdf + fabsl(zl * pdf))));
+        if (ty == 0.0L) ey = y[i] == 0.0 ? 0.0 : INFINITY;
+        cr_assert(ey <= 1.0, "gelu(%.17g) = %.17g, reference %.17Lg", z[i], y[i], ty);
+        cr_assert(eg <= 1.0, "gelu'(%.17g) = %.17g, reference %.17Lg", z[i], g[i], tg);
+        worst_y = fmax(worst_y, ey);
+        worst_g = fmax(worst_g, eg);
+    }
+    cr_log_info("gelu worst error %.3f, gelu' %.3f of the bound", worst_y, worst_g);
+    /* the cancelling form must fail this test where it is used by torch */
+    double zc = -8.0, erf_form = 0.5 * zc * (1.0 + erf(zc / sqrt(2.0)));
+    long double tc = 0.5L * zc * erfcl(-(long double)zc * inv_sqrt2);
+    cr_assert(fabsl(erf_form - tc) > 1e-3L * fabsl(tc));
+    /* underflow, limits and NaN */
+    double sx[] = {-40.0, -1e300, 40.0, 1e300, INFINITY, NAN, 0.0, -0.0};
+    double sy[8];
+    cr_assert_eq(nde_act_forward(NDE_ACT_GELU, sx, sy, 8), NDE_OK);
+    cr_assert(sy[0] <= 0.0 && sy[0] > -1e-320 && sy[1] == 0.0);
+    cr_assert(sy[2] == 40.0 && sy[3] == 1e300 && sy[4] == INFINITY);
+    cr_assert(isnan(sy[5]) && sy[6] == 0.0 && sy[7] == 0.0);
 }
 
 Test(act, bad_input_is_rejected)
@@ -404,6 +450,74 @@ Test(dense, forward_matches_loops_and_backward_matches_fd)
         cr_assert(rel_err(jy, y2, B * OUT) <= 1e-13);
         nde_params_destroy(&p);
     }
+}
+
+/* The shared dense products (nn/nn_internal.h) in both layouts — rows (n, features) for
+ * the MLP, columns (features, n) for 1×1 convolutions — with and without accumulation,
+ * against triple loops. */
+Test(dense, rows_and_columns_layouts_match_loops)
+{
+    const unsigned flag_sets[] = {0, NDE_DENSE_NO_BIAS, NDE_DENSE_TIME_INPUT,
+                                  NDE_DENSE_TIME_INPUT | NDE_DENSE_NO_BIAS};
+    enum { IN = 3, OUT = 70, N = 5 }; /* OUT > 64: two chunks of the bias sums */
+    for (size_t k = 0; k < 4; k++)
+        for (int cols = 0; cols < 2; cols++)
+            for (int acc = 0; acc < 2; acc++) {
+                nde_params *p;
+                cr_assert_eq(nde_params_create(&p), NDE_OK);
+                nde_dense d;
+                cr_assert_eq(nde_nn_dense_add(p, "lin", IN, OUT, flag_sets[k],
+                                              NDE_GROUP_DEFAULT, &d),
+                             NDE_OK);
+                size_t np = nde_params_count(p);
+                double *th = nde_params_theta(p);
+                fill_sin(th, np, 0.71, 0.3, 0.8);
+                static double x[N * IN], dy[N * OUT], y[N * OUT], dx[N * IN], y0[N * OUT],
+                    dx0[N * IN], g[IN * OUT + 2 * OUT], gref[IN * OUT + 2 * OUT];
+                double t = 0.37;
+                fill_sin(x, N * IN, 1.3, -0.2, 1.0);
+                fill_sin(dy, N * OUT, 0.57, 0.9, 1.0);
+                fill_sin(y0, N * OUT, 0.23, 0.1, acc ? 1.0 : 0.0);
+                fill_sin(dx0, N * IN, 0.41, 0.5, acc ? 1.0 : 0.0);
+                memcpy(y, y0, sizeof y);
+                memcpy(dx, dx0, sizeof dx);
+                for (size_t i = 0; i < np; i++) g[i] = gref[i] = 0.01 * (double)i;
+                nde_nn_layout lay = cols ? NDE_NN_COLS : NDE_NN_ROWS;
+                /* element (sample b, feature f) of an (N, F) or (F, N) array */
+#define AT(a, F, b, f) ((a)[cols ? (f) * N + (b) : (b) * (F) + (f)])
+                nde_nn_dense_forward(&d, th, t, x, y, N, lay, acc);
+                nde_nn_dense_backward(&d, th, t, x, dy, dx, g, N, lay, acc);
+                for (size_t b = 0; b < N; b++)
+                    for (size_t o = 0; o < OUT; o++) {
+                        double s = AT(y0, OUT, b, o) + (d.has_bias ? th[d.b_off + o] : 0.0);
+                        if (d.has_time) s += t * th[d.w_off + o * d.in_cols + IN];
+                        for (size_t i = 0; i < IN; i++)
+                            s += th[d.w_off + o * d.in_cols + i] * AT(x, IN, b, i);
+                        cr_assert(fabs(AT(y, OUT, b, o) - s) <= 1e-14 * (1.0 + fabs(s)),
+                                  "flags %u cols %d acc %d y[%zu,%zu]", flag_sets[k], cols, acc,
+                                  b, o);
+                    }
+                for (size_t b = 0; b < N; b++)
+                    for (size_t i = 0; i < IN; i++) {
+                        double s = AT(dx0, IN, b, i);
+                        for (size_t o = 0; o < OUT; o++)
+                            s += AT(dy, OUT, b, o) * th[d.w_off + o * d.in_cols + i];
+                        cr_assert(fabs(AT(dx, IN, b, i) - s) <= 1e-13 * (1.0 + fabs(s)));
+                    }
+                for (size_t o = 0; o < OUT; o++)
+                    for (size_t b = 0; b < N; b++) {
+                        double v = AT(dy, OUT, b, o);
+                        for (size_t i = 0; i < IN; i++)
+                            gref[d.w_off + o * d.in_cols + i] += v * AT(x, IN, b, i);
+                        if (d.has_time) gref[d.w_off + o * d.in_cols + IN] += t * v;
+                        if (d.has_bias) gref[d.b_off + o] += v;
+                    }
+#undef AT
+                for (size_t i = 0; i < np; i++)
+                    cr_assert(fabs(g[i] - gref[i]) <= 1e-13 * (1.0 + fabs(gref[i])),
+                              "flags %u cols %d acc %d gtheta[%zu]", flag_sets[k], cols, acc, i);
+                nde_params_destroy(&p);
+            }
 }
 
 Test(dense, bad_input_is_rejected)

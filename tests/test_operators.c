@@ -61,6 +61,12 @@ Test(gelu, derivative_matches_finite_differences_and_torch_values)
     nde_gelu_with_derivative(z, y2, d2, 5);
     cr_assert_eq(memcmp(y, y2, sizeof y), 0);
     for (int i = 0; i < 5; i++) cr_assert(fabs(d2[i] - g[i]) < 1e-15);
+    /* one GELU: NDE_ACT_GELU gives the same bits */
+    double ya[5], ga[5];
+    cr_assert_eq(nde_act_forward(NDE_ACT_GELU, z, ya, 5), NDE_OK);
+    cr_assert_eq(nde_act_backward(NDE_ACT_GELU, z, ya, one, ga, 5), NDE_OK);
+    cr_assert_eq(memcmp(y, ya, sizeof y), 0);
+    cr_assert_eq(memcmp(g, ga, sizeof g), 0);
     for (int i = 0; i < 5; i++) {
         double h = 1e-5, zp = z[i] + h, zm = z[i] - h, yp, ym;
         nde_gelu(&zp, &yp, 1);
@@ -68,6 +74,42 @@ Test(gelu, derivative_matches_finite_differences_and_torch_values)
         double fd = (yp - ym) / (2 * h);
         cr_assert(fabs(fd - g[i]) <= 1e-6 * fmax(1.0, fabs(fd)), "gelu'(%g): %g vs fd %g", z[i], g[i], fd);
     }
+}
+
+/* A value's GELU does not depend on its position, the array length or the entry point
+ * (the kernel pads its tail to a full vector block), and outputs may alias inputs. */
+Test(gelu, bits_do_not_depend_on_position_length_or_aliasing)
+{
+    enum { N = 37 };
+    double z[N], y[N], d[N], g[N], gy[N];
+    for (int i = 0; i < N; i++) {
+        z[i] = -6.0 + 0.37 * i + 1e-3 * sin(i);
+        gy[i] = cos(0.3 * i);
+    }
+    nde_gelu_with_derivative(z, y, d, N);
+    nde_gelu_vjp(z, gy, g, N);
+    for (int i = 0; i < N; i++) {
+        double ys, ds, gs;
+        nde_gelu(z + i, &ys, 1);
+        cr_assert_eq(memcmp(&ys, &y[i], sizeof ys), 0, "gelu(%g) at %d", z[i], i);
+        nde_gelu_with_derivative(z + i, &ys, &ds, 1);
+        cr_assert_eq(memcmp(&ds, &d[i], sizeof ds), 0, "gelu'(%g) at %d", z[i], i);
+        nde_gelu_vjp(z + i, gy + i, &gs, 1);
+        cr_assert_eq(memcmp(&gs, &g[i], sizeof gs), 0, "vjp at %d", i);
+        cr_assert_eq(g[i], gy[i] * d[i]);
+    }
+    for (int off = 1; off < 9; off++) { /* slices starting anywhere */
+        double ys[N];
+        nde_gelu(z + off, ys, N - off);
+        cr_assert_eq(memcmp(ys, y + off, (N - off) * sizeof *ys), 0, "offset %d", off);
+    }
+    double zz[N], dd[N];
+    memcpy(zz, z, sizeof z);
+    nde_gelu_with_derivative(zz, zz, dd, N); /* y in place */
+    cr_assert_eq(memcmp(zz, y, sizeof y), 0);
+    memcpy(zz, gy, sizeof gy);
+    nde_gelu_vjp(z, zz, zz, N); /* gz in place of gy */
+    cr_assert_eq(memcmp(zz, g, sizeof g), 0);
 }
 
 typedef struct pw_case {
@@ -119,6 +161,42 @@ Test(pointwise, vjp_matches_finite_differences)
         nde_free(gwf);
         nde_pointwise_destroy(&c.pw);
         cr_assert_null(c.pw);
+        nde_params_destroy(&p);
+    }
+}
+
+/* Tensors as torch names them, every one decayed (the legacy scripts' Adam); the
+ * forward with accumulate = 1 adds W x + b onto y; zero points are an argument error. */
+Test(pointwise, tensors_accumulation_and_bad_sizes)
+{
+    for (int bias = 0; bias <= 1; bias++) {
+        nde_params *p;
+        cr_assert_eq(nde_params_create(&p), NDE_OK);
+        nde_pointwise *pw;
+        cr_assert_eq(nde_pointwise_create(p, "pw", 3, 4, bias, &pw), NDE_OK);
+        const nde_tensor_info *tw = nde_params_find(p, "pw.weight");
+        cr_assert(tw && tw->ndim == 2 && tw->shape[0] == 4 && tw->shape[1] == 3);
+        cr_assert_eq(tw->group, NDE_GROUP_DEFAULT);
+        if (bias) cr_assert_eq(nde_params_find(p, "pw.bias")->group, NDE_GROUP_DEFAULT);
+        else cr_assert_null(nde_params_find(p, "pw.bias"));
+        nde_rng r;
+        nde_rng_seed(&r, 3);
+        nde_pointwise_init(pw, nde_params_theta(p), &r);
+        const size_t batch = 2, npts = 5, nx = batch * 3 * npts, ny = batch * 4 * npts;
+        double *x = rnd(nx, &r, 1), *y = rnd(ny, &r, 1);
+        double *yacc = nde_alloc_array(ny, sizeof *yacc), *yw = nde_alloc_array(ny, sizeof *yw);
+        memcpy(yacc, y, ny * sizeof *y);
+        const double *th = nde_params_theta(p);
+        cr_assert_eq(nde_pointwise_forward(pw, th, x, yacc, batch, npts, 1), NDE_OK);
+        cr_assert_eq(nde_pointwise_forward(pw, th, x, yw, batch, npts, 0), NDE_OK);
+        for (size_t i = 0; i < ny; i++) cr_assert(fabs(yacc[i] - (y[i] + yw[i])) <= 1e-14);
+        cr_assert_eq(nde_pointwise_forward(pw, th, x, yw, batch, 0, 0), NDE_ERR_ARG);
+        cr_assert_eq(nde_pointwise_vjp(pw, th, x, y, NULL, NULL, batch, 0, 0), NDE_ERR_ARG);
+        nde_free(x);
+        nde_free(y);
+        nde_free(yacc);
+        nde_free(yw);
+        nde_pointwise_destroy(&pw);
         nde_params_destroy(&p);
     }
 }

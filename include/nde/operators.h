@@ -118,7 +118,9 @@ nde_status nde_pointwise_vjp(const nde_pointwise *pw, const double *theta, const
                              size_t npts, int accumulate);
 
 /* ---- GELU (exact erf form, as torch.nn.functional.gelu) -------------------------------
- * gelu(z) = ½ z (1 + erf(z/√2)); gelu'(z) = ½(1 + erf(z/√2)) + z φ(z).
+ * gelu(z) = z Φ(z) = ½ z erfc(−z/√2); gelu'(z) = Φ(z) + z φ(z), computed in the erfc
+ * form, which keeps full relative accuracy for z ≪ 0 (torch's ½ z (1 + erf(z/√2))
+ * cancels there); "erf" below is this erfc. The same kernel as NDE_ACT_GELU (nde/nn.h).
  * All arrays (count); outputs may alias inputs. */
 void nde_gelu(const double *z, double *y, size_t count);
 /* y = gelu(z) and dydz = gelu'(z): what a backward pass needs, for one erf and one exp

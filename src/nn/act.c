@@ -1,7 +1,8 @@
 /* Activation functions: names, forward and backward over arrays.
  * Definitions and derivative conventions follow torch.nn.functional (PyTorch 1.13,
  * aten/src/ATen/native/cpu/Activation.cpp and UnaryOpsKernel.cpp): relu'(0) = 0,
- * softplus with beta 1 and threshold 20, exact-erf GELU, silu = x / (1 + e^-x). */
+ * softplus with beta 1 and threshold 20, exact-erf GELU (computed in its erfc form, see
+ * act_kernels.c), silu = x / (1 + e^-x). */
 #include "nde/nn.h"
 
 #include <math.h>
@@ -54,19 +55,6 @@ static nde_status check_args(const char *fn, nde_act a, size_t n, const void *p1
     return NDE_OK;
 }
 
-/* gelu(x) = x Φ(x) = ½ x erfc(−x/√2); erfc keeps full relative accuracy for x ≪ 0,
- * where torch's ½ x (1 + erf(x/√2)) cancels (Hendrycks & Gimpel 2016, eq. for GELU). */
-static const double inv_sqrt2 = 0.707106781186547524400844362105;
-
-static double gelu(double x) { return 0.5 * x * erfc(-x * inv_sqrt2); }
-
-/* gelu'(x) = Φ(x) + x φ(x), φ(x) = e^{−x²/2}/√(2π). */
-static double gelu_grad(double x)
-{
-    static const double inv_sqrt_2pi = 0.398942280401432677939946059934;
-    return 0.5 * erfc(-x * inv_sqrt2) + x * inv_sqrt_2pi * exp(-0.5 * x * x);
-}
-
 /* softplus(x) = log(1 + e^x), or x beyond torch's threshold 20. */
 static double softplus(double x) { return x > 20.0 ? x : log1p(exp(x)); }
 
@@ -84,9 +72,7 @@ nde_status nde_act_forward(nde_act a, const double *x, double *y, size_t n)
         /* x > 0 ? x : 0, with NaN passing through (torch's relu propagates NaN). */
         for (size_t i = 0; i < n; i++) y[i] = x[i] <= 0.0 ? 0.0 : x[i];
         break;
-    case NDE_ACT_GELU:
-        for (size_t i = 0; i < n; i++) y[i] = gelu(x[i]);
-        break;
+    case NDE_ACT_GELU: nde_kern_gelu(x, y, n); break;
     case NDE_ACT_SOFTPLUS:
         for (size_t i = 0; i < n; i++) y[i] = softplus(x[i]);
         break;
@@ -111,9 +97,7 @@ nde_status nde_act_backward(nde_act a, const double *x, const double *y, const d
         /* torch's threshold_backward: NaN inputs pass the gradient. */
         for (size_t i = 0; i < n; i++) dx[i] = x[i] <= 0.0 ? 0.0 : dy[i];
         break;
-    case NDE_ACT_GELU:
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_grad(x[i]);
-        break;
+    case NDE_ACT_GELU: nde_kern_gelu_backward(x, dy, dx, n); break;
     case NDE_ACT_SOFTPLUS: nde_kern_softplus_backward(x, dy, dx, n); break;
     case NDE_ACT_SWISH: nde_kern_swish_backward(x, dy, dx, n); break;
     case NDE_ACT_COUNT: break;

@@ -22,14 +22,24 @@
 #include <stdint.h>
 #include <string.h>
 
-/* x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512) variants picked at load time, with
- * multiply–adds contracted to FMA in this file only (ISO C mode otherwise keeps them
- * apart): the polynomials are ~1.6x faster and no less accurate. v3 and v4 give the
- * same bits; the baseline variant rounds every operation separately (≤ 1 ulp apart). */
+#include "nde_config.h"
+
+/* The CPU dispatch described in act_kernels.h. Multiply–adds are contracted to FMA in
+ * this file only (ISO C mode otherwise keeps them apart): the polynomials are ~1.6x
+ * faster and no less accurate. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #pragma GCC optimize("fp-contract=fast")
 #define NDE_VEC_CLONES \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if NDE_HAVE_LIBMVEC
+/* glibc's libmvec has vector variants of erfc and exp for every x86-64 level
+ * (_ZGVbN2v_ SSE2, _ZGVdN4v_ AVX2, _ZGVeN8v_ AVX-512; glibc ≥ 2.35 for erfc).
+ * Declaring them `simd` lets GCC vectorize the GELU loops into calls of the variant that
+ * matches each clone; `const` (they are only called for their value here, errno is never
+ * read) is what allows the loop to be vectorized without -fno-math-errno. */
+__attribute__((simd("notinbranch"), const)) double erfc(double x);
+__attribute__((simd("notinbranch"), const)) double exp(double x);
+#endif
 #else
 #define NDE_VEC_CLONES
 #endif
@@ -176,5 +186,86 @@ void nde_kern_softplus_backward(const double *x, const double *dy, double *dx, s
 {
     for (size_t i = 0; i < n; i++) {
         dx[i] = select(x[i] > 20.0, dy[i], dy[i] * sigmoid_kernel(x[i]));
+    }
+}
+
+/* GELU (Hendrycks & Gimpel 2016): gelu(z) = z Φ(z), Φ(z) = ½ erfc(−z/√2). The erfc form
+ * keeps full relative accuracy for z ≪ 0, where torch's ½ (1 + erf(z/√2)) cancels
+ * (at z = −8 it has no correct digit left). Derivative gelu'(z) = Φ(z) + z φ(z),
+ * φ(z) = e^{−z²/2}/√(2π).
+ *
+ * The kernels run in blocks of GELU_BLOCK values, the tail zero-padded to a full block,
+ * and every block computes Φ by the same loop: each value's Φ then comes from the same
+ * (vector) erfc whatever its position, the array length or the kernel, so gelu(z) has
+ * the same bits from all three and from any slice of an array. Copying through local
+ * blocks also leaves the loops free of aliasing between the caller's arrays. */
+enum { GELU_BLOCK = 8 };
+
+static const double inv_sqrt2 = 0.707106781186547524400844362105;
+static const double inv_sqrt_2pi = 0.398942280401432677939946059934;
+
+/* zb (GELU_BLOCK) ← m values of z, zero-padded. */
+static inline void gelu_load(const double *z, size_t m, double *zb)
+{
+    for (size_t j = 0; j < GELU_BLOCK; j++) zb[j] = 0.0;
+    memcpy(zb, z, m * sizeof *z);
+}
+
+/* cb = Φ(zb), the one erfc loop. "unroll 1" keeps the block loops loops: GCC vectorizes
+ * calls into libmvec only in the loop vectorizer, and would unroll them away first. */
+static inline void gelu_cdf_block(const double *zb, double *cb)
+{
+#pragma GCC unroll 1
+    for (size_t j = 0; j < GELU_BLOCK; j++) cb[j] = 0.5 * erfc(-zb[j] * inv_sqrt2);
+}
+
+/* gb = gelu'(zb) from cb = Φ(zb). */
+static inline void gelu_grad_block(const double *zb, const double *cb, double *gb)
+{
+#pragma GCC unroll 1
+    for (size_t j = 0; j < GELU_BLOCK; j++)
+        gb[j] = cb[j] + zb[j] * inv_sqrt_2pi * exp(-0.5 * zb[j] * zb[j]);
+}
+
+NDE_VEC_CLONES
+void nde_kern_gelu(const double *z, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; i += GELU_BLOCK) {
+        size_t m = n - i < GELU_BLOCK ? n - i : GELU_BLOCK;
+        double zb[GELU_BLOCK], cb[GELU_BLOCK];
+        gelu_load(z + i, m, zb);
+        gelu_cdf_block(zb, cb);
+        for (size_t j = 0; j < GELU_BLOCK; j++) cb[j] *= zb[j];
+        memcpy(y + i, cb, m * sizeof *y);
+    }
+}
+
+NDE_VEC_CLONES
+void nde_kern_gelu_with_grad(const double *z, double *y, double *dydz, size_t n)
+{
+    for (size_t i = 0; i < n; i += GELU_BLOCK) {
+        size_t m = n - i < GELU_BLOCK ? n - i : GELU_BLOCK;
+        double zb[GELU_BLOCK], cb[GELU_BLOCK], gb[GELU_BLOCK];
+        gelu_load(z + i, m, zb);
+        gelu_cdf_block(zb, cb);
+        gelu_grad_block(zb, cb, gb);
+        for (size_t j = 0; j < GELU_BLOCK; j++) cb[j] *= zb[j];
+        memcpy(y + i, cb, m * sizeof *y);
+        memcpy(dydz + i, gb, m * sizeof *dydz);
+    }
+}
+
+/* The derivative of nde_kern_gelu_with_grad, bit for bit (the compiler may contract
+ * and order Φ + z·φ differently when it inlines the block into another loop), through
+ * a stack buffer of GELU_CHUNK values: dx may alias dy or z. */
+enum { GELU_CHUNK = 32 * GELU_BLOCK };
+
+void nde_kern_gelu_backward(const double *z, const double *dy, double *dx, size_t n)
+{
+    double yb[GELU_CHUNK], gb[GELU_CHUNK];
+    for (size_t i = 0; i < n; i += GELU_CHUNK) {
+        size_t m = n - i < GELU_CHUNK ? n - i : GELU_CHUNK;
+        nde_kern_gelu_with_grad(z + i, yb, gb, m);
+        for (size_t j = 0; j < m; j++) dx[i + j] = dy[i + j] * gb[j];
     }
 }

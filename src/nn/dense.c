@@ -1,5 +1,7 @@
 /* Dense (fully connected) layer in torch.nn.Linear layout, y = [x, t] Wᵀ + b, batched
- * through BLAS dgemm; parameters live in an nde_params as offsets. */
+ * through BLAS dgemm; parameters live in an nde_params as offsets. The same products
+ * serve the MLP's (batch, features) rows and, transposed, the 1×1 convolutions of the
+ * operator layers on channel-major (channels, points) fields (nde_nn_layout). */
 #include "nde/nn.h"
 
 #include <cblas.h>
@@ -19,8 +21,8 @@ static nde_status tensor_name(char *buf, const char *prefix, const char *suffix)
     return NDE_OK;
 }
 
-nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t out,
-                         unsigned flags, nde_dense *d)
+nde_status nde_nn_dense_add(nde_params *p, const char *prefix, size_t in, size_t out,
+                            unsigned flags, int bias_group, nde_dense *d)
 {
     if (!p || !prefix || !d) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: NULL argument");
     if (!prefix[0]) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_add: empty tensor-name prefix");
@@ -48,9 +50,15 @@ nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t ou
                         l.has_bias && nde_params_find(p, bname) ? bname : wname);
     size_t wshape[2] = {out, l.in_cols};
     NDE_TRY(nde_params_add(p, wname, 2, wshape, NDE_GROUP_DEFAULT, &l.w_off));
-    if (l.has_bias) NDE_TRY(nde_params_add(p, bname, 1, &out, NDE_GROUP_NO_DECAY, &l.b_off));
+    if (l.has_bias) NDE_TRY(nde_params_add(p, bname, 1, &out, bias_group, &l.b_off));
     *d = l;
     return NDE_OK;
+}
+
+nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t out,
+                         unsigned flags, nde_dense *d)
+{
+    return nde_nn_dense_add(p, prefix, in, out, flags, NDE_GROUP_NO_DECAY, d);
 }
 
 size_t nde_nn_dense_end(const nde_dense *d)
@@ -75,47 +83,105 @@ static nde_status check_call(const char *fn, const nde_dense *d, const nde_param
     return NDE_OK;
 }
 
+/* c (out) = b + t·W[:, in], the part of y that does not depend on x, or NULL when the
+ * layer has neither bias nor time input. */
+static const double *constant_part(const nde_dense *d, const double *theta, double t, double *c,
+                                   size_t o0, size_t m)
+{
+    if (!d->has_bias && !d->has_time) return NULL;
+    const double *w = theta + d->w_off;
+    for (size_t o = 0; o < m; o++) {
+        double v = d->has_bias ? theta[d->b_off + o0 + o] : 0.0;
+        if (d->has_time) v += t * w[(o0 + o) * d->in_cols + d->in];
+        c[o] = v;
+    }
+    return c;
+}
+
 void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, const double *x,
-                          double *y, size_t batch)
+                          double *y, size_t n, nde_nn_layout layout, int accumulate)
 {
     const double *w = theta + d->w_off; /* (out, in_cols) */
-    double beta = 0.0;
-    if (d->has_bias || d->has_time) {
-        /* Row 0 holds b + t·W[:, in]; copy it to every row, then GEMM adds x Wᵀ. */
-        for (size_t o = 0; o < d->out; o++) {
-            double c = d->has_bias ? theta[d->b_off + o] : 0.0;
-            if (d->has_time) c += t * w[o * d->in_cols + d->in];
-            y[o] = c;
+    const int has_c = d->has_bias || d->has_time;
+    double beta = (accumulate || has_c) ? 1.0 : 0.0;
+    if (layout == NDE_NN_ROWS) {
+        if (has_c) {
+            if (accumulate) {
+                /* A chunk of outputs at a time, added to every row. */
+                enum { CHUNK = 64 };
+                double c[CHUNK];
+                for (size_t o0 = 0; o0 < d->out; o0 += CHUNK) {
+                    size_t m = d->out - o0 < CHUNK ? d->out - o0 : CHUNK;
+                    constant_part(d, theta, t, c, o0, m);
+                    for (size_t b = 0; b < n; b++)
+                        for (size_t o = 0; o < m; o++) y[b * d->out + o0 + o] += c[o];
+                }
+            } else {
+                /* Row 0 holds b + t·W[:, in]; copy it to every row, then GEMM adds x Wᵀ. */
+                constant_part(d, theta, t, y, 0, d->out);
+                for (size_t b = 1; b < n; b++) memcpy(y + b * d->out, y, d->out * sizeof *y);
+            }
         }
-        for (size_t b = 1; b < batch; b++) memcpy(y + b * d->out, y, d->out * sizeof *y);
-        beta = 1.0;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)d->out, (int)d->in,
+                    1.0, x, (int)d->in, w, (int)d->in_cols, beta, y, (int)d->out);
+        return;
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)batch, (int)d->out, (int)d->in, 1.0,
-                x, (int)d->in, w, (int)d->in_cols, beta, y, (int)d->out);
+    /* NDE_NN_COLS: y (out, n) = W[:, :in] x + c, row o of y filled with c[o] first. */
+    if (has_c)
+        for (size_t o = 0; o < d->out; o++) {
+            double c;
+            constant_part(d, theta, t, &c, o, 1);
+            double *row = y + o * n;
+            if (accumulate)
+                for (size_t p = 0; p < n; p++) row[p] += c;
+            else
+                for (size_t p = 0; p < n; p++) row[p] = c;
+        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d->out, (int)n, (int)d->in, 1.0,
+                w, (int)d->in_cols, x, (int)n, beta, y, (int)n);
 }
 
 void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, const double *x,
-                           const double *dy, double *dx, double *gtheta, size_t batch)
+                           const double *dy, double *dx, double *gtheta, size_t n,
+                           nde_nn_layout layout, int accumulate)
 {
     const double *w = theta + d->w_off; /* (out, in_cols) */
-    if (dx)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)d->in,
-                    (int)d->out, 1.0, dy, (int)d->out, w, (int)d->in_cols, 0.0, dx, (int)d->in);
+    const double beta = accumulate ? 1.0 : 0.0;
+    const int rows = layout == NDE_NN_ROWS;
+    if (dx) {
+        if (rows) /* dx (n, in) = dy W[:, :in] */
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d->in,
+                        (int)d->out, 1.0, dy, (int)d->out, w, (int)d->in_cols, beta, dx,
+                        (int)d->in);
+        else /* dx (in, n) = W[:, :in]ᵀ dy */
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->in, (int)n, (int)d->out,
+                        1.0, w, (int)d->in_cols, dy, (int)n, beta, dx, (int)n);
+    }
     if (!gtheta) return;
     double *gw = gtheta + d->w_off;
-    /* gW[:, :in] += dyᵀ x */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->out, (int)d->in, (int)batch, 1.0,
-                dy, (int)d->out, x, (int)d->in, 1.0, gw, (int)d->in_cols);
+    if (rows) /* gW[:, :in] += dyᵀ x */
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->out, (int)d->in, (int)n, 1.0,
+                    dy, (int)d->out, x, (int)d->in, 1.0, gw, (int)d->in_cols);
+    else /* gW[:, :in] += dy xᵀ */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d->out, (int)d->in, (int)n, 1.0,
+                    dy, (int)n, x, (int)n, 1.0, gw, (int)d->in_cols);
     if (!d->has_bias && !d->has_time) return;
-    /* Σ_batch dy, a chunk of outputs at a time so the sums vectorize across outputs. */
+    /* s = Σ_samples dy; gb += s, gW[:, in] += t·s. Rows: a chunk of outputs at a time so
+     * the sums vectorize across outputs; columns: each output's sum is one contiguous row. */
     enum { CHUNK = 64 };
     for (size_t o0 = 0; o0 < d->out; o0 += CHUNK) {
         size_t m = d->out - o0 < CHUNK ? d->out - o0 : CHUNK;
         double s[CHUNK] = {0};
-        for (size_t b = 0; b < batch; b++) {
-            const double *row = dy + b * d->out + o0;
-            for (size_t o = 0; o < m; o++) s[o] += row[o];
-        }
+        if (rows)
+            for (size_t b = 0; b < n; b++) {
+                const double *row = dy + b * d->out + o0;
+                for (size_t o = 0; o < m; o++) s[o] += row[o];
+            }
+        else
+            for (size_t o = 0; o < m; o++) {
+                const double *row = dy + (o0 + o) * n;
+                for (size_t p = 0; p < n; p++) s[o] += row[p];
+            }
         for (size_t o = 0; o < m; o++) {
             if (d->has_bias) gtheta[d->b_off + o0 + o] += s[o];
             if (d->has_time) gw[(o0 + o) * d->in_cols + d->in] += t * s[o];
@@ -135,7 +201,7 @@ nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, 
 {
     NDE_TRY(check_call("nde_dense_forward", d, p, batch));
     if (!x || !y) return NDE_FAIL(NDE_ERR_ARG, "nde_dense_forward: NULL x or y");
-    nde_nn_dense_forward(d, nde_params_theta_const(p), t, x, y, batch);
+    nde_nn_dense_forward(d, nde_params_theta_const(p), t, x, y, batch, NDE_NN_ROWS, 0);
     return NDE_OK;
 }
 
@@ -145,7 +211,8 @@ nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t,
     NDE_TRY(check_call("nde_dense_backward", d, p, batch));
     if (!dy || (gtheta && !x))
         return NDE_FAIL(NDE_ERR_ARG, "nde_dense_backward: NULL dy, or NULL x with gtheta");
-    nde_nn_dense_backward(d, nde_params_theta_const(p), t, x, dy, dx, gtheta, batch);
+    nde_nn_dense_backward(d, nde_params_theta_const(p), t, x, dy, dx, gtheta, batch, NDE_NN_ROWS,
+                          0);
     return NDE_OK;
 }
 

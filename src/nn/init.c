@@ -66,7 +66,13 @@ nde_status nde_dense_init(const nde_dense *d, nde_params *p, nde_init kind, doub
                         "nde_dense_init: layer (%zu -> %zu) needs params up to offset %zu, "
                         "params hold %zu",
                         d->in, d->out, end, nde_params_count(p));
-    double *theta = nde_params_theta(p);
+    nde_nn_dense_fill(d, nde_params_theta(p), kind, scale, rng);
+    return NDE_OK;
+}
+
+void nde_nn_dense_fill(const nde_dense *d, double *theta, nde_init kind, double scale,
+                       nde_rng *rng)
+{
     double *w = theta + d->w_off;
     double *b = d->has_bias ? theta + d->b_off : NULL;
     size_t nw = d->out * d->in_cols;
@@ -76,7 +82,7 @@ nde_status nde_dense_init(const nde_dense *d, nde_params *p, nde_init kind, doub
         double bound = 1.0 / sqrt(fan_in);
         nde_init_uniform(rng, -bound, bound, w, nw);
         if (b) nde_init_uniform(rng, -bound, bound, b, d->out);
-        return NDE_OK;
+        return;
     }
     case NDE_INIT_XAVIER_UNIFORM: {
         double bound = scale * sqrt(6.0 / (fan_in + fan_out));
@@ -90,5 +96,4 @@ nde_status nde_dense_init(const nde_dense *d, nde_params *p, nde_init kind, doub
     case NDE_INIT_COUNT: break;
     }
     if (b) nde_init_constant(0.0, b, d->out);
-    return NDE_OK;
 }

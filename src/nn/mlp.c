@@ -197,7 +197,7 @@ static nde_status forward_into(const nde_mlp *net, const double *theta, double t
     const double *h = x;
     for (size_t l = 0; l < net->n_layers; l++) {
         double *z = rec + batch * net->z_off[l], *a = rec + batch * net->a_off[l];
-        nde_nn_dense_forward(&net->layer[l], theta, t, h, z, batch);
+        nde_nn_dense_forward(&net->layer[l], theta, t, h, z, batch, NDE_NN_ROWS, 0);
         if (a != z) NDE_TRY(nde_act_forward(net->act[l], z, a, batch * net->layer[l].out));
         h = a;
     }
@@ -225,7 +225,8 @@ static nde_status backward_from(nde_mlp *net, const double *theta, double t, con
     NDE_TRY(act_grad(net, L - 1, rec, dy, dz, batch));
     for (size_t l = L; l-- > 0;) {
         const double *h = l == 0 ? x : rec + batch * net->a_off[l - 1];
-        nde_nn_dense_backward(&net->layer[l], theta, t, h, dz, l == 0 ? dx : dh, gtheta, batch);
+        nde_nn_dense_backward(&net->layer[l], theta, t, h, dz, l == 0 ? dx : dh, gtheta, batch,
+                              NDE_NN_ROWS, 0);
         if (l == 0) break;
         NDE_TRY(act_grad(net, l - 1, rec, dh, dh, batch));
         double *tmp = dz;
