@@ -34,25 +34,26 @@ static nde_status make(const nde_model_ops *ops, void *self, nde_params *params,
     return NDE_OK;
 }
 
+/* The owner of the parameters must be given: a store, or the wrapped model that owns one. */
+static nde_status owner_missing(const nde_model_ops *ops, void *self, nde_model **out,
+                                const char *what)
+{
+    if (ops && ops->destroy && self) ops->destroy(self);
+    if (out) *out = NULL;
+    return NDE_FAIL(NDE_ERR_ARG, "%s", what);
+}
+
 nde_status nde_model_create(const nde_model_ops *ops, void *self, nde_params *params,
                             size_t in_size, size_t out_size, nde_model **out)
 {
-    if (!params) {
-        if (ops && ops->destroy && self) ops->destroy(self);
-        if (out) *out = NULL;
-        return NDE_FAIL(NDE_ERR_ARG, "nde_model_create: NULL params");
-    }
+    if (!params) return owner_missing(ops, self, out, "nde_model_create: NULL params");
     return make(ops, self, params, NULL, in_size, out_size, out);
 }
 
 nde_status nde_model_wrap(const nde_model_ops *ops, void *self, nde_model *inner,
                           size_t in_size, size_t out_size, nde_model **out)
 {
-    if (!inner) {
-        if (ops && ops->destroy && self) ops->destroy(self);
-        if (out) *out = NULL;
-        return NDE_FAIL(NDE_ERR_ARG, "nde_model_wrap: NULL inner model");
-    }
+    if (!inner) return owner_missing(ops, self, out, "nde_model_wrap: NULL inner model");
     return make(ops, self, NULL, inner, in_size, out_size, out);
 }
 

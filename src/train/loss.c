@@ -4,34 +4,34 @@
 #include "nde/operators.h"
 #include "nde/trainer.h"
 
-static nde_status mse(void *ctx, const double *pred, const double *target, double *grad,
-                      size_t batch, size_t size, double *value)
+/* Mean over all batch·size entries of φ(pred − target), φ = d² (power 2) or |d| (power
+ * 1), and its gradient: 2d/n, or sign(d)/n with 0 at 0 (as torch). */
+static nde_status mean_elementwise(int power, const double *pred, const double *target,
+                                   double *grad, size_t batch, size_t size, double *value)
 {
-    (void)ctx;
     const size_t n = batch * size;
     double acc = 0.0;
     for (size_t i = 0; i < n; i++) {
         const double d = pred[i] - target[i];
-        acc += d * d;
-        if (grad) grad[i] = 2.0 * d / (double)n;
+        acc += power == 2 ? d * d : fabs(d);
+        if (grad) grad[i] = (power == 2 ? 2.0 * d : (double)((d > 0.0) - (d < 0.0))) / (double)n;
     }
     *value = acc / (double)n;
     return NDE_OK;
+}
+
+static nde_status mse(void *ctx, const double *pred, const double *target, double *grad,
+                      size_t batch, size_t size, double *value)
+{
+    (void)ctx;
+    return mean_elementwise(2, pred, target, grad, batch, size, value);
 }
 
 static nde_status l1(void *ctx, const double *pred, const double *target, double *grad,
                      size_t batch, size_t size, double *value)
 {
     (void)ctx;
-    const size_t n = batch * size;
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = pred[i] - target[i];
-        acc += fabs(d);
-        if (grad) grad[i] = (double)((d > 0.0) - (d < 0.0)) / (double)n; /* sign, 0 at 0 (torch) */
-    }
-    *value = acc / (double)n;
-    return NDE_OK;
+    return mean_elementwise(1, pred, target, grad, batch, size, value);
 }
 
 static nde_status rel_l2(void *ctx, const double *pred, const double *target, double *grad,
