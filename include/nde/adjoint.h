@@ -24,8 +24,8 @@ extern "C" {
  * grad_u0    (batch, dim): ∂L/∂u0 is WRITTEN; NULL → not wanted.
  * Errors: NDE_ERR_STATE if the last solve failed, recorded no tape, or there was
  * none; NDE_ERR_ARG for NULL dL_dtraj; the field's vjp status. */
-nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
-                                size_t n_theta, double *grad_u0);
+NDE_API nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
+                                        size_t n_theta, double *grad_u0);
 
 /* ---- continuous adjoints ("optimize, then discretize") ----------------------
  * The adjoint ODE of the last solve's loss L(traj),
@@ -56,25 +56,25 @@ typedef struct nde_cont_adjoint_opts {
 /* The forward solver's method and tolerances (TSIT5 for the backsolve and interpolating
  * adjoints when the forward method is a fixed-step or SUNDIALS method other than CVODES
  * BDF/Adams, which backsolve can use itself). */
-nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s);
+NDE_API nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s);
 
 /* Backsolve adjoint (torchdiffeq's odeint_adjoint; SciMLSensitivity BacksolveAdjoint with
  * checkpointing): integrate [u, λ, μ] backwards between consecutive save times,
  * restarting u at traj[k] at each of them so the reconstructed state does not drift.
  * Memory O(batch·dim + n_params) beyond traj. Unstable on stiff problems whose backward
  * flow blows up (pass a CVODES method in opts for mildly stiff ones). */
-nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL_dtraj,
-                                 double *grad_theta, size_t n_theta, double *grad_u0,
-                                 const nde_cont_adjoint_opts *opts);
+NDE_API nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL_dtraj,
+                                         double *grad_theta, size_t n_theta, double *grad_u0,
+                                         const nde_cont_adjoint_opts *opts);
 
 /* Interpolating adjoint (SciMLSensitivity InterpolatingAdjoint with checkpointing): for
  * each save interval, last first, re-solve the forward from traj[k−1] with an explicit
  * pair (opts.method if it is BS3/DOPRI5/TSIT5, else TSIT5) keeping its stages, and
  * integrate [λ, μ] backwards with u(t) from that solve's dense output. Memory: one
  * interval's stages. */
-nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL_dtraj,
-                                     double *grad_theta, size_t n_theta, double *grad_u0,
-                                     const nde_cont_adjoint_opts *opts);
+NDE_API nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL_dtraj,
+                                             double *grad_theta, size_t n_theta, double *grad_u0,
+                                             const nde_cont_adjoint_opts *opts);
 
 /* CVODES adjoint (Serban & Hindmarsh, "CVODES: the sensitivity-enabled ODE solver in
  * SUNDIALS", 2005): the last solve must be NDE_CVODE_BDF/ADAMS with
@@ -85,9 +85,9 @@ nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const do
  * Errors as above, plus NDE_ERR_STATE if no checkpoints were recorded and
  * NDE_ERR_UNSUPPORTED in builds without SUNDIALS; SUNDIALS failures as NDE_ERR_SOLVER
  * with SUNDIALS' message. */
-nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *grad_theta,
-                              size_t n_theta, double *grad_u0,
-                              const nde_cont_adjoint_opts *opts);
+NDE_API nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *grad_theta,
+                                      size_t n_theta, double *grad_u0,
+                                      const nde_cont_adjoint_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -33,8 +33,8 @@ typedef struct nde_train_state {
 /* Write params (required), opt (NULL: none; read only) and ts (NULL: none) to `path`.
  * NDE_ERR_ARG for NULL path/params, NDE_ERR_IO if the file cannot be written (the old
  * file, if any, is then unchanged). */
-nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_optim *opt,
-                               const nde_train_state *ts);
+NDE_API nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_optim *opt,
+                                       const nde_train_state *ts);
 
 /* Restore params, and opt / ts when not NULL, from `path`. Every parameter tensor must
  * be present with its exact shape (F64 or F32); with opt, the file must come from the
@@ -43,8 +43,8 @@ nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_o
  * "train.*" without ts) are ignored; any other unknown tensor is an error.
  * Errors: NDE_ERR_IO (unreadable), NDE_ERR_FORMAT (malformed or mismatched; the message
  * names the file, the tensor and the expected and found dtype/shape). */
-nde_status nde_checkpoint_load(const char *path, nde_params *params, nde_optim *opt,
-                               nde_train_state *ts);
+NDE_API nde_status nde_checkpoint_load(const char *path, nde_params *params, nde_optim *opt,
+                                       nde_train_state *ts);
 
 #ifdef __cplusplus
 }
