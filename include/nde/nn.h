@@ -7,7 +7,7 @@
  * Layers own no parameters: they register named tensors in a caller's nde_params and
  * keep offsets into θ and the flat gradient, so several modules can share one θ.
  *
- * Typical use (compiled and run by tests/test_nn.c; a model such as the spiral's
+ * Typical use (compiled and run by the test suite; a model such as the spiral's
  * du/dt = MLP(u³) wraps nde_mlp_forward/nde_mlp_vjp in its own field instead):
  *     nde_params *p;   NDE_TRY(nde_params_create(&p));
  *     nde_mlp *net;    NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,

@@ -11,12 +11,24 @@
  * save times never force extra steps, and the discrete adjoint (nde/adjoint.h)
  * differentiates that interpolant.
  *
- * Typical use:
+ * Typical use (compiled and run by the test suite): three states of du/dt = MLP(u),
+ * saved at t = 0, 0.5 and 1 (nde/nn.h makes the network and its field):
+ *     nde_params *p;  NDE_TRY(nde_params_create(&p));
+ *     nde_mlp *net;   NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
+ *                         .hidden = {16}, .act = NDE_ACT_TANH}, "f", &net));
+ *     nde_rng rng;    nde_rng_seed(&rng, 1);
+ *     NDE_TRY(nde_mlp_init(net, p, NDE_INIT_TORCH, 0.0, &rng));
+ *     nde_field field;  NDE_TRY(nde_mlp_field(net, p, &field));
  *     nde_solver_opts o = nde_solver_defaults(NDE_DOPRI5);
  *     o.rtol = 1e-7; o.atol = 1e-9;
  *     nde_solver *s;  NDE_TRY(nde_solver_create(NULL, &field, &o, &s));
- *     NDE_TRY(nde_solve(s, batch, u0, nt, ts, traj));   // traj is (nt, batch, dim)
- *     nde_solver_destroy(&s);
+ *     enum { batch = 3, dim = 2, nt = 3 };
+ *     double u0[batch * dim] = {1, 0, 0, 1, -1, 0.5}, ts[nt] = {0.0, 0.5, 1.0};
+ *     double traj[nt * batch * dim];                     // (nt, batch, dim); traj[0] = u0
+ *     NDE_TRY(nde_solve(s, batch, dim, u0, nt, ts, traj));
+ *     printf("u(1) of sample 0: %g %g, %zu steps\n", traj[2 * batch * dim],
+ *            traj[2 * batch * dim + 1], nde_solver_get_stats(s)->n_accepted);
+ *     nde_solver_destroy(&s);  nde_mlp_destroy(&net);  nde_params_destroy(&p);
  */
 #ifndef NDE_ODE_H
 #define NDE_ODE_H
