@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fields.h"
+#include "gradcheck.h"
 #include "nde/nde.h"
-#include "numcheck.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
 
@@ -36,6 +36,20 @@ typedef struct grad_case {
     double h0; /* > 0: fixed step */
 } grad_case;
 
+/* L(θ, u0) of a solve that reads θ and u0 from here (the field holds theta). */
+typedef struct solve_loss {
+    nde_solver *s;
+    double *u0, *traj;
+    const double *g;
+} solve_loss;
+
+static double solve_loss_eval(void *ctx)
+{
+    solve_loss *sl = ctx;
+    CHECK(nde_solve(sl->s, B, D, sl->u0, NT, ts, sl->traj));
+    return loss(sl->traj, sl->g);
+}
+
 static void check_gradient(grad_case gc)
 {
     double theta[NP];
@@ -63,38 +77,17 @@ static void check_gradient(grad_case gc)
 
     /* central differences with the accepted steps frozen */
     CHECK(nde_solver_freeze_steps(s));
-    const double eps = 1e-6;
-    double fd_th[NP], fd_u0[B * D];
-    for (int i = 0; i < NP; i++) {
-        double keep = theta[i];
-        theta[i] = keep + eps;
-        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
-        double lp = loss(traj, g);
-        theta[i] = keep - eps;
-        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
-        double lm = loss(traj, g);
-        theta[i] = keep;
-        fd_th[i] = (lp - lm) / (2 * eps);
-    }
-    for (int i = 0; i < B * D; i++) {
-        double keep = u0[i];
-        u0[i] = keep + eps;
-        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
-        double lp = loss(traj, g);
-        u0[i] = keep - eps;
-        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
-        double lm = loss(traj, g);
-        u0[i] = keep;
-        fd_u0[i] = (lp - lm) / (2 * eps);
-    }
+    solve_loss sl = {.s = s, .u0 = u0, .traj = traj, .g = g};
+    const char *name = nde_method_name(gc.m);
+    double eth = gc_check(theta, NP, 1e-6, GC_CENTRAL2, solve_loss_eval, &sl, gth, gc_l2(1e-6),
+                          "%s tape %d: theta", name, (int)gc.tape);
+    double eu = gc_check(u0, B * D, 1e-6, GC_CENTRAL2, solve_loss_eval, &sl, gu0, gc_l2(1e-6),
+                         "%s tape %d: u0", name, (int)gc.tape);
     size_t nsteps2;
     nde_solver_steps(s, &nsteps2);
     cr_assert_eq(nsteps2, nsteps);
-    double eth = rel_err(gth, fd_th, NP), eu = rel_err(gu0, fd_u0, B * D);
-    cr_log_info("%s tape %d: %zu steps, rel err theta %.2e u0 %.2e", nde_method_name(gc.m),
-                (int)gc.tape, nsteps, eth, eu);
-    cr_expect(eth <= 1e-6, "%s: theta gradient rel err %.3e", nde_method_name(gc.m), eth);
-    cr_expect(eu <= 1e-6, "%s: u0 gradient rel err %.3e", nde_method_name(gc.m), eu);
+    cr_log_info("%s tape %d: %zu steps, rel err theta %.2e u0 %.2e", name, (int)gc.tape, nsteps,
+                eth, eu);
     nde_solver_destroy(&s);
 }
 
