@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "gradcheck.h"
 #include "numcheck.h"
 #include "ref/nn_ref.h"
 
@@ -90,9 +91,7 @@ Test(act, derivatives_match_finite_differences)
         cr_assert_eq(nde_act_forward((nde_act)a, xp, yp, N), NDE_OK);
         cr_assert_eq(nde_act_forward((nde_act)a, xm, ym, N), NDE_OK);
         for (size_t i = 0; i < N; i++) fd[i] = dy[i] * (yp[i] - ym[i]) / (2.0 * FD_H);
-        double e = rel_err(dx, fd, N);
-        cr_assert(e <= FD_TOL, "%s: derivative vs FD relative error %g", nde_act_name((nde_act)a),
-                  e);
+        gc_expect_close(dx, fd, N, gc_l2(FD_TOL), "%s: derivative", nde_act_name((nde_act)a));
         /* in place (dx aliasing dy, y aliasing x) gives the same bits */
         double tmp[N];
         memcpy(tmp, dy, sizeof tmp);
@@ -334,12 +333,21 @@ Test(init, same_seed_same_bits_and_bad_scale)
 
 /* ---- dense layer ------------------------------------------------------------ */
 
-/* Scalar loss Σ dy ⊙ dense(x) for finite differences. */
-static double dense_loss(const nde_dense *d, const nde_params *p, double t, const double *x,
-                         const double *dy, double *y, size_t batch)
+/* Scalar loss Σ dy ⊙ dense(x) for finite differences in x or θ. */
+typedef struct dense_loss_ctx {
+    const nde_dense *d;
+    const nde_params *p;
+    double t;
+    const double *x, *dy;
+    double *y; /* scratch (batch, out) */
+    size_t batch;
+} dense_loss_ctx;
+
+static double dense_loss(void *ctx)
 {
-    cr_assert_eq(nde_dense_forward(d, p, t, x, y, batch), NDE_OK);
-    return dot(dy, y, batch * d->out);
+    dense_loss_ctx *c = ctx;
+    cr_assert_eq(nde_dense_forward(c->d, c->p, c->t, c->x, c->y, c->batch), NDE_OK);
+    return dot(c->dy, c->y, c->batch * c->d->out);
 }
 
 Test(dense, forward_matches_loops_and_backward_matches_fd)
@@ -370,27 +378,12 @@ Test(dense, forward_matches_loops_and_backward_matches_fd)
         double *g = nde_params_grad(p);
         nde_params_zero_grad(p);
         cr_assert_eq(nde_dense_backward(&d, p, t, x, dy, dx, g, B), NDE_OK);
-        double fdx[B * IN], fdg[64], tmp[B * OUT];
-        for (size_t i = 0; i < B * IN; i++) {
-            double keep = x[i];
-            x[i] = keep + FD_H;
-            double lp = dense_loss(&d, p, t, x, dy, tmp, B);
-            x[i] = keep - FD_H;
-            double lm = dense_loss(&d, p, t, x, dy, tmp, B);
-            x[i] = keep;
-            fdx[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        for (size_t i = 0; i < n; i++) {
-            double keep = th[i];
-            th[i] = keep + FD_H;
-            double lp = dense_loss(&d, p, t, x, dy, tmp, B);
-            th[i] = keep - FD_H;
-            double lm = dense_loss(&d, p, t, x, dy, tmp, B);
-            th[i] = keep;
-            fdg[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        cr_assert(rel_err(dx, fdx, B * IN) <= FD_TOL, "flags %u dx", flag_sets[k]);
-        cr_assert(rel_err(g, fdg, n) <= FD_TOL, "flags %u dθ", flag_sets[k]);
+        double fdg[64], tmp[B * OUT];
+        dense_loss_ctx lc = {.d = &d, .p = p, .t = t, .x = x, .dy = dy, .y = tmp, .batch = B};
+        gc_check(x, B * IN, FD_H, GC_CENTRAL2, dense_loss, &lc, dx, gc_l2(FD_TOL), "flags %u dx",
+                 flag_sets[k]);
+        gc_fd_gradient(th, n, FD_H, GC_CENTRAL2, dense_loss, &lc, fdg);
+        gc_expect_close(g, fdg, n, gc_l2(FD_TOL), "flags %u dθ", flag_sets[k]);
         /* the gradient accumulates */
         cr_assert_eq(nde_dense_backward(&d, p, t, x, dy, NULL, g, B), NDE_OK);
         for (size_t i = 0; i < n; i++) cr_assert(fabs(g[i] - 2.0 * fdg[i]) <= 1e-8 * (1 + fabs(fdg[i])));
@@ -548,11 +541,20 @@ Test(mlp, forward_matches_naive_loops)
     }
 }
 
-static double mlp_loss(built *m, double t, const double *x, const double *dy, size_t batch)
+/* Σ dy ⊙ MLP(t, x) for finite differences in x or θ. */
+typedef struct mlp_loss_ctx {
+    built *m;
+    double t;
+    const double *x, *dy;
+    size_t batch;
+} mlp_loss_ctx;
+
+static double mlp_loss(void *ctx)
 {
+    mlp_loss_ctx *c = ctx;
     double y[64];
-    cr_assert_eq(nde_mlp_forward(m->net, m->p, t, x, y, batch), NDE_OK);
-    return dot(dy, y, batch * nde_mlp_out(m->net));
+    cr_assert_eq(nde_mlp_forward(c->m->net, c->m->p, c->t, c->x, y, c->batch), NDE_OK);
+    return dot(c->dy, y, c->batch * nde_mlp_out(c->m->net));
 }
 
 /* dx and dθ of Σ dy ⊙ MLP(t, x) against central differences, every case and time mode. */
@@ -562,36 +564,17 @@ Test(mlp, vjp_matches_finite_differences)
     for (size_t c = 0; c < N_MLP_CASES; c++) {
         built m = build(&mlp_cases[c].spec, 20 + c);
         size_t in = nde_mlp_in(m.net), out = nde_mlp_out(m.net), n = nde_params_count(m.p);
-        double x[B * 8], dy[B * 8], dx[B * 8], fdx[B * 8], t = -0.41;
+        double x[B * 8], dy[B * 8], dx[B * 8], t = -0.41;
         fill_sin(x, B * in, 1.7, 0.2, 1.2);
         fill_sin(dy, B * out, 0.6, 1.1, 1.0);
         double *g = nde_params_grad(m.p);
         nde_params_zero_grad(m.p);
         cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x, dy, dx, g, B), NDE_OK);
-        for (size_t i = 0; i < B * in; i++) {
-            double keep = x[i];
-            x[i] = keep + FD_H;
-            double lp = mlp_loss(&m, t, x, dy, B);
-            x[i] = keep - FD_H;
-            double lm = mlp_loss(&m, t, x, dy, B);
-            x[i] = keep;
-            fdx[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        double *fdg = nde_alloc_array(n, sizeof *fdg);
-        double *th = nde_params_theta(m.p);
-        for (size_t i = 0; i < n; i++) {
-            double keep = th[i];
-            th[i] = keep + FD_H;
-            double lp = mlp_loss(&m, t, x, dy, B);
-            th[i] = keep - FD_H;
-            double lm = mlp_loss(&m, t, x, dy, B);
-            th[i] = keep;
-            fdg[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        double ex = rel_err(dx, fdx, B * in), eg = rel_err(g, fdg, n);
-        cr_assert(ex <= FD_TOL, "%s: dx relative error %g", mlp_cases[c].name, ex);
-        cr_assert(eg <= FD_TOL, "%s: dθ relative error %g", mlp_cases[c].name, eg);
-        nde_free(fdg);
+        mlp_loss_ctx lc = {.m = &m, .t = t, .x = x, .dy = dy, .batch = B};
+        gc_check(x, B * in, FD_H, GC_CENTRAL2, mlp_loss, &lc, dx, gc_l2(FD_TOL), "%s: dx",
+                 mlp_cases[c].name);
+        gc_check(nde_params_theta(m.p), n, FD_H, GC_CENTRAL2, mlp_loss, &lc, g, gc_l2(FD_TOL),
+                 "%s: dθ", mlp_cases[c].name);
         unbuild(&m);
     }
 }
@@ -715,8 +698,7 @@ Test(mlp, jvp_matches_fd_and_is_the_adjoint_of_vjp)
         cr_assert_eq(nde_mlp_forward(m.net, m.p, t, xp, yp, B), NDE_OK);
         cr_assert_eq(nde_mlp_forward(m.net, m.p, t, xm, ym, B), NDE_OK);
         for (size_t i = 0; i < B * out; i++) fd[i] = (yp[i] - ym[i]) / (2.0 * FD_H);
-        double e = rel_err(jy, fd, B * out);
-        cr_assert(e <= FD_TOL, "%s: jvp relative error %g", mlp_cases[c].name, e);
+        gc_expect_close(jy, fd, B * out, gc_l2(FD_TOL), "%s: jvp", mlp_cases[c].name);
         cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x, v, vx, NULL, B), NDE_OK);
         double lhs = dot(v, jy, B * out), rhs = dot(vx, w, B * in);
         cr_assert(fabs(lhs - rhs) <= 1e-13 * (fabs(lhs) + 1e-3), "%s: %.17g vs %.17g",
