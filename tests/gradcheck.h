@@ -87,6 +87,27 @@ static inline double gc_fd_directional(double *x, const double *dir, size_t n, d
     return (fp - fm) / (2 * h);
 }
 
+/* The scalar ⟨r, f(v)⟩ of a vector function f (writing nout values into out, scratch the
+ * caller provides), whose gradient in v is the vector–Jacobian product with cotangent r:
+ * the objective for checking a VJP. f reads v through user. */
+typedef void (*gc_vector_fn)(void *user, double *out);
+typedef struct gc_cotangent {
+    gc_vector_fn f;
+    void *user;
+    const double *r; /* (nout) */
+    size_t nout;
+    double *out;     /* (nout) scratch */
+} gc_cotangent;
+
+static inline double gc_cotangent_eval(void *ctx)
+{
+    gc_cotangent *c = ctx;
+    c->f(c->user, c->out);
+    double s = 0.0;
+    for (size_t i = 0; i < c->nout; i++) s += c->r[i] * c->out[i];
+    return s;
+}
+
 /* How the analytic gradient an is compared with the finite differences fd:
  *   GC_EACH  every entry: |an_i − fd_i| <= atol + rtol·|fd_i|
  *   GC_L2    the vector:  ‖an − fd‖₂ / ‖fd‖₂ <= rtol (the rel_err of numcheck.h), or
