@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nde/nde.h"
 #include "numcheck.h"
 
 #if defined(__GNUC__)
@@ -106,6 +107,29 @@ static inline double gc_cotangent_eval(void *ctx)
     double s = 0.0;
     for (size_t i = 0; i < c->nout; i++) s += c->r[i] * c->out[i];
     return s;
+}
+
+/* L = Σ g ⊙ traj of a solve from u0 over ts: the objective of the adjoint checks. θ is
+ * whatever the solver's field reads; u0 is read from here. Freeze the solver's steps
+ * (nde_solver_freeze_steps) to difference the discrete solution the adjoint
+ * differentiates. */
+typedef struct gc_solve_loss {
+    nde_solver *s;
+    size_t batch, dim, nt;
+    const double *ts; /* (nt) */
+    double *u0;       /* (batch, dim) */
+    double *traj;     /* (nt, batch, dim) scratch */
+    const double *g;  /* (nt, batch, dim) */
+} gc_solve_loss;
+
+static inline double gc_solve_loss_eval(void *ctx)
+{
+    gc_solve_loss *c = ctx;
+    nde_status st = nde_solve(c->s, c->batch, c->dim, c->u0, c->nt, c->ts, c->traj);
+    cr_assert_eq(st, NDE_OK, "nde_solve: %s", nde_last_error());
+    double l = 0.0;
+    for (size_t i = 0; i < c->nt * c->batch * c->dim; i++) l += c->g[i] * c->traj[i];
+    return l;
 }
 
 /* How the analytic gradient an is compared with the finite differences fd:

@@ -22,33 +22,13 @@ static void init_theta(double *theta)
     for (int i = 0; i < NP; i++) theta[i] = 0.8 * nde_rng_normal(&r);
 }
 
-/* L = Σ_k g_k · traj[k]: any dL/dtraj can be written this way. */
-static double loss(const double *traj, const double *g)
-{
-    double l = 0.0;
-    for (int i = 0; i < NT * B * D; i++) l += g[i] * traj[i];
-    return l;
-}
+/* The loss is L = Σ_k g_k · traj[k] (gc_solve_loss): any dL/dtraj can be written this way. */
 
 typedef struct grad_case {
     nde_method m;
     nde_tape tape;
     double h0; /* > 0: fixed step */
 } grad_case;
-
-/* L(θ, u0) of a solve that reads θ and u0 from here (the field holds theta). */
-typedef struct solve_loss {
-    nde_solver *s;
-    double *u0, *traj;
-    const double *g;
-} solve_loss;
-
-static double solve_loss_eval(void *ctx)
-{
-    solve_loss *sl = ctx;
-    CHECK(nde_solve(sl->s, B, D, sl->u0, NT, ts, sl->traj));
-    return loss(sl->traj, sl->g);
-}
 
 static void check_gradient(grad_case gc)
 {
@@ -77,11 +57,12 @@ static void check_gradient(grad_case gc)
 
     /* central differences with the accepted steps frozen */
     CHECK(nde_solver_freeze_steps(s));
-    solve_loss sl = {.s = s, .u0 = u0, .traj = traj, .g = g};
+    gc_solve_loss sl = {.s = s, .batch = B, .dim = D, .nt = NT, .ts = ts, .u0 = u0, .traj = traj,
+                        .g = g};
     const char *name = nde_method_name(gc.m);
-    double eth = gc_check(theta, NP, 1e-6, GC_CENTRAL2, solve_loss_eval, &sl, gth, gc_l2(1e-6),
+    double eth = gc_check(theta, NP, 1e-6, GC_CENTRAL2, gc_solve_loss_eval, &sl, gth, gc_l2(1e-6),
                           "%s tape %d: theta", name, (int)gc.tape);
-    double eu = gc_check(u0, B * D, 1e-6, GC_CENTRAL2, solve_loss_eval, &sl, gu0, gc_l2(1e-6),
+    double eu = gc_check(u0, B * D, 1e-6, GC_CENTRAL2, gc_solve_loss_eval, &sl, gu0, gc_l2(1e-6),
                          "%s tape %d: u0", name, (int)gc.tape);
     size_t nsteps2;
     nde_solver_steps(s, &nsteps2);
