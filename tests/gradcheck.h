@@ -109,6 +109,21 @@ static inline double gc_cotangent_eval(void *ctx)
     return s;
 }
 
+/* Forward mode: jw (nout) = (f(x + h·w) − f(x − h·w)) / 2h, the Jacobian of a vector
+ * function f (reading x (n) through user) applied to w (n); x is restored exactly.
+ * Scratch: save (n), fm (nout). */
+static inline void gc_fd_jvp(double *x, const double *w, size_t n, double h, gc_vector_fn f,
+                             void *user, size_t nout, double *jw, double *save, double *fm)
+{
+    memcpy(save, x, n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = save[i] + h * w[i];
+    f(user, jw);
+    for (size_t i = 0; i < n; i++) x[i] = save[i] - h * w[i];
+    f(user, fm);
+    memcpy(x, save, n * sizeof *x);
+    for (size_t i = 0; i < nout; i++) jw[i] = (jw[i] - fm[i]) / (2 * h);
+}
+
 /* L = Σ g ⊙ traj of a solve from u0 over ts: the objective of the adjoint checks. θ is
  * whatever the solver's field reads; u0 is read from here. Freeze the solver's steps
  * (nde_solver_freeze_steps) to difference the discrete solution the adjoint

@@ -80,3 +80,33 @@ Test(gradcheck, vanishing_reference_and_nan_fail)
     cr_assert(!r.ok && r.worst == 2);
     cr_assert(!gc_compare(an, zero, N, (gc_tol){GC_L2, 1e-6, 1.0}).ok);
 }
+
+/* f(x)_i = x_i² x_{(i+1) mod N}: J w by forward-mode differences, and ⟨r, f⟩'s gradient
+ * (the VJP objective) against the transposed product. */
+static void vec_f(void *user, double *out)
+{
+    const double *x = user;
+    for (int i = 0; i < N; i++) out[i] = x[i] * x[i] * x[(i + 1) % N];
+}
+
+Test(gradcheck, jvp_and_cotangent_of_a_vector_function)
+{
+    double x[N], w[N], r[N], jw[N], ref[N], save[N], fm[N], out[N], vjp[N] = {0};
+    memcpy(x, x_init, sizeof x);
+    for (int i = 0; i < N; i++) {
+        w[i] = 0.5 + 0.13 * i;
+        r[i] = 1.0 - 0.2 * i;
+    }
+    for (int i = 0; i < N; i++) {
+        int j = (i + 1) % N;
+        ref[i] = 2 * x[i] * x[j] * w[i] + x[i] * x[i] * w[j];
+        vjp[i] += r[i] * 2 * x[i] * x[j];
+        vjp[j] += r[i] * x[i] * x[i];
+    }
+    gc_fd_jvp(x, w, N, 1e-5, vec_f, x, N, jw, save, fm);
+    /* h² f''' truncation ~1e-10 against entries down to ~0.04 */
+    gc_expect_close(jw, ref, N, gc_each(1e-7, 1e-10), "jvp");
+    cr_assert_eq(memcmp(x, x_init, sizeof x), 0, "x not restored by gc_fd_jvp");
+    gc_cotangent L = {.f = vec_f, .user = x, .r = r, .nout = N, .out = out};
+    gc_check(x, N, 1e-5, GC_CENTRAL2, gc_cotangent_eval, &L, vjp, gc_l2(1e-9), "cotangent");
+}

@@ -71,12 +71,26 @@ Test(act, matches_pytorch)
     }
 }
 
-/* Every derivative against central differences of the forward, away from relu's kink
- * and softplus's threshold. */
+/* The activation over a vector, for gc_fd_jvp. */
+typedef struct act_eval {
+    nde_act a;
+    const double *x;
+    size_t n;
+} act_eval;
+
+static void act_eval_forward(void *user, double *y)
+{
+    act_eval *e = user;
+    cr_assert_eq(nde_act_forward(e->a, e->x, y, e->n), NDE_OK);
+}
+
+/* Every derivative against central differences of the forward (all points at once: the
+ * activation is element-wise, so the JVP along ones is its derivative), away from relu's
+ * kink and softplus's threshold. */
 Test(act, derivatives_match_finite_differences)
 {
     enum { N = 400 };
-    static double x[N], y[N], dy[N], dx[N], xp[N], xm[N], yp[N], ym[N], fd[N];
+    static double x[N], y[N], dy[N], dx[N], ones[N], save[N], ym[N], fd[N];
     for (size_t i = 0; i < N; i++) {
         x[i] = -12.0 + 24.0 * ((double)i + 0.37) / N;
         dy[i] = 1.0 + 0.5 * sin(0.3 * (double)i);
@@ -84,13 +98,10 @@ Test(act, derivatives_match_finite_differences)
     for (int a = 0; a < NDE_ACT_COUNT; a++) {
         cr_assert_eq(nde_act_forward((nde_act)a, x, y, N), NDE_OK);
         cr_assert_eq(nde_act_backward((nde_act)a, x, y, dy, dx, N), NDE_OK);
-        for (size_t i = 0; i < N; i++) {
-            xp[i] = x[i] + FD_H;
-            xm[i] = x[i] - FD_H;
-        }
-        cr_assert_eq(nde_act_forward((nde_act)a, xp, yp, N), NDE_OK);
-        cr_assert_eq(nde_act_forward((nde_act)a, xm, ym, N), NDE_OK);
-        for (size_t i = 0; i < N; i++) fd[i] = dy[i] * (yp[i] - ym[i]) / (2.0 * FD_H);
+        for (size_t i = 0; i < N; i++) ones[i] = 1.0;
+        act_eval ae = {.a = (nde_act)a, .x = x, .n = N};
+        gc_fd_jvp(x, ones, N, FD_H, act_eval_forward, &ae, N, fd, save, ym);
+        for (size_t i = 0; i < N; i++) fd[i] *= dy[i];
         gc_expect_close(dx, fd, N, gc_l2(FD_TOL), "%s: derivative", nde_act_name((nde_act)a));
         /* in place (dx aliasing dy, y aliasing x) gives the same bits */
         double tmp[N];
@@ -333,21 +344,19 @@ Test(init, same_seed_same_bits_and_bad_scale)
 
 /* ---- dense layer ------------------------------------------------------------ */
 
-/* Scalar loss Σ dy ⊙ dense(x) for finite differences in x or θ. */
-typedef struct dense_loss_ctx {
+/* dense(t, x) for gradcheck.h's gc_cotangent (L = Σ dy ⊙ dense(x), in x or θ). */
+typedef struct dense_eval {
     const nde_dense *d;
     const nde_params *p;
     double t;
-    const double *x, *dy;
-    double *y; /* scratch (batch, out) */
+    const double *x;
     size_t batch;
-} dense_loss_ctx;
+} dense_eval;
 
-static double dense_loss(void *ctx)
+static void dense_eval_forward(void *user, double *y)
 {
-    dense_loss_ctx *c = ctx;
-    cr_assert_eq(nde_dense_forward(c->d, c->p, c->t, c->x, c->y, c->batch), NDE_OK);
-    return dot(c->dy, c->y, c->batch * c->d->out);
+    dense_eval *e = user;
+    cr_assert_eq(nde_dense_forward(e->d, e->p, e->t, e->x, y, e->batch), NDE_OK);
 }
 
 Test(dense, forward_matches_loops_and_backward_matches_fd)
@@ -379,10 +388,11 @@ Test(dense, forward_matches_loops_and_backward_matches_fd)
         nde_params_zero_grad(p);
         cr_assert_eq(nde_dense_backward(&d, p, t, x, dy, dx, g, B), NDE_OK);
         double fdg[64], tmp[B * OUT];
-        dense_loss_ctx lc = {.d = &d, .p = p, .t = t, .x = x, .dy = dy, .y = tmp, .batch = B};
-        gc_check(x, B * IN, FD_H, GC_CENTRAL2, dense_loss, &lc, dx, gc_l2(FD_TOL), "flags %u dx",
-                 flag_sets[k]);
-        gc_fd_gradient(th, n, FD_H, GC_CENTRAL2, dense_loss, &lc, fdg);
+        dense_eval de = {.d = &d, .p = p, .t = t, .x = x, .batch = B};
+        gc_cotangent lc = {.f = dense_eval_forward, .user = &de, .r = dy, .nout = B * OUT, .out = tmp};
+        gc_check(x, B * IN, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, dx, gc_l2(FD_TOL),
+                 "flags %u dx", flag_sets[k]);
+        gc_fd_gradient(th, n, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, fdg);
         gc_expect_close(g, fdg, n, gc_l2(FD_TOL), "flags %u dθ", flag_sets[k]);
         /* the gradient accumulates */
         cr_assert_eq(nde_dense_backward(&d, p, t, x, dy, NULL, g, B), NDE_OK);
@@ -541,20 +551,18 @@ Test(mlp, forward_matches_naive_loops)
     }
 }
 
-/* Σ dy ⊙ MLP(t, x) for finite differences in x or θ. */
-typedef struct mlp_loss_ctx {
+/* MLP(t, x) for gc_fd_jvp. */
+typedef struct mlp_eval {
     built *m;
     double t;
-    const double *x, *dy;
+    const double *x;
     size_t batch;
-} mlp_loss_ctx;
+} mlp_eval;
 
-static double mlp_loss(void *ctx)
+static void mlp_eval_forward(void *user, double *y)
 {
-    mlp_loss_ctx *c = ctx;
-    double y[64];
-    cr_assert_eq(nde_mlp_forward(c->m->net, c->m->p, c->t, c->x, y, c->batch), NDE_OK);
-    return dot(c->dy, y, c->batch * nde_mlp_out(c->m->net));
+    mlp_eval *e = user;
+    cr_assert_eq(nde_mlp_forward(e->m->net, e->m->p, e->t, e->x, y, e->batch), NDE_OK);
 }
 
 /* dx and dθ of Σ dy ⊙ MLP(t, x) against central differences, every case and time mode. */
@@ -570,11 +578,14 @@ Test(mlp, vjp_matches_finite_differences)
         double *g = nde_params_grad(m.p);
         nde_params_zero_grad(m.p);
         cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x, dy, dx, g, B), NDE_OK);
-        mlp_loss_ctx lc = {.m = &m, .t = t, .x = x, .dy = dy, .batch = B};
-        gc_check(x, B * in, FD_H, GC_CENTRAL2, mlp_loss, &lc, dx, gc_l2(FD_TOL), "%s: dx",
+        /* L = Σ dy ⊙ MLP(t, x) */
+        double y[B * 8];
+        mlp_eval me = {.m = &m, .t = t, .x = x, .batch = B};
+        gc_cotangent lc = {.f = mlp_eval_forward, .user = &me, .r = dy, .nout = B * out, .out = y};
+        gc_check(x, B * in, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, dx, gc_l2(FD_TOL), "%s: dx",
                  mlp_cases[c].name);
-        gc_check(nde_params_theta(m.p), n, FD_H, GC_CENTRAL2, mlp_loss, &lc, g, gc_l2(FD_TOL),
-                 "%s: dθ", mlp_cases[c].name);
+        gc_check(nde_params_theta(m.p), n, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, g,
+                 gc_l2(FD_TOL), "%s: dθ", mlp_cases[c].name);
         unbuild(&m);
     }
 }
@@ -685,19 +696,14 @@ Test(mlp, jvp_matches_fd_and_is_the_adjoint_of_vjp)
     for (size_t c = 0; c < N_MLP_CASES; c++) {
         built m = build(&mlp_cases[c].spec, 30 + c);
         size_t in = nde_mlp_in(m.net), out = nde_mlp_out(m.net);
-        double x[B * 8], w[B * 8], v[B * 8], jy[B * 8], vx[B * 8], xp[B * 8], xm[B * 8];
-        double yp[B * 8], ym[B * 8], fd[B * 8], t = 1.3;
+        double x[B * 8], w[B * 8], v[B * 8], jy[B * 8], vx[B * 8], save[B * 8];
+        double ym[B * 8], fd[B * 8], t = 1.3;
         fill_sin(x, B * in, 0.77, 0.5, 1.0);
         fill_sin(w, B * in, 1.21, 0.3, 1.0);
         fill_sin(v, B * out, 0.35, 2.0, 1.0);
         cr_assert_eq(nde_mlp_jvp(m.net, m.p, t, x, w, jy, B), NDE_OK);
-        for (size_t i = 0; i < B * in; i++) {
-            xp[i] = x[i] + FD_H * w[i];
-            xm[i] = x[i] - FD_H * w[i];
-        }
-        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, xp, yp, B), NDE_OK);
-        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, xm, ym, B), NDE_OK);
-        for (size_t i = 0; i < B * out; i++) fd[i] = (yp[i] - ym[i]) / (2.0 * FD_H);
+        mlp_eval me = {.m = &m, .t = t, .x = x, .batch = B};
+        gc_fd_jvp(x, w, B * in, FD_H, mlp_eval_forward, &me, B * out, fd, save, ym);
         gc_expect_close(jy, fd, B * out, gc_l2(FD_TOL), "%s: jvp", mlp_cases[c].name);
         cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x, v, vx, NULL, B), NDE_OK);
         double lhs = dot(v, jy, B * out), rhs = dot(vx, w, B * in);
