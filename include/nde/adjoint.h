@@ -94,8 +94,9 @@ NDE_API nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, cons
  * pair (opts.method if it is BS3/DOPRI5/TSIT5, else TSIT5) keeping its stages, and
  * integrate [λ, μ] backwards with u(t) from that solve's dense output. Memory: one
  * interval's stages. */
-NDE_API nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL_dtraj,
-                                             double *grad_theta, size_t n_theta, double *grad_u0,
+NDE_API nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj,
+                                             const double *dL_dtraj, double *grad_theta,
+                                             size_t n_theta, double *grad_u0,
                                              const nde_cont_adjoint_opts *opts);
 
 /* CVODES adjoint (Serban & Hindmarsh, "CVODES: the sensitivity-enabled ODE solver in

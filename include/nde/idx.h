@@ -59,8 +59,8 @@ NDE_API nde_status nde_idx_to_double(const nde_idx *idx, size_t first, size_t n,
 /* Write an array (data in host order, count = Π dims elements of `type`) to `path`,
  * gzip-compressed when gzip != 0. Errors: NDE_ERR_ARG (NULL, unknown type, bad ndim or a
  * zero dimension), NDE_ERR_IO. */
-NDE_API nde_status nde_idx_write(const char *path, nde_idx_type type, int ndim, const uint32_t *dims,
-                                 const void *data, int gzip);
+NDE_API nde_status nde_idx_write(const char *path, nde_idx_type type, int ndim,
+                                 const uint32_t *dims, const void *data, int gzip);
 
 #ifdef __cplusplus
 }

@@ -53,7 +53,8 @@ NDE_API nde_status nde_h5_read(const char *path, const char *name, int expect_nd
  * without the user block, numeric and logical classes, and returns the variable in
  * MATLAB's axis order (as scipy/h5py users get from FNO's MatReader). The writer
  * produces what MATLAB's `save -v7.3` does for a double array of that shape. */
-NDE_API nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde_array *out);
+NDE_API nde_status nde_mat_read(const char *path, const char *name, int expect_ndim,
+                                nde_array *out);
 NDE_API nde_status nde_mat_write(const char *path, const char *name, int ndim, const size_t *shape,
                                  const double *data, int append);
 
@@ -62,7 +63,8 @@ NDE_API nde_status nde_mat_write(const char *path, const char *name, int ndim, c
  * either byte order; C or Fortran order. The writer stores '<f8', C order, version
  * 1.0, header padded to 64 bytes (as numpy.save). */
 NDE_API nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out);
-NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape, const double *data);
+NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape,
+                                 const double *data);
 
 /* Read by file name: ".npy" → nde_npy_read (name ignored), ".mat" → nde_mat_read,
  * anything else → nde_h5_read. */

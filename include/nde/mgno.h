@@ -82,8 +82,8 @@ NDE_API size_t nde_conv_weight_numel(const nde_conv *conv); /* c_in · c_out · 
  * w: (c_out, c_in, k[, k]) — transposed: (c_in, c_out, k[, k]); b: (c_out) or NULL;
  * x: (batch, c_in, n_in...); y: (batch, c_out, n_out...). x and y must not overlap.
  * Errors: NDE_ERR_ARG for NULL conv/w/x/y or batch == 0. */
-NDE_API nde_status nde_conv_forward(nde_conv *conv, const double *w, const double *b, const double *x,
-                                    double *y, size_t batch, int accumulate);
+NDE_API nde_status nde_conv_forward(nde_conv *conv, const double *w, const double *b,
+                                    const double *x, double *y, size_t batch, int accumulate);
 
 /* Vector–Jacobian product for gy (batch, c_out, n_out...):
  *   gx (batch, c_in, n_in...) += ∂⟨gy, y⟩/∂x     (NULL → not wanted)
@@ -149,11 +149,11 @@ typedef struct nde_mgno nde_mgno;
  * Errors: NDE_ERR_ARG for NULL arguments, bad counts (levels, pre[0] < 1, negative
  * steps, zero channels or layers), a grid too small for `levels` (coarsest level
  * needs >= 2 points per dimension); errors of nde_params_add and nde_conv_create. */
-NDE_API nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
-                                     nde_rng *rng, nde_mgconv **layer);
+NDE_API nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params,
+                                     const char *prefix, nde_rng *rng, nde_mgconv **layer);
 NDE_API void nde_mgconv_destroy(nde_mgconv **layer); /* NULL-safe; sets *layer = NULL */
-NDE_API nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const char *prefix,
-                                   nde_rng *rng, nde_mgno **model);
+NDE_API nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params,
+                                   const char *prefix, nde_rng *rng, nde_mgno **model);
 NDE_API void nde_mgno_destroy(nde_mgno **model); /* NULL-safe; sets *model = NULL */
 
 /* The rough-Darcy recipe of the MgNO paper's code on an n×n grid: c_in 1, c_out 1,

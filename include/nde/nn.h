@@ -129,19 +129,20 @@ NDE_API nde_status nde_dense_init(const nde_dense *d, nde_params *p, nde_init ki
 /* y (batch, out) = x (batch, in) W[:, :in]ᵀ + t W[:, in] (time input only) + b.
  * θ is read from p at call time. x and y must not overlap. Errors: NDE_ERR_ARG for
  * NULL arrays or batch 0, NDE_ERR_SHAPE if the layer's tensors lie outside p. */
-NDE_API nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, const double *x,
-                                     double *y, size_t batch);
+NDE_API nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t,
+                                     const double *x, double *y, size_t batch);
 
 /* Reverse mode for the forward above at input x (batch, in), given dy (batch, out):
  *   dx (batch, in) = dy W[:, :in]                                   — overwritten; NULL skips
  *   gtheta[w_off..] += dyᵀ [x, t],  gtheta[b_off..] += Σ_batch dy   — accumulated; NULL skips
  * gtheta is laid out like θ (e.g. nde_params_grad(p)). Errors as nde_dense_forward. */
-NDE_API nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t, const double *x,
-                                      const double *dy, double *dx, double *gtheta, size_t batch);
+NDE_API nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t,
+                                      const double *x, const double *dy, double *dx, double *gtheta,
+                                      size_t batch);
 
 /* Forward mode with respect to x: jy (batch, out) = w (batch, in) W[:, :in]ᵀ. */
-NDE_API nde_status nde_dense_jvp(const nde_dense *d, const nde_params *p, const double *w, double *jy,
-                                 size_t batch);
+NDE_API nde_status nde_dense_jvp(const nde_dense *d, const nde_params *p, const double *w,
+                                 double *jy, size_t batch);
 
 /* ---- multilayer perceptron ---------------------------------------------------
  * Layers l = 0..L−1 with L = n_hidden + 1:  h_0 = x,  h_{l+1} = act_l([h_l, t] W_lᵀ + b_l),

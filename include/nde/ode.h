@@ -179,8 +179,8 @@ typedef struct nde_solver nde_solver;
  * pair, NDE_ARK_IMEX without a matching imex_explicit, cvodes_adj_steps on a non-CVODES
  * method or a field without vjp; NDE_ERR_UNSUPPORTED for a SUNDIALS method in a build
  * without SUNDIALS or with a discrete-adjoint tape. docs/sundials.md has the details. */
-NDE_API nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
-                                     nde_solver **s);
+NDE_API nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field,
+                                     const nde_solver_opts *opts, nde_solver **s);
 NDE_API void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
 
 /* Integrate from ts[0] to ts[nt-1] (nt >= 2; ts strictly increasing or strictly

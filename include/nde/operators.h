@@ -59,7 +59,8 @@ typedef struct nde_spectral_spec {
  * channels or modes, duplicate name), NDE_ERR_NOMEM. The layer keeps `ctx` (for the plan
  * cache) and must not outlive it. */
 NDE_API nde_status nde_spectral_conv_create(nde_ctx *ctx, nde_params *params, const char *name,
-                                            const nde_spectral_spec *spec, nde_spectral_conv **conv);
+                                            const nde_spectral_spec *spec,
+                                            nde_spectral_conv **conv);
 NDE_API void nde_spectral_conv_destroy(nde_spectral_conv **conv); /* NULL-safe; sets *conv = NULL */
 
 /* Legacy fourier_1d.py initialisation: re and im each (1/(Cin·Cout))·U[0,1). */
@@ -82,8 +83,8 @@ NDE_API size_t nde_spectral_conv_spectrum_size(const nde_spectral_conv *conv, si
  * or malloc). xhat: NULL, or nde_spectral_conv_spectrum_size doubles that receive the kept
  * spectrum of x for a later VJP (saves recomputing it). */
 NDE_API nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double *theta,
-                                             const double *x, double *y, size_t batch, const size_t *n,
-                                             double *scratch, double *xhat);
+                                             const double *x, double *y, size_t batch,
+                                             const size_t *n, double *scratch, double *xhat);
 /* Given gy (batch, Cout, n...) = ∂L/∂y: gx (batch, Cin, n...) = ∂L/∂x (overwritten; NULL →
  * skipped) and gtheta += ∂L/∂θ (NULL → skipped). The weight gradient needs the forward
  * input: its kept spectrum xhat as left by the forward, or (xhat NULL) x itself. */
@@ -107,8 +108,9 @@ NDE_API void nde_pointwise_init(const nde_pointwise *pw, double *theta, nde_rng 
 
 /* y (batch, Cout, npts) = W x + b, x (batch, Cin, npts). accumulate = 0: y overwritten;
  * 1: y += W x + b. */
-NDE_API nde_status nde_pointwise_forward(const nde_pointwise *pw, const double *theta, const double *x,
-                                         double *y, size_t batch, size_t npts, int accumulate);
+NDE_API nde_status nde_pointwise_forward(const nde_pointwise *pw, const double *theta,
+                                         const double *x, double *y, size_t batch, size_t npts,
+                                         int accumulate);
 /* gx (batch, Cin, npts): overwritten (accumulate 0) or added to (1); NULL → skipped.
  * gtheta += ∂L/∂θ; NULL → skipped. */
 NDE_API nde_status nde_pointwise_vjp(const nde_pointwise *pw, const double *theta, const double *x,
@@ -144,8 +146,8 @@ NDE_API nde_status nde_channel_mlp_forward(const nde_channel_mlp *mlp, const dou
 /* cache as left by the forward on the same x; it is used as scratch (contents destroyed).
  * gx (batch, channels[0], npts) overwritten, NULL → skipped; gtheta accumulated. */
 NDE_API nde_status nde_channel_mlp_vjp(const nde_channel_mlp *mlp, const double *theta,
-                                       const double *x, const double *gy, double *gx, double *gtheta,
-                                       size_t batch, size_t npts, double *cache);
+                                       const double *x, const double *gy, double *gx,
+                                       double *gtheta, size_t batch, size_t npts, double *cache);
 
 /* ---- grid-coordinate channels and domain padding -------------------------------------
  * nde_grid_append: out (batch, C+ndim, n...) = [x, coordinates]. Coordinates of point i
@@ -155,8 +157,8 @@ NDE_API nde_status nde_grid_append(int ndim, const size_t *n, int endpoint, cons
                                    double *out, size_t batch, size_t channels);
 /* Zero padding at the end of each dimension (right/bottom, as the legacy fourier_2d.py):
  * out (batch, C, n[0]+pad[0] [, n[1]+pad[1]]). nde_crop is its adjoint (and inverse). */
-NDE_API nde_status nde_pad(int ndim, const size_t *n, const size_t *pad, const double *x, double *out,
-                           size_t batch, size_t channels);
+NDE_API nde_status nde_pad(int ndim, const size_t *n, const size_t *pad, const double *x,
+                           double *out, size_t batch, size_t channels);
 NDE_API nde_status nde_crop(int ndim, const size_t *n, const size_t *pad, const double *padded,
                             double *out, size_t batch, size_t channels);
 /* Padding that scales with the resolution: round(fraction·n) (neuraloperator's
@@ -176,8 +178,10 @@ NDE_API size_t nde_normalizer_point_size(const nde_normalizer *nz);
 NDE_API const double *nde_normalizer_mean(const nde_normalizer *nz); /* (point_size) */
 NDE_API const double *nde_normalizer_std(const nde_normalizer *nz);  /* (point_size) */
 /* x, y: (count, point_size); may alias. decode_vjp: gx = gy·(σ + eps). */
-NDE_API void nde_normalizer_encode(const nde_normalizer *nz, const double *x, double *y, size_t count);
-NDE_API void nde_normalizer_decode(const nde_normalizer *nz, const double *x, double *y, size_t count);
+NDE_API void nde_normalizer_encode(const nde_normalizer *nz, const double *x, double *y,
+                                   size_t count);
+NDE_API void nde_normalizer_decode(const nde_normalizer *nz, const double *x, double *y,
+                                   size_t count);
 NDE_API void nde_normalizer_decode_vjp(const nde_normalizer *nz, const double *gy, double *gx,
                                        size_t count);
 
@@ -185,8 +189,8 @@ NDE_API void nde_normalizer_decode_vjp(const nde_normalizer *nz, const double *g
  * Relative L2 (legacy LpLoss, size_average=False): Σ_b ‖p_b − y_b‖₂ / ‖y_b‖₂ over samples
  * of `size` values. grad (batch, size) = ∂loss/∂pred, overwritten; NULL → skipped.
  * Errors: NDE_ERR_ARG on NULL, NDE_ERR_NONFINITE if some ‖y_b‖ = 0. */
-NDE_API nde_status nde_rel_l2_loss(const double *pred, const double *target, double *grad, size_t batch,
-                                   size_t size, double *loss);
+NDE_API nde_status nde_rel_l2_loss(const double *pred, const double *target, double *grad,
+                                   size_t batch, size_t size, double *loss);
 
 /* Relative H1 in Fourier space (legacy HsLoss, k = 1, a = 1): with ê = FFT(p − y) and
  * w_k = 1 + |k|² over integer wave numbers (k1 ∈ [−n1/2, n1/2)),

@@ -180,7 +180,8 @@ NDE_API nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
  * (SGD, RMSprop, Adamax, NAdamW, Adan, NAdam) or with Lion-K ∇K that is not element-wise
  * (L2, custom), fixed_decay other than with AdaBelief's decoupled_wd, max_grad_norm > 0
  * for a kind other than Adan. */
-NDE_API nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params, nde_optim **opt);
+NDE_API nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params,
+                                    nde_optim **opt);
 NDE_API void nde_optim_destroy(nde_optim **opt); /* NULL-safe; sets *opt = NULL */
 
 /* One update: reads the params' gradient, updates θ and the state in place, t += 1.

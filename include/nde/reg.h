@@ -185,7 +185,8 @@ NDE_API nde_status nde_local_reg_draw_time(nde_local_reg *lr, double t0, double 
  * dim)). Then every accepted step of the solve must be passed to nde_local_reg_observe
  * (use nde_local_reg_callback as the solver's step callback with user = lr, or call
  * observe from your own callback). */
-NDE_API nde_status nde_local_reg_begin(nde_local_reg *lr, size_t batch, double t0, const double *u0);
+NDE_API nde_status nde_local_reg_begin(nde_local_reg *lr, size_t batch, double t0,
+                                       const double *u0);
 /* Offer the start of an accepted step as candidate (rejected steps are ignored). */
 NDE_API void nde_local_reg_observe(nde_local_reg *lr, const nde_step_info *info);
 NDE_API int nde_local_reg_callback(const nde_step_info *info, void *lr); /* always 0 */
@@ -204,9 +205,10 @@ NDE_API nde_status nde_local_reg_sample(const nde_local_reg *lr, double *t_reg, 
  * t_reg == t_end gives R = 0. Errors: NDE_ERR_ARG (NULL u, batch 0 or > max_batch,
  * non-finite times, dt pointing away from t_end), NDE_ERR_NONFINITE (non-finite state or
  * estimate), the field's status. */
-NDE_API nde_status nde_local_reg_eval(nde_local_reg *lr, size_t batch, double t_reg, const double *u,
-                                      const double *k1, double t_end, double dt, double *grad_theta,
-                                      double *grad_u, nde_local_reg_result *res);
+NDE_API nde_status nde_local_reg_eval(nde_local_reg *lr, size_t batch, double t_reg,
+                                      const double *u, const double *k1, double t_end, double dt,
+                                      double *grad_theta, double *grad_u,
+                                      nde_local_reg_result *res);
 
 /* ---- helpers for the sampled-time methods ------------------------------------ */
 

@@ -71,8 +71,8 @@ NDE_API void nde_st_writer_destroy(nde_st_writer **w); /* NULL-safe; sets *w = N
 /* Queue a tensor. `data` (numel · dtype size bytes, host order) is borrowed until
  * nde_st_writer_write returns. NDE_ERR_ARG for an empty, too long or duplicate name
  * (or "__metadata__"), ndim outside [0, NDE_ST_MAX_DIMS], NULL data with numel > 0. */
-NDE_API nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dtype, int ndim,
-                                     const size_t *shape, const void *data);
+NDE_API nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dtype,
+                                     int ndim, const size_t *shape, const void *data);
 /* Add a "__metadata__" string entry (copied). NDE_ERR_ARG for a duplicate key. */
 NDE_API nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *value);
 /* Write the file atomically (see above). NDE_ERR_IO with the path and the system's
@@ -86,7 +86,8 @@ typedef struct nde_st_file nde_st_file;
  * any violation of the format. */
 NDE_API nde_status nde_st_open(const char *path, nde_st_file **f);
 /* Validate an in-memory image (copied); `label` names it in messages. */
-NDE_API nde_status nde_st_open_memory(const void *bytes, size_t len, const char *label, nde_st_file **f);
+NDE_API nde_status nde_st_open_memory(const void *bytes, size_t len, const char *label,
+                                      nde_st_file **f);
 NDE_API void nde_st_close(nde_st_file **f); /* NULL-safe; sets *f = NULL */
 
 NDE_API size_t nde_st_n_tensors(const nde_st_file *f);

@@ -86,7 +86,8 @@ NDE_API double nde_schedule_value(const nde_schedule *s, uint64_t step);
  * decay (n−1−t)/(n−1). Use it as an NDE_SCHED_TABLE with v0 = the peak value.
  * grad_norms: (n), sched: (n). NDE_ERR_ARG for n < 2, power <= 0 or a norm that is not
  * finite and > 0. */
-NDE_API nde_status nde_schedule_refine(const double *grad_norms, size_t n, double power, double *sched);
+NDE_API nde_status nde_schedule_refine(const double *grad_norms, size_t n, double power,
+                                       double *sched);
 
 #ifdef __cplusplus
 }
