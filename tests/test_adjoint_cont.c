@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fields.h"
+#include "gradcheck.h"
 #include "nde/nde.h"
 #include "numcheck.h"
 #include "nde/reg.h"
@@ -40,13 +41,6 @@ static void init_g(double *g)
     for (int i = 0; i < NT * B * D; i++) g[i] = nde_rng_normal(&r);
 }
 
-static double loss(const double *traj, const double *g)
-{
-    double l = 0.0;
-    for (int i = 0; i < NT * B * D; i++) l += g[i] * traj[i];
-    return l;
-}
-
 /* Gradient [∂L/∂θ, ∂L/∂u0] of the exact flow by central differences of DOPRI5 solves
  * at rtol 1e-12 (the flow's truncation error there is far below the FD error ~1e-9). */
 static void reference_gradient(double *ref)
@@ -60,18 +54,10 @@ static void reference_gradient(double *ref)
     double u0[B * D], traj[NT * B * D], g[NT * B * D];
     memcpy(u0, u0_init, sizeof u0);
     init_g(g);
-    const double eps = 1e-5;
-    for (int i = 0; i < NX; i++) {
-        double *x = i < NP ? &theta[i] : &u0[i - NP], keep = *x;
-        *x = keep + eps;
-        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
-        double lp = loss(traj, g);
-        *x = keep - eps;
-        CHECK(nde_solve(s, B, D, u0, NT, ts, traj));
-        double lm = loss(traj, g);
-        *x = keep;
-        ref[i] = (lp - lm) / (2 * eps);
-    }
+    gc_solve_loss sl = {.s = s, .batch = B, .dim = D, .nt = NT, .ts = ts, .u0 = u0, .traj = traj,
+                        .g = g};
+    gc_fd_gradient(theta, NP, 1e-5, GC_CENTRAL2, gc_solve_loss_eval, &sl, ref);
+    gc_fd_gradient(u0, B * D, 1e-5, GC_CENTRAL2, gc_solve_loss_eval, &sl, ref + NP);
     nde_solver_destroy(&s);
 }
 
@@ -157,11 +143,10 @@ Test(adjoint_cont, every_gradient_method_agrees_with_finite_differences_and_each
     reference_gradient(ref);
     for (int i = 0; i < NC; i++) {
         gradient(cases[i], grads[i]);
-        double e = rel_err(grads[i], ref, NX);
-        cr_log_info("%-26s rel err vs finite differences %.2e", cases[i].name, e);
         /* forward and adjoint rtol 1e-8: the exact flow's gradient to ~1e-6 relative
          * (global errors of a few hundred local tolerances), FD error ~1e-9 */
-        cr_expect(e <= 1e-5, "%s: relative error %.3e vs finite differences", cases[i].name, e);
+        double e = gc_expect_close(grads[i], ref, NX, gc_l2(1e-5), "%s [θ, u0]", cases[i].name);
+        cr_log_info("%-26s rel err vs finite differences %.2e", cases[i].name, e);
     }
     /* store-everything and memory-bounded discrete modes are the same computation */
     for (int i = 1; i < 4; i++)
@@ -215,6 +200,21 @@ Test(adjoint_cont, error_falls_with_the_tolerance)
  * the CVODES adjoint: t_reg is added to the save times, u(t_reg) is read from traj, and
  * the two gradients add up; the sum is checked against finite differences of L (flow)
  * plus finite differences of R with u(t_reg) and k1 held fixed (the method's gradient). */
+/* R(θ) of a local regularizer at fixed t_reg, u(t_reg), k1 and dt. */
+typedef struct local_reg_at {
+    nde_local_reg *lr;
+    double t_reg, dt;
+    const double *u, *k1;
+} local_reg_at;
+
+static double local_reg_value(void *ctx)
+{
+    local_reg_at *c = ctx;
+    nde_local_reg_result rr;
+    CHECK(nde_local_reg_eval(c->lr, B, c->t_reg, c->u, c->k1, ts[NT - 1], c->dt, NULL, NULL, &rr));
+    return rr.value;
+}
+
 Test(adjoint_cont, local_regularizer_after_cvodes_solve_and_continuous_adjoint)
 {
     nde_field f = tanh_field(&tc);
@@ -250,26 +250,17 @@ Test(adjoint_cont, local_regularizer_after_cvodes_solve_and_continuous_adjoint)
     /* finite differences: L with the flow (step 1e-5), R at fixed u(t_reg), k1 and dt
      * (step 1e-8: with k1 frozen, R(θ) = λ E |dt| loses the embedded estimate's
      * cancellation and curves sharply) */
-    double fd[NP];
-    for (int i = 0; i < NP; i++) {
-        double keep = theta[i], l[2], r[2];
-        for (int sgn = 0; sgn < 2; sgn++) {
-            theta[i] = keep + (sgn ? -1e-5 : 1e-5);
-            CHECK(nde_solve(s, B, D, u0_init, nt2, ts2, traj));
-            l[sgn] = 0;
-            for (size_t j = 0; j < nt2 * B * D; j++) l[sgn] += g2[j] * traj[j];
-            theta[i] = keep + (sgn ? -1e-8 : 1e-8);
-            nde_local_reg_result rr;
-            CHECK(nde_local_reg_eval(lr, B, t_reg, ureg, k1, ts[NT - 1], res.dt, NULL, NULL, &rr));
-            r[sgn] = rr.value;
-        }
-        theta[i] = keep;
-        fd[i] = (l[0] - l[1]) / 2e-5 + (r[0] - r[1]) / 2e-8;
-    }
-    double e = rel_err(grad, fd, NP);
+    double fd[NP], fd_r[NP], u0[B * D];
+    memcpy(u0, u0_init, sizeof u0);
+    gc_solve_loss sl = {.s = s, .batch = B, .dim = D, .nt = nt2, .ts = ts2, .u0 = u0,
+                        .traj = traj, .g = g2};
+    local_reg_at lra = {.lr = lr, .t_reg = t_reg, .u = ureg, .k1 = k1, .dt = res.dt};
+    gc_fd_gradient(theta, NP, 1e-5, GC_CENTRAL2, gc_solve_loss_eval, &sl, fd);
+    gc_fd_gradient(theta, NP, 1e-8, GC_CENTRAL2, local_reg_value, &lra, fd_r);
+    for (int i = 0; i < NP; i++) fd[i] += fd_r[i];
+    double e = gc_expect_close(grad, fd, NP, gc_l2(1e-5), "CVODES adjoint + local regularizer");
     cr_log_info("local reg after CVODES: t_reg %.4f dt %.3g R %.3e, rel err %.2e", t_reg, res.dt,
                 res.value, e);
-    cr_expect(e <= 1e-5, "CVODES adjoint + local regularizer vs FD: %.3e", e);
     nde_local_reg_destroy(&lr);
     nde_solver_destroy(&s);
 }

@@ -1,7 +1,9 @@
 /* Examples double as regression tests: the C examples of README.md, docs/operators.md and
- * docs/regularizers.md, the nde tool and every example driver (shortened to tiny sizes)
- * run to completion with the expected output, and bad input files give a clear error. */
+ * docs/regularizers.md, the "Typical use" blocks of the public headers, the nde tool and
+ * every example driver (shortened to tiny sizes) run to completion with the expected
+ * output, and bad input files give a clear error. */
 #include <criterion/criterion.h>
+#include <glob.h>
 
 #include "nde/safetensors.h"
 #include <math.h>
@@ -105,6 +107,42 @@ Test(examples, regularizers_guide_example_trains_with_a_user_regularizer)
     int rc = run(NDE_REGULARIZERS_EXAMPLE, out, sizeof out);
     cr_assert_eq(rc, 0, "docs/regularizers.md example failed (%d): %s", rc, out);
     cr_assert(strstr(out, "acceleration penalty") != NULL, "%s", out);
+}
+
+/* "Typical use" lines in the headers of include/nde, counted now (the build read the list of headers
+ * at configure time). */
+static int count_header_examples(void)
+{
+    glob_t g;
+    cr_assert_eq(glob(NDE_SOURCE_ROOT "/include/nde/*.h", 0, NULL, &g), 0);
+    int n = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        FILE *f = fopen(g.gl_pathv[i], "r");
+        cr_assert_not_null(f, "%s", g.gl_pathv[i]);
+        char line[1024];
+        while (fgets(line, sizeof line, f))
+            if (strstr(line, "Typical use")) n++;
+        fclose(f);
+    }
+    globfree(&g);
+    return n;
+}
+
+Test(examples, header_examples_compile_and_run)
+{
+    char out[4096];
+    int rc = run(NDE_HEADER_EXAMPLES " 2>&1", out, sizeof out);
+    cr_assert_eq(rc, 0, "a header example failed (%d): %s", rc, out);
+    int ran = -1;
+    const char *summary = strstr(out, "header examples: ");
+    cr_assert(summary && sscanf(summary, "header examples: %d ran", &ran) == 1, "%s", out);
+    int expected = count_header_examples();
+    cr_assert_geq(expected, 3);
+    cr_assert_eq(ran, expected,
+                 "%d \"Typical use\" blocks in include/nde but %d compiled: reconfigure the build",
+                 expected, ran);
+    cr_assert(strstr(out, "u(1) of sample 0: ") != NULL, "%s", out);
+    cr_assert(strstr(out, "dL/du0 of sample 0: ") != NULL, "%s", out);
 }
 
 Test(examples, cli_info_steps_and_inspect)

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gradcheck.h"
 #include "nde/nde.h"
 
 static void fill(nde_rng *r, double *a, size_t n)
@@ -20,7 +21,7 @@ static double dot(const double *a, const double *b, size_t n)
     return s;
 }
 
-static double rel_err(double a, double b)
+static double rel_diff(double a, double b)
 {
     double den = fmax(fabs(a), fabs(b));
     return den == 0.0 ? 0.0 : fabs(a - b) / den;
@@ -112,6 +113,19 @@ static void check_forward(const nde_conv_spec *sp, uint64_t seed)
     cr_assert_null(c);
 }
 
+/* conv(x; w, b) for gradcheck.h's gc_cotangent, reading x, w and b through the pointers. */
+typedef struct conv_eval {
+    nde_conv *c;
+    const double *w, *b, *x;
+    size_t batch;
+} conv_eval;
+
+static void conv_eval_forward(void *user, double *y)
+{
+    conv_eval *e = user;
+    cr_assert_eq(nde_conv_forward(e->c, e->w, e->b, e->x, y, e->batch, 0), NDE_OK);
+}
+
 /* VJP of L = ⟨gy, conv(x; w, b)⟩ along random directions against central differences. */
 static void check_vjp(const nde_conv_spec *sp, uint64_t seed)
 {
@@ -131,20 +145,17 @@ static void check_vjp(const nde_conv_spec *sp, uint64_t seed)
     const double h = 1e-3; /* L is bilinear: central differences are exact up to rounding */
     double *arrays[3] = {x, w, b}, *dirs[3] = {dx, dw, db}, *grads[3] = {gx, gw, gb};
     size_t lens[3] = {B * nin, nw, nb};
+    double *save = nde_alloc_array(B * nin + nw + nb, 8);
+    conv_eval ce = {.c = c, .w = w, .b = b, .x = x, .batch = B};
+    gc_cotangent L = {.f = conv_eval_forward, .user = &ce, .r = gy, .nout = B * nout, .out = y};
     for (int a = 0; a < 3; a++) {
-        double lp, lm;
-        for (size_t i = 0; i < lens[a]; i++) arrays[a][i] += h * dirs[a][i];
-        nde_conv_forward(c, w, b, x, y, B, 0);
-        lp = dot(gy, y, B * nout);
-        for (size_t i = 0; i < lens[a]; i++) arrays[a][i] -= 2 * h * dirs[a][i];
-        nde_conv_forward(c, w, b, x, y, B, 0);
-        lm = dot(gy, y, B * nout);
-        for (size_t i = 0; i < lens[a]; i++) arrays[a][i] += h * dirs[a][i];
-        double fd = (lp - lm) / (2 * h), an = dot(grads[a], dirs[a], lens[a]);
-        cr_assert(rel_err(fd, an) <= 1e-6, "ndim %d T%d k%zu s%zu p%zu %s: argument %d FD %.15g "
-                  "VJP %.15g", sp->ndim, sp->transposed, sp->kernel, sp->stride, sp->pad,
-                  nde_pad_mode_name(sp->pad_mode), a, fd, an);
+        double fd = gc_fd_directional(arrays[a], dirs[a], lens[a], h, gc_cotangent_eval, &L, save);
+        double an = dot(grads[a], dirs[a], lens[a]);
+        gc_expect_close(&an, &fd, 1, gc_l2(1e-6), "ndim %d T%d k%zu s%zu p%zu %s: argument %d",
+                        sp->ndim, sp->transposed, sp->kernel, sp->stride, sp->pad,
+                        nde_pad_mode_name(sp->pad_mode), a);
     }
+    nde_free(save);
     nde_free(w), nde_free(b), nde_free(x), nde_free(gy), nde_free(y), nde_free(gx);
     nde_free(gw), nde_free(gb), nde_free(dx), nde_free(dw), nde_free(db);
     nde_conv_destroy(&c);
@@ -210,7 +221,7 @@ Test(conv, transposed_is_the_adjoint_of_the_strided_convolution)
         fill(&r, w, 54), fill(&r, x, nx), fill(&r, y, ny);
         cr_assert_eq(nde_conv_forward(c, w, NULL, x, cx, 1, 0), NDE_OK);
         cr_assert_eq(nde_conv_forward(t, w, NULL, y, ty, 1, 0), NDE_OK);
-        cr_assert(rel_err(dot(cx, y, ny), dot(x, ty, nx)) <= 1e-13, "mode %s",
+        cr_assert(rel_diff(dot(cx, y, ny), dot(x, ty, nx)) <= 1e-13, "mode %s",
                   nde_pad_mode_name((nde_pad_mode)m));
         nde_conv_destroy(&c);
         nde_conv_destroy(&t);
@@ -267,6 +278,20 @@ static nde_status mgconv_vjp(void *o, const double *x, const double *gy, double 
 static nde_status mgno_fwd(void *o, const double *x, double *y, size_t b) { return nde_mgno_forward(o, x, y, b); }
 static nde_status mgno_vjp(void *o, const double *x, const double *gy, double *gx, double *gt, size_t b) { return nde_mgno_vjp(o, x, gy, gx, gt, b); }
 
+/* F(x; θ) for gradcheck.h's gc_cotangent (θ is read from the params the object holds). */
+typedef struct graph_eval {
+    void *obj;
+    fwd_fn fwd;
+    const double *x;
+    size_t batch;
+} graph_eval;
+
+static void graph_eval_forward(void *user, double *y)
+{
+    graph_eval *e = user;
+    cr_assert_eq(e->fwd(e->obj, e->x, y, e->batch), NDE_OK, "%s", nde_last_error());
+}
+
 static void check_graph_vjp(void *obj, fwd_fn fwd, vjp_fn vjp, nde_params *p, size_t nin,
                             size_t nout, uint64_t seed, double h)
 {
@@ -282,31 +307,22 @@ static void check_graph_vjp(void *obj, fwd_fn fwd, vjp_fn vjp, nde_params *p, si
     gth[0] = 0.0;
     cr_assert_eq(vjp(obj, x, gy, gx, gth, B), NDE_OK, "%s", nde_last_error());
     double *theta = nde_params_theta(p);
+    double *save = nde_alloc_array(B * nin + np, 8);
+    graph_eval ge = {.obj = obj, .fwd = fwd, .x = x, .batch = B};
+    gc_cotangent L = {.f = graph_eval_forward, .user = &ge, .r = gy, .nout = B * nout, .out = y};
     /* input */
-    for (size_t i = 0; i < B * nin; i++) x[i] += h * dx[i];
-    cr_assert_eq(fwd(obj, x, y, B), NDE_OK);
-    double lp = dot(gy, y, B * nout);
-    for (size_t i = 0; i < B * nin; i++) x[i] -= 2 * h * dx[i];
-    fwd(obj, x, y, B);
-    double lm = dot(gy, y, B * nout);
-    for (size_t i = 0; i < B * nin; i++) x[i] += h * dx[i];
-    double fd = (lp - lm) / (2 * h), an = dot(gx, dx, B * nin);
-    cr_assert(rel_err(fd, an) <= 1e-6, "input: FD %.15g VJP %.15g", fd, an);
+    double fd = gc_fd_directional(x, dx, B * nin, h, gc_cotangent_eval, &L, save);
+    double an = dot(gx, dx, B * nin);
+    gc_expect_close(&an, &fd, 1, gc_l2(1e-6), "input");
     /* every tensor */
     for (size_t t = 0; t < nde_params_n_tensors(p); t++) {
         const nde_tensor_info *ti = nde_params_tensor(p, t);
-        double *th = theta + ti->offset, *d = dth + ti->offset;
-        for (size_t i = 0; i < ti->numel; i++) th[i] += h * d[i];
-        fwd(obj, x, y, B);
-        lp = dot(gy, y, B * nout);
-        for (size_t i = 0; i < ti->numel; i++) th[i] -= 2 * h * d[i];
-        fwd(obj, x, y, B);
-        lm = dot(gy, y, B * nout);
-        for (size_t i = 0; i < ti->numel; i++) th[i] += h * d[i];
-        fd = (lp - lm) / (2 * h);
+        double *d = dth + ti->offset;
+        fd = gc_fd_directional(theta + ti->offset, d, ti->numel, h, gc_cotangent_eval, &L, save);
         an = dot(gth + ti->offset, d, ti->numel);
-        cr_assert(rel_err(fd, an) <= 1e-6, "tensor %s: FD %.15g VJP %.15g", ti->name, fd, an);
+        gc_expect_close(&an, &fd, 1, gc_l2(1e-6), "tensor %s", ti->name);
     }
+    nde_free(save);
     nde_free(x), nde_free(gy), nde_free(y), nde_free(gx), nde_free(dx), nde_free(dth), nde_free(gth);
 }
 

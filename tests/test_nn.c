@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "gradcheck.h"
 #include "numcheck.h"
 #include "ref/nn_ref.h"
 #include "nn/nn_internal.h" /* the dense products shared with the operator layers */
@@ -71,12 +72,26 @@ Test(act, matches_pytorch)
     }
 }
 
-/* Every derivative against central differences of the forward, away from relu's kink
- * and softplus's threshold. */
+/* The activation over a vector, for gc_fd_jvp. */
+typedef struct act_eval {
+    nde_act a;
+    const double *x;
+    size_t n;
+} act_eval;
+
+static void act_eval_forward(void *user, double *y)
+{
+    act_eval *e = user;
+    cr_assert_eq(nde_act_forward(e->a, e->x, y, e->n), NDE_OK);
+}
+
+/* Every derivative against central differences of the forward (all points at once: the
+ * activation is element-wise, so the JVP along ones is its derivative), away from relu's
+ * kink and softplus's threshold. */
 Test(act, derivatives_match_finite_differences)
 {
     enum { N = 400 };
-    static double x[N], y[N], dy[N], dx[N], xp[N], xm[N], yp[N], ym[N], fd[N];
+    static double x[N], y[N], dy[N], dx[N], ones[N], save[N], ym[N], fd[N];
     for (size_t i = 0; i < N; i++) {
         x[i] = -12.0 + 24.0 * ((double)i + 0.37) / N;
         dy[i] = 1.0 + 0.5 * sin(0.3 * (double)i);
@@ -84,16 +99,11 @@ Test(act, derivatives_match_finite_differences)
     for (int a = 0; a < NDE_ACT_COUNT; a++) {
         cr_assert_eq(nde_act_forward((nde_act)a, x, y, N), NDE_OK);
         cr_assert_eq(nde_act_backward((nde_act)a, x, y, dy, dx, N), NDE_OK);
-        for (size_t i = 0; i < N; i++) {
-            xp[i] = x[i] + FD_H;
-            xm[i] = x[i] - FD_H;
-        }
-        cr_assert_eq(nde_act_forward((nde_act)a, xp, yp, N), NDE_OK);
-        cr_assert_eq(nde_act_forward((nde_act)a, xm, ym, N), NDE_OK);
-        for (size_t i = 0; i < N; i++) fd[i] = dy[i] * (yp[i] - ym[i]) / (2.0 * FD_H);
-        double e = rel_err(dx, fd, N);
-        cr_assert(e <= FD_TOL, "%s: derivative vs FD relative error %g", nde_act_name((nde_act)a),
-                  e);
+        for (size_t i = 0; i < N; i++) ones[i] = 1.0;
+        act_eval ae = {.a = (nde_act)a, .x = x, .n = N};
+        gc_fd_jvp(x, ones, N, FD_H, act_eval_forward, &ae, N, fd, save, ym);
+        for (size_t i = 0; i < N; i++) fd[i] *= dy[i];
+        gc_expect_close(dx, fd, N, gc_l2(FD_TOL), "%s: derivative", nde_act_name((nde_act)a));
         /* in place (dx aliasing dy, y aliasing x) gives the same bits */
         double tmp[N];
         memcpy(tmp, dy, sizeof tmp);
@@ -380,12 +390,19 @@ Test(init, same_seed_same_bits_and_bad_scale)
 
 /* ---- dense layer ------------------------------------------------------------ */
 
-/* Scalar loss Σ dy ⊙ dense(x) for finite differences. */
-static double dense_loss(const nde_dense *d, const nde_params *p, double t, const double *x,
-                         const double *dy, double *y, size_t batch)
+/* dense(t, x) for gradcheck.h's gc_cotangent (L = Σ dy ⊙ dense(x), in x or θ). */
+typedef struct dense_eval {
+    const nde_dense *d;
+    const nde_params *p;
+    double t;
+    const double *x;
+    size_t batch;
+} dense_eval;
+
+static void dense_eval_forward(void *user, double *y)
 {
-    cr_assert_eq(nde_dense_forward(d, p, t, x, y, batch), NDE_OK);
-    return dot(dy, y, batch * d->out);
+    dense_eval *e = user;
+    cr_assert_eq(nde_dense_forward(e->d, e->p, e->t, e->x, y, e->batch), NDE_OK);
 }
 
 Test(dense, forward_matches_loops_and_backward_matches_fd)
@@ -416,27 +433,13 @@ Test(dense, forward_matches_loops_and_backward_matches_fd)
         double *g = nde_params_grad(p);
         nde_params_zero_grad(p);
         cr_assert_eq(nde_dense_backward(&d, p, t, x, dy, dx, g, B), NDE_OK);
-        double fdx[B * IN], fdg[64], tmp[B * OUT];
-        for (size_t i = 0; i < B * IN; i++) {
-            double keep = x[i];
-            x[i] = keep + FD_H;
-            double lp = dense_loss(&d, p, t, x, dy, tmp, B);
-            x[i] = keep - FD_H;
-            double lm = dense_loss(&d, p, t, x, dy, tmp, B);
-            x[i] = keep;
-            fdx[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        for (size_t i = 0; i < n; i++) {
-            double keep = th[i];
-            th[i] = keep + FD_H;
-            double lp = dense_loss(&d, p, t, x, dy, tmp, B);
-            th[i] = keep - FD_H;
-            double lm = dense_loss(&d, p, t, x, dy, tmp, B);
-            th[i] = keep;
-            fdg[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        cr_assert(rel_err(dx, fdx, B * IN) <= FD_TOL, "flags %u dx", flag_sets[k]);
-        cr_assert(rel_err(g, fdg, n) <= FD_TOL, "flags %u dθ", flag_sets[k]);
+        double fdg[64], tmp[B * OUT];
+        dense_eval de = {.d = &d, .p = p, .t = t, .x = x, .batch = B};
+        gc_cotangent lc = {.f = dense_eval_forward, .user = &de, .r = dy, .nout = B * OUT, .out = tmp};
+        gc_check(x, B * IN, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, dx, gc_l2(FD_TOL),
+                 "flags %u dx", flag_sets[k]);
+        gc_fd_gradient(th, n, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, fdg);
+        gc_expect_close(g, fdg, n, gc_l2(FD_TOL), "flags %u dθ", flag_sets[k]);
         /* the gradient accumulates */
         cr_assert_eq(nde_dense_backward(&d, p, t, x, dy, NULL, g, B), NDE_OK);
         for (size_t i = 0; i < n; i++) cr_assert(fabs(g[i] - 2.0 * fdg[i]) <= 1e-8 * (1 + fabs(fdg[i])));
@@ -662,11 +665,18 @@ Test(mlp, forward_matches_naive_loops)
     }
 }
 
-static double mlp_loss(built *m, double t, const double *x, const double *dy, size_t batch)
+/* MLP(t, x) for gc_fd_jvp. */
+typedef struct mlp_eval {
+    built *m;
+    double t;
+    const double *x;
+    size_t batch;
+} mlp_eval;
+
+static void mlp_eval_forward(void *user, double *y)
 {
-    double y[64];
-    cr_assert_eq(nde_mlp_forward(m->net, m->p, t, x, y, batch), NDE_OK);
-    return dot(dy, y, batch * nde_mlp_out(m->net));
+    mlp_eval *e = user;
+    cr_assert_eq(nde_mlp_forward(e->m->net, e->m->p, e->t, e->x, y, e->batch), NDE_OK);
 }
 
 /* dx and dθ of Σ dy ⊙ MLP(t, x) against central differences, every case and time mode. */
@@ -676,36 +686,20 @@ Test(mlp, vjp_matches_finite_differences)
     for (size_t c = 0; c < N_MLP_CASES; c++) {
         built m = build(&mlp_cases[c].spec, 20 + c);
         size_t in = nde_mlp_in(m.net), out = nde_mlp_out(m.net), n = nde_params_count(m.p);
-        double x[B * 8], dy[B * 8], dx[B * 8], fdx[B * 8], t = -0.41;
+        double x[B * 8], dy[B * 8], dx[B * 8], t = -0.41;
         fill_sin(x, B * in, 1.7, 0.2, 1.2);
         fill_sin(dy, B * out, 0.6, 1.1, 1.0);
         double *g = nde_params_grad(m.p);
         nde_params_zero_grad(m.p);
         cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x, dy, dx, g, B), NDE_OK);
-        for (size_t i = 0; i < B * in; i++) {
-            double keep = x[i];
-            x[i] = keep + FD_H;
-            double lp = mlp_loss(&m, t, x, dy, B);
-            x[i] = keep - FD_H;
-            double lm = mlp_loss(&m, t, x, dy, B);
-            x[i] = keep;
-            fdx[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        double *fdg = nde_alloc_array(n, sizeof *fdg);
-        double *th = nde_params_theta(m.p);
-        for (size_t i = 0; i < n; i++) {
-            double keep = th[i];
-            th[i] = keep + FD_H;
-            double lp = mlp_loss(&m, t, x, dy, B);
-            th[i] = keep - FD_H;
-            double lm = mlp_loss(&m, t, x, dy, B);
-            th[i] = keep;
-            fdg[i] = (lp - lm) / (2.0 * FD_H);
-        }
-        double ex = rel_err(dx, fdx, B * in), eg = rel_err(g, fdg, n);
-        cr_assert(ex <= FD_TOL, "%s: dx relative error %g", mlp_cases[c].name, ex);
-        cr_assert(eg <= FD_TOL, "%s: dθ relative error %g", mlp_cases[c].name, eg);
-        nde_free(fdg);
+        /* L = Σ dy ⊙ MLP(t, x) */
+        double y[B * 8];
+        mlp_eval me = {.m = &m, .t = t, .x = x, .batch = B};
+        gc_cotangent lc = {.f = mlp_eval_forward, .user = &me, .r = dy, .nout = B * out, .out = y};
+        gc_check(x, B * in, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, dx, gc_l2(FD_TOL), "%s: dx",
+                 mlp_cases[c].name);
+        gc_check(nde_params_theta(m.p), n, FD_H, GC_CENTRAL2, gc_cotangent_eval, &lc, g,
+                 gc_l2(FD_TOL), "%s: dθ", mlp_cases[c].name);
         unbuild(&m);
     }
 }
@@ -816,21 +810,15 @@ Test(mlp, jvp_matches_fd_and_is_the_adjoint_of_vjp)
     for (size_t c = 0; c < N_MLP_CASES; c++) {
         built m = build(&mlp_cases[c].spec, 30 + c);
         size_t in = nde_mlp_in(m.net), out = nde_mlp_out(m.net);
-        double x[B * 8], w[B * 8], v[B * 8], jy[B * 8], vx[B * 8], xp[B * 8], xm[B * 8];
-        double yp[B * 8], ym[B * 8], fd[B * 8], t = 1.3;
+        double x[B * 8], w[B * 8], v[B * 8], jy[B * 8], vx[B * 8], save[B * 8];
+        double ym[B * 8], fd[B * 8], t = 1.3;
         fill_sin(x, B * in, 0.77, 0.5, 1.0);
         fill_sin(w, B * in, 1.21, 0.3, 1.0);
         fill_sin(v, B * out, 0.35, 2.0, 1.0);
         cr_assert_eq(nde_mlp_jvp(m.net, m.p, t, x, w, jy, B), NDE_OK);
-        for (size_t i = 0; i < B * in; i++) {
-            xp[i] = x[i] + FD_H * w[i];
-            xm[i] = x[i] - FD_H * w[i];
-        }
-        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, xp, yp, B), NDE_OK);
-        cr_assert_eq(nde_mlp_forward(m.net, m.p, t, xm, ym, B), NDE_OK);
-        for (size_t i = 0; i < B * out; i++) fd[i] = (yp[i] - ym[i]) / (2.0 * FD_H);
-        double e = rel_err(jy, fd, B * out);
-        cr_assert(e <= FD_TOL, "%s: jvp relative error %g", mlp_cases[c].name, e);
+        mlp_eval me = {.m = &m, .t = t, .x = x, .batch = B};
+        gc_fd_jvp(x, w, B * in, FD_H, mlp_eval_forward, &me, B * out, fd, save, ym);
+        gc_expect_close(jy, fd, B * out, gc_l2(FD_TOL), "%s: jvp", mlp_cases[c].name);
         cr_assert_eq(nde_mlp_vjp(m.net, m.p, t, x, v, vx, NULL, B), NDE_OK);
         double lhs = dot(v, jy, B * out), rhs = dot(vx, w, B * in);
         cr_assert(fabs(lhs - rhs) <= 1e-13 * (fabs(lhs) + 1e-3), "%s: %.17g vs %.17g",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "gradcheck.h"
 #include "numcheck.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
@@ -15,15 +16,8 @@
 enum { NT = 4, B = 2 };
 static const double ts[NT] = {0.0, 0.5, 1.2, 2.0};
 
-/* L = Σ g · traj over all save times. */
-static double loss(const double *traj, const double *g, size_t len)
-{
-    double l = 0.0;
-    for (size_t i = 0; i < len; i++) l += g[i] * traj[i];
-    return l;
-}
-
-/* Adaptive Tsit5 solve (rtol, atol rtol/100) of du/dt = field(u) for B fields; the gradient of L with respect
+/* Adaptive Tsit5 solve (rtol, atol rtol/100) of du/dt = field(u) for B fields; the gradient
+ * of L = Σ g · traj over all save times (gc_solve_loss) with respect
  * to θ (the store the field reads) and u0 from the discrete adjoint, against central
  * differences with the steps frozen. */
 static void check_operator_ode(const nde_field *f, nde_params *p, double rtol, nde_tape tape,
@@ -35,9 +29,8 @@ static void check_operator_ode(const nde_field *f, nde_params *p, double rtol, n
     nde_rng_seed(&r, 3);
     double *u0 = nde_alloc_array(B * dim, sizeof *u0), *g = nde_alloc_array(len, sizeof *g);
     double *traj = nde_alloc_array(len, sizeof *traj), *gu0 = nde_alloc_array(B * dim, sizeof *gu0);
-    double *gth = nde_alloc_array(np, sizeof *gth), *fd = nde_alloc_array(np, sizeof *fd);
-    double *fdu = nde_alloc_array(B * dim, sizeof *fdu);
-    cr_assert(u0 && g && traj && gu0 && gth && fd && fdu);
+    double *gth = nde_alloc_array(np, sizeof *gth);
+    cr_assert(u0 && g && traj && gu0 && gth);
     for (size_t i = 0; i < B * dim; i++) u0[i] = nde_rng_normal(&r);
     for (size_t i = 0; i < len; i++) g[i] = nde_rng_normal(&r);
 
@@ -56,35 +49,16 @@ static void check_operator_ode(const nde_field *f, nde_params *p, double rtol, n
     CHECK(nde_adjoint_discrete(s, g, gth, np, gu0));
 
     CHECK(nde_solver_freeze_steps(s));
-    double *theta = nde_params_theta(p);
-    const double eps = 1e-6;
-    for (size_t i = 0; i < np; i++) {
-        const double keep = theta[i];
-        theta[i] = keep + eps;
-        CHECK(nde_solve(s, B, dim, u0, NT, ts, traj));
-        const double lp = loss(traj, g, len);
-        theta[i] = keep - eps;
-        CHECK(nde_solve(s, B, dim, u0, NT, ts, traj));
-        theta[i] = keep;
-        fd[i] = (lp - loss(traj, g, len)) / (2 * eps);
-    }
-    for (size_t i = 0; i < B * dim; i++) {
-        const double keep = u0[i];
-        u0[i] = keep + eps;
-        CHECK(nde_solve(s, B, dim, u0, NT, ts, traj));
-        const double lp = loss(traj, g, len);
-        u0[i] = keep - eps;
-        CHECK(nde_solve(s, B, dim, u0, NT, ts, traj));
-        u0[i] = keep;
-        fdu[i] = (lp - loss(traj, g, len)) / (2 * eps);
-    }
-    const double eth = rel_err(gth, fd, np), eu = rel_err(gu0, fdu, B * dim);
+    gc_solve_loss sl = {.s = s, .batch = B, .dim = dim, .nt = NT, .ts = ts, .u0 = u0,
+                        .traj = traj, .g = g};
+    const double eth = gc_check(nde_params_theta(p), np, 1e-6, GC_CENTRAL2, gc_solve_loss_eval,
+                                &sl, gth, gc_l2(1e-6), "theta");
+    const double eu = gc_check(u0, B * dim, 1e-6, GC_CENTRAL2, gc_solve_loss_eval, &sl, gu0,
+                               gc_l2(1e-6), "u0");
     cr_log_info("%zu steps, %zu parameters: rel err theta %.2e, u0 %.2e", nsteps, np, eth, eu);
-    cr_assert(eth < 1e-6, "theta: relative error %.3e", eth);
-    cr_assert(eu < 1e-6, "u0: relative error %.3e", eu);
     memcpy(gth_out, gth, np * sizeof *gth);
     nde_solver_destroy(&s);
-    double *bufs[] = {u0, g, traj, gu0, gth, fd, fdu};
+    double *bufs[] = {u0, g, traj, gu0, gth};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) nde_free(bufs[i]);
 }
 

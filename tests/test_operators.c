@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
+#include "gradcheck.h"
 #include "numcheck.h"
 #include "nde/operators.h"
 #include "nde/optim.h"
@@ -26,25 +27,15 @@ static double dot(const double *a, const double *b, size_t n)
     return s;
 }
 
-/* ---- a generic central-difference check: L(v) = r · F(v) ---------------------------- */
+/* ---- central differences of L(v) = r · F(v) (gradcheck.h) ------------------------- */
 typedef void (*eval_fn)(void *user, double *out);
 
 static void fd_grad(eval_fn f, void *user, double *v, size_t nv, const double *r, size_t nout,
                     double *g)
 {
     double *out = nde_alloc_array(nout, sizeof *out);
-    const double h = 1e-5;
-    for (size_t i = 0; i < nv; i++) {
-        double s = v[i];
-        v[i] = s + h;
-        f(user, out);
-        double lp = dot(r, out, nout);
-        v[i] = s - h;
-        f(user, out);
-        double lm = dot(r, out, nout);
-        v[i] = s;
-        g[i] = (lp - lm) / (2 * h);
-    }
+    gc_cotangent L = {.f = f, .user = user, .r = r, .nout = nout, .out = out};
+    gc_fd_gradient(v, nv, 1e-5, GC_CENTRAL2, gc_cotangent_eval, &L, g);
     nde_free(out);
 }
 
@@ -148,11 +139,11 @@ Test(pointwise, vjp_matches_finite_differences)
         for (size_t i = 0; i < nx; i++) gx[i] -= gx0[i];
         fd_grad(pw_eval, &c, c.x, nx, gy, ny, gxf);
         fd_grad(pw_eval, &c, nde_params_theta(p), np, gy, ny, gwf);
-        cr_assert(rel_err(gx, gxf, nx) <= 1e-6);
-        cr_assert(rel_err(nde_params_grad(p), gwf, np) <= 1e-6);
+        gc_expect_close(gx, gxf, nx, gc_l2(1e-6), "pointwise input VJP (accumulated)");
+        gc_expect_close(nde_params_grad(p), gwf, np, gc_l2(1e-6), "pointwise weight VJP");
         /* accumulate = 0 overwrites. */
         cr_assert_eq(nde_pointwise_vjp(c.pw, nde_params_theta(p), c.x, gy, gx0, NULL, c.batch, c.npts, 0), NDE_OK);
-        cr_assert(rel_err(gx0, gxf, nx) <= 1e-6);
+        gc_expect_close(gx0, gxf, nx, gc_l2(1e-6), "pointwise input VJP (overwritten)");
         nde_free(c.x);
         nde_free(gy);
         nde_free(gx);
@@ -237,8 +228,8 @@ Test(channel_mlp, vjp_matches_finite_differences)
                                      c.batch, c.npts, c.cache), NDE_OK);
     fd_grad(mlp_eval, &c, c.x, nx, gy, ny, gxf);
     fd_grad(mlp_eval, &c, nde_params_theta(p), np, gy, ny, gwf);
-    cr_assert(rel_err(gx, gxf, nx) <= 1e-6, "%g", rel_err(gx, gxf, nx));
-    cr_assert(rel_err(nde_params_grad(p), gwf, np) <= 1e-6, "%g", rel_err(nde_params_grad(p), gwf, np));
+    gc_expect_close(gx, gxf, nx, gc_l2(1e-6), "channel MLP input VJP");
+    gc_expect_close(nde_params_grad(p), gwf, np, gc_l2(1e-6), "channel MLP weight VJP");
     size_t zero = 0;
     nde_channel_mlp *bad = NULL;
     cr_assert_eq(nde_channel_mlp_create(p, "bad", 0, ch, &bad), NDE_ERR_ARG);
@@ -402,7 +393,7 @@ static void check_loss(int h1, int ndim, size_t n0, size_t n1)
         cr_assert(fabs(loss - ref) <= 1e-14 * ref);
     }
     fd_grad(loss_eval, &c, c.p, N, &one, 1, gf);
-    cr_assert(rel_err(g, gf, N) <= 1e-6, "loss gradient vs FD: %g", rel_err(g, gf, N));
+    gc_expect_close(g, gf, N, gc_l2(1e-6), "loss gradient");
     nde_free(c.y);
     nde_free(c.p);
     nde_free(c.scr);
@@ -512,9 +503,8 @@ static void check_fno_vjp(nde_fno_spec s, const size_t *n, size_t batch)
     cr_assert_eq(nde_fno_backward(c.fno, c.work, gu, ga, nde_params_grad(p), batch), NDE_OK, "%s", nde_last_error());
     fd_grad(fno_eval, &c, c.a, na, gu, nu, gaf);
     fd_grad(fno_eval, &c, nde_params_theta(p), np, gu, nu, gwf);
-    double ea = rel_err(ga, gaf, na), ew = rel_err(nde_params_grad(p), gwf, np);
-    cr_assert(ea <= 1e-6, "FNO input VJP vs FD: %g", ea);
-    cr_assert(ew <= 1e-6, "FNO parameter VJP vs FD: %g", ew);
+    gc_expect_close(ga, gaf, na, gc_l2(1e-6), "FNO input VJP");
+    gc_expect_close(nde_params_grad(p), gwf, np, gc_l2(1e-6), "FNO parameter VJP");
     /* The spectral weights' gradient is not negligible in the check. */
     const nde_tensor_info *k0 = nde_params_find(p, "layer0.spectral.weight");
     cr_assert_not_null(k0);

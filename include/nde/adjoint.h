@@ -8,7 +8,29 @@
  * only the step starts and recomputes stages during the sweep (s× less memory, one
  * extra forward evaluation per stage), NDE_TAPE_CHECKPOINT stores every k-th step start
  * (or only u0) and recomputes segments with a binomial schedule (O(√N) or O(log N)
- * states). All give identical gradients. */
+ * states). All give identical gradients.
+ *
+ * Typical use (compiled and run by the test suite): the gradients of L = ½‖u(1)‖² with
+ * respect to θ and u0 for two states of du/dt = MLP(u):
+ *     nde_params *p;  NDE_TRY(nde_params_create(&p));
+ *     nde_mlp *net;   NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
+ *                         .hidden = {16}, .act = NDE_ACT_TANH}, "f", &net));
+ *     nde_rng rng;    nde_rng_seed(&rng, 1);
+ *     NDE_TRY(nde_mlp_init(net, p, NDE_INIT_TORCH, 0.0, &rng));
+ *     nde_field field;  NDE_TRY(nde_mlp_field(net, p, &field));
+ *     nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+ *     o.tape = NDE_TAPE_STAGES;                          // what the reverse sweep replays
+ *     nde_solver *s;  NDE_TRY(nde_solver_create(NULL, &field, &o, &s));
+ *     double u0[2 * 2] = {1, 0, 0, 1}, ts[2] = {0.0, 1.0}, traj[2 * 2 * 2];
+ *     NDE_TRY(nde_solve(s, 2, 2, u0, 2, ts, traj));
+ *     double dL_dtraj[2 * 2 * 2] = {0}, grad_u0[2 * 2];
+ *     for (int i = 0; i < 4; i++) dL_dtraj[4 + i] = traj[4 + i];   // ∂L/∂u(1) = u(1)
+ *     nde_params_zero_grad(p);                           // the adjoint adds to it
+ *     NDE_TRY(nde_adjoint_discrete(s, dL_dtraj, nde_params_grad(p), nde_params_count(p),
+ *                                  grad_u0));
+ *     printf("dL/du0 of sample 0: %g %g\n", grad_u0[0], grad_u0[1]);
+ *     nde_solver_destroy(&s);  nde_mlp_destroy(&net);  nde_params_destroy(&p);
+ */
 #ifndef NDE_ADJOINT_H
 #define NDE_ADJOINT_H
 
@@ -24,8 +46,8 @@ extern "C" {
  * grad_u0    (batch, dim): ∂L/∂u0 is WRITTEN; NULL → not wanted.
  * Errors: NDE_ERR_STATE if the last solve failed, recorded no tape, or there was
  * none; NDE_ERR_ARG for NULL dL_dtraj; the field's vjp status. */
-nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
-                                size_t n_theta, double *grad_u0);
+NDE_API nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, double *grad_theta,
+                                        size_t n_theta, double *grad_u0);
 
 /* ---- continuous adjoints ("optimize, then discretize") ----------------------
  * The adjoint ODE of the last solve's loss L(traj),
@@ -56,25 +78,26 @@ typedef struct nde_cont_adjoint_opts {
 /* The forward solver's method and tolerances (TSIT5 for the backsolve and interpolating
  * adjoints when the forward method is a fixed-step or SUNDIALS method other than CVODES
  * BDF/Adams, which backsolve can use itself). */
-nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s);
+NDE_API nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s);
 
 /* Backsolve adjoint (torchdiffeq's odeint_adjoint; SciMLSensitivity BacksolveAdjoint with
  * checkpointing): integrate [u, λ, μ] backwards between consecutive save times,
  * restarting u at traj[k] at each of them so the reconstructed state does not drift.
  * Memory O(batch·dim + n_params) beyond traj. Unstable on stiff problems whose backward
  * flow blows up (pass a CVODES method in opts for mildly stiff ones). */
-nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL_dtraj,
-                                 double *grad_theta, size_t n_theta, double *grad_u0,
-                                 const nde_cont_adjoint_opts *opts);
+NDE_API nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL_dtraj,
+                                         double *grad_theta, size_t n_theta, double *grad_u0,
+                                         const nde_cont_adjoint_opts *opts);
 
 /* Interpolating adjoint (SciMLSensitivity InterpolatingAdjoint with checkpointing): for
  * each save interval, last first, re-solve the forward from traj[k−1] with an explicit
  * pair (opts.method if it is BS3/DOPRI5/TSIT5, else TSIT5) keeping its stages, and
  * integrate [λ, μ] backwards with u(t) from that solve's dense output. Memory: one
  * interval's stages. */
-nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL_dtraj,
-                                     double *grad_theta, size_t n_theta, double *grad_u0,
-                                     const nde_cont_adjoint_opts *opts);
+NDE_API nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj,
+                                             const double *dL_dtraj, double *grad_theta,
+                                             size_t n_theta, double *grad_u0,
+                                             const nde_cont_adjoint_opts *opts);
 
 /* CVODES adjoint (Serban & Hindmarsh, "CVODES: the sensitivity-enabled ODE solver in
  * SUNDIALS", 2005): the last solve must be NDE_CVODE_BDF/ADAMS with
@@ -85,9 +108,9 @@ nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const do
  * Errors as above, plus NDE_ERR_STATE if no checkpoints were recorded and
  * NDE_ERR_UNSUPPORTED in builds without SUNDIALS; SUNDIALS failures as NDE_ERR_SOLVER
  * with SUNDIALS' message. */
-nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *grad_theta,
-                              size_t n_theta, double *grad_u0,
-                              const nde_cont_adjoint_opts *opts);
+NDE_API nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *grad_theta,
+                                      size_t n_theta, double *grad_u0,
+                                      const nde_cont_adjoint_opts *opts);
 
 /* ---- the adjoint as an object ----------------------------------------------
  * One place to choose how gradients are computed: an nde_adjoint is created for a solver
@@ -98,13 +121,28 @@ nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, double *gra
  * last nde_solve; the free functions above compute the same bits through an adjoint the
  * solver keeps for them.
  *
- * Typical use:
+ * Typical use (compiled and run by the test suite): the gradient with respect to θ of
+ * L = Σ u(1) for du/dt = MLP(u), by the checkpointed discrete adjoint:
+ *     nde_params *p;  NDE_TRY(nde_params_create(&p));
+ *     nde_mlp *net;   NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
+ *                         .hidden = {8}, .act = NDE_ACT_TANH}, "f", &net));
+ *     nde_rng rng;    nde_rng_seed(&rng, 2);
+ *     NDE_TRY(nde_mlp_init(net, p, NDE_INIT_TORCH, 0.0, &rng));
+ *     nde_field field;  NDE_TRY(nde_mlp_field(net, p, &field));
+ *     nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+ *     nde_solver *s;  NDE_TRY(nde_solver_create(NULL, &field, &o, &s));
  *     nde_adjoint_opts ao = nde_adjoint_defaults(s, NDE_ADJ_DISCRETE_CHECKPOINT);
  *     ao.checkpoint_every = 16;
- *     nde_adjoint *adj;  NDE_TRY(nde_adjoint_create(s, &ao, &adj));
- *     NDE_TRY(nde_solve(s, batch, dim, u0, nt, ts, traj));        // records what adj needs
- *     NDE_TRY(nde_adjoint_run(adj, traj, dL_dtraj, grad, n_params, NULL));
- *     nde_adjoint_destroy(&adj); */
+ *     nde_adjoint *adj;  NDE_TRY(nde_adjoint_create(s, &ao, &adj));   // sets s's tape
+ *     double u0[2] = {1, 0}, ts[2] = {0.0, 1.0}, traj[2 * 2], dL_dtraj[2 * 2] = {0, 0, 1, 1};
+ *     NDE_TRY(nde_solve(s, 1, 2, u0, 2, ts, traj));        // records what adj needs
+ *     nde_params_zero_grad(p);
+ *     NDE_TRY(nde_adjoint_run(adj, traj, dL_dtraj, nde_params_grad(p), nde_params_count(p),
+ *                             NULL));
+ *     printf("adjoint: %zu vjps\n", nde_adjoint_get_stats(adj)->n_vjp);
+ *     nde_adjoint_destroy(&adj);  nde_solver_destroy(&s);
+ *     nde_mlp_destroy(&net);  nde_params_destroy(&p);
+ */
 typedef enum nde_adjoint_kind {
     NDE_ADJ_DISCRETE_STAGES = 0,  /* discrete, solver tape NDE_TAPE_STAGES */
     NDE_ADJ_DISCRETE_STEP_STARTS, /* discrete, NDE_TAPE_STEP_STARTS */
@@ -144,7 +182,7 @@ typedef struct nde_adjoint nde_adjoint;
 /* Options for `kind` on solver s: checkpoint_every 0 and checkpoint_slots 0 (their
  * defaults, see nde_solver_opts), cvodes_steps 50, cont = nde_cont_adjoint_defaults(s)
  * (s may be NULL: TSIT5, rtol 1e-6, atol 1e-9). */
-nde_adjoint_opts nde_adjoint_defaults(const nde_solver *s, nde_adjoint_kind kind);
+NDE_API nde_adjoint_opts nde_adjoint_defaults(const nde_solver *s, nde_adjoint_kind kind);
 
 /* Create an adjoint for s (borrowed: must outlive the adjoint) and configure what s
  * records: the discrete kinds set s's tape (and checkpointing) and clear
@@ -156,8 +194,8 @@ nde_adjoint_opts nde_adjoint_defaults(const nde_solver *s, nde_adjoint_kind kind
  * field without vjp); NDE_ERR_UNSUPPORTED (a discrete kind on a SUNDIALS method, CVODES
  * on a method other than NDE_CVODE_BDF/ADAMS or in a build without SUNDIALS);
  * NDE_ERR_NOMEM. */
-nde_status nde_adjoint_create(nde_solver *s, const nde_adjoint_opts *opts, nde_adjoint **out);
-void nde_adjoint_destroy(nde_adjoint **adj); /* NULL-safe; sets *adj = NULL */
+NDE_API nde_status nde_adjoint_create(nde_solver *s, const nde_adjoint_opts *opts, nde_adjoint **out);
+NDE_API void nde_adjoint_destroy(nde_adjoint **adj); /* NULL-safe; sets *adj = NULL */
 
 /* The gradient of L(traj) for the last solve of the adjoint's solver.
  * traj       (nt, batch, dim): that solve's output (BACKSOLVE and INTERPOLATING restart
@@ -169,12 +207,12 @@ void nde_adjoint_destroy(nde_adjoint **adj); /* NULL-safe; sets *adj = NULL */
  * _interpolating, _cvodes with opts.cont). Also copies the statistics into the solver's
  * (n_vjp, n_adjoint_nfe, n_recomputed_steps, adjoint_peak_bytes, adjoint_max_states).
  * Errors: those of the matching free function. */
-nde_status nde_adjoint_run(nde_adjoint *adj, const double *traj, const double *dL_dtraj,
-                           double *grad_theta, size_t n_theta, double *grad_u0);
+NDE_API nde_status nde_adjoint_run(nde_adjoint *adj, const double *traj, const double *dL_dtraj,
+                                   double *grad_theta, size_t n_theta, double *grad_u0);
 
 /* Statistics of the last nde_adjoint_run (borrowed; NULL for NULL adj). */
-const nde_adjoint_stats *nde_adjoint_get_stats(const nde_adjoint *adj);
-const nde_adjoint_opts *nde_adjoint_get_opts(const nde_adjoint *adj);
+NDE_API const nde_adjoint_stats *nde_adjoint_get_stats(const nde_adjoint *adj);
+NDE_API const nde_adjoint_opts *nde_adjoint_get_opts(const nde_adjoint *adj);
 
 #ifdef __cplusplus
 }

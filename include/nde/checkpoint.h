@@ -34,8 +34,8 @@ typedef struct nde_train_state {
 /* Write params (required), opt (NULL: none; read only) and ts (NULL: none) to `path`.
  * NDE_ERR_ARG for NULL path/params, NDE_ERR_IO if the file cannot be written (the old
  * file, if any, is then unchanged). */
-nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_optim *opt,
-                               const nde_train_state *ts);
+NDE_API nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_optim *opt,
+                                       const nde_train_state *ts);
 
 /* Restore params, and opt / ts when not NULL, from `path`. Every parameter tensor must
  * be present with its exact shape (F64 or F32); with opt, the file must come from the
@@ -45,8 +45,8 @@ nde_status nde_checkpoint_save(const char *path, const nde_params *params, nde_o
  * Errors: NDE_ERR_IO (unreadable), NDE_ERR_FORMAT (malformed or mismatched; the message
  * names the file, the tensor and the expected and found dtype/shape), NDE_ERR_NONFINITE
  * (a parameter tensor holds NaN or Inf: the message names the file, tensor and index). */
-nde_status nde_checkpoint_load(const char *path, nde_params *params, nde_optim *opt,
-                               nde_train_state *ts);
+NDE_API nde_status nde_checkpoint_load(const char *path, nde_params *params, nde_optim *opt,
+                                       nde_train_state *ts);
 
 /* More training state beside the above (the trainer's position, sample order, metrics
  * history): tensors named "train.<…>" (not one of the names above), with a dtype, a shape
@@ -62,14 +62,14 @@ typedef struct nde_checkpoint_extra {
 
 /* nde_checkpoint_save plus the extras (ts required). Errors as nde_checkpoint_save, and
  * NDE_ERR_ARG for an extra whose name does not start with "train." or clashes. */
-nde_status nde_checkpoint_save_extra(const char *path, const nde_params *params, nde_optim *opt,
-                                     const nde_train_state *ts,
-                                     const nde_checkpoint_extra *extra, size_t n_extra);
+NDE_API nde_status nde_checkpoint_save_extra(const char *path, const nde_params *params, nde_optim *opt,
+                                             const nde_train_state *ts,
+                                             const nde_checkpoint_extra *extra, size_t n_extra);
 /* nde_checkpoint_load plus the extras (ts required): each must be present with exactly
  * its dtype and shape, and everything is validated before anything is restored. */
-nde_status nde_checkpoint_load_extra(const char *path, nde_params *params, nde_optim *opt,
-                                     nde_train_state *ts, const nde_checkpoint_extra *extra,
-                                     size_t n_extra);
+NDE_API nde_status nde_checkpoint_load_extra(const char *path, nde_params *params, nde_optim *opt,
+                                             nde_train_state *ts, const nde_checkpoint_extra *extra,
+                                             size_t n_extra);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nde/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,16 +37,16 @@ typedef enum nde_status {
 } nde_status;
 
 /* Short, static, human-readable name of a status ("ok", "invalid argument", ...). */
-const char *nde_status_str(nde_status s);
+NDE_API const char *nde_status_str(nde_status s);
 
 /* The message left by the last failure on this thread ("" if none). Valid until the
  * next nde call on this thread that fails. */
-const char *nde_last_error(void);
-void nde_clear_error(void);
+NDE_API const char *nde_last_error(void);
+NDE_API void nde_clear_error(void);
 
 /* Record a failure: formats the message as "file:line: <text>" into the per-thread
  * buffer and returns `s` so callers can `return NDE_FAIL(...)`. */
-nde_status nde_fail(nde_status s, const char *file, int line, const char *fmt, ...)
+NDE_API nde_status nde_fail(nde_status s, const char *file, int line, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
@@ -64,9 +66,9 @@ nde_status nde_fail(nde_status s, const char *file, int line, const char *fmt, .
  * no-op. */
 #define NDE_ALIGN 64
 #define NDE_PI 3.14159265358979323846
-void *nde_alloc(size_t bytes);
-void *nde_alloc_array(size_t count, size_t elem_size);
-void nde_free(void *p);
+NDE_API void *nde_alloc(size_t bytes);
+NDE_API void *nde_alloc_array(size_t count, size_t elem_size);
+NDE_API void nde_free(void *p);
 
 /* ---- random numbers --------------------------------------------------------
  * xoshiro256** (Blackman & Vigna 2018) seeded through splitmix64. A plain value so
@@ -77,25 +79,25 @@ typedef struct nde_rng {
     int has_spare;
 } nde_rng;
 
-void nde_rng_seed(nde_rng *r, uint64_t seed);
-uint64_t nde_rng_u64(nde_rng *r);
-double nde_rng_uniform(nde_rng *r);            /* [0, 1), 53 random bits */
-double nde_rng_uniform_in(nde_rng *r, double lo, double hi);
-double nde_rng_normal(nde_rng *r);             /* N(0, 1), Box–Muller */
-uint64_t nde_rng_below(nde_rng *r, uint64_t n); /* uniform integer in [0, n), unbiased; n > 0 */
+NDE_API void nde_rng_seed(nde_rng *r, uint64_t seed);
+NDE_API uint64_t nde_rng_u64(nde_rng *r);
+NDE_API double nde_rng_uniform(nde_rng *r);            /* [0, 1), 53 random bits */
+NDE_API double nde_rng_uniform_in(nde_rng *r, double lo, double hi);
+NDE_API double nde_rng_normal(nde_rng *r);             /* N(0, 1), Box–Muller */
+NDE_API uint64_t nde_rng_below(nde_rng *r, uint64_t n); /* uniform integer in [0, n), unbiased; n > 0 */
 /* Independent stream: the state after 2^128 draws (xoshiro's jump function). */
-void nde_rng_jump(nde_rng *r);
+NDE_API void nde_rng_jump(nde_rng *r);
 
 /* ---- context ---------------------------------------------------------------
  * Owns what several objects share: the SUNDIALS context and FFT plan caches
  * (created lazily by the modules that need them), and a default RNG. */
 typedef struct nde_ctx nde_ctx;
-nde_status nde_ctx_create(nde_ctx **ctx);
-void nde_ctx_destroy(nde_ctx **ctx); /* NULL or *ctx == NULL: no-op; sets *ctx = NULL */
-nde_rng *nde_ctx_rng(nde_ctx *ctx);
+NDE_API nde_status nde_ctx_create(nde_ctx **ctx);
+NDE_API void nde_ctx_destroy(nde_ctx **ctx); /* NULL or *ctx == NULL: no-op; sets *ctx = NULL */
+NDE_API nde_rng *nde_ctx_rng(nde_ctx *ctx);
 
 /* Monotonic wall clock in seconds (for progress lines and benchmarks). */
-double nde_wall_seconds(void);
+NDE_API double nde_wall_seconds(void);
 
 #ifdef __cplusplus
 }

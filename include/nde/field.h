@@ -47,7 +47,7 @@ typedef struct nde_field {
 } nde_field;
 
 /* NDE_OK if the struct is usable (f present, dim > 0; vjp present when need_vjp). */
-nde_status nde_field_check(const nde_field *f, int need_vjp);
+NDE_API nde_status nde_field_check(const nde_field *f, int need_vjp);
 
 #ifdef __cplusplus
 }

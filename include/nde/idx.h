@@ -48,19 +48,19 @@ typedef struct nde_idx {
  * path), NDE_ERR_IO (cannot open or read), NDE_ERR_FORMAT (bad magic, unknown type,
  * ndim 0 or > NDE_IDX_MAX_DIMS, a zero or overflowing size, data shorter than the header
  * says, trailing bytes), NDE_ERR_NOMEM. On failure *out is NULL. */
-nde_status nde_idx_read(const char *path, size_t max_items, nde_idx **out);
-void nde_idx_destroy(nde_idx **idx); /* NULL-safe; sets *idx = NULL */
+NDE_API nde_status nde_idx_read(const char *path, size_t max_items, nde_idx **out);
+NDE_API void nde_idx_destroy(nde_idx **idx); /* NULL-safe; sets *idx = NULL */
 
 /* out[i] = scale · element[first + i] for i < n, as doubles. NDE_ERR_ARG if the range
  * leaves the array or an argument is NULL. out: (n) */
-nde_status nde_idx_to_double(const nde_idx *idx, size_t first, size_t n, double scale,
-                             double *out);
+NDE_API nde_status nde_idx_to_double(const nde_idx *idx, size_t first, size_t n, double scale,
+                                     double *out);
 
 /* Write an array (data in host order, count = Π dims elements of `type`) to `path`,
  * gzip-compressed when gzip != 0. Errors: NDE_ERR_ARG (NULL, unknown type, bad ndim or a
  * zero dimension), NDE_ERR_IO. */
-nde_status nde_idx_write(const char *path, nde_idx_type type, int ndim, const uint32_t *dims,
-                         const void *data, int gzip);
+NDE_API nde_status nde_idx_write(const char *path, nde_idx_type type, int ndim,
+                                 const uint32_t *dims, const void *data, int gzip);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,7 @@ typedef struct nde_array {
 } nde_array;
 
 /* Free the data and zero the struct. NULL or an empty array: no-op. */
-void nde_array_free(nde_array *a);
+NDE_API void nde_array_free(nde_array *a);
 
 /* ---- HDF5 ----------------------------------------------------------------------
  * nde_h5_write stores data (shape, row-major) as a float64 dataset `name` (a path
@@ -42,9 +42,9 @@ void nde_array_free(nde_array *a);
  * truncates the file; append = 1 adds to an existing file (created if absent) and
  * fails with NDE_ERR_ARG if the dataset exists.
  * nde_h5_read reads dataset `name`; expect_ndim > 0 requires that rank. */
-nde_status nde_h5_write(const char *path, const char *name, int ndim, const size_t *shape,
-                        const double *data, int append);
-nde_status nde_h5_read(const char *path, const char *name, int expect_ndim, nde_array *out);
+NDE_API nde_status nde_h5_write(const char *path, const char *name, int ndim, const size_t *shape,
+                                const double *data, int append);
+NDE_API nde_status nde_h5_read(const char *path, const char *name, int expect_ndim, nde_array *out);
 
 /* ---- MATLAB v7.3 .mat ----------------------------------------------------------
  * A v7.3 .mat file is HDF5 (after a 512-byte user block holding MATLAB's 128-byte
@@ -53,27 +53,29 @@ nde_status nde_h5_read(const char *path, const char *name, int expect_ndim, nde_
  * without the user block, numeric and logical classes, and returns the variable in
  * MATLAB's axis order (as scipy/h5py users get from FNO's MatReader). The writer
  * produces what MATLAB's `save -v7.3` does for a double array of that shape. */
-nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde_array *out);
-nde_status nde_mat_write(const char *path, const char *name, int ndim, const size_t *shape,
-                         const double *data, int append);
+NDE_API nde_status nde_mat_read(const char *path, const char *name, int expect_ndim,
+                                nde_array *out);
+NDE_API nde_status nde_mat_write(const char *path, const char *name, int ndim, const size_t *shape,
+                                 const double *data, int append);
 
 /* ---- NumPy .npy ----------------------------------------------------------------
  * Format versions 1.0–3.0; dtypes bool, int8–int64, uint8–uint64, float32, float64 in
  * either byte order; C or Fortran order. The writer stores '<f8', C order, version
  * 1.0, header padded to 64 bytes (as numpy.save). */
-nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out);
-nde_status nde_npy_write(const char *path, int ndim, const size_t *shape, const double *data);
+NDE_API nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out);
+NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape,
+                                 const double *data);
 
 /* Read by file name: ".npy" → nde_npy_read (name ignored), ".mat" → nde_mat_read,
  * anything else → nde_h5_read. */
-nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
-                            nde_array *out);
+NDE_API nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
+                                    nde_array *out);
 
 /* ---- directories ---------------------------------------------------------------
  * Create `path` and any missing parents (mkdir -p), mode 0777 before the umask.
  * NDE_OK if it exists as a directory afterwards; NDE_ERR_IO with the failing component
  * and the system's reason otherwise; NDE_ERR_ARG for NULL, "" or a path over 4095 bytes. */
-nde_status nde_mkdir_p(const char *path);
+NDE_API nde_status nde_mkdir_p(const char *path);
 
 #ifdef __cplusplus
 }

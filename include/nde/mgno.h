@@ -51,7 +51,7 @@ typedef enum nde_pad_mode {
     NDE_PAD_MODE_COUNT
 } nde_pad_mode;
 
-const char *nde_pad_mode_name(nde_pad_mode m); /* "zero", "periodic", "reflect" */
+NDE_API const char *nde_pad_mode_name(nde_pad_mode m); /* "zero", "periodic", "reflect" */
 
 typedef struct nde_conv_spec {
     int ndim;            /* spatial dimensions: 1 or 2 */
@@ -70,22 +70,22 @@ typedef struct nde_conv nde_conv;
  * count, kernel or stride, an unknown padding mode, reflect padding with pad >= n or
  * periodic padding with pad > n (n the grid the padding applies to); NDE_ERR_SHAPE
  * when the output grid would be empty; NDE_ERR_NOMEM. */
-nde_status nde_conv_create(const nde_conv_spec *spec, nde_conv **conv);
-void nde_conv_destroy(nde_conv **conv); /* NULL-safe; sets *conv = NULL */
+NDE_API nde_status nde_conv_create(const nde_conv_spec *spec, nde_conv **conv);
+NDE_API void nde_conv_destroy(nde_conv **conv); /* NULL-safe; sets *conv = NULL */
 
-const nde_conv_spec *nde_conv_get_spec(const nde_conv *conv);
+NDE_API const nde_conv_spec *nde_conv_get_spec(const nde_conv *conv);
 /* Output grid size along dimension d (0 or 1; 1 for d >= ndim). */
-size_t nde_conv_out_size(const nde_conv *conv, int d);
-size_t nde_conv_in_numel(const nde_conv *conv);     /* c_in  · Π n_in  (one sample) */
-size_t nde_conv_out_numel(const nde_conv *conv);    /* c_out · Π n_out (one sample) */
-size_t nde_conv_weight_numel(const nde_conv *conv); /* c_in · c_out · kernel^ndim */
+NDE_API size_t nde_conv_out_size(const nde_conv *conv, int d);
+NDE_API size_t nde_conv_in_numel(const nde_conv *conv);     /* c_in  · Π n_in  (one sample) */
+NDE_API size_t nde_conv_out_numel(const nde_conv *conv);    /* c_out · Π n_out (one sample) */
+NDE_API size_t nde_conv_weight_numel(const nde_conv *conv); /* c_in · c_out · kernel^ndim */
 
 /* y = conv(x; w) + b, or y += conv(x; w) + b when accumulate != 0.
  * w: (c_out, c_in, k[, k]) — transposed: (c_in, c_out, k[, k]); b: (c_out) or NULL;
  * x: (batch, c_in, n_in...); y: (batch, c_out, n_out...). x and y must not overlap.
  * Errors: NDE_ERR_ARG for NULL conv/w/x/y or batch == 0. */
-nde_status nde_conv_forward(nde_conv *conv, const double *w, const double *b, const double *x,
-                            double *y, size_t batch, int accumulate);
+NDE_API nde_status nde_conv_forward(nde_conv *conv, const double *w, const double *b,
+                                    const double *x, double *y, size_t batch, int accumulate);
 
 /* Vector–Jacobian product for gy (batch, c_out, n_out...):
  *   gx (batch, c_in, n_in...) += ∂⟨gy, y⟩/∂x     (NULL → not wanted)
@@ -93,8 +93,8 @@ nde_status nde_conv_forward(nde_conv *conv, const double *w, const double *b, co
  *   gb (c_out)                += Σ gy per channel (NULL → not wanted)
  * Everything is accumulated, so callers zero the outputs first. x may be NULL when
  * gw is NULL. Errors: NDE_ERR_ARG for NULL conv/w/gy, a missing x with gw, batch 0. */
-nde_status nde_conv_vjp(nde_conv *conv, const double *w, const double *x, const double *gy,
-                        double *gx, double *gw, double *gb, size_t batch);
+NDE_API nde_status nde_conv_vjp(nde_conv *conv, const double *w, const double *x, const double *gy,
+                                double *gx, double *gw, double *gb, size_t batch);
 
 /* ---- MgNO ------------------------------------------------------------------ */
 
@@ -151,46 +151,46 @@ typedef struct nde_mgno nde_mgno;
  * negative steps, zero channels or layers), a grid too small for `levels` (coarsest
  * level needs >= 2 points per dimension); errors of nde_params_add and nde_conv_create;
  * NDE_ERR_NOMEM. On error *layer / *model is NULL. */
-nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
-                             nde_mgconv **layer);
+NDE_API nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
+                                     nde_mgconv **layer);
 /* Draw every weight and bias as PyTorch's defaults do: U(−1/√fan_in, 1/√fan_in) with
  * fan_in = (input channels of the weight's second axis) · k^ndim, tensor by tensor in the
  * order create added them (the draws of the former create-with-rng, bit for bit).
  * Overwrites only this object's tensors. Errors: NDE_ERR_ARG for NULL arguments. */
-nde_status nde_mgconv_init(nde_mgconv *layer, nde_rng *rng);
-void nde_mgconv_destroy(nde_mgconv **layer); /* NULL-safe; sets *layer = NULL */
-nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const char *prefix,
-                           nde_mgno **model);
-nde_status nde_mgno_init(nde_mgno *model, nde_rng *rng);
-void nde_mgno_destroy(nde_mgno **model); /* NULL-safe; sets *model = NULL */
+NDE_API nde_status nde_mgconv_init(nde_mgconv *layer, nde_rng *rng);
+NDE_API void nde_mgconv_destroy(nde_mgconv **layer); /* NULL-safe; sets *layer = NULL */
+NDE_API nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const char *prefix,
+                                   nde_mgno **model);
+NDE_API nde_status nde_mgno_init(nde_mgno *model, nde_rng *rng);
+NDE_API void nde_mgno_destroy(nde_mgno **model); /* NULL-safe; sets *model = NULL */
 
 /* The rough-Darcy recipe of the MgNO paper's code on an n×n grid: c_in 1, c_out 1,
  * width 24, 4 layers, 6 levels with pre {1,1,1,1,1,2}, post 0, zero padding, no bias. */
-nde_mgno_spec nde_mgno_darcy_spec(size_t n);
+NDE_API nde_mgno_spec nde_mgno_darcy_spec(size_t n);
 
 /* Per-sample sizes: in = c_in·Π n, out = c_out·Π n (c_f, c_u for the layer). */
-size_t nde_mgconv_in_numel(const nde_mgconv *layer);
-size_t nde_mgconv_out_numel(const nde_mgconv *layer);
-size_t nde_mgno_in_numel(const nde_mgno *model);
-size_t nde_mgno_out_numel(const nde_mgno *model);
+NDE_API size_t nde_mgconv_in_numel(const nde_mgconv *layer);
+NDE_API size_t nde_mgconv_out_numel(const nde_mgconv *layer);
+NDE_API size_t nde_mgno_in_numel(const nde_mgno *model);
+NDE_API size_t nde_mgno_out_numel(const nde_mgno *model);
 /* Parameters this object added to its store. */
-size_t nde_mgconv_n_params(const nde_mgconv *layer);
-size_t nde_mgno_n_params(const nde_mgno *model);
+NDE_API size_t nde_mgconv_n_params(const nde_mgconv *layer);
+NDE_API size_t nde_mgno_n_params(const nde_mgno *model);
 
 /* Forward: y (batch, out) from x (batch, in), reading θ from the store.
  * Errors: NDE_ERR_ARG for NULL or batch == 0; NDE_ERR_NONFINITE when y is not finite. */
-nde_status nde_mgconv_forward(nde_mgconv *layer, const double *x, double *y, size_t batch);
-nde_status nde_mgno_forward(nde_mgno *model, const double *x, double *y, size_t batch);
+NDE_API nde_status nde_mgconv_forward(nde_mgconv *layer, const double *x, double *y, size_t batch);
+NDE_API nde_status nde_mgno_forward(nde_mgno *model, const double *x, double *y, size_t batch);
 
 /* Vector–Jacobian product for gy (batch, out): gx (batch, in) is OVERWRITTEN with
  * gyᵀ ∂y/∂x (NULL → not wanted); gtheta (length nde_params_count of the store, same
  * layout as θ) is ACCUMULATED with gyᵀ ∂y/∂θ (NULL → not wanted). The forward pass is
  * recomputed sample by sample (nothing is kept between calls).
  * Errors: NDE_ERR_ARG for NULL layer/x/gy or batch == 0. */
-nde_status nde_mgconv_vjp(nde_mgconv *layer, const double *x, const double *gy, double *gx,
-                          double *gtheta, size_t batch);
-nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, double *gx,
-                        double *gtheta, size_t batch);
+NDE_API nde_status nde_mgconv_vjp(nde_mgconv *layer, const double *x, const double *gy, double *gx,
+                                  double *gtheta, size_t batch);
+NDE_API nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, double *gx,
+                                double *gtheta, size_t batch);
 
 /* Training without recomputing the forward pass (about a third less work per step than
  * forward + vjp): nde_mgno_reserve allocates room for the activations of max_batch
@@ -199,16 +199,16 @@ nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, doub
  * NDE_ERR_ARG); nde_mgno_backward then gives what nde_mgno_vjp would for the same x,
  * provided θ did not change in between. Any plain forward discards the kept
  * activations; backward without them, or with another batch size, is NDE_ERR_STATE. */
-nde_status nde_mgno_reserve(nde_mgno *model, size_t max_batch);
-nde_status nde_mgno_forward_keep(nde_mgno *model, const double *x, double *y, size_t batch);
-nde_status nde_mgno_backward(nde_mgno *model, const double *gy, double *gx, double *gtheta,
-                             size_t batch);
+NDE_API nde_status nde_mgno_reserve(nde_mgno *model, size_t max_batch);
+NDE_API nde_status nde_mgno_forward_keep(nde_mgno *model, const double *x, double *y, size_t batch);
+NDE_API nde_status nde_mgno_backward(nde_mgno *model, const double *gy, double *gx, double *gtheta,
+                                     size_t batch);
 
 /* The network as a vector field f(t, u) = MgNO(u) (t is ignored), for ODE solvers and
  * adjoints: dim = in = out (requires c_in == c_out, else the returned field has
  * f == NULL and nde_field_check fails), n_params = nde_params_count of the store at
  * the time of the call. The field borrows the model. */
-nde_field nde_mgno_field(nde_mgno *model);
+NDE_API nde_field nde_mgno_field(nde_mgno *model);
 
 #ifdef __cplusplus
 }

@@ -19,18 +19,23 @@
  *   - Creating a model never draws random numbers; nde_model_init does, in a fixed
  *     order, so the same seed gives the same bits.
  *
- * Typical use (a user model: the affine map y = W x + b with W (2, 2), b (2)):
- *     static nde_status fwd(void *self, nde_params *p, const double *x, double *y, size_t batch);
- *     static nde_status bwd(void *self, nde_params *p, const double *gy, double *gx,
- *                           double *gtheta, size_t batch);
- *     static const nde_model_ops affine_ops = {.kind = "affine", .forward = fwd, .backward = bwd};
- *     nde_params *p;  NDE_TRY(nde_params_create(&p));
- *     NDE_TRY(nde_params_add(p, "W", 2, (size_t[]){2, 2}, NDE_GROUP_DEFAULT, NULL));
- *     NDE_TRY(nde_params_add(p, "b", 1, (size_t[]){2}, NDE_GROUP_NO_DECAY, NULL));
- *     nde_model *m;   NDE_TRY(nde_model_create(&affine_ops, NULL, p, 2, 2, &m)); // m owns p
- *     NDE_TRY(nde_model_forward(m, x, y, batch));
- *     NDE_TRY(nde_model_backward(m, gy, NULL, nde_params_grad(nde_model_params(m)), batch));
- *     nde_model_destroy(&m);
+ * A user's model fills an nde_model_ops table and calls nde_model_create
+ * (tests/test_model.c has a complete one with its gradient check).
+ *
+ * Typical use (compiled and run by the test suite): an MLP model, its gradient for the
+ * loss Σ y over a batch of two:
+ *     nde_model *m;
+ *     NDE_TRY(nde_model_mlp_create(&(nde_mlp_spec){.in = 3, .out = 2, .hidden = {8},
+ *                                  .act = NDE_ACT_TANH}, "mlp", NDE_INIT_TORCH, 0.0, &m));
+ *     nde_rng rng;  nde_rng_seed(&rng, 1);
+ *     NDE_TRY(nde_model_init(m, &rng));                   // θ drawn here, not in create
+ *     double x[2 * 3] = {1, 2, 3, -1, 0, 1}, y[2 * 2], gy[2 * 2] = {1, 1, 1, 1};
+ *     NDE_TRY(nde_model_forward(m, x, y, 2));
+ *     nde_params *p = nde_model_params(m);               // owned by the model
+ *     nde_params_zero_grad(p);
+ *     NDE_TRY(nde_model_backward(m, gy, NULL, nde_params_grad(p), 2));
+ *     printf("model %s: %zu parameters\n", nde_model_kind(m), nde_model_n_params(m));
+ *     nde_model_destroy(&m);                             // frees the store too
  */
 #ifndef NDE_MODEL_H
 #define NDE_MODEL_H
@@ -44,10 +49,6 @@
 #include "nde/operators.h"
 #include "nde/params.h"
 #include "nde/reg.h"
-
-#ifndef NDE_API /* until the export macro lands */
-#define NDE_API
-#endif
 
 #ifdef __cplusplus
 extern "C" {

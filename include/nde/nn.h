@@ -7,7 +7,7 @@
  * Layers own no parameters: they register named tensors in a caller's nde_params and
  * keep offsets into θ and the flat gradient, so several modules can share one θ.
  *
- * Typical use (compiled and run by tests/test_nn.c; a model such as the spiral's
+ * Typical use (compiled and run by the test suite; a model such as the spiral's
  * du/dt = MLP(u³) wraps nde_mlp_forward/nde_mlp_vjp in its own field instead):
  *     nde_params *p;   NDE_TRY(nde_params_create(&p));
  *     nde_mlp *net;    NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
@@ -54,21 +54,21 @@ typedef enum nde_act {
 
 /* "identity", "tanh", "sigmoid", "relu", "gelu", "softplus", "swish"; "unknown" if
  * out of range. */
-const char *nde_act_name(nde_act a);
+NDE_API const char *nde_act_name(nde_act a);
 /* Parse a name as printed by nde_act_name, case-insensitive; "silu" and "linear" are
  * accepted for swish and identity. NDE_ERR_ARG (with the name) if unknown or NULL. */
-nde_status nde_act_parse(const char *name, nde_act *a);
+NDE_API nde_status nde_act_parse(const char *name, nde_act *a);
 
 /* y (n) = act(x (n)). y may alias x. NDE_ERR_ARG for an unknown activation or NULL
  * arrays with n > 0. */
-nde_status nde_act_forward(nde_act a, const double *x, double *y, size_t n);
+NDE_API nde_status nde_act_forward(nde_act a, const double *x, double *y, size_t n);
 
 /* dx (n) = dy (n) ⊙ act'(x), where y = act(x) is the forward output (each activation
  * uses x or y, whichever gives the exact derivative most cheaply: tanh 1 − y²,
  * sigmoid y(1 − y), the others x). Both x and y must be given. dx may alias dy.
  * The same product is the forward-mode tangent map. Errors as nde_act_forward. */
-nde_status nde_act_backward(nde_act a, const double *x, const double *y, const double *dy,
-                            double *dx, size_t n);
+NDE_API nde_status nde_act_backward(nde_act a, const double *x, const double *y, const double *dy,
+                                    double *dx, size_t n);
 
 /* ---- initializers ------------------------------------------------------------
  * All draw from an explicit generator in a fixed order (weight row-major, then
@@ -83,15 +83,15 @@ typedef enum nde_init {
 } nde_init;
 
 /* "torch", "xavier_uniform", "xavier_normal", "normal"; "unknown" if out of range. */
-const char *nde_init_name(nde_init k);
-nde_status nde_init_parse(const char *name, nde_init *k); /* case-insensitive */
+NDE_API const char *nde_init_name(nde_init k);
+NDE_API nde_status nde_init_parse(const char *name, nde_init *k); /* case-insensitive */
 
 /* w (n) ~ U[lo, hi) (i.i.d.). */
-void nde_init_uniform(nde_rng *rng, double lo, double hi, double *w, size_t n);
+NDE_API void nde_init_uniform(nde_rng *rng, double lo, double hi, double *w, size_t n);
 /* w (n) ~ N(mean, std²) (i.i.d.). */
-void nde_init_normal(nde_rng *rng, double mean, double std, double *w, size_t n);
+NDE_API void nde_init_normal(nde_rng *rng, double mean, double std, double *w, size_t n);
 /* w (n) = value. */
-void nde_init_constant(double value, double *w, size_t n);
+NDE_API void nde_init_constant(double value, double *w, size_t n);
 
 /* ---- dense layer -------------------------------------------------------------
  * y = [x, t] Wᵀ + b — torch.nn.Linear applied to x with, optionally, the scalar t
@@ -116,32 +116,33 @@ typedef struct nde_dense {
  * "<prefix>.bias" (out) in group NDE_GROUP_NO_DECAY, zero-initialized, and describe
  * them in *d. prefix must be non-empty. Errors: NDE_ERR_ARG for NULL arguments, an
  * empty prefix, in or out 0, unknown flags, or a name already present in p. */
-nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t out,
-                         unsigned flags, nde_dense *d);
+NDE_API nde_status nde_dense_add(nde_params *p, const char *prefix, size_t in, size_t out,
+                                 unsigned flags, nde_dense *d);
 
 /* Fill the layer's tensors in p by `kind` (fan_in = in_cols, fan_out = out).
  * scale: the std for NDE_INIT_NORMAL, the gain for the Xavier kinds (must be finite
  * and > 0 for those), ignored for NDE_INIT_TORCH. Errors: NDE_ERR_ARG (NULL, unknown
  * kind, bad scale), NDE_ERR_SHAPE if the layer does not fit in p. */
-nde_status nde_dense_init(const nde_dense *d, nde_params *p, nde_init kind, double scale,
-                          nde_rng *rng);
+NDE_API nde_status nde_dense_init(const nde_dense *d, nde_params *p, nde_init kind, double scale,
+                                  nde_rng *rng);
 
 /* y (batch, out) = x (batch, in) W[:, :in]ᵀ + t W[:, in] (time input only) + b.
  * θ is read from p at call time. x and y must not overlap. Errors: NDE_ERR_ARG for
  * NULL arrays or batch 0, NDE_ERR_SHAPE if the layer's tensors lie outside p. */
-nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t, const double *x,
-                             double *y, size_t batch);
+NDE_API nde_status nde_dense_forward(const nde_dense *d, const nde_params *p, double t,
+                                     const double *x, double *y, size_t batch);
 
 /* Reverse mode for the forward above at input x (batch, in), given dy (batch, out):
  *   dx (batch, in) = dy W[:, :in]                                   — overwritten; NULL skips
  *   gtheta[w_off..] += dyᵀ [x, t],  gtheta[b_off..] += Σ_batch dy   — accumulated; NULL skips
  * gtheta is laid out like θ (e.g. nde_params_grad(p)). Errors as nde_dense_forward. */
-nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t, const double *x,
-                              const double *dy, double *dx, double *gtheta, size_t batch);
+NDE_API nde_status nde_dense_backward(const nde_dense *d, const nde_params *p, double t,
+                                      const double *x, const double *dy, double *dx, double *gtheta,
+                                      size_t batch);
 
 /* Forward mode with respect to x: jy (batch, out) = w (batch, in) W[:, :in]ᵀ. */
-nde_status nde_dense_jvp(const nde_dense *d, const nde_params *p, const double *w, double *jy,
-                         size_t batch);
+NDE_API nde_status nde_dense_jvp(const nde_dense *d, const nde_params *p, const double *w,
+                                 double *jy, size_t batch);
 
 /* ---- multilayer perceptron ---------------------------------------------------
  * Layers l = 0..L−1 with L = n_hidden + 1:  h_0 = x,  h_{l+1} = act_l([h_l, t] W_lᵀ + b_l),
@@ -173,34 +174,34 @@ typedef struct nde_mlp nde_mlp;
  * Errors: NDE_ERR_ARG for NULL arguments, an empty prefix, in/out 0, a hidden list
  * with a width after a 0, an unknown activation or time mode, or a name clash in
  * params; NDE_ERR_NOMEM. On failure *out is NULL (tensors already registered stay). */
-nde_status nde_mlp_create(nde_params *params, const nde_mlp_spec *spec, const char *prefix,
-                          nde_mlp **out);
-void nde_mlp_destroy(nde_mlp **net); /* NULL-safe; sets *net = NULL; params untouched */
+NDE_API nde_status nde_mlp_create(nde_params *params, const nde_mlp_spec *spec, const char *prefix,
+                                  nde_mlp **out);
+NDE_API void nde_mlp_destroy(nde_mlp **net); /* NULL-safe; sets *net = NULL; params untouched */
 
 /* Initialize every layer with nde_dense_init(layer, params, kind, scale, rng), first
  * layer first. */
-nde_status nde_mlp_init(nde_mlp *net, nde_params *params, nde_init kind, double scale,
-                        nde_rng *rng);
+NDE_API nde_status nde_mlp_init(nde_mlp *net, nde_params *params, nde_init kind, double scale,
+                                nde_rng *rng);
 
-size_t nde_mlp_in(const nde_mlp *net);       /* input features (0 for NULL) */
-size_t nde_mlp_out(const nde_mlp *net);      /* output features (0 for NULL) */
-size_t nde_mlp_n_layers(const nde_mlp *net); /* n_hidden + 1 (0 for NULL) */
-nde_time_mode nde_mlp_time_mode(const nde_mlp *net);
+NDE_API size_t nde_mlp_in(const nde_mlp *net);       /* input features (0 for NULL) */
+NDE_API size_t nde_mlp_out(const nde_mlp *net);      /* output features (0 for NULL) */
+NDE_API size_t nde_mlp_n_layers(const nde_mlp *net); /* n_hidden + 1 (0 for NULL) */
+NDE_API nde_time_mode nde_mlp_time_mode(const nde_mlp *net);
 /* Layer l's descriptor (NULL if out of range) and activation. */
-const nde_dense *nde_mlp_layer(const nde_mlp *net, size_t l);
-nde_act nde_mlp_layer_act(const nde_mlp *net, size_t l);
+NDE_API const nde_dense *nde_mlp_layer(const nde_mlp *net, size_t l);
+NDE_API nde_act nde_mlp_layer_act(const nde_mlp *net, size_t l);
 
 /* Grow the workspace for batches up to `batch` now, so later calls do not allocate.
  * (Every call grows it on demand when it sees a larger batch, keeping the recorded
  * forward; it never shrinks.) */
-nde_status nde_mlp_reserve(nde_mlp *net, size_t batch);
+NDE_API nde_status nde_mlp_reserve(nde_mlp *net, size_t batch);
 
 /* y (batch, out) = MLP(t, x (batch, in)). Keeps the activations in the network's
  * workspace for nde_mlp_backward (so a network is used by one thread at a time).
  * θ is read from p at call time. Errors: NDE_ERR_ARG (NULL, batch 0), NDE_ERR_SHAPE
  * (p smaller than the network's tensors), NDE_ERR_NOMEM (workspace growth). */
-nde_status nde_mlp_forward(nde_mlp *net, const nde_params *p, double t, const double *x,
-                           double *y, size_t batch);
+NDE_API nde_status nde_mlp_forward(nde_mlp *net, const nde_params *p, double t, const double *x,
+                                   double *y, size_t batch);
 
 /* Reverse mode through the last nde_mlp_forward (θ must be unchanged since), given
  * dy (batch, out):
@@ -208,45 +209,45 @@ nde_status nde_mlp_forward(nde_mlp *net, const nde_params *p, double t, const do
  *   gtheta (n)    += dyᵀ ∂y/∂θ     — accumulated at the layers' offsets; NULL skips
  * Errors: NDE_ERR_STATE if no forward was recorded or its batch differs, plus those
  * of nde_mlp_forward. */
-nde_status nde_mlp_backward(nde_mlp *net, const nde_params *p, const double *dy, double *dx,
-                            double *gtheta, size_t batch);
+NDE_API nde_status nde_mlp_backward(nde_mlp *net, const nde_params *p, const double *dy, double *dx,
+                                    double *gtheta, size_t batch);
 
 /* The same products at (t, x), recomputing the forward pass itself (what the ODE
  * adjoint calls; also leaves that forward recorded). */
-nde_status nde_mlp_vjp(nde_mlp *net, const nde_params *p, double t, const double *x,
-                       const double *dy, double *dx, double *gtheta, size_t batch);
+NDE_API nde_status nde_mlp_vjp(nde_mlp *net, const nde_params *p, double t, const double *x,
+                               const double *dy, double *dx, double *gtheta, size_t batch);
 
 /* Recorded evaluations (the f_rec/vjp_rec pair of nde/field.h): the forward pass can
  * write its hidden state to a caller's buffer, and the reverse pass can start from it
  * instead of recomputing the forward. A record of a batch is batch·nde_mlp_rec_size
  * doubles holding every layer's pre-activations and activations, layer by layer as
  * (batch, out_l) blocks; treat it as opaque and pass it back with the same batch. */
-size_t nde_mlp_rec_size(const nde_mlp *net); /* doubles per sample (0 for NULL) */
+NDE_API size_t nde_mlp_rec_size(const nde_mlp *net); /* doubles per sample (0 for NULL) */
 
 /* y (batch, out) = MLP(t, x (batch, in)) and rec (batch·nde_mlp_rec_size) = its
  * record. Uses no workspace and leaves the network's recorded forward untouched.
  * Errors as nde_mlp_forward (NULL rec is NDE_ERR_ARG). */
-nde_status nde_mlp_forward_rec(const nde_mlp *net, const nde_params *p, double t,
-                               const double *x, double *y, double *rec, size_t batch);
+NDE_API nde_status nde_mlp_forward_rec(const nde_mlp *net, const nde_params *p, double t,
+                                       const double *x, double *y, double *rec, size_t batch);
 
 /* The products of nde_mlp_vjp at (t, x) from rec, the record nde_mlp_forward_rec wrote
  * for this t, x and θ (not checked): no forward pass. Uses the workspace as scratch
  * (grown on demand) but leaves the recorded forward of nde_mlp_forward untouched. */
-nde_status nde_mlp_vjp_rec(nde_mlp *net, const nde_params *p, double t, const double *x,
-                           const double *rec, const double *dy, double *dx, double *gtheta,
-                           size_t batch);
+NDE_API nde_status nde_mlp_vjp_rec(nde_mlp *net, const nde_params *p, double t, const double *x,
+                                   const double *rec, const double *dy, double *dx, double *gtheta,
+                                   size_t batch);
 
 /* Forward mode: jy (batch, out) = (∂y/∂x) w for w (batch, in), at (t, x); t is held
  * constant. Records the forward like nde_mlp_forward. */
-nde_status nde_mlp_jvp(nde_mlp *net, const nde_params *p, double t, const double *x,
-                       const double *w, double *jy, size_t batch);
+NDE_API nde_status nde_mlp_jvp(nde_mlp *net, const nde_params *p, double t, const double *x,
+                               const double *w, double *jy, size_t batch);
 
 /* Fill *field with f(t, u) = MLP(t, u) (dim = in, which must equal out), its vjp, its
  * jvp and the recorded pair f_rec/vjp_rec (rec_size = nde_mlp_rec_size); n_params = nde_params_count(params) at this call (so add every tensor
  * first). The field borrows net and params: both must outlive it, and θ is read at
  * each call. Errors: NDE_ERR_ARG (NULL), NDE_ERR_SHAPE (in ≠ out, or params smaller
  * than the network's tensors). */
-nde_status nde_mlp_field(nde_mlp *net, const nde_params *params, nde_field *field);
+NDE_API nde_status nde_mlp_field(nde_mlp *net, const nde_params *params, nde_field *field);
 
 #ifdef __cplusplus
 }

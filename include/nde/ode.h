@@ -11,12 +11,24 @@
  * save times never force extra steps, and the discrete adjoint (nde/adjoint.h)
  * differentiates that interpolant.
  *
- * Typical use:
+ * Typical use (compiled and run by the test suite): three states of du/dt = MLP(u),
+ * saved at t = 0, 0.5 and 1 (nde/nn.h makes the network and its field):
+ *     nde_params *p;  NDE_TRY(nde_params_create(&p));
+ *     nde_mlp *net;   NDE_TRY(nde_mlp_create(p, &(nde_mlp_spec){.in = 2, .out = 2,
+ *                         .hidden = {16}, .act = NDE_ACT_TANH}, "f", &net));
+ *     nde_rng rng;    nde_rng_seed(&rng, 1);
+ *     NDE_TRY(nde_mlp_init(net, p, NDE_INIT_TORCH, 0.0, &rng));
+ *     nde_field field;  NDE_TRY(nde_mlp_field(net, p, &field));
  *     nde_solver_opts o = nde_solver_defaults(NDE_DOPRI5);
  *     o.rtol = 1e-7; o.atol = 1e-9;
  *     nde_solver *s;  NDE_TRY(nde_solver_create(NULL, &field, &o, &s));
- *     NDE_TRY(nde_solve(s, batch, u0, nt, ts, traj));   // traj is (nt, batch, dim)
- *     nde_solver_destroy(&s);
+ *     enum { batch = 3, dim = 2, nt = 3 };
+ *     double u0[batch * dim] = {1, 0, 0, 1, -1, 0.5}, ts[nt] = {0.0, 0.5, 1.0};
+ *     double traj[nt * batch * dim];                     // (nt, batch, dim); traj[0] = u0
+ *     NDE_TRY(nde_solve(s, batch, dim, u0, nt, ts, traj));
+ *     printf("u(1) of sample 0: %g %g, %zu steps\n", traj[2 * batch * dim],
+ *            traj[2 * batch * dim + 1], nde_solver_get_stats(s)->n_accepted);
+ *     nde_solver_destroy(&s);  nde_mlp_destroy(&net);  nde_params_destroy(&p);
  */
 #ifndef NDE_ODE_H
 #define NDE_ODE_H
@@ -43,9 +55,9 @@ typedef enum nde_method {
     NDE_METHOD_COUNT
 } nde_method;
 
-const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" if out of range */
+NDE_API const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" if out of range */
 /* Parse a name as printed by nde_method_name (case-insensitive). */
-nde_status nde_method_parse(const char *name, nde_method *m);
+NDE_API nde_status nde_method_parse(const char *name, nde_method *m);
 
 /* What the forward solve records so that nde_adjoint_discrete can replay each step. */
 typedef enum nde_tape {
@@ -139,7 +151,7 @@ typedef struct nde_solver_opts {
 
 /* Defaults for a method: rtol 1e-6, atol 1e-9 (torchdiffeq's 1e-7/1e-9 are a good
  * choice for training), controller constants as documented above. */
-nde_solver_opts nde_solver_defaults(nde_method m);
+NDE_API nde_solver_opts nde_solver_defaults(nde_method m);
 
 /* One accepted step: start time, signed size, normalized error estimate E (RMS
  * over all batch·dim components; E <= 1 accepted), stiffness estimate |λ| ≈
@@ -176,9 +188,9 @@ typedef struct nde_solver nde_solver;
  * pair, NDE_ARK_IMEX without a matching imex_explicit, cvodes_adj_steps on a non-CVODES
  * method or a field without vjp; NDE_ERR_UNSUPPORTED for a SUNDIALS method in a build
  * without SUNDIALS or with a discrete-adjoint tape. docs/sundials.md has the details. */
-nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
-                             nde_solver **s);
-void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
+NDE_API nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field,
+                                     const nde_solver_opts *opts, nde_solver **s);
+NDE_API void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
 
 /* Integrate from ts[0] to ts[nt-1] (nt >= 2; ts strictly increasing or strictly
  * decreasing) starting at u0 (batch, dim), writing the states at every ts[k] into
@@ -189,22 +201,22 @@ void nde_solver_destroy(nde_solver **s); /* NULL-safe; sets *s = NULL */
  * NDE_ERR_DT_MIN, NDE_ERR_STOPPED, NDE_ERR_LIMIT (tape and step log would exceed
  * opts.tape_max_bytes), or the field's own status. On failure the step
  * log holds the steps taken so far and traj rows past the failure are unspecified. */
-nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, size_t nt,
-                     const double *ts, double *traj);
+NDE_API nde_status nde_solve(nde_solver *s, size_t batch, size_t dim, const double *u0, size_t nt,
+                             const double *ts, double *traj);
 
 /* Replay: after a successful solve, make the following solves take exactly the same
  * step sizes (every step accepted, estimates still logged) until unfrozen. This is
  * what "the gradient of the discrete solution with the steps held constant" means,
  * so finite-difference checks of the discrete adjoint use it. A frozen solve that
  * needs more steps than recorded (different span) fails with NDE_ERR_STATE. */
-nde_status nde_solver_freeze_steps(nde_solver *s);
-void nde_solver_unfreeze_steps(nde_solver *s);
+NDE_API nde_status nde_solver_freeze_steps(nde_solver *s);
+NDE_API void nde_solver_unfreeze_steps(nde_solver *s);
 
 /* The accepted steps of the last solve (borrowed; valid until the next solve). */
-const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps);
-const nde_solver_stats *nde_solver_get_stats(const nde_solver *s);
-const nde_solver_opts *nde_solver_get_opts(const nde_solver *s);
-const nde_field *nde_solver_field(const nde_solver *s);
+NDE_API const nde_step_rec *nde_solver_steps(const nde_solver *s, size_t *n_steps);
+NDE_API const nde_solver_stats *nde_solver_get_stats(const nde_solver *s);
+NDE_API const nde_solver_opts *nde_solver_get_opts(const nde_solver *s);
+NDE_API const nde_field *nde_solver_field(const nde_solver *s);
 
 #ifdef __cplusplus
 }

@@ -162,13 +162,13 @@ typedef struct nde_optim nde_optim;
 /* The reference defaults of `kind` (table above), state_bits 32, block_size 256,
  * min_8bit_numel 4096, no group overrides. An out-of-range kind gives the SGD defaults
  * with kind set as passed, which nde_optim_create rejects. */
-nde_optim_spec nde_optim_defaults(nde_optim_kind kind);
+NDE_API nde_optim_spec nde_optim_defaults(nde_optim_kind kind);
 
 /* "sgd", "rmsprop", "adam", "adamw", "adamax", "nadamw", "lion", "adan", "adabelief",
  * "nadam"; "unknown" for an out-of-range kind. */
-const char *nde_optim_kind_name(nde_optim_kind kind);
+NDE_API const char *nde_optim_kind_name(nde_optim_kind kind);
 /* Inverse of nde_optim_kind_name. NDE_ERR_ARG for an unknown name. */
-nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
+NDE_API nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
 
 /* Create an optimizer for every tensor of `params` (borrowed: it must outlive the
  * optimizer and must not gain tensors afterwards). Allocates all state and workspace
@@ -180,23 +180,24 @@ nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
  * (SGD, RMSprop, Adamax, NAdamW, Adan, NAdam) or with Lion-K ∇K that is not element-wise
  * (L2, custom), fixed_decay other than with AdaBelief's decoupled_wd, max_grad_norm > 0
  * for a kind other than Adan. */
-nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params, nde_optim **opt);
-void nde_optim_destroy(nde_optim **opt); /* NULL-safe; sets *opt = NULL */
+NDE_API nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params,
+                                    nde_optim **opt);
+NDE_API void nde_optim_destroy(nde_optim **opt); /* NULL-safe; sets *opt = NULL */
 
 /* One update: reads the params' gradient, updates θ and the state in place, t += 1.
  * NDE_ERR_NONFINITE (naming the tensor and element) if any gradient entry is NaN or
  * Inf; then nothing is changed. */
-nde_status nde_optim_step(nde_optim *opt);
+NDE_API nde_status nde_optim_step(nde_optim *opt);
 
 /* Learning rate for the following steps (e.g. schedule(t) before each step). lr must be
  * finite and >= 0. */
-nde_status nde_optim_set_lr(nde_optim *opt, double lr);
-double nde_optim_lr(const nde_optim *opt);
-uint64_t nde_optim_step_count(const nde_optim *opt); /* completed steps */
-const nde_optim_spec *nde_optim_get_spec(const nde_optim *opt);
+NDE_API nde_status nde_optim_set_lr(nde_optim *opt, double lr);
+NDE_API double nde_optim_lr(const nde_optim *opt);
+NDE_API uint64_t nde_optim_step_count(const nde_optim *opt); /* completed steps */
+NDE_API const nde_optim_spec *nde_optim_get_spec(const nde_optim *opt);
 
 /* Bytes held by optimizer state (moments, codes, absmax; not workspace). */
-size_t nde_optim_state_bytes(const nde_optim *opt);
+NDE_API size_t nde_optim_state_bytes(const nde_optim *opt);
 
 /* ---- state as named tensors (checkpoints) ----------------------------------
  * State i (0 <= i < nde_optim_n_state) is one array: a full-precision state of a
@@ -219,26 +220,26 @@ typedef struct nde_optim_state_view {
     void *data; /* (numel) of dtype */
 } nde_optim_state_view;
 
-size_t nde_optim_n_state(const nde_optim *opt);
-nde_status nde_optim_state(nde_optim *opt, size_t i, nde_optim_state_view *view);
+NDE_API size_t nde_optim_n_state(const nde_optim *opt);
+NDE_API nde_status nde_optim_state(nde_optim *opt, size_t i, nde_optim_state_view *view);
 /* Restore the step count and lr (checkpoint loading). */
-nde_status nde_optim_restore(nde_optim *opt, uint64_t step_count, double lr);
+NDE_API nde_status nde_optim_restore(nde_optim *opt, uint64_t step_count, double lr);
 
 /* ---- 8-bit block-wise quantization ------------------------------------------
  * The code books are bitsandbytes' create_dynamic_map (bitsandbytes >= 0.42): 256 sorted
  * float32 values, signed in [−0.99296875, 1] with 0 at index 127, unsigned in [0, 1]
  * with 0 at index 0. nde_q8_code returns the table (static storage). */
-const float *nde_q8_code(int is_signed);
+NDE_API const float *nde_q8_code(int is_signed);
 
 /* One block: *absmax = max|x_i|; codes[i] = index of the code nearest to x_i/absmax
  * (ties to the lower index; absmax 0 quantizes everything to the code 0). Signed blocks
  * get bitsandbytes' sign fix (a negative value never gets the code 0).
  * x: (n), codes: (n) */
-void nde_q8_quantize_block(const double *x, size_t n, int is_signed, uint8_t *codes,
-                           double *absmax);
+NDE_API void nde_q8_quantize_block(const double *x, size_t n, int is_signed, uint8_t *codes,
+                                   double *absmax);
 /* x_i = code[codes[i]]·absmax. codes: (n), x: (n) */
-void nde_q8_dequantize_block(const uint8_t *codes, size_t n, double absmax, int is_signed,
-                             double *x);
+NDE_API void nde_q8_dequantize_block(const uint8_t *codes, size_t n, double absmax, int is_signed,
+                                     double *x);
 
 /* ---- gradient clipping -----------------------------------------------------
  * Global-norm clipping as torch.nn.utils.clip_grad_norm_ (1.13): ‖g‖₂ over all n
@@ -246,7 +247,7 @@ void nde_q8_dequantize_block(const uint8_t *codes, size_t n, double absmax, int 
  * receives ‖g‖₂. NDE_ERR_ARG for NULL g with n > 0 or max_norm not finite and > 0;
  * NDE_ERR_NONFINITE if the norm is not finite (g unchanged). */
 /* grad: (n) */
-nde_status nde_clip_grad_norm(double *grad, size_t n, double max_norm, double *norm_before);
+NDE_API nde_status nde_clip_grad_norm(double *grad, size_t n, double max_norm, double *norm_before);
 
 #ifdef __cplusplus
 }

@@ -30,24 +30,24 @@ enum { NDE_GROUP_DEFAULT = 0, NDE_GROUP_NO_DECAY = 1 };
 
 typedef struct nde_params nde_params;
 
-nde_status nde_params_create(nde_params **p);
-void nde_params_destroy(nde_params **p); /* NULL-safe; sets *p = NULL */
+NDE_API nde_status nde_params_create(nde_params **p);
+NDE_API void nde_params_destroy(nde_params **p); /* NULL-safe; sets *p = NULL */
 
 /* Append a zero-initialized tensor; its offset is returned in *offset (may be NULL).
  * Fails with NDE_ERR_ARG on a duplicate or empty name, a zero dimension, or ndim out
  * of [1, NDE_PARAM_MAX_DIMS]. Invalidates earlier θ/gradient pointers. */
-nde_status nde_params_add(nde_params *p, const char *name, int ndim, const size_t *shape,
-                          int group, size_t *offset);
+NDE_API nde_status nde_params_add(nde_params *p, const char *name, int ndim, const size_t *shape,
+                                  int group, size_t *offset);
 
-size_t nde_params_count(const nde_params *p);     /* total doubles in θ */
-double *nde_params_theta(nde_params *p);          /* (count) */
-double *nde_params_grad(nde_params *p);           /* (count) */
-const double *nde_params_theta_const(const nde_params *p);
-void nde_params_zero_grad(nde_params *p);
+NDE_API size_t nde_params_count(const nde_params *p);     /* total doubles in θ */
+NDE_API double *nde_params_theta(nde_params *p);          /* (count) */
+NDE_API double *nde_params_grad(nde_params *p);           /* (count) */
+NDE_API const double *nde_params_theta_const(const nde_params *p);
+NDE_API void nde_params_zero_grad(nde_params *p);
 
-size_t nde_params_n_tensors(const nde_params *p);
-const nde_tensor_info *nde_params_tensor(const nde_params *p, size_t i); /* NULL if out of range */
-const nde_tensor_info *nde_params_find(const nde_params *p, const char *name);
+NDE_API size_t nde_params_n_tensors(const nde_params *p);
+NDE_API const nde_tensor_info *nde_params_tensor(const nde_params *p, size_t i); /* NULL if out of range */
+NDE_API const nde_tensor_info *nde_params_find(const nde_params *p, const char *name);
 
 #ifdef __cplusplus
 }

@@ -35,17 +35,17 @@ typedef struct nde_burgers_spec {
 } nde_burgers_spec;
 
 /* The paper's setting at s = 1024: ν 0.1, t 1, σ 25, τ 5, γ 2, zero mean, seed 0. */
-nde_burgers_spec nde_burgers_defaults(void);
+NDE_API nde_burgers_spec nde_burgers_defaults(void);
 /* NDE_OK or NDE_ERR_ARG naming the offending field. */
-nde_status nde_burgers_check(const nde_burgers_spec *spec);
+NDE_API nde_status nde_burgers_check(const nde_burgers_spec *spec);
 
 /* u0 (n_solve): initial condition of sample `index` on the solver grid. */
-nde_status nde_burgers_initial(const nde_burgers_spec *spec, uint64_t index, double *u0);
+NDE_API nde_status nde_burgers_initial(const nde_burgers_spec *spec, uint64_t index, double *u0);
 /* u1 (n_solve) = u(·, t_final) from u0 (n_solve) on the solver grid (may alias).
  * Allocates its workspace. Errors: NDE_ERR_ARG, NDE_ERR_NOMEM, NDE_ERR_NONFINITE if the
  * solution blows up. */
-nde_status nde_burgers_solve(nde_ctx *ctx, const nde_burgers_spec *spec, const double *u0,
-                             double *u1);
+NDE_API nde_status nde_burgers_solve(nde_ctx *ctx, const nde_burgers_spec *spec, const double *u0,
+                                     double *u1);
 
 /* Progress callback: called after each sample with the number done; return nonzero to stop
  * (the generator then returns NDE_ERR_STOPPED). */
@@ -53,9 +53,9 @@ typedef int (*nde_pde_progress_fn)(void *user, size_t done, size_t total);
 
 /* a, u (count, n): samples first .. first+count−1 (input u0 and target u(·, t_final) at
  * the output points). progress may be NULL. */
-nde_status nde_burgers_generate(nde_ctx *ctx, const nde_burgers_spec *spec, uint64_t first,
-                                size_t count, double *a, double *u,
-                                nde_pde_progress_fn progress, void *user);
+NDE_API nde_status nde_burgers_generate(nde_ctx *ctx, const nde_burgers_spec *spec, uint64_t first,
+                                        size_t count, double *a, double *u,
+                                        nde_pde_progress_fn progress, void *user);
 
 /* ---- Darcy flow 2-D -----------------------------------------------------------
  * −∇·(a ∇u) = f on (0,1)², u = 0 on the boundary, f ≡ 1 for generated samples (the
@@ -87,7 +87,7 @@ typedef struct nde_darcy_spec {
     size_t max_iter;   /* PCG iterations before NDE_ERR_MAX_STEPS: 200 */
 } nde_darcy_spec;
 
-nde_darcy_spec nde_darcy_defaults(size_t s);
+NDE_API nde_darcy_spec nde_darcy_defaults(size_t s);
 
 typedef struct nde_darcy_stats {
     size_t iterations;   /* PCG iterations of the last solve */
@@ -99,34 +99,34 @@ typedef struct nde_darcy nde_darcy;
 /* Plan the solver grid and multigrid hierarchy (allocates everything the generator
  * and solver use). Errors: NDE_ERR_ARG for NULL, s < 3, a_hi or a_lo not finite and
  * positive, alpha or tau <= 0, tol <= 0 or max_iter == 0; NDE_ERR_NOMEM. */
-nde_status nde_darcy_create(const nde_darcy_spec *spec, nde_darcy **gen);
-void nde_darcy_destroy(nde_darcy **gen); /* NULL-safe; sets *gen = NULL */
+NDE_API nde_status nde_darcy_create(const nde_darcy_spec *spec, nde_darcy **gen);
+NDE_API void nde_darcy_destroy(nde_darcy **gen); /* NULL-safe; sets *gen = NULL */
 
-size_t nde_darcy_grid(const nde_darcy *gen);   /* solver nodes per side, N + 1 */
-int nde_darcy_levels(const nde_darcy *gen);    /* multigrid levels (1 = direct solve) */
-const nde_darcy_spec *nde_darcy_get_spec(const nde_darcy *gen); /* with refine resolved */
+NDE_API size_t nde_darcy_grid(const nde_darcy *gen);   /* solver nodes per side, N + 1 */
+NDE_API int nde_darcy_levels(const nde_darcy *gen);    /* multigrid levels (1 = direct solve) */
+NDE_API const nde_darcy_spec *nde_darcy_get_spec(const nde_darcy *gen); /* with refine resolved */
 
 /* Samples first … first+count−1 of `seed`: coeff, sol (count, s, s). Sample i draws
  * from an nde_rng seeded with `seed` and jumped i times (nde_rng_jump). progress (may
  * be NULL) is called after each sample. Errors: NDE_ERR_ARG for NULL or count == 0;
  * NDE_ERR_STOPPED; the solver's errors (naming the sample). */
-nde_status nde_darcy_generate(nde_darcy *gen, uint64_t seed, size_t first, size_t count,
-                              double *coeff, double *sol, nde_pde_progress_fn progress,
-                              void *user);
+NDE_API nde_status nde_darcy_generate(nde_darcy *gen, uint64_t seed, size_t first, size_t count,
+                                      double *coeff, double *sol, nde_pde_progress_fn progress,
+                                      void *user);
 
 /* The thresholded coefficient of sample `index` on the solver grid: a (N+1, N+1). */
-nde_status nde_darcy_coefficient(nde_darcy *gen, uint64_t seed, size_t index, double *a);
+NDE_API nde_status nde_darcy_coefficient(nde_darcy *gen, uint64_t seed, size_t index, double *a);
 
 /* Solve −∇·(a∇u) = f on the solver grid for any positive nodal coefficient a and
  * right-hand side f, both (N+1, N+1) (f's boundary values are ignored); u (N+1, N+1)
  * is zero on the boundary. stats may be NULL.
  * Errors: NDE_ERR_ARG (NULL, a not finite and positive), NDE_ERR_MAX_STEPS when tol is
  * not reached in max_iter iterations (u holds the last iterate), NDE_ERR_NONFINITE. */
-nde_status nde_darcy_solve(nde_darcy *gen, const double *a, const double *f, double *u,
-                           nde_darcy_stats *stats);
+NDE_API nde_status nde_darcy_solve(nde_darcy *gen, const double *a, const double *f, double *u,
+                                   nde_darcy_stats *stats);
 
 /* Statistics of the last solve (also of the last sample generated). */
-nde_darcy_stats nde_darcy_last_stats(const nde_darcy *gen);
+NDE_API nde_darcy_stats nde_darcy_last_stats(const nde_darcy *gen);
 
 #ifdef __cplusplus
 }

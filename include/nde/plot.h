@@ -12,12 +12,12 @@ extern "C" {
 #endif
 
 /* 1 if a gnuplot executable is on PATH. */
-int nde_plot_available(void);
+NDE_API int nde_plot_available(void);
 
 /* Run `script` (gnuplot commands; it should set its own terminal and output) through
  * `gnuplot`. NDE_ERR_MISSING if gnuplot is not installed, NDE_ERR_IO if it fails (its
  * exit status in the message). */
-nde_status nde_plot_run(const char *script);
+NDE_API nde_status nde_plot_run(const char *script);
 
 #ifdef __cplusplus
 }

@@ -80,18 +80,18 @@ typedef struct nde_reg_spec {
 #define NDE_TSIT5_STABILITY_SIZE 3.5068
 
 /* ERNODE as in the paper: λ Σ_j E_j |h_j|. */
-nde_reg_spec nde_reg_error_estimate(double coef);
+NDE_API nde_reg_spec nde_reg_error_estimate(double coef);
 /* ERNODE as in the reference code (RegNeuralDE.jl, MNIST): λ mean_j E_j |h_j|. */
-nde_reg_spec nde_reg_error_estimate_mean(double coef);
+NDE_API nde_reg_spec nde_reg_error_estimate_mean(double coef);
 /* SRNODE as in the paper: λ Σ_j S_j |h_j|. */
-nde_reg_spec nde_reg_stiffness(double coef);
+NDE_API nde_reg_spec nde_reg_stiffness(double coef);
 /* SRNODE as in the reference code: λ max_j S_j / 3.5068 (no step size). */
-nde_reg_spec nde_reg_stiffness_max(double coef);
+NDE_API nde_reg_spec nde_reg_stiffness_max(double coef);
 /* Kinetic energy: λ ∫ ½ mean(f²) dt. */
-nde_reg_spec nde_reg_kinetic(double coef);
+NDE_API nde_reg_spec nde_reg_kinetic(double coef);
 /* Jacobian Frobenius norm, Hutchinson estimate with the probe set by nde_reg_set_probe
  * or nde_reg_draw_probe: λ ∫ mean((εᵀ∂f/∂u)²) dt; jac_grad as documented above. */
-nde_reg_spec nde_reg_jacobian(double coef, nde_jac_grad_fn jac_grad);
+NDE_API nde_reg_spec nde_reg_jacobian(double coef, nde_jac_grad_fn jac_grad);
 
 /* A regularizer owns its spec and its workspace (grown on first use for a given state
  * size, then reused: later evaluations of the same size do not allocate). */
@@ -100,20 +100,20 @@ typedef struct nde_reg nde_reg;
 /* Errors: NDE_ERR_ARG for NULL, an unknown kind or aggregation, a negative or
  * non-finite coef, scale <= 0, an aggregation other than SUM for kinetic/Jacobian, or a
  * Jacobian spec without jac_grad; NDE_ERR_NOMEM. */
-nde_status nde_reg_create(const nde_reg_spec *spec, nde_reg **out);
-void nde_reg_destroy(nde_reg **reg); /* NULL-safe; sets *reg = NULL */
+NDE_API nde_status nde_reg_create(const nde_reg_spec *spec, nde_reg **out);
+NDE_API void nde_reg_destroy(nde_reg **reg); /* NULL-safe; sets *reg = NULL */
 /* The spec of a built-in regularizer (coef kept current); NULL for NULL or one made by
  * nde_reg_create_ops. */
-const nde_reg_spec *nde_reg_get_spec(const nde_reg *reg);
+NDE_API const nde_reg_spec *nde_reg_get_spec(const nde_reg *reg);
 /* NDE_ERR_ARG for a negative or non-finite coef. */
-nde_status nde_reg_set_coef(nde_reg *reg, double coef);
+NDE_API nde_status nde_reg_set_coef(nde_reg *reg, double coef);
 
 /* The Hutchinson probe ε (batch, dim) for NDE_REG_JACOBIAN, or any regularizer's
  * nde_reg_step.probe (copied; n = batch·dim).
  * Keep it fixed while comparing gradients; draw a new one per training step. */
-nde_status nde_reg_set_probe(nde_reg *reg, const double *eps, size_t n);
+NDE_API nde_status nde_reg_set_probe(nde_reg *reg, const double *eps, size_t n);
 /* Draw ε ~ N(0, I) of n = batch·dim entries from rng (Finlay et al. use Gaussian). */
-nde_status nde_reg_draw_probe(nde_reg *reg, nde_rng *rng, size_t n);
+NDE_API nde_status nde_reg_draw_probe(nde_reg *reg, nde_rng *rng, size_t n);
 
 /* ---- your own step regularizer: the ops table --------------------------------
  * Every global regularizer above is a per-step value v_j, a function of accepted step j's
@@ -194,15 +194,15 @@ typedef struct nde_reg_ops {
  * built-in; nde_reg_get_spec returns NULL. Errors: NDE_ERR_ARG for NULL out, ops or
  * ops->step, an unknown aggregation, NDE_REG_MAX without ops->log_value, a negative or
  * non-finite coef; NDE_ERR_NOMEM. */
-nde_status nde_reg_create_ops(const nde_reg_ops *ops, void *ctx, nde_reg_agg agg, double coef,
-                              nde_reg **out);
+NDE_API nde_status nde_reg_create_ops(const nde_reg_ops *ops, void *ctx, nde_reg_agg agg, double coef,
+                                      nde_reg **out);
 
 /* The value of a regularizer whose ops have log_value (the error and stiffness kinds) for
  * the last solve of s, from its step log (no tape needed). NDE_ERR_STATE if the last
  * solve failed; NDE_ERR_UNSUPPORTED for one without log_value (kinetic, Jacobian: their
  * value comes from nde_adjoint_discrete_reg) and for methods without what it needs
  * (fixed-step methods have no estimate; stiffness needs a stage pair). */
-nde_status nde_reg_value(const nde_reg *reg, const nde_solver *s, double *value);
+NDE_API nde_status nde_reg_value(const nde_reg *reg, const nde_solver *s, double *value);
 
 /* Discrete adjoint of L + R in one reverse sweep (nde_adjoint_discrete plus the
  * regularizer's per-step sensitivities), for the last solve of s made with a tape.
@@ -214,9 +214,9 @@ nde_status nde_reg_value(const nde_reg *reg, const nde_solver *s, double *value)
  * nde_reg_value; NDE_ERR_SHAPE for a probe (NDE_REG_NEEDS_PROBE, e.g. Jacobian) whose
  * size is not batch·dim; NDE_ERR_NONFINITE if R is not finite; the field's or the ops'
  * status. */
-nde_status nde_adjoint_discrete_reg(nde_solver *s, const double *dL_dtraj, nde_reg *reg,
-                                    double *grad_theta, size_t n_theta, double *grad_u0,
-                                    double *reg_value);
+NDE_API nde_status nde_adjoint_discrete_reg(nde_solver *s, const double *dL_dtraj, nde_reg *reg,
+                                            double *grad_theta, size_t n_theta, double *grad_u0,
+                                            double *reg_value);
 
 /* ---- local regularization at a stochastic time (Pal et al. 2023) -------------
  * One Tsit5 step from u(t_reg) towards t_end, with dt from the solver's initial-step
@@ -260,25 +260,26 @@ typedef struct nde_local_reg nde_local_reg;
 /* field is borrowed (must outlive lr; a field with a vjp). max_batch: the largest batch
  * evaluated; workspace for it is allocated here. Errors: NDE_ERR_ARG (NULL, bad kind,
  * sampling or tolerances, negative coef, max_batch 0), NDE_ERR_NOMEM. */
-nde_status nde_local_reg_create(const nde_field *field, size_t max_batch,
-                                const nde_local_reg_spec *spec, nde_local_reg **out);
-void nde_local_reg_destroy(nde_local_reg **lr); /* NULL-safe; sets *lr = NULL */
-nde_status nde_local_reg_set_coef(nde_local_reg *lr, double coef);
+NDE_API nde_status nde_local_reg_create(const nde_field *field, size_t max_batch,
+                                        const nde_local_reg_spec *spec, nde_local_reg **out);
+NDE_API void nde_local_reg_destroy(nde_local_reg **lr); /* NULL-safe; sets *lr = NULL */
+NDE_API nde_status nde_local_reg_set_coef(nde_local_reg *lr, double coef);
 
 /* Unbiased: t_reg ~ U[t0, t1) (t0 < t1 or t0 > t1) from lr's generator. */
-nde_status nde_local_reg_draw_time(nde_local_reg *lr, double t0, double t1, double *t_reg);
+NDE_API nde_status nde_local_reg_draw_time(nde_local_reg *lr, double t0, double t1, double *t_reg);
 
 /* Biased: reset the reservoir for a solve of `batch` samples starting at (t0, u0 (batch,
  * dim)). Then every accepted step of the solve must be passed to nde_local_reg_observe
  * (use nde_local_reg_callback as the solver's step callback with user = lr, or call
  * observe from your own callback). */
-nde_status nde_local_reg_begin(nde_local_reg *lr, size_t batch, double t0, const double *u0);
+NDE_API nde_status nde_local_reg_begin(nde_local_reg *lr, size_t batch, double t0,
+                                       const double *u0);
 /* Offer the start of an accepted step as candidate (rejected steps are ignored). */
-void nde_local_reg_observe(nde_local_reg *lr, const nde_step_info *info);
-int nde_local_reg_callback(const nde_step_info *info, void *lr); /* always 0 */
+NDE_API void nde_local_reg_observe(nde_local_reg *lr, const nde_step_info *info);
+NDE_API int nde_local_reg_callback(const nde_step_info *info, void *lr); /* always 0 */
 /* The sampled (t_reg, u(t_reg)) after the solve (u borrowed from lr, valid until the
  * next begin). NDE_ERR_STATE if begin was not called or no step was observed. */
-nde_status nde_local_reg_sample(const nde_local_reg *lr, double *t_reg, const double **u);
+NDE_API nde_status nde_local_reg_sample(const nde_local_reg *lr, double *t_reg, const double **u);
 
 /* Evaluate R at (t_reg, u (batch, dim)) for the step towards t_end.
  * k1 (batch, dim): f(t_reg, u) if the caller has it (FSAL), else NULL (computed).
@@ -291,9 +292,10 @@ nde_status nde_local_reg_sample(const nde_local_reg *lr, double *t_reg, const do
  * t_reg == t_end gives R = 0. Errors: NDE_ERR_ARG (NULL u, batch 0 or > max_batch,
  * non-finite times, dt pointing away from t_end), NDE_ERR_NONFINITE (non-finite state or
  * estimate), the field's status. */
-nde_status nde_local_reg_eval(nde_local_reg *lr, size_t batch, double t_reg, const double *u,
-                              const double *k1, double t_end, double dt, double *grad_theta,
-                              double *grad_u, nde_local_reg_result *res);
+NDE_API nde_status nde_local_reg_eval(nde_local_reg *lr, size_t batch, double t_reg,
+                                      const double *u, const double *k1, double t_end, double dt,
+                                      double *grad_theta, double *grad_u,
+                                      nde_local_reg_result *res);
 
 /* ---- helpers for the sampled-time methods ------------------------------------ */
 
@@ -301,12 +303,12 @@ nde_status nde_local_reg_eval(nde_local_reg *lr, size_t batch, double t_reg, con
  * position. If t equals a save time, ts_out = ts, *index is that position and *nt_out =
  * nt; otherwise *nt_out = nt + 1. NDE_ERR_ARG if t lies outside [ts[0], ts[nt−1]] or is
  * not finite. */
-nde_status nde_reg_insert_time(const double *ts, size_t nt, double t, double *ts_out,
-                               size_t *nt_out, size_t *index);
+NDE_API nde_status nde_reg_insert_time(const double *ts, size_t nt, double t, double *ts_out,
+                                       size_t *nt_out, size_t *index);
 
 /* STEER: the end time T ~ U[t1 − b, t1 + b] for a solve on [t0, t1]; needs
  * 0 <= b < |t1 − t0| (NDE_ERR_ARG otherwise). */
-nde_status nde_steer_end_time(nde_rng *rng, double t0, double t1, double b, double *t_end);
+NDE_API nde_status nde_steer_end_time(nde_rng *rng, double t0, double t1, double b, double *t_end);
 
 #ifdef __cplusplus
 }

@@ -44,8 +44,8 @@ typedef enum nde_st_dtype {
 } nde_st_dtype;
 
 /* "BOOL", "U8", ..., "F64" as in the format; "?" when out of range. */
-const char *nde_st_dtype_name(nde_st_dtype dtype);
-size_t nde_st_dtype_size(nde_st_dtype dtype); /* bytes per element; 0 when out of range */
+NDE_API const char *nde_st_dtype_name(nde_st_dtype dtype);
+NDE_API size_t nde_st_dtype_size(nde_st_dtype dtype); /* bytes per element; 0 when out of range */
 
 #define NDE_ST_NAME_MAX 256
 #define NDE_ST_MAX_DIMS 8
@@ -65,35 +65,36 @@ typedef struct nde_st_tensor {
 /* ---- writing ---- */
 typedef struct nde_st_writer nde_st_writer;
 
-nde_status nde_st_writer_create(nde_st_writer **w);
-void nde_st_writer_destroy(nde_st_writer **w); /* NULL-safe; sets *w = NULL */
+NDE_API nde_status nde_st_writer_create(nde_st_writer **w);
+NDE_API void nde_st_writer_destroy(nde_st_writer **w); /* NULL-safe; sets *w = NULL */
 
 /* Queue a tensor. `data` (numel · dtype size bytes, host order) is borrowed until
  * nde_st_writer_write returns. NDE_ERR_ARG for an empty, too long or duplicate name
  * (or "__metadata__"), ndim outside [0, NDE_ST_MAX_DIMS], NULL data with numel > 0. */
-nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dtype, int ndim,
-                             const size_t *shape, const void *data);
+NDE_API nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dtype,
+                                     int ndim, const size_t *shape, const void *data);
 /* Add a "__metadata__" string entry (copied). NDE_ERR_ARG for a duplicate key. */
-nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *value);
+NDE_API nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *value);
 /* Write the file atomically (see above). NDE_ERR_IO with the path and the system's
  * reason on any failure; the target is then untouched and no temporary is left. */
-nde_status nde_st_writer_write(nde_st_writer *w, const char *path);
+NDE_API nde_status nde_st_writer_write(nde_st_writer *w, const char *path);
 
 /* ---- reading ---- */
 typedef struct nde_st_file nde_st_file;
 
 /* Read and validate a whole file. NDE_ERR_IO if it cannot be read, NDE_ERR_FORMAT for
  * any violation of the format. */
-nde_status nde_st_open(const char *path, nde_st_file **f);
+NDE_API nde_status nde_st_open(const char *path, nde_st_file **f);
 /* Validate an in-memory image (copied); `label` names it in messages. */
-nde_status nde_st_open_memory(const void *bytes, size_t len, const char *label, nde_st_file **f);
-void nde_st_close(nde_st_file **f); /* NULL-safe; sets *f = NULL */
+NDE_API nde_status nde_st_open_memory(const void *bytes, size_t len, const char *label,
+                                      nde_st_file **f);
+NDE_API void nde_st_close(nde_st_file **f); /* NULL-safe; sets *f = NULL */
 
-size_t nde_st_n_tensors(const nde_st_file *f);
-const nde_st_tensor *nde_st_tensor_at(const nde_st_file *f, size_t i); /* NULL if out of range */
-const nde_st_tensor *nde_st_find(const nde_st_file *f, const char *name); /* NULL if absent */
-const char *nde_st_meta(const nde_st_file *f, const char *key);            /* NULL if absent */
-const char *nde_st_label(const nde_st_file *f); /* the path or label given at open */
+NDE_API size_t nde_st_n_tensors(const nde_st_file *f);
+NDE_API const nde_st_tensor *nde_st_tensor_at(const nde_st_file *f, size_t i); /* NULL if out of range */
+NDE_API const nde_st_tensor *nde_st_find(const nde_st_file *f, const char *name); /* NULL if absent */
+NDE_API const char *nde_st_meta(const nde_st_file *f, const char *key);            /* NULL if absent */
+NDE_API const char *nde_st_label(const nde_st_file *f); /* the path or label given at open */
 
 #ifdef __cplusplus
 }

@@ -61,21 +61,21 @@ typedef struct nde_schedule {
 } nde_schedule;
 
 /* Shorthands filling the struct (other fields zero). */
-nde_schedule nde_schedule_constant(double v0);
-nde_schedule nde_schedule_cosine(double v0, double v1, uint64_t steps, uint64_t warmup);
-nde_schedule nde_schedule_linear(double v0, double v1, uint64_t steps, uint64_t warmup);
+NDE_API nde_schedule nde_schedule_constant(double v0);
+NDE_API nde_schedule nde_schedule_cosine(double v0, double v1, uint64_t steps, uint64_t warmup);
+NDE_API nde_schedule nde_schedule_linear(double v0, double v1, uint64_t steps, uint64_t warmup);
 /* torch OneCycleLR defaults: pct_start 0.3, div_factor 25, final_div_factor 1e4. */
-nde_schedule nde_schedule_one_cycle(double max_value, uint64_t steps);
+NDE_API nde_schedule nde_schedule_one_cycle(double max_value, uint64_t steps);
 
 /* NDE_OK if nde_schedule_value is defined for s; else NDE_ERR_ARG naming the field:
  * non-finite values, steps <= warmup for the decaying kinds, period 0, v0 and v1 of
  * different signs or zero for exponential, pct_start outside (0, 1), div factors <= 0,
  * steps < 2 or warmup > 0 for one-cycle, a NULL or empty table. */
-nde_status nde_schedule_check(const nde_schedule *s);
+NDE_API nde_status nde_schedule_check(const nde_schedule *s);
 
 /* The value after `step` completed updates. Undefined for a spec nde_schedule_check
  * rejects (returns NaN for an unknown kind or NULL s). */
-double nde_schedule_value(const nde_schedule *s, uint64_t step);
+NDE_API double nde_schedule_value(const nde_schedule *s, uint64_t step);
 
 /* Refined schedule from a recorded run (Defazio, Cutkosky, Mehta, Mishchenko, "When,
  * Why and How Much? Adaptive Learning Rate Scheduling by Refinement", arXiv 2310.07831;
@@ -86,7 +86,8 @@ double nde_schedule_value(const nde_schedule *s, uint64_t step);
  * decay (n−1−t)/(n−1). Use it as an NDE_SCHED_TABLE with v0 = the peak value.
  * grad_norms: (n), sched: (n). NDE_ERR_ARG for n < 2, power <= 0 or a norm that is not
  * finite and > 0. */
-nde_status nde_schedule_refine(const double *grad_norms, size_t n, double power, double *sched);
+NDE_API nde_status nde_schedule_refine(const double *grad_norms, size_t n, double power,
+                                       double *sched);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,8 @@
  * bits an uninterrupted run gives. A non-finite loss or gradient stops the run with
  * NDE_ERR_NONFINITE naming the step; the last good checkpoint is left as it was.
  *
- * Typical use (an MLP fitted to y = 2x by mean squared error):
+ * Typical use (compiled and run by the test suite; an MLP fitted to y = 2x by mean
+ * squared error):
  *     double x[8][1], y[8][1];
  *     for (int i = 0; i < 8; i++) x[i][0] = i / 8.0, y[i][0] = 2.0 * x[i][0];
  *     nde_model *m;
@@ -23,7 +24,7 @@
  *     NDE_TRY(nde_model_init(m, &rng));
  *     nde_trainer_spec ts = nde_trainer_defaults();
  *     ts.batch = 4;  ts.epochs = 50;  ts.optim.lr = 1e-2;  ts.loss = nde_loss_mse();
- *     ts.rng = rng;
+ *     ts.use_rng = 1;  ts.rng = rng;  ts.progress = 0;
  *     nde_data train = {.n = 8, .x_size = 1, .y_size = 1, .x = &x[0][0], .y = &y[0][0]};
  *     nde_trainer *tr;
  *     NDE_TRY(nde_trainer_create(m, &train, NULL, &ts, &tr));
@@ -37,10 +38,6 @@
 #include "nde/model.h"
 #include "nde/optim.h"
 #include "nde/schedule.h"
-
-#ifndef NDE_API /* until the export macro lands */
-#define NDE_API
-#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -33,20 +33,20 @@
 #endif
 
 /* y (n) = tanh(x); y may equal x. */
-void nde_kern_tanh(const double *x, double *y, size_t n);
+NDE_KERN_INTERNAL void nde_kern_tanh(const double *x, double *y, size_t n);
 /* y (n) = 1 / (1 + e^-x); y may equal x. */
-void nde_kern_sigmoid(const double *x, double *y, size_t n);
+NDE_KERN_INTERNAL void nde_kern_sigmoid(const double *x, double *y, size_t n);
 /* y (n) = x / (1 + e^-x); y may equal x. */
-void nde_kern_swish(const double *x, double *y, size_t n);
+NDE_KERN_INTERNAL void nde_kern_swish(const double *x, double *y, size_t n);
 /* dx (n) = dy ⊙ (1 − y²), the tanh derivative from its output y; dx may equal dy. */
-void nde_kern_tanh_backward(const double *y, const double *dy, double *dx, size_t n);
+NDE_KERN_INTERNAL void nde_kern_tanh_backward(const double *y, const double *dy, double *dx, size_t n);
 /* dx (n) = dy ⊙ y (1 − y), the sigmoid derivative from its output y; dx may equal dy. */
-void nde_kern_sigmoid_backward(const double *y, const double *dy, double *dx, size_t n);
+NDE_KERN_INTERNAL void nde_kern_sigmoid_backward(const double *y, const double *dy, double *dx, size_t n);
 /* dx (n) = dy ⊙ swish'(x) = dy s (1 + x (1 − s)), s = sigmoid(x); dx may equal dy. */
-void nde_kern_swish_backward(const double *x, const double *dy, double *dx, size_t n);
+NDE_KERN_INTERNAL void nde_kern_swish_backward(const double *x, const double *dy, double *dx, size_t n);
 /* dx (n) = dy ⊙ softplus'(x): dy for x > 20 (torch's threshold), else dy e^x/(1 + e^x);
  * dx may equal dy. */
-void nde_kern_softplus_backward(const double *x, const double *dy, double *dx, size_t n);
+NDE_KERN_INTERNAL void nde_kern_softplus_backward(const double *x, const double *dy, double *dx, size_t n);
 
 /* GELU, erfc form: gelu(z) = z Φ(z) = ½ z erfc(−z/√2), gelu'(z) = Φ(z) + z φ(z).
  * y (n) = gelu(z); y may equal z. */

@@ -434,7 +434,7 @@ static nde_status sun_init(nde_solver *s)
     }
     if (o->cvodes_adj_steps > 0 && fam != &nde_sun_cvode_family)
         return NDE_FAIL(NDE_ERR_ARG, "%s: cvodes_adj_steps is for NDE_CVODE_BDF/ADAMS", m);
-    SUNContext sunctx;
+    SUNContext sunctx = NULL;
     NDE_TRY(nde_sundials_context(s->ctx, &sunctx));
     nde_sun *d = nde_alloc(sizeof *d);
     if (!d) return NDE_ERR_NOMEM;
