@@ -13,6 +13,7 @@ void nde_progress_begin(nde_progress *p, int mode, const char *name, size_t step
     p->t_start = p->t_last = nde_wall_seconds();
     p->step0 = step0;
     p->name = name ? name : "train";
+    p->drawn = 0;
 }
 
 static void fmt_time(char *buf, size_t n, double s)
@@ -36,12 +37,19 @@ void nde_progress_update(nde_progress *p, size_t epoch, size_t epochs, size_t st
     const double done = (double)(step - p->step0), rate = done / (now - p->t_start + 1e-12);
     char eta[32];
     fmt_time(eta, sizeof eta, total_steps > step && rate > 0 ? (double)(total_steps - step) / rate : 0.0);
-    fprintf(stderr, "\r%s: epoch %zu/%zu  step %zu/%zu  loss %.4e  %.1f steps/s  ETA %s   ",
-            p->name, epoch, epochs, step, total_steps, loss, rate, eta);
+    const int n = fprintf(stderr, "\r%s: epoch %zu/%zu  step %zu/%zu  loss %.4e  %.1f steps/s  ETA %s",
+                          p->name, epoch, epochs, step, total_steps, loss, rate, eta);
+    if (n - 1 < p->drawn) fprintf(stderr, "%*s", p->drawn - (n - 1), ""); /* longer last time */
+    p->drawn = n - 1 > p->drawn ? n - 1 : p->drawn;
     fflush(stderr);
 }
 
-void nde_progress_end(nde_progress *p)
+void nde_progress_clear(nde_progress *p)
 {
-    if (p->on) fputc('\n', stderr);
+    if (!p->on || !p->drawn) return;
+    fprintf(stderr, "\r%*s\r", p->drawn, "");
+    fflush(stderr);
+    p->drawn = 0;
 }
+
+void nde_progress_end(nde_progress *p) { nde_progress_clear(p); }

@@ -301,6 +301,7 @@ static nde_status end_epoch(nde_trainer *tr, double lr, double t0, int last)
     NDE_TRY(nde_trainer_write_metrics(tr, 0));
     if (tr->spec.checkpoint_path && (e % tr->spec.checkpoint_every == 0 || last))
         NDE_TRY(nde_trainer_save(tr));
+    nde_progress_clear(&tr->progress);
     if (tr->spec.on_epoch) {
         nde_train_info info = info_of(tr, 0, NAN, lr, sec);
         info.epoch = e;
@@ -338,7 +339,10 @@ nde_status nde_trainer_run(nde_trainer *tr)
             tr->acc_samples += (double)count;
             tr->step++;
             tr->epoch_step++;
-            nde_progress_update(&tr->progress, tr->epoch + 1, tr->spec.epochs, tr->step, total, loss);
+            const double per_sample =
+                tr->spec.loss.reduction == NDE_LOSS_SUM ? loss / (double)count : loss;
+            nde_progress_update(&tr->progress, tr->epoch + 1, tr->spec.epochs, tr->step, total,
+                                per_sample);
             if (tr->spec.on_step) {
                 const nde_train_info info = info_of(tr, count, loss, lr, nde_wall_seconds() - t0);
                 if (tr->spec.on_step(&info, tr->spec.user))
