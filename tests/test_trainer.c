@@ -246,6 +246,10 @@ Test(trainer, resume_is_bit_exact_fno)
     c.spec.optim.weight_decay = 1e-4;
     c.spec.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = 1e-3, .gamma = 0.5, .period = 1};
     check_resume(&c, "fno");
+    /* checkpoints inside epochs too: a resume from the middle of an epoch (its order and
+     * loss accumulators) continues with the same bits */
+    c.spec.checkpoint_every_steps = 1;
+    check_resume(&c, "fno_steps");
     nde_ctx_destroy(&fno_ctx);
 }
 

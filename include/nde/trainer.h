@@ -145,6 +145,7 @@ typedef struct nde_trainer_spec {
     size_t eval_batch;       /* test batch (0 → batch) */
     const char *checkpoint_path; /* NULL: no checkpoints */
     size_t checkpoint_every; /* epochs (0 → 1 when a path is given) */
+    size_t checkpoint_every_steps; /* also every this many steps inside epochs (0: off) */
     const char *metrics_path;    /* JSON lines, one per epoch (NULL: none); rewritten from the
                                     checkpoint's history on resume */
     int progress;            /* -1: a progress line on stderr if it is a terminal; 0 off; 1 on */

@@ -343,6 +343,15 @@ nde_status nde_trainer_run(nde_trainer *tr)
                 tr->spec.loss.reduction == NDE_LOSS_SUM ? loss / (double)count : loss;
             nde_progress_update(&tr->progress, tr->epoch + 1, tr->spec.epochs, tr->step, total,
                                 per_sample);
+            const int mid_epoch = tr->epoch_step < tr->steps_per_epoch && tr->step < total;
+            if (tr->spec.checkpoint_path && tr->spec.checkpoint_every_steps && mid_epoch &&
+                tr->step % tr->spec.checkpoint_every_steps == 0) {
+                const double before = tr->epoch_seconds; /* the epoch's time so far goes along */
+                tr->epoch_seconds += nde_wall_seconds() - t0;
+                st = nde_trainer_save(tr);
+                tr->epoch_seconds = before;
+                if (st != NDE_OK) break;
+            }
             if (tr->spec.on_step) {
                 const nde_train_info info = info_of(tr, count, loss, lr, nde_wall_seconds() - t0);
                 if (tr->spec.on_step(&info, tr->spec.user))
