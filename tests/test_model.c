@@ -5,6 +5,7 @@
 
 #include "model_check.h"
 #include "nde/nde.h"
+#include "nde_config.h"
 
 #define CHECK(x) cr_assert_eq((x), NDE_OK, "%s", nde_last_error())
 
@@ -311,6 +312,37 @@ Test(model, neural_ode_continuous_adjoint)
         nde_model_destroy(&node);
     }
 }
+
+#if NDE_HAVE_SUNDIALS
+/* The neural ODE on CVODES BDF with the CVODES adjoint (no discrete tape on a SUNDIALS
+ * method): at tight tolerances its gradient agrees with central differences. */
+Test(model, neural_ode_cvodes_adjoint)
+{
+    nde_ctx *ctx;
+    CHECK(nde_ctx_create(&ctx));
+    nde_model *field, *node;
+    nde_mlp_spec spec = {.in = 2, .out = 2, .hidden = {4}, .act = NDE_ACT_TANH};
+    CHECK(nde_model_mlp_create(&spec, "f", NDE_INIT_NORMAL, 0.5, &field));
+    double ts[3] = {0.0, 0.5, 1.0};
+    nde_node_spec ns = {.solver = nde_solver_defaults(NDE_CVODE_BDF), .ts = ts, .nt = 3};
+    ns.solver.rtol = 1e-10;
+    ns.solver.atol = 1e-12;
+    nde_adjoint_opts ao = nde_adjoint_defaults(NULL, NDE_ADJ_CVODES);
+    ao.cont.method = NDE_CVODE_BDF;
+    ao.cont.rtol = 1e-10;
+    ao.cont.atol = 1e-12;
+    ns.adjoint = &ao;
+    CHECK(nde_model_node_create(ctx, field, &ns, &node));
+    nde_rng rng;
+    nde_rng_seed(&rng, 41);
+    CHECK(nde_model_init(node, &rng));
+    double x[2 * 2];
+    fill(x, 4, 14, 1.0);
+    model_check_grad(node, x, 2, 1e-5, 1e-5, 15);
+    nde_model_destroy(&node);
+    nde_ctx_destroy(&ctx);
+}
+#endif
 
 Test(model, neural_ode_regularizer_needs_a_discrete_adjoint)
 {

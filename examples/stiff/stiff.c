@@ -8,7 +8,8 @@
  * learnable log rate constants (started 50 % off) plus a small MLP correction
  * (robertson_model.h). Each iteration solves with CVODES BDF (dense Newton, analytic
  * Jacobian from the field's jvp), takes the gradient with the CVODES adjoint and makes
- * one Adam step. At the start and the end the model is also solved with nde's explicit
+ * one Adam step: the library's neural-ODE model (CVODES adjoint) around the Robertson
+ * model, trained by nde_trainer on the one trajectory. At the start and the end the model is also solved with nde's explicit
  * Tsit5 at the same tolerances: the stiffness (|λ| up to ~1e4) limits Tsit5's step, so it
  * needs orders of magnitude more right-hand-side evaluations than BDF for the same
  * accuracy. Writes loss.csv, fit.csv and summary.json under --out. */
@@ -20,8 +21,6 @@
 
 #include "nde/io.h"
 #include "nde/nde.h"
-#include "nde/nn.h"
-#include "nde/optim.h"
 #include "nde_args.h"
 #include "robertson_model.h"
 
@@ -77,6 +76,18 @@ static double loss_fn(const double *y, const double *d, double *dL)
     return l;
 }
 
+/* The same as the trainer's loss: one trajectory (batch 1) of NT × 3 values. */
+static nde_status traj_loss(void *ctx, const double *pred, const double *target, double *grad,
+                            size_t batch, size_t size, double *value)
+{
+    (void)ctx;
+    if (batch != 1 || size != 3 * NT)
+        return NDE_FAIL(NDE_ERR_SHAPE, "stiff loss: %zu trajectories of %zu values (need 1 of %d)",
+                        batch, size, 3 * NT);
+    *value = loss_fn(pred, target, grad);
+    return NDE_OK;
+}
+
 typedef struct cost {
     size_t nfe, n_jvp, steps;
     double seconds;
@@ -119,6 +130,50 @@ static double disagreement(const double *x, const double *y, const args *a)
     return e;
 }
 
+/* What the step callback prints and logs. */
+typedef struct progress {
+    const args *a;
+    FILE *log;         /* loss.csv */
+    const double *log_k; /* (3) inside θ */
+    double t_start;
+} progress;
+
+static int on_step(const nde_train_info *info, void *user)
+{
+    const progress *pr = user;
+    const nde_solver_stats *ss = nde_solver_get_stats(nde_model_node_solver(info->model));
+    const double *lk = pr->log_k;
+    const size_t it = info->step, iters = pr->a->iters, every = pr->a->print_every;
+    fprintf(pr->log, "%zu,%.10g,%zu,%zu,%.6g,%.6g,%.6g\n", it, info->loss, ss->nfe, ss->n_vjp,
+            exp(lk[0]), exp(lk[1]), exp(lk[2]));
+    if (every && (it % every == 0 || it == 1 || it == iters))
+        printf("iter %4zu/%zu  loss %.4e  k = (%.4g, %.4g, %.4g)  NFE %zu  %.2f s\n", it, iters,
+               info->loss, exp(lk[0]), exp(lk[1]), exp(lk[2]), ss->nfe,
+               nde_wall_seconds() - pr->t_start);
+    fflush(stdout);
+    return 0;
+}
+
+/* The neural ODE from y(0) = (1, 0, 0) to the NT save times around the Robertson model
+ * (ownership of `field_model` taken): CVODES BDF forward, CVODES adjoint with the
+ * forward's method and tolerances for the backward problem. */
+static nde_status make_node(nde_ctx *ctx, nde_model *field_model, const args *a,
+                            const double *ts, nde_model **out)
+{
+    nde_node_spec ns = {.solver = nde_solver_defaults(NDE_CVODE_BDF), .ts = ts, .nt = NT,
+                        .output = NDE_NODE_TRAJECTORY};
+    ns.solver.rtol = a->rtol;
+    ns.solver.atol = a->atol;
+    nde_adjoint_opts ao = nde_adjoint_defaults(NULL, NDE_ADJ_CVODES);
+    ao.cvodes_steps = 50;
+    ao.cont.method = NDE_CVODE_BDF;
+    ao.cont.rtol = a->rtol;
+    ao.cont.atol = a->atol;
+    ao.cont.max_steps = ns.solver.max_steps;
+    ns.adjoint = &ao;
+    return nde_model_node_create(ctx, field_model, &ns, out);
+}
+
 int main(int argc, char **argv)
 {
     args a;
@@ -129,23 +184,25 @@ int main(int argc, char **argv)
         return 1;
     }
     nde_ctx *ctx = NULL;
-    rob_model *truth = NULL, *model = NULL;
+    nde_model *truth = NULL, *field_model = NULL, *node = NULL;
     nde_solver *s = NULL;
-    nde_optim *opt = NULL;
+    nde_trainer *tr = NULL;
     FILE *lf = NULL, *ff = NULL, *sf = NULL;
     int rc = 1;
-    double ts[NT], data[3 * NT], traj[3 * NT], dL[3 * NT], other[3 * NT], y0[3] = {1.0, 0.0, 0.0};
+    double ts[NT], data[3 * NT], traj[3 * NT], other[3 * NT], y0[3] = {1.0, 0.0, 0.0};
     ts[0] = 0.0;
     for (int k = 1; k < NT; k++) ts[k] = a.tmax * pow(10.0, -4.0 + 4.0 * (k - 1) / (NT - 2));
     const double k_true[3] = {0.04, 1e4, 3e7}, k_off[3] = {1.5, 0.5, 1.5};
 
-    if (nde_ctx_create(&ctx) || rob_model_create(0, 0.0, 0, &truth) ||
-        rob_model_create(a.hidden, a.scale, a.seed, &model))
+    nde_rng rng;
+    nde_rng_seed(&rng, a.seed);
+    if (nde_ctx_create(&ctx) || rob_model_create(0, 0.0, &truth) ||
+        rob_model_create(a.hidden, a.scale, &field_model) || nde_model_init(field_model, &rng))
         goto fail;
-    double *th = nde_params_theta(rob_model_params(truth)) + rob_model_log_k_offset(truth);
-    double *tm = nde_params_theta(rob_model_params(model)) + rob_model_log_k_offset(model);
+    double *th = rob_model_log_k(truth), *tm = rob_model_log_k(field_model);
     for (int i = 0; i < 3; i++) th[i] = log(k_true[i]), tm[i] = log(k_true[i] * k_off[i]);
-    nde_field ftrue = rob_model_field(truth), f = rob_model_field(model);
+    nde_field ftrue, f;
+    if (nde_model_field(truth, &ftrue) || nde_model_field(field_model, &f)) goto fail;
     {
         nde_solver_opts o = nde_solver_defaults(NDE_CVODE_BDF);
         o.rtol = 1e-10;
@@ -164,36 +221,28 @@ int main(int argc, char **argv)
     report("initial", "cvode_bdf", &c_bdf);
     report("initial", "tsit5", &c_tsit5);
 
-    nde_solver_opts o = nde_solver_defaults(NDE_CVODE_BDF);
-    o.rtol = a.rtol;
-    o.atol = a.atol;
-    o.cvodes_adj_steps = 50;
-    nde_optim_spec os = nde_optim_defaults(NDE_OPT_ADAM);
-    os.lr = a.lr;
-    if (nde_solver_create(ctx, &f, &o, &s) ||
-        nde_optim_create(&os, rob_model_params(model), &opt))
-        goto fail;
+    nde_model *fm = field_model;
+    field_model = NULL; /* the neural ODE owns it from here */
+    if (make_node(ctx, fm, &a, ts, &node)) goto fail;
     char path[1200];
     snprintf(path, sizeof path, "%s/loss.csv", a.out);
     if (!(lf = fopen(path, "w"))) goto io_fail;
     fprintf(lf, "iter,loss,nfe,vjp,k1,k2,k3\n");
-    double t_start = nde_wall_seconds();
-    for (size_t it = 1; it <= a.iters; it++) {
-        nde_params_zero_grad(rob_model_params(model));
-        if (nde_solve(s, 1, 3, y0, NT, ts, traj)) goto fail;
-        double loss = loss_fn(traj, data, dL);
-        size_t nfe = nde_solver_get_stats(s)->nfe;
-        if (nde_adjoint_cvodes(s, dL, nde_params_grad(rob_model_params(model)), f.n_params, NULL,
-                               NULL) ||
-            nde_optim_step(opt))
-            goto fail;
-        fprintf(lf, "%zu,%.10g,%zu,%zu,%.6g,%.6g,%.6g\n", it, loss, nfe,
-                nde_solver_get_stats(s)->n_vjp, exp(tm[0]), exp(tm[1]), exp(tm[2]));
-        if (a.print_every && (it % a.print_every == 0 || it == 1 || it == a.iters))
-            printf("iter %4zu/%zu  loss %.4e  k = (%.4g, %.4g, %.4g)  NFE %zu  %.2f s\n", it,
-                   a.iters, loss, exp(tm[0]), exp(tm[1]), exp(tm[2]), nfe,
-                   nde_wall_seconds() - t_start);
-        fflush(stdout);
+    if (a.iters) {
+        nde_data one = {.n = 1, .x_size = 3, .y_size = 3 * NT, .x = y0, .y = data};
+        progress pr = {.a = &a, .log = lf, .log_k = tm, .t_start = nde_wall_seconds()};
+        nde_trainer_spec sp = nde_trainer_defaults();
+        sp.batch = 1;
+        sp.epochs = a.iters;
+        sp.sampling = NDE_SAMPLE_ORDERED;
+        sp.optim.lr = a.lr;
+        sp.loss = (nde_loss){.fn = traj_loss, .reduction = NDE_LOSS_MEAN, .name = "weighted_mse"};
+        sp.eval_every = 0;
+        sp.progress = 0;
+        sp.name = "stiff";
+        sp.on_step = on_step;
+        sp.user = &pr;
+        if (nde_trainer_create(node, &one, NULL, &sp, &tr) || nde_trainer_run(tr)) goto fail;
     }
     if (solve_cost(ctx, &f, NDE_CVODE_BDF, &a, ts, traj, &c_bdf) ||
         solve_cost(ctx, &f, NDE_TSIT5, &a, ts, other, &c_tsit5))
@@ -232,10 +281,11 @@ done:
     if (lf) fclose(lf);
     if (ff) fclose(ff);
     if (sf) fclose(sf);
-    nde_optim_destroy(&opt);
+    nde_trainer_destroy(&tr);
     nde_solver_destroy(&s);
-    rob_model_destroy(&model);
-    rob_model_destroy(&truth);
+    nde_model_destroy(&node);
+    nde_model_destroy(&field_model);
+    nde_model_destroy(&truth);
     nde_ctx_destroy(&ctx);
     return rc;
 }

@@ -143,7 +143,8 @@ NDE_API nde_mgno *nde_model_mgno_net(nde_model *m);
  * The backward is the adjoint the spec names (nde/adjoint.h: discrete over stages, step
  * starts or checkpoints, backsolve, interpolating, CVODES), by default the discrete
  * adjoint through the solver's own steps over spec.solver.tape (NDE_TAPE_NONE is taken
- * as NDE_TAPE_STAGES); with the optional step regularizer (borrowed, discrete adjoints
+ * as NDE_TAPE_STAGES; continuous and CVODES adjoints record no tape, so SUNDIALS methods
+ * work with NDE_ADJ_CVODES, NDE_ADJ_BACKSOLVE or NDE_ADJ_INTERPOLATING); with the optional step regularizer (borrowed, discrete adjoints
  * only) its gradient on the same solve is added. In evaluation mode
  * (nde_model_set_training(m, 0)) the forward solves without a tape or regularizer. */
 typedef enum nde_node_output { NDE_NODE_TRAJECTORY = 0, NDE_NODE_FINAL } nde_node_output;

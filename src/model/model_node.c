@@ -125,7 +125,6 @@ static nde_status node_build(nde_ctx *ctx, node_model *nm, const nde_node_spec *
     if (!nm->ts) return NDE_ERR_NOMEM;
     memcpy(nm->ts, spec->ts, spec->nt * sizeof *nm->ts);
     nde_solver_opts o = spec->solver;
-    if (o.tape == NDE_TAPE_NONE) o.tape = NDE_TAPE_STAGES;
     nde_adjoint_opts ao = spec->adjoint ? *spec->adjoint : nde_adjoint_defaults(NULL, NDE_ADJ_DISCRETE_STAGES);
     if (!spec->adjoint) {
         ao.kind = o.tape == NDE_TAPE_STEP_STARTS ? NDE_ADJ_DISCRETE_STEP_STARTS
@@ -137,6 +136,9 @@ static nde_status node_build(nde_ctx *ctx, node_model *nm, const nde_node_spec *
     const int discrete = ao.kind == NDE_ADJ_DISCRETE_STAGES ||
                          ao.kind == NDE_ADJ_DISCRETE_STEP_STARTS ||
                          ao.kind == NDE_ADJ_DISCRETE_CHECKPOINT;
+    /* a continuous or CVODES adjoint needs no tape (SUNDIALS methods record none);
+     * nde_adjoint_create sets what its kind records */
+    if (o.tape == NDE_TAPE_NONE && discrete) o.tape = NDE_TAPE_STAGES;
     if (nm->reg && !discrete)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "neural ODE: a step regularizer needs a discrete "
                         "adjoint (adjoint kind %d)", (int)ao.kind);
