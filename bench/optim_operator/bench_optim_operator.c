@@ -37,7 +37,10 @@
  * optimizer state bytes, steps done: fewer than planned when the model diverged; a
  * non-finite value prints as null) and progress on stderr. Writes <out>/<name>.csv (step,
  * seconds, loss, loss_ema: batch-mean relative L2) and <out>/optim_comparison_<model>.png
- * (loss against step and against wall time; gnuplot). The BLAS runs single-threaded (small
+ * (loss against step and against wall time; gnuplot). Training goes through the library's
+ * models (nde_model_fno_create, nde_model_mgno_create) and trainer (nde/trainer.h: a fresh
+ * shuffle per epoch, the schedule per step); this file is configuration, timing and
+ * output. The BLAS runs single-threaded (small
  * GEMMs; per-step times stay comparable on a shared machine). */
 #include <cblas.h>
 #include <math.h>
@@ -117,45 +120,15 @@ static int parse(int argc, char **argv, opts *o)
     return NDE_ARGS_OK;
 }
 
-/* The operator under test behind one interface: forward keeping what backward needs, and
- * backward accumulating ∂L/∂θ into the store's gradient. */
-typedef struct opmodel {
-    nde_params *params;     /* owned here; the network borrows it */
-    nde_fno *fno;
-    nde_fno_work *work;
-    nde_mgno *mg;
-    size_t P;               /* points per sample (input and output have one channel) */
-} opmodel;
-
-static nde_status opmodel_forward(opmodel *m, const double *x, double *y, size_t b)
-{
-    return m->fno ? nde_fno_forward(m->fno, m->work, x, y, b) : nde_mgno_forward_keep(m->mg, x, y, b);
-}
-
-static nde_status opmodel_backward(opmodel *m, const double *gy, size_t b)
-{
-    double *g = nde_params_grad(m->params);
-    return m->fno ? nde_fno_backward(m->fno, m->work, gy, NULL, g, b)
-                  : nde_mgno_backward(m->mg, gy, NULL, g, b);
-}
-
-static void opmodel_destroy(opmodel *m)
-{
-    nde_fno_work_destroy(&m->work);
-    nde_fno_destroy(&m->fno);
-    nde_mgno_destroy(&m->mg);
-    nde_params_destroy(&m->params);
-}
-
-/* What every optimizer's run shares: the model (θ reset to theta0 before each run), the
- * data and the batch buffers. */
+/* What every optimizer's run shares: the model (θ reset to theta0 before each run, trained
+ * by the library's trainer), the data and the decoded-prediction buffer. */
 typedef struct bench {
-    opmodel m;
+    nde_model *m;           /* FNO or MgNO model; one channel in and out */
+    size_t P;               /* points per sample */
     const double *x, *y;    /* (ntrain + ntest, P): model inputs, raw targets */
     nde_normalizer *ynorm;  /* MgNO: the model predicts normalized targets; FNO: NULL */
     double *theta0;         /* (params) initial weights */
-    double *xb, *yb, *out, *pred, *grad; /* (batch, P) */
-    size_t *perm;           /* (ntrain) */
+    double *pred;           /* (batch, P): the decoded prediction */
 } bench;
 
 typedef struct result {
@@ -164,99 +137,118 @@ typedef struct result {
     size_t steps_done;      /* < the planned steps when the run diverged */
 } result;
 
-/* Forward on b->xb and the summed relative L2 of the decoded prediction against b->yb in
- * *loss; with want_grad, b->grad holds its gradient with respect to the model's output. */
-static nde_status batch_loss(const opts *o, bench *b, double *loss, int want_grad)
+/* The summed relative L2 of the decoded prediction against the raw target; with grad, its
+ * gradient with respect to the model's output (batch, P). */
+static nde_status decoded_rel_l2(bench *b, const double *out, const double *target, double *grad,
+                                 size_t batch, double *value)
 {
-    const size_t P = b->m.P;
-    NDE_TRY(opmodel_forward(&b->m, b->xb, b->out, o->batch));
-    const double *pred = b->out;
+    const double *pred = out;
     if (b->ynorm) {
-        nde_normalizer_decode(b->ynorm, b->out, b->pred, o->batch);
+        nde_normalizer_decode(b->ynorm, out, b->pred, batch);
         pred = b->pred;
     }
-    NDE_TRY(nde_rel_l2_loss(pred, b->yb, want_grad ? b->grad : NULL, o->batch, P, loss));
-    if (want_grad && b->ynorm) nde_normalizer_decode_vjp(b->ynorm, b->grad, b->grad, o->batch);
+    NDE_TRY(nde_rel_l2_loss(pred, target, grad, batch, b->P, value));
+    if (grad && b->ynorm) nde_normalizer_decode_vjp(b->ynorm, grad, grad, batch);
     return NDE_OK;
 }
 
-/* Mean relative L2 over the ntest test samples. */
-static nde_status test_error(const opts *o, bench *b, double *err)
+/* Training loss: the batch mean of the relative L2 (the summed loss's gradient scaled by
+ * 1/batch). */
+static nde_status mean_loss(void *ctx, const double *out, const double *target, double *grad,
+                            size_t batch, size_t size, double *value)
 {
-    const size_t P = b->m.P;
-    double total = 0.0, loss;
-    for (size_t s = o->ntrain; s < o->ntrain + o->ntest; s += o->batch) {
-        memcpy(b->xb, b->x + s * P, o->batch * P * sizeof *b->xb);
-        memcpy(b->yb, b->y + s * P, o->batch * P * sizeof *b->yb);
-        NDE_TRY(batch_loss(o, b, &loss, 0));
-        total += loss;
-    }
-    *err = total / (double)o->ntest;
+    (void)size;
+    NDE_TRY(decoded_rel_l2(ctx, out, target, grad, batch, value));
+    *value /= (double)batch;
+    if (grad) cblas_dscal((int)(batch * ((bench *)ctx)->P), 1.0 / (double)batch, grad, 1);
     return NDE_OK;
 }
 
-/* One forward, loss, backward and optimizer step on the batch in b->xb, b->yb; *loss is
- * the batch-mean relative L2 (the gradient of the summed loss scaled by 1/batch). */
-static nde_status train_step(const opts *o, bench *b, nde_optim *opt, double *loss)
+/* Test metric: the summed relative L2 (the trainer divides by the test samples). */
+static nde_status sum_metric(void *ctx, const double *out, const double *target, double *grad,
+                             size_t batch, size_t size, double *value)
 {
-    NDE_TRY(batch_loss(o, b, loss, 1));
-    *loss /= (double)o->batch;
-    cblas_dscal((int)(o->batch * b->m.P), 1.0 / (double)o->batch, b->grad, 1);
-    nde_params_zero_grad(b->m.params);
-    NDE_TRY(opmodel_backward(&b->m, b->grad, o->batch));
-    return nde_optim_step(opt);
+    (void)size;
+    return decoded_rel_l2(ctx, out, target, grad, batch, value);
+}
+
+/* What the callbacks record of one optimizer's run. */
+typedef struct run_log {
+    const optim_entry *e;
+    double *loss, *secs, *step_ms; /* (steps) */
+    double t0, total, epoch_loss, train_rel_l2;
+    size_t batches;         /* per epoch */
+} run_log;
+
+static int on_step_begin(const nde_train_info *info, void *user)
+{
+    (void)info;
+    ((run_log *)user)->t0 = nde_wall_seconds();
+    return 0;
+}
+
+static int on_step(const nde_train_info *info, void *user)
+{
+    run_log *rl = user;
+    const size_t k = info->step - 1;
+    rl->step_ms[k] = 1e3 * (nde_wall_seconds() - rl->t0);
+    rl->total += rl->step_ms[k] * 1e-3;
+    rl->secs[k] = rl->total;
+    rl->loss[k] = info->loss;
+    rl->epoch_loss += info->loss;
+    return 0;
+}
+
+static int on_epoch(const nde_train_info *info, void *user)
+{
+    run_log *rl = user;
+    rl->train_rel_l2 = rl->epoch_loss / (double)rl->batches;
+    rl->epoch_loss = 0.0;
+    if (info->epoch % 5 == 0 || info->epoch == info->epochs)
+        fprintf(stderr, "  %-11s epoch %3zu  train rel L2 %.5f  %.2f s\n", rl->e->name,
+                info->epoch, rl->train_rel_l2, rl->total);
+    return 0;
 }
 
 static nde_status run_one(const optim_entry *e, const opts *o, bench *b, double *loss,
                           double *secs, double *step_ms, result *r)
 {
-    nde_params *p = b->m.params;
-    const size_t P = b->m.P;
+    nde_params *p = nde_model_params(b->m);
+    const size_t P = b->P;
     memcpy(nde_params_theta(p), b->theta0, nde_params_count(p) * sizeof *b->theta0);
-    nde_optim *opt = NULL;
-    NDE_TRY(nde_optim_create(&e->spec, p, &opt));
-    r->state_bytes = nde_optim_state_bytes(opt);
     const uint64_t steps = o->epochs * (o->ntrain / o->batch);
-    const nde_schedule sched = o->constant_lr ? nde_schedule_constant(e->spec.lr)
-                                              : nde_schedule_cosine(e->spec.lr, 0.0, steps, 0);
-    /* The batch order depends on the seed only: every optimizer sees the same batches. */
-    nde_rng rng;
-    nde_rng_seed(&rng, o->seed + 1);
-    nde_status st = NDE_OK;
-    double total = 0.0;
-    size_t step = 0;
-    r->train_rel_l2 = r->test_rel_l2 = NAN;
-    for (size_t ep = 0; ep < o->epochs && st == NDE_OK; ep++) {
-        for (size_t i = 0; i < o->ntrain; i++) b->perm[i] = i;
-        for (size_t i = o->ntrain - 1; i > 0; i--) {
-            const size_t j = (size_t)nde_rng_below(&rng, i + 1), t = b->perm[i];
-            b->perm[i] = b->perm[j];
-            b->perm[j] = t;
-        }
-        double epoch_loss = 0.0;
-        for (size_t s = 0; s < o->ntrain && st == NDE_OK; s += o->batch) {
-            for (size_t i = 0; i < o->batch; i++) {
-                memcpy(b->xb + i * P, b->x + b->perm[s + i] * P, P * sizeof *b->xb);
-                memcpy(b->yb + i * P, b->y + b->perm[s + i] * P, P * sizeof *b->yb);
-            }
-            double l = 0.0;
-            const double t0 = nde_wall_seconds();
-            st = nde_optim_set_lr(opt, nde_schedule_value(&sched, step));
-            if (st == NDE_OK) st = train_step(o, b, opt, &l);
-            if (st != NDE_OK) break;
-            step_ms[step] = 1e3 * (nde_wall_seconds() - t0);
-            total += step_ms[step] * 1e-3;
-            secs[step] = total;
-            loss[step++] = l;
-            epoch_loss += l;
-        }
-        if (st != NDE_OK) break;
-        r->train_rel_l2 = epoch_loss / (double)(o->ntrain / o->batch);
-        if ((ep + 1) % 5 == 0 || ep + 1 == o->epochs)
-            fprintf(stderr, "  %-11s epoch %3zu  train rel L2 %.5f  %.2f s\n", e->name, ep + 1,
-                    r->train_rel_l2, total);
-    }
+    run_log rl = {.e = e, .loss = loss, .secs = secs, .step_ms = step_ms, .train_rel_l2 = NAN,
+                  .batches = o->ntrain / o->batch};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = o->batch;
+    ts.epochs = o->epochs;
+    ts.sampling = NDE_SAMPLE_SHUFFLE;
+    ts.seed = o->seed + 1; /* the batch order depends on the seed only: every optimizer sees
+                              the same batches */
+    ts.optim = e->spec;
+    ts.schedule = o->constant_lr ? nde_schedule_constant(e->spec.lr)
+                                 : nde_schedule_cosine(e->spec.lr, 0.0, steps, 0);
+    ts.schedule_per_step = 1;
+    ts.loss = (nde_loss){.fn = mean_loss, .ctx = b, .reduction = NDE_LOSS_MEAN, .name = "rel_l2"};
+    ts.eval = (nde_loss){.fn = sum_metric, .ctx = b, .reduction = NDE_LOSS_SUM, .name = "rel_l2"};
+    ts.eval_every = 0;
+    ts.progress = 0;
+    ts.name = e->name;
+    ts.on_step_begin = on_step_begin;
+    ts.on_step = on_step;
+    ts.on_epoch = on_epoch;
+    ts.user = &rl;
+    nde_data train = {.n = o->ntrain, .x_size = P, .y_size = P, .x = b->x, .y = b->y};
+    nde_data test = {.n = o->ntest, .x_size = P, .y_size = P, .x = b->x + o->ntrain * P,
+                     .y = b->y + o->ntrain * P};
+    nde_trainer *tr = NULL;
+    NDE_TRY(nde_trainer_create(b->m, &train, &test, &ts, &tr));
+    r->state_bytes = nde_optim_state_bytes(nde_trainer_optim(tr));
+    nde_status st = nde_trainer_run(tr);
+    const size_t step = nde_trainer_step(tr);
     r->steps_done = step;
+    r->train_rel_l2 = rl.train_rel_l2;
+    r->test_rel_l2 = NAN;
     /* A non-finite prediction (the loss reports it) is a result, not a failure. */
     if (st == NDE_ERR_NONFINITE) {
         fprintf(stderr, "  %-11s diverged at step %zu: %s\n", e->name, step + 1,
@@ -264,11 +256,11 @@ static nde_status run_one(const optim_entry *e, const opts *o, bench *b, double 
         r->train_rel_l2 = NAN;
         st = NDE_OK;
     } else if (st == NDE_OK) {
-        st = test_error(o, b, &r->test_rel_l2);
+        st = nde_trainer_evaluate(tr, &test, &r->test_rel_l2);
     }
-    nde_optim_destroy(&opt);
+    nde_trainer_destroy(&tr);
     if (st != NDE_OK) return st;
-    r->seconds = total;
+    r->seconds = rl.total;
     r->ms_median = step ? optim_median(step_ms, step) : NAN;
     return NDE_OK;
 }
@@ -299,11 +291,9 @@ static nde_status setup_fno(nde_ctx *ctx, const opts *o, bench *b, nde_rng *rng,
     spec.width = o->width;
     spec.n_modes[0] = o->modes;
     spec.proj_hidden[0] = 64;
-    NDE_TRY(nde_params_create(&b->m.params));
-    NDE_TRY(nde_fno_create(ctx, b->m.params, &spec, &b->m.fno));
-    nde_fno_init(b->m.fno, rng);
-    b->m.P = o->n;
-    NDE_TRY(nde_fno_work_create(b->m.fno, o->batch, &o->n, &b->m.work));
+    NDE_TRY(nde_model_fno_create(ctx, &spec, &o->n, o->batch, 1, &b->m));
+    NDE_TRY(nde_model_init(b->m, rng));
+    b->P = o->n;
     fprintf(stderr, "bench_optim_operator: FNO-1D width %zu, %zu modes, n = %zu\n", o->width,
             o->modes, o->n);
     return NDE_OK;
@@ -328,11 +318,9 @@ static nde_status setup_mgno(const opts *o, bench *b, nde_rng *rng, double **x, 
         return NDE_FAIL(NDE_ERR_ARG, "--levels %zu: need 1..%d", o->levels, NDE_MGNO_MAX_LEVELS);
     spec.levels = (int)o->levels;
     for (int l = 0; l < spec.levels; l++) spec.pre[l] = l + 1 < spec.levels ? 1 : 2;
-    NDE_TRY(nde_params_create(&b->m.params));
-    NDE_TRY(nde_mgno_create(&spec, b->m.params, "mgno", &b->m.mg));
-    NDE_TRY(nde_mgno_init(b->m.mg, rng));
-    NDE_TRY(nde_mgno_reserve(b->m.mg, o->batch));
-    b->m.P = P;
+    NDE_TRY(nde_model_mgno_create(&spec, "mgno", o->batch, &b->m));
+    NDE_TRY(nde_model_init(b->m, rng));
+    b->P = P;
     fprintf(stderr, "bench_optim_operator: MgNO width %zu, %zu levels, %zu×%zu grid\n", o->width,
             o->levels, o->n, o->n);
     return NDE_OK;
@@ -345,17 +333,13 @@ static nde_status setup(nde_ctx *ctx, const opts *o, bench *b, double **x, doubl
     NDE_TRY(o->mgno ? setup_mgno(o, b, &rng, x, y) : setup_fno(ctx, o, b, &rng, x, y));
     b->x = *x;
     b->y = *y;
-    const size_t count = nde_params_count(b->m.params), bp = o->batch * b->m.P;
+    const size_t count = nde_model_n_params(b->m);
     b->theta0 = nde_alloc_array(count, sizeof *b->theta0);
-    double **bufs[5] = {&b->xb, &b->yb, &b->out, &b->pred, &b->grad};
-    for (int i = 0; i < 5; i++)
-        if (!(*bufs[i] = nde_alloc_array(bp, sizeof(double))))
-            return NDE_FAIL(NDE_ERR_NOMEM, "bench buffers for batch %zu, %zu points", o->batch,
-                            b->m.P);
-    b->perm = nde_alloc_array(o->ntrain, sizeof *b->perm);
-    if (!b->theta0 || !b->perm)
-        return NDE_FAIL(NDE_ERR_NOMEM, "bench buffers for %zu parameters", count);
-    memcpy(b->theta0, nde_params_theta(b->m.params), count * sizeof *b->theta0);
+    b->pred = nde_alloc_array(o->batch * b->P, sizeof *b->pred);
+    if (!b->theta0 || !b->pred)
+        return NDE_FAIL(NDE_ERR_NOMEM, "bench buffers for %zu parameters, batch %zu of %zu points",
+                        count, o->batch, b->P);
+    memcpy(b->theta0, nde_params_theta(nde_model_params(b->m)), count * sizeof *b->theta0);
     fprintf(stderr, "bench_optim_operator: %zu parameters\n", count);
     return NDE_OK;
 }
@@ -363,11 +347,9 @@ static nde_status setup(nde_ctx *ctx, const opts *o, bench *b, double **x, doubl
 static void teardown(bench *b)
 {
     nde_free(b->theta0);
-    double *bufs[5] = {b->xb, b->yb, b->out, b->pred, b->grad};
-    for (int i = 0; i < 5; i++) nde_free(bufs[i]);
-    nde_free(b->perm);
+    nde_free(b->pred);
     nde_normalizer_destroy(&b->ynorm);
-    opmodel_destroy(&b->m);
+    nde_model_destroy(&b->m);
 }
 
 int main(int argc, char **argv)
@@ -389,7 +371,7 @@ int main(int argc, char **argv)
     int failed = st != NDE_OK;
     if (failed)
         fprintf(stderr, "bench_optim_operator: %s (%s)\n", nde_status_str(st), nde_last_error());
-    const size_t params = failed ? 0 : nde_params_count(b.m.params);
+    const size_t params = failed ? 0 : nde_model_n_params(b.m);
     optim_entry e[OPTIM_N_ENTRIES];
     optim_entries_make(e);
     int ran[OPTIM_N_ENTRIES] = {0};
