@@ -59,6 +59,47 @@ Test(trainer, mlp_fit_decreases_the_loss)
     nde_model_destroy(&m);
 }
 
+/* ---- softmax cross-entropy ---- */
+
+/* Value against a direct −log softmax (large logits included), gradient against central
+ * differences, labels that are not class indices rejected. */
+Test(trainer, softmax_ce_value_and_gradient)
+{
+    enum { B = 3, C = 4 };
+    double z[B * C] = {0.3, -1.2, 2.0, 0.5, 700.0, 702.0, 699.0, -5.0, 0.0, 0.0, 0.0, 0.0};
+    const double y[B] = {2, 0, 3};
+    nde_loss ce = nde_loss_softmax_ce();
+    cr_assert_eq(ce.target_size, 1);
+    double v, g[B * C];
+    CHECK(ce.fn(ce.ctx, z, y, g, B, C, &v));
+    double want = 0.0;
+    for (int b = 0; b < B; b++) { /* shifted by 700 by hand for the second sample */
+        const double sh = b == 1 ? 700.0 : 0.0;
+        double s = 0.0;
+        for (int c = 0; c < C; c++) s += exp(z[b * C + c] - sh);
+        want += -(z[b * C + (int)y[b]] - sh - log(s));
+    }
+    want /= B;
+    cr_assert_float_eq(v, want, 1e-12 * fabs(want), "%.17g vs %.17g", v, want);
+    for (int i = 0; i < B * C; i++) {
+        const double z0 = z[i], h = 1e-5;
+        double vp, vm;
+        z[i] = z0 + h;
+        CHECK(ce.fn(ce.ctx, z, y, NULL, B, C, &vp));
+        z[i] = z0 - h;
+        CHECK(ce.fn(ce.ctx, z, y, NULL, B, C, &vm));
+        z[i] = z0;
+        const double fd = (vp - vm) / (2 * h);
+        cr_expect(fabs(g[i] - fd) <= 1e-8, "logit %d: gradient %.12g, differences %.12g", i, g[i], fd);
+    }
+    cr_assert_eq(nde_argmax(z + C, C), 1);
+    cr_assert_eq(nde_argmax(z + 2 * C, C), 0); /* ties: the first */
+    const double bad[B] = {2, 4, 0}, frac[B] = {0.5, 0, 0};
+    cr_assert_eq(ce.fn(ce.ctx, z, bad, g, B, C, &v), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "sample 1") != NULL, "%s", nde_last_error());
+    cr_assert_eq(ce.fn(ce.ctx, z, frac, g, B, C, &v), NDE_ERR_ARG);
+}
+
 /* ---- resume ---- */
 
 /* A run configuration that can be built twice from scratch. */
@@ -302,6 +343,92 @@ Test(trainer, nonfinite_loss_stops_and_keeps_the_last_checkpoint)
     cr_assert_eq(nde_trainer_step(tr), 6);
     nde_trainer_destroy(&tr);
     nde_model_destroy(&m);
+}
+
+/* ---- skipped steps ---- */
+
+static size_t fail_calls, fail_from, fail_to; /* loss calls fail_from..fail_to fail */
+
+static nde_status failing_mse(void *ctx, const double *pred, const double *target, double *grad,
+                              size_t batch, size_t size, double *value)
+{
+    ++fail_calls;
+    if (fail_calls >= fail_from && fail_calls <= fail_to)
+        return NDE_FAIL(NDE_ERR_LIMIT, "test loss: call %zu fails", fail_calls);
+    nde_loss mse = nde_loss_mse();
+    return mse.fn(ctx, pred, target, grad, batch, size, value);
+}
+
+typedef struct skip_log {
+    nde_status status[8];
+    double theta[8][16];
+    size_t np, calls, stop_after; /* stop_after: stop at this many failures in a row (0: never) */
+    size_t in_row;
+} skip_log;
+
+static int skip_cb(const nde_train_info *info, void *user)
+{
+    skip_log *l = user;
+    cr_assert_eq(info->step, l->calls + 1);
+    l->status[l->calls] = info->status;
+    cr_assert(info->status == NDE_OK || isnan(info->loss));
+    memcpy(l->theta[l->calls++], nde_params_theta(nde_model_params(info->model)),
+           l->np * sizeof(double));
+    l->in_row = info->status == NDE_OK ? 0 : l->in_row + 1;
+    return l->stop_after && l->in_row == l->stop_after;
+}
+
+/* A step whose loss fails is skipped with skip_failed_steps: θ stays, the step counts and
+ * on_step sees the status; without it the run stops; on_step may stop after a streak. */
+Test(trainer, skip_failed_steps)
+{
+    double x[8], y[8];
+    for (int i = 0; i < 8; i++) x[i] = i / 8.0, y[i] = 1.0 - x[i];
+    for (int mode = 0; mode < 3; mode++) {
+        nde_model *m;
+        CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {3}}, "mlp",
+                                   NDE_INIT_TORCH, 0.0, &m));
+        nde_rng rng;
+        nde_rng_seed(&rng, 3);
+        CHECK(nde_model_init(m, &rng));
+        skip_log l = {.np = nde_model_n_params(m), .stop_after = mode == 2 ? 2 : 0};
+        cr_assert_leq(l.np, 16);
+        nde_trainer_spec ts = nde_trainer_defaults();
+        ts.batch = 4;
+        ts.epochs = 3;
+        ts.sampling = NDE_SAMPLE_ORDERED;
+        ts.progress = 0;
+        ts.eval_every = 0;
+        ts.optim.lr = 1e-2;
+        ts.skip_failed_steps = mode != 1;
+        ts.loss = (nde_loss){.fn = failing_mse, .reduction = NDE_LOSS_MEAN};
+        ts.on_step = skip_cb;
+        ts.user = &l;
+        fail_calls = 0, fail_from = 3, fail_to = 4;
+        nde_data d = {.n = 8, .x_size = 1, .y_size = 1, .x = x, .y = y};
+        nde_trainer *tr;
+        CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+        nde_status st = nde_trainer_run(tr);
+        if (mode == 0) {
+            CHECK(st);
+            cr_assert_eq(nde_trainer_step(tr), 6);
+            for (int k = 0; k < 6; k++)
+                cr_assert_eq(l.status[k], k == 2 || k == 3 ? NDE_ERR_LIMIT : NDE_OK, "step %d", k + 1);
+            cr_assert(memcmp(l.theta[2], l.theta[1], l.np * sizeof(double)) == 0);
+            cr_assert(memcmp(l.theta[3], l.theta[1], l.np * sizeof(double)) == 0);
+            cr_assert(memcmp(l.theta[4], l.theta[3], l.np * sizeof(double)) != 0);
+            cr_assert(isfinite(nde_trainer_train_loss(tr))); /* epoch 3: both steps applied */
+        } else if (mode == 1) {
+            cr_assert_eq(st, NDE_ERR_LIMIT);
+            cr_assert_eq(nde_trainer_step(tr), 2);
+            cr_assert_eq(l.calls, 2);
+        } else {
+            cr_assert_eq(st, NDE_ERR_STOPPED);
+            cr_assert_eq(nde_trainer_step(tr), 4);
+        }
+        nde_trainer_destroy(&tr);
+        nde_model_destroy(&m);
+    }
 }
 
 Test(trainer, rejects_bad_specs_with_messages)

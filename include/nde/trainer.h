@@ -80,6 +80,15 @@ NDE_API nde_loss nde_loss_l1(void);
 /* Σ over samples of ‖pred − target‖₂ / ‖target‖₂ (nde_rel_l2_loss; reduction SUM). */
 NDE_API nde_loss nde_loss_rel_l2(void);
 
+/* Softmax cross-entropy against class labels: pred (batch, size) are logits, target
+ * (batch, 1) class indices 0..size−1 stored as doubles; value = mean over the batch of
+ * −log softmax(pred)_label (computed as log Σ e^{z − max z} + max z − z_label), grad =
+ * (softmax − one-hot) / batch. target_size 1, reduction MEAN. A label that is not an
+ * integer in range is NDE_ERR_ARG naming the sample. */
+NDE_API nde_loss nde_loss_softmax_ce(void);
+/* The index of the first largest of z[0..n) (n > 0): the predicted class of logits. */
+NDE_API size_t nde_argmax(const double *z, size_t n);
+
 /* ---- the trainer -------------------------------------------------------------------- */
 
 /* How steps pick their samples:
@@ -108,7 +117,9 @@ typedef struct nde_train_info {
     size_t step;         /* training steps done in the whole run */
     size_t epoch_step;   /* steps done in this epoch */
     size_t batch;        /* samples in the last step */
-    double loss;         /* the last step's loss value */
+    double loss;         /* the last step's loss value (NaN for a skipped step) */
+    nde_status status;   /* on_step: NDE_OK, or why the step was skipped (skip_failed_steps;
+                            nde_last_error() has the message) */
     double lr;           /* learning rate of the last step */
     double train_loss;   /* epoch callback: the epoch's per-sample training loss */
     double test_metric;  /* epoch callback: test metric of this epoch, NaN if not evaluated */
@@ -138,6 +149,13 @@ typedef struct nde_trainer_spec {
     nde_schedule schedule;   /* learning rate; kind NDE_SCHED_CONSTANT at 0 → optim.lr */
     int schedule_per_step;   /* 1: schedule position = step; 0: = epoch (0-based) */
     double clip_grad_norm;   /* > 0: clip the gradient's 2-norm first (0: off) */
+    int skip_failed_steps;   /* 1: a step whose forward, loss or backward fails (e.g. a solve
+                                that gives up at max_steps or on a non-finite state, or a
+                                non-finite loss or gradient) is skipped: θ and the optimizer
+                                stay as they were, its batch is used up and it counts as a step
+                                (schedule position, max_steps), it adds nothing to the epoch's
+                                loss, and on_step sees its status (return non-zero there to stop,
+                                e.g. after several in a row). 0: the run stops with the status */
     nde_loss loss;           /* required */
     nde_loss eval;           /* test metric (fn NULL → the loss) */
     size_t eval_every;       /* evaluate on the test data every k epochs and after the last

@@ -217,13 +217,12 @@ static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double
                     ck ? " (unchanged)" : "");
 }
 
-/* One optimizer step on `count` samples; *loss receives the loss value. */
-static nde_status train_step(nde_trainer *tr, size_t count, double *loss)
+/* Forward, loss, checks and backward on the fetched batch: the store's gradient. */
+static nde_status gradient(nde_trainer *tr, size_t count, double *loss)
 {
     nde_params *p = nde_model_params(tr->model);
     const size_t np = nde_params_count(p);
     size_t at = 0;
-    NDE_TRY(fetch(&tr->train, tr->idx, count, tr->xb, tr->yb));
     nde_params_zero_grad(p);
     NDE_TRY(nde_model_forward(tr->model, tr->xb, tr->pred, count));
     NDE_TRY(tr->spec.loss.fn(tr->spec.loss.ctx, tr->pred, tr->yb, tr->grad, count,
@@ -232,8 +231,27 @@ static nde_status train_step(nde_trainer *tr, size_t count, double *loss)
     NDE_TRY(nde_model_backward(tr->model, tr->grad, NULL, nde_params_grad(p), count));
     if (first_nonfinite(nde_params_grad(p), np, &at) != NDE_OK)
         return stop_nonfinite(tr, "the gradient", nde_params_grad(p)[at], at);
+    return NDE_OK;
+}
+
+/* One optimizer step on `count` samples; *loss receives the loss value. With
+ * skip_failed_steps a failing gradient leaves θ and the optimizer as they were and its
+ * status in *failed (else NDE_OK). */
+static nde_status train_step(nde_trainer *tr, size_t count, double *loss, nde_status *failed)
+{
+    nde_params *p = nde_model_params(tr->model);
+    *failed = NDE_OK;
+    NDE_TRY(fetch(&tr->train, tr->idx, count, tr->xb, tr->yb));
+    const nde_status st = gradient(tr, count, loss);
+    if (st != NDE_OK) {
+        if (!tr->spec.skip_failed_steps) return st;
+        *failed = st;
+        *loss = NAN;
+        return NDE_OK;
+    }
     if (tr->spec.clip_grad_norm > 0.0)
-        NDE_TRY(nde_clip_grad_norm(nde_params_grad(p), np, tr->spec.clip_grad_norm, NULL));
+        NDE_TRY(nde_clip_grad_norm(nde_params_grad(p), nde_params_count(p),
+                                   tr->spec.clip_grad_norm, NULL));
     return nde_optim_step(tr->optim);
 }
 
@@ -333,16 +351,21 @@ nde_status nde_trainer_run(nde_trainer *tr)
                     st = NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the step-begin callback before "
                                   "step %zu", tr->spec.name, tr->step + 1);
             }
-            if (st == NDE_OK) st = train_step(tr, count, &loss);
+            nde_status failed = NDE_OK;
+            if (st == NDE_OK) st = train_step(tr, count, &loss, &failed);
             if (st != NDE_OK) break;
-            tr->acc_loss += tr->spec.loss.reduction == NDE_LOSS_SUM ? loss : loss * (double)count;
-            tr->acc_samples += (double)count;
+            if (failed == NDE_OK) {
+                tr->acc_loss += tr->spec.loss.reduction == NDE_LOSS_SUM ? loss : loss * (double)count;
+                tr->acc_samples += (double)count;
+            }
             tr->step++;
             tr->epoch_step++;
-            const double per_sample =
-                tr->spec.loss.reduction == NDE_LOSS_SUM ? loss / (double)count : loss;
-            nde_progress_update(&tr->progress, tr->epoch + 1, tr->spec.epochs, tr->step, total,
-                                per_sample);
+            if (failed == NDE_OK) {
+                const double per_sample =
+                    tr->spec.loss.reduction == NDE_LOSS_SUM ? loss / (double)count : loss;
+                nde_progress_update(&tr->progress, tr->epoch + 1, tr->spec.epochs, tr->step,
+                                    total, per_sample);
+            }
             const int mid_epoch = tr->epoch_step < tr->steps_per_epoch && tr->step < total;
             if (tr->spec.checkpoint_path && tr->spec.checkpoint_every_steps && mid_epoch &&
                 tr->step % tr->spec.checkpoint_every_steps == 0) {
@@ -353,7 +376,8 @@ nde_status nde_trainer_run(nde_trainer *tr)
                 if (st != NDE_OK) break;
             }
             if (tr->spec.on_step) {
-                const nde_train_info info = info_of(tr, count, loss, lr, nde_wall_seconds() - t0);
+                nde_train_info info = info_of(tr, count, loss, lr, nde_wall_seconds() - t0);
+                info.status = failed;
                 if (tr->spec.on_step(&info, tr->spec.user))
                     st = NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the step callback at step %zu",
                                   tr->spec.name, tr->step);
