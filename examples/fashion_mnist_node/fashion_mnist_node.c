@@ -176,39 +176,7 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* ---- one method ------------------------------------------------------------------- */
-
-/* Everything a training run holds; released by run_free. */
-typedef struct run {
-    const config *cfg;
-    method m;
-    fm_model model;
-    nde_solver *train, *pred;
-    nde_optim *opt;
-    nde_reg *reg;
-    nde_local_reg *local;
-    nde_schedule coef;
-    nde_rng batch_rng, steer_rng;
-    size_t *perm, perm_pos;
-    double *x, *traj, *dL, *du;
-    uint8_t *y;
-} run;
-
-static void run_free(run *r)
-{
-    nde_solver_destroy(&r->train);
-    nde_solver_destroy(&r->pred);
-    nde_optim_destroy(&r->opt);
-    nde_reg_destroy(&r->reg);
-    nde_local_reg_destroy(&r->local);
-    fm_model_destroy(&r->model);
-    nde_free(r->perm);
-    nde_free(r->x);
-    nde_free(r->traj);
-    nde_free(r->dL);
-    nde_free(r->du);
-    nde_free(r->y);
-}
+/* ---- one method: the model, the trainer's callbacks, the evaluation --------------- */
 
 /* λ annealed exponentially v[0] → v[1] over the run (RegNeuralDE's λ0·exp(−k·e)), or
  * constant when they are equal. */
@@ -218,172 +186,196 @@ static nde_schedule anneal(const double v[2], uint64_t steps)
     return (nde_schedule){.kind = NDE_SCHED_EXPONENTIAL, .v0 = v[0], .v1 = v[1], .steps = steps};
 }
 
-static nde_status run_init(run *r, const config *c, method m, size_t n_train)
+/* The classifier of method m (fm_model.h), initialized from the seed: Tsit5 at the
+ * tolerances with at most 5000 steps, the method's regularizer and λ schedule. */
+static nde_status make_model(const config *c, method m, nde_schedule *coef, nde_model **out)
 {
-    memset(r, 0, sizeof *r);
-    r->cfg = c;
-    r->m = m;
-    nde_rng init_rng;
-    nde_rng_seed(&init_rng, c->seed);
-    NDE_TRY(fm_model_create(c->batch, &init_rng, &r->model));
-    nde_rng_seed(&r->batch_rng, c->seed + 1);
-    nde_rng_seed(&r->steer_rng, c->seed + 2);
-    size_t n = c->batch * FM_PIXELS;
-    r->perm = nde_alloc_array(n_train, sizeof *r->perm);
-    r->x = nde_alloc_array(n, sizeof *r->x);
-    r->traj = nde_alloc_array(3 * n, sizeof *r->traj);
-    r->dL = nde_alloc_array(3 * n, sizeof *r->dL);
-    r->du = nde_alloc_array(n, sizeof *r->du);
-    r->y = nde_alloc_array(c->batch, 1);
-    if (!r->perm || !r->x || !r->traj || !r->dL || !r->du || !r->y) return NDE_ERR_NOMEM;
-    for (size_t i = 0; i < n_train; i++) r->perm[i] = i;
-    r->perm_pos = n_train; /* shuffle on first use */
-
-    nde_optim_spec os = nde_optim_defaults(NDE_OPT_ADAM);
-    os.lr = c->lr;
-    NDE_TRY(nde_optim_create(&os, r->model.p, &r->opt));
-
-    uint64_t steps = c->steps > 1 ? c->steps : 2;
-    r->coef = nde_schedule_constant(0.0);
+    const uint64_t steps = c->steps > 1 ? c->steps : 2;
+    fm_model_spec spec = {.max_batch = c->batch, .solver = nde_solver_defaults(NDE_TSIT5),
+                          .steer_seed = c->seed + 2, .coef = nde_schedule_constant(0.0)};
+    spec.solver.rtol = c->rtol;
+    spec.solver.atol = c->atol;
+    spec.solver.max_steps = 5000;
+    spec.solver.tape = c->step_starts ? NDE_TAPE_STEP_STARTS : NDE_TAPE_STAGES;
     nde_reg_spec rs;
+    nde_local_reg_spec ls = {.kind = NDE_REG_ERROR_EST, .coef = c->local_coef[0], .atol = c->atol,
+                             .rtol = c->rtol, .seed = c->seed + 3, .diff_start = c->local_diff_k1,
+                             .sampling = m == M_LOCAL_BIASED ? NDE_LOCAL_BIASED : NDE_LOCAL_UNBIASED};
     switch (m) {
     case M_ERNODE:
-        r->coef = anneal(c->ernode_coef, steps);
+        spec.coef = anneal(c->ernode_coef, steps);
         rs = nde_reg_error_estimate_mean(c->ernode_coef[0]);
-        NDE_TRY(nde_reg_create(&rs, &r->reg));
+        spec.reg = &rs;
         break;
     case M_SRNODE:
-        r->coef = nde_schedule_constant(c->srnode_coef);
+        spec.coef = nde_schedule_constant(c->srnode_coef);
         rs = nde_reg_stiffness_max(c->srnode_coef);
-        NDE_TRY(nde_reg_create(&rs, &r->reg));
+        spec.reg = &rs;
         break;
     case M_KINETIC:
-        r->coef = nde_schedule_constant(c->kinetic_coef);
+        spec.coef = nde_schedule_constant(c->kinetic_coef);
         rs = nde_reg_kinetic(c->kinetic_coef);
-        NDE_TRY(nde_reg_create(&rs, &r->reg));
+        spec.reg = &rs;
         break;
     case M_LOCAL_UNBIASED:
-    case M_LOCAL_BIASED: {
-        r->coef = anneal(c->local_coef, steps);
-        nde_local_reg_spec ls = {.kind = NDE_REG_ERROR_EST, .coef = c->local_coef[0],
-                                 .atol = c->atol,
-                                 .rtol = c->rtol, .seed = c->seed + 3,
-                                 .diff_start = c->local_diff_k1,
-                                 .sampling = m == M_LOCAL_BIASED ? NDE_LOCAL_BIASED
-                                                                 : NDE_LOCAL_UNBIASED};
-        NDE_TRY(nde_local_reg_create(&r->model.field, c->batch, &ls, &r->local));
+    case M_LOCAL_BIASED:
+        spec.coef = anneal(c->local_coef, steps);
+        spec.local = &ls;
         break;
-    }
+    case M_STEER: spec.steer_b = c->steer_b; break;
     default: break;
     }
-    NDE_TRY(nde_schedule_check(&r->coef));
+    *coef = spec.coef;
+    NDE_TRY(fm_model_create(&spec, out));
+    nde_rng init_rng;
+    nde_rng_seed(&init_rng, c->seed);
+    return nde_model_init(*out, &init_rng);
+}
 
-    nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
-    o.rtol = c->rtol;
-    o.atol = c->atol;
-    o.max_steps = 5000;
-    nde_solver_opts op = o;
-    o.tape = c->step_starts ? NDE_TAPE_STEP_STARTS : NDE_TAPE_STAGES;
-    if (m == M_LOCAL_BIASED) {
-        o.callback = nde_local_reg_callback;
-        o.callback_user = r->local;
+/* The training images as trainer data: x the pixels, y the label (a double); the labels
+ * of the last batch are kept for its accuracy. */
+typedef struct fm_reader {
+    const fm_split *split;
+    uint8_t *last_labels; /* (batch) */
+} fm_reader;
+
+static nde_status fetch_images(void *ctx, const size_t *idx, size_t count, double *x, double *y)
+{
+    fm_reader *r = ctx;
+    for (size_t b = 0; b < count; b++) {
+        memcpy(x + b * FM_PIXELS, r->split->images + idx[b] * FM_PIXELS, FM_PIXELS * sizeof *x);
+        r->last_labels[b] = r->split->labels[idx[b]];
+        y[b] = (double)r->last_labels[b];
     }
-    NDE_TRY(nde_solver_create(NULL, &r->model.field, &o, &r->train));
-    NDE_TRY(nde_solver_create(NULL, &r->model.field, &op, &r->pred));
     return NDE_OK;
 }
 
-/* The next training batch: a fresh permutation of the subset every epoch. */
-static void next_batch(run *r, const fm_split *train, size_t n_train)
+/* What the callbacks of one method's training keep and write. */
+typedef struct run_log {
+    const config *cfg;
+    method m;
+    nde_model *model;
+    const nde_schedule *coef;
+    const fm_reader *reader;
+    FILE *csv;
+    result *res;
+    double t0, c0, t_train, cpu_train;
+    size_t fails_in_row;
+    int gave_up; /* 10 failed steps in a row stopped the run */
+} run_log;
+
+static int on_step_begin(const nde_train_info *info, void *user)
 {
-    size_t B = r->cfg->batch;
-    for (size_t b = 0; b < B; b++) {
-        if (r->perm_pos == n_train) {
-            for (size_t i = n_train; i > 1; i--) {
-                size_t j = (size_t)nde_rng_below(&r->batch_rng, i);
-                size_t t = r->perm[i - 1];
-                r->perm[i - 1] = r->perm[j];
-                r->perm[j] = t;
-            }
-            r->perm_pos = 0;
+    run_log *l = user;
+    fm_model_set_step(l->model, info->step);
+    l->t0 = nde_wall_seconds();
+    l->c0 = cpu_seconds();
+    return 0;
+}
+
+static int on_step(const nde_train_info *info, void *user)
+{
+    run_log *l = user;
+    const config *c = l->cfg;
+    const unsigned long long step = (unsigned long long)info->step - 1;
+    l->t_train += nde_wall_seconds() - l->t0;
+    l->cpu_train += cpu_seconds() - l->c0;
+    if (info->status != NDE_OK) {
+        /* a failing solve (max_steps, step underflow, non-finite) skips the step */
+        l->res->skipped++;
+        fprintf(stderr, "fashion_mnist_node: %s step %llu skipped (%s): %s\n",
+                method_names[l->m], step, nde_status_str(info->status), nde_last_error());
+        if (++l->fails_in_row == 10) {
+            fprintf(stderr, "fashion_mnist_node: %s: 10 failures in a row, stopping\n",
+                    method_names[l->m]);
+            l->gave_up = 1;
+            return 1;
         }
-        size_t idx = r->perm[r->perm_pos++];
-        memcpy(r->x + b * FM_PIXELS, train->images + idx * FM_PIXELS,
-               FM_PIXELS * sizeof *r->x);
-        r->y[b] = train->labels[idx];
+        return 0;
     }
+    l->fails_in_row = 0;
+    l->res->steps++;
+    size_t correct = 0;
+    const double *logits = fm_model_logits(l->model);
+    for (size_t b = 0; b < info->batch; b++)
+        correct += nde_argmax(logits + b * FM_CLASSES, FM_CLASSES) == l->reader->last_labels[b];
+    const size_t nfe = fm_model_nfe(l->model);
+    const double reg = fm_model_reg_value(l->model), lambda = nde_schedule_value(l->coef, step);
+    fprintf(l->csv, "%llu,%.6f,%.4f,%zu,%.6g,%.6g,%.3f,%.3f\n", step, info->loss,
+            (double)correct / (double)c->batch, nfe, reg, lambda, l->t_train, l->cpu_train);
+    if (c->print_every && (step % c->print_every == 0 || step + 1 == c->steps)) {
+        printf("%s step %4llu/%zu loss %.4f batch acc %5.1f%% NFE %4zu reg %.4g  %.1f s "
+               "(CPU %.1f s)\n",
+               method_names[l->m], step, c->steps, info->loss,
+               100.0 * (double)correct / (double)c->batch, nfe, reg, l->t_train, l->cpu_train);
+        fflush(stdout);
+        fflush(l->csv);
+    }
+    return 0;
 }
 
-typedef struct step_out {
-    double loss, reg;
-    size_t correct, nfe;
-} step_out;
-
-/* One training step. A failing solve returns its status before θ changes. */
-static nde_status train_step(run *r, uint64_t step, step_out *so)
+/* `steps` steps of the trainer: batches from one stream of reshuffled passes over the
+ * first n_train images (seed + 1), Adam at lr, softmax cross-entropy; a step whose solve
+ * fails is skipped, ten in a row end the training. */
+static nde_status train(const config *c, run_log *l, const fm_split *train_split, size_t n_train)
 {
-    const config *c = r->cfg;
-    size_t B = c->batch, n = B * FM_PIXELS;
-    double ts[3] = {0.0, 1.0, 0.0};
-    size_t nt = 2, k_reg = 0;
-    double t_reg = 0.0, lambda = nde_schedule_value(&r->coef, step);
-    if (r->m == M_STEER) NDE_TRY(nde_steer_end_time(&r->steer_rng, 0.0, 1.0, c->steer_b, &ts[1]));
-    if (r->m == M_LOCAL_UNBIASED) {
-        double t_end = 1.0, base[2] = {0.0, t_end};
-        NDE_TRY(nde_local_reg_draw_time(r->local, 0.0, t_end, &t_reg));
-        NDE_TRY(nde_reg_insert_time(base, 2, t_reg, ts, &nt, &k_reg));
-    }
-    if (r->m == M_LOCAL_BIASED) NDE_TRY(nde_local_reg_begin(r->local, B, 0.0, r->x));
-    NDE_TRY(nde_solve(r->train, B, FM_PIXELS, r->x, nt, ts, r->traj));
-    so->nfe = nde_solver_get_stats(r->train)->nfe;
-    const double *uT = r->traj + (nt - 1) * n;
-    nde_params_zero_grad(r->model.p);
-    double *grad = nde_params_grad(r->model.p);
-    size_t np = nde_params_count(r->model.p);
-    NDE_TRY(fm_model_loss(&r->model, uT, r->y, B, &so->loss, &so->correct, r->du));
-    memset(r->dL, 0, nt * n * sizeof *r->dL);
-    memcpy(r->dL + (nt - 1) * n, r->du, n * sizeof *r->dL);
-    so->reg = 0.0;
-    if (r->reg) {
-        NDE_TRY(nde_reg_set_coef(r->reg, lambda));
-        NDE_TRY(nde_adjoint_discrete_reg(r->train, r->dL, r->reg, grad, np, NULL, &so->reg));
-    } else {
-        NDE_TRY(nde_adjoint_discrete(r->train, r->dL, grad, np, NULL));
-    }
-    if (r->local) {
-        const double *u_reg = r->traj + k_reg * n;
-        if (r->m == M_LOCAL_BIASED) NDE_TRY(nde_local_reg_sample(r->local, &t_reg, &u_reg));
-        nde_local_reg_result lres;
-        NDE_TRY(nde_local_reg_set_coef(r->local, lambda));
-        NDE_TRY(nde_local_reg_eval(r->local, B, t_reg, u_reg, NULL, 1.0, 0.0, grad, NULL,
-                                   &lres));
-        so->reg = lres.value;
-    }
-    NDE_TRY(nde_optim_step(r->opt));
-    return NDE_OK;
+    if (c->steps == 0) return NDE_OK;
+    uint8_t *labels = nde_alloc_array(c->batch, 1);
+    if (!labels) return NDE_ERR_NOMEM;
+    fm_reader reader = {.split = train_split, .last_labels = labels};
+    l->reader = &reader;
+    nde_data data = {.n = n_train, .x_size = FM_PIXELS, .y_size = 1, .fetch = fetch_images,
+                     .ctx = &reader};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = c->batch;
+    ts.epochs = 1;
+    ts.steps_per_epoch = c->steps;
+    ts.sampling = NDE_SAMPLE_STREAM;
+    ts.seed = c->seed + 1;
+    ts.optim.lr = c->lr;
+    ts.loss = nde_loss_softmax_ce();
+    ts.eval_every = 0;
+    ts.progress = 0;
+    ts.skip_failed_steps = 1;
+    ts.name = method_names[l->m];
+    ts.on_step_begin = on_step_begin;
+    ts.on_step = on_step;
+    ts.user = l;
+    nde_trainer *tr = NULL;
+    nde_status st = nde_trainer_create(l->model, &data, NULL, &ts, &tr);
+    if (st == NDE_OK) st = nde_trainer_run(tr);
+    if (st == NDE_ERR_STOPPED && l->gave_up) st = NDE_OK;
+    nde_trainer_destroy(&tr);
+    nde_free(labels);
+    l->reader = NULL;
+    return st;
 }
 
 /* Accuracy, NFE and time per batch of the trained model on the first `count` items. */
-static nde_status evaluate(run *r, const fm_split *s, size_t count, double *acc, double *nfe,
-                           double *sec_per_batch, double *cpu_per_batch)
+static nde_status evaluate(const config *c, nde_model *model, const fm_split *s, size_t count,
+                           double *acc, double *nfe, double *sec_per_batch, double *cpu_per_batch)
 {
-    size_t B = r->cfg->batch, correct = 0, batches = 0, full = 0;
+    size_t B = c->batch, correct = 0, batches = 0, full = 0;
     double nfe_sum = 0.0, t_full = 0.0, c_full = 0.0;
-    const double ts[2] = {0.0, 1.0};
-    for (size_t first = 0; first < count; first += B, batches++) {
+    double *logits = nde_alloc_array(B * FM_CLASSES, sizeof *logits);
+    if (!logits) return NDE_ERR_NOMEM;
+    nde_status st = nde_model_set_training(model, 0);
+    for (size_t first = 0; first < count && st == NDE_OK; first += B, batches++) {
         size_t nb = count - first < B ? count - first : B;
         double t0 = nde_wall_seconds(), c0 = cpu_seconds();
-        NDE_TRY(nde_solve(r->pred, nb, FM_PIXELS, s->images + first * FM_PIXELS, 2, ts,
-                          r->traj));
-        double loss;
-        size_t ok;
-        NDE_TRY(fm_model_loss(&r->model, r->traj + nb * FM_PIXELS, s->labels + first, nb, &loss,
-                              &ok, NULL));
+        st = nde_model_forward(model, s->images + first * FM_PIXELS, logits, nb);
+        if (st != NDE_OK) break;
+        size_t ok = 0;
+        for (size_t b = 0; b < nb; b++)
+            ok += nde_argmax(logits + b * FM_CLASSES, FM_CLASSES) == s->labels[first + b];
         double dt = nde_wall_seconds() - t0, dc = cpu_seconds() - c0;
         correct += ok;
-        nfe_sum += (double)nde_solver_get_stats(r->pred)->nfe;
+        nfe_sum += (double)nde_solver_get_stats(fm_model_eval_solver(model))->nfe;
         if (nb == B) t_full += dt, c_full += dc, full++;
     }
+    nde_free(logits);
+    NDE_TRY(st);
+    NDE_TRY(nde_model_set_training(model, 1));
     *acc = 100.0 * (double)correct / (double)count;
     *nfe = nfe_sum / (double)batches;
     *sec_per_batch = full ? t_full / (double)full : NAN;
@@ -391,14 +383,15 @@ static nde_status evaluate(run *r, const fm_split *s, size_t count, double *acc,
     return NDE_OK;
 }
 
-static int run_method(const config *c, method m, const fm_split *train, size_t n_train,
+static int run_method(const config *c, method m, const fm_split *train_split, size_t n_train,
                       const fm_split *test, size_t n_test, result *res)
 {
-    run r;
     memset(res, 0, sizeof *res);
-    if (run_init(&r, c, m, n_train) != NDE_OK) {
+    nde_model *model = NULL;
+    nde_schedule coef;
+    if (make_model(c, m, &coef, &model) != NDE_OK) {
         fprintf(stderr, "fashion_mnist_node: %s: setup: %s\n", method_names[m], nde_last_error());
-        run_free(&r);
+        nde_model_destroy(&model);
         return -1;
     }
     char path[1100];
@@ -406,62 +399,32 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
     FILE *csv = fopen(path, "w");
     if (!csv) {
         fprintf(stderr, "fashion_mnist_node: cannot write %s: %s\n", path, strerror(errno));
-        run_free(&r);
+        nde_model_destroy(&model);
         return -1;
     }
     fprintf(csv, "step,loss,batch_acc,nfe,reg,coef,seconds,cpu_seconds\n");
     printf("== %s: %zu steps, batch %zu, %zu parameters\n", method_names[m], c->steps, c->batch,
-           nde_params_count(r.model.p));
+           nde_model_n_params(model));
     fflush(stdout);
-    double t_train = 0.0, cpu_train = 0.0;
-    size_t fails_in_row = 0;
-    for (uint64_t step = 0; step < c->steps; step++) {
-        next_batch(&r, train, n_train);
-        step_out so = {0};
-        double t0 = nde_wall_seconds(), c0 = cpu_seconds();
-        nde_status st = train_step(&r, step, &so);
-        t_train += nde_wall_seconds() - t0;
-        cpu_train += cpu_seconds() - c0;
-        if (st != NDE_OK) {
-            /* a failing solve (max_steps, step underflow, non-finite) skips the step */
-            res->skipped++;
-            fprintf(stderr, "fashion_mnist_node: %s step %llu skipped (%s): %s\n",
-                    method_names[m], (unsigned long long)step, nde_status_str(st),
-                    nde_last_error());
-            if (++fails_in_row == 10) {
-                fprintf(stderr, "fashion_mnist_node: %s: 10 failures in a row, stopping\n",
-                        method_names[m]);
-                break;
-            }
-            continue;
-        }
-        fails_in_row = 0;
-        res->steps++;
-        double lambda = nde_schedule_value(&r.coef, step);
-        fprintf(csv, "%llu,%.6f,%.4f,%zu,%.6g,%.6g,%.3f,%.3f\n", (unsigned long long)step,
-                so.loss, (double)so.correct / (double)c->batch, so.nfe, so.reg, lambda, t_train,
-                cpu_train);
-        if (c->print_every && (step % c->print_every == 0 || step + 1 == c->steps)) {
-            printf("%s step %4llu/%zu loss %.4f batch acc %5.1f%% NFE %4zu reg %.4g  %.1f s "
-                   "(CPU %.1f s)\n",
-                   method_names[m], (unsigned long long)step, c->steps, so.loss,
-                   100.0 * (double)so.correct / (double)c->batch, so.nfe, so.reg, t_train,
-                   cpu_train);
-            fflush(stdout);
-            fflush(csv);
-        }
-    }
+    run_log l = {.cfg = c, .m = m, .model = model, .coef = &coef, .csv = csv, .res = res};
+    nde_status st = train(c, &l, train_split, n_train);
     fclose(csv);
-    res->train_s = t_train;
-    res->train_cpu = cpu_train;
+    if (st != NDE_OK) {
+        fprintf(stderr, "fashion_mnist_node: %s: training: %s\n", method_names[m], nde_last_error());
+        nde_model_destroy(&model);
+        return -1;
+    }
+    res->train_s = l.t_train;
+    res->train_cpu = l.cpu_train;
     double nfe_tr, sec_tr, cpu_tr;
     size_t n_eval = c->train_eval < n_train ? c->train_eval : n_train;
-    if (evaluate(&r, train, n_eval, &res->train_acc, &nfe_tr, &sec_tr, &cpu_tr) != NDE_OK ||
-        evaluate(&r, test, n_test, &res->test_acc, &res->pred_nfe, &res->pred_s,
+    if (evaluate(c, model, train_split, n_eval, &res->train_acc, &nfe_tr, &sec_tr, &cpu_tr) !=
+            NDE_OK ||
+        evaluate(c, model, test, n_test, &res->test_acc, &res->pred_nfe, &res->pred_s,
                  &res->pred_cpu) != NDE_OK) {
         fprintf(stderr, "fashion_mnist_node: %s: evaluation failed: %s\n", method_names[m],
                 nde_last_error());
-        run_free(&r);
+        nde_model_destroy(&model);
         return -1;
     }
     res->done = 1;
@@ -470,7 +433,7 @@ static int run_method(const config *c, method m, const fm_split *train, size_t n
            method_names[m], res->train_acc, c->val ? "val" : "test", res->test_acc,
            res->train_s, res->train_cpu, res->pred_s, res->pred_nfe);
     fflush(stdout);
-    run_free(&r);
+    nde_model_destroy(&model);
     return 0;
 }
 
