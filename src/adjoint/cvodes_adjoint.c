@@ -88,12 +88,6 @@ static int jtimesB(N_Vector vB, N_Vector JvB, double t, N_Vector y, N_Vector yB,
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
-#define SUN_TRY(d, call, name, t)                                      \
-    do {                                                               \
-        int sun_flag_ = (call);                                        \
-        if (sun_flag_ < 0) return nde_sun_fail((d), sun_flag_, (name), (t)); \
-    } while (0)
-
 /* Create the backward problem (once per integrator memory) or re-init it at tB0. */
 static nde_status backward_problem(nde_sun *d, double tB0, const nde_cont_adjoint_opts *o)
 {

@@ -208,6 +208,20 @@ int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, v
     return nde_sun_cb_result(d, st, out, s->n);
 }
 
+size_t nde_sun_count(int flag, const long *v) { return flag < 0 || *v < 0 ? 0 : (size_t)*v; }
+
+void nde_sun_implicit_stats(nde_sun *d, const nde_sun_counters *c, nde_solver_stats *st)
+{
+    long netf = 0, ncfn = 0, nni = 0, nje = 0, nli = 0;
+    int f1 = c->err_test_fails(d->mem, &netf);
+    int f2 = c->conv_fails(d->mem, &ncfn);
+    st->n_rejected = nde_sun_count(f1, &netf) + nde_sun_count(f2, &ncfn);
+    st->n_newton_fails = nde_sun_count(f2, &ncfn);
+    st->n_newton_iters = nde_sun_count(c->nonlin_iters(d->mem, &nni), &nni);
+    st->n_jac = d->LS ? nde_sun_count(c->jac_evals(d->mem, &nje), &nje) : 0;
+    st->n_lin_iters = d->LS ? nde_sun_count(c->lin_iters(d->mem, &nli), &nli) : 0;
+}
+
 nde_status nde_sun_make_linsol(nde_sun *d)
 {
     nde_solver *s = d->s;

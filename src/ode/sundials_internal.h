@@ -80,6 +80,30 @@ void nde_sun_err_handler(int code, const char *module, const char *function, cha
  * ARKODE share the numeric values of the flags used here. */
 nde_status nde_sun_fail(nde_sun *d, int flag, const char *call, double t);
 
+/* Run a SUNDIALS call; on a negative flag return nde_sun_fail(d, flag, name, t). */
+#define SUN_TRY(d, call, name, t)                                                \
+    do {                                                                         \
+        int sun_flag_ = (call);                                                  \
+        if (sun_flag_ < 0) return nde_sun_fail((d), sun_flag_, (name), (t));     \
+    } while (0)
+
+/* A counter from a SUNDIALS getter: *v, or 0 if the getter failed (flag < 0, e.g. no
+ * linear solver). */
+size_t nde_sun_count(int flag, const long *v);
+
+/* The counter getters of an implicit family (CVODES and ARKStep share the signatures). */
+typedef struct nde_sun_counters {
+    int (*err_test_fails)(void *mem, long *v);
+    int (*conv_fails)(void *mem, long *v); /* nonlinear solver convergence failures */
+    int (*nonlin_iters)(void *mem, long *v);
+    int (*jac_evals)(void *mem, long *v);
+    int (*lin_iters)(void *mem, long *v);
+} nde_sun_counters;
+
+/* Rejections (error test and convergence failures), Newton and linear-solver work of
+ * d->mem into *st, through the family's getters c. */
+void nde_sun_implicit_stats(nde_sun *d, const nde_sun_counters *c, nde_solver_stats *st);
+
 /* Field adapters with the CVRhsFn/ARKRhsFn signature; user = nde_sun. f_I and f_E are
  * the IMEX parts (f_I = f − f_E). They return 0, 1 (recoverable: non-finite values) or
  * −1 (the field failed; its status is kept in cb_status). */
