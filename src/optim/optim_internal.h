@@ -21,8 +21,9 @@ typedef struct opt_step {
 /* Update θ (n) in place from g (n) and the rule's state arrays state[k] (n each). The
  * arrays may be a whole tensor or one block of it (8-bit states); rules that need the
  * whole tensor are excluded from 8-bit storage by opt_layout. */
-typedef void (*opt_update_fn)(const opt_step *st, double *theta, const double *grad,
-                              double *const *state, size_t n);
+typedef void opt_update_rule(const opt_step *st, double *theta, const double *grad,
+                             double *const *state, size_t n);
+typedef opt_update_rule *opt_update_fn;
 
 /* The state arrays a rule keeps for a spec: their names and whether they are signed
  * (first moments) or non-negative (second moments), in the order opt_update_fn sees. */
@@ -36,24 +37,9 @@ typedef struct opt_layout {
 
 void opt_layout_for(const nde_optim_spec *spec, opt_layout *layout);
 
-void opt_update_sgd(const opt_step *st, double *theta, const double *grad,
-                    double *const *state, size_t n);
-void opt_update_rmsprop(const opt_step *st, double *theta, const double *grad,
-                        double *const *state, size_t n);
-void opt_update_adam(const opt_step *st, double *theta, const double *grad,
-                     double *const *state, size_t n);
-void opt_update_adamax(const opt_step *st, double *theta, const double *grad,
-                       double *const *state, size_t n);
-void opt_update_nadamw(const opt_step *st, double *theta, const double *grad,
-                       double *const *state, size_t n);
-void opt_update_lion(const opt_step *st, double *theta, const double *grad,
-                     double *const *state, size_t n);
-void opt_update_adan(const opt_step *st, double *theta, const double *grad,
-                     double *const *state, size_t n);
-void opt_update_adabelief(const opt_step *st, double *theta, const double *grad,
-                          double *const *state, size_t n);
-void opt_update_nadam(const opt_step *st, double *theta, const double *grad,
-                      double *const *state, size_t n);
+/* The rules (update_*.c). */
+opt_update_rule opt_update_sgd, opt_update_rmsprop, opt_update_adam, opt_update_adamax,
+    opt_update_nadamw, opt_update_lion, opt_update_adan, opt_update_adabelief, opt_update_nadam;
 
 /* NAdam's momentum schedule μ_t = β1·(1 − ½·0.96^(t·ψ)) (torch.optim.NAdam). */
 double opt_nadam_mu(const nde_optim_spec *spec, uint64_t t);
