@@ -264,22 +264,26 @@ static void conj_copy(double *dst, const double *src, size_t n_complex)
     }
 }
 
-/* Y_q = α X_q W_q per kept mode: batch-major (B×Cin)(Cin×Cout); channel-major the
- * transpose, (Cout×B) = W_qᵀ (Cout×Cin) · X_q (Cin×B). */
-static void mix_forward(const nde_spectral_conv *c, const double *w, const double *Xk, double *Yk,
-                        size_t batch, double alpha_re)
+/* Y_q = α X_q W_q per kept mode (adjoint: Y_q = α X_q W_qᴴ, from out- to in-channels):
+ * batch-major (B×Cin)(Cin×Cout); channel-major the transpose, (Cout×B) = W_qᵀ (Cout×Cin) ·
+ * X_q (Cin×B), or for the adjoint (Cin×B) = W_q (Cin×Cout) · X_q (Cout×B), which is the
+ * conjugate of the wanted product when X holds conjugated values (mix_input_grad). */
+static void mix_modes(const nde_spectral_conv *c, const double *w, const double *Xk, double *Yk,
+                      size_t batch, double alpha_re, int adjoint)
 {
     const double complex alpha = alpha_re, zero = 0.0;
-    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
+    const size_t nx = adjoint ? c->cout : c->cin, ny = adjoint ? c->cin : c->cout;
+    const int B = (int)batch, kx = (int)nx, ky = (int)ny, co = (int)c->cout;
     for (size_t q = 0; q < c->n_kept; q++) {
         const double *wq = w + 2 * q * c->cin * c->cout;
+        const double complex *xq = mode_block(Xk, q, batch, nx);
+        double complex *yq = mode_block(Yk, q, batch, ny);
         if (c->cm)
-            cblas_zgemm(CblasRowMajor, CblasTrans, CblasNoTrans, co, B, ci, &alpha, wq, co,
-                        mode_block(Xk, q, batch, c->cin), B, &zero, mode_block(Yk, q, batch, c->cout), B);
+            cblas_zgemm(CblasRowMajor, adjoint ? CblasNoTrans : CblasTrans, CblasNoTrans, ky, B,
+                        kx, &alpha, wq, co, xq, B, &zero, yq, B);
         else
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, co, ci, &alpha,
-                        mode_block(Xk, q, batch, c->cin), ci, wq, co, &zero,
-                        mode_block(Yk, q, batch, c->cout), co);
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, adjoint ? CblasConjTrans : CblasNoTrans, B,
+                        ky, kx, &alpha, xq, kx, wq, co, &zero, yq, ky);
     }
 }
 
@@ -316,22 +320,11 @@ static void mix_weight_grad(const nde_spectral_conv *c, geom g, const double *Xk
 static void mix_input_grad(const nde_spectral_conv *c, const double *w, const double *Gk,
                            double *GXk, size_t batch, double alpha_re, double *tmp)
 {
-    const double complex alpha = alpha_re, zero = 0.0;
-    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
     if (c->cm) {
         conj_copy(tmp, Gk, c->n_kept * batch * c->cout);
         Gk = tmp;
     }
-    for (size_t q = 0; q < c->n_kept; q++) {
-        const double *wq = w + 2 * q * c->cin * c->cout;
-        if (c->cm)
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, B, co, &alpha, wq, co,
-                        mode_block(Gk, q, batch, c->cout), B, &zero, mode_block(GXk, q, batch, c->cin), B);
-        else
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, B, ci, co, &alpha,
-                        mode_block(Gk, q, batch, c->cout), co, wq, co, &zero,
-                        mode_block(GXk, q, batch, c->cin), ci);
-    }
+    mix_modes(c, w, Gk, GXk, batch, alpha_re, 1);
     if (c->cm)
         for (size_t i = 0; i < c->n_kept * batch * c->cin; i++) GXk[2 * i + 1] = -GXk[2 * i + 1];
 }
@@ -359,7 +352,7 @@ nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double
     double *Xk = xhat ? xhat : spec + spec_len(conv, batch, g);
     double *Yk = spec + spec_len(conv, batch, g) + block_len(conv, batch);
     transform_gather(conv, &pin, g, x, batch, conv->cin, spec, Xk);
-    mix_forward(conv, theta + conv->w_off, Xk, Yk, batch, 1.0 / (double)g.points);
+    mix_modes(conv, theta + conv->w_off, Xk, Yk, batch, 1.0 / (double)g.points, 0);
     scatter_inverse(conv, &pout, g, Yk, batch, conv->cout, spec, y);
     return NDE_OK;
 }
