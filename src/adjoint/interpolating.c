@@ -64,13 +64,11 @@ nde_status nde_adj_interpolating(nde_adjoint *a, const double *traj, const doubl
                                  double *grad_theta, size_t n_theta, double *grad_u0,
                                  const nde_cont_adjoint_opts *opts)
 {
-    nde_tape_view v = nde_solver_tape_view(a->s);
-    NDE_TRY(nde_cont_check(&v, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
-    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(a->s);
+    nde_tape_view v;
     nde_cont_ws *w;
-    NDE_TRY(nde_cont_ws_get(a, &v, NDE_CONT_INTERPOLATING, &o, build, &w));
+    NDE_TRY(nde_cont_begin(a, traj, dL, grad_theta, n_theta, NDE_CONT_INTERPOLATING, opts, build,
+                           "nde_adjoint_interpolating", &v, &w));
     size_t n = w->n, p = w->p, dim = w->aug.dim, nt = v.nt, dimu = v.field->dim;
-    memset(&a->stats, 0, sizeof a->stats);
     size_t peak = 0;
     double *x = w->x0, *out = w->x1, *fwd_out = w->u + n;
     memcpy(x, dL + (nt - 1) * n, n * sizeof *x);
