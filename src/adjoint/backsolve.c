@@ -27,11 +27,7 @@ static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t
 
 static nde_status build(nde_cont_ws *w)
 {
-    size_t dim = 2 * w->n + w->p;
-    w->aug = (nde_field){.dim = dim, .ctx = w, .f = aug_f};
-    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
-    if (!w->x0) return NDE_ERR_NOMEM;
-    w->x1 = w->x0 + dim;
+    NDE_TRY(nde_cont_aug(w, 2 * w->n + w->p, aug_f));
     return nde_cont_solver(w, &w->aug, w->opts.method, NDE_TAPE_NONE, &w->back);
 }
 

@@ -44,6 +44,12 @@ nde_status nde_cont_begin(nde_adjoint *a, const double *traj, const double *dL,
                           const nde_cont_adjoint_opts *opts, nde_status (*build)(nde_cont_ws *w),
                           const char *who, nde_tape_view *v, nde_cont_ws **out);
 
+/* For a `build`: w->aug ← the backward system of `dim` unknowns with right-hand side f
+ * (ctx = w), and the buffers x0, x1. */
+nde_status nde_cont_aug(nde_cont_ws *w, size_t dim,
+                        nde_status (*f)(void *ctx, double t, const double *x, double *dx,
+                                        size_t batch));
+
 /* Create an inner solver on w->aug (or `field`) with w->opts, no tape. */
 nde_status nde_cont_solver(nde_cont_ws *w, const nde_field *field, nde_method method,
                            nde_tape tape, nde_solver **out);

@@ -96,6 +96,17 @@ nde_status nde_cont_begin(nde_adjoint *a, const double *traj, const double *dL,
     return NDE_OK;
 }
 
+nde_status nde_cont_aug(nde_cont_ws *w, size_t dim,
+                        nde_status (*f)(void *ctx, double t, const double *x, double *dx,
+                                        size_t batch))
+{
+    w->aug = (nde_field){.dim = dim, .ctx = w, .f = f};
+    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
+    if (!w->x0) return NDE_ERR_NOMEM;
+    w->x1 = w->x0 + dim;
+    return NDE_OK;
+}
+
 nde_status nde_cont_solver(nde_cont_ws *w, const nde_field *field, nde_method method,
                            nde_tape tape, nde_solver **out)
 {

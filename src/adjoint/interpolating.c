@@ -48,12 +48,9 @@ static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t
 
 static nde_status build(nde_cont_ws *w)
 {
-    size_t dim = w->n + w->p;
-    w->aug = (nde_field){.dim = dim, .ctx = w, .f = aug_f};
-    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
+    NDE_TRY(nde_cont_aug(w, w->n + w->p, aug_f));
     w->u = nde_alloc_array(3 * w->n, sizeof *w->u);
-    if (!w->x0 || !w->u) return NDE_ERR_NOMEM;
-    w->x1 = w->x0 + dim;
+    if (!w->u) return NDE_ERR_NOMEM;
     const nde_tableau *tab = nde_tableau_get(w->opts.method);
     nde_method fm = tab && tab->est_order > 0 ? w->opts.method : NDE_TSIT5;
     NDE_TRY(nde_cont_solver(w, w->v.field, fm, NDE_TAPE_STAGES, &w->fwd));
