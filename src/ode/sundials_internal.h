@@ -116,6 +116,15 @@ int nde_sun_jac(double t, N_Vector y, N_Vector fy, SUNMatrix J, void *user, N_Ve
 /* J·v from the field's jvp (CVLsJacTimesVecFn/ARKLsJacTimesVecFn signature). */
 int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, void *user,
                    N_Vector tmp);
+/* out (n) = a product of the field's Jacobian at (t, y) with v (n), e.g. J·v by a jvp;
+ * counts its work. */
+typedef nde_status (*nde_sun_product)(nde_sun *d, double t, const double *y, const double *v,
+                                      double *out);
+/* The block-diagonal J (batch blocks of dim × dim, the batch being a stack of independent
+ * systems) from `product`: one product with e_j in every sample gives column j of every
+ * block, negated if `negate`. e, col: n doubles of scratch. The SUNDIALS return code. */
+int nde_sun_block_jac(nde_sun *d, double t, N_Vector y, SUNMatrix J, nde_sun_product product,
+                      int negate, double *e, double *col);
 /* Record a field callback's status; returns the SUNDIALS return code for it. */
 int nde_sun_cb_result(nde_sun *d, nde_status st, const double *out, size_t n);
 
