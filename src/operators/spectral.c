@@ -189,6 +189,29 @@ static size_t kept_row(const nde_spectral_conv *c, geom g, size_t ri)
     return ri < c->m[0] ? ri : g.rows - 2 * c->m[0] + ri;
 }
 
+/* The kept modes between the half spectrum (lines = batch·C, rows, half) complex and the
+ * gathered (n_kept, lines) complex: gather (to_spec = 0) src = spectrum → dst = modes;
+ * scatter (to_spec = 1) src = modes → dst = spectrum (the other entries are untouched). */
+static void move_kept(const nde_spectral_conv *c, geom g, size_t lines, const double *src,
+                      double *dst, int to_spec)
+{
+    const size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
+    const size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
+    const double complex *in = (const double complex *)src;
+    double complex *out = (double complex *)dst;
+    for (size_t line = 0; line < lines; line++)
+        for (size_t ri = 0; ri < nrow; ri++) {
+            const size_t row = (line * g.rows + kept_row(c, g, ri)) * g.half;
+            for (size_t k = 0; k < ncol; k++) {
+                const size_t mode = (ri * ncol + k) * lines + line;
+                if (to_spec)
+                    out[row + k] = in[mode];
+                else
+                    out[mode] = in[row + k];
+            }
+        }
+}
+
 /* FFTW's new-array execute needs the planning alignment (16 bytes suffice for SIMD). */
 static nde_status check_aligned(const double *p, const char *what)
 {
@@ -211,15 +234,7 @@ static void transform_gather(const nde_spectral_conv *c, const plans *p, geom g,
     else
         fftw_execute_dft_r2c(p->r2c, (double *)x, s);
     if (c->ndim == 2) fftw_execute_dft(p->cols_fwd, s, s);
-    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
-    size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
-    double complex *out = (double complex *)Xk;
-    const double complex *in = (const double complex *)spec;
-    for (size_t bc = 0; bc < batch * channels; bc++)
-        for (size_t ri = 0; ri < nrow; ri++) {
-            const double complex *row = in + (bc * g.rows + kept_row(c, g, ri)) * g.half;
-            for (size_t k = 0; k < ncol; k++) out[(ri * ncol + k) * batch * channels + bc] = row[k];
-        }
+    move_kept(c, g, batch * channels, spec, Xk, 0);
 }
 
 /* Yk (n_kept, batch, C) complex → spec (zero elsewhere) → y (batch, C, rows, cols). */
@@ -227,15 +242,7 @@ static void scatter_inverse(const nde_spectral_conv *c, const plans *p, geom g, 
                             size_t batch, size_t channels, double *spec, double *y)
 {
     memset(spec, 0, 2 * batch * channels * g.rows * g.half * sizeof *spec);
-    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
-    size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
-    double complex *out = (double complex *)spec;
-    const double complex *in = (const double complex *)Yk;
-    for (size_t bc = 0; bc < batch * channels; bc++)
-        for (size_t ri = 0; ri < nrow; ri++) {
-            double complex *row = out + (bc * g.rows + kept_row(c, g, ri)) * g.half;
-            for (size_t k = 0; k < ncol; k++) row[k] = in[(ri * ncol + k) * batch * channels + bc];
-        }
+    move_kept(c, g, batch * channels, Yk, spec, 1);
     fftw_complex *s = (fftw_complex *)spec;
     if (c->ndim == 2) fftw_execute_dft(p->cols_bwd, s, s);
     /* Hermitian enforcement: the k2 = 0 column of a real field is real. */
