@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "operators/mgno_graph.h"
 
 /* One tensor to draw at init: θ[off, off + numel) from U(−bound, bound). */
@@ -58,15 +59,7 @@ static nde_status add_tensor(builder *b, const char *name, int ndim, const size_
     if (len < 0 || (size_t)len >= sizeof full)
         return NDE_FAIL(NDE_ERR_ARG, "mgno: tensor name '%s.%s' is too long", b->prefix, name);
     init_list *il = b->init;
-    if (il->n == il->cap) {
-        size_t cap = il->cap ? 2 * il->cap : 64;
-        init_tensor *t = nde_alloc_array(cap, sizeof *t);
-        if (!t) return NDE_ERR_NOMEM;
-        if (il->n) memcpy(t, il->t, il->n * sizeof *t);
-        nde_free(il->t);
-        il->t = t;
-        il->cap = cap;
-    }
+    NDE_TRY(nde_grow((void **)&il->t, &il->cap, il->n, sizeof *il->t, 64));
     NDE_TRY(nde_params_add(b->params, full, ndim, shape, group, off));
     size_t numel = 1;
     for (int d = 0; d < ndim; d++) numel *= shape[d];
