@@ -35,6 +35,17 @@ void *nde_alloc_array(size_t count, size_t elem_size)
 
 void nde_free(void *p) { free(p); }
 
+nde_status nde_reserve_doubles(double **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return NDE_OK;
+    double *p = nde_alloc_array(need, sizeof *p);
+    if (!p) return NDE_ERR_NOMEM;
+    nde_free(*buf);
+    *buf = p;
+    *cap = need;
+    return NDE_OK;
+}
+
 nde_status nde_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first)
 {
     if (n < *cap) return NDE_OK;

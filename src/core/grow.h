@@ -10,4 +10,9 @@
  * (with *arr and *cap untouched) when the allocation fails. */
 nde_status nde_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first);
 
+/* Make *buf hold at least `need` doubles (capacity *cap): nothing if need <= *cap, else
+ * a zero-filled array of exactly `need` replaces it (the contents are not kept).
+ * NDE_ERR_NOMEM (with *buf and *cap untouched) when the allocation fails. */
+nde_status nde_reserve_doubles(double **buf, size_t *cap, size_t need);
+
 #endif
