@@ -60,22 +60,25 @@ static int same_spec(const nde_conv_spec *a, const nde_conv_spec *b)
            a->stride == b->stride && a->pad == b->pad && a->pad_mode == b->pad_mode;
 }
 
-nde_status mg_graph_copy(mg_graph *g, int src, int dst)
+/* An elementwise op (`what` in messages) from slot src into a slot of the same length. */
+static nde_status push_elementwise(mg_graph *g, mg_op_kind kind, const char *what, int src,
+                                   int dst)
 {
     if (g->slot_len[src] != g->slot_len[dst])
-        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: copy of %zu values into a slot of %zu",
+        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: %s of %zu values into a slot of %zu", what,
                         g->slot_len[src], g->slot_len[dst]);
-    mg_op op = {.kind = MG_OP_COPY, .src = src, .dst = dst};
+    mg_op op = {.kind = kind, .src = src, .dst = dst};
     return push_op(g, &op);
+}
+
+nde_status mg_graph_copy(mg_graph *g, int src, int dst)
+{
+    return push_elementwise(g, MG_OP_COPY, "copy", src, dst);
 }
 
 nde_status mg_graph_gelu(mg_graph *g, int src, int dst)
 {
-    if (g->slot_len[src] != g->slot_len[dst])
-        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: GELU of %zu values into a slot of %zu",
-                        g->slot_len[src], g->slot_len[dst]);
-    mg_op op = {.kind = MG_OP_GELU, .src = src, .dst = dst};
-    return push_op(g, &op);
+    return push_elementwise(g, MG_OP_GELU, "GELU", src, dst);
 }
 
 nde_status mg_graph_conv(mg_graph *g, const nde_conv_spec *spec, size_t w_off, int has_bias,
