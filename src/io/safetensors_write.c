@@ -79,14 +79,7 @@ nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *val
         if (strcmp(w->meta[i].key, key) == 0)
             return NDE_FAIL(NDE_ERR_ARG, "nde_st_writer_meta: duplicate key '%s'", key);
     NDE_TRY(nde_grow((void **)&w->meta, &w->cap_meta, w->n_meta, sizeof *w->meta, 8));
-    st_kv *m = &w->meta[w->n_meta];
-    m->key = nde_st_strdup(key);
-    m->value = nde_st_strdup(value);
-    if (!m->key || !m->value) {
-        nde_free(m->key);
-        nde_free(m->value);
-        return NDE_ERR_NOMEM;
-    }
+    NDE_TRY(nde_st_kv_set(&w->meta[w->n_meta], key, value));
     w->n_meta++;
     return NDE_OK;
 }
