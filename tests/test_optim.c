@@ -38,6 +38,9 @@ Test(optim, kind_names_round_trip_and_defaults)
     for (int kk = 0; kk < NDE_OPT_KIND_COUNT; kk++) /* the message lists every kind */
         cr_assert(strstr(nde_last_error(), nde_optim_kind_name((nde_optim_kind)kk)) != NULL,
                   "'%s' lacks %s", nde_last_error(), nde_optim_kind_name((nde_optim_kind)kk));
+    cr_assert_eq(nde_optim_kind_parse("AdamW", &k), NDE_OK); /* case-insensitive */
+    cr_assert_eq(k, NDE_OPT_ADAMW);
+    cr_assert_eq(nde_optim_kind_parse("ada", &k), NDE_ERR_ARG); /* no prefixes */
     /* Appended after the older kinds, which keep their numbers. */
     cr_assert_eq((int)NDE_OPT_ADABELIEF, 8);
     cr_assert_eq((int)NDE_OPT_NADAM, 9);

@@ -167,7 +167,7 @@ NDE_API nde_optim_spec nde_optim_defaults(nde_optim_kind kind);
 /* "sgd", "rmsprop", "adam", "adamw", "adamax", "nadamw", "lion", "adan", "adabelief",
  * "nadam"; "unknown" for an out-of-range kind. */
 NDE_API const char *nde_optim_kind_name(nde_optim_kind kind);
-/* Inverse of nde_optim_kind_name. NDE_ERR_ARG for an unknown name. */
+/* Inverse of nde_optim_kind_name (case-insensitive). NDE_ERR_ARG for an unknown name. */
 NDE_API nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
 
 /* Create an optimizer for every tensor of `params` (borrowed: it must outlive the

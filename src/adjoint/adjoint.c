@@ -118,6 +118,20 @@ nde_status nde_adjoint_shared(nde_solver *s, nde_adjoint **out)
     return NDE_OK;
 }
 
+/* One run of a continuous kind (backsolve, interpolating, else cvodes). */
+static nde_status run_continuous(nde_adjoint *a, nde_adjoint_kind kind, const double *traj,
+                                 const double *dL, double *grad_theta, size_t n_theta,
+                                 double *grad_u0, const nde_cont_adjoint_opts *opts)
+{
+    switch (kind) {
+    case NDE_ADJ_BACKSOLVE:
+        return nde_adj_backsolve(a, traj, dL, grad_theta, n_theta, grad_u0, opts);
+    case NDE_ADJ_INTERPOLATING:
+        return nde_adj_interpolating(a, traj, dL, grad_theta, n_theta, grad_u0, opts);
+    default: return nde_adj_cvodes(a, dL, grad_theta, n_theta, grad_u0, opts);
+    }
+}
+
 nde_status nde_adjoint_run(nde_adjoint *a, const double *traj, const double *dL_dtraj,
                            double *grad_theta, size_t n_theta, double *grad_u0)
 {
@@ -144,15 +158,9 @@ nde_status nde_adjoint_run(nde_adjoint *a, const double *traj, const double *dL_
                             n_theta, nde_solver_field(s)->n_params);
         st = nde_adj_discrete(a, dL_dtraj, NULL, grad_theta, grad_u0);
         break;
-    case NDE_ADJ_BACKSOLVE:
-        st = nde_adj_backsolve(a, traj, dL_dtraj, grad_theta, n_theta, grad_u0, &a->opts.cont);
-        break;
-    case NDE_ADJ_INTERPOLATING:
-        st = nde_adj_interpolating(a, traj, dL_dtraj, grad_theta, n_theta, grad_u0,
-                                   &a->opts.cont);
-        break;
     default:
-        st = nde_adj_cvodes(a, dL_dtraj, grad_theta, n_theta, grad_u0, &a->opts.cont);
+        st = run_continuous(a, a->opts.kind, traj, dL_dtraj, grad_theta, n_theta, grad_u0,
+                            &a->opts.cont);
         break;
     }
     nde_solver_note_adjoint(s, &a->stats);
@@ -164,37 +172,38 @@ const nde_adjoint_opts *nde_adjoint_get_opts(const nde_adjoint *a) { return a ? 
 
 /* ---- the free functions, through the solver's shared adjoint ---------------- */
 
+/* A continuous kind through the solver's shared adjoint; `who` names the caller. */
+static nde_status run_shared(nde_solver *s, nde_adjoint_kind kind, const char *who,
+                             const double *traj, const double *dL, double *grad_theta,
+                             size_t n_theta, double *grad_u0, const nde_cont_adjoint_opts *opts)
+{
+    if (!s) return NDE_FAIL(NDE_ERR_ARG, "%s: solver is NULL", who);
+    nde_adjoint *a;
+    NDE_TRY(nde_adjoint_shared(s, &a));
+    nde_status st = run_continuous(a, kind, traj, dL, grad_theta, n_theta, grad_u0, opts);
+    nde_solver_note_adjoint(s, &a->stats);
+    return st;
+}
+
 nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, const double *dL,
                                  double *grad_theta, size_t n_theta, double *grad_u0,
                                  const nde_cont_adjoint_opts *opts)
 {
-    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_backsolve: solver is NULL");
-    nde_adjoint *a;
-    NDE_TRY(nde_adjoint_shared(s, &a));
-    nde_status st = nde_adj_backsolve(a, traj, dL, grad_theta, n_theta, grad_u0, opts);
-    nde_solver_note_adjoint(s, &a->stats);
-    return st;
+    return run_shared(s, NDE_ADJ_BACKSOLVE, "nde_adjoint_backsolve", traj, dL, grad_theta,
+                      n_theta, grad_u0, opts);
 }
 
 nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj, const double *dL,
                                      double *grad_theta, size_t n_theta, double *grad_u0,
                                      const nde_cont_adjoint_opts *opts)
 {
-    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_interpolating: solver is NULL");
-    nde_adjoint *a;
-    NDE_TRY(nde_adjoint_shared(s, &a));
-    nde_status st = nde_adj_interpolating(a, traj, dL, grad_theta, n_theta, grad_u0, opts);
-    nde_solver_note_adjoint(s, &a->stats);
-    return st;
+    return run_shared(s, NDE_ADJ_INTERPOLATING, "nde_adjoint_interpolating", traj, dL,
+                      grad_theta, n_theta, grad_u0, opts);
 }
 
 nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL, double *grad_theta,
                               size_t n_theta, double *grad_u0, const nde_cont_adjoint_opts *opts)
 {
-    if (!s) return NDE_FAIL(NDE_ERR_ARG, "nde_adjoint_cvodes: solver is NULL");
-    nde_adjoint *a;
-    NDE_TRY(nde_adjoint_shared(s, &a));
-    nde_status st = nde_adj_cvodes(a, dL, grad_theta, n_theta, grad_u0, opts);
-    nde_solver_note_adjoint(s, &a->stats);
-    return st;
+    return run_shared(s, NDE_ADJ_CVODES, "nde_adjoint_cvodes", NULL, dL, grad_theta, n_theta,
+                      grad_u0, opts);
 }

@@ -27,11 +27,7 @@ static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t
 
 static nde_status build(nde_cont_ws *w)
 {
-    size_t dim = 2 * w->n + w->p;
-    w->aug = (nde_field){.dim = dim, .ctx = w, .f = aug_f};
-    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
-    if (!w->x0) return NDE_ERR_NOMEM;
-    w->x1 = w->x0 + dim;
+    NDE_TRY(nde_cont_aug(w, 2 * w->n + w->p, aug_f));
     return nde_cont_solver(w, &w->aug, w->opts.method, NDE_TAPE_NONE, &w->back);
 }
 
@@ -39,13 +35,11 @@ nde_status nde_adj_backsolve(nde_adjoint *a, const double *traj, const double *d
                              double *grad_theta, size_t n_theta, double *grad_u0,
                              const nde_cont_adjoint_opts *opts)
 {
-    nde_tape_view v = nde_solver_tape_view(a->s);
-    NDE_TRY(nde_cont_check(&v, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_backsolve"));
-    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(a->s);
+    nde_tape_view v;
     nde_cont_ws *w;
-    NDE_TRY(nde_cont_ws_get(a, &v, NDE_CONT_BACKSOLVE, &o, build, &w));
+    NDE_TRY(nde_cont_begin(a, traj, dL, grad_theta, n_theta, NDE_CONT_BACKSOLVE, opts, build,
+                           "nde_adjoint_backsolve", &v, &w));
     size_t n = w->n, p = w->p, dim = w->aug.dim, nt = v.nt;
-    memset(&a->stats, 0, sizeof a->stats);
     double *x = w->x0, *out = w->x1; /* out: (2, dim) rows of the segment's solve */
     memcpy(x + n, dL + (nt - 1) * n, n * sizeof *x);
     memset(x + 2 * n, 0, p * sizeof *x);

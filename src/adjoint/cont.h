@@ -36,6 +36,20 @@ nde_status nde_cont_ws_get(nde_adjoint *a, const nde_tape_view *v, nde_cont_kind
                            nde_cont_ws **out);
 void nde_cont_ws_free(nde_cont_ws *w); /* NULL-safe */
 
+/* The start of a backsolve or interpolating run: *v ← the solver's last solve, the
+ * argument checks (traj required), opts or the defaults, the workspace *out from
+ * nde_cont_ws_get, a->stats zeroed. `who` names the public function in messages. */
+nde_status nde_cont_begin(nde_adjoint *a, const double *traj, const double *dL,
+                          double *grad_theta, size_t n_theta, nde_cont_kind kind,
+                          const nde_cont_adjoint_opts *opts, nde_status (*build)(nde_cont_ws *w),
+                          const char *who, nde_tape_view *v, nde_cont_ws **out);
+
+/* For a `build`: w->aug ← the backward system of `dim` unknowns with right-hand side f
+ * (ctx = w), and the buffers x0, x1. */
+nde_status nde_cont_aug(nde_cont_ws *w, size_t dim,
+                        nde_status (*f)(void *ctx, double t, const double *x, double *dx,
+                                        size_t batch));
+
 /* Create an inner solver on w->aug (or `field`) with w->opts, no tape. */
 nde_status nde_cont_solver(nde_cont_ws *w, const nde_field *field, nde_method method,
                            nde_tape tape, nde_solver **out);

@@ -83,6 +83,30 @@ nde_status nde_cont_ws_get(nde_adjoint *a, const nde_tape_view *v, nde_cont_kind
     return NDE_OK;
 }
 
+nde_status nde_cont_begin(nde_adjoint *a, const double *traj, const double *dL,
+                          double *grad_theta, size_t n_theta, nde_cont_kind kind,
+                          const nde_cont_adjoint_opts *opts, nde_status (*build)(nde_cont_ws *w),
+                          const char *who, nde_tape_view *v, nde_cont_ws **out)
+{
+    *v = nde_solver_tape_view(a->s);
+    NDE_TRY(nde_cont_check(v, 1, traj, dL, grad_theta, n_theta, who));
+    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(a->s);
+    NDE_TRY(nde_cont_ws_get(a, v, kind, &o, build, out));
+    memset(&a->stats, 0, sizeof a->stats);
+    return NDE_OK;
+}
+
+nde_status nde_cont_aug(nde_cont_ws *w, size_t dim,
+                        nde_status (*f)(void *ctx, double t, const double *x, double *dx,
+                                        size_t batch))
+{
+    w->aug = (nde_field){.dim = dim, .ctx = w, .f = f};
+    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
+    if (!w->x0) return NDE_ERR_NOMEM;
+    w->x1 = w->x0 + dim;
+    return NDE_OK;
+}
+
 nde_status nde_cont_solver(nde_cont_ws *w, const nde_field *field, nde_method method,
                            nde_tape tape, nde_solver **out)
 {

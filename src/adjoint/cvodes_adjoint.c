@@ -21,16 +21,28 @@
 
 #include "ode/sundials_internal.h"
 
+/* out (n) = (∂f/∂u)ᵀ v by the field's vjp, counted as adjoint work. */
+static nde_status vjp_product(nde_sun *d, double t, const double *y, const double *v, double *out)
+{
+    nde_solver *s = d->s;
+    nde_status st = s->field.vjp(s->field.ctx, t, y, v, out, NULL, s->batch);
+    d->adj_stats->n_vjp++;
+    return st;
+}
+
+/* res (n) = −(∂f/∂u)ᵀ v: the backward right-hand side (v = λ) and its Jacobian-vector
+ * product. */
+static int neg_vjp(nde_sun *d, double t, N_Vector y, N_Vector v, N_Vector res)
+{
+    double *out = N_VGetArrayPointer(res);
+    nde_status st = vjp_product(d, t, N_VGetArrayPointer(y), N_VGetArrayPointer(v), out);
+    for (size_t i = 0; st == NDE_OK && i < d->s->n; i++) out[i] = -out[i];
+    return nde_sun_cb_result(d, st, out, d->s->n);
+}
+
 static int fB(double t, N_Vector y, N_Vector yB, N_Vector yBdot, void *user)
 {
-    nde_sun *d = user;
-    nde_solver *s = d->s;
-    double *out = N_VGetArrayPointer(yBdot);
-    nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(yB),
-                                 out, NULL, s->batch);
-    d->adj_stats->n_vjp++;
-    for (size_t i = 0; st == NDE_OK && i < s->n; i++) out[i] = -out[i];
-    return nde_sun_cb_result(d, st, out, s->n);
+    return neg_vjp(user, t, y, yB, yBdot);
 }
 
 static int fQB(double t, N_Vector y, N_Vector yB, N_Vector qBdot, void *user)
@@ -47,30 +59,13 @@ static int fQB(double t, N_Vector y, N_Vector yB, N_Vector qBdot, void *user)
     return nde_sun_cb_result(d, st, out, p);
 }
 
-/* ∂fB/∂λ = −(∂f/∂u)ᵀ: column j of each sample's block is −(e_jᵀ ∂f/∂u)ᵀ, one vjp with
- * e_j in every sample. */
+/* ∂fB/∂λ = −(∂f/∂u)ᵀ: column j of each sample's block is −(e_jᵀ ∂f/∂u)ᵀ. */
 static int jacB(double t, N_Vector y, N_Vector yB, N_Vector fyB, SUNMatrix JB, void *user,
                 N_Vector t1, N_Vector t2, N_Vector t3)
 {
     (void)yB, (void)fyB, (void)t3;
-    nde_sun *d = user;
-    nde_solver *s = d->s;
-    size_t dim = s->field.dim, B = s->batch;
-    double *v = N_VGetArrayPointer(t1), *vu = N_VGetArrayPointer(t2);
-    SUNMatZero(JB);
-    for (size_t j = 0; j < dim; j++) {
-        memset(v, 0, s->n * sizeof *v);
-        for (size_t b = 0; b < B; b++) v[b * dim + j] = 1.0;
-        nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), v, vu, NULL, B);
-        d->adj_stats->n_vjp++;
-        int rc = nde_sun_cb_result(d, st, vu, s->n);
-        if (rc) return rc;
-        for (size_t b = 0; b < B; b++) {
-            double *col = SUNDenseMatrix_Column(JB, (sunindextype)(b * dim + j));
-            for (size_t i = 0; i < dim; i++) col[b * dim + i] = -vu[b * dim + i];
-        }
-    }
-    return 0;
+    return nde_sun_block_jac(user, t, y, JB, vjp_product, 1, N_VGetArrayPointer(t1),
+                             N_VGetArrayPointer(t2));
 }
 
 /* (∂fB/∂λ) v = −(∂f/∂u)ᵀ v: one vjp. */
@@ -78,21 +73,8 @@ static int jtimesB(N_Vector vB, N_Vector JvB, double t, N_Vector y, N_Vector yB,
                    void *user, N_Vector tmp)
 {
     (void)yB, (void)fyB, (void)tmp;
-    nde_sun *d = user;
-    nde_solver *s = d->s;
-    double *out = N_VGetArrayPointer(JvB);
-    nde_status st = s->field.vjp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(vB),
-                                 out, NULL, s->batch);
-    d->adj_stats->n_vjp++;
-    for (size_t i = 0; st == NDE_OK && i < s->n; i++) out[i] = -out[i];
-    return nde_sun_cb_result(d, st, out, s->n);
+    return neg_vjp(user, t, y, vB, JvB);
 }
-
-#define SUN_TRY(d, call, name, t)                                      \
-    do {                                                               \
-        int sun_flag_ = (call);                                        \
-        if (sun_flag_ < 0) return nde_sun_fail((d), sun_flag_, (name), (t)); \
-    } while (0)
 
 /* Create the backward problem (once per integrator memory) or re-init it at tB0. */
 static nde_status backward_problem(nde_sun *d, double tB0, const nde_cont_adjoint_opts *o)

@@ -18,6 +18,7 @@
 
 #include "adjoint/adjoint_internal.h"
 #include "adjoint/checkpoint.h"
+#include "core/grow.h"
 #include "ode/rk_step.h"
 
 static int all_zero(const double *v, size_t n)
@@ -30,19 +31,6 @@ static int all_zero(const double *v, size_t n)
 static void axpy(size_t n, double a, const double *x, double *y)
 {
     for (size_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/* Workspace: lam, ubar, tmp (n each), kbar (stages·n), for recomputation y, k, and for
- * checkpointing the schedule's snapshots (checkpoint.h). */
-static nde_status reserve_ws(nde_adjoint *a, size_t need)
-{
-    if (need <= a->ws_cap) return NDE_OK;
-    double *w = nde_alloc_array(need, sizeof *w);
-    if (!w) return NDE_ERR_NOMEM;
-    nde_free(a->ws);
-    a->ws = w;
-    a->ws_cap = need;
-    return NDE_OK;
 }
 
 /* One reverse sweep's state: adjoint vectors, where the save times stand, outputs. */
@@ -138,8 +126,10 @@ nde_status nde_adj_discrete(nde_adjoint *a, const double *dL, const nde_adj_hook
     int ckpt = v.opts->tape == NDE_TAPE_CHECKPOINT;
     size_t rd = nde_tape_rec_doubles(&v);
     size_t re = recompute ? ns * (2 * n + rd) : 0;
+    /* lam, ubar, tmp (n each), kbar (stages·n), for recomputation y, k, and for
+     * checkpointing the schedule's snapshots (checkpoint.h) */
     size_t ws = 3 * n + ns * n + re + (ckpt ? nde_ckpt_workspace(&v) : 0);
-    NDE_TRY(reserve_ws(a, ws));
+    NDE_TRY(nde_reserve_doubles(&a->ws, &a->ws_cap, ws));
     sweep w = {.v = v, .st = &a->stats, .dL = dL, .hook = hook, .grad_theta = grad_theta,
                .kout = v.nt};
     w.lam = a->ws;

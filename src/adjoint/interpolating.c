@@ -48,12 +48,9 @@ static nde_status aug_f(void *ctx, double t, const double *x, double *dx, size_t
 
 static nde_status build(nde_cont_ws *w)
 {
-    size_t dim = w->n + w->p;
-    w->aug = (nde_field){.dim = dim, .ctx = w, .f = aug_f};
-    w->x0 = nde_alloc_array(3 * dim, sizeof *w->x0);
+    NDE_TRY(nde_cont_aug(w, w->n + w->p, aug_f));
     w->u = nde_alloc_array(3 * w->n, sizeof *w->u);
-    if (!w->x0 || !w->u) return NDE_ERR_NOMEM;
-    w->x1 = w->x0 + dim;
+    if (!w->u) return NDE_ERR_NOMEM;
     const nde_tableau *tab = nde_tableau_get(w->opts.method);
     nde_method fm = tab && tab->est_order > 0 ? w->opts.method : NDE_TSIT5;
     NDE_TRY(nde_cont_solver(w, w->v.field, fm, NDE_TAPE_STAGES, &w->fwd));
@@ -64,13 +61,11 @@ nde_status nde_adj_interpolating(nde_adjoint *a, const double *traj, const doubl
                                  double *grad_theta, size_t n_theta, double *grad_u0,
                                  const nde_cont_adjoint_opts *opts)
 {
-    nde_tape_view v = nde_solver_tape_view(a->s);
-    NDE_TRY(nde_cont_check(&v, 1, traj, dL, grad_theta, n_theta, "nde_adjoint_interpolating"));
-    nde_cont_adjoint_opts o = opts ? *opts : nde_cont_adjoint_defaults(a->s);
+    nde_tape_view v;
     nde_cont_ws *w;
-    NDE_TRY(nde_cont_ws_get(a, &v, NDE_CONT_INTERPOLATING, &o, build, &w));
+    NDE_TRY(nde_cont_begin(a, traj, dL, grad_theta, n_theta, NDE_CONT_INTERPOLATING, opts, build,
+                           "nde_adjoint_interpolating", &v, &w));
     size_t n = w->n, p = w->p, dim = w->aug.dim, nt = v.nt, dimu = v.field->dim;
-    memset(&a->stats, 0, sizeof a->stats);
     size_t peak = 0;
     double *x = w->x0, *out = w->x1, *fwd_out = w->u + n;
     memcpy(x, dL + (nt - 1) * n, n * sizeof *x);

@@ -1,5 +1,6 @@
 /* Aligned, zero-filled allocation. */
 #include "nde/core.h"
+#include "core/grow.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,3 +34,27 @@ void *nde_alloc_array(size_t count, size_t elem_size)
 }
 
 void nde_free(void *p) { free(p); }
+
+nde_status nde_reserve_doubles(double **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return NDE_OK;
+    double *p = nde_alloc_array(need, sizeof *p);
+    if (!p) return NDE_ERR_NOMEM;
+    nde_free(*buf);
+    *buf = p;
+    *cap = need;
+    return NDE_OK;
+}
+
+nde_status nde_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap) return NDE_OK;
+    size_t nc = *cap ? 2 * *cap : first;
+    void *p = nde_alloc_array(nc, elem);
+    if (!p) return NDE_ERR_NOMEM;
+    if (n) memcpy(p, *arr, n * elem);
+    nde_free(*arr);
+    *arr = p;
+    *cap = nc;
+    return NDE_OK;
+}

@@ -16,21 +16,38 @@ static const size_t four[1] = {4};
 
 static void fmt_u64(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
 
+/* The optimizer settings a checkpoint records as metadata: key i (0 <= i <
+ * N_OPTIM_META) and its value for sp, written into buf (32 chars) when a number. */
+enum { N_OPTIM_META = 3 };
+static const char *optim_meta(const nde_optim_spec *sp, int i, char *buf, const char **key)
+{
+    static const char *const keys[N_OPTIM_META] = {"optim.kind", "optim.state_bits",
+                                                   "optim.block_size"};
+    *key = keys[i];
+    if (i == 0) return nde_optim_kind_name(sp->kind);
+    fmt_u64(buf, 32, i == 1 ? (uint64_t)sp->state_bits : (uint64_t)sp->block_size);
+    return buf;
+}
+
+/* The file dtype of an optimizer state array. */
+static nde_st_dtype state_dtype(const nde_optim_state_view *v)
+{
+    return v->dtype == NDE_OPTIM_U8 ? NDE_ST_U8 : NDE_ST_F64;
+}
+
 static nde_status add_optim(nde_st_writer *w, nde_optim *opt, uint64_t *step, double *lr)
 {
     const nde_optim_spec *sp = nde_optim_get_spec(opt);
     char buf[32];
-    NDE_TRY(nde_st_writer_meta(w, "optim.kind", nde_optim_kind_name(sp->kind)));
-    fmt_u64(buf, sizeof buf, (uint64_t)sp->state_bits);
-    NDE_TRY(nde_st_writer_meta(w, "optim.state_bits", buf));
-    fmt_u64(buf, sizeof buf, (uint64_t)sp->block_size);
-    NDE_TRY(nde_st_writer_meta(w, "optim.block_size", buf));
+    for (int i = 0; i < N_OPTIM_META; i++) {
+        const char *key, *value = optim_meta(sp, i, buf, &key);
+        NDE_TRY(nde_st_writer_meta(w, key, value));
+    }
     const size_t n = nde_optim_n_state(opt);
     for (size_t i = 0; i < n; i++) {
         nde_optim_state_view v;
         NDE_TRY(nde_optim_state(opt, i, &v));
-        NDE_TRY(nde_st_writer_add(w, v.name, v.dtype == NDE_OPTIM_U8 ? NDE_ST_U8 : NDE_ST_F64,
-                                  v.ndim, v.shape, v.data));
+        NDE_TRY(nde_st_writer_add(w, v.name, state_dtype(&v), v.ndim, v.shape, v.data));
     }
     *step = nde_optim_step_count(opt);
     *lr = nde_optim_lr(opt);
@@ -166,17 +183,15 @@ static nde_status check_optim(const nde_st_file *f, nde_optim *opt)
 {
     const nde_optim_spec *sp = nde_optim_get_spec(opt);
     char buf[32];
-    NDE_TRY(expect_meta(f, "optim.kind", nde_optim_kind_name(sp->kind)));
-    fmt_u64(buf, sizeof buf, (uint64_t)sp->state_bits);
-    NDE_TRY(expect_meta(f, "optim.state_bits", buf));
-    fmt_u64(buf, sizeof buf, (uint64_t)sp->block_size);
-    NDE_TRY(expect_meta(f, "optim.block_size", buf));
+    for (int i = 0; i < N_OPTIM_META; i++) {
+        const char *key, *value = optim_meta(sp, i, buf, &key);
+        NDE_TRY(expect_meta(f, key, value));
+    }
     const nde_st_tensor *t;
     for (size_t i = 0; i < nde_optim_n_state(opt); i++) {
         nde_optim_state_view v;
         NDE_TRY(nde_optim_state(opt, i, &v));
-        NDE_TRY(expect(f, v.name, v.dtype == NDE_OPTIM_U8 ? NDE_ST_U8 : NDE_ST_F64,
-                       NDE_ST_DTYPE_COUNT, v.ndim, v.shape, &t));
+        NDE_TRY(expect(f, v.name, state_dtype(&v), NDE_ST_DTYPE_COUNT, v.ndim, v.shape, &t));
     }
     NDE_TRY(expect(f, "optim.step", NDE_ST_U64, NDE_ST_DTYPE_COUNT, 1, one, &t));
     NDE_TRY(expect(f, "optim.lr", NDE_ST_F64, NDE_ST_DTYPE_COUNT, 1, one, &t));

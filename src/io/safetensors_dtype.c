@@ -42,6 +42,17 @@ char *nde_st_strdup(const char *s)
     return d;
 }
 
+nde_status nde_st_kv_set(st_kv *kv, const char *key, const char *value)
+{
+    kv->key = nde_st_strdup(key);
+    kv->value = nde_st_strdup(value);
+    if (kv->key && kv->value) return NDE_OK;
+    nde_free(kv->key);
+    nde_free(kv->value);
+    kv->key = kv->value = NULL;
+    return NDE_ERR_NOMEM;
+}
+
 void nde_st_free_meta(st_kv *meta, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -56,14 +56,7 @@ static nde_status parse_metadata(nde_st_file *f, const cJSON *obj)
         if (!cJSON_IsString(c))
             return NDE_FAIL(NDE_ERR_FORMAT, "safetensors '%s': metadata '%s' is not a string",
                             f->label, c->string);
-        st_kv *kv = &f->meta[f->n_meta];
-        kv->key = nde_st_strdup(c->string);
-        kv->value = nde_st_strdup(c->valuestring);
-        if (!kv->key || !kv->value) {
-            nde_free(kv->key);
-            nde_free(kv->value);
-            return NDE_ERR_NOMEM;
-        }
+        NDE_TRY(nde_st_kv_set(&f->meta[f->n_meta], c->string, c->valuestring));
         f->n_meta++;
     }
     return NDE_OK;

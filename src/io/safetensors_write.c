@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/grow.h"
+
 struct nde_st_writer {
     nde_st_tensor *tensors;
     size_t n, cap;
@@ -65,15 +67,7 @@ nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_dtype dt
     if (t.nbytes > 0 && !data)
         return NDE_FAIL(NDE_ERR_ARG, "nde_st_writer_add: tensor '%s' has NULL data", name);
     t.data = data;
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 32;
-        nde_st_tensor *nt = nde_alloc_array(cap, sizeof *nt);
-        if (!nt) return NDE_ERR_NOMEM;
-        if (w->n) memcpy(nt, w->tensors, w->n * sizeof *nt);
-        nde_free(w->tensors);
-        w->tensors = nt;
-        w->cap = cap;
-    }
+    NDE_TRY(nde_grow((void **)&w->tensors, &w->cap, w->n, sizeof *w->tensors, 32));
     w->tensors[w->n++] = t;
     return NDE_OK;
 }
@@ -84,23 +78,8 @@ nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *val
     for (size_t i = 0; i < w->n_meta; i++)
         if (strcmp(w->meta[i].key, key) == 0)
             return NDE_FAIL(NDE_ERR_ARG, "nde_st_writer_meta: duplicate key '%s'", key);
-    if (w->n_meta == w->cap_meta) {
-        size_t cap = w->cap_meta ? 2 * w->cap_meta : 8;
-        st_kv *nm = nde_alloc_array(cap, sizeof *nm);
-        if (!nm) return NDE_ERR_NOMEM;
-        if (w->n_meta) memcpy(nm, w->meta, w->n_meta * sizeof *nm);
-        nde_free(w->meta);
-        w->meta = nm;
-        w->cap_meta = cap;
-    }
-    st_kv *m = &w->meta[w->n_meta];
-    m->key = nde_st_strdup(key);
-    m->value = nde_st_strdup(value);
-    if (!m->key || !m->value) {
-        nde_free(m->key);
-        nde_free(m->value);
-        return NDE_ERR_NOMEM;
-    }
+    NDE_TRY(nde_grow((void **)&w->meta, &w->cap_meta, w->n_meta, sizeof *w->meta, 8));
+    NDE_TRY(nde_st_kv_set(&w->meta[w->n_meta], key, value));
     w->n_meta++;
     return NDE_OK;
 }

@@ -7,8 +7,7 @@
 
 #include <math.h>
 #include <stddef.h>
-#include <strings.h>
-
+#include "core/names.h"
 #include "nn/act_kernels.h"
 
 static const char *const act_names[NDE_ACT_COUNT] = {
@@ -17,26 +16,17 @@ static const char *const act_names[NDE_ACT_COUNT] = {
     [NDE_ACT_SWISH] = "swish",
 };
 
-const char *nde_act_name(nde_act a)
-{
-    if ((int)a < 0 || a >= NDE_ACT_COUNT) return "unknown";
-    return act_names[a];
-}
+const char *nde_act_name(nde_act a) { return nde_name_at(act_names, NDE_ACT_COUNT, (int)a); }
 
 nde_status nde_act_parse(const char *name, nde_act *a)
 {
     if (!name || !a) return NDE_FAIL(NDE_ERR_ARG, "nde_act_parse: NULL argument");
-    for (int i = 0; i < NDE_ACT_COUNT; i++)
-        if (strcasecmp(name, act_names[i]) == 0) {
-            *a = (nde_act)i;
-            return NDE_OK;
-        }
-    if (strcasecmp(name, "silu") == 0) {
-        *a = NDE_ACT_SWISH;
-        return NDE_OK;
-    }
-    if (strcasecmp(name, "linear") == 0) {
-        *a = NDE_ACT_IDENTITY;
+    static const char *const aliases[NDE_ACT_COUNT] = {[NDE_ACT_IDENTITY] = "linear",
+                                                       [NDE_ACT_SWISH] = "silu"};
+    int i = nde_name_index(name, act_names, NDE_ACT_COUNT);
+    if (i < 0) i = nde_name_index(name, aliases, NDE_ACT_COUNT);
+    if (i >= 0) {
+        *a = (nde_act)i;
         return NDE_OK;
     }
     return NDE_FAIL(NDE_ERR_ARG,

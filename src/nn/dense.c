@@ -68,13 +68,20 @@ size_t nde_nn_dense_end(const nde_dense *d)
     return end;
 }
 
+nde_status nde_nn_check_call(const char *fn, const void *obj, const char *what,
+                             const nde_params *p, size_t batch)
+{
+    if (!obj || !p) return NDE_FAIL(NDE_ERR_ARG, "%s: NULL %s or params", fn, what);
+    if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "%s: batch is 0", fn);
+    if (batch > INT_MAX) return NDE_FAIL(NDE_ERR_ARG, "%s: batch %zu beyond BLAS int", fn, batch);
+    return NDE_OK;
+}
+
 /* NDE_OK if d and p are non-NULL, 0 < batch ≤ INT_MAX and the layer fits in p. */
 static nde_status check_call(const char *fn, const nde_dense *d, const nde_params *p,
                              size_t batch)
 {
-    if (!d || !p) return NDE_FAIL(NDE_ERR_ARG, "%s: NULL layer or params", fn);
-    if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "%s: batch is 0", fn);
-    if (batch > INT_MAX) return NDE_FAIL(NDE_ERR_ARG, "%s: batch %zu beyond BLAS int", fn, batch);
+    NDE_TRY(nde_nn_check_call(fn, d, "layer", p, batch));
     size_t end = nde_nn_dense_end(d);
     if (end > nde_params_count(p))
         return NDE_FAIL(NDE_ERR_SHAPE,

@@ -6,8 +6,7 @@
 #include "nde/nn.h"
 
 #include <math.h>
-#include <strings.h>
-
+#include "core/names.h"
 #include "nn/nn_internal.h"
 
 static const char *const init_names[NDE_INIT_COUNT] = {
@@ -17,20 +16,16 @@ static const char *const init_names[NDE_INIT_COUNT] = {
     [NDE_INIT_NORMAL] = "normal",
 };
 
-const char *nde_init_name(nde_init k)
-{
-    if ((int)k < 0 || k >= NDE_INIT_COUNT) return "unknown";
-    return init_names[k];
-}
+const char *nde_init_name(nde_init k) { return nde_name_at(init_names, NDE_INIT_COUNT, (int)k); }
 
 nde_status nde_init_parse(const char *name, nde_init *k)
 {
     if (!name || !k) return NDE_FAIL(NDE_ERR_ARG, "nde_init_parse: NULL argument");
-    for (int i = 0; i < NDE_INIT_COUNT; i++)
-        if (strcasecmp(name, init_names[i]) == 0) {
-            *k = (nde_init)i;
-            return NDE_OK;
-        }
+    int i = nde_name_index(name, init_names, NDE_INIT_COUNT);
+    if (i >= 0) {
+        *k = (nde_init)i;
+        return NDE_OK;
+    }
     return NDE_FAIL(NDE_ERR_ARG,
                     "unknown initializer '%s' (torch, xavier_uniform, xavier_normal, normal)",
                     name);

@@ -4,7 +4,6 @@
  * largest batch seen and reused, so steady-state calls do not allocate. */
 #include "nde/nn.h"
 
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,9 +178,7 @@ nde_status nde_mlp_reserve(nde_mlp *net, size_t batch)
 static nde_status check_call(const char *fn, const nde_mlp *net, const nde_params *p,
                              size_t batch)
 {
-    if (!net || !p) return NDE_FAIL(NDE_ERR_ARG, "%s: NULL network or params", fn);
-    if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "%s: batch is 0", fn);
-    if (batch > INT_MAX) return NDE_FAIL(NDE_ERR_ARG, "%s: batch %zu beyond BLAS int", fn, batch);
+    NDE_TRY(nde_nn_check_call(fn, net, "network", p, batch));
     if (net->theta_end > nde_params_count(p))
         return NDE_FAIL(NDE_ERR_SHAPE,
                         "%s: network (%zu -> %zu) needs params up to offset %zu, params hold "

@@ -45,6 +45,11 @@ void nde_nn_dense_jvp(const nde_dense *d, const double *theta, const double *w, 
 /* The params the MLP's field reads (set by nde_mlp_field). Binding checks that the
  * params hold the network's tensors (NDE_ERR_SHAPE otherwise). */
 nde_status nde_nn_mlp_bind_field_params(nde_mlp *net, const nde_params *p);
+
+/* The checks a dense or MLP call starts with: the object (named `what` in the message) and
+ * p non-NULL, 0 < batch <= INT_MAX (batch is a BLAS int). `fn` names the caller. */
+nde_status nde_nn_check_call(const char *fn, const void *obj, const char *what,
+                             const nde_params *p, size_t batch);
 const nde_params *nde_nn_mlp_field_params(const nde_mlp *net);
 
 #endif

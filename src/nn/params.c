@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 struct nde_params {
     double *theta; /* (cap) */
     double *grad;  /* (cap) */
@@ -73,15 +75,8 @@ nde_status nde_params_add(nde_params *p, const char *name, int ndim, const size_
                             name, d);
         numel *= shape[d];
     }
-    if (p->n_tensors == p->tensors_cap) {
-        size_t cap = p->tensors_cap ? 2 * p->tensors_cap : 16;
-        nde_tensor_info *t = nde_alloc_array(cap, sizeof *t);
-        if (!t) return NDE_ERR_NOMEM;
-        if (p->n_tensors) memcpy(t, p->tensors, p->n_tensors * sizeof *t);
-        nde_free(p->tensors);
-        p->tensors = t;
-        p->tensors_cap = cap;
-    }
+    NDE_TRY(nde_grow((void **)&p->tensors, &p->tensors_cap, p->n_tensors, sizeof *p->tensors,
+                     16));
     NDE_TRY(reserve(p, p->count + numel));
     nde_tensor_info *t = &p->tensors[p->n_tensors++];
     memset(t, 0, sizeof *t);

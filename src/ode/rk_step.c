@@ -61,17 +61,26 @@ void nde_rk_combine(const nde_tableau *tab, const double *w, double h, const dou
     }
 }
 
+void nde_rk_stiffness_sums(const nde_tableau *tab, const double *k, const double *y, size_t n,
+                           double *num, double *den)
+{
+    const double *ki = k + (size_t)tab->stiff_i * n, *kj = k + (size_t)tab->stiff_j * n;
+    const double *yi = y + (size_t)tab->stiff_i * n, *yj = y + (size_t)tab->stiff_j * n;
+    double sk = 0.0, sy = 0.0;
+    for (size_t e = 0; e < n; e++) {
+        double dk = ki[e] - kj[e], dy = yi[e] - yj[e];
+        sk += dk * dk;
+        sy += dy * dy;
+    }
+    *num = sk;
+    *den = sy;
+}
+
 double nde_rk_stiffness(const nde_tableau *tab, const double *k, const double *y, size_t n)
 {
     if (tab->stiff_i < 0) return 0.0;
-    const double *ki = k + (size_t)tab->stiff_i * n, *kj = k + (size_t)tab->stiff_j * n;
-    const double *yi = y + (size_t)tab->stiff_i * n, *yj = y + (size_t)tab->stiff_j * n;
-    double num = 0.0, den = 0.0;
-    for (size_t e = 0; e < n; e++) {
-        double dk = ki[e] - kj[e], dy = yi[e] - yj[e];
-        num += dk * dk;
-        den += dy * dy;
-    }
+    double num, den;
+    nde_rk_stiffness_sums(tab, k, y, n, &num, &den);
     if (!(den > 0.0)) return 0.0;
     return sqrt(num / den);
 }

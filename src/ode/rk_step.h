@@ -28,5 +28,8 @@ void nde_rk_combine(const nde_tableau *tab, const double *w, double h, const dou
 /* Shampine's stiffness estimate ‖k_i − k_j‖ / ‖Y_i − Y_j‖ for the tableau's stage pair;
  * 0 when the method has none or the denominator vanishes (never NaN from 0/0). */
 double nde_rk_stiffness(const nde_tableau *tab, const double *k, const double *y, size_t n);
+/* Its two sums: *num = ‖k_i − k_j‖², *den = ‖Y_i − Y_j‖² (the tableau has a stage pair). */
+void nde_rk_stiffness_sums(const nde_tableau *tab, const double *k, const double *y, size_t n,
+                           double *num, double *den);
 
 #endif

@@ -4,10 +4,11 @@
 
 #include "nde_config.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "core/names.h"
 
 
 static const char *const method_names[NDE_METHOD_COUNT] = {
@@ -21,20 +22,16 @@ static const char *const method_names[NDE_METHOD_COUNT] = {
 
 const char *nde_method_name(nde_method m)
 {
-    if ((int)m < 0 || m >= NDE_METHOD_COUNT) return "unknown";
-    return method_names[m];
+    return nde_name_at(method_names, NDE_METHOD_COUNT, (int)m);
 }
 
 nde_status nde_method_parse(const char *name, nde_method *m)
 {
     if (!name || !m) return NDE_FAIL(NDE_ERR_ARG, "nde_method_parse: NULL argument");
-    for (int i = 0; i < NDE_METHOD_COUNT; i++) {
-        const char *a = name, *b = method_names[i];
-        while (*a && *b && tolower((unsigned char)*a) == *b) a++, b++;
-        if (!*a && !*b) {
-            *m = (nde_method)i;
-            return NDE_OK;
-        }
+    int i = nde_name_index(name, method_names, NDE_METHOD_COUNT);
+    if (i >= 0) {
+        *m = (nde_method)i;
+        return NDE_OK;
     }
     return NDE_FAIL(NDE_ERR_ARG, "unknown ODE method '%s' (try dopri5, tsit5, bs3, rk4, ...)",
                     name);

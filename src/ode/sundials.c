@@ -166,32 +166,46 @@ static double jac_spectral_radius(SUNMatrix J, size_t dim, size_t batch, double 
     return rho;
 }
 
-/* The batch is a stack of independent systems, so J is block diagonal: one jvp with
- * e_j in every sample gives column j of every block (dim products instead of n). The
- * spectral radius estimate of the new J becomes the stiffness estimate of the steps that
- * follow (SUNDIALS reuses a Jacobian over several steps). */
+int nde_sun_block_jac(nde_sun *d, double t, N_Vector y, SUNMatrix J, nde_sun_product product,
+                      int negate, double *e, double *col)
+{
+    nde_solver *s = d->s;
+    size_t dim = s->field.dim, B = s->batch;
+    SUNMatZero(J);
+    for (size_t j = 0; j < dim; j++) {
+        memset(e, 0, s->n * sizeof *e);
+        for (size_t b = 0; b < B; b++) e[b * dim + j] = 1.0;
+        int rc = nde_sun_cb_result(d, product(d, t, N_VGetArrayPointer(y), e, col), col, s->n);
+        if (rc) return rc;
+        for (size_t b = 0; b < B; b++) {
+            double *dst = SUNDenseMatrix_Column(J, (sunindextype)(b * dim + j)) + b * dim;
+            const double *src = col + b * dim;
+            for (size_t i = 0; i < dim; i++) dst[i] = negate ? -src[i] : src[i];
+        }
+    }
+    return 0;
+}
+
+/* J·v by the field's jvp, counted as forward work or, inside an adjoint run, as its. */
+static nde_status jvp_product(nde_sun *d, double t, const double *y, const double *v, double *out)
+{
+    nde_solver *s = d->s;
+    nde_status st = s->field.jvp(s->field.ctx, t, y, v, out, s->batch);
+    *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
+    return st;
+}
+
+/* The spectral radius estimate of the new J becomes the stiffness estimate of the steps
+ * that follow (SUNDIALS reuses a Jacobian over several steps). */
 int nde_sun_jac(double t, N_Vector y, N_Vector fy, SUNMatrix J, void *user, N_Vector t1,
                 N_Vector t2, N_Vector t3)
 {
     (void)fy, (void)t3;
     nde_sun *d = user;
-    nde_solver *s = d->s;
-    size_t dim = s->field.dim, B = s->batch;
     double *w = N_VGetArrayPointer(t1), *jw = N_VGetArrayPointer(t2);
-    SUNMatZero(J);
-    for (size_t j = 0; j < dim; j++) {
-        memset(w, 0, s->n * sizeof *w);
-        for (size_t b = 0; b < B; b++) w[b * dim + j] = 1.0;
-        nde_status st = s->field.jvp(s->field.ctx, t, N_VGetArrayPointer(y), w, jw, B);
-        *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
-        int rc = nde_sun_cb_result(d, st, jw, s->n);
-        if (rc) return rc;
-        for (size_t b = 0; b < B; b++) {
-            double *col = SUNDenseMatrix_Column(J, (sunindextype)(b * dim + j));
-            memcpy(col + b * dim, jw + b * dim, dim * sizeof *col);
-        }
-    }
-    d->jac_rho = jac_spectral_radius(J, dim, B, w, jw);
+    int rc = nde_sun_block_jac(d, t, y, J, jvp_product, 0, w, jw);
+    if (rc) return rc;
+    d->jac_rho = jac_spectral_radius(J, d->s->field.dim, d->s->batch, w, jw);
     return 0;
 }
 
@@ -200,12 +214,23 @@ int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, v
 {
     (void)fy, (void)tmp;
     nde_sun *d = user;
-    nde_solver *s = d->s;
     double *out = N_VGetArrayPointer(Jv);
-    nde_status st = s->field.jvp(s->field.ctx, t, N_VGetArrayPointer(y), N_VGetArrayPointer(v),
-                                 out, s->batch);
-    *(d->adj_stats ? &d->adj_stats->n_jvp : &s->stats.n_jvp) += 1;
-    return nde_sun_cb_result(d, st, out, s->n);
+    nde_status st = jvp_product(d, t, N_VGetArrayPointer(y), N_VGetArrayPointer(v), out);
+    return nde_sun_cb_result(d, st, out, d->s->n);
+}
+
+size_t nde_sun_count(int flag, const long *v) { return flag < 0 || *v < 0 ? 0 : (size_t)*v; }
+
+void nde_sun_implicit_stats(nde_sun *d, const nde_sun_counters *c, nde_solver_stats *st)
+{
+    long netf = 0, ncfn = 0, nni = 0, nje = 0, nli = 0;
+    int f1 = c->err_test_fails(d->mem, &netf);
+    int f2 = c->conv_fails(d->mem, &ncfn);
+    st->n_rejected = nde_sun_count(f1, &netf) + nde_sun_count(f2, &ncfn);
+    st->n_newton_fails = nde_sun_count(f2, &ncfn);
+    st->n_newton_iters = nde_sun_count(c->nonlin_iters(d->mem, &nni), &nni);
+    st->n_jac = d->LS ? nde_sun_count(c->jac_evals(d->mem, &nje), &nje) : 0;
+    st->n_lin_iters = d->LS ? nde_sun_count(c->lin_iters(d->mem, &nli), &nli) : 0;
 }
 
 nde_status nde_sun_make_linsol(nde_sun *d)

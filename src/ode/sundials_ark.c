@@ -12,14 +12,11 @@
 #include "ode/sundials_internal.h"
 #include "ode/tableau.h"
 
-#define SUN_TRY(d, call, name, t)                                      \
-    do {                                                               \
-        int sun_flag_ = (call);                                        \
-        if (sun_flag_ < 0) return nde_sun_fail((d), sun_flag_, (name), (t)); \
-    } while (0)
-
-/* A counter from a SUNDIALS getter (0 if the getter failed, e.g. no linear solver). */
-static size_t count(int flag, const long *v) { return flag < 0 || *v < 0 ? 0 : (size_t)*v; }
+/* The step size of opts.fixed_step: h0, or a hundredth of the interval. */
+static double fixed_h(const nde_solver_opts *o, double t0, double t_end)
+{
+    return o->h0 > 0 ? o->h0 : fabs(t_end - t0) / 100.0;
+}
 
 /* ---- ERKStep ---------------------------------------------------------------- */
 
@@ -57,10 +54,8 @@ static nde_status erk_setup(nde_sun *d, double t0, double t_end)
         if (o->dt_max > 0) SUN_TRY(d, ERKStepSetMaxStep(d->mem, o->dt_max), "ERKStepSetMaxStep", t0);
         if (o->h0 > 0) SUN_TRY(d, ERKStepSetInitStep(d->mem, o->h0), "ERKStepSetInitStep", t0);
     }
-    if (o->fixed_step) {
-        double h = o->h0 > 0 ? o->h0 : fabs(t_end - t0) / 100.0;
-        SUN_TRY(d, ERKStepSetFixedStep(d->mem, h), "ERKStepSetFixedStep", t0);
-    }
+    if (o->fixed_step)
+        SUN_TRY(d, ERKStepSetFixedStep(d->mem, fixed_h(o, t0, t_end)), "ERKStepSetFixedStep", t0);
     SUN_TRY(d, ERKStepSetStopTime(d->mem, t_end), "ERKStepSetStopTime", t0);
     return NDE_OK;
 }
@@ -73,7 +68,7 @@ static int erk_step(nde_sun *d, double tout, double *tret)
 static void erk_stats(nde_sun *d, nde_solver_stats *st)
 {
     long netf = 0;
-    st->n_rejected = count(ERKStepGetNumErrTestFails(d->mem, &netf), &netf);
+    st->n_rejected = nde_sun_count(ERKStepGetNumErrTestFails(d->mem, &netf), &netf);
 }
 
 static void erk_free(nde_sun *d) { ERKStepFree(&d->mem); }
@@ -138,10 +133,8 @@ static nde_status ark_setup(nde_sun *d, double t0, double t_end)
     } else {
         NDE_TRY(ark_create(d, t0));
     }
-    if (o->fixed_step) {
-        double h = o->h0 > 0 ? o->h0 : fabs(t_end - t0) / 100.0;
-        SUN_TRY(d, ARKStepSetFixedStep(d->mem, h), "ARKStepSetFixedStep", t0);
-    }
+    if (o->fixed_step)
+        SUN_TRY(d, ARKStepSetFixedStep(d->mem, fixed_h(o, t0, t_end)), "ARKStepSetFixedStep", t0);
     SUN_TRY(d, ARKStepSetStopTime(d->mem, t_end), "ARKStepSetStopTime", t0);
     return NDE_OK;
 }
@@ -153,14 +146,11 @@ static int ark_step(nde_sun *d, double tout, double *tret)
 
 static void ark_stats(nde_sun *d, nde_solver_stats *st)
 {
-    long netf = 0, ncfn = 0, nni = 0, nje = 0, nli = 0;
-    int f1 = ARKStepGetNumErrTestFails(d->mem, &netf);
-    int f2 = ARKStepGetNumNonlinSolvConvFails(d->mem, &ncfn);
-    st->n_rejected = count(f1, &netf) + count(f2, &ncfn);
-    st->n_newton_fails = count(f2, &ncfn);
-    st->n_newton_iters = count(ARKStepGetNumNonlinSolvIters(d->mem, &nni), &nni);
-    st->n_jac = d->LS ? count(ARKStepGetNumJacEvals(d->mem, &nje), &nje) : 0;
-    st->n_lin_iters = d->LS ? count(ARKStepGetNumLinIters(d->mem, &nli), &nli) : 0;
+    static const nde_sun_counters c = {ARKStepGetNumErrTestFails,
+                                       ARKStepGetNumNonlinSolvConvFails,
+                                       ARKStepGetNumNonlinSolvIters, ARKStepGetNumJacEvals,
+                                       ARKStepGetNumLinIters};
+    nde_sun_implicit_stats(d, &c, st);
 }
 
 static void ark_free(nde_sun *d) { ARKStepFree(&d->mem); }

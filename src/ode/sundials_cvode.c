@@ -7,12 +7,6 @@
 
 #include "ode/sundials_internal.h"
 
-#define SUN_TRY(d, call, name, t)                                      \
-    do {                                                               \
-        int sun_flag_ = (call);                                        \
-        if (sun_flag_ < 0) return nde_sun_fail((d), sun_flag_, (name), (t)); \
-    } while (0)
-
 static nde_status cv_create(nde_sun *d, double t0)
 {
     const nde_solver *s = d->s;
@@ -66,19 +60,12 @@ static int cv_step(nde_sun *d, double tout, double *tret)
     return flag;
 }
 
-/* A counter from a SUNDIALS getter (0 if the getter failed, e.g. no linear solver). */
-static size_t count(int flag, const long *v) { return flag < 0 || *v < 0 ? 0 : (size_t)*v; }
-
 static void cv_stats(nde_sun *d, nde_solver_stats *st)
 {
-    long netf = 0, ncfn = 0, nni = 0, nje = 0, nli = 0;
-    int f1 = CVodeGetNumErrTestFails(d->mem, &netf);
-    int f2 = CVodeGetNumNonlinSolvConvFails(d->mem, &ncfn);
-    st->n_rejected = count(f1, &netf) + count(f2, &ncfn);
-    st->n_newton_fails = count(f2, &ncfn);
-    st->n_newton_iters = count(CVodeGetNumNonlinSolvIters(d->mem, &nni), &nni);
-    st->n_jac = d->LS ? count(CVodeGetNumJacEvals(d->mem, &nje), &nje) : 0;
-    st->n_lin_iters = d->LS ? count(CVodeGetNumLinIters(d->mem, &nli), &nli) : 0;
+    static const nde_sun_counters c = {CVodeGetNumErrTestFails, CVodeGetNumNonlinSolvConvFails,
+                                       CVodeGetNumNonlinSolvIters, CVodeGetNumJacEvals,
+                                       CVodeGetNumLinIters};
+    nde_sun_implicit_stats(d, &c, st);
 }
 
 static void cv_free(nde_sun *d) { CVodeFree(&d->mem); }

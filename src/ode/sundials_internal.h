@@ -80,6 +80,30 @@ void nde_sun_err_handler(int code, const char *module, const char *function, cha
  * ARKODE share the numeric values of the flags used here. */
 nde_status nde_sun_fail(nde_sun *d, int flag, const char *call, double t);
 
+/* Run a SUNDIALS call; on a negative flag return nde_sun_fail(d, flag, name, t). */
+#define SUN_TRY(d, call, name, t)                                                \
+    do {                                                                         \
+        int sun_flag_ = (call);                                                  \
+        if (sun_flag_ < 0) return nde_sun_fail((d), sun_flag_, (name), (t));     \
+    } while (0)
+
+/* A counter from a SUNDIALS getter: *v, or 0 if the getter failed (flag < 0, e.g. no
+ * linear solver). */
+size_t nde_sun_count(int flag, const long *v);
+
+/* The counter getters of an implicit family (CVODES and ARKStep share the signatures). */
+typedef struct nde_sun_counters {
+    int (*err_test_fails)(void *mem, long *v);
+    int (*conv_fails)(void *mem, long *v); /* nonlinear solver convergence failures */
+    int (*nonlin_iters)(void *mem, long *v);
+    int (*jac_evals)(void *mem, long *v);
+    int (*lin_iters)(void *mem, long *v);
+} nde_sun_counters;
+
+/* Rejections (error test and convergence failures), Newton and linear-solver work of
+ * d->mem into *st, through the family's getters c. */
+void nde_sun_implicit_stats(nde_sun *d, const nde_sun_counters *c, nde_solver_stats *st);
+
 /* Field adapters with the CVRhsFn/ARKRhsFn signature; user = nde_sun. f_I and f_E are
  * the IMEX parts (f_I = f − f_E). They return 0, 1 (recoverable: non-finite values) or
  * −1 (the field failed; its status is kept in cb_status). */
@@ -92,6 +116,15 @@ int nde_sun_jac(double t, N_Vector y, N_Vector fy, SUNMatrix J, void *user, N_Ve
 /* J·v from the field's jvp (CVLsJacTimesVecFn/ARKLsJacTimesVecFn signature). */
 int nde_sun_jtimes(N_Vector v, N_Vector Jv, double t, N_Vector y, N_Vector fy, void *user,
                    N_Vector tmp);
+/* out (n) = a product of the field's Jacobian at (t, y) with v (n), e.g. J·v by a jvp;
+ * counts its work. */
+typedef nde_status (*nde_sun_product)(nde_sun *d, double t, const double *y, const double *v,
+                                      double *out);
+/* The block-diagonal J (batch blocks of dim × dim, the batch being a stack of independent
+ * systems) from `product`: one product with e_j in every sample gives column j of every
+ * block, negated if `negate`. e, col: n doubles of scratch. The SUNDIALS return code. */
+int nde_sun_block_jac(nde_sun *d, double t, N_Vector y, SUNMatrix J, nde_sun_product product,
+                      int negate, double *e, double *col);
 /* Record a field callback's status; returns the SUNDIALS return code for it. */
 int nde_sun_cb_result(nde_sun *d, nde_status st, const double *out, size_t n);
 

@@ -172,8 +172,10 @@ size_t nde_conv_weight_numel(const nde_conv *conv)
     return conv ? conv->spec.c_in * conv->spec.c_out * conv->kk : 0;
 }
 
-/* cols (c_big·kk, p_small) ← gathered big-grid values of x (c_big, p_big). */
-static void im2col(const nde_conv *c, const double *x, double *cols)
+/* The im2col index map, both ways. Gather (col2im_add = 0): dst = cols (c_big·kk,
+ * p_small) ← big-grid values of src (c_big, p_big), 0 where a tap falls outside. Scatter
+ * (col2im_add = 1, the adjoint): dst (c_big, p_big) += src = cols scattered back. */
+static void im2col_map(const nde_conv *c, const double *src, double *dst, int col2im_add)
 {
     const size_t s0 = c->small[0], s1 = c->small[1], b1 = c->big[1];
     for (size_t ch = 0; ch < c->c_big; ch++)
@@ -182,34 +184,30 @@ static void im2col(const nde_conv *c, const double *x, double *cols)
                 const size_t row = (ch * c->ksz[0] + t0) * c->ksz[1] + t1;
                 const int *i0 = c->tab[0] + t0 * s0, *i1 = c->tab[1] + t1 * s1;
                 for (size_t o0 = 0; o0 < s0; o0++) {
-                    double *dst = cols + row * c->p_small + o0 * s1;
+                    const size_t col = row * c->p_small + o0 * s1; /* offset in cols */
                     if (i0[o0] < 0) {
-                        memset(dst, 0, s1 * sizeof *dst);
+                        if (!col2im_add) memset(dst + col, 0, s1 * sizeof *dst);
                         continue;
                     }
-                    const double *src = x + ch * c->p_big + (size_t)i0[o0] * b1;
-                    for (size_t o1 = 0; o1 < s1; o1++) dst[o1] = i1[o1] < 0 ? 0.0 : src[i1[o1]];
+                    const size_t grid = ch * c->p_big + (size_t)i0[o0] * b1; /* in the grid */
+                    if (col2im_add) {
+                        for (size_t o1 = 0; o1 < s1; o1++)
+                            if (i1[o1] >= 0) dst[grid + (size_t)i1[o1]] += src[col + o1];
+                    } else {
+                        for (size_t o1 = 0; o1 < s1; o1++)
+                            dst[col + o1] = i1[o1] < 0 ? 0.0 : src[grid + (size_t)i1[o1]];
+                    }
                 }
             }
 }
 
-/* y (c_big, p_big) += scatter of cols (c_big·kk, p_small): the adjoint of im2col. */
-static void col2im_add(const nde_conv *c, const double *cols, double *y)
+/* x (c_big, p_big) as columns (c_big·kk, p_small): x itself when im2col is the identity,
+ * else gathered into c->cols. */
+static const double *im2col(const nde_conv *c, const double *x)
 {
-    const size_t s0 = c->small[0], s1 = c->small[1], b1 = c->big[1];
-    for (size_t ch = 0; ch < c->c_big; ch++)
-        for (size_t t0 = 0; t0 < c->ksz[0]; t0++)
-            for (size_t t1 = 0; t1 < c->ksz[1]; t1++) {
-                const size_t row = (ch * c->ksz[0] + t0) * c->ksz[1] + t1;
-                const int *i0 = c->tab[0] + t0 * s0, *i1 = c->tab[1] + t1 * s1;
-                for (size_t o0 = 0; o0 < s0; o0++) {
-                    if (i0[o0] < 0) continue;
-                    const double *src = cols + row * c->p_small + o0 * s1;
-                    double *dst = y + ch * c->p_big + (size_t)i0[o0] * b1;
-                    for (size_t o1 = 0; o1 < s1; o1++)
-                        if (i1[o1] >= 0) dst[i1[o1]] += src[o1];
-                }
-            }
+    if (c->identity) return x;
+    im2col_map(c, x, c->cols, 0);
+    return c->cols;
 }
 
 static void add_bias(double *y, const double *b, size_t c_out, size_t points, double alpha)
@@ -231,11 +229,7 @@ nde_status nde_conv_apply(nde_conv *c, const double *w, const double *b, const d
         const double *xb = x + s * in_n;
         double *yb = y + s * out_n;
         if (!c->spec.transposed) {
-            const double *cols = xb;
-            if (!c->identity) {
-                im2col(c, xb, c->cols);
-                cols = c->cols;
-            }
+            const double *cols = im2col(c, xb);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)co, (int)ps, (int)(ci * kk),
                         alpha, w, (int)(ci * kk), cols, (int)ps, accumulate ? 1.0 : 0.0, yb, (int)ps);
             if (b) add_bias(yb, b, co, ps, alpha);
@@ -247,7 +241,7 @@ nde_status nde_conv_apply(nde_conv *c, const double *w, const double *b, const d
                 if (!accumulate) memset(yb, 0, out_n * sizeof *yb);
                 cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(co * kk), (int)ps,
                             (int)ci, alpha, w, (int)(co * kk), xb, (int)ps, 0.0, c->cols, (int)ps);
-                col2im_add(c, c->cols, yb);
+                im2col_map(c, c->cols, yb, 1);
             }
             if (b) add_bias(yb, b, co, c->p_big, alpha);
         }
@@ -270,11 +264,7 @@ nde_status nde_conv_apply_vjp(nde_conv *c, const double *w, const double *x, con
         double *gxb = gx ? gx + s * in_n : NULL;
         if (!c->spec.transposed) {
             if (gw) {
-                const double *cols = xb;
-                if (!c->identity) {
-                    im2col(c, xb, c->cols);
-                    cols = c->cols;
-                }
+                const double *cols = im2col(c, xb);
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)co, (int)(ci * kk),
                             (int)ps, alpha, gyb, (int)ps, cols, (int)ps, 1.0, gw, (int)(ci * kk));
             }
@@ -284,14 +274,10 @@ nde_status nde_conv_apply_vjp(nde_conv *c, const double *w, const double *x, con
             } else if (gxb) {
                 cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(ci * kk), (int)ps,
                             (int)co, alpha, w, (int)(ci * kk), gyb, (int)ps, 0.0, c->cols, (int)ps);
-                col2im_add(c, c->cols, gxb);
+                im2col_map(c, c->cols, gxb, 1);
             }
         } else {
-            const double *colsg = gyb;
-            if (!c->identity) {
-                im2col(c, gyb, c->cols);
-                colsg = c->cols;
-            }
+            const double *colsg = im2col(c, gyb);
             if (gxb)
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ci, (int)ps,
                             (int)(co * kk), alpha, w, (int)(co * kk), colsg, (int)ps, 1.0, gxb,

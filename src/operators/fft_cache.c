@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "core/ctx_internal.h"
+#include "core/grow.h"
 
 typedef struct fft_entry {
     nde_fft_kind kind;
@@ -115,18 +116,8 @@ static nde_status lookup(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howma
             goto out;
         }
     }
-    if (c->count == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 16;
-        fft_entry *e = nde_alloc_array(cap, sizeof *e);
-        if (!e) {
-            st = NDE_ERR_NOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < c->count; i++) e[i] = c->entries[i];
-        nde_free(c->entries);
-        c->entries = e;
-        c->cap = cap;
-    }
+    st = nde_grow((void **)&c->entries, &c->cap, c->count, sizeof *c->entries, 16);
+    if (st != NDE_OK) goto out;
     fft_entry e = {kind, n, howmany, h, m, NULL, NULL};
     if (kind == NDE_DFT_BASIS) {
         e.basis = make_basis(n, m);

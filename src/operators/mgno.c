@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "operators/mgno_graph.h"
 
 /* One tensor to draw at init: θ[off, off + numel) from U(−bound, bound). */
@@ -21,17 +22,21 @@ typedef struct init_list {
     size_t n, cap;
 } init_list;
 
-struct nde_mgconv {
+/* What the layer and the model share: the op graph, the draws of its init and the number
+ * of parameters it added to the store. */
+typedef struct mg_net {
     mg_graph g;
     init_list init;
     size_t n_params;
+} mg_net;
+
+struct nde_mgconv {
+    mg_net net;
 };
 
 struct nde_mgno {
-    mg_graph g;
-    init_list init;
+    mg_net net;
     nde_mgno_spec spec;
-    size_t n_params;
 };
 
 /* What every builder step needs: the store, name prefix, init list and grid geometry. */
@@ -54,15 +59,7 @@ static nde_status add_tensor(builder *b, const char *name, int ndim, const size_
     if (len < 0 || (size_t)len >= sizeof full)
         return NDE_FAIL(NDE_ERR_ARG, "mgno: tensor name '%s.%s' is too long", b->prefix, name);
     init_list *il = b->init;
-    if (il->n == il->cap) {
-        size_t cap = il->cap ? 2 * il->cap : 64;
-        init_tensor *t = nde_alloc_array(cap, sizeof *t);
-        if (!t) return NDE_ERR_NOMEM;
-        if (il->n) memcpy(t, il->t, il->n * sizeof *t);
-        nde_free(il->t);
-        il->t = t;
-        il->cap = cap;
-    }
+    NDE_TRY(nde_grow((void **)&il->t, &il->cap, il->n, sizeof *il->t, 64));
     NDE_TRY(nde_params_add(b->params, full, ndim, shape, group, off));
     size_t numel = 1;
     for (int d = 0; d < ndim; d++) numel *= shape[d];
@@ -220,6 +217,31 @@ static nde_status build_vcycle(builder *b, const nde_mgconv_spec *sp, const char
     return NDE_OK;
 }
 
+/* Start a net over `params`: the graph with an input of in_len doubles, and the builder
+ * b that adds to it. */
+static nde_status net_begin(mg_net *n, builder *b, nde_params *params, const char *prefix,
+                            int ndim, nde_pad_mode pad_mode, size_t in_len)
+{
+    *b = (builder){.g = &n->g, .params = params, .prefix = prefix, .init = &n->init,
+                   .ndim = ndim, .pad_mode = pad_mode};
+    return mg_graph_init(&n->g, params, in_len);
+}
+
+/* After the build (status st): finalize the graph with output slot out and count the
+ * parameters added since the store held `before`. */
+static nde_status net_end(mg_net *n, nde_status st, int out, size_t before)
+{
+    if (st == NDE_OK) st = mg_graph_finalize(&n->g, out);
+    if (st == NDE_OK) n->n_params = nde_params_count(n->g.params) - before;
+    return st;
+}
+
+static void net_free(mg_net *n)
+{
+    mg_graph_free(&n->g);
+    nde_free(n->init.t);
+}
+
 nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
                              nde_mgconv **layer)
 {
@@ -230,17 +252,16 @@ nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, co
     nde_mgconv *m = nde_alloc(sizeof *m);
     if (!m) return NDE_ERR_NOMEM;
     const size_t p = points(spec->ndim, spec->n), before = nde_params_count(params);
-    builder b = {.g = &m->g, .params = params, .prefix = prefix, .init = &m->init,
-                 .ndim = spec->ndim, .pad_mode = spec->pad_mode};
+    builder b;
     int out = 0;
-    nde_status st = mg_graph_init(&m->g, params, spec->c_f * p);
+    nde_status st = net_begin(&m->net, &b, params, prefix, spec->ndim, spec->pad_mode,
+                              spec->c_f * p);
     if (st == NDE_OK) st = build_vcycle(&b, spec, "mg", 0, &out);
-    if (st == NDE_OK) st = mg_graph_finalize(&m->g, out);
+    st = net_end(&m->net, st, out, before);
     if (st != NDE_OK) {
         nde_mgconv_destroy(&m);
         return st;
     }
-    m->n_params = nde_params_count(params) - before;
     *layer = m;
     return NDE_OK;
 }
@@ -248,15 +269,14 @@ nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, co
 nde_status nde_mgconv_init(nde_mgconv *layer, nde_rng *rng)
 {
     if (!layer || !rng) return NDE_FAIL(NDE_ERR_ARG, "nde_mgconv_init: NULL argument");
-    init_draw(&layer->init, layer->g.params, rng);
+    init_draw(&layer->net.init, layer->net.g.params, rng);
     return NDE_OK;
 }
 
 void nde_mgconv_destroy(nde_mgconv **layer)
 {
     if (!layer || !*layer) return;
-    mg_graph_free(&(*layer)->g);
-    nde_free((*layer)->init.t);
+    net_free(&(*layer)->net);
     nde_free(*layer);
     *layer = NULL;
 }
@@ -292,11 +312,11 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
     if (!m) return NDE_ERR_NOMEM;
     m->spec = *spec;
     const size_t p = points(spec->ndim, spec->n), before = nde_params_count(params);
-    builder b = {.g = &m->g, .params = params, .prefix = prefix, .init = &m->init,
-                 .ndim = spec->ndim, .pad_mode = spec->pad_mode};
+    builder b;
     char name[NDE_PARAM_NAME_MAX];
     int u = 0, out = 0;
-    nde_status st = mg_graph_init(&m->g, params, spec->c_in * p);
+    nde_status st = net_begin(&m->net, &b, params, prefix, spec->ndim, spec->pad_mode,
+                              spec->c_in * p);
     /* layer i: u ← GELU(W_Mg u + W u + b) */
     for (size_t i = 0; i < spec->n_layers && st == NDE_OK; i++) {
         mg.c_f = i == 0 ? spec->c_in : spec->width;
@@ -307,21 +327,20 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
                             .n_in = {spec->n[0], spec->n[1]}, .kernel = 1, .stride = 1};
         snprintf(name, sizeof name, "%zu.pw", i);
         if (st == NDE_OK) st = add_conv(&b, name, &pw, 1, u, t, 1.0, 1);
-        if (st == NDE_OK) st = mg_graph_slot(&m->g, spec->width * p, &v);
-        if (st == NDE_OK) st = mg_graph_gelu(&m->g, t, v);
+        if (st == NDE_OK) st = mg_graph_slot(&m->net.g, spec->width * p, &v);
+        if (st == NDE_OK) st = mg_graph_gelu(&m->net.g, t, v);
         u = v;
     }
     /* projection: y = P u, bias-free 1×1 convolution */
     nde_conv_spec proj = {.ndim = spec->ndim, .c_in = spec->width, .c_out = spec->c_out,
                           .n_in = {spec->n[0], spec->n[1]}, .kernel = 1, .stride = 1};
-    if (st == NDE_OK) st = mg_graph_slot(&m->g, spec->c_out * p, &out);
+    if (st == NDE_OK) st = mg_graph_slot(&m->net.g, spec->c_out * p, &out);
     if (st == NDE_OK) st = add_conv(&b, "proj", &proj, 0, u, out, 1.0, 0);
-    if (st == NDE_OK) st = mg_graph_finalize(&m->g, out);
+    st = net_end(&m->net, st, out, before);
     if (st != NDE_OK) {
         nde_mgno_destroy(&m);
         return st;
     }
-    m->n_params = nde_params_count(params) - before;
     *model = m;
     return NDE_OK;
 }
@@ -329,15 +348,14 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
 nde_status nde_mgno_init(nde_mgno *model, nde_rng *rng)
 {
     if (!model || !rng) return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_init: NULL argument");
-    init_draw(&model->init, model->g.params, rng);
+    init_draw(&model->net.init, model->net.g.params, rng);
     return NDE_OK;
 }
 
 void nde_mgno_destroy(nde_mgno **model)
 {
     if (!model || !*model) return;
-    mg_graph_free(&(*model)->g);
-    nde_free((*model)->init.t);
+    net_free(&(*model)->net);
     nde_free(*model);
     *model = NULL;
 }
@@ -349,25 +367,25 @@ nde_mgno_spec nde_mgno_darcy_spec(size_t n)
     return s;
 }
 
-size_t nde_mgconv_in_numel(const nde_mgconv *l) { return l ? mg_graph_in_len(&l->g) : 0; }
-size_t nde_mgconv_out_numel(const nde_mgconv *l) { return l ? mg_graph_out_len(&l->g) : 0; }
-size_t nde_mgno_in_numel(const nde_mgno *m) { return m ? mg_graph_in_len(&m->g) : 0; }
-size_t nde_mgno_out_numel(const nde_mgno *m) { return m ? mg_graph_out_len(&m->g) : 0; }
-size_t nde_mgconv_n_params(const nde_mgconv *l) { return l ? l->n_params : 0; }
-size_t nde_mgno_n_params(const nde_mgno *m) { return m ? m->n_params : 0; }
+size_t nde_mgconv_in_numel(const nde_mgconv *l) { return l ? mg_graph_in_len(&l->net.g) : 0; }
+size_t nde_mgconv_out_numel(const nde_mgconv *l) { return l ? mg_graph_out_len(&l->net.g) : 0; }
+size_t nde_mgno_in_numel(const nde_mgno *m) { return m ? mg_graph_in_len(&m->net.g) : 0; }
+size_t nde_mgno_out_numel(const nde_mgno *m) { return m ? mg_graph_out_len(&m->net.g) : 0; }
+size_t nde_mgconv_n_params(const nde_mgconv *l) { return l ? l->net.n_params : 0; }
+size_t nde_mgno_n_params(const nde_mgno *m) { return m ? m->net.n_params : 0; }
 
 nde_status nde_mgconv_forward(nde_mgconv *layer, const double *x, double *y, size_t batch)
 {
     if (!layer || !x || !y || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgconv_forward: NULL argument or empty batch");
-    return mg_graph_forward(&layer->g, x, y, batch, 0);
+    return mg_graph_forward(&layer->net.g, x, y, batch, 0);
 }
 
 nde_status nde_mgno_forward(nde_mgno *model, const double *x, double *y, size_t batch)
 {
     if (!model || !x || !y || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_forward: NULL argument or empty batch");
-    return mg_graph_forward(&model->g, x, y, batch, 0);
+    return mg_graph_forward(&model->net.g, x, y, batch, 0);
 }
 
 nde_status nde_mgconv_vjp(nde_mgconv *layer, const double *x, const double *gy, double *gx,
@@ -375,7 +393,7 @@ nde_status nde_mgconv_vjp(nde_mgconv *layer, const double *x, const double *gy, 
 {
     if (!layer || !x || !gy || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgconv_vjp: NULL argument or empty batch");
-    return mg_graph_vjp(&layer->g, x, gy, gx, gtheta, batch);
+    return mg_graph_vjp(&layer->net.g, x, gy, gx, gtheta, batch);
 }
 
 nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, double *gx,
@@ -383,20 +401,20 @@ nde_status nde_mgno_vjp(nde_mgno *model, const double *x, const double *gy, doub
 {
     if (!model || !x || !gy || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_vjp: NULL argument or empty batch");
-    return mg_graph_vjp(&model->g, x, gy, gx, gtheta, batch);
+    return mg_graph_vjp(&model->net.g, x, gy, gx, gtheta, batch);
 }
 
 nde_status nde_mgno_reserve(nde_mgno *model, size_t max_batch)
 {
     if (!model || !max_batch) return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_reserve: NULL model or 0");
-    return mg_graph_reserve(&model->g, max_batch);
+    return mg_graph_reserve(&model->net.g, max_batch);
 }
 
 nde_status nde_mgno_forward_keep(nde_mgno *model, const double *x, double *y, size_t batch)
 {
     if (!model || !x || !y || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_forward_keep: NULL argument or empty batch");
-    return mg_graph_forward(&model->g, x, y, batch, 1);
+    return mg_graph_forward(&model->net.g, x, y, batch, 1);
 }
 
 nde_status nde_mgno_backward(nde_mgno *model, const double *gy, double *gx, double *gtheta,
@@ -404,7 +422,7 @@ nde_status nde_mgno_backward(nde_mgno *model, const double *gy, double *gx, doub
 {
     if (!model || !gy || !batch)
         return NDE_FAIL(NDE_ERR_ARG, "nde_mgno_backward: NULL argument or empty batch");
-    return mg_graph_backward(&model->g, gy, gx, gtheta, batch);
+    return mg_graph_backward(&model->net.g, gy, gx, gtheta, batch);
 }
 
 static nde_status field_f(void *ctx, double t, const double *u, double *du, size_t batch)
@@ -425,7 +443,7 @@ nde_field nde_mgno_field(nde_mgno *model)
     nde_field f = {0};
     if (!model || model->spec.c_in != model->spec.c_out) return f;
     f.dim = nde_mgno_in_numel(model);
-    f.n_params = nde_params_count(model->g.params);
+    f.n_params = nde_params_count(model->net.g.params);
     f.ctx = model;
     f.f = field_f;
     f.vjp = field_vjp;

@@ -4,22 +4,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "nde/operators.h"
 #include "operators/conv_internal.h"
-
-/* Grow an array of `elem` bytes to hold n + 1 items. */
-static nde_status grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) return NDE_OK;
-    size_t nc = *cap ? 2 * *cap : 16;
-    void *p = nde_alloc_array(nc, elem);
-    if (!p) return NDE_ERR_NOMEM;
-    if (n) memcpy(p, *arr, n * elem);
-    nde_free(*arr);
-    *arr = p;
-    *cap = nc;
-    return NDE_OK;
-}
 
 nde_status mg_graph_init(mg_graph *g, nde_params *params, size_t in_len)
 {
@@ -47,9 +34,9 @@ void mg_graph_free(mg_graph *g)
 nde_status mg_graph_slot(mg_graph *g, size_t len, int *slot)
 {
     size_t cap = g->slots_cap;
-    NDE_TRY(grow((void **)&g->slot_off, &cap, g->n_slots, sizeof *g->slot_off));
+    NDE_TRY(nde_grow((void **)&g->slot_off, &cap, g->n_slots, sizeof *g->slot_off, 16));
     cap = g->slots_cap;
-    NDE_TRY(grow((void **)&g->slot_len, &cap, g->n_slots, sizeof *g->slot_len));
+    NDE_TRY(nde_grow((void **)&g->slot_len, &cap, g->n_slots, sizeof *g->slot_len, 16));
     g->slots_cap = cap;
     g->slot_off[g->n_slots] = g->arena_len;
     g->slot_len[g->n_slots] = len;
@@ -60,7 +47,7 @@ nde_status mg_graph_slot(mg_graph *g, size_t len, int *slot)
 
 static nde_status push_op(mg_graph *g, const mg_op *op)
 {
-    NDE_TRY(grow((void **)&g->ops, &g->ops_cap, g->n_ops, sizeof *g->ops));
+    NDE_TRY(nde_grow((void **)&g->ops, &g->ops_cap, g->n_ops, sizeof *g->ops, 16));
     g->ops[g->n_ops++] = *op;
     return NDE_OK;
 }
@@ -73,22 +60,25 @@ static int same_spec(const nde_conv_spec *a, const nde_conv_spec *b)
            a->stride == b->stride && a->pad == b->pad && a->pad_mode == b->pad_mode;
 }
 
-nde_status mg_graph_copy(mg_graph *g, int src, int dst)
+/* An elementwise op (`what` in messages) from slot src into a slot of the same length. */
+static nde_status push_elementwise(mg_graph *g, mg_op_kind kind, const char *what, int src,
+                                   int dst)
 {
     if (g->slot_len[src] != g->slot_len[dst])
-        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: copy of %zu values into a slot of %zu",
+        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: %s of %zu values into a slot of %zu", what,
                         g->slot_len[src], g->slot_len[dst]);
-    mg_op op = {.kind = MG_OP_COPY, .src = src, .dst = dst};
+    mg_op op = {.kind = kind, .src = src, .dst = dst};
     return push_op(g, &op);
+}
+
+nde_status mg_graph_copy(mg_graph *g, int src, int dst)
+{
+    return push_elementwise(g, MG_OP_COPY, "copy", src, dst);
 }
 
 nde_status mg_graph_gelu(mg_graph *g, int src, int dst)
 {
-    if (g->slot_len[src] != g->slot_len[dst])
-        return NDE_FAIL(NDE_ERR_SHAPE, "mgno graph: GELU of %zu values into a slot of %zu",
-                        g->slot_len[src], g->slot_len[dst]);
-    mg_op op = {.kind = MG_OP_GELU, .src = src, .dst = dst};
-    return push_op(g, &op);
+    return push_elementwise(g, MG_OP_GELU, "GELU", src, dst);
 }
 
 nde_status mg_graph_conv(mg_graph *g, const nde_conv_spec *spec, size_t w_off, int has_bias,
@@ -98,7 +88,7 @@ nde_status mg_graph_conv(mg_graph *g, const nde_conv_spec *spec, size_t w_off, i
     for (size_t i = 0; i < g->n_plans && !plan; i++)
         if (same_spec(nde_conv_get_spec(g->plans[i]), spec)) plan = g->plans[i];
     if (!plan) {
-        NDE_TRY(grow((void **)&g->plans, &g->plans_cap, g->n_plans, sizeof *g->plans));
+        NDE_TRY(nde_grow((void **)&g->plans, &g->plans_cap, g->n_plans, sizeof *g->plans, 16));
         NDE_TRY(nde_conv_create(spec, &plan));
         g->plans[g->n_plans++] = plan;
     }

@@ -189,6 +189,29 @@ static size_t kept_row(const nde_spectral_conv *c, geom g, size_t ri)
     return ri < c->m[0] ? ri : g.rows - 2 * c->m[0] + ri;
 }
 
+/* The kept modes between the half spectrum (lines = batch·C, rows, half) complex and the
+ * gathered (n_kept, lines) complex: gather (to_spec = 0) src = spectrum → dst = modes;
+ * scatter (to_spec = 1) src = modes → dst = spectrum (the other entries are untouched). */
+static void move_kept(const nde_spectral_conv *c, geom g, size_t lines, const double *src,
+                      double *dst, int to_spec)
+{
+    const size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
+    const size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
+    const double complex *in = (const double complex *)src;
+    double complex *out = (double complex *)dst;
+    for (size_t line = 0; line < lines; line++)
+        for (size_t ri = 0; ri < nrow; ri++) {
+            const size_t row = (line * g.rows + kept_row(c, g, ri)) * g.half;
+            for (size_t k = 0; k < ncol; k++) {
+                const size_t mode = (ri * ncol + k) * lines + line;
+                if (to_spec)
+                    out[row + k] = in[mode];
+                else
+                    out[mode] = in[row + k];
+            }
+        }
+}
+
 /* FFTW's new-array execute needs the planning alignment (16 bytes suffice for SIMD). */
 static nde_status check_aligned(const double *p, const char *what)
 {
@@ -211,15 +234,7 @@ static void transform_gather(const nde_spectral_conv *c, const plans *p, geom g,
     else
         fftw_execute_dft_r2c(p->r2c, (double *)x, s);
     if (c->ndim == 2) fftw_execute_dft(p->cols_fwd, s, s);
-    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
-    size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
-    double complex *out = (double complex *)Xk;
-    const double complex *in = (const double complex *)spec;
-    for (size_t bc = 0; bc < batch * channels; bc++)
-        for (size_t ri = 0; ri < nrow; ri++) {
-            const double complex *row = in + (bc * g.rows + kept_row(c, g, ri)) * g.half;
-            for (size_t k = 0; k < ncol; k++) out[(ri * ncol + k) * batch * channels + bc] = row[k];
-        }
+    move_kept(c, g, batch * channels, spec, Xk, 0);
 }
 
 /* Yk (n_kept, batch, C) complex → spec (zero elsewhere) → y (batch, C, rows, cols). */
@@ -227,15 +242,7 @@ static void scatter_inverse(const nde_spectral_conv *c, const plans *p, geom g, 
                             size_t batch, size_t channels, double *spec, double *y)
 {
     memset(spec, 0, 2 * batch * channels * g.rows * g.half * sizeof *spec);
-    size_t ncol = c->ndim == 2 ? c->m[1] : c->m[0];
-    size_t nrow = c->ndim == 2 ? 2 * c->m[0] : 1;
-    double complex *out = (double complex *)spec;
-    const double complex *in = (const double complex *)Yk;
-    for (size_t bc = 0; bc < batch * channels; bc++)
-        for (size_t ri = 0; ri < nrow; ri++) {
-            double complex *row = out + (bc * g.rows + kept_row(c, g, ri)) * g.half;
-            for (size_t k = 0; k < ncol; k++) row[k] = in[(ri * ncol + k) * batch * channels + bc];
-        }
+    move_kept(c, g, batch * channels, Yk, spec, 1);
     fftw_complex *s = (fftw_complex *)spec;
     if (c->ndim == 2) fftw_execute_dft(p->cols_bwd, s, s);
     /* Hermitian enforcement: the k2 = 0 column of a real field is real. */
@@ -264,22 +271,26 @@ static void conj_copy(double *dst, const double *src, size_t n_complex)
     }
 }
 
-/* Y_q = α X_q W_q per kept mode: batch-major (B×Cin)(Cin×Cout); channel-major the
- * transpose, (Cout×B) = W_qᵀ (Cout×Cin) · X_q (Cin×B). */
-static void mix_forward(const nde_spectral_conv *c, const double *w, const double *Xk, double *Yk,
-                        size_t batch, double alpha_re)
+/* Y_q = α X_q W_q per kept mode (adjoint: Y_q = α X_q W_qᴴ, from out- to in-channels):
+ * batch-major (B×Cin)(Cin×Cout); channel-major the transpose, (Cout×B) = W_qᵀ (Cout×Cin) ·
+ * X_q (Cin×B), or for the adjoint (Cin×B) = W_q (Cin×Cout) · X_q (Cout×B), which is the
+ * conjugate of the wanted product when X holds conjugated values (mix_input_grad). */
+static void mix_modes(const nde_spectral_conv *c, const double *w, const double *Xk, double *Yk,
+                      size_t batch, double alpha_re, int adjoint)
 {
     const double complex alpha = alpha_re, zero = 0.0;
-    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
+    const size_t nx = adjoint ? c->cout : c->cin, ny = adjoint ? c->cin : c->cout;
+    const int B = (int)batch, kx = (int)nx, ky = (int)ny, co = (int)c->cout;
     for (size_t q = 0; q < c->n_kept; q++) {
         const double *wq = w + 2 * q * c->cin * c->cout;
+        const double complex *xq = mode_block(Xk, q, batch, nx);
+        double complex *yq = mode_block(Yk, q, batch, ny);
         if (c->cm)
-            cblas_zgemm(CblasRowMajor, CblasTrans, CblasNoTrans, co, B, ci, &alpha, wq, co,
-                        mode_block(Xk, q, batch, c->cin), B, &zero, mode_block(Yk, q, batch, c->cout), B);
+            cblas_zgemm(CblasRowMajor, adjoint ? CblasNoTrans : CblasTrans, CblasNoTrans, ky, B,
+                        kx, &alpha, wq, co, xq, B, &zero, yq, B);
         else
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, co, ci, &alpha,
-                        mode_block(Xk, q, batch, c->cin), ci, wq, co, &zero,
-                        mode_block(Yk, q, batch, c->cout), co);
+            cblas_zgemm(CblasRowMajor, CblasNoTrans, adjoint ? CblasConjTrans : CblasNoTrans, B,
+                        ky, kx, &alpha, xq, kx, wq, co, &zero, yq, ky);
     }
 }
 
@@ -316,22 +327,11 @@ static void mix_weight_grad(const nde_spectral_conv *c, geom g, const double *Xk
 static void mix_input_grad(const nde_spectral_conv *c, const double *w, const double *Gk,
                            double *GXk, size_t batch, double alpha_re, double *tmp)
 {
-    const double complex alpha = alpha_re, zero = 0.0;
-    const int B = (int)batch, ci = (int)c->cin, co = (int)c->cout;
     if (c->cm) {
         conj_copy(tmp, Gk, c->n_kept * batch * c->cout);
         Gk = tmp;
     }
-    for (size_t q = 0; q < c->n_kept; q++) {
-        const double *wq = w + 2 * q * c->cin * c->cout;
-        if (c->cm)
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ci, B, co, &alpha, wq, co,
-                        mode_block(Gk, q, batch, c->cout), B, &zero, mode_block(GXk, q, batch, c->cin), B);
-        else
-            cblas_zgemm(CblasRowMajor, CblasNoTrans, CblasConjTrans, B, ci, co, &alpha,
-                        mode_block(Gk, q, batch, c->cout), co, wq, co, &zero,
-                        mode_block(GXk, q, batch, c->cin), ci);
-    }
+    mix_modes(c, w, Gk, GXk, batch, alpha_re, 1);
     if (c->cm)
         for (size_t i = 0; i < c->n_kept * batch * c->cin; i++) GXk[2 * i + 1] = -GXk[2 * i + 1];
 }
@@ -359,7 +359,7 @@ nde_status nde_spectral_conv_forward(const nde_spectral_conv *conv, const double
     double *Xk = xhat ? xhat : spec + spec_len(conv, batch, g);
     double *Yk = spec + spec_len(conv, batch, g) + block_len(conv, batch);
     transform_gather(conv, &pin, g, x, batch, conv->cin, spec, Xk);
-    mix_forward(conv, theta + conv->w_off, Xk, Yk, batch, 1.0 / (double)g.points);
+    mix_modes(conv, theta + conv->w_off, Xk, Yk, batch, 1.0 / (double)g.points, 0);
     scatter_inverse(conv, &pout, g, Yk, batch, conv->cout, spec, y);
     return NDE_OK;
 }

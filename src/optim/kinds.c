@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "core/names.h"
+
 static const char *const kind_names[NDE_OPT_KIND_COUNT] = {
     [NDE_OPT_SGD] = "sgd",       [NDE_OPT_RMSPROP] = "rmsprop", [NDE_OPT_ADAM] = "adam",
     [NDE_OPT_ADAMW] = "adamw",   [NDE_OPT_ADAMAX] = "adamax",   [NDE_OPT_NADAMW] = "nadamw",
@@ -12,18 +14,17 @@ static const char *const kind_names[NDE_OPT_KIND_COUNT] = {
 
 const char *nde_optim_kind_name(nde_optim_kind kind)
 {
-    if ((int)kind < 0 || kind >= NDE_OPT_KIND_COUNT) return "unknown";
-    return kind_names[kind];
+    return nde_name_at(kind_names, NDE_OPT_KIND_COUNT, (int)kind);
 }
 
 nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind)
 {
     if (!name || !kind) return NDE_FAIL(NDE_ERR_ARG, "nde_optim_kind_parse: NULL argument");
-    for (int k = 0; k < NDE_OPT_KIND_COUNT; k++)
-        if (strcmp(name, kind_names[k]) == 0) {
-            *kind = (nde_optim_kind)k;
-            return NDE_OK;
-        }
+    int k = nde_name_index(name, kind_names, NDE_OPT_KIND_COUNT);
+    if (k >= 0) {
+        *kind = (nde_optim_kind)k;
+        return NDE_OK;
+    }
     return NDE_FAIL(NDE_ERR_ARG, "unknown optimizer '%s' (sgd, rmsprop, adam, adamw, adamax, "
                                  "nadamw, lion, adan, adabelief, nadam)", name);
 }

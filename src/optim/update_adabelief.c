@@ -42,22 +42,12 @@ void opt_update_adabelief(const opt_step *st, double *theta, const double *grad,
 
     const double decay = sp->fixed_decay ? 1.0 - wd : 1.0 - lr * wd;
     for (size_t i = 0; i < n; i++) {
-        double d = grad[i];
-        if (sp->decoupled_wd)
-            theta[i] = theta[i] * decay;
-        else if (wd != 0.0)
-            d = d + wd * theta[i];
+        const double d = opt_decay(sp->decoupled_wd, decay, wd, theta, i, grad[i]);
         m[i] = m[i] * b1 + (1.0 - b1) * d;
         const double r = d - m[i];
         s[i] = s[i] * b2 + (1.0 - b2) * r * r;
         s[i] = s[i] + eps;
-        double denom;
-        if (smax) {
-            smax[i] = fmax(smax[i], s[i]);
-            denom = sqrt(smax[i]) / bc2_sqrt + eps;
-        } else {
-            denom = sqrt(s[i]) / bc2_sqrt + eps;
-        }
+        const double denom = opt_denom(smax, i, s[i], bc2_sqrt, eps);
         if (!sp->rectify)
             theta[i] = theta[i] + step_size * (m[i] / denom);
         else if (adaptive)

@@ -31,20 +31,10 @@ void opt_update_adam(const opt_step *st, double *theta, const double *grad,
     const double step_size = lr / bc1, bc2_sqrt = sqrt(bc2);
     const double decay = 1.0 - lr * wd;
     for (size_t i = 0; i < n; i++) {
-        double d = grad[i];
-        if (decoupled)
-            theta[i] = theta[i] * decay;
-        else if (wd != 0.0)
-            d = d + wd * theta[i];
+        const double d = opt_decay(decoupled, decay, wd, theta, i, grad[i]);
         m[i] = m[i] * b1 + (1.0 - b1) * d;
         v[i] = v[i] * b2 + (1.0 - b2) * d * d;
-        double denom;
-        if (vmax) {
-            vmax[i] = fmax(vmax[i], v[i]);
-            denom = sqrt(vmax[i]) / bc2_sqrt + eps;
-        } else {
-            denom = sqrt(v[i]) / bc2_sqrt + eps;
-        }
+        const double denom = opt_denom(vmax, i, v[i], bc2_sqrt, eps);
         theta[i] = theta[i] + (-step_size) * (m[i] / denom);
     }
 }
@@ -82,7 +72,7 @@ void opt_update_nadamw(const opt_step *st, double *theta, const double *grad,
         m[i] = m[i] * b1 + (1.0 - b1) * grad[i];
         v[i] = v[i] * b2 + (1.0 - b2) * grad[i] * grad[i];
         const double m_nesterov = m[i] * b1 + (1.0 - b1) * grad[i];
-        const double denom = sqrt(v[i]) / bc2_sqrt + eps;
+        const double denom = opt_denom(NULL, i, v[i], bc2_sqrt, eps);
         theta[i] = theta[i] + (-step_size) * (m_nesterov / denom);
     }
 }
@@ -105,14 +95,10 @@ void opt_update_nadam(const opt_step *st, double *theta, const double *grad,
     const double step_avg = -lr * mu_next / (1.0 - st->mu_product * mu_next);
     const double decay = 1.0 - lr * wd;
     for (size_t i = 0; i < n; i++) {
-        double d = grad[i];
-        if (sp->decoupled_wd)
-            theta[i] = theta[i] * decay;
-        else if (wd != 0.0)
-            d = d + wd * theta[i];
+        const double d = opt_decay(sp->decoupled_wd, decay, wd, theta, i, grad[i]);
         m[i] = m[i] * b1 + (1.0 - b1) * d;
         v[i] = v[i] * b2 + (1.0 - b2) * d * d;
-        const double denom = sqrt(v[i]) / bc2_sqrt + eps;
+        const double denom = opt_denom(NULL, i, v[i], bc2_sqrt, eps);
         theta[i] = theta[i] + step_grad * (d / denom);
         theta[i] = theta[i] + step_avg * (m[i] / denom);
     }

@@ -74,13 +74,8 @@ double nde_reg_stiff_step(const nde_tableau *tab, double h, const double *y, con
     if (tab->stiff_i < 0) return 0.0;
     int ia = tab->stiff_i, ib = tab->stiff_j;
     const double *ka = k + (size_t)ia * n, *kb = k + (size_t)ib * n;
-    const double *ya = y + (size_t)ia * n, *yb = y + (size_t)ib * n;
-    double num = 0.0, den = 0.0;
-    for (size_t e = 0; e < n; e++) {
-        double dk = ka[e] - kb[e], dy = ya[e] - yb[e];
-        num += dk * dk;
-        den += dy * dy;
-    }
+    double num, den;
+    nde_rk_stiffness_sums(tab, k, y, n, &num, &den);
     if (!(den > 0.0)) return 0.0;
     double S = sqrt(num / den);
     if (w == 0.0 || !(S > 0.0) || !isfinite(S)) return S;

@@ -10,6 +10,8 @@
 
 #include "adjoint/sweep.h"
 #include "nde/reg.h"
+
+#include "core/grow.h"
 #include "ode/rk_step.h"
 #include "ode/tape_view.h"
 #include "reg/reg_internal.h"
@@ -228,18 +230,6 @@ static nde_status hook_step(void *user, size_t m, double t, double h, const doub
     return NDE_OK;
 }
 
-/* The sweep workspace: ybar (stages·n), u_new, e_ws (n each), the ops' scratch. */
-static nde_status reserve_ws(nde_reg *reg, size_t need)
-{
-    if (need <= reg->ws_cap) return NDE_OK;
-    double *ws = nde_alloc_array(need, sizeof *ws);
-    if (!ws) return NDE_ERR_NOMEM;
-    nde_free(reg->ws);
-    reg->ws = ws;
-    reg->ws_cap = need;
-    return NDE_OK;
-}
-
 nde_status nde_adjoint_discrete_reg(nde_solver *s, const double *dL_dtraj, nde_reg *reg,
                                     double *grad_theta, size_t n_theta, double *grad_u0,
                                     double *reg_value)
@@ -262,7 +252,8 @@ nde_status nde_adjoint_discrete_reg(nde_solver *s, const double *dL_dtraj, nde_r
                         "%s regularizer: probe has %zu entries, the solve has batch·dim = %zu "
                         "(call nde_reg_draw_probe)",
                         ops_name(reg->ops), reg->probe_n, n);
-    NDE_TRY(reserve_ws(reg, (ns + 2 + reg->ops->scratch_per_n) * n));
+    /* the sweep workspace: ybar (stages·n), u_new, e_ws (n each), the ops' scratch */
+    NDE_TRY(nde_reserve_doubles(&reg->ws, &reg->ws_cap, (ns + 2 + reg->ops->scratch_per_n) * n));
     hook_ctx c = {.reg = reg, .v = &v};
     c.ybar = reg->ws;
     c.u_new = c.ybar + ns * n;
