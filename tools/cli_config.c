@@ -13,6 +13,7 @@ static const char *const model_names[] = {"mlp_node", "fno1d", "fno2d", "mgno", 
 static const char *const loss_names[] = {"rel_l2", "mse", "l1", NULL};
 static const char *const sampling_names[] = {"shuffle", "reshuffle", "ordered", "random",
                                              "stream", NULL};
+static const char *const normalize_names[] = {"none", "scalar", NULL};
 static const char *const output_names[] = {"trajectory", "final", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "inverse",
                                              "cosine", "linear", "one_cycle", NULL};
@@ -65,6 +66,9 @@ static const key keys[] = {
     {K("data", "ntrain", K_SIZE, ntrain), .min = 1},
     {K("data", "ntest", K_SIZE, ntest)},
     {K("data", "subsample", K_SIZE, subsample), .min = 1},
+    {K("data", "normalize", K_CHOICE, normalize), .choices = normalize_names},
+    {K("data", "x_shift", K_DOUBLE, x_shift)},
+    {K("data", "x_scale", K_DOUBLE, x_scale), .bounds = NONNEG},
     {K("node", "t1", K_DOUBLE, t1), .bounds = POS},
     {K("node", "nt", K_SIZE, nt), .min = 2},
     {K("node", "output", K_CHOICE, output), .choices = output_names},

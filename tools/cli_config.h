@@ -38,6 +38,8 @@ typedef struct cli_config {
     /* [data] */
     char path[CLI_STR], x[CLI_STR], y[CLI_STR];
     size_t ntrain, ntest, subsample;
+    int normalize;          /* 0 none, 1 scalar: x ← (x − x_shift) / x_scale */
+    double x_shift, x_scale; /* x_scale 0: the training inputs' mean and std (then stored) */
     /* [node] */
     double t1;
     size_t nt;

@@ -109,7 +109,12 @@ static nde_status spiral_generate(size_t n, size_t nt, double t1, uint64_t seed,
     o.atol = 1e-11;
     nde_solver *s;
     NDE_TRY(nde_solver_create(NULL, &f, &o, &s));
-    nde_status st = nde_solve(s, n, 2, x, nt, t, y);
+    double *traj = nde_alloc_array(nt * n * 2, sizeof *traj); /* (nt, n, 2) */
+    nde_status st = traj ? nde_solve(s, n, 2, x, nt, t, traj) : NDE_ERR_NOMEM;
+    for (size_t k = 0; st == NDE_OK && k < nt; k++) /* → (n, nt, 2), sample-major */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < 2; j++) y[(i * nt + k) * 2 + j] = traj[(k * n + i) * 2 + j];
+    nde_free(traj);
     nde_solver_destroy(&s);
     return st;
 }

@@ -126,6 +126,28 @@ static nde_status dataset_read(const cli_config *c, const char *path, int x_only
     return st;
 }
 
+/* x ← (x − shift) / scale over count·x_size values (normalize = scalar). */
+static void normalize_x(const cli_config *c, dataset *d)
+{
+    if (c->normalize != 1) return;
+    for (size_t i = 0; i < d->count * d->x_size; i++) d->x[i] = (d->x[i] - c->x_shift) / c->x_scale;
+}
+
+/* The mean and standard deviation of the first ntrain inputs (normalize = scalar and no
+ * x_scale given); a constant input keeps scale 1. */
+static void fit_normalizer(cli_config *c, const dataset *d)
+{
+    if (c->normalize != 1 || c->x_scale > 0) return;
+    const size_t n = c->ntrain * d->x_size;
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++) mean += d->x[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++) var += (d->x[i] - mean) * (d->x[i] - mean);
+    double sd = sqrt(var / (double)n);
+    c->x_shift = mean;
+    c->x_scale = sd > 0 ? sd : 1.0;
+}
+
 /* ---- model ---- */
 
 static nde_status fno_create(nde_ctx *ctx, const cli_config *c, int nd, const size_t *n,
@@ -380,7 +402,11 @@ int cli_train(int argc, char **argv)
     if (st == NDE_OK && d.count < c.ntrain + c.ntest)
         st = NDE_FAIL(NDE_ERR_SHAPE, "%s holds %zu samples; [data] ntrain %zu + ntest %zu needed",
                       c.path, d.count, c.ntrain, c.ntest);
-    if (st == NDE_OK) st = nde_mkdir_p(dir);
+    if (st == NDE_OK) {
+        fit_normalizer(&c, &d);
+        normalize_x(&c, &d);
+        st = nde_mkdir_p(dir);
+    }
     if (st == NDE_OK) st = write_config(&c, cfg);
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
     if (st == NDE_OK) st = model_create(ctx, &c, &d, c.batch, &m);
@@ -516,6 +542,7 @@ int cli_eval(int argc, char **argv)
     nde_model *m = NULL;
     double *pred = NULL;
     nde_status st = dataset_read(&c, data, 0, &d);
+    if (st == NDE_OK) normalize_x(&c, &d);
     size_t first_s = 0, count = d.count;
     if (st == NDE_OK && split == 0) {
         if (!c.ntest || d.count < c.ntest)
@@ -580,6 +607,7 @@ int cli_predict(int argc, char **argv)
     nde_model *m = NULL;
     double *pred = NULL;
     nde_status st = dataset_read(&c, input, 1, &d);
+    if (st == NDE_OK) normalize_x(&c, &d);
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
     if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, &m);
     if (st == NDE_OK) {
