@@ -264,6 +264,11 @@ Test(cli, resume_continues_bit_exactly, .init = setup)
     read_file(DIR "/parts/metrics.jsonl", out, sizeof out);
     cr_assert(strstr(out, "\"epoch\": 3") != NULL && strstr(out, "\"epoch\": 4") == NULL, "%s",
               out);
+    /* --resume with another configuration names the first difference */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --set train.epochs=4 --set optim.lr=0.5 --out " DIR "/parts --resume",
+             cfg);
+    fails(1, cmd, (const char *const[]){"another configuration", "[optim]", "lr = 0.5", NULL});
     /* --resume without a checkpoint names it */
     fails(1, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 --out " DIR
              "/none --resume", (const char *const[]){DIR "/none/checkpoint.safetensors", NULL});

@@ -277,6 +277,45 @@ static nde_status write_config(const cli_config *c, const char *path)
     return NDE_OK;
 }
 
+/* --resume: the run's config.ini must match c in everything but the keys a continued run
+ * may change ([train] epochs, [output] every and dir); NDE_OK or NDE_ERR_ARG naming the
+ * first differing line. */
+static nde_status same_run(const cli_config *c, const char *path)
+{
+    cli_config old;
+    cli_config_defaults(&old);
+    if (cli_config_read(&old, path)) return NDE_FAIL(NDE_ERR_ARG, "--resume: cannot read %s", path);
+    old.epochs = c->epochs;
+    old.every = c->every;
+    memcpy(old.dir, c->dir, sizeof old.dir);
+    char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
+    if (fa) cli_config_write(&old, fa);
+    if (fb) cli_config_write(c, fb);
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    nde_status st = NDE_OK;
+    if (!a || !b) {
+        st = NDE_FAIL(NDE_ERR_NOMEM, "--resume: comparing configurations");
+    } else if (strcmp(a, b)) {
+        size_t i = 0, line = 0;
+        while (a[i] == b[i]) i++;
+        while (i > 0 && a[i - 1] != '\n') i--;
+        const char *sect = NULL;
+        for (size_t j = 0; j < i; j++)
+            if (a[j] == '[' && (j == 0 || a[j - 1] == '\n')) sect = a + j;
+        line = strcspn(a + i, "\n");
+        st = NDE_FAIL(NDE_ERR_ARG, "--resume: %s was written by another configuration: %.*s "
+                      "'%.*s' there, '%.*s' now (only [train] epochs may change)", path,
+                      sect ? (int)strcspn(sect, "\n") : 0, sect ? sect : "", (int)line, a + i,
+                      (int)strcspn(b + i, "\n"), b + i);
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
 static int file_exists(const char *path)
 {
     struct stat sb;
@@ -405,7 +444,7 @@ int cli_train(int argc, char **argv)
     if (st == NDE_OK) {
         fit_normalizer(&c, &d);
         normalize_x(&c, &d);
-        st = nde_mkdir_p(dir);
+        st = resume ? same_run(&c, cfg) : nde_mkdir_p(dir);
     }
     if (st == NDE_OK) st = write_config(&c, cfg);
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
