@@ -107,6 +107,15 @@ Test(cli, burgers_data_train_eval_predict, .init = setup)
          "--set data.ntrain=20 --set data.ntest=10 --set data.subsample=1 --set train.epochs=2 "
          "--set train.batch=5 --set model.width=8 --set model.modes=4",
          "rel_l2");
+    /* the checkpoint alone carries its configuration (metadata nde.config) */
+    cr_assert_eq(system("cp " DIR "/burgers/checkpoint.safetensors " DIR "/alone.safetensors"), 0);
+    cr_assert_eq(run(NDE " eval " DIR "/burgers/checkpoint.safetensors " DIR "/b.h5"), 0, "%s", out);
+    char first[4096];
+    const char *split = strstr(out, "\"split\"");
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(split, "\n"), split);
+    cr_assert_eq(run(NDE " eval " DIR "/alone.safetensors " DIR "/b.h5"), 0, "%s", out);
+    split = strstr(out, "\"split\"");
+    cr_assert(strlen(first) > 40 && !strncmp(split, first, strlen(first)), "%s vs %s", split, first);
     /* predictions in the targets' layout */
     cr_assert_eq(run(NDE " predict " DIR "/burgers/checkpoint.safetensors " DIR "/b.h5 --out " DIR
                      "/pred.npy 2>&1"), 0, "%s", out);

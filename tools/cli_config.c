@@ -332,6 +332,33 @@ int cli_config_read(cli_config *c, const char *path)
     return 2;
 }
 
+int cli_config_read_string(cli_config *c, const char *text, const char *label)
+{
+    read_state rs = {.c = c};
+    int line = ini_parse_string(text, handler, &rs);
+    if (line == 0) return 0;
+    if (line < 0)
+        fprintf(stderr, "nde: %s: out of memory reading the configuration\n", label);
+    else
+        fprintf(stderr, "nde: %s:%d: %s\n", label, line,
+                rs.failed ? rs.msg : "syntax error (expected [section] or key = value)");
+    return 2;
+}
+
+char *cli_config_text(const cli_config *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    cli_config_write(c, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 int cli_config_set(cli_config *c, const char *assignment, const char *origin)
 {
     const char *dot = strchr(assignment, '.'), *eq = strchr(assignment, '=');

@@ -79,6 +79,13 @@ void cli_config_defaults(cli_config *c);
  * and 2 is returned. */
 int cli_config_read(cli_config *c, const char *path);
 
+/* Read INI text (e.g. a checkpoint's "nde.config" metadata) into c; `label` names it in
+ * messages ("FILE:nde.config:LINE: …"). 0 or (message on stderr) 2. */
+int cli_config_read_string(cli_config *c, const char *text, const char *label);
+
+/* c as INI text (free with free()); NULL when out of memory. */
+char *cli_config_text(const cli_config *c);
+
 /* Apply one "section.key=value"; 0 or (message on stderr naming `origin`) 2. */
 int cli_config_set(cli_config *c, const char *assignment, const char *origin);
 

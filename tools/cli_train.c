@@ -13,6 +13,7 @@
 #include "cli_config.h"
 #include "nde/checkpoint.h"
 #include "nde/nde.h"
+#include "nde/safetensors.h"
 #include "nde_args.h"
 
 /* ---- data ---- */
@@ -479,6 +480,10 @@ int cli_train(int argc, char **argv)
     ts.eval_every = c.ntest ? 1 : 0;
     ts.checkpoint_path = ckpt;
     ts.checkpoint_every = c.every;
+    char *config_text = cli_config_text(&c); /* rebuilds the model from the checkpoint alone */
+    const char *const meta[] = {"nde.config", config_text ? config_text : "", NULL};
+    if (st == NDE_OK && !config_text) st = NDE_FAIL(NDE_ERR_NOMEM, "configuration text");
+    ts.checkpoint_meta = meta;
     ts.metrics_path = metrics;
     ts.name = "nde train";
     ts.on_epoch = print_epoch;
@@ -512,6 +517,7 @@ int cli_train(int argc, char **argv)
     nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
     dataset_free(&d);
+    free(config_text);
     return rc;
 }
 
@@ -519,12 +525,6 @@ int cli_train(int argc, char **argv)
 
 static int load_run_config(const char *prog, const char *ckpt, cli_config *c)
 {
-    char cfg[4200];
-    const char *slash = strrchr(ckpt, '/');
-    if (slash)
-        snprintf(cfg, sizeof cfg, "%.*s/config.ini", (int)(slash - ckpt), ckpt);
-    else
-        snprintf(cfg, sizeof cfg, "config.ini");
     FILE *f = fopen(ckpt, "rb");
     if (!f) {
         fprintf(stderr, "%s: cannot open %s: %s\n", prog, ckpt, strerror(errno));
@@ -532,7 +532,29 @@ static int load_run_config(const char *prog, const char *ckpt, cli_config *c)
     }
     fclose(f);
     cli_config_defaults(c);
-    return cli_config_read(c, cfg) ? 1 : 0;
+    /* the configuration nde train stored in the checkpoint, else config.ini beside it */
+    nde_st_file *st = NULL;
+    if (nde_st_open(ckpt, &st) != NDE_OK) {
+        fprintf(stderr, "%s: %s\n", prog, nde_last_error());
+        return 1;
+    }
+    const char *text = nde_st_meta(st, "nde.config");
+    int rc;
+    if (text) {
+        char label[4200];
+        snprintf(label, sizeof label, "%s:nde.config", ckpt);
+        rc = cli_config_read_string(c, text, label);
+    } else {
+        char cfg[4200];
+        const char *slash = strrchr(ckpt, '/');
+        if (slash)
+            snprintf(cfg, sizeof cfg, "%.*s/config.ini", (int)(slash - ckpt), ckpt);
+        else
+            snprintf(cfg, sizeof cfg, "config.ini");
+        rc = cli_config_read(c, cfg);
+    }
+    nde_st_close(&st);
+    return rc ? 1 : 0;
 }
 
 /* The model of c for data d with the checkpoint's θ. */
