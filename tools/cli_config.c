@@ -58,6 +58,7 @@ static const key keys[] = {
     {K("model", "proj_hidden", K_SIZE, proj_hidden)},
     {K("model", "levels", K_SIZE, levels)},
     {K("model", "padding", K_DOUBLE, padding), .bounds = NONNEG},
+    {K("model", "threads", K_SIZE, threads), .min = 1},
     {K("model", "hidden", K_LIST, hidden)},
     {K("model", "act", K_ACT, act)},
     {K("data", "path", K_STRING, path)},
@@ -114,6 +115,7 @@ void cli_config_defaults(cli_config *c)
     c->layers = 4;
     c->proj_hidden = 64;
     c->levels = 0;
+    c->threads = 1;
     c->padding = 0.0;
     c->hidden[0] = 32;
     c->hidden[1] = 32;

@@ -32,6 +32,7 @@ typedef struct cli_config {
     /* [model] */
     int kind;
     size_t width, modes, layers, proj_hidden, levels;
+    size_t threads; /* FNO: threads per batch (1: the calling thread) */
     size_t hidden[CLI_MAX_HIDDEN]; /* mlp_node: hidden widths, ends at the first 0 */
     nde_act act;
     double padding;

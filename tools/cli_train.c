@@ -1,6 +1,7 @@
 /* `nde train`, `nde eval` and `nde predict`: a model built from a configuration
  * (cli_config.h), trained by the library's trainer, and rebuilt from the config.ini that
  * training writes beside its checkpoint. */
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -162,7 +163,9 @@ static nde_status fno_create(nde_ctx *ctx, const cli_config *c, int nd, const si
     sp.n_proj_hidden = c->proj_hidden ? 1 : 0;
     sp.proj_hidden[0] = c->proj_hidden;
     sp.padding = c->padding;
-    return nde_model_fno_create(ctx, &sp, n, max_batch, 1, m);
+    /* a team of threads splits each batch; each runs a single-threaded BLAS */
+    if (c->threads > 1) openblas_set_num_threads(1);
+    return nde_model_fno_create(ctx, &sp, n, max_batch, c->threads, m);
 }
 
 static nde_status node_wrap(nde_ctx *ctx, const cli_config *c, nde_model *field, nde_model **m)
