@@ -282,3 +282,18 @@ Test(cli, resume_continues_bit_exactly, .init = setup)
     fails(1, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 --out " DIR
              "/none --resume", (const char *const[]){DIR "/none/checkpoint.safetensors", NULL});
 }
+
+/* Every shipped configuration parses (the run then stops at the missing data file). */
+Test(cli, every_example_configuration_parses, .init = setup)
+{
+    const char *names[] = {"burgers_fno", "burgers_fno_paper", "darcy_fno", "darcy_fno_paper",
+                           "darcy_mgno", "spiral_node"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, NDE " train " CONFIGS "/%s.ini --set data.path=" DIR
+                 "/absent.h5 --out " DIR "/absent", names[i]);
+        fails(1, cmd, (const char *const[]){DIR "/absent.h5", "No such file", NULL});
+    }
+    cr_assert_eq(runf("ls " CONFIGS "/*.ini | wc -l"), 0);
+    cr_assert_eq(atoi(out), (int)(sizeof names / sizeof names[0]), "a config is not listed: %s", out);
+}
