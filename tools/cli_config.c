@@ -402,7 +402,17 @@ void cli_config_write(const cli_config *c, FILE *f)
             fprintf(f, "%s = %llu\n", k->name,
                     (unsigned long long)*(const uint64_t *)(const void *)src);
             break;
-        case K_DOUBLE: fprintf(f, "%s = %.17g\n", k->name, *(const double *)(const void *)src); break;
+        case K_DOUBLE: {
+            /* the shortest form that reads back as the same double */
+            const double v = *(const double *)(const void *)src;
+            char buf[40];
+            for (int digits = 15; digits <= 17; digits++) {
+                snprintf(buf, sizeof buf, "%.*g", digits, v);
+                if (strtod(buf, NULL) == v) break;
+            }
+            fprintf(f, "%s = %s\n", k->name, buf);
+            break;
+        }
         case K_CHOICE: fprintf(f, "%s = %s\n", k->name, k->choices[*(const int *)(const void *)src]); break;
         case K_METHOD:
             fprintf(f, "%s = %s\n", k->name, nde_method_name(*(const nde_method *)(const void *)src));

@@ -101,6 +101,9 @@ static int inspect_safetensors(const char *path)
         const char *v = nde_st_meta(f, keys[k]);
         if (v) printf("metadata %s = %s\n", keys[k], v);
     }
+    const char *config = nde_st_meta(f, "nde.config");
+    if (config) /* written by nde train: the configuration that rebuilds the model */
+        printf("metadata nde.config = (the nde train configuration):\n%s", config);
     nde_st_close(&f);
     return 0;
 }
