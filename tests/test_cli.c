@@ -107,6 +107,12 @@ Test(cli, burgers_data_train_eval_predict, .init = setup)
          "--set data.ntrain=20 --set data.ntest=10 --set data.subsample=1 --set train.epochs=2 "
          "--set train.batch=5 --set model.width=8 --set model.modes=4",
          "rel_l2");
+    /* an FNO as the vector field of a neural ODE on the same data (u(1) from u(0)) */
+    flow("burgers_fno.ini", DIR "/b.h5", "fno_node",
+         "--set model.kind=fno_node --set data.ntrain=20 --set data.ntest=10 "
+         "--set data.subsample=1 --set train.epochs=1 --set train.batch=5 --set model.width=4 "
+         "--set model.modes=4 --set solver.method=rk4 --set solver.h0=0.25",
+         "rel_l2");
     /* the checkpoint alone carries its configuration (metadata nde.config) */
     cr_assert_eq(system("cp " DIR "/burgers/checkpoint.safetensors " DIR "/alone.safetensors"), 0);
     cr_assert_eq(run(NDE " eval " DIR "/burgers/checkpoint.safetensors " DIR "/b.h5"), 0, "%s", out);
