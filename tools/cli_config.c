@@ -102,6 +102,7 @@ static const key keys[] = {
     {K("solver", "max_steps", K_SIZE, max_steps), .min = 1},
     {K("adjoint", "kind", K_CHOICE, adjoint), .choices = adjoint_names},
     {K("output", "every", K_SIZE, every), .min = 1},
+    {K("output", "every_steps", K_SIZE, every_steps)},
     {K("output", "dir", K_STRING, dir)},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])

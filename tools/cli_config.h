@@ -68,7 +68,7 @@ typedef struct cli_config {
     /* [adjoint] */
     int adjoint; /* nde_adjoint_kind */
     /* [output] */
-    size_t every;
+    size_t every, every_steps;
     char dir[CLI_STR];
 } cli_config;
 

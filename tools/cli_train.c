@@ -282,7 +282,7 @@ static nde_status write_config(const cli_config *c, const char *path)
 }
 
 /* --resume: the run's config.ini must match c in everything but the keys a continued run
- * may change ([train] epochs, [output] every and dir); NDE_OK or NDE_ERR_ARG naming the
+ * may change ([train] epochs, [output] every, every_steps and dir); NDE_OK or NDE_ERR_ARG naming the
  * first differing line. */
 static nde_status same_run(const cli_config *c, const char *path)
 {
@@ -291,6 +291,7 @@ static nde_status same_run(const cli_config *c, const char *path)
     if (cli_config_read(&old, path)) return NDE_FAIL(NDE_ERR_ARG, "--resume: cannot read %s", path);
     old.epochs = c->epochs;
     old.every = c->every;
+    old.every_steps = c->every_steps;
     memcpy(old.dir, c->dir, sizeof old.dir);
     char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
@@ -483,6 +484,7 @@ int cli_train(int argc, char **argv)
     ts.eval_every = c.ntest ? 1 : 0;
     ts.checkpoint_path = ckpt;
     ts.checkpoint_every = c.every;
+    ts.checkpoint_every_steps = c.every_steps;
     char *config_text = cli_config_text(&c); /* rebuilds the model from the checkpoint alone */
     const char *const meta[] = {"nde.config", config_text ? config_text : "", NULL};
     if (st == NDE_OK && !config_text) st = NDE_FAIL(NDE_ERR_NOMEM, "configuration text");
