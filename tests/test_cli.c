@@ -166,6 +166,13 @@ Test(cli, mlp_neural_ode, .init = setup)
          "--set data.ntrain=16 --set data.ntest=8 --set train.epochs=3 --set train.batch=8 "
          "--set model.hidden=8",
          "mse");
+    /* a hostile output folder: the JSON outputs escape it */
+    cr_assert_eq(run(NDE " train " CONFIGS "/spiral_node.ini --set data.path=" DIR "/s.h5 "
+                     "--set data.ntrain=16 --set data.ntest=8 --set train.epochs=1 "
+                     "--set train.batch=8 --out '" DIR "/q\"u\\o;te' 2>&1"), 0, "%s", out);
+    read_file(DIR "/q\"u\\o;te/summary.json", out, sizeof out);
+    cr_assert(strstr(out, "\"checkpoint\": \"" DIR "/q\\\"u\\\\o;te/checkpoint.safetensors\"") != NULL,
+              "%s", out);
 }
 
 Test(cli, help_of_every_command)
@@ -225,6 +232,8 @@ Test(cli, configuration_errors_name_file_line_and_key, .init = setup)
           (const char *const[]){"--set", "nosuch", "unknown key", NULL});
     fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set model.hidden=8,,8",
           (const char *const[]){"hidden", "8,,8", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set 'data.path=a\nb'",
+          (const char *const[]){"data", "path", "INI", NULL});
     fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set oops",
           (const char *const[]){"oops", "section.key=value", NULL});
     /* missing files: the file and the system's reason */

@@ -203,13 +203,25 @@ static const char *store(cli_config *c, const key *k, const char *value, char *w
                                                          : k->bounds & NONNEG ? " >= 0" : "");
         return why;
     }
-    case K_STRING:
-        if (!*value || strlen(value) >= CLI_STR) {
+    case K_STRING: {
+        size_t len = strlen(value);
+        if (!*value || len >= CLI_STR) {
             snprintf(why, cap, "expected a non-empty string under %d bytes", CLI_STR);
+            return why;
+        }
+        /* the value must read back from the run's config.ini as it is */
+        int bad = isspace((unsigned char)value[0]) || isspace((unsigned char)value[len - 1]);
+        for (size_t i = 0; i < len && !bad; i++)
+            bad = (unsigned char)value[i] < 0x20 ||
+                  (value[i] == ';' && i && isspace((unsigned char)value[i - 1]));
+        if (bad) {
+            snprintf(why, cap, "control characters, leading or trailing blanks and ' ;' cannot be "
+                               "stored in an INI file");
             return why;
         }
         strcpy(dest, value);
         return NULL;
+    }
     case K_CHOICE: {
         size_t len = (size_t)snprintf(why, cap, "expected one of ");
         for (int i = 0; k->choices[i]; i++) {

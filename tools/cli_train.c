@@ -343,6 +343,24 @@ static void out_dir(const cli_config *c, const char *opt, const char *config, ch
     }
 }
 
+/* s as the inside of a JSON string (quotes, backslashes and control characters escaped;
+ * truncated to fit cap). */
+static const char *json_str(const char *s, char *buf, size_t cap)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            buf[k++] = '\\', buf[k++] = (char)ch;
+        else if (ch < 0x20)
+            k += (size_t)snprintf(buf + k, cap - k, "\\u%04x", ch);
+        else
+            buf[k++] = (char)ch;
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
 static int write_summaries(const char *dir, const char *config, const cli_config *c,
                            nde_model *m, nde_trainer *tr, const run_log *lg, double seconds)
 {
@@ -353,6 +371,7 @@ static int write_summaries(const char *dir, const char *config, const cli_config
     if (isfinite(test)) snprintf(te_s, sizeof te_s, "%.9g", test);
     if (lg->epochs_run) snprintf(spe, sizeof spe, "%.4f", lg->seconds / (double)lg->epochs_run);
     snprintf(path, sizeof path, "%s/summary.json", dir);
+    char jc[8192], jd[8192];
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "nde train: cannot write %s: %s\n", path, strerror(errno));
@@ -363,9 +382,9 @@ static int write_summaries(const char *dir, const char *config, const cli_config
             "\"steps\": %zu, \"loss\": \"%s\", \"train_loss\": %s, \"metric\": \"%s\", "
             "\"test_metric\": %s, \"seconds_per_epoch\": %s, \"seconds\": %.3f, "
             "\"checkpoint\": \"%s/checkpoint.safetensors\"}\n",
-            config, cli_model_kind_name(c->kind), nde_model_n_params(m), nde_trainer_epoch(tr),
-            nde_trainer_step(tr), cli_loss_name(c->loss), tr_s, cli_loss_name(c->metric), te_s,
-            spe, seconds, dir);
+            json_str(config, jc, sizeof jc), cli_model_kind_name(c->kind), nde_model_n_params(m),
+            nde_trainer_epoch(tr), nde_trainer_step(tr), cli_loss_name(c->loss), tr_s,
+            cli_loss_name(c->metric), te_s, spe, seconds, json_str(dir, jd, sizeof jd));
     fclose(f);
     snprintf(path, sizeof path, "%s/summary.md", dir);
     f = fopen(path, "w");
@@ -624,6 +643,7 @@ int cli_eval(int argc, char **argv)
     }
     if (st == NDE_OK)
         st = predict_all(m, d.x + first_s * d.x_size, d.x_size, count, c.batch, pred, d.y_size);
+    char jc[8192], jd[8192];
     for (int k = 0; st == NDE_OK && k < 3; k++) {
         nde_loss l = loss_of(k);
         double v;
@@ -631,7 +651,8 @@ int cli_eval(int argc, char **argv)
         if (l.reduction == NDE_LOSS_SUM) v /= (double)count;
         if (st == NDE_OK)
             printf("{\"checkpoint\": \"%s\", \"data\": \"%s\", \"split\": \"%s\", \"samples\": %zu, "
-                   "\"metric\": \"%s\", \"value\": %.9g}\n", ckpt, data, splits[split], count,
+                   "\"metric\": \"%s\", \"value\": %.9g}\n", json_str(ckpt, jc, sizeof jc),
+                   json_str(data, jd, sizeof jd), splits[split], count,
                    cli_loss_name(k), v);
     }
     if (st != NDE_OK) {
