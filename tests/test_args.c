@@ -266,3 +266,40 @@ Test(args, parsing_again_starts_afresh)
         cr_assert(v.batch == 2 && v.iters == 2000);
     }
 }
+
+/* An option with .repeat may be given again: each value goes to its parser in turn. */
+typedef struct collected {
+    const char *v[4];
+    int n;
+} collected;
+
+static const char *collect(const char *value, void *dest)
+{
+    collected *c = dest;
+    if (c->n == 4) return "too many";
+    c->v[c->n++] = value;
+    return NULL;
+}
+
+Test(args, repeatable_options_collect_every_value)
+{
+    collected c = {0};
+    size_t iters = 0;
+    const nde_arg opts[] = {
+        {.name = "set", .kind = NDE_ARG_CUSTOM, .dest = &c, .parse = collect, .repeat = 1,
+         .help = "repeatable"},
+        {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &iters, .help = "not repeatable"},
+    };
+    const nde_args_spec spec = {.prog = "prog", NDE_ARGS_TABLE(opts)};
+    char *ok[] = {"prog", "--set", "a=1", "--iters", "3", "--set=b=2", "--set", "c", NULL};
+    cr_assert_eq(nde_args_parse(&spec, 8, ok, NULL), NDE_ARGS_OK);
+    cr_assert_eq(c.n, 3);
+    cr_assert_str_eq(c.v[0], "a=1");
+    cr_assert_str_eq(c.v[1], "b=2");
+    cr_assert_str_eq(c.v[2], "c");
+    cr_assert_eq(iters, 3);
+    /* the others still refuse a second value */
+    char *twice[] = {"prog", "--iters", "1", "--set", "x", "--iters", "2", NULL};
+    fflush(stderr);
+    cr_assert_eq(nde_args_parse(&spec, 7, twice, NULL), NDE_ARGS_ERROR);
+}

@@ -511,3 +511,56 @@ Test(trainer, tape_memory_cap_stops_the_run)
     nde_trainer_destroy(&tr);
     nde_model_destroy(&node);
 }
+
+/* checkpoint_meta: the strings are in every checkpoint's metadata (with newlines and
+ * quotes intact), the checkpoint still resumes, and a key of the checkpoint's own is
+ * refused with a message naming it. */
+Test(trainer, checkpoint_metadata_is_stored)
+{
+    double x[8], y[8];
+    for (int i = 0; i < 8; i++) x[i] = i / 8.0, y[i] = 2 * x[i];
+    nde_model *m;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {4}}, "mlp",
+                               NDE_INIT_TORCH, 0.0, &m));
+    nde_rng rng;
+    nde_rng_seed(&rng, 1);
+    CHECK(nde_model_init(m, &rng));
+    mkdir("trainer_meta_test_out", 0755);
+    const char *config = "[model]\nkind = \"mlp\" ; a comment\n\n[train]\nepochs = 2\n";
+    const char *const meta[] = {"nde.config", config, "user.note", "", NULL};
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = 4;
+    ts.epochs = 2;
+    ts.progress = 0;
+    ts.loss = nde_loss_mse();
+    ts.checkpoint_path = "trainer_meta_test_out/ckpt.safetensors";
+    ts.checkpoint_meta = meta;
+    nde_data d = {.n = 8, .x_size = 1, .y_size = 1, .x = x, .y = y};
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    CHECK(nde_trainer_run(tr));
+    nde_trainer_destroy(&tr);
+    nde_st_file *f;
+    CHECK(nde_st_open(ts.checkpoint_path, &f));
+    cr_assert_str_eq(nde_st_meta(f, "nde.config"), config);
+    cr_assert_str_eq(nde_st_meta(f, "user.note"), "");
+    cr_assert_not_null(nde_st_meta(f, "format"));
+    nde_st_close(&f);
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    CHECK(nde_trainer_resume(tr, ts.checkpoint_path));
+    cr_assert_eq(nde_trainer_epoch(tr), 2);
+    nde_trainer_destroy(&tr);
+    /* a clash with the checkpoint's own keys fails the save and leaves the file */
+    const char *const bad[] = {"format", "mine", NULL};
+    ts.checkpoint_meta = bad;
+    ts.epochs = 3;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    CHECK(nde_trainer_resume(tr, ts.checkpoint_path));
+    cr_assert_eq(nde_trainer_run(tr), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "'format'") != NULL, "%s", nde_last_error());
+    nde_trainer_destroy(&tr);
+    CHECK(nde_st_open(ts.checkpoint_path, &f));
+    cr_assert_str_eq(nde_st_meta(f, "nde.config"), config);
+    nde_st_close(&f);
+    nde_model_destroy(&m);
+}

@@ -1,5 +1,9 @@
 /* nde — the command-line tool.
  *
+ *   nde data PROBLEM --out FILE      generate a dataset (burgers, darcy, spiral)
+ *   nde train CONFIG                 train from an INI configuration (docs/cli.md)
+ *   nde eval CHECKPOINT DATA         test metrics of a trained checkpoint (JSON lines)
+ *   nde predict CHECKPOINT INPUT     predictions of a trained checkpoint
  *   nde info                         version, build features, methods, optimizers
  *   nde inspect FILE [DATASET]       tensors of a .safetensors checkpoint, or shape and
  *                                    statistics of a dataset (.npy, .mat, HDF5)
@@ -21,12 +25,17 @@
 #include "nde/nn.h"
 #include "nde/optim.h"
 #include "nde/safetensors.h"
+#include "cli.h"
 #include "nde_args.h"
 #include "nde_config.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: nde info\n"
+    fprintf(f, "usage: nde data burgers|darcy|spiral --out FILE [--n N] [--s S] [--seed K]\n"
+               "       nde train CONFIG [--set section.key=value ...] [--out DIR] [--resume]\n"
+               "       nde eval CHECKPOINT DATA [--split test|all]\n"
+               "       nde predict CHECKPOINT INPUT --out FILE\n"
+               "       nde info\n"
                "       nde inspect FILE [DATASET]\n"
                "       nde steps [--problem vdp|spiral|decay] [--mu X] [--method NAME]\n"
                "                 [--rtol X] [--atol X] [--t1 X]\n"
@@ -92,6 +101,9 @@ static int inspect_safetensors(const char *path)
         const char *v = nde_st_meta(f, keys[k]);
         if (v) printf("metadata %s = %s\n", keys[k], v);
     }
+    const char *config = nde_st_meta(f, "nde.config");
+    if (config) /* written by nde train: the configuration that rebuilds the model */
+        printf("metadata nde.config = (the nde train configuration):\n%s", config);
     nde_st_close(&f);
     return 0;
 }
@@ -284,6 +296,10 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "data")) return cli_data(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(argv[1], "steps")) return cmd_steps(argc - 1, argv + 1);

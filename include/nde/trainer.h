@@ -164,6 +164,10 @@ typedef struct nde_trainer_spec {
     const char *checkpoint_path; /* NULL: no checkpoints */
     size_t checkpoint_every; /* epochs (0 → 1 when a path is given) */
     size_t checkpoint_every_steps; /* also every this many steps inside epochs (0: off) */
+    /* NULL, or "key", "value", …, NULL (borrowed): string entries stored in every
+     * checkpoint's safetensors metadata (read with nde_st_meta), e.g. the configuration
+     * that rebuilds the model; keys must not be "format", "format_version" or "optim.*" */
+    const char *const *checkpoint_meta;
     const char *metrics_path;    /* JSON lines, one per epoch (NULL: none); rewritten from the
                                     checkpoint's history on resume */
     int progress;            /* -1: a progress line on stderr if it is a terminal; 0 off; 1 on */

@@ -2,6 +2,7 @@
  * file (layout in nde/checkpoint.h and docs/checkpoints.md). Loading checks every
  * tensor against the live objects first and copies only when all of them match. */
 #include "nde/checkpoint.h"
+#include "io/checkpoint_internal.h"
 #include "nde/safetensors.h"
 
 #include <math.h>
@@ -113,9 +114,21 @@ nde_status nde_checkpoint_save_extra(const char *path, const nde_params *params,
                                      const nde_train_state *ts,
                                      const nde_checkpoint_extra *extra, size_t n_extra)
 {
+    return nde_checkpoint_write(path, params, opt, ts, extra, n_extra, NULL);
+}
+
+nde_status nde_checkpoint_write(const char *path, const nde_params *params, nde_optim *opt,
+                                const nde_train_state *ts, const nde_checkpoint_extra *extra,
+                                size_t n_extra, const char *const *meta)
+{
     if (!path || !params || (n_extra && (!extra || !ts)))
         return NDE_FAIL(NDE_ERR_ARG, "nde_checkpoint_save_extra: NULL path, params, extras or ts");
     NDE_TRY(check_extras(extra, n_extra, "nde_checkpoint_save_extra"));
+    for (size_t i = 0; meta && meta[i]; i += 2)
+        if (!meta[i + 1] || !strcmp(meta[i], "format") || !strcmp(meta[i], "format_version") ||
+            !strncmp(meta[i], "optim.", 6))
+            return NDE_FAIL(NDE_ERR_ARG, "checkpoint '%s': metadata key '%s' %s", path, meta[i],
+                            meta[i + 1] ? "is the checkpoint's own" : "has no value");
     nde_st_writer *w = NULL;
     NDE_TRY(nde_st_writer_create(&w));
     uint64_t opt_step = 0;
@@ -125,6 +138,8 @@ nde_status nde_checkpoint_save_extra(const char *path, const nde_params *params,
     for (size_t i = 0; i < n_extra && st == NDE_OK; i++)
         st = nde_st_writer_add(w, extra[i].name, extra[i].dtype, extra[i].ndim, extra[i].shape,
                                extra[i].data);
+    for (size_t i = 0; meta && meta[i] && st == NDE_OK; i += 2)
+        st = nde_st_writer_meta(w, meta[i], meta[i + 1]);
     if (st == NDE_OK) st = nde_st_writer_write(w, path);
     nde_st_writer_destroy(&w);
     return st;

@@ -7,6 +7,7 @@
 
 #include "nde/checkpoint.h"
 #include "nde/safetensors.h"
+#include "io/checkpoint_internal.h"
 #include "train/trainer_internal.h"
 
 nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS])
@@ -57,8 +58,8 @@ nde_status nde_trainer_save(nde_trainer *tr)
     nde_checkpoint_extra x[X_COUNT];
     const size_t k = extras(x, pos, acc, perm, n, with_perm(tr), tr->hist, tr->epoch);
     const nde_train_state ts = {.step = tr->step, .rng = tr->rng};
-    nde_status st = nde_checkpoint_save_extra(tr->spec.checkpoint_path, nde_model_params(tr->model),
-                                              tr->optim, &ts, x, k);
+    nde_status st = nde_checkpoint_write(tr->spec.checkpoint_path, nde_model_params(tr->model),
+                                         tr->optim, &ts, x, k, tr->spec.checkpoint_meta);
     nde_free(perm);
     return st;
 }

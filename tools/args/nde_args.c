@@ -290,7 +290,7 @@ int nde_args_parse(const nde_args_spec *spec, int argc, char **argv, int *first_
             rc = fail(spec, "unknown option -%c", c);
             goto done;
         }
-        if (seen[i]) {
+        if (seen[i] && !spec->opts[i].repeat) {
             rc = fail(spec, "--%s given twice", spec->opts[i].name);
             goto done;
         }

@@ -70,6 +70,9 @@ typedef struct nde_arg {
     /* shown as "(default ...)" instead of the value in dest; "" shows none (the default
      * of NDE_ARG_CUSTOM and of NULL strings) */
     const char *default_text;
+    /* non-zero: the option may be given more than once (each value is stored in turn;
+     * an NDE_ARG_CUSTOM parser can collect them, e.g. `nde train --set`) */
+    int repeat;
 } nde_arg;
 
 typedef struct nde_args_spec {

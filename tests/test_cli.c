@@ -1,0 +1,314 @@
+/* The nde front door (tools/nde: data, train, eval, predict) as a new user runs it, at
+ * tiny sizes: the data → train → eval flow for Burgers (FNO-1D), Darcy (FNO-2D, MgNO) and
+ * an MLP neural ODE; eval agrees with the trainer's own last test metric; predict writes
+ * the targets' shape; --help of every command; configuration errors name the file, the
+ * line and the key; missing files name the file and the system's reason; --resume
+ * continues bit-exactly. */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "nde/io.h"
+#include "nde/safetensors.h"
+
+#define NDE NDE_CLI_EXE
+#define CONFIGS NDE_SOURCE_ROOT "/examples/configs"
+#define DIR "cli_test_out"
+
+static char out[1 << 16];
+
+/* Run cmd (stdout and, when `both`, stderr captured into out); its exit code. */
+static int run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "cannot run %s", cmd);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int runf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int runf(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return run(cmd);
+}
+
+static void setup(void)
+{
+    cr_assert_eq(system("rm -rf " DIR " && mkdir -p " DIR), 0);
+}
+
+/* The number after "key": in a JSON text. */
+static double json_number(const char *text, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(text, pat);
+    cr_assert_not_null(p, "no %s in %s", key, text);
+    return strtod(p + strlen(pat), NULL);
+}
+
+static void read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* train CONFIG with `sets` into DIR/name, then eval: the eval's value of `metric` equals
+ * the trainer's final test metric in summary.json (two separate code paths). */
+static void flow(const char *config, const char *data, const char *name, const char *sets,
+                 const char *metric)
+{
+    int rc = runf(NDE " train " CONFIGS "/%s --set data.path=%s %s --out " DIR "/%s 2>&1",
+                  config, data, sets, name);
+    cr_assert_eq(rc, 0, "train %s: %s", config, out);
+    char path[512], summary[4096];
+    snprintf(path, sizeof path, DIR "/%s/summary.json", name);
+    read_file(path, summary, sizeof summary);
+    double trained = json_number(summary, "test_metric");
+    cr_assert(isfinite(trained), "%s", summary);
+    snprintf(path, sizeof path, DIR "/%s/summary.md", name);
+    read_file(path, out, sizeof out);
+    cr_assert(strstr(out, "# nde train") != NULL, "%s", out);
+    rc = runf(NDE " eval " DIR "/%s/checkpoint.safetensors %s", name, data);
+    cr_assert_eq(rc, 0, "eval: %s", out);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"metric\": \"%s\"", metric);
+    const char *line = strstr(out, pat);
+    cr_assert_not_null(line, "%s", out);
+    double evald = json_number(line, "value");
+    cr_assert(fabs(evald - trained) <= 1e-8 * fabs(trained), "eval %.12g, trainer %.12g", evald,
+              trained);
+    cr_assert_eq(strstr(out, "\"metric\"") != NULL && strstr(out, "\"samples\"") != NULL, 1);
+}
+
+Test(cli, burgers_data_train_eval_predict, .init = setup)
+{
+    cr_assert_eq(run(NDE " data burgers --n 30 --s 64 --out " DIR "/b.h5 2>&1"), 0, "%s", out);
+    nde_array a = {0};
+    cr_assert_eq(nde_h5_read(DIR "/b.h5", "u", 2, &a), NDE_OK);
+    cr_assert(a.shape[0] == 30 && a.shape[1] == 64);
+    nde_array_free(&a);
+    flow("burgers_fno.ini", DIR "/b.h5", "burgers",
+         "--set data.ntrain=20 --set data.ntest=10 --set data.subsample=1 --set train.epochs=2 "
+         "--set train.batch=5 --set model.width=8 --set model.modes=4",
+         "rel_l2");
+    /* an FNO as the vector field of a neural ODE on the same data (u(1) from u(0)) */
+    flow("burgers_fno.ini", DIR "/b.h5", "fno_node",
+         "--set model.kind=fno_node --set data.ntrain=20 --set data.ntest=10 "
+         "--set data.subsample=1 --set train.epochs=1 --set train.batch=5 --set model.width=4 "
+         "--set model.modes=4 --set solver.method=rk4 --set solver.h0=0.25",
+         "rel_l2");
+    /* the checkpoint alone carries its configuration (metadata nde.config) */
+    cr_assert_eq(system("cp " DIR "/burgers/checkpoint.safetensors " DIR "/alone.safetensors"), 0);
+    cr_assert_eq(run(NDE " eval " DIR "/burgers/checkpoint.safetensors " DIR "/b.h5"), 0, "%s", out);
+    char first[4096];
+    const char *split = strstr(out, "\"split\"");
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(split, "\n"), split);
+    cr_assert_eq(run(NDE " eval " DIR "/alone.safetensors " DIR "/b.h5"), 0, "%s", out);
+    split = strstr(out, "\"split\"");
+    cr_assert(strlen(first) > 40 && !strncmp(split, first, strlen(first)), "%s vs %s", split, first);
+    /* predictions in the targets' layout */
+    cr_assert_eq(run(NDE " predict " DIR "/burgers/checkpoint.safetensors " DIR "/b.h5 --out " DIR
+                     "/pred.npy 2>&1"), 0, "%s", out);
+    cr_assert_eq(nde_npy_read(DIR "/pred_u.npy", 2, &a), NDE_OK, "%s", nde_last_error());
+    cr_assert(a.shape[0] == 30 && a.shape[1] == 64);
+    nde_array_free(&a);
+    /* a .npy data family works as well */
+    cr_assert_eq(run(NDE " data burgers --n 12 --s 32 --out " DIR "/b.npy 2>&1"), 0, "%s", out);
+    cr_assert_eq(nde_npy_read(DIR "/b_a.npy", 2, &a), NDE_OK);
+    cr_assert(a.shape[0] == 12 && a.shape[1] == 32);
+    nde_array_free(&a);
+}
+
+Test(cli, darcy_fno_and_mgno, .init = setup)
+{
+    cr_assert_eq(run(NDE " data darcy --n 16 --s 17 --out " DIR "/d.h5 2>&1"), 0, "%s", out);
+    const char *sets = "--set data.ntrain=12 --set data.ntest=4 --set train.epochs=2 "
+                       "--set train.batch=4 --set model.width=6 --set model.modes=4";
+    flow("darcy_fno.ini", DIR "/d.h5", "dfno", sets, "rel_l2");
+    char mg[512]; /* one-cycle over the 6 steps rather than 2 epochs */
+    snprintf(mg, sizeof mg, "%s --set schedule.per=step", sets);
+    flow("darcy_mgno.ini", DIR "/d.h5", "dmgno", mg, "rel_l2");
+    /* the config's scalar normalizer was resolved and stored for eval */
+    read_file(DIR "/dmgno/config.ini", out, sizeof out);
+    cr_assert(strstr(out, "normalize = scalar") != NULL && strstr(out, "x_scale = 0\n") == NULL,
+              "%s", out);
+}
+
+Test(cli, mlp_neural_ode, .init = setup)
+{
+    cr_assert_eq(run(NDE " data spiral --n 24 --out " DIR "/s.h5 2>&1"), 0, "%s", out);
+    nde_array y = {0};
+    cr_assert_eq(nde_h5_read(DIR "/s.h5", "y", 3, &y), NDE_OK);
+    cr_assert(y.shape[0] == 24 && y.shape[1] == 10 && y.shape[2] == 2);
+    nde_array x = {0};
+    cr_assert_eq(nde_h5_read(DIR "/s.h5", "x", 2, &x), NDE_OK);
+    for (size_t i = 0; i < 24; i++) /* the first saved state is the initial state */
+        cr_assert(y.data[i * 20] == x.data[2 * i] && y.data[i * 20 + 1] == x.data[2 * i + 1]);
+    nde_array_free(&x);
+    nde_array_free(&y);
+    flow("spiral_node.ini", DIR "/s.h5", "spiral",
+         "--set data.ntrain=16 --set data.ntest=8 --set train.epochs=3 --set train.batch=8 "
+         "--set model.hidden=8",
+         "mse");
+    /* a hostile output folder: the JSON outputs escape it */
+    cr_assert_eq(run(NDE " train " CONFIGS "/spiral_node.ini --set data.path=" DIR "/s.h5 "
+                     "--set data.ntrain=16 --set data.ntest=8 --set train.epochs=1 "
+                     "--set train.batch=8 --out '" DIR "/q\"u\\o;te' 2>&1"), 0, "%s", out);
+    read_file(DIR "/q\"u\\o;te/summary.json", out, sizeof out);
+    cr_assert(strstr(out, "\"checkpoint\": \"" DIR "/q\\\"u\\\\o;te/checkpoint.safetensors\"") != NULL,
+              "%s", out);
+}
+
+Test(cli, help_of_every_command)
+{
+    const char *cmds[] = {"data", "train", "eval", "predict", "info", "inspect", "steps"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        cr_assert_eq(runf(NDE " %s --help 2>/dev/null", cmds[i]), 0, "%s", cmds[i]);
+        char usage[64];
+        snprintf(usage, sizeof usage, "usage: nde %s", cmds[i]);
+        cr_assert(strncmp(out, usage, strlen(usage)) == 0, "%s: %s", cmds[i], out);
+    }
+    cr_assert_eq(run(NDE " --help"), 0);
+    cr_assert(strstr(out, "nde train CONFIG") != NULL, "%s", out);
+}
+
+/* Run a failing command: its exit code, and stderr holds every string of want[]. */
+static void fails(int code, const char *cmd, const char *const *want)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1 >/dev/null", cmd);
+    int rc = run(full);
+    cr_assert_eq(rc, code, "%s: exit %d: %s", cmd, rc, out);
+    for (int i = 0; want[i]; i++)
+        cr_assert(strstr(out, want[i]) != NULL, "%s: '%s' not in: %s", cmd, want[i], out);
+}
+
+Test(cli, configuration_errors_name_file_line_and_key, .init = setup)
+{
+    FILE *f = fopen(DIR "/bad.ini", "w");
+    cr_assert_not_null(f);
+    fprintf(f, "; comment\n[model]\nkind = fno1d\nwidht = 3\n");
+    fclose(f);
+    fails(2, NDE " train " DIR "/bad.ini",
+          (const char *const[]){DIR "/bad.ini:4:", "widht", "unknown key", NULL});
+    f = fopen(DIR "/bad.ini", "w");
+    fprintf(f, "[train]\n\nepochs = 10x\n");
+    fclose(f);
+    fails(2, NDE " train " DIR "/bad.ini",
+          (const char *const[]){DIR "/bad.ini:3:", "epochs", "10x", "bad value", NULL});
+    f = fopen(DIR "/bad.ini", "w");
+    fprintf(f, "[optim]\nlr = nan\n");
+    fclose(f);
+    fails(2, NDE " train " DIR "/bad.ini", (const char *const[]){"bad.ini:2:", "lr", NULL});
+    f = fopen(DIR "/bad.ini", "w");
+    fprintf(f, "[optimizer]\nlr = 1\n");
+    fclose(f);
+    fails(2, NDE " train " DIR "/bad.ini",
+          (const char *const[]){"bad.ini:2:", "unknown section [optimizer]", NULL});
+    f = fopen(DIR "/bad.ini", "w");
+    fprintf(f, "[optim]\nkind = adamx\n");
+    fclose(f);
+    fails(2, NDE " train " DIR "/bad.ini", (const char *const[]){"bad.ini:2:", "adamx", NULL});
+    /* --set goes through the same checks */
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set train.batch=0",
+          (const char *const[]){"--set", "batch", "bad value", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set model.nosuch=1",
+          (const char *const[]){"--set", "nosuch", "unknown key", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set model.hidden=8,,8",
+          (const char *const[]){"hidden", "8,,8", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set 'data.path=a\nb'",
+          (const char *const[]){"data", "path", "INI", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set oops",
+          (const char *const[]){"oops", "section.key=value", NULL});
+    /* missing files: the file and the system's reason */
+    fails(2, NDE " train " DIR "/nosuch.ini",
+          (const char *const[]){DIR "/nosuch.ini", "No such file or directory", NULL});
+    fails(1, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/nosuch.h5 --out " DIR
+             "/x", (const char *const[]){DIR "/nosuch.h5", "No such file or directory", NULL});
+    fails(1, NDE " eval " DIR "/nosuch.safetensors " DIR "/b.h5",
+          (const char *const[]){DIR "/nosuch.safetensors", "No such file or directory", NULL});
+    fails(2, NDE " data burgers", (const char *const[]){"--out", NULL});
+    fails(2, NDE " data heat --out x.h5", (const char *const[]){"heat", NULL});
+    fails(2, NDE " data burgers --n 0 --out x.h5", (const char *const[]){"--n", NULL});
+    fails(2, NDE " train", (const char *const[]){"expected", NULL});
+}
+
+/* The tensors of two checkpoints are equal bit for bit (the metrics history holds wall
+ * times and is skipped). */
+static void same_tensors(const char *p, const char *q)
+{
+    nde_st_file *a, *b;
+    cr_assert_eq(nde_st_open(p, &a), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_st_open(q, &b), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_st_n_tensors(a), nde_st_n_tensors(b));
+    size_t compared = 0;
+    for (size_t i = 0; i < nde_st_n_tensors(a); i++) {
+        const nde_st_tensor *t = nde_st_tensor_at(a, i), *u = nde_st_find(b, t->name);
+        cr_assert_not_null(u, "%s missing", t->name);
+        if (!strcmp(t->name, "train.history")) continue;
+        cr_assert_eq(t->nbytes, u->nbytes, "%s", t->name);
+        cr_assert(memcmp(t->data, u->data, t->nbytes) == 0, "%s differs", t->name);
+        compared++;
+    }
+    cr_assert_gt(compared, 5);
+    nde_st_close(&a);
+    nde_st_close(&b);
+}
+
+Test(cli, resume_continues_bit_exactly, .init = setup)
+{
+    cr_assert_eq(run(NDE " data burgers --n 24 --s 32 --out " DIR "/b.h5 2>&1"), 0, "%s", out);
+    const char *cfg = NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 "
+                      "--set data.ntrain=16 --set data.ntest=8 --set data.subsample=1 "
+                      "--set train.batch=4 --set model.width=8 --set model.modes=4 "
+                      "--set schedule.period=1";
+    cr_assert_eq(runf("%s --set train.epochs=3 --out " DIR "/whole 2>&1", cfg), 0, "%s", out);
+    cr_assert_eq(runf("%s --set train.epochs=1 --out " DIR "/parts 2>&1", cfg), 0, "%s", out);
+    cr_assert_eq(runf("%s --set train.epochs=3 --out " DIR "/parts --resume 2>&1", cfg), 0, "%s",
+                 out);
+    cr_assert(strstr(out, "resumed") != NULL, "%s", out);
+    same_tensors(DIR "/whole/checkpoint.safetensors", DIR "/parts/checkpoint.safetensors");
+    /* the metrics file holds every epoch once */
+    read_file(DIR "/parts/metrics.jsonl", out, sizeof out);
+    cr_assert(strstr(out, "\"epoch\": 3") != NULL && strstr(out, "\"epoch\": 4") == NULL, "%s",
+              out);
+    /* --resume with another configuration names the first difference */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --set train.epochs=4 --set optim.lr=0.5 --out " DIR "/parts --resume",
+             cfg);
+    fails(1, cmd, (const char *const[]){"another configuration", "[optim]", "lr = 0.5", NULL});
+    /* --resume without a checkpoint names it */
+    fails(1, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 --out " DIR
+             "/none --resume", (const char *const[]){DIR "/none/checkpoint.safetensors", NULL});
+}
+
+/* Every shipped configuration parses (the run then stops at the missing data file). */
+Test(cli, every_example_configuration_parses, .init = setup)
+{
+    const char *names[] = {"burgers_fno", "burgers_fno_paper", "darcy_fno", "darcy_fno_paper",
+                           "darcy_mgno", "spiral_node"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, NDE " train " CONFIGS "/%s.ini --set data.path=" DIR
+                 "/absent.h5 --out " DIR "/absent", names[i]);
+        fails(1, cmd, (const char *const[]){DIR "/absent.h5", "No such file", NULL});
+    }
+    cr_assert_eq(runf("ls " CONFIGS "/*.ini | wc -l"), 0);
+    cr_assert_eq(atoi(out), (int)(sizeof names / sizeof names[0]), "a config is not listed: %s", out);
+}

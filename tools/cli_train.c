@@ -1,0 +1,722 @@
+/* `nde train`, `nde eval` and `nde predict`: a model built from a configuration
+ * (cli_config.h), trained by the library's trainer, and rebuilt from the config.ini that
+ * training writes beside its checkpoint. */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_config.h"
+#include "nde/checkpoint.h"
+#include "nde/nde.h"
+#include "nde/safetensors.h"
+#include "nde_args.h"
+
+/* ---- data ---- */
+
+/* Samples of one file after subsampling: x (count, x_size), y (count, y_size). The grid
+ * (operators) or state dimension (neural ODEs) is read from the data. */
+typedef struct dataset {
+    size_t count, x_size, y_size;
+    size_t n[2];   /* operators: grid points per axis (n[1] 0 in 1-D) */
+    size_t dim;    /* neural ODEs: state dimension */
+    int y_ndim;    /* rank of y per file (for predict) */
+    size_t y_shape[3];
+    double *x, *y;
+} dataset;
+
+static void dataset_free(dataset *d)
+{
+    nde_free(d->x);
+    nde_free(d->y);
+    memset(d, 0, sizeof *d);
+}
+
+static int grid_ndim(const cli_config *c)
+{
+    return c->kind == CLI_FNO2D || c->kind == CLI_MGNO ? 2 : c->kind == CLI_MLP_NODE ? 0 : 1;
+}
+
+/* dst (count, s[, s]) ← every r-th point of src (count, S[, S]) (numpy's a[:, ::r]). */
+static double *subsample(const nde_array *a, int gd, size_t r, size_t *s)
+{
+    const size_t count = a->shape[0], S = a->shape[1];
+    *s = (S + r - 1) / r;
+    const size_t per = gd == 2 ? *s * *s : *s;
+    double *out = nde_alloc_array(count * per, sizeof *out);
+    if (!out) return NULL;
+    for (size_t k = 0; k < count; k++)
+        for (size_t i = 0; i < (gd == 2 ? *s : 1); i++)
+            for (size_t j = 0; j < *s; j++) {
+                size_t src = gd == 2 ? (k * S + i * r) * S + j * r : k * S + j * r;
+                out[k * per + i * *s + j] = a->data[src];
+            }
+    return out;
+}
+
+static nde_status shape_error(const char *path, const char *name, const nde_array *a,
+                              const char *expected)
+{
+    char got[128] = "(";
+    for (int d = 0; d < a->ndim; d++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), d ? ", %zu" : "%zu", a->shape[d]);
+    strcat(got, ")");
+    return NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset %s has shape %s, expected %s", path, name, got,
+                    expected);
+}
+
+/* Read x (and y unless x_only) from path as the configuration's model expects. */
+static nde_status dataset_read(const cli_config *c, const char *path, int x_only, dataset *d)
+{
+    memset(d, 0, sizeof *d);
+    nde_array xa = {0}, ya = {0};
+    nde_status st = cli_dataset_read(path, c->x, &xa);
+    if (st == NDE_OK && !x_only) st = cli_dataset_read(path, c->y, &ya);
+    const int gd = grid_ndim(c);
+    if (st == NDE_OK) {
+        if (gd == 0 && xa.ndim != 2)
+            st = shape_error(path, c->x, &xa, "(samples, dim)");
+        else if (gd == 1 && xa.ndim != 2)
+            st = shape_error(path, c->x, &xa, "(samples, S)");
+        else if (gd == 2 && (xa.ndim != 3 || xa.shape[1] != xa.shape[2]))
+            st = shape_error(path, c->x, &xa, "(samples, S, S)");
+    }
+    if (st == NDE_OK && !x_only) {
+        int same = ya.ndim == xa.ndim;
+        for (int k = 0; same && k < xa.ndim; k++) same = ya.shape[k] == xa.shape[k];
+        if (gd == 0 && c->output == NDE_NODE_TRAJECTORY &&
+            !(ya.ndim == 3 && ya.shape[0] == xa.shape[0] && ya.shape[1] == c->nt &&
+              ya.shape[2] == xa.shape[1])) {
+            char e[128];
+            snprintf(e, sizeof e, "(%zu, %zu, %zu): [node] nt states of every sample", xa.shape[0],
+                     c->nt, xa.shape[1]);
+            st = shape_error(path, c->y, &ya, e);
+        } else if (!(gd == 0 && c->output == NDE_NODE_TRAJECTORY) && !same) {
+            st = shape_error(path, c->y, &ya, "the shape of x");
+        }
+    }
+    if (st == NDE_OK) {
+        d->count = xa.shape[0];
+        if (gd == 0) {
+            d->dim = xa.shape[1];
+            d->x_size = d->dim;
+            d->y_size = c->output == NDE_NODE_TRAJECTORY ? c->nt * d->dim : d->dim;
+            d->x = xa.data, xa.data = NULL;
+            d->y = ya.data, ya.data = NULL;
+            d->y_ndim = c->output == NDE_NODE_TRAJECTORY ? 3 : 2;
+            d->y_shape[0] = d->count, d->y_shape[1] = c->output == NDE_NODE_TRAJECTORY ? c->nt : d->dim;
+            d->y_shape[2] = d->dim;
+        } else {
+            size_t s;
+            d->x = subsample(&xa, gd, c->subsample, &s);
+            if (d->x && !x_only) d->y = subsample(&ya, gd, c->subsample, &s);
+            if (!d->x || (!x_only && !d->y)) st = NDE_FAIL(NDE_ERR_NOMEM, "%s", path);
+            d->n[0] = s, d->n[1] = gd == 2 ? s : 0;
+            d->x_size = d->y_size = gd == 2 ? s * s : s;
+            d->y_ndim = gd + 1;
+            d->y_shape[0] = d->count, d->y_shape[1] = s, d->y_shape[2] = s;
+        }
+    }
+    nde_array_free(&xa);
+    nde_array_free(&ya);
+    if (st != NDE_OK) dataset_free(d);
+    return st;
+}
+
+/* x ← (x − shift) / scale over count·x_size values (normalize = scalar). */
+static void normalize_x(const cli_config *c, dataset *d)
+{
+    if (c->normalize != 1) return;
+    for (size_t i = 0; i < d->count * d->x_size; i++) d->x[i] = (d->x[i] - c->x_shift) / c->x_scale;
+}
+
+/* The mean and standard deviation of the first ntrain inputs (normalize = scalar and no
+ * x_scale given); a constant input keeps scale 1. */
+static void fit_normalizer(cli_config *c, const dataset *d)
+{
+    if (c->normalize != 1 || c->x_scale > 0) return;
+    const size_t n = c->ntrain * d->x_size;
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++) mean += d->x[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++) var += (d->x[i] - mean) * (d->x[i] - mean);
+    double sd = sqrt(var / (double)n);
+    c->x_shift = mean;
+    c->x_scale = sd > 0 ? sd : 1.0;
+}
+
+/* ---- model ---- */
+
+static nde_status fno_create(nde_ctx *ctx, const cli_config *c, int nd, const size_t *n,
+                             size_t max_batch, nde_model **m)
+{
+    nde_fno_spec sp = nd == 2 ? nde_fno2d_darcy_spec() : nde_fno1d_burgers_spec();
+    sp.width = c->width;
+    sp.n_modes[0] = c->modes;
+    if (nd == 2) sp.n_modes[1] = c->modes;
+    sp.n_layers = c->layers;
+    sp.n_proj_hidden = c->proj_hidden ? 1 : 0;
+    sp.proj_hidden[0] = c->proj_hidden;
+    sp.padding = c->padding;
+    /* a team of threads splits each batch; each runs a single-threaded BLAS */
+    if (c->threads > 1) openblas_set_num_threads(1);
+    return nde_model_fno_create(ctx, &sp, n, max_batch, c->threads, m);
+}
+
+static nde_status node_wrap(nde_ctx *ctx, const cli_config *c, nde_model *field, nde_model **m)
+{
+    double *ts = malloc(c->nt * sizeof *ts);
+    if (!ts) {
+        nde_model_destroy(&field);
+        return NDE_FAIL(NDE_ERR_NOMEM, "save times");
+    }
+    for (size_t k = 0; k < c->nt; k++) ts[k] = c->t1 * (double)k / (double)(c->nt - 1);
+    nde_node_spec ns = {.solver = nde_solver_defaults(c->method), .ts = ts, .nt = c->nt,
+                        .output = (nde_node_output)c->output};
+    ns.solver.rtol = c->rtol;
+    ns.solver.atol = c->atol;
+    ns.solver.h0 = c->h0;
+    ns.solver.max_steps = c->max_steps;
+    ns.solver.tape = (nde_tape)c->tape;
+    nde_adjoint_opts ao = nde_adjoint_defaults(NULL, (nde_adjoint_kind)c->adjoint);
+    ns.adjoint = &ao;
+    nde_status st = nde_model_node_create(ctx, field, &ns, m);
+    free(ts);
+    return st;
+}
+
+/* The configuration's model for data d, θ drawn from rng. */
+static nde_status model_create(nde_ctx *ctx, const cli_config *c, const dataset *d,
+                               size_t max_batch, nde_model **m)
+{
+    *m = NULL;
+    switch ((cli_model_kind)c->kind) {
+    case CLI_FNO1D: return fno_create(ctx, c, 1, d->n, max_batch, m);
+    case CLI_FNO2D: return fno_create(ctx, c, 2, d->n, max_batch, m);
+    case CLI_MGNO: {
+        nde_mgno_spec sp = nde_mgno_darcy_spec(d->n[0]);
+        sp.width = c->width;
+        sp.n_layers = c->layers;
+        if (c->levels) {
+            if (c->levels > NDE_MGNO_MAX_LEVELS)
+                return NDE_FAIL(NDE_ERR_ARG, "[model] levels %zu: at most %d", c->levels,
+                                NDE_MGNO_MAX_LEVELS);
+            sp.levels = (int)c->levels;
+        }
+        while (sp.levels > 1 && (d->n[0] + (1u << (sp.levels - 1)) - 1) >> (sp.levels - 1) < 2) {
+            sp.levels--; /* the coarsest level keeps >= 2 points */
+            sp.pre[sp.levels - 1] = 2;
+        }
+        return nde_model_mgno_create(&sp, "mgno", max_batch, m);
+    }
+    case CLI_MLP_NODE: {
+        nde_mlp_spec sp = {.in = d->dim, .out = d->dim, .act = c->act};
+        for (size_t k = 0; k < CLI_MAX_HIDDEN && c->hidden[k]; k++) sp.hidden[k] = c->hidden[k];
+        nde_model *f;
+        NDE_TRY(nde_model_mlp_create(&sp, "field", NDE_INIT_TORCH, 0.0, &f));
+        return node_wrap(ctx, c, f, m);
+    }
+    case CLI_FNO_NODE: {
+        nde_model *f;
+        NDE_TRY(fno_create(ctx, c, 1, d->n, max_batch, &f));
+        return node_wrap(ctx, c, f, m);
+    }
+    }
+    return NDE_FAIL(NDE_ERR_ARG, "unknown model kind %d", c->kind);
+}
+
+static nde_loss loss_of(int which)
+{
+    return which == CLI_LOSS_MSE ? nde_loss_mse() : which == CLI_LOSS_L1 ? nde_loss_l1()
+                                                                          : nde_loss_rel_l2();
+}
+
+/* ---- train ---- */
+
+typedef struct run_log {
+    double seconds;
+    size_t epochs_run;
+} run_log;
+
+static int print_epoch(const nde_train_info *info, void *user)
+{
+    run_log *lg = user;
+    lg->seconds += info->seconds;
+    lg->epochs_run++;
+    fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
+            info->epochs, info->lr, info->train_loss, info->test_metric, info->seconds);
+    return 0;
+}
+
+static const char *collect_set(const char *value, void *dest)
+{
+    struct sets {
+        const char *v[256];
+        size_t n;
+    } *s = dest;
+    if (s->n == 256) return "at most 256 --set options";
+    s->v[s->n++] = value;
+    return NULL;
+}
+
+/* Write c as INI to path atomically. */
+static nde_status write_config(const cli_config *c, const char *path)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return NDE_FAIL(NDE_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "; the resolved configuration of this run (nde train); nde eval and nde predict\n"
+               "; rebuild the model from it\n");
+    cli_config_write(c, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return NDE_FAIL(NDE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return NDE_OK;
+}
+
+/* --resume: the run's config.ini must match c in everything but the keys a continued run
+ * may change ([train] epochs, [output] every, every_steps and dir); NDE_OK or NDE_ERR_ARG naming the
+ * first differing line. */
+static nde_status same_run(const cli_config *c, const char *path)
+{
+    cli_config old;
+    cli_config_defaults(&old);
+    if (cli_config_read(&old, path)) return NDE_FAIL(NDE_ERR_ARG, "--resume: cannot read %s", path);
+    old.epochs = c->epochs;
+    old.every = c->every;
+    old.every_steps = c->every_steps;
+    memcpy(old.dir, c->dir, sizeof old.dir);
+    char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
+    if (fa) cli_config_write(&old, fa);
+    if (fb) cli_config_write(c, fb);
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    nde_status st = NDE_OK;
+    if (!a || !b) {
+        st = NDE_FAIL(NDE_ERR_NOMEM, "--resume: comparing configurations");
+    } else if (strcmp(a, b)) {
+        size_t i = 0, line = 0;
+        while (a[i] == b[i]) i++;
+        while (i > 0 && a[i - 1] != '\n') i--;
+        const char *sect = NULL;
+        for (size_t j = 0; j < i; j++)
+            if (a[j] == '[' && (j == 0 || a[j - 1] == '\n')) sect = a + j;
+        line = strcspn(a + i, "\n");
+        st = NDE_FAIL(NDE_ERR_ARG, "--resume: %s was written by another configuration: %.*s "
+                      "'%.*s' there, '%.*s' now (only [train] epochs may change)", path,
+                      sect ? (int)strcspn(sect, "\n") : 0, sect ? sect : "", (int)line, a + i,
+                      (int)strcspn(b + i, "\n"), b + i);
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* out dir from --out, [output] dir, or out/<config's name without .ini>. */
+static void out_dir(const cli_config *c, const char *opt, const char *config, char *buf, size_t cap)
+{
+    if (opt) {
+        snprintf(buf, cap, "%s", opt);
+    } else if (*c->dir) {
+        snprintf(buf, cap, "%s", c->dir);
+    } else {
+        const char *base = strrchr(config, '/');
+        base = base ? base + 1 : config;
+        size_t len = strlen(base);
+        if (len > 4 && !strcmp(base + len - 4, ".ini")) len -= 4;
+        snprintf(buf, cap, "out/%.*s", (int)len, base);
+    }
+}
+
+/* s as the inside of a JSON string (quotes, backslashes and control characters escaped;
+ * truncated to fit cap). */
+static const char *json_str(const char *s, char *buf, size_t cap)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            buf[k++] = '\\', buf[k++] = (char)ch;
+        else if (ch < 0x20)
+            k += (size_t)snprintf(buf + k, cap - k, "\\u%04x", ch);
+        else
+            buf[k++] = (char)ch;
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+static int write_summaries(const char *dir, const char *config, const cli_config *c,
+                           nde_model *m, nde_trainer *tr, const run_log *lg, double seconds)
+{
+    char path[4200];
+    const double train = nde_trainer_train_loss(tr), test = nde_trainer_test_metric(tr);
+    char tr_s[64] = "null", te_s[64] = "null", spe[64] = "null";
+    if (isfinite(train)) snprintf(tr_s, sizeof tr_s, "%.9g", train);
+    if (isfinite(test)) snprintf(te_s, sizeof te_s, "%.9g", test);
+    if (lg->epochs_run) snprintf(spe, sizeof spe, "%.4f", lg->seconds / (double)lg->epochs_run);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char jc[8192], jd[8192];
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "nde train: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    fprintf(f,
+            "{\"config\": \"%s\", \"model\": \"%s\", \"params\": %zu, \"epochs\": %zu, "
+            "\"steps\": %zu, \"loss\": \"%s\", \"train_loss\": %s, \"metric\": \"%s\", "
+            "\"test_metric\": %s, \"seconds_per_epoch\": %s, \"seconds\": %.3f, "
+            "\"checkpoint\": \"%s/checkpoint.safetensors\"}\n",
+            json_str(config, jc, sizeof jc), cli_model_kind_name(c->kind), nde_model_n_params(m),
+            nde_trainer_epoch(tr), nde_trainer_step(tr), cli_loss_name(c->loss), tr_s,
+            cli_loss_name(c->metric), te_s, spe, seconds, json_str(dir, jd, sizeof jd));
+    fclose(f);
+    snprintf(path, sizeof path, "%s/summary.md", dir);
+    f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "nde train: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    fprintf(f,
+            "# nde train: %s\n\n"
+            "| | |\n|---|---|\n"
+            "| model | %s, %zu parameters |\n"
+            "| data | %s (%zu train, %zu test) |\n"
+            "| epochs | %zu (%zu steps) |\n"
+            "| final train %s | %s |\n"
+            "| final test %s | %s |\n"
+            "| seconds per epoch | %s |\n\n"
+            "Files: `config.ini` (the resolved configuration), `checkpoint.safetensors`, "
+            "`metrics.jsonl` (one line per epoch), `summary.json`.\n",
+            config, cli_model_kind_name(c->kind), nde_model_n_params(m), c->path, c->ntrain,
+            c->ntest, nde_trainer_epoch(tr), nde_trainer_step(tr), cli_loss_name(c->loss), tr_s,
+            cli_loss_name(c->metric), te_s, spe);
+    fclose(f);
+    return 0;
+}
+
+int cli_train(int argc, char **argv)
+{
+    struct sets {
+        const char *v[256];
+        size_t n;
+    } sets = {0};
+    const char *out = NULL;
+    int resume = 0;
+    const nde_arg opts[] = {
+        {.name = "set", .kind = NDE_ARG_CUSTOM, .dest = &sets, .parse = collect_set,
+         .metavar = "SECTION.KEY=VALUE", .repeat = 1,
+         .help = "override a key of the configuration (repeatable)"},
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &out, .metavar = "DIR",
+         .default_text = "[output] dir, else out/<CONFIG without .ini>", .help = "output folder"},
+        {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &resume,
+         .help = "continue from DIR/checkpoint.safetensors (same configuration;\n"
+                 "train.epochs may grow)"},
+    };
+    const nde_args_spec spec = {
+        .prog = "nde train", .synopsis = "CONFIG [--set section.key=value ...] [--out DIR] [--resume]",
+        .about = "Trains the model a configuration (INI, docs/cli.md) describes through the\n"
+                 "library's trainer. Writes to DIR: config.ini (resolved), checkpoint.safetensors\n"
+                 "(every [output] every epochs), metrics.jsonl, summary.json, summary.md.",
+        NDE_ARGS_TABLE(opts), .min_positional = 1, .max_positional = 1};
+    int first;
+    int rc = nde_args_parse(&spec, argc, argv, &first);
+    if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
+    const char *config = argv[first];
+    cli_config c;
+    cli_config_defaults(&c);
+    if (cli_config_read(&c, config)) return 2;
+    for (size_t i = 0; i < sets.n; i++)
+        if (cli_config_set(&c, sets.v[i], "--set")) return 2;
+    if (cli_config_check(&c, config)) return 2;
+
+    char dir[2048], ckpt[2200], metrics[2200], cfg[2200];
+    out_dir(&c, out, config, dir, sizeof dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", dir);
+    snprintf(cfg, sizeof cfg, "%s/config.ini", dir);
+    if (resume && !file_exists(ckpt)) {
+        fprintf(stderr, "nde train: --resume: cannot open %s: %s\n", ckpt, strerror(errno));
+        return 1;
+    }
+
+    dataset d = {0};
+    nde_ctx *ctx = NULL;
+    nde_model *m = NULL;
+    nde_trainer *tr = NULL;
+    run_log lg = {0};
+    const double t0 = nde_wall_seconds();
+    nde_status st = dataset_read(&c, c.path, 0, &d);
+    if (st == NDE_OK && d.count < c.ntrain + c.ntest)
+        st = NDE_FAIL(NDE_ERR_SHAPE, "%s holds %zu samples; [data] ntrain %zu + ntest %zu needed",
+                      c.path, d.count, c.ntrain, c.ntest);
+    if (st == NDE_OK) {
+        fit_normalizer(&c, &d);
+        normalize_x(&c, &d);
+        st = resume ? same_run(&c, cfg) : nde_mkdir_p(dir);
+    }
+    if (st == NDE_OK) st = write_config(&c, cfg);
+    if (st == NDE_OK) st = nde_ctx_create(&ctx);
+    if (st == NDE_OK) st = model_create(ctx, &c, &d, c.batch, &m);
+    nde_rng rng;
+    nde_rng_seed(&rng, c.seed);
+    if (st == NDE_OK) st = nde_model_init(m, &rng);
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = c.batch;
+    ts.epochs = c.epochs;
+    ts.steps_per_epoch = c.steps_per_epoch;
+    ts.sampling = (nde_sampling)c.sampling;
+    ts.use_rng = 1; /* the data order continues the init's generator */
+    ts.rng = rng;
+    ts.optim = nde_optim_defaults(c.optim);
+    ts.optim.lr = c.lr;
+    ts.optim.weight_decay = c.weight_decay;
+    uint64_t horizon = c.sched_steps ? c.sched_steps
+                       : c.per_step  ? (uint64_t)c.epochs *
+                                          (c.steps_per_epoch ? c.steps_per_epoch
+                                                             : (c.ntrain + c.batch - 1) / c.batch)
+                                     : (uint64_t)c.epochs;
+    ts.schedule = (nde_schedule){.kind = (nde_schedule_kind)c.schedule, .v0 = c.lr, .v1 = c.v1,
+                                 .steps = horizon, .warmup = c.warmup, .gamma = c.gamma,
+                                 .period = c.period, .pct_start = c.pct_start,
+                                 .div_factor = c.div_factor,
+                                 .final_div_factor = c.final_div_factor};
+    ts.schedule_per_step = c.per_step;
+    ts.clip_grad_norm = c.clip_grad_norm;
+    ts.loss = loss_of(c.loss);
+    ts.eval = loss_of(c.metric);
+    ts.eval_every = c.ntest ? 1 : 0;
+    ts.checkpoint_path = ckpt;
+    ts.checkpoint_every = c.every;
+    ts.checkpoint_every_steps = c.every_steps;
+    char *config_text = cli_config_text(&c); /* rebuilds the model from the checkpoint alone */
+    const char *const meta[] = {"nde.config", config_text ? config_text : "", NULL};
+    if (st == NDE_OK && !config_text) st = NDE_FAIL(NDE_ERR_NOMEM, "configuration text");
+    ts.checkpoint_meta = meta;
+    ts.metrics_path = metrics;
+    ts.name = "nde train";
+    ts.on_epoch = print_epoch;
+    ts.user = &lg;
+    nde_data train = {.n = c.ntrain, .x_size = d.x_size, .y_size = d.y_size, .x = d.x, .y = d.y};
+    const size_t t_first = d.count - c.ntest;
+    nde_data test = {.n = c.ntest, .x_size = d.x_size, .y_size = d.y_size,
+                     .x = d.x ? d.x + t_first * d.x_size : NULL,
+                     .y = d.y ? d.y + t_first * d.y_size : NULL};
+    if (st == NDE_OK) st = nde_trainer_create(m, &train, c.ntest ? &test : NULL, &ts, &tr);
+    if (st == NDE_OK && resume) {
+        st = nde_trainer_resume(tr, ckpt);
+        if (st == NDE_OK)
+            fprintf(stderr, "nde train: resumed from %s after epoch %zu\n", ckpt,
+                    nde_trainer_epoch(tr));
+    }
+    if (st == NDE_OK)
+        fprintf(stderr, "nde train: %s, %zu parameters, %zu train / %zu test samples, %zu epochs "
+                        "→ %s\n", cli_model_kind_name(c.kind), nde_model_n_params(m), c.ntrain,
+                c.ntest, c.epochs, dir);
+    if (st == NDE_OK) st = nde_trainer_run(tr);
+    rc = 0;
+    if (st != NDE_OK) {
+        fprintf(stderr, "nde train: %s\n", nde_last_error());
+        rc = 1;
+    } else {
+        rc = write_summaries(dir, config, &c, m, tr, &lg, nde_wall_seconds() - t0);
+        if (!rc) printf("%s/checkpoint.safetensors\n", dir);
+    }
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+    dataset_free(&d);
+    free(config_text);
+    return rc;
+}
+
+/* ---- eval and predict: the model from config.ini beside the checkpoint ---- */
+
+static int load_run_config(const char *prog, const char *ckpt, cli_config *c)
+{
+    FILE *f = fopen(ckpt, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, ckpt, strerror(errno));
+        return 1;
+    }
+    fclose(f);
+    cli_config_defaults(c);
+    /* the configuration nde train stored in the checkpoint, else config.ini beside it */
+    nde_st_file *st = NULL;
+    if (nde_st_open(ckpt, &st) != NDE_OK) {
+        fprintf(stderr, "%s: %s\n", prog, nde_last_error());
+        return 1;
+    }
+    const char *text = nde_st_meta(st, "nde.config");
+    int rc;
+    if (text) {
+        char label[4200];
+        snprintf(label, sizeof label, "%s:nde.config", ckpt);
+        rc = cli_config_read_string(c, text, label);
+    } else {
+        char cfg[4200];
+        const char *slash = strrchr(ckpt, '/');
+        if (slash)
+            snprintf(cfg, sizeof cfg, "%.*s/config.ini", (int)(slash - ckpt), ckpt);
+        else
+            snprintf(cfg, sizeof cfg, "config.ini");
+        rc = cli_config_read(c, cfg);
+    }
+    nde_st_close(&st);
+    return rc ? 1 : 0;
+}
+
+/* The model of c for data d with the checkpoint's θ. */
+static nde_status model_load(nde_ctx *ctx, const cli_config *c, const dataset *d, const char *ckpt,
+                             nde_model **m)
+{
+    NDE_TRY(model_create(ctx, c, d, c->batch, m));
+    nde_status st = nde_checkpoint_load(ckpt, nde_model_params(*m), NULL, NULL);
+    if (st == NDE_OK) st = nde_model_set_training(*m, 0);
+    if (st != NDE_OK) nde_model_destroy(m);
+    return st;
+}
+
+/* pred (count, y_size) = model(x) in batches of at most `batch`. */
+static nde_status predict_all(nde_model *m, const double *x, size_t x_size, size_t count,
+                              size_t batch, double *pred, size_t y_size)
+{
+    for (size_t b = 0; b < count; b += batch) {
+        size_t k = count - b < batch ? count - b : batch;
+        NDE_TRY(nde_model_forward(m, x + b * x_size, pred + b * y_size, k));
+    }
+    return NDE_OK;
+}
+
+int cli_eval(int argc, char **argv)
+{
+    static const char *const splits[] = {"test", "all", NULL};
+    int split = 0;
+    const nde_arg opts[] = {
+        {.name = "split", .kind = NDE_ARG_CHOICE, .dest = &split, .choices = splits,
+         .help = "the last [data] ntest samples of DATA, or all of them"},
+    };
+    const nde_args_spec spec = {
+        .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all]",
+        .about = "Evaluates a checkpoint of nde train (its model rebuilt from config.ini beside\n"
+                 "it) on DATA and prints one JSON line per metric (rel_l2, mse, l1) on stdout.",
+        NDE_ARGS_TABLE(opts), .min_positional = 2, .max_positional = 2};
+    int first;
+    int rc = nde_args_parse(&spec, argc, argv, &first);
+    if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
+    const char *ckpt = argv[first], *data = argv[first + 1];
+    cli_config c;
+    if (load_run_config("nde eval", ckpt, &c)) return 1;
+    dataset d = {0};
+    nde_ctx *ctx = NULL;
+    nde_model *m = NULL;
+    double *pred = NULL;
+    nde_status st = dataset_read(&c, data, 0, &d);
+    if (st == NDE_OK) normalize_x(&c, &d);
+    size_t first_s = 0, count = d.count;
+    if (st == NDE_OK && split == 0) {
+        if (!c.ntest || d.count < c.ntest)
+            st = NDE_FAIL(NDE_ERR_SHAPE, "%s holds %zu samples, the test split is the last %zu "
+                          "(use --split all)", data, d.count, c.ntest);
+        first_s = d.count - c.ntest, count = c.ntest;
+    }
+    if (st == NDE_OK) st = nde_ctx_create(&ctx);
+    if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, &m);
+    if (st == NDE_OK) {
+        pred = nde_alloc_array(count * d.y_size, sizeof *pred);
+        if (!pred) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions");
+    }
+    if (st == NDE_OK)
+        st = predict_all(m, d.x + first_s * d.x_size, d.x_size, count, c.batch, pred, d.y_size);
+    char jc[8192], jd[8192];
+    for (int k = 0; st == NDE_OK && k < 3; k++) {
+        nde_loss l = loss_of(k);
+        double v;
+        st = l.fn(l.ctx, pred, d.y + first_s * d.y_size, NULL, count, d.y_size, &v);
+        if (l.reduction == NDE_LOSS_SUM) v /= (double)count;
+        if (st == NDE_OK)
+            printf("{\"checkpoint\": \"%s\", \"data\": \"%s\", \"split\": \"%s\", \"samples\": %zu, "
+                   "\"metric\": \"%s\", \"value\": %.9g}\n", json_str(ckpt, jc, sizeof jc),
+                   json_str(data, jd, sizeof jd), splits[split], count,
+                   cli_loss_name(k), v);
+    }
+    if (st != NDE_OK) {
+        fprintf(stderr, "nde eval: %s\n", nde_last_error());
+        rc = 1;
+    }
+    nde_free(pred);
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+    dataset_free(&d);
+    return rc;
+}
+
+int cli_predict(int argc, char **argv)
+{
+    const char *out = NULL;
+    const nde_arg opts[] = {
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &out, .metavar = "FILE",
+         .help = "where to write the predictions (.h5, .mat or .npy)"},
+    };
+    const nde_args_spec spec = {
+        .prog = "nde predict", .synopsis = "CHECKPOINT INPUT --out FILE",
+        .about = "Runs a checkpoint of nde train on every sample of the input dataset ([data] x\n"
+                 "of its config.ini) in INPUT and writes the predictions as dataset [data] y,\n"
+                 "shaped as the targets are (e.g. a → u, coeff → sol).",
+        NDE_ARGS_TABLE(opts), .min_positional = 2, .max_positional = 2};
+    int first;
+    int rc = nde_args_parse(&spec, argc, argv, &first);
+    if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
+    if (!out) {
+        fprintf(stderr, "nde predict: --out FILE is required (try --help)\n");
+        return 2;
+    }
+    const char *ckpt = argv[first], *input = argv[first + 1];
+    cli_config c;
+    if (load_run_config("nde predict", ckpt, &c)) return 1;
+    dataset d = {0};
+    nde_ctx *ctx = NULL;
+    nde_model *m = NULL;
+    double *pred = NULL;
+    nde_status st = dataset_read(&c, input, 1, &d);
+    if (st == NDE_OK) normalize_x(&c, &d);
+    if (st == NDE_OK) st = nde_ctx_create(&ctx);
+    if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, &m);
+    if (st == NDE_OK) {
+        pred = nde_alloc_array(d.count * d.y_size, sizeof *pred);
+        if (!pred) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions");
+    }
+    if (st == NDE_OK) st = predict_all(m, d.x, d.x_size, d.count, c.batch, pred, d.y_size);
+    if (st == NDE_OK) {
+        const char *names[1] = {c.y};
+        const size_t(*shape)[3] = (const size_t(*)[3])d.y_shape;
+        const double *data[1] = {pred};
+        st = cli_datasets_write(out, 1, names, &d.y_ndim, shape, data);
+    }
+    if (st != NDE_OK) {
+        fprintf(stderr, "nde predict: %s\n", nde_last_error());
+        rc = 1;
+    } else {
+        fprintf(stderr, "nde predict: wrote %zu predictions to %s\n", d.count, out);
+    }
+    nde_free(pred);
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+    dataset_free(&d);
+    return rc;
+}
