@@ -199,16 +199,28 @@ void nde_kern_softplus_backward(const double *x, const double *dy, double *dx, s
  * (vector) erfc whatever its position, the array length or the kernel, so gelu(z) has
  * the same bits from all three and from any slice of an array. Copying through local
  * blocks also leaves the loops free of aliasing between the caller's arrays. */
-enum { GELU_BLOCK = 8 };
+enum { GELU_BLOCK = 32 };
 
 static const double inv_sqrt2 = 0.707106781186547524400844362105;
 static const double inv_sqrt_2pi = 0.398942280401432677939946059934;
 
-/* zb (GELU_BLOCK) ← m values of z, zero-padded. */
+/* zb (GELU_BLOCK) ← m values of z, zero-padded. Full blocks (all but the tail) copy a
+ * constant size, which compiles to a few vector moves instead of a memcpy call. */
 static inline void gelu_load(const double *z, size_t m, double *zb)
 {
+    if (m == GELU_BLOCK) {
+        memcpy(zb, z, GELU_BLOCK * sizeof *z);
+        return;
+    }
     for (size_t j = 0; j < GELU_BLOCK; j++) zb[j] = 0.0;
     memcpy(zb, z, m * sizeof *z);
+}
+
+/* dst (m) ← the first m values of a block (constant-size copy for a full block). */
+static inline void gelu_store(double *dst, const double *b, size_t m)
+{
+    if (m == GELU_BLOCK) memcpy(dst, b, GELU_BLOCK * sizeof *b);
+    else memcpy(dst, b, m * sizeof *b);
 }
 
 /* cb = Φ(zb), the one erfc loop. "unroll 1" keeps the block loops loops: GCC vectorizes
@@ -236,7 +248,7 @@ void nde_kern_gelu(const double *z, double *y, size_t n)
         gelu_load(z + i, m, zb);
         gelu_cdf_block(zb, cb);
         for (size_t j = 0; j < GELU_BLOCK; j++) cb[j] *= zb[j];
-        memcpy(y + i, cb, m * sizeof *y);
+        gelu_store(y + i, cb, m);
     }
 }
 
@@ -250,8 +262,8 @@ void nde_kern_gelu_with_grad(const double *z, double *y, double *dydz, size_t n)
         gelu_cdf_block(zb, cb);
         gelu_grad_block(zb, cb, gb);
         for (size_t j = 0; j < GELU_BLOCK; j++) cb[j] *= zb[j];
-        memcpy(y + i, cb, m * sizeof *y);
-        memcpy(dydz + i, gb, m * sizeof *dydz);
+        gelu_store(y + i, cb, m);
+        gelu_store(dydz + i, gb, m);
     }
 }
 
