@@ -1,0 +1,80 @@
+/* Hostile input (issue 12): every case a hostile user tried runs here through the public
+ * tools, exactly as typed, under `ulimit -v 4000000` (4 GB of address space) and
+ * `timeout 20`: each must end with a clear message and a non-zero exit code, never a
+ * crash, a hang, a multi-GB allocation or a silent success. docs/reliability.md lists
+ * the cases and their outcomes. */
+#include <criterion/criterion.h>
+
+#include "nde/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Run `cmd` through sh under the limits, with stderr merged into stdout; its output goes
+ * to out (cap bytes), its exit code is returned (−1 if it did not exit normally). */
+static int limited(const char *cmd, char *out, size_t cap)
+{
+    static char full[8192];
+    snprintf(full, sizeof full, "ulimit -v 4000000; timeout 20 %s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    cr_assert_not_null(p, "cannot run %s", full);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A fresh directory under /tmp, its name in dir (cap bytes). */
+static void temp_dir(char *dir, size_t cap)
+{
+    snprintf(dir, cap, "/tmp/nde_hostile_XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+#ifdef NDE_SPIRAL_EXE
+/* `--out` paths that would end a single-quoted gnuplot string, with a `system` call after
+ * it: the plot is written under that literal path and no command ever runs. */
+Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) cr_skip_test("gnuplot not installed");
+    char dir[64], cmd[2048], path[1024];
+    static char out[1 << 16];
+    temp_dir(dir, sizeof dir);
+    const char *outs[3] = {"x'; system \"touch PWNED\"; set output 'y",
+                           "a\nsystem \"touch PWNED\"\nb\\",
+                           "q\"; system 'touch PWNED'; set output \"@ARG0"};
+    for (int k = 0; k < 3; k++) {
+        /* the path goes in through an environment variable: no shell quoting to get wrong */
+        setenv("NDE_HOSTILE_OUT", outs[k], 1);
+        cr_assert_eq(chdir(dir), 0); /* this test's own process (Criterion forks per test) */
+        snprintf(cmd, sizeof cmd, "%s --iters 2 --print-every 1 --out \"$NDE_HOSTILE_OUT\"",
+                 NDE_SPIRAL_EXE);
+        int code = limited(cmd, out, sizeof out);
+        cr_assert_eq(code, 0, "%s (out %s): exit %d\n%s", cmd, outs[k], code, out);
+        snprintf(path, sizeof path, "%s/PWNED", dir);
+        cr_assert(!exists(path), "--out '%s' ran a command through gnuplot", outs[k]);
+        snprintf(path, sizeof path, "%s/%s/spiral.png", dir, outs[k]);
+        cr_assert(exists(path), "no plot at %s:\n%s", path, out);
+    }
+    unsetenv("NDE_HOSTILE_OUT");
+    remove_dir(dir);
+}
+#endif
+
