@@ -28,6 +28,18 @@ static int limited(const char *cmd, char *out, size_t cap)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* `cmd` fails cleanly: exit code in [1, 123] (124 is timeout's, above 128 a signal) and
+ * its output holds every one of the NULL-terminated words. */
+static void fails_with(const char *cmd, const char *const *words)
+{
+    static char out[1 << 16];
+    int code = limited(cmd, out, sizeof out);
+    cr_assert(code >= 1 && code <= 123, "%s: exit code %d (expected a clean failure):\n%s", cmd,
+              code, out);
+    for (int i = 0; words[i]; i++)
+        cr_assert(strstr(out, words[i]) != NULL, "%s: message lacks '%s':\n%s", cmd, words[i], out);
+}
+
 static int exists(const char *path)
 {
     struct stat st;
@@ -46,6 +58,14 @@ static void remove_dir(const char *dir)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "cannot write %s", path);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
 }
 
 #ifdef NDE_SPIRAL_EXE
@@ -74,6 +94,49 @@ Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
         cr_assert(exists(path), "no plot at %s:\n%s", path, out);
     }
     unsetenv("NDE_HOSTILE_OUT");
+    remove_dir(dir);
+}
+#endif
+
+/* Numbers on the command line are parsed whole and range-checked (tools/args): a negative
+ * count no longer wraps to 2^64 iterations, a typo is no longer silently ignored. */
+Test(hostile, command_line_numbers_and_names_are_strict)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s steps --t1 -1", NDE_CLI_EXE);
+    fails_with(cmd, (const char *const[]){"--t1", "-1", NULL});
+#ifdef NDE_STIFF_EXE
+    snprintf(cmd, sizeof cmd, "%s --iters -3", NDE_STIFF_EXE);
+    fails_with(cmd, (const char *const[]){"--iters", "-3", NULL});
+    snprintf(cmd, sizeof cmd, "%s --seed x", NDE_STIFF_EXE);
+    fails_with(cmd, (const char *const[]){"--seed", "x", NULL});
+    snprintf(cmd, sizeof cmd, "%s --iters 2x", NDE_STIFF_EXE);
+    fails_with(cmd, (const char *const[]){"--iters", "2x", NULL});
+#endif
+#ifdef NDE_BENCH_OPTIM_EXE
+    snprintf(cmd, sizeof cmd, "%s --only adamm", NDE_BENCH_OPTIM_EXE);
+    fails_with(cmd, (const char *const[]){"--only", "adamm", NULL});
+#endif
+}
+
+#ifdef NDE_BURGERS_EXE
+/* `--n 0` divided the grid size by zero (SIGFPE) once data came from a file; and a file
+ * with fewer columns than --n is refused rather than subsampled by zero. */
+Test(hostile, burgers_grid_size_zero_and_empty_data)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/FILE.h5", dir);
+    const double v[1] = {0.0};
+    cr_assert_eq(nde_h5_write(path, "a", 2, (const size_t[]){12, 0}, v, 0), NDE_OK, "%s",
+                 nde_last_error());
+    cr_assert_eq(nde_h5_write(path, "u", 2, (const size_t[]){12, 0}, v, 1), NDE_OK, "%s",
+                 nde_last_error());
+    snprintf(cmd, sizeof cmd, "%s --n 0 --data %s --out %s/o", NDE_BURGERS_EXE, path, dir);
+    fails_with(cmd, (const char *const[]){"--n", "0", NULL});
+    snprintf(cmd, sizeof cmd, "%s --n 8 --ntrain 4 --ntest 4 --batch 4 --data %s --out %s/o",
+             NDE_BURGERS_EXE, path, dir);
+    fails_with(cmd, (const char *const[]){"(12, 0)", "multiple of 8", NULL});
     remove_dir(dir);
 }
 #endif

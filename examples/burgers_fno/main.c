@@ -140,7 +140,7 @@ static void load_data(nde_ctx *ctx, const opts *o, double **a, double **u)
         CHECK(nde_dataset_read(o->data ? o->data : o->data_a, o->a_name, 2, &aa));
         CHECK(nde_dataset_read(o->data ? o->data : o->data_u, o->u_name, 2, &uu));
         size_t rows = aa.shape[0], cols = aa.shape[1];
-        if (uu.shape[0] != rows || uu.shape[1] != cols || rows < total || cols % o->n) {
+        if (uu.shape[0] != rows || uu.shape[1] != cols || rows < total || cols < o->n || cols % o->n) {
             fprintf(stderr, "data: a (%zu, %zu), u (%zu, %zu): need >= %zu rows and S a multiple of %zu\n",
                     rows, cols, uu.shape[0], uu.shape[1], total, o->n);
             exit(2);
