@@ -141,3 +141,54 @@ Test(hostile, burgers_grid_size_zero_and_empty_data)
 }
 #endif
 
+/* A version-1.0 .npy header with `dict` (padded to 64 bytes) followed by `data_len` zero
+ * bytes of data. */
+static void write_npy(const char *path, const char *dict, size_t data_len)
+{
+    unsigned char buf[512] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    const size_t hlen = (strlen(dict) + 1 + 10 + 63) / 64 * 64 - 10;
+    cr_assert(10 + hlen + data_len <= sizeof buf);
+    buf[8] = (unsigned char)(hlen & 0xff);
+    buf[9] = (unsigned char)(hlen >> 8);
+    memset(buf + 10, ' ', hlen);
+    memcpy(buf + 10, dict, strlen(dict));
+    buf[10 + hlen - 1] = '\n';
+    memset(buf + 10 + hlen, 0, data_len);
+    write_file(path, buf, 10 + hlen + data_len);
+}
+
+/* .npy headers are checked against the bytes present before anything is allocated: a
+ * 144-byte file claiming 250 million doubles, a bad dtype, trailing bytes; and failures to
+ * open say why. */
+Test(hostile, npy_header_claims_are_checked_against_the_file)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/huge.npy", dir);
+    write_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (250000000,), }", 16);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_size, 144);
+    snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"huge.npy", "2000000000 bytes", "holds 16", "truncated",
+                                          NULL});
+    snprintf(path, sizeof path, "%s/junk.npy", dir);
+    write_npy(path, "{'descr': '<f8junk', 'fortran_order': False, 'shape': (2,), }", 16);
+    snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"junk.npy", "'<f8junk' is not supported", NULL});
+    snprintf(path, sizeof path, "%s/trailing.npy", dir);
+    write_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 17);
+    snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"trailing.npy", "holds 17", "trailing bytes", NULL});
+    /* the same file without the extra byte is read */
+    write_npy(path, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16);
+    static char out[4096];
+    cr_assert_eq(limited(cmd, out, sizeof out), 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s inspect %s/missing.npy", NDE_CLI_EXE, dir);
+    fails_with(cmd, (const char *const[]){"missing.npy", "No such file or directory", NULL});
+    snprintf(path, sizeof path, "%s/dir.npy", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"dir.npy", "is a directory", NULL});
+    remove_dir(dir);
+}

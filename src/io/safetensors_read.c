@@ -4,6 +4,7 @@
  * of its README and the checks of its Rust reader: contiguous, hole-free buffer,
  * header at most 100 MB). */
 #include "io/safetensors_internal.h"
+#include "io/dataset_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -260,28 +261,23 @@ nde_status nde_st_open(const char *path, nde_st_file **f)
 {
     if (!f || !path) return NDE_FAIL(NDE_ERR_ARG, "nde_st_open: NULL argument");
     *f = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NDE_FAIL(NDE_ERR_IO, "safetensors: cannot open '%s': %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        return NDE_FAIL(NDE_ERR_IO, "safetensors: cannot size '%s'", path);
-    }
-    unsigned char *buf = nde_alloc((size_t)size);
+    FILE *fp;
+    size_t size;
+    NDE_TRY(io_open_read(path, "a .safetensors file", &fp, &size));
+    unsigned char *buf = nde_alloc(size);
     if (!buf) {
         fclose(fp);
         return NDE_ERR_NOMEM;
     }
-    size_t got = size ? fread(buf, 1, (size_t)size, fp) : 0;
+    size_t got = size ? fread(buf, 1, size, fp) : 0;
     int err = ferror(fp);
     fclose(fp);
-    if (got != (size_t)size || err) {
+    if (got != size || err) {
         nde_free(buf);
-        return NDE_FAIL(NDE_ERR_IO, "safetensors: short read of '%s' (%zu of %ld bytes)", path, got,
+        return NDE_FAIL(NDE_ERR_IO, "safetensors: short read of '%s' (%zu of %zu bytes)", path, got,
                         size);
     }
-    return parse_image(buf, (size_t)size, path, f);
+    return parse_image(buf, size, path, f);
 }
 
 size_t nde_st_n_tensors(const nde_st_file *f) { return f ? f->n : 0; }
