@@ -5,11 +5,13 @@
  * the cases and their outcomes. */
 #include <criterion/criterion.h>
 
+#include "nde/idx.h"
 #include "nde/io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,5 +192,47 @@ Test(hostile, npy_header_claims_are_checked_against_the_file)
     cr_assert_eq(mkdir(path, 0700), 0);
     snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
     fails_with(cmd, (const char *const[]){"dir.npy", "is a directory", NULL});
+    remove_dir(dir);
+}
+
+/* Address space of this test's own process capped at `bytes` (Criterion forks per test). */
+static void cap_address_space(rlim_t bytes)
+{
+    struct rlimit lim = {.rlim_cur = bytes, .rlim_max = bytes};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+}
+
+/* IDX headers are checked against the data that can really be read, plain or gzip: a
+ * 40-byte gzip file claiming 2.7M×28×28 images (2.1 GB) fails as truncated with the
+ * counts, allocating at most twice what it holds. */
+Test(hostile, idx_header_claims_are_bounded_by_the_data_present)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    /* magic 00 00 08 03, dims 2700000 (0x002932e0), 28, 28, then 4 pixel bytes */
+    const char *header = "\\0\\0\\010\\003\\0\\051\\062\\340\\0\\0\\0\\034\\0\\0\\0\\034\\1\\2\\3\\4";
+    snprintf(cmd, sizeof cmd, "printf '%s' | gzip -9 -c > %s/train-images-idx3-ubyte.gz && "
+             "printf '%s' > %s/plain-idx3-ubyte", header, dir, header, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_lt(st.st_size, 64, "%s: %lld bytes", path, (long long)st.st_size);
+#ifdef NDE_FASHION_EXE
+    snprintf(cmd, sizeof cmd, "%s --data %s --train-eval 16 --steps 1 --no-plot --out %s/o",
+             NDE_FASHION_EXE, dir, dir);
+    fails_with(cmd, (const char *const[]){"train-images-idx3-ubyte.gz", "holds 4", "truncated",
+                                          NULL});
+#endif
+    /* through the reader itself, with 256 MB of address space: no room for the claim */
+    cap_address_space((rlim_t)256 << 20);
+    for (int k = 0; k < 2; k++) {
+        if (k) snprintf(path, sizeof path, "%s/plain-idx3-ubyte", dir);
+        nde_idx *x = NULL;
+        cr_assert_eq(nde_idx_read(path, 0, &x), NDE_ERR_FORMAT, "%s", nde_last_error());
+        cr_assert_null(x);
+        cr_assert(strstr(nde_last_error(), "claims 2116800000 bytes") &&
+                  strstr(nde_last_error(), "holds 4 (truncated)"), "%s", nde_last_error());
+    }
     remove_dir(dir);
 }
