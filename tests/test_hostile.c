@@ -16,6 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef NDE_TEST_HDF5
+#include <hdf5.h>
+#endif
+
 /* Run `cmd` through sh under the limits, with stderr merged into stdout; its output goes
  * to out (cap bytes), its exit code is returned (−1 if it did not exit normally). */
 static int limited(const char *cmd, char *out, size_t cap)
@@ -236,3 +240,90 @@ Test(hostile, idx_header_claims_are_bounded_by_the_data_present)
     }
     remove_dir(dir);
 }
+
+#ifdef NDE_TEST_HDF5
+/* Replace the MATLAB_class attribute of dataset `name` in an existing file by `count`
+ * copies of the fixed-length string `value`. */
+static void set_matlab_class(const char *path, const char *name, const char *value, int count)
+{
+    hid_t file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert_geq(file, 0);
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    if (H5Aexists(ds, "MATLAB_class") > 0) cr_assert_geq(H5Adelete(ds, "MATLAB_class"), 0);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, strlen(value));
+    const hsize_t n = (hsize_t)count;
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t at = H5Acreate2(ds, "MATLAB_class", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(at, 0);
+    char buf[256];
+    for (int i = 0; i < count; i++) memcpy(buf + i * strlen(value), value, strlen(value));
+    cr_assert_geq(H5Awrite(at, type, buf), 0);
+    H5Aclose(at);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Dclose(ds);
+    H5Fclose(file);
+}
+
+/* A valid .mat file whose MATLAB_class holds 16 copies of "double": HDF5 would write 112
+ * bytes into the reader's 32-byte buffer. Now refused, naming the attribute. */
+Test(hostile, mat_class_attribute_with_many_strings)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/class16.mat", dir);
+    const double v[4] = {1, 2, 3, 4};
+    cr_assert_eq(nde_mat_write(path, "a", 2, (const size_t[]){2, 2}, v, 0), NDE_OK, "%s",
+                 nde_last_error());
+    set_matlab_class(path, "a", "double", 1);
+    snprintf(cmd, sizeof cmd, "%s inspect %s a", NDE_CLI_EXE, path);
+    static char out[4096];
+    cr_assert_eq(limited(cmd, out, sizeof out), 0, "one string is fine: %s", out);
+    set_matlab_class(path, "a", "double", 16);
+    fails_with(cmd, (const char *const[]){"class16.mat", "MATLAB_class", "16 values", NULL});
+    nde_array a;
+    cr_assert_eq(nde_mat_read(path, "a", 0, &a), NDE_ERR_FORMAT);
+    cr_assert_null(a.data);
+    remove_dir(dir);
+}
+
+/* A tiny HDF5 file whose dataset claims 250 million doubles that were never stored
+ * (contiguous, and chunked): refused before anything is allocated or read. */
+Test(hostile, hdf5_dataset_storage_is_checked_before_reading)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/claims.h5", dir);
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(file, 0);
+    const hsize_t n = 250000000, chunk = 1000;
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t ds = H5Dcreate2(file, "contiguous", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                          H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    H5Dclose(ds);
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(plist, 1, &chunk);
+    ds = H5Dcreate2(file, "chunked", H5T_IEEE_F64LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    cr_assert_geq(ds, 0);
+    H5Dclose(ds);
+    H5Pclose(plist);
+    H5Sclose(space);
+    H5Fclose(file);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_lt(st.st_size, 1 << 16);
+    snprintf(cmd, sizeof cmd, "%s inspect %s contiguous", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"claims.h5", "'contiguous'", "0 bytes stored", NULL});
+    snprintf(cmd, sizeof cmd, "%s inspect %s chunked", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"claims.h5", "'chunked'", "2000000000 bytes from 0 stored",
+                                          NULL});
+    cap_address_space((rlim_t)1 << 30); /* the reader itself, with 1 GB: no room for the claim */
+    nde_array a;
+    cr_assert_eq(nde_h5_read(path, "contiguous", 0, &a), NDE_ERR_FORMAT, "%s", nde_last_error());
+    cr_assert_eq(nde_h5_read(path, "chunked", 0, &a), NDE_ERR_FORMAT, "%s", nde_last_error());
+    remove_dir(dir);
+}
+#endif
