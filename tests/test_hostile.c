@@ -8,6 +8,7 @@
 #include "nde/idx.h"
 #include "nde/io.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,3 +328,55 @@ Test(hostile, hdf5_dataset_storage_is_checked_before_reading)
     remove_dir(dir);
 }
 #endif
+
+/* A safetensors file of n one-byte U8 tensors "t000000", …; with dup, the last one takes
+ * the first one's name. */
+static void write_many_tensors(const char *path, size_t n, int dup)
+{
+    enum { entry = 96 }; /* bytes reserved per entry, more than it takes */
+    char *hdr = malloc(n * entry + 16);
+    cr_assert_not_null(hdr);
+    size_t len = 0;
+    hdr[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        const int w = snprintf(hdr + len, entry,
+                               "%s\"t%06zu\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%zu,%zu]}",
+                               i ? "," : "", dup && i == n - 1 ? (size_t)0 : i, i, i + 1);
+        cr_assert(w > 0 && w < entry);
+        len += (size_t)w;
+    }
+    hdr[len++] = '}';
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    unsigned char hl[8];
+    for (int b = 0; b < 8; b++) hl[b] = (unsigned char)((uint64_t)len >> (8 * b));
+    cr_assert_eq(fwrite(hl, 1, 8, f), 8);
+    cr_assert_eq(fwrite(hdr, 1, len, f), len);
+    for (size_t i = 0; i < n; i++) fputc((int)(i & 0xff), f);
+    cr_assert_eq(fclose(f), 0);
+    free(hdr);
+}
+
+/* 100k entries (a 6 MB header) took 21 s with a quadratic duplicate-name check, so 200k
+ * would take about 80 s; now they load well within the time limit, and a duplicate among
+ * them is still found. A directory given as a .safetensors file says so. */
+Test(hostile, safetensors_with_200k_entries_and_a_directory)
+{
+    char dir[64], cmd[2048], path[600];
+    static char out[1 << 16];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/many.safetensors", dir);
+    write_many_tensors(path, 200000, 0);
+    snprintf(cmd, sizeof cmd, "%s inspect %s | tail -n 2", NDE_CLI_EXE, path);
+    cr_assert_eq(limited(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "t199999") && strstr(out, "200000 elements"), "%s", out);
+    snprintf(path, sizeof path, "%s/dup.safetensors", dir);
+    write_many_tensors(path, 200000, 1);
+    snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"dup.safetensors", "duplicate tensor 't000000'", NULL});
+    snprintf(path, sizeof path, "%s/dir.safetensors", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(cmd, sizeof cmd, "%s inspect %s", NDE_CLI_EXE, path);
+    fails_with(cmd, (const char *const[]){"dir.safetensors", "is a directory", NULL});
+    remove_dir(dir);
+}
