@@ -380,3 +380,53 @@ Test(hostile, safetensors_with_200k_entries_and_a_directory)
     fails_with(cmd, (const char *const[]){"dir.safetensors", "is a directory", NULL});
     remove_dir(dir);
 }
+
+#ifdef NDE_BURGERS_EXE
+/* A corrupted Burgers cache is named, with what is wrong, and regenerated. */
+Test(hostile, burgers_corrupted_cache_is_named_and_regenerated)
+{
+    char dir[64], cmd[2048], path[600];
+    static char out[1 << 16];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/cache", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/cache/burgers_n64_solve64_steps200_nu0.1_seed0_count12_a.npy",
+             dir);
+    write_file(path, "junk", 4);
+    snprintf(cmd, sizeof cmd, "%s --n 64 --ntrain 8 --ntest 4 --batch 4 --epochs 1 --cache %s/cache "
+             "--out %s/o", NDE_BURGERS_EXE, dir, dir);
+    cr_assert_eq(limited(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "burgers_n64_solve64_steps200_nu0.1_seed0_count12_{a,u}.npy is "
+                          "unreadable") && strstr(out, "bad magic") &&
+              strstr(out, "regenerating it"), "%s", out);
+    cr_assert_eq(limited(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(!strstr(out, "unreadable"), "not regenerated: %s", out);
+    remove_dir(dir);
+}
+#endif
+
+#ifdef NDE_DARCY_EXE
+/* A corrupted data cache names the cache file and the fix; an array of non-square fields
+ * says what is wrong with its shape (it said "got rank 3"). */
+Test(hostile, darcy_corrupted_cache_and_non_square_data)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/cache", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/cache/darcy_s32_n12_seed1.h5", dir);
+    write_file(path, "\x89HDF\r\n\x1a\n garbage", 17);
+    snprintf(cmd, sizeof cmd, "%s --model fno --s 32 --ntrain 8 --ntest 4 --epochs 1 --cache %s/cache "
+             "--out %s/o", NDE_DARCY_EXE, dir, dir);
+    fails_with(cmd, (const char *const[]){"darcy_s32_n12_seed1.h5", "unreadable",
+                                          "delete it", NULL});
+    snprintf(path, sizeof path, "%s/rect.h5", dir);
+    static double v[12 * 5 * 7];
+    cr_assert_eq(nde_h5_write(path, "coeff", 3, (const size_t[]){12, 5, 7}, v, 0), NDE_OK);
+    cr_assert_eq(nde_h5_write(path, "sol", 3, (const size_t[]){12, 5, 7}, v, 1), NDE_OK);
+    snprintf(cmd, sizeof cmd, "%s --model fno --data %s --s 5 --ntrain 8 --ntest 4 --epochs 1 "
+             "--out %s/o", NDE_DARCY_EXE, path, dir);
+    fails_with(cmd, (const char *const[]){"rect.h5", "square", "shape (12, 5, 7)", NULL});
+    remove_dir(dir);
+}
+#endif
