@@ -100,6 +100,31 @@ Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
         snprintf(path, sizeof path, "%s/%s/spiral.png", dir, outs[k]);
         cr_assert(exists(path), "no plot at %s:\n%s", path, out);
     }
+    /* the operator drivers' plots, with the first path */
+    setenv("NDE_HOSTILE_OUT", outs[0], 1);
+    const char *runs[2][2] = {
+#ifdef NDE_BURGERS_EXE
+        {NDE_BURGERS_EXE " --n 64 --ntrain 8 --ntest 4 --batch 4 --epochs 1 --cache cache", "pred.png"},
+#else
+        {NULL, NULL},
+#endif
+#ifdef NDE_DARCY_EXE
+        {NDE_DARCY_EXE " --model fno --s 32 --ntrain 8 --ntest 4 --epochs 1 --cache cache",
+         "fno_sample.png"},
+#else
+        {NULL, NULL},
+#endif
+    };
+    for (int k = 0; k < 2; k++) {
+        if (!runs[k][0]) continue;
+        snprintf(cmd, sizeof cmd, "%s --out \"$NDE_HOSTILE_OUT\"", runs[k][0]);
+        int code = limited(cmd, out, sizeof out);
+        cr_assert_eq(code, 0, "%s: exit %d\n%s", cmd, code, out);
+        snprintf(path, sizeof path, "%s/PWNED", dir);
+        cr_assert(!exists(path), "%s ran a command through gnuplot", cmd);
+        snprintf(path, sizeof path, "%s/%s/%s", dir, outs[0], runs[k][1]);
+        cr_assert(exists(path), "no plot at %s:\n%s", path, out);
+    }
     unsetenv("NDE_HOSTILE_OUT");
     remove_dir(dir);
 }
@@ -427,6 +452,25 @@ Test(hostile, darcy_corrupted_cache_and_non_square_data)
     snprintf(cmd, sizeof cmd, "%s --model fno --data %s --s 5 --ntrain 8 --ntest 4 --epochs 1 "
              "--out %s/o", NDE_DARCY_EXE, path, dir);
     fails_with(cmd, (const char *const[]){"rect.h5", "square", "shape (12, 5, 7)", NULL});
+    remove_dir(dir);
+}
+#endif
+
+#if defined(NDE_TEST_HDF5) && defined(NDE_CRASH_HDF5)
+/* Where libhdf5 itself crashes on a corrupted file, nde inspect contains it: the reader
+ * runs in a child process, and a crash becomes a message and exit code 1. The crash is
+ * simulated by an H5Fopen that raises SIGSEGV (tests/crash_hdf5.c, LD_PRELOAD). */
+Test(hostile, a_crash_inside_libhdf5_is_contained_by_nde_inspect)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/corrupt.h5", dir);
+    const double v[4] = {1, 2, 3, 4};
+    cr_assert_eq(nde_h5_write(path, "a", 1, (const size_t[]){4}, v, 0), NDE_OK);
+    snprintf(cmd, sizeof cmd, "env LD_PRELOAD=%s %s inspect %s a", NDE_CRASH_HDF5, NDE_CLI_EXE,
+             path);
+    fails_with(cmd, (const char *const[]){"corrupt.h5", "crashed inside libhdf5", "signal 11",
+                                          NULL});
     remove_dir(dir);
 }
 #endif
