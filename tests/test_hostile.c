@@ -474,3 +474,20 @@ Test(hostile, a_crash_inside_libhdf5_is_contained_by_nde_inspect)
     remove_dir(dir);
 }
 #endif
+
+/* .h5 and .mat files that cannot be opened say why (they said "cannot open for reading"). */
+Test(hostile, hdf5_and_mat_open_failures_say_why)
+{
+    char dir[64], cmd[2048], path[600];
+    temp_dir(dir, sizeof dir);
+    const char *ext[2] = {"h5", "mat"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s inspect %s/missing.%s a", NDE_CLI_EXE, dir, ext[k]);
+        fails_with(cmd, (const char *const[]){"missing.", "No such file or directory", NULL});
+        snprintf(path, sizeof path, "%s/dir.%s", dir, ext[k]);
+        cr_assert_eq(mkdir(path, 0700), 0);
+        snprintf(cmd, sizeof cmd, "%s inspect %s a", NDE_CLI_EXE, path);
+        fails_with(cmd, (const char *const[]){"dir.", "is a directory", NULL});
+    }
+    remove_dir(dir);
+}
