@@ -100,9 +100,9 @@ Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
         snprintf(path, sizeof path, "%s/%s/spiral.png", dir, outs[k]);
         cr_assert(exists(path), "no plot at %s:\n%s", path, out);
     }
-    /* the operator drivers' plots, with the first path */
+    /* the operator drivers' and the optimizer benchmark's plots, with the first path */
     setenv("NDE_HOSTILE_OUT", outs[0], 1);
-    const char *runs[2][2] = {
+    const char *runs[3][2] = {
 #ifdef NDE_BURGERS_EXE
         {NDE_BURGERS_EXE " --n 64 --ntrain 8 --ntest 4 --batch 4 --epochs 1 --cache cache", "pred.png"},
 #else
@@ -114,8 +114,13 @@ Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
 #else
         {NULL, NULL},
 #endif
+#ifdef NDE_BENCH_OPTIM_EXE
+        {NDE_BENCH_OPTIM_EXE " --iters 3 --only adam", "optim_comparison.png"},
+#else
+        {NULL, NULL},
+#endif
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         if (!runs[k][0]) continue;
         snprintf(cmd, sizeof cmd, "%s --out \"$NDE_HOSTILE_OUT\"", runs[k][0]);
         int code = limited(cmd, out, sizeof out);
