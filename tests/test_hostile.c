@@ -61,11 +61,13 @@ static void fails_with(const char *cmd, const char *const *words)
         cr_assert(strstr(out, words[i]) != NULL, "%s: message lacks '%s':\n%s", cmd, words[i], out);
 }
 
+#ifdef NDE_SPIRAL_EXE
 static int exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
 }
+#endif
 
 /* A fresh directory under /tmp, its name in dir (cap bytes). */
 static void temp_dir(char *dir, size_t cap)
@@ -122,7 +124,7 @@ Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
 #else
         {NULL, NULL},
 #endif
-#ifdef NDE_DARCY_EXE
+#if defined(NDE_DARCY_EXE) && defined(NDE_TEST_HDF5)
         {NDE_DARCY_EXE " --model fno --s 32 --ntrain 8 --ntest 4 --epochs 1 --cache cache",
          "fno_sample.png"},
 #else
@@ -170,7 +172,7 @@ Test(hostile, command_line_numbers_and_names_are_strict)
 #endif
 }
 
-#ifdef NDE_BURGERS_EXE
+#if defined(NDE_BURGERS_EXE) && defined(NDE_TEST_HDF5)
 /* `--n 0` divided the grid size by zero (SIGFPE) once data came from a file; and a file
  * with fewer columns than --n is refused rather than subsampled by zero. */
 Test(hostile, burgers_grid_size_zero_and_empty_data)
@@ -454,7 +456,7 @@ Test(hostile, burgers_corrupted_cache_is_named_and_regenerated)
 }
 #endif
 
-#ifdef NDE_DARCY_EXE
+#if defined(NDE_DARCY_EXE) && defined(NDE_TEST_HDF5)
 /* A corrupted data cache names the cache file and the fix; an array of non-square fields
  * says what is wrong with its shape (it said "got rank 3"). */
 Test(hostile, darcy_corrupted_cache_and_non_square_data)
@@ -499,6 +501,7 @@ Test(hostile, a_crash_inside_libhdf5_is_contained_by_nde_inspect)
 }
 #endif
 
+#ifdef NDE_TEST_HDF5
 /* .h5 and .mat files that cannot be opened say why (they said "cannot open for reading"). */
 Test(hostile, hdf5_and_mat_open_failures_say_why)
 {
@@ -515,6 +518,7 @@ Test(hostile, hdf5_and_mat_open_failures_say_why)
     }
     remove_dir(dir);
 }
+#endif
 
 #if defined(NDE_SPIRAL_EXE) && !defined(NDE_TEST_SANITIZED)
 /* A diverging training (`spiral --lr 16`) grew the adjoint tape past 15 GB. The tape's
