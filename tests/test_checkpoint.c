@@ -530,3 +530,40 @@ Test(checkpoint, resume_is_bit_exact_for_8bit_states)
         check_resume(&s, nde_optim_kind_name(kinds[k]));
     }
 }
+
+/* Issue 12: a directory given as a checkpoint says so (it said "cannot allocate
+ * 9223372036854775807 bytes"), and a checkpoint holding NaN or Inf in a parameter is
+ * refused at load, naming the file, the tensor and the index, with the model untouched. */
+Test(checkpoint, directory_and_non_finite_parameters_are_named)
+{
+    nde_params *p = make_model(8, 2);
+    char path[128];
+    scratch_path(path, sizeof path, "dir.safetensors");
+    cr_assert_eq(mkdir(path, 0755), 0);
+    cr_assert_eq(nde_checkpoint_load(path, p, NULL, NULL), NDE_ERR_IO);
+    cr_assert(strstr(nde_last_error(), path) && strstr(nde_last_error(), "is a directory"), "%s",
+              nde_last_error());
+    nde_st_file *f = NULL;
+    cr_assert_eq(nde_st_open(path, &f), NDE_ERR_IO);
+    cr_assert_null(f);
+    cr_assert(strstr(nde_last_error(), "is a directory"), "%s", nde_last_error());
+    rmdir(path);
+    const double bad[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        nde_params *q = make_model(8, 2);
+        nde_params_theta(q)[8 + k] = bad[k]; /* b[k] */
+        scratch_path(path, sizeof path, "nonfinite.safetensors");
+        cr_assert_eq(nde_checkpoint_save(path, q, NULL, NULL), NDE_OK, "%s", nde_last_error());
+        double before[10];
+        memcpy(before, nde_params_theta(p), sizeof before);
+        cr_assert_eq(nde_checkpoint_load(path, p, NULL, NULL), NDE_ERR_NONFINITE);
+        char want[64];
+        snprintf(want, sizeof want, "tensor 'b' holds %g at index %d", bad[k], k);
+        cr_assert(strstr(nde_last_error(), path) && strstr(nde_last_error(), want), "%s",
+                  nde_last_error());
+        cr_assert_arr_eq(before, nde_params_theta(p), sizeof before);
+        scratch_remove(path);
+        nde_params_destroy(&q);
+    }
+    nde_params_destroy(&p);
+}

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nde/checkpoint.h"
 #include "nde/io.h"
@@ -133,6 +135,35 @@ static int inspect_dataset(const char *path, const char *name)
     return 0;
 }
 
+/* libhdf5 (1.10) can crash on some corrupted files before nde sees a dataset
+ * (docs/reliability.md): HDF5 and .mat datasets are read in a child process, so that a
+ * crash becomes a message and exit code 1. */
+static int inspect_dataset_contained(const char *path, const char *name)
+{
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0) return inspect_dataset(path, name);
+    if (pid == 0) {
+        const int rc = inspect_dataset(path, name);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            fprintf(stderr, "nde inspect: %s: waiting for the reader failed: %s\n", path,
+                    strerror(errno));
+            return 1;
+        }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    fprintf(stderr, "nde inspect: %s: reading it crashed inside libhdf5 (signal %d): the file "
+            "is corrupted in a way libhdf5 does not detect (see docs/reliability.md)\n", path,
+            WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+    return 1;
+}
+
 static int cmd_inspect(int argc, char **argv)
 {
     const nde_args_spec spec = {
@@ -149,7 +180,8 @@ static int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "nde inspect: name the dataset inside %s (e.g. a, u, coeff, sol)\n", file);
         return 2;
     }
-    return inspect_dataset(file, dataset);
+    if (ends_with(file, ".npy")) return inspect_dataset(file, dataset);
+    return inspect_dataset_contained(file, dataset);
 }
 
 /* ---- reference problems for `nde steps` ---- */

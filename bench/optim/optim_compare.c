@@ -92,11 +92,11 @@ void optim_plot(const char *out, const char *png, const char *title, const char 
     char script[8192];
     size_t k = (size_t)snprintf(script, sizeof script,
                                 "set terminal pngcairo size 1400,560 font ',10'\n"
-                                "set output '%s/%s'\n"
+                                "set output ARG1.'/'.ARG2\n"
                                 "set datafile separator ','\nset key autotitle columnhead\n"
                                 "set logscale y\nset grid\nset multiplot layout 1,2 title "
                                 "'%s'\n",
-                                out, png, title);
+                                title);
     if (y_max > 0.0)
         k += (size_t)snprintf(script + k, sizeof script - k, "set yrange [*:%g]\n", y_max);
     for (int panel = 0; panel < 2; panel++) {
@@ -107,14 +107,14 @@ void optim_plot(const char *out, const char *png, const char *title, const char 
         for (int i = 0; i < OPTIM_N_ENTRIES; i++) {
             if (!ran[i]) continue;
             k += (size_t)snprintf(script + k, sizeof script - k,
-                                  "%s'%s/%s.csv' using %d:4 with lines lw 1.5 lc rgb '%s' dt %d "
+                                  "%sARG1.'/%s.csv' using %d:4 with lines lw 1.5 lc rgb '%s' dt %d "
                                   "title '%s'",
-                                  first ? "" : ", ", out, e[i].name, panel ? 2 : 1, colors[i],
+                                  first ? "" : ", ", e[i].name, panel ? 2 : 1, colors[i],
                                   e[i].spec.state_bits == 8 ? 2 : 1, e[i].name);
             first = 0;
         }
         k += (size_t)snprintf(script + k, sizeof script - k, "\n");
     }
     snprintf(script + k, sizeof script - k, "unset multiplot\n");
-    if (nde_plot_run(script) != NDE_OK) fprintf(stderr, "%s: %s\n", png, nde_last_error());
+    if (nde_plot_run_args(script, 2, (const char *const[]){out, png}) != NDE_OK) fprintf(stderr, "%s: %s\n", png, nde_last_error());
 }

@@ -44,7 +44,11 @@ nde_status burgers_data_get(nde_ctx *ctx, const nde_burgers_spec *spec, size_t c
     snprintf(stem, stem_cap, "%s/burgers_n%zu_solve%zu_steps%zu_nu%g_seed%llu_count%zu%s", cache_dir,
              spec->n, spec->n_solve ? spec->n_solve : spec->n, spec->n_steps, spec->nu,
              (unsigned long long)spec->seed, count, spec->zero_mean ? "" : "_mean");
-    if (load_pair(stem, count, spec->n, a, u) == NDE_OK) return NDE_OK;
+    const nde_status cached = load_pair(stem, count, spec->n, a, u);
+    if (cached == NDE_OK) return NDE_OK;
+    if (cached != NDE_ERR_IO) /* there, but unreadable: say so before replacing it */
+        fprintf(stderr, "burgers data: the cache %s_{a,u}.npy is unreadable (%s); regenerating it\n",
+                stem, nde_last_error());
     *a = nde_alloc_array(count * spec->n, sizeof **a);
     *u = nde_alloc_array(count * spec->n, sizeof **u);
     if (!*a || !*u) {

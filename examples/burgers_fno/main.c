@@ -140,7 +140,7 @@ static void load_data(nde_ctx *ctx, const opts *o, double **a, double **u)
         CHECK(nde_dataset_read(o->data ? o->data : o->data_a, o->a_name, 2, &aa));
         CHECK(nde_dataset_read(o->data ? o->data : o->data_u, o->u_name, 2, &uu));
         size_t rows = aa.shape[0], cols = aa.shape[1];
-        if (uu.shape[0] != rows || uu.shape[1] != cols || rows < total || cols % o->n) {
+        if (uu.shape[0] != rows || uu.shape[1] != cols || rows < total || cols < o->n || cols % o->n) {
             fprintf(stderr, "data: a (%zu, %zu), u (%zu, %zu): need >= %zu rows and S a multiple of %zu\n",
                     rows, cols, uu.shape[0], uu.shape[1], total, o->n);
             exit(2);
@@ -190,17 +190,17 @@ static void write_predictions(const opts *o, const double *a, const double *u, c
     char script[4096];
     snprintf(script, sizeof script,
              "set terminal pngcairo size 1200,800 noenhanced\n"
-             "set output '%s/pred.png'\n"
+             "set output ARG1.'/pred.png'\n"
              "set datafile separator ','\n"
              "set multiplot layout 2,2 title 'FNO-1D Burgers: test samples, true u(x,1) vs prediction'\n"
              "do for [s=0:3] {\n"
              "  set title sprintf('test sample %%d', s)\n"
              "  set xlabel 'x'\n"
-             "  plot '%s/pred.csv' skip 1 using 1:(column(3+3*s)) with lines lw 2 title 'true u', \\\n"
+             "  plot ARG1.'/pred.csv' skip 1 using 1:(column(3+3*s)) with lines lw 2 title 'true u', \\\n"
              "       '' skip 1 using 1:(column(4+3*s)) with lines dt 2 lw 2 title 'FNO'\n"
              "}\n"
-             "unset multiplot\n", o->out, o->out);
-    nde_status st = nde_plot_run(script);
+             "unset multiplot\n");
+    nde_status st = nde_plot_run_args(script, 1, (const char *const[]){o->out});
     if (st != NDE_OK) fprintf(stderr, "plot skipped: %s\n", nde_last_error());
 }
 

@@ -11,12 +11,24 @@ void darcy_data_free(darcy_data *d)
     memset(d, 0, sizeof *d);
 }
 
+/* "shape (a, b, c)" of a, in buf (cap bytes). */
+static const char *describe_shape(const nde_array *a, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "shape (");
+    for (int d = 0; d < a->ndim && len < cap; d++)
+        len += (size_t)snprintf(buf + len, cap - len, d ? ", %zu" : "%zu", a->shape[d]);
+    if (len < cap) snprintf(buf + len, cap - len, ")");
+    return buf;
+}
+
 /* dst (count, s, s) ← every r-th point of src (≥ count, S, S). */
 static nde_status subsample(const nde_array *src, const char *what, size_t count, size_t s,
                             double **dst)
 {
+    char shape[160];
     if (src->ndim != 3 || src->shape[1] != src->shape[2])
-        return NDE_FAIL(NDE_ERR_SHAPE, "%s: expected (samples, S, S), got rank %d", what, src->ndim);
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: expected a (samples, S, S) array of square S×S "
+                        "fields, got %s", what, describe_shape(src, shape, sizeof shape));
     const size_t n = src->shape[0], S = src->shape[1];
     if (n < count)
         return NDE_FAIL(NDE_ERR_SHAPE, "%s: %zu samples, %zu requested", what, n, count);
@@ -77,7 +89,14 @@ nde_status darcy_data_generate(size_t s, size_t count, uint64_t seed, const char
     if (fp) {
         fclose(fp);
         fprintf(stderr, "darcy: reading cached data %s\n", path);
-        return darcy_data_read(path, NULL, "coeff", "sol", count, s, d);
+        nde_status st = darcy_data_read(path, NULL, "coeff", "sol", count, s, d);
+        if (st != NDE_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", nde_last_error());
+            return NDE_FAIL(st, "the data cache %s is unreadable (%s): delete it, and the next "
+                            "run regenerates it", path, why);
+        }
+        return NDE_OK;
     }
     nde_darcy_spec spec = nde_darcy_defaults(s);
     nde_darcy *gen;

@@ -39,7 +39,7 @@ nde_status darcy_plot_sample(const char *out, const char *model, size_t s, const
     /* index k picks block k; "matrix" reads it as z(column, row) */
     snprintf(script, sizeof script,
              "set terminal pngcairo size 1500,380 noenhanced\n"
-             "set output '%s'\n"
+             "set output ARG1\n"
              "set multiplot layout 1,4 title '%s on Darcy: first test sample (%zux%zu)'\n"
              "set size ratio -1\n"
              "unset key\n"
@@ -50,9 +50,9 @@ nde_status darcy_plot_sample(const char *out, const char *model, size_t s, const
              "do for [k=0:3] {\n"
              "  set title word(titles, k + 1)\n"
              "  if (k == 1 || k == 2) { set cbrange [%.9g:%.9g] } else { set autoscale cb }\n"
-             "  plot '%s' index k matrix with image\n"
+             "  plot ARG2 index k matrix with image\n"
              "}\n"
              "unset multiplot\n",
-             png, model, s, s, s - 1, s - 1, lo, hi, dat);
-    return nde_plot_run(script);
+             model, s, s, s - 1, s - 1, lo, hi);
+    return nde_plot_run_args(script, 2, (const char *const[]){png, dat});
 }

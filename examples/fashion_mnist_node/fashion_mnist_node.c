@@ -533,22 +533,21 @@ static void plot_nfe(const config *c, const result *res)
     char script[8192], png[1100];
     snprintf(png, sizeof png, "%s/nfe.png", c->out);
     int len = snprintf(script, sizeof script,
-                       "set terminal png noenhanced size 1000,600\nset output '%s'\n"
+                       "set terminal png noenhanced size 1000,600\nset output ARG1\n"
                        "set datafile separator ','\nset key outside right\n"
                        "set title 'Fashion-MNIST neural ODE: NFE of the training solve'\n"
-                       "set xlabel 'training step'\nset ylabel 'NFE (forward solve)'\nplot ",
-                       png);
+                       "set xlabel 'training step'\nset ylabel 'NFE (forward solve)'\nplot ");
     int first = 1;
     for (int m = 0; m < M_COUNT && len < (int)sizeof script - 300; m++) {
         if (!res[m].done) continue;
         len += snprintf(script + len, sizeof script - (size_t)len,
-                        "%s'%s/%s.csv' every ::1 using 1:4 with lines lw 2 title '%s'",
-                        first ? "" : ", ", c->out, method_names[m], method_names[m]);
+                        "%sARG2.'/%s.csv' every ::1 using 1:4 with lines lw 2 title '%s'",
+                        first ? "" : ", ", method_names[m], method_names[m]);
         first = 0;
     }
     snprintf(script + len, sizeof script - (size_t)len, "\n");
     if (first) return;
-    if (nde_plot_run(script) != NDE_OK)
+    if (nde_plot_run_args(script, 2, (const char *const[]){png, c->out}) != NDE_OK)
         fprintf(stderr, "fashion_mnist_node: no plot: %s\n", nde_last_error());
     else
         printf("wrote %s\n", png);

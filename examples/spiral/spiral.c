@@ -110,20 +110,19 @@ static int write_outputs(spiral *sp, const args *a, const double *pred)
     char script[4096];
     snprintf(script, sizeof script,
              "set terminal png size 1200,500\n"
-             "set output '%s'\n"
+             "set output ARG1\n"
              "set datafile separator ','\n"
              "set key autotitle columnhead\n"
              "set multiplot layout 1,2 title 'spiral neural ODE: truth vs learned'\n"
              "set title 'phase portrait'; set xlabel 'x'; set ylabel 'y'\n"
-             "plot '%s' using 2:3 with lines lw 2 title 'true', "
+             "plot ARG2 using 2:3 with lines lw 2 title 'true', "
              "'' using 4:5 with lines lw 2 dt 2 title 'learned'\n"
              "set title 'trajectories'; set xlabel 't'; set ylabel 'x, y'\n"
-             "plot '%s' using 1:2 with lines title 'true x', '' using 1:3 with lines title "
+             "plot ARG2 using 1:2 with lines title 'true x', '' using 1:3 with lines title "
              "'true y', '' using 1:4 with lines dt 2 title 'learned x', '' using 1:5 with "
              "lines dt 2 title 'learned y'\n"
-             "unset multiplot\n",
-             png, csv, csv);
-    if (nde_plot_run(script) != NDE_OK) {
+             "unset multiplot\n");
+    if (nde_plot_run_args(script, 2, (const char *const[]){png, csv}) != NDE_OK) {
         fprintf(stderr, "spiral: no plot: %s\n", nde_last_error());
         return 0;
     }

@@ -128,7 +128,8 @@ typedef struct nde_solver_opts {
     /* Most bytes the solve's recordings (discrete-adjoint tape and step log together) may
      * allocate; a solve that would need more fails with NDE_ERR_LIMIT, naming the step
      * and the bytes, instead of growing without bound (tiny steps of a diverging model).
-     * 0 → half of the machine's physical memory; SIZE_MAX → unlimited. Buffers grow by
+     * 0 → half of the machine's physical memory or a quarter of the address-space
+     * limit (RLIMIT_AS, `ulimit -v`), whichever is smaller; SIZE_MAX → unlimited. Buffers grow by
      * doubling, clamped to the limit, so they never exceed it. With cvodes_adj_steps it
      * bounds CVODES' adjoint check points (an estimate of their size, checked after
      * every step) with the step log. */

@@ -15,9 +15,19 @@ extern "C" {
 NDE_API int nde_plot_available(void);
 
 /* Run `script` (gnuplot commands; it should set its own terminal and output) through
- * `gnuplot`. NDE_ERR_MISSING if gnuplot is not installed, NDE_ERR_IO if it fails (its
- * exit status in the message). */
+ * `gnuplot`. The script must hold no user-supplied text (paths, names): use
+ * nde_plot_run_args for those. NDE_ERR_MISSING if gnuplot is not installed, NDE_ERR_IO if
+ * it fails (its exit status in the message). Same as nde_plot_run_args(script, 0, NULL). */
 NDE_API nde_status nde_plot_run(const char *script);
+
+/* Run `script` through gnuplot with args[0 .. n_args−1] (0 <= n_args <= 9, borrowed)
+ * visible to it as the string variables ARG1 … ARGn (as in `gnuplot -c`). This is how
+ * paths and other user text reach a script: write `set output ARG1` or
+ * `plot ARG2.'/loss.csv' using 1:2`, never paste them into the script text, where a quote
+ * or newline would end the string and let the rest run as gnuplot commands (`system`).
+ * gnuplot is started without a shell. Errors: NDE_ERR_ARG (NULL script or argument,
+ * n_args out of range), NDE_ERR_MISSING, NDE_ERR_IO as nde_plot_run. */
+NDE_API nde_status nde_plot_run_args(const char *script, int n_args, const char *const *args);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,14 @@
 #ifndef NDE_IO_DATASET_INTERNAL_H
 #define NDE_IO_DATASET_INTERNAL_H
 
+#include <stdio.h>
+
 #include "nde/io.h"
+
+/* *fp ← `path` opened for binary reading, *size ← its size in bytes (size may be NULL).
+ * NDE_ERR_IO naming the path and the reason (strerror, "is a directory", "is not a regular
+ * file"); `kind` names the expected format in the message ("a .npy file"). */
+nde_status io_open_read(const char *path, const char *kind, FILE **fp, size_t *size);
 
 /* a ← empty array of that shape (data zeroed). Errors: NDE_ERR_SHAPE for ndim out of
  * [0, NDE_ARRAY_MAX_DIMS], NDE_ERR_NOMEM. `what` names the file in messages. */

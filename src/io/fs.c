@@ -1,9 +1,11 @@
-/* Directory creation for outputs (examples, benchmarks, checkpoints). */
+/* Directory creation for outputs (examples, benchmarks, checkpoints), and opening input
+ * files with a clear reason when that fails. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "nde/io.h"
+#include "io/dataset_internal.h"
 
 static nde_status make_one(const char *dir)
 {
@@ -29,4 +31,23 @@ nde_status nde_mkdir_p(const char *path)
             buf[i] = '/';
         }
     return make_one(buf);
+}
+
+nde_status io_open_read(const char *path, const char *kind, FILE **fp, size_t *size)
+{
+    *fp = fopen(path, "rb");
+    if (!*fp)
+        return NDE_FAIL(NDE_ERR_IO, "%s: cannot open %s for reading: %s", path, kind, strerror(errno));
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fileno(*fp), &st) != 0) why = strerror(errno);
+    else if (S_ISDIR(st.st_mode)) why = "it is a directory";
+    else if (!S_ISREG(st.st_mode)) why = "it is not a regular file";
+    if (why) {
+        fclose(*fp);
+        *fp = NULL;
+        return NDE_FAIL(NDE_ERR_IO, "%s: cannot read %s: %s", path, kind, why);
+    }
+    if (size) *size = (size_t)st.st_size;
+    return NDE_OK;
 }

@@ -1,4 +1,5 @@
 /* HDF5 datasets through libhdf5 (serial), shared with the .mat reader and writer. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,8 +67,94 @@ static int path_exists(hid_t file, const char *name)
     return 1;
 }
 
-static nde_status read_open(hid_t file, const char *path, const char *name, nde_array *out,
-                            char *matlab_class, size_t class_len)
+/* Before H5Dread: the storage HDF5 would read must fit the file and agree with the shape
+ * and type, or a corrupted file makes libhdf5 read out of bounds (a known class of its
+ * bugs) or makes nde allocate what the header claims. Contiguous and compact data must be
+ * exactly numel × type size and (contiguous) lie inside the file; chunked data may be
+ * compressed, by at most deflate's ratio of about 1032:1, so its claim is bounded by
+ * 1100 × its stored bytes, which must fit in the file. */
+static nde_status check_storage(hid_t ds, hid_t type, size_t numel, size_t file_size,
+                                const char *path, const char *name)
+{
+    const size_t type_size = H5Tget_size(type);
+    if (type_size == 0 || type_size > 16)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' has elements of %zu bytes", path, name,
+                        type_size);
+    if (numel > SIZE_MAX / type_size)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' claims too many elements", path, name);
+    const size_t claim = numel * type_size;
+    const hsize_t stored = H5Dget_storage_size(ds);
+    hid_t plist = H5Dget_create_plist(ds);
+    const H5D_layout_t layout = plist < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(plist);
+    if (plist >= 0) H5Pclose(plist);
+    if (stored > file_size)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' claims %llu bytes of storage in a file "
+                        "of %zu bytes (corrupted)", path, name, (unsigned long long)stored,
+                        file_size);
+    switch (layout) {
+    case H5D_CONTIGUOUS: {
+        const haddr_t offset = H5Dget_offset(ds);
+        if (stored != claim || offset == HADDR_UNDEF || offset > file_size ||
+            stored > file_size - offset)
+            return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' of %zu elements of %zu bytes has "
+                            "%llu bytes stored%s (corrupted or never written)", path, name, numel,
+                            type_size, (unsigned long long)stored,
+                            offset == HADDR_UNDEF || offset > file_size ? " outside the file" : "");
+        return NDE_OK;
+    }
+    case H5D_COMPACT:
+        if (stored != claim)
+            return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' of %zu elements of %zu bytes has "
+                            "%llu bytes stored (corrupted)", path, name, numel, type_size,
+                            (unsigned long long)stored);
+        return NDE_OK;
+    case H5D_CHUNKED:
+        if (claim / 1100 > stored)
+            return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' claims %zu bytes from %llu stored "
+                            "(more than any compression gives: corrupted)", path, name, claim,
+                            (unsigned long long)stored);
+        return NDE_OK;
+    default:
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: dataset '%s' has an unsupported storage layout",
+                        path, name);
+    }
+}
+
+/* matlab_class (class_len bytes) ← the dataset's MATLAB_class attribute, "" if absent. It
+ * must be one fixed-length string: an attribute holding several strings would make
+ * H5Aread write all of them. */
+static nde_status read_matlab_class(hid_t ds, const char *path, const char *name,
+                                    char *matlab_class, size_t class_len)
+{
+    matlab_class[0] = '\0';
+    if (H5Aexists(ds, "MATLAB_class") <= 0) return NDE_OK;
+    nde_status st = NDE_OK;
+    hid_t at = H5Aopen(ds, "MATLAB_class", H5P_DEFAULT);
+    hid_t at_type = at < 0 ? -1 : H5Aget_type(at), at_space = at < 0 ? -1 : H5Aget_space(at);
+    const hssize_t count = at_space < 0 ? -1 : H5Sget_simple_extent_npoints(at_space);
+    const size_t sz = at_type < 0 ? 0 : H5Tget_size(at_type);
+    if (at < 0 || at_type < 0 || count < 0)
+        st = NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': unreadable MATLAB_class attribute",
+                      path, name);
+    else if (count != 1)
+        st = NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': MATLAB_class attribute holds %lld "
+                      "values; expected one string", path, name, (long long)count);
+    else if (H5Tget_class(at_type) == H5T_STRING && !H5Tis_variable_str(at_type) &&
+             sz < class_len) {
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, sz + 1);
+        H5Tset_strpad(mem, H5T_STR_NULLTERM);
+        if (H5Aread(at, mem, matlab_class) < 0) matlab_class[0] = '\0';
+        H5Tclose(mem);
+    }
+    if (at_space >= 0) H5Sclose(at_space);
+    if (at_type >= 0) H5Tclose(at_type);
+    if (at >= 0) H5Aclose(at);
+    return st;
+}
+
+static nde_status read_open(hid_t file, const char *path, size_t file_size, const char *name,
+                            nde_array *out, char *matlab_class, size_t class_len)
 {
     if (!path_exists(file, name)) {
         char have[200] = "";
@@ -92,29 +179,17 @@ static nde_status read_open(hid_t file, const char *path, const char *name, nde_
         size_t shape[NDE_ARRAY_MAX_DIMS];
         H5Sget_simple_extent_dims(space, dims, NULL);
         for (int d = 0; d < ndim; d++) shape[d] = (size_t)dims[d];
-        st = io_array_alloc(out, ndim, shape, path);
+        size_t numel = 1;
+        for (int d = 0; d < ndim; d++)
+            numel = shape[d] && numel > SIZE_MAX / shape[d] ? SIZE_MAX : numel * shape[d];
+        if (numel) st = check_storage(ds, type, numel, file_size, path, name);
+        if (st == NDE_OK) st = io_array_alloc(out, ndim, shape, path);
         if (st == NDE_OK && out->numel &&
             H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
             st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
     }
-    if (st == NDE_OK && matlab_class) {
-        matlab_class[0] = '\0';
-        if (H5Aexists(ds, "MATLAB_class") > 0) {
-            hid_t at = H5Aopen(ds, "MATLAB_class", H5P_DEFAULT);
-            hid_t at_type = H5Aget_type(at);
-            size_t sz = H5Tget_size(at_type);
-            if (H5Tget_class(at_type) == H5T_STRING && !H5Tis_variable_str(at_type) &&
-                sz < class_len) {
-                hid_t mem = H5Tcopy(H5T_C_S1);
-                H5Tset_size(mem, sz + 1);
-                H5Tset_strpad(mem, H5T_STR_NULLTERM);
-                if (H5Aread(at, mem, matlab_class) < 0) matlab_class[0] = '\0';
-                H5Tclose(mem);
-            }
-            H5Tclose(at_type);
-            H5Aclose(at);
-        }
-    }
+    if (st == NDE_OK && matlab_class)
+        st = read_matlab_class(ds, path, name, matlab_class, class_len);
     H5Sclose(space);
     H5Tclose(type);
     H5Dclose(ds);
@@ -126,8 +201,9 @@ nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *
                       size_t class_len)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for reading", path);
+    FILE *fp;
+    size_t file_size;
+    NDE_TRY(io_open_read(path, "an HDF5 file", &fp, &file_size));
     fclose(fp);
     quiet q;
     quiet_begin(&q);
@@ -136,7 +212,7 @@ nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *
     if (file < 0) {
         st = NDE_FAIL(NDE_ERR_FORMAT, "%s: not an HDF5 file", path);
     } else {
-        st = read_open(file, path, name, out, matlab_class, class_len);
+        st = read_open(file, path, file_size, name, out, matlab_class, class_len);
         H5Fclose(file);
     }
     quiet_end(&q);

@@ -63,6 +63,46 @@ static nde_status fail_read(gzFile g, const char *path, const char *what)
     return NDE_FAIL(st, "%s: %s (%s)", path, what, errnum == Z_OK ? "unexpected end of file" : msg);
 }
 
+/* *data ← the next `claim` bytes of g. The buffer grows by doubling as data arrive (from
+ * 1 MiB), so a header claiming gigabytes in a small or gzip file costs at most twice the
+ * bytes really there, and a short file is reported with the count it holds. */
+static nde_status read_claimed(gzFile g, const char *path, size_t claim, void **data)
+{
+    size_t cap = claim < ((size_t)1 << 20) ? claim : ((size_t)1 << 20), have = 0;
+    unsigned char *buf = nde_alloc(cap ? cap : 1);
+    if (!buf) return NDE_ERR_NOMEM;
+    for (;;) {
+        while (have < cap) {
+            const size_t want = cap - have;
+            const int got = gzread(g, buf + have, want > (1u << 30) ? (1u << 30) : (unsigned)want);
+            if (got <= 0) break;
+            have += (size_t)got;
+        }
+        if (have == claim) break;
+        if (have < cap) {
+            nde_free(buf);
+            int errnum;
+            gzerror(g, &errnum);
+            if (errnum != Z_OK && errnum != Z_BUF_ERROR)
+                return fail_read(g, path, "cannot read the IDX data");
+            return NDE_FAIL(NDE_ERR_FORMAT, "%s: the IDX header claims %zu bytes of data, the "
+                            "file holds %zu (truncated)", path, claim, have);
+        }
+        const size_t grown = cap > claim / 2 ? claim : 2 * cap;
+        unsigned char *next = nde_alloc(grown);
+        if (!next) {
+            nde_free(buf);
+            return NDE_ERR_NOMEM;
+        }
+        memcpy(next, buf, have);
+        nde_free(buf);
+        buf = next;
+        cap = grown;
+    }
+    *data = buf;
+    return NDE_OK;
+}
+
 static nde_status read_into(gzFile g, const char *path, size_t max_items, nde_idx *x)
 {
     unsigned char head[4];
@@ -93,10 +133,7 @@ static nde_status read_into(gzFile g, const char *path, size_t max_items, nde_id
         count *= x->dims[d];
     }
     x->count = count;
-    x->data = nde_alloc_array(count, x->elem_size);
-    if (!x->data) return NDE_ERR_NOMEM;
-    if (!read_all(g, x->data, count * x->elem_size))
-        return fail_read(g, path, "data shorter than the IDX header says");
+    NDE_TRY(read_claimed(g, path, count * x->elem_size, &x->data));
     if (max_items == 0) {
         unsigned char extra;
         if (gzread(g, &extra, 1) != 0)

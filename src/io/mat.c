@@ -20,15 +20,15 @@ static int numeric_class(const char *cls)
     return 0;
 }
 
-/* The 128-byte header at the start of the file, if it is MATLAB's. */
-static int read_header(const char *path, char *hdr)
+/* The 128-byte header at the start of the file (NUL-terminated), if it is MATLAB's. */
+static nde_status read_header(const char *path, char *hdr)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return -1;
+    FILE *fp;
+    NDE_TRY(io_open_read(path, "a .mat file", &fp, NULL));
     size_t got = fread(hdr, 1, MAT_HEADER, fp);
     fclose(fp);
     hdr[got < MAT_HEADER ? got : MAT_HEADER - 1] = '\0';
-    return (int)got;
+    return NDE_OK;
 }
 
 nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde_array *out)
@@ -36,7 +36,7 @@ nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde
     if (!path || !name || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_mat_read: NULL argument");
     memset(out, 0, sizeof *out);
     char hdr[MAT_HEADER];
-    if (read_header(path, hdr) < 0) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for reading", path);
+    NDE_TRY(read_header(path, hdr));
     const int matlab5 = strncmp(hdr, "MATLAB 5.0 MAT-file", 19) == 0;
     char cls[32];
     nde_array raw;

@@ -72,11 +72,12 @@ typedef struct npy_dtype {
     int swap;    /* big-endian data */
 } npy_dtype;
 
+/* The whole descr string, e.g. '<f8': byte order, kind, and a size of one digit. */
 static int parse_descr(const char *d, npy_dtype *t)
 {
-    if (strlen(d) < 3 || !strchr("<>|=", d[0])) return 0;
+    if (strlen(d) != 3 || !strchr("<>|=", d[0]) || d[2] < '1' || d[2] > '8') return 0;
     t->kind = d[1];
-    t->size = (size_t)atoi(d + 2);
+    t->size = (size_t)(d[2] - '0');
     t->swap = d[0] == '>';
     switch (t->kind) {
     case 'f': return t->size == 4 || t->size == 8;
@@ -120,7 +121,8 @@ static double convert(const unsigned char *src, const npy_dtype *t)
     }
 }
 
-static nde_status read_body(FILE *fp, const char *path, int expect_ndim, nde_array *out)
+static nde_status read_body(FILE *fp, size_t file_size, const char *path, int expect_ndim,
+                            nde_array *out)
 {
     unsigned char pre[12];
     if (fread(pre, 1, 8, fp) != 8 || memcmp(pre, NPY_MAGIC, 6) != 0)
@@ -161,6 +163,33 @@ static nde_status read_body(FILE *fp, const char *path, int expect_ndim, nde_arr
     nde_free(hdr);
     NDE_TRY(st);
     NDE_TRY(io_check_rank(ndim, expect_ndim, path, "array"));
+    /* The data must be exactly numel × itemsize bytes: compared before allocating, so a
+     * header claiming a huge shape in a small file costs nothing. */
+    size_t numel = 1, need = 0;
+    int overflow = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] && numel > SIZE_MAX / t.size / shape[d]) overflow = 1;
+        else numel *= shape[d];
+    }
+    if (!overflow) need = numel * t.size;
+    const long here = ftell(fp);
+    const size_t have = here >= 0 && (size_t)here <= file_size ? file_size - (size_t)here : 0;
+    if (overflow || have != need) {
+        char dims[160] = "";
+        size_t len = 0;
+        for (int d = 0; d < ndim && len < sizeof dims; d++) {
+            int w = snprintf(dims + len, sizeof dims - len, d ? ", %zu" : "%zu", shape[d]);
+            if (w < 0) break;
+            len += (size_t)w;
+        }
+        if (overflow)
+            return NDE_FAIL(NDE_ERR_FORMAT, "%s: header claims shape (%s) of '%s': too large", path,
+                            dims, descr);
+        return NDE_FAIL(NDE_ERR_FORMAT,
+                        "%s: header claims shape (%s) of '%s' = %zu bytes of data, but the file "
+                        "holds %zu (%s)", path, dims, descr, need, have,
+                        have < need ? "truncated" : "trailing bytes");
+    }
     size_t fshape[NDE_ARRAY_MAX_DIMS];
     for (int d = 0; d < ndim; d++) fshape[d] = fortran ? shape[ndim - 1 - d] : shape[d];
     nde_array raw;
@@ -192,9 +221,10 @@ nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out)
 {
     if (!path || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_npy_read: NULL argument");
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for reading", path);
-    nde_status st = read_body(fp, path, expect_ndim, out);
+    FILE *fp;
+    size_t size;
+    NDE_TRY(io_open_read(path, "a .npy file", &fp, &size));
+    nde_status st = read_body(fp, size, path, expect_ndim, out);
     fclose(fp);
     return st;
 }
@@ -222,7 +252,7 @@ nde_status nde_npy_write(const char *path, int ndim, const size_t *shape, const 
     memcpy(hdr, dict, (size_t)len);
     hdr[hlen - 1] = '\n';
     FILE *fp = fopen(path, "wb");
-    if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for writing", path);
+    if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
     int ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(hdr, 1, hlen, fp) == hlen;
     for (size_t k = 0; ok && k < numel; k++) {
         unsigned char b[8];

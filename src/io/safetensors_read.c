@@ -4,6 +4,7 @@
  * of its README and the checks of its Rust reader: contiguous, hole-free buffer,
  * header at most 100 MB). */
 #include "io/safetensors_internal.h"
+#include "io/dataset_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -157,6 +158,28 @@ static nde_status check_coverage(nde_st_file *f, const size_t *begins, size_t da
     return st;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(const nde_st_tensor *const *)a)->name, (*(const nde_st_tensor *const *)b)->name);
+}
+
+/* No two tensors share a name: sorted by name, equal names are neighbours (O(n log n);
+ * a header may hold millions of entries). */
+static nde_status check_unique_names(const nde_st_file *f)
+{
+    const nde_st_tensor **by_name = nde_alloc_array(f->n ? f->n : 1, sizeof *by_name);
+    if (!by_name) return NDE_ERR_NOMEM;
+    for (size_t i = 0; i < f->n; i++) by_name[i] = &f->tensors[i];
+    qsort(by_name, f->n, sizeof *by_name, cmp_name);
+    nde_status st = NDE_OK;
+    for (size_t k = 1; k < f->n && st == NDE_OK; k++)
+        if (strcmp(by_name[k - 1]->name, by_name[k]->name) == 0)
+            st = NDE_FAIL(NDE_ERR_FORMAT, "safetensors '%s': duplicate tensor '%s'", f->label,
+                          by_name[k]->name);
+    nde_free(by_name);
+    return st;
+}
+
 static nde_status parse_header(nde_st_file *f, const char *hdr, size_t hlen, size_t data_len,
                                const unsigned char *data)
 {
@@ -195,14 +218,11 @@ static nde_status parse_header(nde_st_file *f, const char *hdr, size_t hlen, siz
                 st = parse_metadata(f, c);
             continue;
         }
-        for (size_t i = 0; i < f->n && st == NDE_OK; i++)
-            if (strcmp(f->tensors[i].name, c->string) == 0)
-                st = NDE_FAIL(NDE_ERR_FORMAT, "safetensors '%s': duplicate tensor '%s'", f->label,
-                              c->string);
-        if (st == NDE_OK) st = parse_tensor(f, c, data_len, &begins[f->n], &f->tensors[f->n]);
+        st = parse_tensor(f, c, data_len, &begins[f->n], &f->tensors[f->n]);
         if (st == NDE_OK) f->tensors[f->n].data = data + begins[f->n];
         if (st == NDE_OK) f->n++;
     }
+    if (st == NDE_OK) st = check_unique_names(f);
     if (st == NDE_OK) st = check_coverage(f, begins, data_len);
     nde_free(begins);
     cJSON_Delete(root);
@@ -260,28 +280,23 @@ nde_status nde_st_open(const char *path, nde_st_file **f)
 {
     if (!f || !path) return NDE_FAIL(NDE_ERR_ARG, "nde_st_open: NULL argument");
     *f = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NDE_FAIL(NDE_ERR_IO, "safetensors: cannot open '%s': %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        return NDE_FAIL(NDE_ERR_IO, "safetensors: cannot size '%s'", path);
-    }
-    unsigned char *buf = nde_alloc((size_t)size);
+    FILE *fp;
+    size_t size;
+    NDE_TRY(io_open_read(path, "a .safetensors file", &fp, &size));
+    unsigned char *buf = nde_alloc(size);
     if (!buf) {
         fclose(fp);
         return NDE_ERR_NOMEM;
     }
-    size_t got = size ? fread(buf, 1, (size_t)size, fp) : 0;
+    size_t got = size ? fread(buf, 1, size, fp) : 0;
     int err = ferror(fp);
     fclose(fp);
-    if (got != (size_t)size || err) {
+    if (got != size || err) {
         nde_free(buf);
-        return NDE_FAIL(NDE_ERR_IO, "safetensors: short read of '%s' (%zu of %ld bytes)", path, got,
+        return NDE_FAIL(NDE_ERR_IO, "safetensors: short read of '%s' (%zu of %zu bytes)", path, got,
                         size);
     }
-    return parse_image(buf, (size_t)size, path, f);
+    return parse_image(buf, size, path, f);
 }
 
 size_t nde_st_n_tensors(const nde_st_file *f) { return f ? f->n : 0; }

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/names.h"
@@ -85,17 +86,22 @@ static nde_status check_opts(const nde_solver_opts *o)
     return NDE_OK;
 }
 
-/* Half of the machine's physical memory (SIZE_MAX if the system does not say). */
+/* Half of the machine's physical memory or a quarter of the process's address-space
+ * limit (`ulimit -v`), whichever is smaller (SIZE_MAX if the system says neither). A
+ * quarter, because growing by doubling holds the old and the new buffer at once: under a
+ * limit the tape then fails with NDE_ERR_LIMIT and its advice, not with NDE_ERR_NOMEM. */
 static size_t default_tape_max_bytes(void)
 {
+    uintmax_t half = UINTMAX_MAX;
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGE_SIZE)
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    if (pages > 0 && page > 0) {
-        uintmax_t half = (uintmax_t)pages / 2 * (uintmax_t)page;
-        return half > SIZE_MAX ? SIZE_MAX : (size_t)half;
-    }
+    if (pages > 0 && page > 0) half = (uintmax_t)pages / 2 * (uintmax_t)page;
 #endif
-    return SIZE_MAX;
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY &&
+        (uintmax_t)as.rlim_cur / 4 < half)
+        half = (uintmax_t)as.rlim_cur / 4;
+    return half > SIZE_MAX ? SIZE_MAX : (size_t)half;
 }
 
 nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_solver_opts *opts,
