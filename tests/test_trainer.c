@@ -454,6 +454,10 @@ Test(trainer, rejects_bad_specs_with_messages)
     bad.x_size = 3;
     cr_assert_eq(nde_trainer_create(m, &bad, NULL, &ts, &tr), NDE_ERR_SHAPE);
     cr_assert(strstr(nde_last_error(), "mlp") != NULL);
+    ts.epochs = SIZE_MAX; /* 2 steps an epoch: the step count would overflow */
+    cr_assert_eq(nde_trainer_create(m, &d, NULL, &ts, &tr), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "overflow") != NULL, "%s", nde_last_error());
+    ts.epochs = 1;
     ts.sampling = NDE_SAMPLE_RANDOM; /* no steps_per_epoch */
     cr_assert_eq(nde_trainer_create(m, &d, NULL, &ts, &tr), NDE_ERR_ARG);
     ts.sampling = NDE_SAMPLE_SHUFFLE;
