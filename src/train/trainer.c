@@ -97,10 +97,11 @@ nde_status nde_trainer_create(nde_model *model, const nde_data *train, const nde
                           : spec->drop_last ? n / b
                                             : (n + b - 1) / b;
     tr->stream_pos = n; /* the stream's first pass starts with a shuffle */
-    if (tr->steps_per_epoch && spec->epochs > SIZE_MAX / tr->steps_per_epoch) {
+    const size_t per_epoch = tr->steps_per_epoch;
+    if (per_epoch && spec->epochs > SIZE_MAX / per_epoch) {
         nde_free(tr);
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: %zu epochs of %zu steps overflow a "
-                        "step count", spec->epochs, tr->steps_per_epoch);
+                        "step count", spec->epochs, per_epoch);
     }
     tr->last_train = tr->last_test = NAN;
     tr->perm = nde_alloc_array(n, sizeof *tr->perm);
