@@ -76,7 +76,9 @@ NDE_API nde_status nde_st_writer_add(nde_st_writer *w, const char *name, nde_st_
 /* Add a "__metadata__" string entry (copied). NDE_ERR_ARG for a duplicate key. */
 NDE_API nde_status nde_st_writer_meta(nde_st_writer *w, const char *key, const char *value);
 /* Write the file atomically (see above). NDE_ERR_IO with the path and the system's
- * reason on any failure; the target is then untouched and no temporary is left. */
+ * reason on any failure; the target is then untouched and no temporary is left.
+ * The temporary is "<path>.tmp.<pid>"; after a successful write, such temporaries of
+ * processes that no longer exist (a writer killed mid-write) are removed. */
 NDE_API nde_status nde_st_writer_write(nde_st_writer *w, const char *path);
 
 /* ---- reading ---- */

@@ -2,7 +2,9 @@
  * tensors ordered by decreasing dtype size, atomic replace of the target file. */
 #include "io/safetensors_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +217,44 @@ static void sync_parent_dir(const char *path)
     }
 }
 
+/* Remove the temporaries "<base>.tmp.<pid>" beside `path` that a writer killed
+ * mid-write left behind (its process no longer exists), so they do not pile up. Our
+ * own and those of live processes (a concurrent writer) are kept. Best effort: errors
+ * are ignored, the write has already succeeded. */
+static void remove_stale_temps(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!slash) {
+        snprintf(dir, sizeof dir, ".");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n == 0) n = 1;
+        if (n >= sizeof dir) return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    const size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) continue;
+        const char *digits = name + blen + 5;
+        char *end;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (end == digits || *end != '\0' || errno || pid <= 0 || (pid_t)pid != pid) continue;
+        if ((pid_t)pid == getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        char full[8300];
+        if (snprintf(full, sizeof full, "%s/%s", dir, name) >= (int)sizeof full) continue;
+        remove(full);
+    }
+    closedir(d);
+}
+
 static nde_status write_all(FILE *fp, const void *p, size_t n, const char *tmp)
 {
     if (n && fwrite(p, 1, n, fp) != n) return io_fail("write", tmp, errno);
@@ -253,8 +293,10 @@ nde_status nde_st_writer_write(nde_st_writer *w, const char *path)
         if (st == NDE_OK && rename(tmp, path) != 0) st = io_fail("rename to", path, errno);
         if (st != NDE_OK)
             remove(tmp);
-        else
+        else {
             sync_parent_dir(path);
+            remove_stale_temps(path);
+        }
     }
     nde_free(hdr.p);
     nde_free(order);
