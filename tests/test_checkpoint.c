@@ -567,3 +567,42 @@ Test(checkpoint, directory_and_non_finite_parameters_are_named)
     }
     nde_params_destroy(&p);
 }
+
+/* A write killed midway leaves "<path>.tmp.<pid>"; the next successful write removes
+ * those of processes that no longer exist, and keeps a live process's (a concurrent
+ * writer) and any other file. */
+Test(safetensors, a_write_removes_temporaries_of_dead_writers_only)
+{
+    pid_t dead = fork();
+    cr_assert_neq(dead, -1);
+    if (dead == 0) _exit(0);
+    int ws;
+    cr_assert_eq(waitpid(dead, &ws, 0), dead); /* reaped: the pid names no process now */
+    char path[128], stale[200], live[200], other[200];
+    scratch_path(path, sizeof path, "stale.safetensors");
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)dead);
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());
+    snprintf(other, sizeof other, "%s.tmp.x%ld", path, (long)dead);
+    const char *const files[3] = {stale, live, other};
+    for (int k = 0; k < 3; k++) {
+        FILE *f = fopen(files[k], "wb");
+        cr_assert_not_null(f, "%s", files[k]);
+        fputs("half a checkpoint", f);
+        fclose(f);
+    }
+    const double v = 1.0;
+    const size_t s1[1] = {1};
+    nde_st_writer *w = NULL;
+    cr_assert_eq(nde_st_writer_create(&w), NDE_OK);
+    cr_assert_eq(nde_st_writer_add(w, "v", NDE_ST_F64, 1, s1, &v), NDE_OK);
+    cr_assert_eq(nde_st_writer_write(w, path), NDE_OK, "%s", nde_last_error());
+    nde_st_writer_destroy(&w);
+    struct stat sb;
+    cr_assert_neq(stat(stale, &sb), 0, "%s (a dead writer's) is left", stale);
+    cr_assert_eq(stat(live, &sb), 0, "%s (a live process's) was removed", live);
+    cr_assert_eq(stat(other, &sb), 0, "%s (not a temporary name) was removed", other);
+    cr_assert_eq(stat(path, &sb), 0);
+    remove(live);
+    remove(other);
+    remove(path);
+}
