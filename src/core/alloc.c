@@ -1,5 +1,6 @@
 /* Aligned, zero-filled allocation. */
 #include "nde/core.h"
+#include "core/fault.h"
 #include "core/grow.h"
 
 #include <stdint.h>
@@ -12,6 +13,10 @@ void *nde_alloc(size_t bytes)
     /* aligned_alloc needs a size that is a multiple of the alignment. */
     if (bytes > SIZE_MAX - (NDE_ALIGN - 1)) {
         NDE_FAIL(NDE_ERR_NOMEM, "allocation of %zu bytes overflows", bytes);
+        return NULL;
+    }
+    if (nde_fault_hit(NDE_FAULT_ALLOC)) {
+        NDE_FAIL(NDE_ERR_NOMEM, "cannot allocate %zu bytes (injected fault)", bytes);
         return NULL;
     }
     size_t rounded = (bytes + NDE_ALIGN - 1) / NDE_ALIGN * NDE_ALIGN;

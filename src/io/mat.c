@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "io/dataset_internal.h"
 
 #define MAT_USERBLOCK 512
@@ -74,9 +75,9 @@ static nde_status write_header(const char *path)
     hdr[125] = 0x02;
     hdr[126] = 'I';
     hdr[127] = 'M';
-    FILE *fp = fopen(path, "r+b");
+    FILE *fp = nde_fault_fopen(path, "r+b");
     if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot reopen to write the MATLAB header", path);
-    size_t put = fwrite(hdr, 1, sizeof hdr, fp);
+    size_t put = nde_fault_fwrite(hdr, 1, sizeof hdr, fp);
     if (fclose(fp) != 0 || put != sizeof hdr)
         return NDE_FAIL(NDE_ERR_IO, "%s: writing the MATLAB header failed", path);
     return NDE_OK;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "io/dataset_internal.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -251,15 +252,15 @@ nde_status nde_npy_write(const char *path, int ndim, const size_t *shape, const 
     memset(hdr, ' ', hlen);
     memcpy(hdr, dict, (size_t)len);
     hdr[hlen - 1] = '\n';
-    FILE *fp = fopen(path, "wb");
+    FILE *fp = nde_fault_fopen(path, "wb");
     if (!fp) return NDE_FAIL(NDE_ERR_IO, "%s: cannot open for writing: %s", path, strerror(errno));
-    int ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(hdr, 1, hlen, fp) == hlen;
+    int ok = nde_fault_fwrite(pre, 1, 10, fp) == 10 && nde_fault_fwrite(hdr, 1, hlen, fp) == hlen;
     for (size_t k = 0; ok && k < numel; k++) {
         unsigned char b[8];
         uint64_t bits;
         memcpy(&bits, data + k, 8);
         for (int i = 0; i < 8; i++) b[i] = (unsigned char)(bits >> (8 * i)); /* little-endian */
-        ok = fwrite(b, 1, 8, fp) == 8;
+        ok = nde_fault_fwrite(b, 1, 8, fp) == 8;
     }
     if (fclose(fp) != 0 || !ok) return NDE_FAIL(NDE_ERR_IO, "%s: writing failed", path);
     return NDE_OK;

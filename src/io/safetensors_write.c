@@ -1,5 +1,6 @@
 /* safetensors writer: header JSON built here (integers printed exactly, names escaped),
  * tensors ordered by decreasing dtype size, atomic replace of the target file. */
+#include "core/fault.h"
 #include "io/safetensors_internal.h"
 
 #include <dirent.h>
@@ -187,7 +188,7 @@ static nde_status build_header(const nde_st_writer *w, const size_t *order, sbuf
         sb_str(b, "]}");
     }
     sb_str(b, "}");
-    while (b->len % 8) sb_str(b, " ");
+    while (!b->oom && b->len % 8) sb_str(b, " "); /* an OOM stops growing len */
     return b->oom ? NDE_ERR_NOMEM : NDE_OK;
 }
 
@@ -257,7 +258,7 @@ static void remove_stale_temps(const char *path)
 
 static nde_status write_all(FILE *fp, const void *p, size_t n, const char *tmp)
 {
-    if (n && fwrite(p, 1, n, fp) != n) return io_fail("write", tmp, errno);
+    if (n && nde_fault_fwrite(p, 1, n, fp) != n) return io_fail("write", tmp, errno);
     return NDE_OK;
 }
 
@@ -276,7 +277,7 @@ nde_status nde_st_writer_write(nde_st_writer *w, const char *path)
         st = NDE_FAIL(NDE_ERR_ARG, "safetensors: path too long: '%s'", path);
     FILE *fp = NULL;
     if (st == NDE_OK) {
-        fp = fopen(tmp, "wb");
+        fp = nde_fault_fopen(tmp, "wb");
         if (!fp) st = io_fail("create", tmp, errno);
     }
     if (st == NDE_OK) {
@@ -287,10 +288,10 @@ nde_status nde_st_writer_write(nde_st_writer *w, const char *path)
         if (st == NDE_OK) st = write_all(fp, hdr.p, hdr.len, tmp);
         for (size_t k = 0; st == NDE_OK && k < w->n; k++)
             st = write_all(fp, w->tensors[order[k]].data, w->tensors[order[k]].nbytes, tmp);
-        if (st == NDE_OK && fflush(fp) != 0) st = io_fail("flush", tmp, errno);
-        if (st == NDE_OK && fsync(fileno(fp)) != 0) st = io_fail("fsync", tmp, errno);
+        if (st == NDE_OK && nde_fault_fflush(fp) != 0) st = io_fail("flush", tmp, errno);
+        if (st == NDE_OK && nde_fault_fsync(fileno(fp)) != 0) st = io_fail("fsync", tmp, errno);
         if (fclose(fp) != 0 && st == NDE_OK) st = io_fail("close", tmp, errno);
-        if (st == NDE_OK && rename(tmp, path) != 0) st = io_fail("rename to", path, errno);
+        if (st == NDE_OK && nde_fault_rename(tmp, path) != 0) st = io_fail("rename to", path, errno);
         if (st != NDE_OK)
             remove(tmp);
         else {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "nde/checkpoint.h"
 #include "nde/safetensors.h"
 #include "io/checkpoint_internal.h"
@@ -207,7 +208,7 @@ nde_status nde_trainer_write_metrics(nde_trainer *tr, int rewrite)
     const char *path = tr->spec.metrics_path;
     if (!path) return NDE_OK;
     if (!rewrite) {
-        FILE *f = fopen(path, tr->epoch <= 1 ? "w" : "a");
+        FILE *f = nde_fault_fopen(path, tr->epoch <= 1 ? "w" : "a");
         if (!f) return io_fail("open", path, errno);
         write_row(f, tr->hist + (tr->epoch - 1) * HIST_COLS);
         return fclose(f) == 0 ? NDE_OK : io_fail("write", path, errno);
@@ -217,14 +218,14 @@ nde_status nde_trainer_write_metrics(nde_trainer *tr, int rewrite)
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return NDE_FAIL(NDE_ERR_ARG, "trainer: metrics path too long: %s", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = nde_fault_fopen(tmp, "w");
     if (!f) return io_fail("create", tmp, errno);
     for (size_t r = 0; r < tr->epoch; r++) write_row(f, tr->hist + r * HIST_COLS);
     if (fclose(f) != 0) {
         remove(tmp);
         return io_fail("write", tmp, errno);
     }
-    if (rename(tmp, path) != 0) {
+    if (nde_fault_rename(tmp, path) != 0) {
         const int err = errno;
         remove(tmp);
         return io_fail("replace", path, err);
