@@ -198,19 +198,27 @@ static nde_status io_fail(const char *what, const char *path, int err)
 }
 
 /* Make the rename durable: fsync the directory holding `path`. */
+/* dir (cap) = the folder holding `path` ("." for a bare name, "/" for "/x"); 0 if it
+ * does not fit. */
+static int parent_dir(const char *path, char *dir, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, cap, ".");
+        return 1;
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0) n = 1;
+    if (n >= cap) return 0;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return 1;
+}
+
 static void sync_parent_dir(const char *path)
 {
     char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        snprintf(dir, sizeof dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1;
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    if (!parent_dir(path, dir, sizeof dir)) return;
     int fd = open(dir, O_RDONLY);
     if (fd >= 0) {
         fsync(fd);
@@ -227,15 +235,7 @@ static void remove_stale_temps(const char *path)
     char dir[4096];
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
-    if (!slash) {
-        snprintf(dir, sizeof dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1;
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    if (!parent_dir(path, dir, sizeof dir)) return;
     const size_t blen = strlen(base);
     DIR *d = opendir(dir);
     if (!d) return;
