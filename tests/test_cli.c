@@ -239,6 +239,7 @@ Test(cli, configuration_errors_name_file_line_and_key, .init = setup)
     /* missing files: the file and the system's reason */
     fails(2, NDE " train " DIR "/nosuch.ini",
           (const char *const[]){DIR "/nosuch.ini", "No such file or directory", NULL});
+    fails(2, NDE " train " DIR, (const char *const[]){DIR, "Is a directory", NULL});
     fails(1, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/nosuch.h5 --out " DIR
              "/x", (const char *const[]){DIR "/nosuch.h5", "No such file or directory", NULL});
     fails(1, NDE " eval " DIR "/nosuch.safetensors " DIR "/b.h5",

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const model_names[] = {"mlp_node", "fno1d", "fno2d", "mgno", "fno_node", NULL};
 static const char *const loss_names[] = {"rel_l2", "mse", "l1", NULL};
@@ -328,6 +329,12 @@ static int handler(void *user, const char *section, const char *name, const char
 int cli_config_read(cli_config *c, const char *path)
 {
     FILE *f = fopen(path, "r");
+    struct stat sb;
+    if (f && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f); /* fopen accepts a directory; reading it would look like an empty file */
+        f = NULL;
+        errno = EISDIR;
+    }
     if (!f) {
         fprintf(stderr, "nde train: cannot open %s: %s\n", path, strerror(errno));
         return 2;
