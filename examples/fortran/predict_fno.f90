@@ -98,6 +98,7 @@ program predict_fno
   end if
   call nde_model_destroy(fno)
   call nde_ctx_destroy(ctx)
+  deallocate (u, unew, inputs, outputs)
 
 contains
 
@@ -158,6 +159,7 @@ contains
     scale = max(1d0, maxval(abs(b)))
     print '(a,i0,a,es10.3,a,es10.3)', 'compare: ', size(a), ' values, max |a - b| = ', diff, &
           ', tolerance ', tol * scale
+    deallocate (a, b)
     if (.not. (diff <= tol * scale)) then
       write (error_unit, '(a)') 'predict_fno --compare: predictions differ beyond the tolerance'
       stop 1
