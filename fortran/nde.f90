@@ -98,7 +98,7 @@ module nde
     nde_solver_counts
   public :: nde_adjoint_discrete
   public :: nde_optim_create, nde_optim_destroy, nde_optim_step, nde_optim_set_lr
-  public :: nde_train_defaults, nde_trainer_create, nde_trainer_destroy, nde_trainer_run, &
+  public :: nde_train_defaults, nde_trainer_create, nde_trainer_destroy, nde_trainer_run, nde_trainer_evaluate, &
     nde_trainer_train_loss, nde_trainer_test_metric, nde_trainer_epoch, nde_trainer_step
 
   interface
@@ -106,6 +106,12 @@ module nde
     function c_last_error() bind(C, name='nde_last_error') result(r)
       import :: c_ptr
       type(c_ptr) :: r
+    end function
+    function c_fail(st, msg) bind(C, name='ndef_fail') result(r)
+      import :: c_int, c_int64_t, c_char
+      integer(c_int64_t), value :: st
+      character(kind=c_char) :: msg(*)
+      integer(c_int) :: r
     end function
     function c_status_str(s) bind(C, name='nde_status_str') result(r)
       import :: c_ptr, c_int
@@ -167,17 +173,17 @@ module nde
       import :: c_ptr
       type(c_ptr) :: m
     end subroutine
-    function c_model_n_params(m) bind(C, name='nde_model_n_params') result(r)
+    pure function c_model_n_params(m) bind(C, name='nde_model_n_params') result(r)
       import :: c_ptr, c_size_t
       type(c_ptr), value :: m
       integer(c_size_t) :: r
     end function
-    function c_model_in_size(m) bind(C, name='nde_model_in_size') result(r)
+    pure function c_model_in_size(m) bind(C, name='nde_model_in_size') result(r)
       import :: c_ptr, c_size_t
       type(c_ptr), value :: m
       integer(c_size_t) :: r
     end function
-    function c_model_out_size(m) bind(C, name='nde_model_out_size') result(r)
+    pure function c_model_out_size(m) bind(C, name='nde_model_out_size') result(r)
       import :: c_ptr, c_size_t
       type(c_ptr), value :: m
       integer(c_size_t) :: r
@@ -208,16 +214,14 @@ module nde
       type(c_ptr), value :: p
     end subroutine
     function c_model_forward(m, x, y, batch) bind(C, name='nde_model_forward') result(r)
-      import :: c_ptr, c_int, c_size_t, c_double
-      type(c_ptr), value :: m
-      real(c_double) :: x(*), y(*)
+      import :: c_ptr, c_int, c_size_t
+      type(c_ptr), value :: m, x, y
       integer(c_size_t), value :: batch
       integer(c_int) :: r
     end function
     function c_model_backward(m, gy, gx, gtheta, batch) bind(C, name='nde_model_backward') result(r)
-      import :: c_ptr, c_int, c_size_t, c_double
-      type(c_ptr), value :: m, gx, gtheta
-      real(c_double) :: gy(*)
+      import :: c_ptr, c_int, c_size_t
+      type(c_ptr), value :: m, gy, gx, gtheta
       integer(c_size_t), value :: batch
       integer(c_int) :: r
     end function
@@ -321,22 +325,30 @@ module nde
       type(c_ptr), value :: tr
       integer(c_int) :: r
     end function
-    function c_trainer_train_loss(tr) bind(C, name='ndef_trainer_train_loss') result(r)
+    function c_trainer_evaluate(tr, n, x_size, y_size, x, y, metric) &
+        bind(C, name='ndef_trainer_evaluate') result(r)
+      import :: c_ptr, c_int, c_int64_t, c_double
+      type(c_ptr), value :: tr, x, y
+      integer(c_int64_t), value :: n, x_size, y_size
+      real(c_double) :: metric
+      integer(c_int) :: r
+    end function
+    pure function c_trainer_train_loss(tr) bind(C, name='ndef_trainer_train_loss') result(r)
       import :: c_ptr, c_double
       type(c_ptr), value :: tr
       real(c_double) :: r
     end function
-    function c_trainer_test_metric(tr) bind(C, name='ndef_trainer_test_metric') result(r)
+    pure function c_trainer_test_metric(tr) bind(C, name='ndef_trainer_test_metric') result(r)
       import :: c_ptr, c_double
       type(c_ptr), value :: tr
       real(c_double) :: r
     end function
-    function c_trainer_epoch(tr) bind(C, name='ndef_trainer_epoch') result(r)
+    pure function c_trainer_epoch(tr) bind(C, name='ndef_trainer_epoch') result(r)
       import :: c_ptr, c_int64_t
       type(c_ptr), value :: tr
       integer(c_int64_t) :: r
     end function
-    function c_trainer_step(tr) bind(C, name='ndef_trainer_step') result(r)
+    pure function c_trainer_step(tr) bind(C, name='ndef_trainer_step') result(r)
       import :: c_ptr, c_int64_t
       type(c_ptr), value :: tr
       integer(c_int64_t) :: r
@@ -380,6 +392,22 @@ contains
     do i = 1, n
       r(i:i) = chars(i)
     end do
+  end function
+
+  !> Record a failure found on the Fortran side (message for nde_last_error) and return st.
+  integer function fail(st, msg) result(r)
+    integer, intent(in) :: st
+    character(len=*), intent(in) :: msg
+    r = c_fail(int(st, c_int64_t), c_string(msg))
+  end function
+
+  !> An integer as text.
+  function itoa(v) result(r)
+    integer(int64), intent(in) :: v
+    character(len=:), allocatable :: r
+    character(len=24) :: buf
+    write (buf, '(i0)') v
+    r = trim(buf)
   end function
 
   !> The message of the last failure on this thread ('' if none), nde_last_error().
@@ -502,17 +530,17 @@ contains
   end subroutine
 
   !> Number of parameters (length of θ and of the gradient).
-  integer(int64) function nde_model_n_params(model) result(n)
+  pure integer(int64) function nde_model_n_params(model) result(n)
     type(nde_model), intent(in) :: model
     n = int(c_model_n_params(model%p), int64)
   end function
 
   !> Values per sample of the model's input and output.
-  integer(int64) function nde_model_in_size(model) result(n)
+  pure integer(int64) function nde_model_in_size(model) result(n)
     type(nde_model), intent(in) :: model
     n = int(c_model_in_size(model%p), int64)
   end function
-  integer(int64) function nde_model_out_size(model) result(n)
+  pure integer(int64) function nde_model_out_size(model) result(n)
     type(nde_model), intent(in) :: model
     n = int(c_model_out_size(model%p), int64)
   end function
@@ -581,10 +609,12 @@ contains
     type(nde_model), intent(in) :: model
     type(c_ptr) :: p
     p = c_model_params(model%p)
-    st = NDE_ERR_ARG
-    if (.not. c_associated(p)) return
-    call c_params_zero_grad(p)
     st = NDE_OK
+    if (c_associated(p)) then
+      call c_params_zero_grad(p)
+    else
+      st = fail(NDE_ERR_ARG, 'nde_zero_grad: null model')
+    end if
   end function
 
   integer function view_checked(model, grad, n, v) result(st)
@@ -593,41 +623,75 @@ contains
     integer(int64), intent(in) :: n
     real(c_double), pointer, intent(out) :: v(:)
     v => store_view(model, grad)
-    st = NDE_ERR_ARG
-    if (.not. associated(v)) return
-    st = NDE_ERR_SHAPE
-    if (size(v, kind=int64) /= n) return
     st = NDE_OK
+    if (.not. associated(v)) then
+      st = fail(NDE_ERR_ARG, 'parameters: null model')
+    else if (size(v, kind=int64) /= n) then
+      st = fail(NDE_ERR_SHAPE, 'parameters: the array has ' // itoa(n) // ' values, the model ' // &
+                itoa(size(v, kind=int64)))
+    end if
   end function
 
   ! ---------------------------------------------------------------- forward / backward
 
-  !> y(out_size, batch) = model(x(in_size, batch)) (nde_model_forward). x and y may be any
-  !> contiguous arrays holding batch·in_size and batch·out_size values.
+  !> y(out_size, batch) = model(x(in_size, batch)) (nde_model_forward). x and y are
+  !> contiguous arrays of any rank holding exactly batch·in_size and batch·out_size values
+  !> (NDE_ERR_SHAPE otherwise).
   integer function nde_model_forward(model, x, y, batch) result(st)
     type(nde_model), intent(in) :: model
-    real(c_double), intent(in) :: x(*)
-    real(c_double), intent(out) :: y(*)
+    real(c_double), intent(in), target, contiguous :: x(..)
+    real(c_double), intent(inout), target, contiguous :: y(..)
     integer, intent(in) :: batch
-    st = c_model_forward(model%p, x, y, int(batch, c_size_t))
+    st = check_sizes(model, 'nde_model_forward', 'x', size(x, kind=int64), .true., batch)
+    if (st == NDE_OK) st = check_sizes(model, 'nde_model_forward', 'y', size(y, kind=int64), .false., batch)
+    if (st /= NDE_OK) return
+    st = c_model_forward(model%p, c_loc(x), c_loc(y), int(batch, c_size_t))
+  end function
+
+  !> NDE_OK if n = batch · (in_size if is_in, else out_size), else a message.
+  integer function check_sizes(model, who, what, n, is_in, batch) result(st)
+    type(nde_model), intent(in) :: model
+    character(len=*), intent(in) :: who, what
+    integer(int64), intent(in) :: n
+    logical, intent(in) :: is_in
+    integer, intent(in) :: batch
+    integer(int64) :: per
+    st = NDE_OK
+    if (.not. c_associated(model%p)) then
+      st = fail(NDE_ERR_ARG, who // ': null model')
+      return
+    end if
+    if (batch < 1) then
+      st = fail(NDE_ERR_ARG, who // ': batch ' // itoa(int(batch, int64)) // ' < 1')
+      return
+    end if
+    if (is_in) then
+      per = nde_model_in_size(model)
+    else
+      per = nde_model_out_size(model)
+    end if
+    if (n /= per * batch) st = fail(NDE_ERR_SHAPE, who // ': ' // what // ' has ' // itoa(n) // &
+      ' values, expected ' // itoa(per) // ' x batch ' // itoa(int(batch, int64)) // ' = ' // itoa(per * batch))
   end function
 
   !> After a forward on the same batch: the store's gradient += gyᵀ ∂y/∂θ, and gx(in_size,
   !> batch) = gyᵀ ∂y/∂x when gx is present (nde_model_backward).
   integer function nde_model_backward(model, gy, batch, gx) result(st)
     type(nde_model), intent(in) :: model
-    real(c_double), intent(in) :: gy(*)
+    real(c_double), intent(in), target, contiguous :: gy(..)
     integer, intent(in) :: batch
-    real(c_double), intent(out), optional, target :: gx(*)
-    type(c_ptr) :: pgx, p
+    real(c_double), intent(inout), optional, target, contiguous :: gx(..)
+    type(c_ptr) :: pgx
+    st = check_sizes(model, 'nde_model_backward', 'gy', size(gy, kind=int64), .false., batch)
+    if (st /= NDE_OK) return
     pgx = c_null_ptr
-    if (present(gx)) pgx = c_loc(gx)
-    p = c_model_params(model%p)
-    if (.not. c_associated(p)) then
-      st = NDE_ERR_ARG
-      return
+    if (present(gx)) then
+      st = check_sizes(model, 'nde_model_backward', 'gx', size(gx, kind=int64), .true., batch)
+      if (st /= NDE_OK) return
+      pgx = c_loc(gx)
     end if
-    st = c_model_backward(model%p, gy, pgx, c_params_grad(p), int(batch, c_size_t))
+    st = c_model_backward(model%p, c_loc(gy), pgx, c_params_grad(c_model_params(model%p)), &
+                          int(batch, c_size_t))
   end function
 
   ! ---------------------------------------------------------------- checkpoints
@@ -679,7 +743,9 @@ contains
     real(c_double), intent(out) :: traj(:,:,:)
     if (size(traj, 1) /= size(u0, 1) .or. size(traj, 2) /= size(u0, 2) .or. &
         size(traj, 3) /= size(ts)) then
-      st = NDE_ERR_SHAPE
+      st = fail(NDE_ERR_SHAPE, 'nde_solve: traj is (' // itoa(size(traj, 1, int64)) // ', ' // &
+        itoa(size(traj, 2, int64)) // ', ' // itoa(size(traj, 3, int64)) // '), expected (' // &
+        itoa(size(u0, 1, int64)) // ', ' // itoa(size(u0, 2, int64)) // ', ' // itoa(size(ts, kind=int64)) // ')')
       return
     end if
     st = c_solve(solver%p, int(size(u0, 2), c_size_t), int(size(u0, 1), c_size_t), u0, &
@@ -736,7 +802,7 @@ contains
     pu0 = c_null_ptr
     if (present(grad_u0)) then
       if (size(grad_u0, 1) /= size(dl_dtraj, 1) .or. size(grad_u0, 2) /= size(dl_dtraj, 2)) then
-        st = NDE_ERR_SHAPE
+        st = fail(NDE_ERR_SHAPE, 'nde_adjoint_discrete: grad_u0 is not (dim, batch) of dl_dtraj')
         return
       end if
       pu0 = c_loc(grad_u0)
@@ -804,17 +870,18 @@ contains
     o = opts
     pxt = c_null_ptr;  pyt = c_null_ptr;  nt = 0
     if (size(x, 2) /= size(y, 2)) then
-      st = NDE_ERR_SHAPE
+      st = fail(NDE_ERR_SHAPE, 'nde_trainer_create: x has ' // itoa(size(x, 2, int64)) // &
+                ' samples, y ' // itoa(size(y, 2, int64)))
       return
     end if
     if (present(x_test) .neqv. present(y_test)) then
-      st = NDE_ERR_ARG
+      st = fail(NDE_ERR_ARG, 'nde_trainer_create: give both x_test and y_test or neither')
       return
     end if
     if (present(x_test)) then
       if (size(x_test, 2) /= size(y_test, 2) .or. size(x_test, 1) /= size(x, 1) .or. &
           size(y_test, 1) /= size(y, 1)) then
-        st = NDE_ERR_SHAPE
+        st = fail(NDE_ERR_SHAPE, 'nde_trainer_create: the test data have another shape')
         return
       end if
       pxt = c_loc(x_test);  pyt = c_loc(y_test);  nt = size(x_test, 2)
@@ -824,6 +891,21 @@ contains
     st = c_trainer_create(model%p, int(size(x, 2), c_int64_t), int(size(x, 1), c_int64_t), &
                           int(size(y, 1), c_int64_t), c_loc(x), c_loc(y), nt, pxt, pyt, o, path, &
                           trainer%p)
+  end function
+
+  !> metric = the mean test metric per sample of the current θ over x(x_size, n), y(y_size,
+  !> n) (nde_trainer_evaluate; the model in evaluation mode).
+  integer function nde_trainer_evaluate(trainer, x, y, metric) result(st)
+    type(nde_trainer), intent(in) :: trainer
+    real(c_double), intent(in), target, contiguous :: x(:,:), y(:,:)
+    real(c_double), intent(out) :: metric
+    metric = 0
+    if (size(x, 2) /= size(y, 2)) then
+      st = fail(NDE_ERR_SHAPE, 'nde_trainer_evaluate: x and y have different sample counts')
+      return
+    end if
+    st = c_trainer_evaluate(trainer%p, int(size(x, 2), c_int64_t), int(size(x, 1), c_int64_t), &
+                            int(size(y, 1), c_int64_t), c_loc(x), c_loc(y), metric)
   end function
 
   !> Free the trainer (null: no-op); trainer becomes null.
@@ -839,21 +921,21 @@ contains
   end function
 
   !> The last epoch's training loss per sample and test metric (NaN if none).
-  real(c_double) function nde_trainer_train_loss(trainer) result(v)
+  pure real(c_double) function nde_trainer_train_loss(trainer) result(v)
     type(nde_trainer), intent(in) :: trainer
     v = c_trainer_train_loss(trainer%p)
   end function
-  real(c_double) function nde_trainer_test_metric(trainer) result(v)
+  pure real(c_double) function nde_trainer_test_metric(trainer) result(v)
     type(nde_trainer), intent(in) :: trainer
     v = c_trainer_test_metric(trainer%p)
   end function
 
   !> Completed epochs and steps.
-  integer(int64) function nde_trainer_epoch(trainer) result(n)
+  pure integer(int64) function nde_trainer_epoch(trainer) result(n)
     type(nde_trainer), intent(in) :: trainer
     n = c_trainer_epoch(trainer%p)
   end function
-  integer(int64) function nde_trainer_step(trainer) result(n)
+  pure integer(int64) function nde_trainer_step(trainer) result(n)
     type(nde_trainer), intent(in) :: trainer
     n = c_trainer_step(trainer%p)
   end function

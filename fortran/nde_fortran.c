@@ -262,3 +262,24 @@ double ndef_trainer_train_loss(const ndef_trainer *tr) { return tr ? nde_trainer
 double ndef_trainer_test_metric(const ndef_trainer *tr) { return tr ? nde_trainer_test_metric(tr->tr) : NAN; }
 int64_t ndef_trainer_epoch(const ndef_trainer *tr) { return tr ? (int64_t)nde_trainer_epoch(tr->tr) : 0; }
 int64_t ndef_trainer_step(const ndef_trainer *tr) { return tr ? (int64_t)nde_trainer_step(tr->tr) : 0; }
+
+nde_status ndef_fail(int64_t status, const char *msg)
+{
+    if (status <= 0 || status >= NDE_STATUS_COUNT) status = NDE_ERR_ARG;
+    return NDE_FAIL((nde_status)status, "%s", msg ? msg : "(no message)");
+}
+
+nde_status ndef_trainer_evaluate(ndef_trainer *tr, int64_t n, int64_t x_size, int64_t y_size,
+                                 const double *x, const double *y, double *metric)
+{
+    if (!tr || !metric) return NDE_FAIL(NDE_ERR_ARG, "ndef_trainer_evaluate: NULL argument");
+    size_t nn = 0;
+    NDE_TRY(count_arg(n, "evaluation samples", &nn));
+    if (x_size != (int64_t)tr->train.x_size || y_size != (int64_t)tr->train.y_size)
+        return NDE_FAIL(NDE_ERR_SHAPE,
+                        "nde_trainer_evaluate: samples of %lld and %lld values, the training data's "
+                        "have %zu and %zu", (long long)x_size, (long long)y_size, tr->train.x_size,
+                        tr->train.y_size);
+    nde_data d = {.n = nn, .x_size = tr->train.x_size, .y_size = tr->train.y_size, .x = x, .y = y};
+    return nde_trainer_evaluate(tr->tr, &d, metric);
+}

@@ -58,6 +58,19 @@ nde_status ndef_optim_create(nde_model *model, int64_t kind, double lr, double w
 
 /** Trainer options: plain scalars (Fortran type nde_train_options mirrors this struct,
  * bind(C); keep both in the same order). loss and metric: 0 mse, 1 l1, 2 rel_l2. */
+/** A trainer with the data it borrows (opaque). */
+typedef struct ndef_trainer ndef_trainer;
+
+/** Record a failure found on the Fortran side (a shape mismatch, …): sets the message
+ * nde_last_error() returns to "<file:line>: msg" and returns `status`. */
+nde_status ndef_fail(int64_t status, const char *msg);
+
+/** nde_trainer_evaluate on x (n, x_size), y (n, y_size): the mean test metric per sample of
+ * the current θ in *metric. NDE_ERR_SHAPE if x_size or y_size differ from the training
+ * data's. */
+nde_status ndef_trainer_evaluate(ndef_trainer *tr, int64_t n, int64_t x_size, int64_t y_size,
+                                 const double *x, const double *y, double *metric);
+
 /** Trainer options as plain scalars. */
 typedef struct ndef_train_opts {
     int64_t batch, epochs, steps_per_epoch, max_steps, sampling, drop_last, seed;
@@ -73,8 +86,6 @@ typedef struct ndef_train_opts {
 /** nde_trainer_defaults() as ndef_train_opts (loss mse, metric mse, progress 0). */
 void ndef_train_defaults(ndef_train_opts *o);
 
-/** A trainer with the data it borrows (opaque). */
-typedef struct ndef_trainer ndef_trainer;
 
 /** A trainer for model on x (n, x_size), y (n, y_size) (row-major, i.e. Fortran
  * x(x_size, n)) and optional test data (n_test 0: none). x, y, x_test and y_test are
