@@ -96,10 +96,48 @@ module nde
   public :: nde_checkpoint_load, nde_checkpoint_save
   public :: nde_solver_create, nde_solver_destroy, nde_solve, nde_solver_step_log, &
     nde_solver_counts
+  public :: nde_solver_create_field, nde_field_f, nde_field_vjp, nde_field_jvp
   public :: nde_adjoint_discrete
   public :: nde_optim_create, nde_optim_destroy, nde_optim_step, nde_optim_set_lr
   public :: nde_train_defaults, nde_trainer_create, nde_trainer_destroy, nde_trainer_run, nde_trainer_evaluate, &
     nde_trainer_train_loss, nde_trainer_test_metric, nde_trainer_epoch, nde_trainer_step
+
+  !> A vector field written in Fortran: module procedures (or external ones) with these
+  !> bind(C) interfaces, given to nde_solver_create_field. u, du, v, … are (dim, batch)
+  !> arrays of dim·batch values; `user` is the pointer given at creation. Return NDE_OK, or
+  !> another status to stop the solve (e.g. NDE_ERR_NONFINITE).
+  abstract interface
+    !> du = f(t, u).
+    function nde_field_f(user, t, u, du, batch) bind(C) result(st)
+      import :: c_ptr, c_double, c_size_t, c_int
+      type(c_ptr), value :: user
+      real(c_double), value :: t
+      real(c_double), intent(in) :: u(*)
+      real(c_double), intent(inout) :: du(*)
+      integer(c_size_t), value :: batch
+      integer(c_int) :: st
+    end function
+    !> vu = vᵀ ∂f/∂u (WRITTEN; skip when vu is null) and gtheta(n_params) += vᵀ ∂f/∂θ
+    !> (ADDED; skip when gtheta is null): use c_f_pointer on vu and gtheta.
+    function nde_field_vjp(user, t, u, v, vu, gtheta, batch) bind(C) result(st)
+      import :: c_ptr, c_double, c_size_t, c_int
+      type(c_ptr), value :: user, vu, gtheta
+      real(c_double), value :: t
+      real(c_double), intent(in) :: u(*), v(*)
+      integer(c_size_t), value :: batch
+      integer(c_int) :: st
+    end function
+    !> jw = (∂f/∂u) w (optional; implicit SUNDIALS methods use it).
+    function nde_field_jvp(user, t, u, w, jw, batch) bind(C) result(st)
+      import :: c_ptr, c_double, c_size_t, c_int
+      type(c_ptr), value :: user
+      real(c_double), value :: t
+      real(c_double), intent(in) :: u(*), w(*)
+      real(c_double), intent(inout) :: jw(*)
+      integer(c_size_t), value :: batch
+      integer(c_int) :: st
+    end function
+  end interface
 
   interface
     ! core
@@ -244,6 +282,16 @@ module nde
       import :: c_ptr, c_int, c_int64_t, c_double
       type(c_ptr), value :: ctx, m
       integer(c_int64_t), value :: method, max_steps, tape
+      real(c_double), value :: rtol, atol, h0
+      type(c_ptr) :: s
+      integer(c_int) :: r
+    end function
+    function c_solver_create_field(ctx, dim, n_params, f, vjp, jvp, user, method, rtol, atol, h0, &
+        max_steps, tape, s) bind(C, name='ndef_solver_create_field') result(r)
+      import :: c_ptr, c_funptr, c_int, c_int64_t, c_double
+      type(c_ptr), value :: ctx, user
+      integer(c_int64_t), value :: dim, n_params, method, max_steps, tape
+      type(c_funptr), value :: f, vjp, jvp
       real(c_double), value :: rtol, atol, h0
       type(c_ptr) :: s
       integer(c_int) :: r
@@ -727,6 +775,33 @@ contains
     cp = c_null_ptr;  if (present(ctx)) cp = ctx%p
     st = c_solver_create(cp, model%p, opt_i(method, NDE_DOPRI5), opt_r(rtol), opt_r(atol), &
                          opt_r(h0), opt_i(max_steps, 0), opt_i(tape, NDE_TAPE_STAGES), solver%p)
+  end function
+
+  !> A solver for a vector field written in Fortran: dim values per sample, callbacks f
+  !> (required), vjp (needed by nde_adjoint_discrete) and jvp, n_params parameters the
+  !> user's field owns (0; the adjoint adds ∂L/∂θ to the grad_theta array it is given),
+  !> `user` passed to every callback (e.g. c_loc of the field's data; null by default).
+  !> Other options as nde_solver_create. The callbacks run on the calling thread.
+  integer function nde_solver_create_field(solver, dim, f, vjp, n_params, user, jvp, method, &
+      rtol, atol, h0, max_steps, tape, ctx) result(st)
+    type(nde_solver), intent(inout) :: solver
+    integer, intent(in) :: dim
+    procedure(nde_field_f) :: f
+    procedure(nde_field_vjp), optional :: vjp
+    integer, intent(in), optional :: n_params, method, max_steps, tape
+    type(c_ptr), intent(in), optional :: user
+    procedure(nde_field_jvp), optional :: jvp
+    real(c_double), intent(in), optional :: rtol, atol, h0
+    type(nde_ctx), intent(in), optional :: ctx
+    type(c_ptr) :: cp, up
+    type(c_funptr) :: pv, pj
+    cp = c_null_ptr;  if (present(ctx)) cp = ctx%p
+    up = c_null_ptr;  if (present(user)) up = user
+    pv = c_null_funptr;  if (present(vjp)) pv = c_funloc(vjp)
+    pj = c_null_funptr;  if (present(jvp)) pj = c_funloc(jvp)
+    st = c_solver_create_field(cp, int(dim, c_int64_t), opt_i(n_params, 0), c_funloc(f), pv, pj, &
+                               up, opt_i(method, NDE_DOPRI5), opt_r(rtol), opt_r(atol), opt_r(h0), &
+                               opt_i(max_steps, 0), opt_i(tape, NDE_TAPE_STAGES), solver%p)
   end function
 
   !> Free the solver (null: no-op); solver becomes null.

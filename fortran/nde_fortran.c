@@ -13,6 +13,19 @@ static nde_status count_arg(int64_t v, const char *what, size_t *out)
     return NDE_OK;
 }
 
+/* nde_solver_opts from a method and the scalars (≤ 0: default). */
+static nde_solver_opts solver_opts(int64_t method, double rtol, double atol, double h0,
+                                   int64_t max_steps, int64_t tape)
+{
+    nde_solver_opts o = nde_solver_defaults((nde_method)method);
+    if (rtol > 0) o.rtol = rtol;
+    if (atol > 0) o.atol = atol;
+    if (h0 > 0) o.h0 = h0;
+    if (max_steps > 0) o.max_steps = (size_t)max_steps;
+    o.tape = (nde_tape)tape;
+    return o;
+}
+
 nde_status ndef_model_mlp_create(int64_t in, int64_t out, int64_t n_hidden, const int64_t *hidden,
                                  int64_t act, int64_t time, int64_t init, double scale,
                                  nde_model **m)
@@ -112,13 +125,28 @@ nde_status ndef_solver_create(nde_ctx *ctx, nde_model *model, int64_t method, do
     *s = NULL;
     nde_field field; /* nde_solver_create copies the struct */
     NDE_TRY(nde_model_field(model, &field));
-    nde_solver_opts o = nde_solver_defaults((nde_method)method);
-    if (rtol > 0) o.rtol = rtol;
-    if (atol > 0) o.atol = atol;
-    if (h0 > 0) o.h0 = h0;
-    if (max_steps > 0) o.max_steps = (size_t)max_steps;
-    o.tape = (nde_tape)tape;
+    nde_solver_opts o = solver_opts(method, rtol, atol, h0, max_steps, tape);
     return nde_solver_create(ctx, &field, &o, s);
+}
+
+nde_status ndef_solver_create_field(nde_ctx *ctx, int64_t dim, int64_t n_params, ndef_field_f f,
+                                    ndef_field_vjp vjp, ndef_field_jvp jvp, void *user,
+                                    int64_t method, double rtol, double atol, double h0,
+                                    int64_t max_steps, int64_t tape, nde_solver **s)
+{
+    if (!s) return NDE_FAIL(NDE_ERR_ARG, "ndef_solver_create_field: NULL solver");
+    *s = NULL;
+    nde_field field;
+    memset(&field, 0, sizeof field);
+    NDE_TRY(count_arg(dim, "field dim", &field.dim));
+    NDE_TRY(count_arg(n_params, "field n_params", &field.n_params));
+    field.ctx = user;
+    field.f = f;
+    field.vjp = vjp;
+    field.jvp = jvp;
+    NDE_TRY(nde_field_check(&field, 0));
+    nde_solver_opts o = solver_opts(method, rtol, atol, h0, max_steps, tape);
+    return nde_solver_create(ctx, &field, &o, s); /* copies the field */
 }
 
 nde_status ndef_optim_create(nde_model *model, int64_t kind, double lr, double weight_decay,

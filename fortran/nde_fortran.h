@@ -51,6 +51,26 @@ nde_status ndef_solver_create(nde_ctx *ctx, nde_model *model, int64_t method, do
                               double atol, double h0, int64_t max_steps, int64_t tape,
                               nde_solver **s);
 
+/** The callbacks of a vector field written in Fortran (bind(C) functions, see nde/field.h
+ * for the contract): f writes du (batch, dim); vjp writes vu (batch, dim) when vu is not
+ * NULL and ADDS to gtheta (n_params) when gtheta is not NULL; jvp may be NULL. */
+typedef nde_status (*ndef_field_f)(void *user, double t, const double *u, double *du, size_t batch);
+/** See ndef_field_f. */
+typedef nde_status (*ndef_field_vjp)(void *user, double t, const double *u, const double *v,
+                                     double *vu, double *gtheta, size_t batch);
+/** See ndef_field_f. */
+typedef nde_status (*ndef_field_jvp)(void *user, double t, const double *u, const double *w,
+                                     double *jw, size_t batch);
+
+/** A solver for the user's vector field f(t, u) of `dim` values per sample with n_params
+ * parameters (the user's; the adjoint adds their gradient to the array it is given),
+ * callbacks f (required), vjp (NULL: no adjoint) and jvp (NULL: none), and `user` passed
+ * to every callback. Options as ndef_solver_create. */
+nde_status ndef_solver_create_field(nde_ctx *ctx, int64_t dim, int64_t n_params, ndef_field_f f,
+                                    ndef_field_vjp vjp, ndef_field_jvp jvp, void *user,
+                                    int64_t method, double rtol, double atol, double h0,
+                                    int64_t max_steps, int64_t tape, nde_solver **s);
+
 /** Optimizer of `kind` over the model's store with nde_optim_defaults(kind), lr (≤ 0:
  * the default) and weight_decay (< 0: the default). */
 nde_status ndef_optim_create(nde_model *model, int64_t kind, double lr, double weight_decay,

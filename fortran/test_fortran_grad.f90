@@ -7,11 +7,70 @@
 !     forward pass for an MLP and an FNO-1D (relative error <= 1e-6);
 !  4. an FNO-2D through the binding against central finite differences;
 !  5. the trainer writes a checkpoint that loads back into a fresh model bit for bit;
-!  6. errors come back as a status and a message (a missing checkpoint file, wrong sizes).
+!  6. errors come back as a status and a message (a missing checkpoint file, wrong sizes);
+!  7. a vector field written in Fortran (du/dt = A(θ) u, A = [[-a, b], [-b, -a]]) solves to
+!     the exact solution and its discrete adjoint gives the exact gradients.
+
+! The user's field: θ = (a, b) behind the `user` pointer.
+module test_user_field
+  use, intrinsic :: iso_c_binding
+  implicit none
+  private
+  public :: spiral_f, spiral_vjp
+contains
+  function spiral_f(user, t, u, du, batch) bind(C) result(st)
+    type(c_ptr), value :: user
+    real(c_double), value :: t
+    real(c_double), intent(in) :: u(*)
+    real(c_double), intent(inout) :: du(*)
+    integer(c_size_t), value :: batch
+    integer(c_int) :: st
+    real(c_double), pointer :: th(:)
+    integer :: k
+    call c_f_pointer(user, th, [2])
+    do k = 0, int(batch) - 1
+      du(2 * k + 1) = -th(1) * u(2 * k + 1) + th(2) * u(2 * k + 2)
+      du(2 * k + 2) = -th(2) * u(2 * k + 1) - th(1) * u(2 * k + 2)
+    end do
+    st = 0
+    if (t < -1) st = 1 ! (t unused otherwise)
+  end function
+
+  function spiral_vjp(user, t, u, v, vu, gtheta, batch) bind(C) result(st)
+    type(c_ptr), value :: user, vu, gtheta
+    real(c_double), value :: t
+    real(c_double), intent(in) :: u(*), v(*)
+    integer(c_size_t), value :: batch
+    integer(c_int) :: st
+    real(c_double), pointer :: th(:), pvu(:), pg(:)
+    integer :: k, i, j
+    call c_f_pointer(user, th, [2])
+    if (c_associated(vu)) then ! vu = Aᵀ v
+      call c_f_pointer(vu, pvu, [2 * batch])
+      do k = 0, int(batch) - 1
+        i = 2 * k + 1;  j = 2 * k + 2
+        pvu(i) = -th(1) * v(i) - th(2) * v(j)
+        pvu(j) = th(2) * v(i) - th(1) * v(j)
+      end do
+    end if
+    if (c_associated(gtheta)) then ! ∂f/∂a = -u, ∂f/∂b = (u2, -u1)
+      call c_f_pointer(gtheta, pg, [2])
+      do k = 0, int(batch) - 1
+        i = 2 * k + 1;  j = 2 * k + 2
+        pg(1) = pg(1) - v(i) * u(i) - v(j) * u(j)
+        pg(2) = pg(2) + v(i) * u(j) - v(j) * u(i)
+      end do
+    end if
+    st = 0
+    if (t < -1) st = 1
+  end function
+end module
+
 program test_fortran_grad
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: int64, error_unit
   use nde
+  use test_user_field
   implicit none
   interface
     function ref_constants(out, n) bind(C, name='ndef_test_constants') result(k)
@@ -40,6 +99,7 @@ program test_fortran_grad
   call check_fd_fno2d()
   call check_trainer_checkpoint()
   call check_errors()
+  call check_user_field()
   if (fails > 0) then
     write (error_unit, '(a,i0,a)') 'test_fortran_grad: ', fails, ' check(s) failed'
     stop 1
@@ -260,6 +320,51 @@ contains
     call nde_trainer_destroy(tr)
     call nde_model_destroy(m)
     call nde_model_destroy(m2)
+  end subroutine
+
+  ! du/dt = A u, A = [[-a, b], [-b, -a]]: u(t) = e^(-at) R(bt) u0 with R(φ) = [[c, s], [-s, c]].
+  ! L = ½ Σ |u(1)|² = ½ e^(-2a) Σ |u0|²: ∂L/∂u0 = e^(-2a) u0, ∂L/∂a = -e^(-2a) Σ |u0|², ∂L/∂b = 0.
+  subroutine check_user_field()
+    real(c_double), target :: th(2)
+    type(nde_solver) :: s
+    real(c_double) :: u0(2, 3), ts(3), traj(2, 3, 3), exact(2, 3), dl(2, 3, 3), gu0(2, 3), g(2)
+    real(c_double) :: e, c, sn, err
+    integer :: k, j
+    th = [0.3d0, 1.7d0]
+    u0 = reshape([1d0, 0d0, 0.2d0, -0.7d0, -0.5d0, 0.4d0], [2, 3])
+    ts = [0d0, 0.4d0, 1d0]
+    call ok(nde_solver_create_field(s, 2, spiral_f, vjp=spiral_vjp, n_params=2, user=c_loc(th), &
+                                    method=NDE_DOPRI5, rtol=1d-10, atol=1d-12), 'user field solver')
+    call ok(nde_solve(s, u0, ts, traj), 'user field solve')
+    err = 0
+    do k = 1, 3
+      e = exp(-th(1) * ts(k));  c = cos(th(2) * ts(k));  sn = sin(th(2) * ts(k))
+      do j = 1, 3
+        exact(:, j) = e * [c * u0(1, j) + sn * u0(2, j), -sn * u0(1, j) + c * u0(2, j)]
+      end do
+      err = max(err, maxval(abs(traj(:, :, k) - exact)))
+    end do
+    print '(a,es10.3)', 'user field: largest error of the solve vs the exact solution ', err
+    call expect(err <= 1d-8, 'user field: solve differs from the exact solution')
+    dl = 0
+    dl(:, :, 3) = traj(:, :, 3)
+    g = 0
+    call ok(nde_adjoint_discrete(s, dl, g, gu0), 'user field adjoint')
+    e = exp(-2 * th(1))
+    err = max(maxval(abs(gu0 - e * u0)), abs(g(1) + e * sum(u0**2)), abs(g(2)))
+    print '(a,es10.3)', 'user field: largest error of dL/du0, dL/da, dL/db vs exact ', err
+    call expect(err <= 1d-8, 'user field: adjoint gradients differ from the exact ones')
+    ! L2 = Σ u1(1): ∂L2/∂b = Σ u2(1), ∂L2/∂a = -Σ u1(1), ∂L2/∂u0 = e^(-a) (c, s) per sample
+    dl = 0
+    dl(1, :, 3) = 1
+    g = 0
+    call ok(nde_adjoint_discrete(s, dl, g, gu0), 'user field adjoint 2')
+    e = exp(-th(1));  c = cos(th(2));  sn = sin(th(2))
+    err = max(abs(g(2) - sum(traj(2, :, 3))), abs(g(1) + sum(traj(1, :, 3))), &
+              maxval(abs(gu0(1, :) - e * c)), maxval(abs(gu0(2, :) - e * sn)))
+    print '(a,es10.3)', 'user field: largest error of dL2/du0, dL2/da, dL2/db vs exact ', err
+    call expect(err <= 1d-8, 'user field: adjoint gradients of L2 differ from the exact ones')
+    call nde_solver_destroy(s)
   end subroutine
 
   subroutine check_errors()
