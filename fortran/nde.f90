@@ -934,9 +934,9 @@ contains
   integer function nde_trainer_create(trainer, model, x, y, opts, x_test, y_test, checkpoint) result(st)
     type(nde_trainer), intent(inout) :: trainer
     type(nde_model), intent(in) :: model
-    real(c_double), intent(in), target, contiguous :: x(:,:), y(:,:)
+    real(c_double), intent(in), target :: x(:,:), y(:,:)
     type(nde_train_options), intent(in) :: opts
-    real(c_double), intent(in), target, contiguous, optional :: x_test(:,:), y_test(:,:)
+    real(c_double), intent(in), target, optional :: x_test(:,:), y_test(:,:)
     character(len=*), intent(in), optional :: checkpoint
     type(nde_train_options) :: o
     type(c_ptr) :: pxt, pyt
@@ -944,6 +944,12 @@ contains
     character(kind=c_char, len=:), allocatable :: path
     o = opts
     pxt = c_null_ptr;  pyt = c_null_ptr;  nt = 0
+    ! the trainer keeps pointers to the arrays: no copies (a section with strides) allowed
+    if (.not. (is_contiguous(x) .and. is_contiguous(y))) then
+      st = fail(NDE_ERR_ARG, 'nde_trainer_create: x and y must be contiguous arrays (the trainer ' // &
+                'keeps pointers to them)')
+      return
+    end if
     if (size(x, 2) /= size(y, 2)) then
       st = fail(NDE_ERR_SHAPE, 'nde_trainer_create: x has ' // itoa(size(x, 2, int64)) // &
                 ' samples, y ' // itoa(size(y, 2, int64)))
@@ -957,6 +963,10 @@ contains
       if (size(x_test, 2) /= size(y_test, 2) .or. size(x_test, 1) /= size(x, 1) .or. &
           size(y_test, 1) /= size(y, 1)) then
         st = fail(NDE_ERR_SHAPE, 'nde_trainer_create: the test data have another shape')
+        return
+      end if
+      if (.not. (is_contiguous(x_test) .and. is_contiguous(y_test))) then
+        st = fail(NDE_ERR_ARG, 'nde_trainer_create: x_test and y_test must be contiguous arrays')
         return
       end if
       pxt = c_loc(x_test);  pyt = c_loc(y_test);  nt = size(x_test, 2)

@@ -293,6 +293,8 @@ contains
     call ok(nde_model_init(m, 2), 'init')
     o = nde_train_defaults()
     o%batch = 4;  o%epochs = 5;  o%lr = 1d-2;  o%loss = NDE_LOSS_MSE;  o%metric = NDE_LOSS_MSE
+    call expect(nde_trainer_create(tr, m, x(:, 1:8:2), y(:, 1:8:2), o) == NDE_ERR_ARG, &
+                'trainer: a strided section is refused (the trainer would keep a pointer to a copy)')
     call ok(nde_trainer_create(tr, m, x, y, o, checkpoint=path), 'trainer')
     call ok(nde_trainer_run(tr), 'trainer run')
     call expect(nde_trainer_epoch(tr) == 5 .and. nde_trainer_step(tr) == 10, 'trainer: 5 epochs of 2 steps')
