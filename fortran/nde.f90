@@ -91,7 +91,8 @@ module nde
   public :: nde_model_mlp_create, nde_model_fno_create, nde_model_node_create
   public :: nde_model_init, nde_model_destroy, nde_model_n_params, nde_model_in_size, &
     nde_model_out_size, nde_model_set_training
-  public :: nde_get_params, nde_set_params, nde_get_grad, nde_zero_grad
+  public :: nde_get_params, nde_set_params, nde_get_grad, nde_set_grad, nde_zero_grad, &
+    nde_theta, nde_grad
   public :: nde_model_forward, nde_model_backward
   public :: nde_checkpoint_load, nde_checkpoint_save
   public :: nde_solver_create, nde_solver_destroy, nde_solve, nde_solver_step_log, &
@@ -650,6 +651,30 @@ contains
     real(c_double), pointer :: v(:)
     st = view_checked(model, .true., size(grad, kind=int64), v)
     if (st == NDE_OK) grad = v
+  end function
+
+  !> gradient = grad(1:n_params) (e.g. a gradient reduced over MPI ranks before a step).
+  integer function nde_set_grad(model, grad) result(st)
+    type(nde_model), intent(in) :: model
+    real(c_double), intent(in) :: grad(:)
+    real(c_double), pointer :: v(:)
+    st = view_checked(model, .true., size(grad, kind=int64), v)
+    if (st == NDE_OK) v = grad
+  end function
+
+  !> The model's θ itself, as a pointer into the library's store (no copy): writes change
+  !> the model. Valid until the model is destroyed; null for a null model.
+  function nde_theta(model) result(v)
+    type(nde_model), intent(in) :: model
+    real(c_double), pointer :: v(:)
+    v => store_view(model, .false.)
+  end function
+
+  !> The model's gradient itself, as a pointer into the library's store (no copy).
+  function nde_grad(model) result(v)
+    type(nde_model), intent(in) :: model
+    real(c_double), pointer :: v(:)
+    v => store_view(model, .true.)
   end function
 
   !> Set the store's gradient to zero (nde_params_zero_grad).

@@ -190,6 +190,7 @@ contains
     character(len=*), intent(in) :: what
     integer, intent(in) :: idx(:)
     real(c_double), allocatable :: y(:), th(:), g(:)
+    real(c_double), pointer :: pg(:), pth(:)
     real(c_double) :: lp, lm, fd, eps, rel, worst
     integer :: k, i
     allocate(y(nde_model_out_size(m) * batch), th(nde_model_n_params(m)), g(nde_model_n_params(m)))
@@ -198,6 +199,11 @@ contains
     call ok(nde_model_backward(m, y, batch), what // ' backward')
     call ok(nde_get_grad(m, g), 'get grad')
     call ok(nde_get_params(m, th), 'get params')
+    pg => nde_grad(m)
+    pth => nde_theta(m)
+    call expect(all(transfer(g, 1_int64, size(g)) == transfer(pg, 1_int64, size(pg))) .and. &
+                all(transfer(th, 1_int64, size(th)) == transfer(pth, 1_int64, size(pth))), &
+                what // ': the pointer views equal the copies')
     worst = 0
     do k = 1, size(idx)
       i = idx(k)
@@ -280,6 +286,7 @@ contains
     real(c_double), target :: x(1, 8), y(1, 8)
     real(c_double) :: pred(1, 8), metric, mse
     real(c_double), allocatable :: th(:), th2(:)
+    real(c_double), pointer :: pth(:)
     character(len=512) :: tmp
     character(len=:), allocatable :: path
     integer :: i, u, ln
@@ -317,6 +324,16 @@ contains
     call ok(nde_get_params(m2, th2), 'params 3')
     call expect(all(transfer(th, 1_int64, size(th)) == transfer(th2, 1_int64, size(th2))), &
                 'checkpoint save/load: theta differs')
+    ! writes through the θ pointer change the model; nde_set_grad sets the gradient
+    pth => nde_theta(m2)
+    pth(1) = pth(1) + 1
+    call ok(nde_model_forward(m2, x, pred, 8), 'forward after a write through nde_theta')
+    call ok(nde_get_params(m2, th), 'params 4')
+    call expect(abs(th(1) - (th2(1) + 1)) <= 0, 'nde_theta writes the model')
+    call ok(nde_set_grad(m2, 2 * th), 'set grad')
+    pth => nde_grad(m2)
+    call expect(size(pth) == size(th), 'nde_grad: size')
+    if (size(pth) == size(th)) call expect(maxval(abs(pth - 2 * th)) <= 0, 'nde_set_grad')
     open (newunit=u, file=path, status='old')
     close (u, status='delete')
     call nde_trainer_destroy(tr)
