@@ -1,7 +1,9 @@
 /* nde/ode.h — ODE solvers with open internals.
  *
  * One solve call for every method: explicit Runge–Kutta (fixed-step Euler, Heun, RK4;
- * adaptive embedded pairs BS3, DOPRI5, Tsit5 with FSAL and dense output) and, when the
+ * adaptive embedded pairs BS3, DOPRI5, Tsit5 with FSAL and dense output; the high-order
+ * pairs DOP853, Vern6, Vern7 and Vern9, whose interpolants' extra stages are computed
+ * only for steps with a save time inside; "auto" picks by tolerance) and, when the
  * build has SUNDIALS, CVODES and ARKODE backends. A batch of `batch` states is one
  * system of batch·dim unknowns with shared steps (as torchdiffeq does).
  *
@@ -52,12 +54,27 @@ typedef enum nde_method {
     NDE_ARK_ERK,    /* SUNDIALS ARKODE ERKStep with nde's explicit tableaux */
     NDE_ARK_DIRK,   /* SUNDIALS ARKODE ARKStep, diagonally implicit */
     NDE_ARK_IMEX,   /* SUNDIALS ARKODE ARKStep, additive IMEX */
+    NDE_DOP853,     /* Dormand–Prince 8(5,3) (Hairer's DOP853), FSAL, 7th-order dense
+                       output with 3 lazy extra stages */
+    NDE_VERN6,      /* Verner's efficient 6(5), FSAL, 6th-order interpolant (3 lazy stages) */
+    NDE_VERN7,      /* Verner's efficient 7(6), 7th-order interpolant (6 lazy stages) */
+    NDE_VERN9,      /* Verner's efficient 9(8), 9th-order interpolant (10 lazy stages) */
+    NDE_AUTO,       /* resolved by nde_solver_create: nde_method_choose(opts.rtol) */
     NDE_METHOD_COUNT
 } nde_method;
 
 NDE_API const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" if out of range */
 /* Parse a name as printed by nde_method_name (case-insensitive). */
 NDE_API nde_status nde_method_parse(const char *name, nde_method *m);
+
+/** Default explicit method for a relative tolerance, as SciML's default chooser does:
+ * Tsit5 for rtol >= 1e-6, Vern7 for 1e-9 <= rtol < 1e-6, Vern9 below 1e-9 (the crossover
+ * points come from bench/work_precision and the Verner papers; docs/solvers.md). A
+ * non-finite or non-positive rtol gives Tsit5. NDE_AUTO in nde_solver_opts resolves
+ * through this function when the solver is created.
+ * @param rtol relative tolerance of the solve
+ * @return NDE_TSIT5, NDE_VERN7 or NDE_VERN9 */
+NDE_API nde_method nde_method_choose(double rtol);
 
 /* What the forward solve records so that nde_adjoint_discrete can replay each step. */
 typedef enum nde_tape {
