@@ -343,3 +343,171 @@ Test(rk_order, high_order_pairs_converge_at_their_nominal_orders)
         }
     }
 }
+
+/* ---- lazy interpolation stages -------------------------------------------------------- */
+
+static const nde_method high[] = {NDE_DOP853, NDE_VERN6, NDE_VERN7, NDE_VERN9};
+
+enum { D = 3, B = 2, NP = D * D + 2 * D, NT = 5 };
+static const double ts5[NT] = {0.0, 0.37, 1.0, 1.61, 2.5};
+
+static void init_theta(double *theta)
+{
+    nde_rng r;
+    nde_rng_seed(&r, 11);
+    for (int i = 0; i < NP; i++) theta[i] = 0.8 * nde_rng_normal(&r);
+}
+
+/* Steps of the log that contain an interior save time strictly inside (θ < 1). */
+static size_t steps_with_inner_saves(const nde_solver *s, const double *ts, size_t nt)
+{
+    size_t n, count = 0, last = SIZE_MAX;
+    const nde_step_rec *st = nde_solver_steps(s, &n);
+    for (size_t k = 1; k + 1 < nt; k++)
+        for (size_t j = 0; j < n; j++)
+            if (ts[k] > st[j].t && ts[k] < st[j].t + st[j].h) {
+                if (j != last) count++;
+                last = j;
+                break;
+            }
+    return count;
+}
+
+Test(rk_lazy, extra_stages_only_for_steps_with_a_save_time_inside_and_counted)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1}, traj[NT * B * D], ends[2] = {0.0, 2.5};
+    for (size_t i = 0; i < sizeof high / sizeof high[0]; i++) {
+        const nde_tableau *tab = nde_tableau_get(high[i]);
+        nde_solver_opts o = nde_solver_defaults(high[i]);
+        o.rtol = 1e-9;
+        o.atol = 1e-11;
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        CHECK(nde_solve(s, B, D, u0, 2, ends, traj));
+        nde_solver_stats plain = *nde_solver_get_stats(s);
+        size_t n1;
+        const nde_step_rec *st1 = nde_solver_steps(s, &n1);
+        double last_t = st1[n1 - 1].t, end_u[B * D];
+        memcpy(end_u, traj + B * D, sizeof end_u);
+        /* the FSAL pairs take stages − 1 evaluations per attempt, the others all stages */
+        size_t per = (size_t)(tab->stages - tab->fsal);
+        cr_expect(plain.nfe >= (plain.n_accepted + plain.n_rejected) * per);
+        CHECK(nde_solve(s, B, D, u0, NT, ts5, traj));
+        const nde_solver_stats *withs = nde_solver_get_stats(s);
+        size_t n2;
+        const nde_step_rec *st2 = nde_solver_steps(s, &n2);
+        /* save times do not change the steps... */
+        cr_assert_eq(n2, n1, "%s", tab->name);
+        cr_expect_eq(st2[n2 - 1].t, last_t);
+        cr_expect_eq(memcmp(traj + (NT - 1) * B * D, end_u, sizeof end_u), 0, "%s", tab->name);
+        /* ...and each step with a save time inside costs exactly the extra stages */
+        size_t inner = steps_with_inner_saves(s, ts5, NT);
+        cr_assert(inner >= 2, "%s: %zu steps with inner save times", tab->name, inner);
+        size_t extra = (size_t)(nde_tableau_dense_stages(tab) - tab->stages);
+        cr_expect_eq(withs->nfe, plain.nfe + inner * extra, "%s: nfe %zu, without saves %zu, "
+                     "%zu steps × %zu extra stages", tab->name, withs->nfe, plain.nfe, inner,
+                     extra);
+        /* the dense output is accurate: compare with a much tighter solve */
+        nde_solver_opts o2 = o;
+        o2.rtol = 1e-13;
+        o2.atol = 1e-15;
+        nde_solver *ref;
+        CHECK(nde_solver_create(NULL, &f, &o2, &ref));
+        double tref[NT * B * D];
+        CHECK(nde_solve(ref, B, D, u0, NT, ts5, tref));
+        for (int k = 0; k < NT * B * D; k++)
+            cr_expect(fabs(tref[k] - traj[k]) < 1e-7, "%s: dense output %d off by %.3e",
+                      tab->name, k, fabs(tref[k] - traj[k]));
+        nde_solver_destroy(&ref);
+        nde_solver_destroy(&s);
+    }
+}
+
+/* ---- discrete adjoint --------------------------------------------------------------- */
+
+static nde_field recording_field(tanh_ctx *c)
+{
+    nde_field f = tanh_field(c);
+    f.f_rec = tanh_f_rec;
+    f.vjp_rec = tanh_vjp_rec;
+    f.rec_size = c->d;
+    return f;
+}
+
+/* The discrete adjoint through the lazy interpolation stages vs central differences with
+ * the steps frozen, in every tape mode, with and without field records; every mode gives
+ * the same bits. */
+static void check_adjoint(nde_method m, int recording)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = recording ? recording_field(&c) : tanh_field(&c);
+    const nde_tape modes[3] = {NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS, NDE_TAPE_CHECKPOINT};
+    double gth[3][NP], gu[3][B * D];
+    for (int k = 0; k < 3; k++) {
+        nde_solver_opts o = nde_solver_defaults(m);
+        o.rtol = 1e-7;
+        o.atol = 1e-9;
+        o.tape = modes[k];
+        o.checkpoint_every = 2;
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1};
+        double traj[NT * B * D], g[NT * B * D];
+        nde_rng r;
+        nde_rng_seed(&r, 3);
+        for (int i = 0; i < NT * B * D; i++) g[i] = nde_rng_normal(&r);
+        CHECK(nde_solve(s, B, D, u0, NT, ts5, traj));
+        size_t nsteps;
+        nde_solver_steps(s, &nsteps);
+        cr_assert(nsteps >= 4, "want a multi-step solve, got %zu steps", nsteps);
+        cr_assert(steps_with_inner_saves(s, ts5, NT) >= 2);
+        memset(gth[k], 0, sizeof gth[k]);
+        CHECK(nde_adjoint_discrete(s, g, gth[k], NP, gu[k]));
+        if (k > 0) {
+            cr_expect_eq(memcmp(gth[k], gth[0], sizeof gth[0]), 0, "%s tape %d: θ bits differ",
+                         nde_method_name(m), (int)modes[k]);
+            cr_expect_eq(memcmp(gu[k], gu[0], sizeof gu[0]), 0, "%s tape %d: u0 bits differ",
+                         nde_method_name(m), (int)modes[k]);
+        }
+        /* central differences with the accepted steps frozen */
+        CHECK(nde_solver_freeze_steps(s));
+        gc_solve_loss sl = {.s = s, .batch = B, .dim = D, .nt = NT, .ts = ts5, .u0 = u0,
+                            .traj = traj, .g = g};
+        double eth = gc_check(theta, NP, 1e-6, GC_CENTRAL2, gc_solve_loss_eval, &sl, gth[k],
+                              gc_l2(1e-6), "%s tape %d rec %d: theta", nde_method_name(m),
+                              (int)modes[k], recording);
+        double eu = gc_check(u0, B * D, 1e-6, GC_CENTRAL2, gc_solve_loss_eval, &sl, gu[k],
+                             gc_l2(1e-6), "%s tape %d rec %d: u0", nde_method_name(m),
+                             (int)modes[k], recording);
+        cr_log_info("%s tape %d rec %d: %zu steps, rel err theta %.2e u0 %.2e",
+                    nde_method_name(m), (int)modes[k], recording, nsteps, eth, eu);
+        nde_solver_destroy(&s);
+    }
+}
+
+Test(rk_adjoint, dop853_matches_finite_differences_in_every_tape_mode)
+{
+    check_adjoint(NDE_DOP853, 0);
+    check_adjoint(NDE_DOP853, 1);
+}
+Test(rk_adjoint, vern6_matches_finite_differences_in_every_tape_mode)
+{
+    check_adjoint(NDE_VERN6, 0);
+    check_adjoint(NDE_VERN6, 1);
+}
+Test(rk_adjoint, vern7_matches_finite_differences_in_every_tape_mode)
+{
+    check_adjoint(NDE_VERN7, 0);
+    check_adjoint(NDE_VERN7, 1);
+}
+Test(rk_adjoint, vern9_matches_finite_differences_in_every_tape_mode)
+{
+    check_adjoint(NDE_VERN9, 0);
+    check_adjoint(NDE_VERN9, 1);
+}
