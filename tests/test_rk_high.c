@@ -511,3 +511,78 @@ Test(rk_adjoint, vern9_matches_finite_differences_in_every_tape_mode)
     check_adjoint(NDE_VERN9, 0);
     check_adjoint(NDE_VERN9, 1);
 }
+
+/* ---- regularizers ------------------------------------------------------------------- */
+
+typedef struct reg_problem {
+    nde_solver *s;
+    nde_reg *reg;
+    double *u0;
+    double traj[NT * B * D];
+} reg_problem;
+
+static double reg_objective(void *ctx)
+{
+    reg_problem *p = ctx;
+    double r = 0.0;
+    CHECK(nde_solve(p->s, B, D, p->u0, NT, ts5, p->traj));
+    CHECK(nde_adjoint_discrete_reg(p->s, NULL, p->reg, NULL, 0, NULL, &r));
+    return r;
+}
+
+/* R's gradient by the regularized discrete adjoint vs central differences with the steps
+ * frozen; its value also equals the one from the step log (same bits). */
+static void check_reg(nde_method m, const nde_reg_spec *spec, double tol, const char *what)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    nde_solver_opts o = nde_solver_defaults(m);
+    /* loose, so that the estimates stand far above their cancellation noise (Vern6's
+     * btilde reach 1e2; the stiffness pairs' Y_i − Y_j are small differences), which
+     * finite differences amplify */
+    o.rtol = 1e-2;
+    o.atol = 1e-2 * o.rtol;
+    o.tape = NDE_TAPE_STAGES;
+    reg_problem p = {0};
+    double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1};
+    p.u0 = u0;
+    CHECK(nde_solver_create(NULL, &f, &o, &p.s));
+    CHECK(nde_reg_create(spec, &p.reg));
+    CHECK(nde_solve(p.s, B, D, u0, NT, ts5, p.traj));
+    size_t nsteps;
+    nde_solver_steps(p.s, &nsteps);
+    cr_assert(nsteps >= 3, "%s %s: %zu steps", nde_method_name(m), what, nsteps);
+    double gth[NP] = {0}, gu0[B * D], value, v2;
+    CHECK(nde_adjoint_discrete_reg(p.s, NULL, p.reg, gth, NP, gu0, &value));
+    CHECK(nde_reg_value(p.reg, p.s, &v2));
+    cr_expect(value > 0.0 && isfinite(value), "%s: R = %g", what, value);
+    cr_expect_eq(v2, value, "%s: nde_reg_value %.17g vs adjoint %.17g", what, v2, value);
+    CHECK(nde_solver_freeze_steps(p.s));
+    const double hfd = 1e-3;
+    double eth = gc_check(theta, NP, hfd, GC_CENTRAL4, reg_objective, &p, gth, gc_l2(tol),
+                          "%s %s: theta", nde_method_name(m), what);
+    double eu = gc_check(u0, B * D, hfd, GC_CENTRAL4, reg_objective, &p, gu0, gc_l2(tol),
+                         "%s %s: u0", nde_method_name(m), what);
+    cr_log_info("%s %s: %zu steps, R = %.6g, rel err theta %.2e u0 %.2e", nde_method_name(m),
+                what, nsteps, value, eth, eu);
+    nde_reg_destroy(&p.reg);
+    nde_solver_destroy(&p.s);
+}
+
+/* Tolerance 1e-6, except 1e-5 where the finite differences' own noise is above 1e-6: it
+ * grows as 1/h_fd (Vern6's error estimate: 3.2e-6, 7.7e-6, 2.0e-5 at h_fd = 3e-3, 1e-3,
+ * 3e-4; Vern9's similar), which an error in the analytic gradient would not. */
+Test(rk_reg, error_and_stiffness_estimates_match_finite_differences)
+{
+    nde_reg_spec err = nde_reg_error_estimate(1.0), stiff = nde_reg_stiffness(0.5);
+    check_reg(NDE_DOP853, &err, 1e-6, "error estimate (8(5,3))");
+    check_reg(NDE_DOP853, &stiff, 1e-6, "stiffness estimate");
+    check_reg(NDE_VERN7, &err, 1e-6, "error estimate");
+    check_reg(NDE_VERN7, &stiff, 1e-6, "stiffness estimate");
+    check_reg(NDE_VERN6, &err, 1e-5, "error estimate");
+    check_reg(NDE_VERN6, &stiff, 1e-6, "stiffness estimate");
+    check_reg(NDE_VERN9, &err, 1e-5, "error estimate");
+    check_reg(NDE_VERN9, &stiff, 1e-5, "stiffness estimate");
+}
