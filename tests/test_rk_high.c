@@ -586,3 +586,45 @@ Test(rk_reg, error_and_stiffness_estimates_match_finite_differences)
     check_reg(NDE_VERN9, &err, 1e-5, "error estimate");
     check_reg(NDE_VERN9, &stiff, 1e-5, "stiffness estimate");
 }
+
+/* ---- method choice ------------------------------------------------------------------ */
+
+Test(rk_choose, picks_a_high_order_pair_at_tight_tolerance)
+{
+    cr_expect_eq(nde_method_choose(1e-3), NDE_TSIT5);
+    cr_expect_eq(nde_method_choose(1e-6), NDE_TSIT5);
+    cr_expect_eq(nde_method_choose(1.4e-8), NDE_VERN7);
+    cr_expect_eq(nde_method_choose(1e-9), NDE_VERN7);
+    cr_expect_eq(nde_method_choose(1e-12), NDE_VERN9);
+    cr_expect_eq(nde_method_choose(NAN), NDE_TSIT5);
+    cr_expect_eq(nde_method_choose(-1.0), NDE_TSIT5);
+    /* NDE_AUTO resolves at creation, with the chosen method's controller constants */
+    nde_field f = {.dim = 2, .f = rot_f, .ctx = &(rot_ctx){.a = 0.1, .w = 2.0}};
+    const double rtols[3] = {1e-4, 1e-8, 1e-11};
+    const nde_method want[3] = {NDE_TSIT5, NDE_VERN7, NDE_VERN9};
+    for (int i = 0; i < 3; i++) {
+        nde_solver_opts o = nde_solver_defaults(NDE_AUTO);
+        o.rtol = rtols[i];
+        o.atol = 1e-3 * rtols[i];
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        const nde_solver_opts *so = nde_solver_get_opts(s);
+        cr_expect_eq(so->method, want[i], "rtol %g: %s", rtols[i], nde_method_name(so->method));
+        cr_expect_eq(so->beta1, nde_solver_defaults(want[i]).beta1);
+        cr_expect_eq(so->beta2, nde_solver_defaults(want[i]).beta2);
+        double ts[2] = {0.0, 1.0}, u0[2] = {1.0, 0.0}, traj[4], ex[2];
+        CHECK(nde_solve(s, 1, 2, u0, 2, ts, traj));
+        rot_exact(f.ctx, 1.0, u0, ex);
+        cr_expect(fabs(traj[2] - ex[0]) < 100.0 * rtols[i], "rtol %g: error %.3e", rtols[i],
+                  fabs(traj[2] - ex[0]));
+        nde_solver_destroy(&s);
+    }
+    /* the names parse (the CLI's --method and the configs use nde_method_parse) */
+    const char *names[] = {"dop853", "vern6", "vern7", "vern9", "auto", "VERN9"};
+    const nde_method ms[] = {NDE_DOP853, NDE_VERN6, NDE_VERN7, NDE_VERN9, NDE_AUTO, NDE_VERN9};
+    for (int i = 0; i < 6; i++) {
+        nde_method m;
+        CHECK(nde_method_parse(names[i], &m));
+        cr_expect_eq(m, ms[i], "%s", names[i]);
+    }
+}
