@@ -628,3 +628,42 @@ Test(rk_choose, picks_a_high_order_pair_at_tight_tolerance)
         cr_expect_eq(m, ms[i], "%s", names[i]);
     }
 }
+
+/* The continuous adjoints take the high-order pairs as their default backward method (and
+ * the interpolating adjoint re-solves the forward with Tsit5, whose dense output needs no
+ * extra stages): at tight tolerances they agree with the discrete adjoint. */
+Test(rk_adjoint, continuous_adjoints_with_high_order_pairs_agree_with_the_discrete_one)
+{
+    double theta[NP];
+    init_theta(theta);
+    tanh_ctx c = {.d = D, .theta = theta};
+    nde_field f = tanh_field(&c);
+    for (size_t i = 0; i < sizeof high / sizeof high[0]; i++) {
+        nde_solver_opts o = nde_solver_defaults(high[i]);
+        o.rtol = 1e-10;
+        o.atol = 1e-12;
+        o.tape = NDE_TAPE_STAGES;
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        double u0[B * D] = {0.5, -1.0, 0.2, -0.3, 0.8, 1.1}, traj[NT * B * D], g[NT * B * D];
+        for (int k = 0; k < NT * B * D; k++) g[k] = 1.0 / (1.0 + k);
+        CHECK(nde_solve(s, B, D, u0, NT, ts5, traj));
+        double gd[NP] = {0}, gb[NP] = {0}, gi[NP] = {0}, ud[B * D], ub[B * D], ui[B * D];
+        CHECK(nde_adjoint_discrete(s, g, gd, NP, ud));
+        nde_cont_adjoint_opts co = nde_cont_adjoint_defaults(s);
+        cr_expect_eq(co.method, high[i]);
+        CHECK(nde_adjoint_backsolve(s, traj, g, gb, NP, ub, &co));
+        CHECK(nde_adjoint_interpolating(s, traj, g, gi, NP, ui, &co));
+        double eb = 0, ei = 0, nd = 0;
+        for (int k = 0; k < NP; k++) {
+            eb += (gb[k] - gd[k]) * (gb[k] - gd[k]);
+            ei += (gi[k] - gd[k]) * (gi[k] - gd[k]);
+            nd += gd[k] * gd[k];
+        }
+        cr_log_info("%s: backsolve %.2e, interpolating %.2e", nde_method_name(high[i]),
+                    sqrt(eb / nd), sqrt(ei / nd));
+        cr_expect(sqrt(eb / nd) < 1e-6 && sqrt(ei / nd) < 1e-6, "%s: rel. differences %.3e %.3e",
+                  nde_method_name(high[i]), sqrt(eb / nd), sqrt(ei / nd));
+        nde_solver_destroy(&s);
+    }
+}
