@@ -689,8 +689,8 @@ static nde_status arenstorf_f(void *ctx, double t, const double *u, double *du, 
  * estimate, exponent −1/8, safety 0.9, factors 0.2 … 10, Hairer's initial step): nde's
  * takes exactly as many evaluations and accepted steps on the Arenstorf orbit, and ends
  * where SciPy's does up to rounding, which the orbit's close approaches amplify to
- * 1.5e-10 … 5e-10 in the velocity at every tolerance (bound 1e-8; a coefficient off in
- * its 10th digit moves the steps) (tests/ref/gen_dop853_ref.py). */
+ * 1.5e-10 … 5e-10 in the velocity at every tolerance (bound 1e-8)
+ * (tests/ref/gen_dop853_ref.py). */
 Test(rk_dop853, matches_scipy_step_for_step_on_the_arenstorf_orbit)
 {
     nde_field f = {.dim = 4, .f = arenstorf_f};

@@ -174,7 +174,8 @@ NDE_API nde_solver_opts nde_solver_defaults(nde_method m);
 /* One accepted step: start time, signed size, normalized error estimate E (RMS
  * over all batch·dim components; E <= 1 accepted), stiffness estimate |λ| ≈
  * ‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖ from the last two stages (Shampine; Tsit5, DOPRI5,
- * BS3), 0 for fixed-step methods. SUNDIALS implicit methods with the dense linear solver
+ * BS3; DOP853 as dop853.f; Vern6/7/9 from their last two stages at c = 1), 0 for
+ * fixed-step methods. SUNDIALS implicit methods with the dense linear solver
  * and a field jvp: the spectral radius of the latest Newton Jacobian (power iteration,
  * docs/sundials.md); other SUNDIALS configurations: 0. */
 typedef struct nde_step_rec {
