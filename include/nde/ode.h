@@ -67,9 +67,10 @@ NDE_API const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" i
 /* Parse a name as printed by nde_method_name (case-insensitive). */
 NDE_API nde_status nde_method_parse(const char *name, nde_method *m);
 
-/** Default explicit method for a relative tolerance, as SciML's default chooser does:
- * Tsit5 for rtol >= 1e-6, Vern7 for 1e-9 <= rtol < 1e-6, Vern9 below 1e-9 (the crossover
- * points come from bench/work_precision and the Verner papers; docs/solvers.md). A
+/** Default explicit method for a relative tolerance: Tsit5 for rtol >= 1e-6, Vern7 for
+ * 1e-9 <= rtol < 1e-6, Vern9 below 1e-9. The first crossover is SciML's default
+ * (DefaultODEAlgorithm: Tsit5, Vern7 below reltol 1e-6); the Vern9 one comes from
+ * bench/method_choice (docs/solvers.md, "Choosing a method"). A
  * non-finite or non-positive rtol gives Tsit5. NDE_AUTO in nde_solver_opts resolves
  * through this function when the solver is created.
  * @param rtol relative tolerance of the solve

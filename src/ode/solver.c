@@ -26,7 +26,7 @@ static const char *const method_names[NDE_METHOD_COUNT] = {
 
 nde_method nde_method_choose(double rtol)
 {
-    /* crossovers from bench/work_precision (docs/solvers.md, "Choosing a method") */
+    /* crossovers from bench/method_choice (docs/solvers.md, "Choosing a method") */
     if (!(rtol > 0.0) || !isfinite(rtol) || rtol >= 1e-6) return NDE_TSIT5;
     if (rtol >= 1e-9) return NDE_VERN7;
     return NDE_VERN9;
