@@ -157,7 +157,9 @@ typedef struct nde_solver_opts {
     int max_order;        /* CVODES: maximum order (BDF 5, Adams 12); ARKStep: method
                              order (ARKODE's default 4) */
     nde_method erk_table; /* NDE_ARK_ERK: the nde tableau ERKStep runs as a custom Butcher
-                             table: an adaptive FSAL pair (BS3, DOPRI5, TSIT5); 0 → TSIT5.
+                             table: an adaptive FSAL pair (BS3, DOPRI5, TSIT5, VERN6, or
+                             DOP853 with its 5th-order embedding as ARKODE's b̂, ARKODE's
+                             controller and interpolation); 0 → TSIT5.
                              (ERKStep 5.4 reuses the last stage as the next first stage,
                              which is right only for FSAL tables.) */
     const nde_field *imex_explicit; /* NDE_ARK_IMEX (required): the non-stiff part f_E of
