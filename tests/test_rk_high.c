@@ -16,6 +16,7 @@
 #include "nde/nde.h"
 #include "nde/ode.h"
 #include "nde/reg.h"
+#include "nde_config.h"
 #include "ode/tableau.h"
 #include "tests/ref/dop853_ref.h"
 
@@ -716,3 +717,33 @@ Test(rk_dop853, matches_scipy_step_for_step_on_the_arenstorf_orbit)
         nde_solver_destroy(&s);
     }
 }
+
+#if NDE_HAVE_SUNDIALS
+/* ARKODE's ERKStep runs the FSAL high-order tables as custom Butcher tables (DOP853 with
+ * its 5th-order embedding as b̂) and reaches the tolerance on the damped rotation. */
+Test(rk_sundials, erkstep_runs_the_fsal_high_order_tables)
+{
+    nde_ctx *ctx;
+    CHECK(nde_ctx_create(&ctx));
+    rot_ctx rc = {.a = 0.1, .w = 2.0};
+    nde_field f = {.dim = 2, .ctx = &rc, .f = rot_f};
+    const nde_method tabs[2] = {NDE_DOP853, NDE_VERN6};
+    for (int i = 0; i < 2; i++) {
+        nde_solver_opts o = nde_solver_defaults(NDE_ARK_ERK);
+        o.erk_table = tabs[i];
+        o.rtol = 1e-10;
+        o.atol = 1e-12;
+        nde_solver *s;
+        CHECK(nde_solver_create(ctx, &f, &o, &s));
+        double ts[2] = {0.0, 5.0}, u0[2] = {1.0, 0.0}, traj[4], ex[2];
+        CHECK(nde_solve(s, 1, 2, u0, 2, ts, traj));
+        rot_exact(&rc, 5.0, u0, ex);
+        double e = fmax(fabs(traj[2] - ex[0]), fabs(traj[3] - ex[1]));
+        cr_log_info("ark_erk with %s: error %.2e, nfe %zu", nde_method_name(tabs[i]), e,
+                    nde_solver_get_stats(s)->nfe);
+        cr_expect(e < 1e-9, "ark_erk with %s: error %.3e", nde_method_name(tabs[i]), e);
+        nde_solver_destroy(&s);
+    }
+    nde_ctx_destroy(&ctx);
+}
+#endif
