@@ -747,3 +747,53 @@ Test(rk_sundials, erkstep_runs_the_fsal_high_order_tables)
     nde_ctx_destroy(&ctx);
 }
 #endif
+
+/* ---- step log and counters ------------------------------------------------------------ */
+
+static nde_status decay_f(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    (void)t;
+    double mu = *(const double *)ctx;
+    for (size_t b = 0; b < batch; b++) du[b] = -mu * u[b];
+    return NDE_OK;
+}
+
+/* On u' = −μu the stiffness estimate is |λ| = μ exactly (k_i − k_j = −μ(Y_i − Y_j)); every
+ * logged error estimate passed (≤ 1); the steps tile the interval; and the evaluation count
+ * is the method's: 2 (k1 and the initial-step heuristic) + (stages − 1) for the first step,
+ * then stages − 1 per step with FSAL and stages without (no save time inside a step). */
+Test(rk_log, stiffness_error_and_counts_in_the_step_log)
+{
+    double mu = 10.0;
+    nde_field f = {.dim = 1, .ctx = &mu, .f = decay_f};
+    for (size_t i = 0; i < sizeof high / sizeof high[0]; i++) {
+        const nde_tableau *tab = nde_tableau_get(high[i]);
+        nde_solver_opts o = nde_solver_defaults(high[i]);
+        o.rtol = 1e-8;
+        o.atol = 1e-10;
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        double ts[2] = {0.0, 1.0}, u0 = 1.0, traj[2];
+        CHECK(nde_solve(s, 1, 1, &u0, 2, ts, traj));
+        size_t n;
+        const nde_step_rec *st = nde_solver_steps(s, &n);
+        const nde_solver_stats *stats = nde_solver_get_stats(s);
+        double t = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            cr_expect_eq(st[j].t, t, "%s step %zu", tab->name, j);
+            cr_expect(st[j].err_est <= 1.0 && st[j].err_est >= 0.0);
+            cr_expect(fabs(st[j].stiff_est - mu) <= 1e-6 * mu, "%s step %zu: stiffness %.17g",
+                      tab->name, j, st[j].stiff_est);
+            t = j + 1 == n ? ts[1] : t + st[j].h;
+        }
+        cr_expect(fabs(traj[1] - exp(-mu)) < 1e-7, "%s: %.17g", tab->name, traj[1]);
+        size_t ns = (size_t)tab->stages;
+        if (stats->n_rejected == 0) {
+            size_t want = 2 + (ns - 1) + (n - 1) * (tab->fsal ? ns - 1 : ns);
+            cr_expect_eq(stats->nfe, want, "%s: nfe %zu, want %zu", tab->name, stats->nfe, want);
+        }
+        cr_log_info("%s: %zu steps, %zu rejected, nfe %zu", tab->name, n, stats->n_rejected,
+                    stats->nfe);
+        nde_solver_destroy(&s);
+    }
+}
