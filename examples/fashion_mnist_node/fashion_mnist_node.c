@@ -6,7 +6,7 @@
  *
  *   fashion_mnist_node [--methods vanilla,ernode,srnode,local_unbiased,local_biased,
  *                       steer,kinetic] [--steps 300] [--batch 512] [--train-subset 0]
- *                      [--test-subset 0] [--val 0] [--train-eval 2048] [--rtol 1.4e-8]
+ *                      [--test-subset 0] [--val 0] [--train-eval 2048] [--solver tsit5] [--rtol 1.4e-8]
  *                      [--atol 1.4e-8] [--lr 1e-3] [--seed 0] [--print-every 10]
  *                      [--ernode-coef 100,10] [--local-coef 2.5,1] [--srnode-coef 0.1]
  *                      [--kinetic-coef 0.1] [--steer-b 0.5] [--tape stages|starts]
@@ -64,6 +64,7 @@ typedef struct config {
     uint64_t seed;
     const char *data, *out;
     int plot, step_starts, summarize, local_diff_k1;
+    nde_method solver; /* the ODE method of training and prediction (default Tsit5) */
 } config;
 
 typedef struct result {
@@ -116,7 +117,7 @@ static int parse_args(int argc, char **argv, config *c)
                   .rtol = 1.4e-8, .atol = 1.4e-8, .lr = 1e-3, .ernode_coef = {100.0, 10.0},
                   .local_coef = {2.5, 1.0}, .srnode_coef = 0.1, .kinetic_coef = 0.1,
                   .steer_b = 0.5, .data = NDE_FASHION_MNIST_DIR,
-                  .out = "out/fashion_mnist_node", .plot = 1};
+                  .out = "out/fashion_mnist_node", .plot = 1, .solver = NDE_TSIT5};
     for (int m = 0; m < M_COUNT; m++) c->methods[c->n_methods++] = m;
     const nde_arg opts[] = {
         {.name = "methods", .kind = NDE_ARG_CUSTOM, .dest = c, .parse = parse_methods,
@@ -134,6 +135,8 @@ static int parse_args(int argc, char **argv, config *c)
         {.name = "train-eval", .kind = NDE_ARG_SIZE, .dest = &c->train_eval,
          .help = "training images for the final training accuracy"},
         NDE_ARGS_TOLERANCES(&c->rtol, &c->atol),
+        {.name = "solver", .kind = NDE_ARG_CUSTOM, .dest = &c->solver, .parse = nde_args_method,
+         .metavar = "NAME", .help = "ODE method: tsit5, vern7, vern9, dop853, auto, ..."},
         {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &c->lr, .bounds = NDE_ARG_LO_OPEN,
          .help = "Adam learning rate"},
         NDE_ARGS_SEED(&c->seed),
@@ -191,7 +194,7 @@ static nde_schedule anneal(const double v[2], uint64_t steps)
 static nde_status make_model(const config *c, method m, nde_schedule *coef, nde_model **out)
 {
     const uint64_t steps = c->steps > 1 ? c->steps : 2;
-    fm_model_spec spec = {.max_batch = c->batch, .solver = nde_solver_defaults(NDE_TSIT5),
+    fm_model_spec spec = {.max_batch = c->batch, .solver = nde_solver_defaults(c->solver),
                           .steer_seed = c->seed + 2, .coef = nde_schedule_constant(0.0)};
     spec.solver.rtol = c->rtol;
     spec.solver.atol = c->atol;
@@ -487,14 +490,14 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
     if (!f) return;
     const char *ev = c->val ? "Val" : "Test";
     fprintf(f,
-            "Fashion-MNIST neural ODE (Tsit5, rtol %g, atol %g), %zu steps of batch %zu from "
+            "Fashion-MNIST neural ODE (%s, rtol %g, atol %g), %zu steps of batch %zu from "
             "%zu training images, %s on %zu images, Adam lr %g, seed %llu.\n\n"
             "| Method | Train Acc %% | %s Acc %% | Train Time (s) | Train CPU (s) | "
             "Pred Time (s/batch) | Pred CPU (s/batch) | NFE | NFE / vanilla | "
             "Train CPU / vanilla | skipped steps |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|\n",
-            c->rtol, c->atol, c->steps, c->batch, n_train, c->val ? "validation" : "test",
-            n_test, c->lr, (unsigned long long)c->seed, ev);
+            nde_method_name(c->solver), c->rtol, c->atol, c->steps, c->batch, n_train,
+            c->val ? "validation" : "test", n_test, c->lr, (unsigned long long)c->seed, ev);
     double base = res[M_VANILLA].done ? res[M_VANILLA].pred_nfe : NAN;
     double base_cpu = res[M_VANILLA].done ? res[M_VANILLA].train_cpu : NAN;
     for (int m = 0; m < M_COUNT; m++) {
@@ -594,8 +597,9 @@ int main(int argc, char **argv)
         fm_free(&test);
         return 1;
     }
-    printf("fashion_mnist_node: %zu training / %zu %s images, Tsit5 rtol %g atol %g\n", n_train,
-           eval.count, c.val ? "validation (held out from training)" : "test", c.rtol, c.atol);
+    printf("fashion_mnist_node: %zu training / %zu %s images, %s rtol %g atol %g\n", n_train,
+           eval.count, c.val ? "validation (held out from training)" : "test",
+           nde_method_name(c.solver), c.rtol, c.atol);
     result res[M_COUNT];
     memset(res, 0, sizeof res);
     int rc = 0;

@@ -1,7 +1,9 @@
 /* nde/ode.h — ODE solvers with open internals.
  *
  * One solve call for every method: explicit Runge–Kutta (fixed-step Euler, Heun, RK4;
- * adaptive embedded pairs BS3, DOPRI5, Tsit5 with FSAL and dense output) and, when the
+ * adaptive embedded pairs BS3, DOPRI5, Tsit5 with FSAL and dense output; the high-order
+ * pairs DOP853, Vern6, Vern7 and Vern9, whose interpolants' extra stages are computed
+ * only for steps with a save time inside; "auto" picks by tolerance) and, when the
  * build has SUNDIALS, CVODES and ARKODE backends. A batch of `batch` states is one
  * system of batch·dim unknowns with shared steps (as torchdiffeq does).
  *
@@ -52,12 +54,28 @@ typedef enum nde_method {
     NDE_ARK_ERK,    /* SUNDIALS ARKODE ERKStep with nde's explicit tableaux */
     NDE_ARK_DIRK,   /* SUNDIALS ARKODE ARKStep, diagonally implicit */
     NDE_ARK_IMEX,   /* SUNDIALS ARKODE ARKStep, additive IMEX */
+    NDE_DOP853,     /* Dormand–Prince 8(5,3) (Hairer's DOP853), FSAL, 7th-order dense
+                       output with 3 lazy extra stages */
+    NDE_VERN6,      /* Verner's efficient 6(5), FSAL, 6th-order interpolant (3 lazy stages) */
+    NDE_VERN7,      /* Verner's efficient 7(6), 7th-order interpolant (6 lazy stages) */
+    NDE_VERN9,      /* Verner's efficient 9(8), 9th-order interpolant (10 lazy stages) */
+    NDE_AUTO,       /* resolved by nde_solver_create: nde_method_choose(opts.rtol) */
     NDE_METHOD_COUNT
 } nde_method;
 
 NDE_API const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" if out of range */
 /* Parse a name as printed by nde_method_name (case-insensitive). */
 NDE_API nde_status nde_method_parse(const char *name, nde_method *m);
+
+/** Default explicit method for a relative tolerance: Tsit5 for rtol >= 1e-6, Vern7 for
+ * 1e-9 <= rtol < 1e-6, Vern9 below 1e-9. The first crossover is SciML's default
+ * (DefaultODEAlgorithm: Tsit5, Vern7 below reltol 1e-6); the Vern9 one comes from
+ * bench/method_choice (docs/solvers.md, "Choosing a method"). A
+ * non-finite or non-positive rtol gives Tsit5. NDE_AUTO in nde_solver_opts resolves
+ * through this function when the solver is created.
+ * @param rtol relative tolerance of the solve
+ * @return NDE_TSIT5, NDE_VERN7 or NDE_VERN9 */
+NDE_API nde_method nde_method_choose(double rtol);
 
 /* What the forward solve records so that nde_adjoint_discrete can replay each step. */
 typedef enum nde_tape {
@@ -139,7 +157,9 @@ typedef struct nde_solver_opts {
     int max_order;        /* CVODES: maximum order (BDF 5, Adams 12); ARKStep: method
                              order (ARKODE's default 4) */
     nde_method erk_table; /* NDE_ARK_ERK: the nde tableau ERKStep runs as a custom Butcher
-                             table: an adaptive FSAL pair (BS3, DOPRI5, TSIT5); 0 → TSIT5.
+                             table: an adaptive FSAL pair (BS3, DOPRI5, TSIT5, VERN6, or
+                             DOP853 with its 5th-order embedding as ARKODE's b̂, ARKODE's
+                             controller and interpolation); 0 → TSIT5.
                              (ERKStep 5.4 reuses the last stage as the next first stage,
                              which is right only for FSAL tables.) */
     const nde_field *imex_explicit; /* NDE_ARK_IMEX (required): the non-stiff part f_E of
@@ -157,7 +177,8 @@ NDE_API nde_solver_opts nde_solver_defaults(nde_method m);
 /* One accepted step: start time, signed size, normalized error estimate E (RMS
  * over all batch·dim components; E <= 1 accepted), stiffness estimate |λ| ≈
  * ‖k_s − k_{s−1}‖ / ‖g_s − g_{s−1}‖ from the last two stages (Shampine; Tsit5, DOPRI5,
- * BS3), 0 for fixed-step methods. SUNDIALS implicit methods with the dense linear solver
+ * BS3; DOP853 as dop853.f; Vern6/7/9 from their last two stages at c = 1), 0 for
+ * fixed-step methods. SUNDIALS implicit methods with the dense linear solver
  * and a field jvp: the spectral radius of the latest Newton Jacobian (power iteration,
  * docs/sundials.md); other SUNDIALS configurations: 0. */
 typedef struct nde_step_rec {

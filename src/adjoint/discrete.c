@@ -10,6 +10,9 @@
  *     for i = s..1:  Ȳ_i = (∂f/∂u)(Y_i)ᵀ k̄_i,  θ̄ += (∂f/∂θ)(Y_i)ᵀ k̄_i,
  *                    k̄_j += h a_ij Ȳ_i (j < i),  ū_m += Ȳ_i,
  *     ū_m += λ (+ ḡ for each interpolated save time),   λ ← ū_m.
+ * A continuous extension with lazy extra stages (DOP853, Verner) adds them for the steps
+ * with a save time inside: they are recomputed from the step's stages (the forward's
+ * arithmetic, so the same values) and reversed with the rest.
  * FSAL reuse is a forward-only saving: k_1 of step m is f(t_m, u_m) whatever step
  * computed it, so each step is reversed on its own. */
 #include <math.h>
@@ -40,9 +43,11 @@ typedef struct sweep {
     const double *dL;
     const nde_adj_hook *hook;
     double *grad_theta;
-    double *lam, *ubar, *tmp, *kbar; /* (n), (n), (n), (stages, n) */
+    double *lam, *ubar, *tmp, *kbar; /* (n), (n), (n), (dense stages, n) */
     double *y_re, *k_re;             /* (stages, n): recomputed stages */
     double *rec_re;                  /* (stages, batch·rec_size): their field records */
+    double *yx, *kx, *recx;          /* the continuous extension's lazy stages (extra, n),
+                                        (extra, n), (extra, batch·rec_size) */
     size_t kout;                     /* save times not yet reversed: [0, kout) */
 } sweep;
 
@@ -54,10 +59,12 @@ static nde_status reverse_step(sweep *w, size_t m, const double *y, const double
     const nde_tape_view *v = &w->v;
     const nde_tableau *tab = v->tab;
     const nde_field *f = v->field;
-    size_t n = v->n, ns = (size_t)tab->stages;
+    size_t n = v->n, ns = (size_t)tab->stages, nx = (size_t)nde_tableau_dense_stages(tab);
+    size_t rs = v->batch * f->rec_size;
     double *lam = w->lam, *ubar = w->ubar, *tmp = w->tmp, *kbar = w->kbar;
     double t = v->steps[m].t, h = v->steps[m].h;
-    memset(kbar, 0, ns * n * sizeof *kbar);
+    int extra = 0; /* the lazy stages were recomputed: reverse them too */
+    memset(kbar, 0, nx * n * sizeof *kbar);
     memset(ubar, 0, n * sizeof *ubar);
     while (w->dL && w->kout > 1 && v->save_src[w->kout - 1].step == m) {
         w->kout--;
@@ -67,9 +74,15 @@ static nde_status reverse_step(sweep *w, size_t m, const double *y, const double
             axpy(n, 1.0, g, lam);
         } else {
             double wd[NDE_RK_MAX_STAGES] = {0};
+            if (nx > ns && !extra) {
+                /* the forward evaluated them for this step: repeat its arithmetic */
+                NDE_TRY(nde_rk_extra_stages(tab, f, v->batch, t, h, y, k, w->kx, w->yx,
+                                            rec ? w->recx : NULL, &w->st->nfe));
+                extra = 1;
+            }
             tab->dense(theta, wd);
             axpy(n, 1.0, g, ubar);
-            for (size_t i = 0; i < ns; i++)
+            for (size_t i = 0; i < nx; i++)
                 if (wd[i] != 0.0) axpy(n, h * wd[i], g, kbar + i * n);
         }
     }
@@ -78,15 +91,16 @@ static nde_status reverse_step(sweep *w, size_t m, const double *y, const double
     axpy(n, 1.0, lam, ubar);
     for (size_t i = 0; i < ns; i++)
         if (tab->b[i] != 0.0) axpy(n, h * tab->b[i], lam, kbar + i * n);
-    for (size_t i = ns; i-- > 0;) {
+    for (size_t i = extra ? nx : ns; i-- > 0;) {
         double *kb = kbar + i * n;
         if (all_zero(kb, n)) continue;
         double ti = t + tab->c[i] * h;
-        if (rec)
-            NDE_TRY(f->vjp_rec(f->ctx, ti, y + i * n, rec + i * v->batch * f->rec_size, kb, tmp,
-                               w->grad_theta, v->batch));
+        const double *yi = i < ns ? y + i * n : w->yx + (i - ns) * n;
+        const double *ri = !rec ? NULL : i < ns ? rec + i * rs : w->recx + (i - ns) * rs;
+        if (ri)
+            NDE_TRY(f->vjp_rec(f->ctx, ti, yi, ri, kb, tmp, w->grad_theta, v->batch));
         else
-            NDE_TRY(f->vjp(f->ctx, ti, y + i * n, kb, tmp, w->grad_theta, v->batch));
+            NDE_TRY(f->vjp(f->ctx, ti, yi, kb, tmp, w->grad_theta, v->batch));
         w->st->n_vjp++;
         axpy(n, 1.0, tmp, ubar);
         for (size_t j = 0; j < i; j++)
@@ -121,14 +135,15 @@ nde_status nde_adj_discrete(nde_adjoint *a, const double *dL, const nde_adj_hook
                         "discrete adjoint: the solve recorded no tape (set opts.tape to "
                         "NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS or NDE_TAPE_CHECKPOINT)");
     if (!dL && !hook) return NDE_FAIL(NDE_ERR_ARG, "discrete adjoint: dL_dtraj is NULL");
-    size_t n = v.n, ns = (size_t)v.tab->stages;
+    size_t n = v.n, ns = (size_t)v.tab->stages, nx = (size_t)nde_tableau_dense_stages(v.tab);
     int recompute = v.opts->tape != NDE_TAPE_STAGES;
     int ckpt = v.opts->tape == NDE_TAPE_CHECKPOINT;
     size_t rd = nde_tape_rec_doubles(&v);
     size_t re = recompute ? ns * (2 * n + rd) : 0;
-    /* lam, ubar, tmp (n each), kbar (stages·n), for recomputation y, k, and for
-     * checkpointing the schedule's snapshots (checkpoint.h) */
-    size_t ws = 3 * n + ns * n + re + (ckpt ? nde_ckpt_workspace(&v) : 0);
+    size_t xe = (nx - ns) * (2 * n + rd);
+    /* lam, ubar, tmp (n each), kbar (dense stages·n), for recomputation y, k, the lazy
+     * stages, and for checkpointing the schedule's snapshots (checkpoint.h) */
+    size_t ws = 3 * n + nx * n + re + xe + (ckpt ? nde_ckpt_workspace(&v) : 0);
     NDE_TRY(nde_reserve_doubles(&a->ws, &a->ws_cap, ws));
     sweep w = {.v = v, .st = &a->stats, .dL = dL, .hook = hook, .grad_theta = grad_theta,
                .kout = v.nt};
@@ -136,9 +151,12 @@ nde_status nde_adj_discrete(nde_adjoint *a, const double *dL, const nde_adj_hook
     w.ubar = w.lam + n;
     w.tmp = w.ubar + n;
     w.kbar = w.tmp + n;
-    w.y_re = w.kbar + ns * n;
+    w.y_re = w.kbar + nx * n;
     w.k_re = w.y_re + ns * n;
     w.rec_re = rd && recompute ? w.k_re + ns * n : NULL;
+    w.yx = w.y_re + re;
+    w.kx = w.yx + (nx - ns) * n;
+    w.recx = w.kx + (nx - ns) * n;
     memset(w.lam, 0, n * sizeof *w.lam);
     memset(&a->stats, 0, sizeof a->stats);
     a->stats.peak_bytes = v.tape_bytes + ws * sizeof(double);
@@ -146,8 +164,7 @@ nde_status nde_adj_discrete(nde_adjoint *a, const double *dL, const nde_adj_hook
     a->stats.max_states = (v.tape_bytes + n * sizeof(double) - 1) / (n * sizeof(double));
 
     if (ckpt) {
-        NDE_TRY(nde_ckpt_reverse(&v, &a->stats, reverse_from_start, &w,
-                                 w.lam + 3 * n + ns * n + re));
+        NDE_TRY(nde_ckpt_reverse(&v, &a->stats, reverse_from_start, &w, w.yx + xe));
     } else {
         for (size_t m = v.n_steps; m-- > 0;) {
             if (recompute) {

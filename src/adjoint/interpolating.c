@@ -52,7 +52,12 @@ static nde_status build(nde_cont_ws *w)
     w->u = nde_alloc_array(3 * w->n, sizeof *w->u);
     if (!w->u) return NDE_ERR_NOMEM;
     const nde_tableau *tab = nde_tableau_get(w->opts.method);
-    nde_method fm = tab && tab->est_order > 0 ? w->opts.method : NDE_TSIT5;
+    /* the re-forward's interpolant must need no more than the recorded stages: methods
+     * whose continuous extension has lazy extra stages (DOP853, Verner) re-solve with
+     * Tsit5 at the same tolerances */
+    nde_method fm = tab && tab->est_order > 0 && nde_tableau_dense_stages(tab) == tab->stages
+                        ? w->opts.method
+                        : NDE_TSIT5;
     NDE_TRY(nde_cont_solver(w, w->v.field, fm, NDE_TAPE_STAGES, &w->fwd));
     return nde_cont_solver(w, &w->aug, w->opts.method, NDE_TAPE_NONE, &w->back);
 }

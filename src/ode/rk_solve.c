@@ -86,12 +86,17 @@ static nde_status record_tape(nde_solver *s, const double *u, const double *y, c
     return NDE_OK;
 }
 
-/* Fill every save time that falls in (t, t_new] from the step's dense output. */
-static void write_outputs(rk_run *r, double t, double h, double t_new, const double *u,
-                          const double *u_new, double *traj)
+/* Fill every save time that falls in (t, t_new] from the step's dense output. A
+ * continuous extension with extra stages (DOP853, Verner) evaluates them here, once, and
+ * only when a save time falls strictly inside the step; they go after the step's stages
+ * in s->k, s->y and count in nfe. */
+static nde_status write_outputs(rk_run *r, double t, double h, double t_new, const double *u,
+                                const double *u_new, double *traj)
 {
     nde_solver *s = r->s;
-    size_t n = s->n, step = s->n_steps - 1;
+    const nde_tableau *tab = r->tab;
+    size_t n = s->n, step = s->n_steps - 1, ns = (size_t)tab->stages;
+    int extra_ready = nde_tableau_dense_stages(tab) == tab->stages;
     while (r->next < s->nt && r->dir * (s->ts[r->next] - t_new) <= 0.0) {
         double *out = traj + r->next * n;
         double tk = s->ts[r->next];
@@ -101,12 +106,18 @@ static void write_outputs(rk_run *r, double t, double h, double t_new, const dou
         } else {
             double theta = (tk - t) / h;
             double w[NDE_RK_MAX_STAGES] = {0};
-            r->tab->dense(theta, w);
-            nde_rk_combine(r->tab, w, h, u, s->k, n, out);
+            if (!extra_ready) {
+                NDE_TRY(nde_rk_extra_stages(tab, r->f, s->batch, t, h, u, s->k, s->k + ns * n,
+                                            s->y + ns * n, NULL, &s->stats.nfe));
+                extra_ready = 1;
+            }
+            tab->dense(theta, w);
+            nde_rk_combine_dense(tab, w, h, u, s->k, n, out);
             s->save_src[r->next] = (nde_save_src){.step = step, .theta = theta};
         }
         r->next++;
     }
+    return NDE_OK;
 }
 
 static int callback(nde_solver *s, double t, double h, double err, double stiff, int accepted,
@@ -264,8 +275,8 @@ static nde_status attempt(rk_run *r, double *err)
         nde_rk_combine(tab, tab->b, r->h, r->u, s->k, n, r->u_new);
     double e = 0.0;
     if (r->has_estimate) {
-        nde_rk_combine(tab, tab->btilde, r->h, NULL, s->k, n, s->scratch);
-        e = nde_err_norm(s->scratch, r->u, r->u_new, n, r->o->atol, r->o->rtol);
+        e = nde_rk_error(tab, r->h, r->u, r->u_new, s->k, n, r->o->atol, r->o->rtol,
+                         s->scratch, 0.0, NULL, NULL, NULL);
     } else {
         for (size_t i = 0; i < n && isfinite(e); i++) e += r->u_new[i] - r->u_new[i];
     }
@@ -293,7 +304,7 @@ static nde_status accept(rk_run *r, double err)
     NDE_TRY(record_tape(s, r->u, s->y, s->k));
     NDE_TRY(nde_solver_log_step(s, t, h, err, stiff));
     s->stats.n_accepted++;
-    write_outputs(r, t, h, t_new, r->u, r->u_new, r->traj);
+    NDE_TRY(write_outputs(r, t, h, t_new, r->u, r->u_new, r->traj));
     if (callback(s, t, h, err, stiff, 1, r->u_new))
         return NDE_FAIL(NDE_ERR_STOPPED, "%s: callback stopped the solve at t = %.17g",
                         tab->name, t_new);

@@ -19,7 +19,25 @@ static const char *const method_names[NDE_METHOD_COUNT] = {
     [NDE_CVODE_BDF] = "cvode_bdf", [NDE_CVODE_ADAMS] = "cvode_adams",
     [NDE_ARK_ERK] = "ark_erk",    [NDE_ARK_DIRK] = "ark_dirk",
     [NDE_ARK_IMEX] = "ark_imex",
+    [NDE_DOP853] = "dop853",      [NDE_VERN6] = "vern6",
+    [NDE_VERN7] = "vern7",        [NDE_VERN9] = "vern9",
+    [NDE_AUTO] = "auto",
 };
+
+nde_method nde_method_choose(double rtol)
+{
+    /* crossovers from bench/method_choice (docs/solvers.md, "Choosing a method") */
+    if (!(rtol > 0.0) || !isfinite(rtol) || rtol >= 1e-6) return NDE_TSIT5;
+    if (rtol >= 1e-9) return NDE_VERN7;
+    return NDE_VERN9;
+}
+
+/* Stage vectors the workspace holds: the tableau's with its continuous extension's lazy
+ * stages (7 for the SUNDIALS methods, which use only the initial-step heuristic's). */
+static size_t work_stages(const nde_solver *s)
+{
+    return s->tab ? (size_t)nde_tableau_dense_stages(s->tab) : 7;
+}
 
 const char *nde_method_name(nde_method m)
 {
@@ -49,7 +67,8 @@ nde_solver_opts nde_solver_defaults(nde_method m)
     o.safety = 0.9;
     o.fac_min = 0.2;
     o.fac_max = 10.0;
-    const nde_tableau *tab = nde_tableau_get(m);
+    /* NDE_AUTO: the controller constants of the method chosen for the default rtol */
+    const nde_tableau *tab = nde_tableau_get(m == NDE_AUTO ? nde_method_choose(o.rtol) : m);
     if (tab) {
         o.beta1 = tab->beta1;
         o.beta2 = tab->beta2;
@@ -111,6 +130,20 @@ nde_status nde_solver_create(nde_ctx *ctx, const nde_field *field, const nde_sol
     *out = NULL;
     NDE_TRY(nde_field_check(field, opts->tape != NDE_TAPE_NONE));
     NDE_TRY(check_opts(opts));
+    nde_solver_opts resolved = *opts;
+    if (opts->method == NDE_AUTO) {
+        /* pick by tolerance; controller constants left at NDE_AUTO's defaults (or unset)
+         * become the chosen method's */
+        nde_solver_opts auto_def = nde_solver_defaults(NDE_AUTO);
+        resolved.method = nde_method_choose(opts->rtol);
+        nde_solver_opts chosen = nde_solver_defaults(resolved.method);
+        if ((opts->beta1 == auto_def.beta1 && opts->beta2 == auto_def.beta2) ||
+            (opts->beta1 == 0.0 && opts->beta2 == 0.0)) {
+            resolved.beta1 = chosen.beta1;
+            resolved.beta2 = chosen.beta2;
+        }
+        opts = &resolved;
+    }
     const nde_backend_ops *ops = NULL;
     const nde_tableau *tab = nde_tableau_get(opts->method);
     if (tab) {
@@ -165,7 +198,7 @@ void nde_solver_destroy(nde_solver **sp)
 nde_status nde_solver_reserve(nde_solver *s, size_t n, size_t nt)
 {
     if (n > s->n_cap) {
-        size_t st = NDE_RK_MAX_STAGES;
+        size_t st = work_stages(s);
         double *k = nde_alloc_array(st * n, sizeof *k), *y = nde_alloc_array(st * n, sizeof *y);
         double *u = nde_alloc_array(n, sizeof *u), *un = nde_alloc_array(n, sizeof *un);
         double *sc = nde_alloc_array(n, sizeof *sc);
@@ -464,7 +497,7 @@ void nde_solver_set_shared_adjoint(nde_solver *s, nde_adjoint *adj,
 size_t nde_solver_bytes(const nde_solver *s)
 {
     if (!s) return 0;
-    return (s->n_cap * (2 * NDE_RK_MAX_STAGES + 3) + s->tape_cap_steps * s->tape_stride) *
+    return (s->n_cap * (2 * work_stages(s) + 3) + s->tape_cap_steps * s->tape_stride) *
                sizeof(double) +
            s->steps_cap * sizeof(nde_step_rec);
 }

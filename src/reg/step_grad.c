@@ -9,37 +9,12 @@
 
 #include <math.h>
 
-static double sgn(double x) { return (x > 0.0) - (x < 0.0); }
-
 double nde_reg_err_step(const nde_tableau *tab, double h, const double *u, const double *u_new,
                         const double *k, size_t n, double atol, double rtol, double w,
                         double *e_ws, double *kbar, double *ubar, double *ubar_new)
 {
-    size_t ns = (size_t)tab->stages;
     /* the same operations as the solver's own estimate, so the value has the same bits */
-    nde_rk_combine(tab, tab->btilde, h, NULL, k, n, e_ws);
-    double E = nde_err_norm(e_ws, u, u_new, n, atol, rtol);
-    if (w == 0.0 || !(E > 0.0) || !isfinite(E)) return E;
-    /* E = sqrt(Σ r²/n), r = ẽ/sc: ∂E/∂ẽ = r/(n E sc), ∂E/∂sc = −r²/(n E sc) */
-    double c = w / ((double)n * E);
-    for (size_t e = 0; e < n; e++) {
-        double au = fabs(u[e]), an = fabs(u_new[e]);
-        double sc = atol + rtol * fmax(au, an);
-        double r = e_ws[e] / sc;
-        double d_err = c * r / sc;
-        for (size_t j = 0; j < ns; j++)
-            if (tab->btilde[j] != 0.0) kbar[j * n + e] += h * tab->btilde[j] * d_err;
-        double d_sc = -c * r * r / sc * rtol;
-        if (au > an) {
-            ubar[e] += d_sc * sgn(u[e]);
-        } else if (an > au) {
-            ubar_new[e] += d_sc * sgn(u_new[e]);
-        } else {
-            ubar[e] += 0.5 * d_sc * sgn(u[e]);
-            ubar_new[e] += 0.5 * d_sc * sgn(u_new[e]);
-        }
-    }
-    return E;
+    return nde_rk_error(tab, h, u, u_new, k, n, atol, rtol, e_ws, w, kbar, ubar, ubar_new);
 }
 
 void nde_reg_push_stage_input(const nde_tableau *tab, int i, double h, const double *ybar,
