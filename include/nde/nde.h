@@ -2,6 +2,7 @@
 #ifndef NDE_H
 #define NDE_H
 
+#include "nde/version.h"
 #include "nde/core.h"
 #include "nde/params.h"
 #include "nde/field.h"
