@@ -1,4 +1,5 @@
-/* nde/nde.h — everything. Each module has its own header; include this one for all. */
+/** @file
+ * nde/nde.h — everything. Each module has its own header; include this one for all. */
 #ifndef NDE_H
 #define NDE_H
 
