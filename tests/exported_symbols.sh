@@ -2,7 +2,7 @@
 # The exported-symbol check: `nm -D --defined-only` of the shared library must list
 # exactly the functions declared in the public headers, no more, no fewer.
 #
-#   exported_symbols.sh path/to/libnde.so include/nde
+#   exported_symbols.sh path/to/libnde.so include/nde [generated headers...]
 #
 # A declared function is an identifier nde_* followed by "(" in header code, outside
 # comments and preprocessor lines, and not a function-pointer declarator "nde_x (*".
@@ -11,6 +11,7 @@
 set -eu
 lib=$1
 incdir=$2
+shift 2 # the rest: generated public headers (build/include/nde/version.h)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -35,7 +36,7 @@ FNR == 1 { in_comment = 0; continued = 0 }
         code = substr(code, RSTART + RLENGTH)
         if (code !~ /^[ \t]*\*/) print name, FILENAME ":" FNR
     }
-}' "$incdir"/*.h | sort -k1,1 > "$tmp/declared_at"
+}' "$incdir"/*.h "$@" | sort -k1,1 > "$tmp/declared_at"
 awk '{ print $1 }' "$tmp/declared_at" | sort -u > "$tmp/declared"
 nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u > "$tmp/exported"
 

@@ -57,9 +57,11 @@ static int cmd_info(int argc, char **argv)
                                          "optimizers and activations."};
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
-    printf("nde %s\n", NDE_VERSION);
-    printf("features: sundials=%s hdf5=%s\n", NDE_HAVE_SUNDIALS ? "yes" : "no",
-           NDE_HAVE_HDF5 ? "yes" : "no");
+    printf("nde %s (headers %s)\n", nde_version(), NDE_VERSION_STRING);
+    printf("features:");
+    for (int i = 0; nde_feature_name(i); i++)
+        printf(" %s=%s", nde_feature_name(i), nde_has_feature(nde_feature_name(i)) ? "yes" : "no");
+    printf("\n");
     printf("methods:");
     for (int m = 0; m < NDE_METHOD_COUNT; m++) printf(" %s", nde_method_name((nde_method)m));
     printf("\noptimizers:");

@@ -1,4 +1,5 @@
-/* nde/adjoint.h — gradients through solves.
+/** @file
+ * nde/adjoint.h — gradients through solves.
  *
  * Discrete adjoint: a reverse sweep over the accepted steps of the last nde_solve,
  * giving the exact gradient of the discrete solution (step sizes held constant, as
@@ -40,7 +41,7 @@
 extern "C" {
 #endif
 
-/* dL_dtraj   (nt, batch, dim): ∂L/∂traj for the traj of the last solve.
+/** dL_dtraj   (nt, batch, dim): ∂L/∂traj for the traj of the last solve.
  * grad_theta (n_theta): ∂L/∂θ is ADDED (callers zero it); NULL → not wanted;
  *            n_theta must equal the field's n_params (NDE_ERR_SHAPE otherwise).
  * grad_u0    (batch, dim): ∂L/∂u0 is WRITTEN; NULL → not wanted.
@@ -69,18 +70,20 @@ NDE_API nde_status nde_adjoint_discrete(nde_solver *s, const double *dL_dtraj, d
  * Errors: NDE_ERR_STATE (no successful solve), NDE_ERR_ARG (NULL traj or dL_dtraj, a
  * field without vjp, bad opts), NDE_ERR_SHAPE (n_theta), the backward solve's status
  * (e.g. NDE_ERR_MAX_STEPS), NDE_ERR_NONFINITE. */
+/** Options of the continuous adjoints (backsolve, interpolating, CVODES). */
 typedef struct nde_cont_adjoint_opts {
-    nde_method method; /* integrator of the backward (and re-forward) solves */
-    double rtol, atol; /* its tolerances (> 0) */
-    size_t max_steps;  /* per backward segment */
+    nde_method method; /**< integrator of the backward (and re-forward) solves */
+    /** relative tolerance of the backward solves (> 0) */
+    double rtol, atol; /**< absolute tolerance of the backward solves (> 0) */
+    size_t max_steps;  /**< per backward segment */
 } nde_cont_adjoint_opts;
 
-/* The forward solver's method and tolerances (TSIT5 for the backsolve and interpolating
+/** The forward solver's method and tolerances (TSIT5 for the backsolve and interpolating
  * adjoints when the forward method is a fixed-step or SUNDIALS method other than CVODES
  * BDF/Adams, which backsolve can use itself). */
 NDE_API nde_cont_adjoint_opts nde_cont_adjoint_defaults(const nde_solver *s);
 
-/* Backsolve adjoint (torchdiffeq's odeint_adjoint; SciMLSensitivity BacksolveAdjoint with
+/** Backsolve adjoint (torchdiffeq's odeint_adjoint; SciMLSensitivity BacksolveAdjoint with
  * checkpointing): integrate [u, λ, μ] backwards between consecutive save times,
  * restarting u at traj[k] at each of them so the reconstructed state does not drift.
  * Memory O(batch·dim + n_params) beyond traj. Unstable on stiff problems whose backward
@@ -89,7 +92,7 @@ NDE_API nde_status nde_adjoint_backsolve(nde_solver *s, const double *traj, cons
                                          double *grad_theta, size_t n_theta, double *grad_u0,
                                          const nde_cont_adjoint_opts *opts);
 
-/* Interpolating adjoint (SciMLSensitivity InterpolatingAdjoint with checkpointing): for
+/** Interpolating adjoint (SciMLSensitivity InterpolatingAdjoint with checkpointing): for
  * each save interval, last first, re-solve the forward from traj[k−1] with an explicit
  * pair (opts.method if it is BS3/DOPRI5/TSIT5, else TSIT5) keeping its stages, and
  * integrate [λ, μ] backwards with u(t) from that solve's dense output. Memory: one
@@ -99,7 +102,7 @@ NDE_API nde_status nde_adjoint_interpolating(nde_solver *s, const double *traj,
                                              size_t n_theta, double *grad_u0,
                                              const nde_cont_adjoint_opts *opts);
 
-/* CVODES adjoint (Serban & Hindmarsh, "CVODES: the sensitivity-enabled ODE solver in
+/** CVODES adjoint (Serban & Hindmarsh, "CVODES: the sensitivity-enabled ODE solver in
  * SUNDIALS", 2005): the last solve must be NDE_CVODE_BDF/ADAMS with
  * opts.cvodes_adj_steps > 0, so that CVodeF stored checkpoints; λ is integrated by
  * CVodeB with the forward's multistep method (stiff-capable; dense Newton with the
@@ -143,48 +146,51 @@ NDE_API nde_status nde_adjoint_cvodes(nde_solver *s, const double *dL_dtraj, dou
  *     nde_adjoint_destroy(&adj);  nde_solver_destroy(&s);
  *     nde_mlp_destroy(&net);  nde_params_destroy(&p);
  */
+/** The gradient method of an nde_adjoint object. */
 typedef enum nde_adjoint_kind {
-    NDE_ADJ_DISCRETE_STAGES = 0,  /* discrete, solver tape NDE_TAPE_STAGES */
-    NDE_ADJ_DISCRETE_STEP_STARTS, /* discrete, NDE_TAPE_STEP_STARTS */
-    NDE_ADJ_DISCRETE_CHECKPOINT,  /* discrete, NDE_TAPE_CHECKPOINT (binomial schedule) */
-    NDE_ADJ_BACKSOLVE,            /* nde_adjoint_backsolve; the solver records no tape */
-    NDE_ADJ_INTERPOLATING,        /* nde_adjoint_interpolating; no tape */
-    NDE_ADJ_CVODES,               /* nde_adjoint_cvodes; CVODES records checkpoints */
-    NDE_ADJ_KIND_COUNT
+    NDE_ADJ_DISCRETE_STAGES = 0,  /**< discrete, solver tape NDE_TAPE_STAGES */
+    NDE_ADJ_DISCRETE_STEP_STARTS, /**< discrete, NDE_TAPE_STEP_STARTS */
+    NDE_ADJ_DISCRETE_CHECKPOINT,  /**< discrete, NDE_TAPE_CHECKPOINT (binomial schedule) */
+    NDE_ADJ_BACKSOLVE,            /**< nde_adjoint_backsolve; the solver records no tape */
+    NDE_ADJ_INTERPOLATING,        /**< nde_adjoint_interpolating; no tape */
+    NDE_ADJ_CVODES,               /**< nde_adjoint_cvodes; CVODES records checkpoints */
+    NDE_ADJ_KIND_COUNT /**< number of kinds */
 } nde_adjoint_kind;
 
+/** Options of an nde_adjoint (nde_adjoint_defaults() fills them). */
 typedef struct nde_adjoint_opts {
-    nde_adjoint_kind kind;
-    /* NDE_ADJ_DISCRETE_CHECKPOINT: as nde_solver_opts.checkpoint_every/_slots */
-    size_t checkpoint_every, checkpoint_slots;
-    /* NDE_ADJ_CVODES: CVODES checkpoint interval in steps (> 0), as
+    nde_adjoint_kind kind; /**< the gradient method */
+    /** NDE_ADJ_DISCRETE_CHECKPOINT: checkpoint interval in steps, as nde_solver_opts.checkpoint_every */
+    size_t checkpoint_every, checkpoint_slots; /**< NDE_ADJ_DISCRETE_CHECKPOINT: number of checkpoint slots, as nde_solver_opts.checkpoint_slots */
+    /** NDE_ADJ_CVODES: CVODES checkpoint interval in steps (> 0), as
      * nde_solver_opts.cvodes_adj_steps */
     size_t cvodes_steps;
-    /* NDE_ADJ_BACKSOLVE, _INTERPOLATING, _CVODES: backward method and tolerances */
+    /** NDE_ADJ_BACKSOLVE, _INTERPOLATING, _CVODES: backward method and tolerances */
     nde_cont_adjoint_opts cont;
 } nde_adjoint_opts;
 
-/* Work and memory of the last nde_adjoint_run. */
+/** Work and memory of the last nde_adjoint_run. */
 typedef struct nde_adjoint_stats {
-    size_t n_vjp;              /* vector–Jacobian products */
-    size_t nfe;                /* forward evaluations recomputed (stages from step starts,
+    size_t n_vjp;              /**< vector–Jacobian products */
+    size_t nfe;                /**< forward evaluations recomputed (stages from step starts,
                                   checkpoint segments, backsolve's u, re-forward solves,
                                   CVODES' re-integration between its checkpoints) */
-    size_t n_jvp;              /* Jacobian–vector products of re-forward Newton iterations
+    size_t n_jvp;              /**< Jacobian–vector products of re-forward Newton iterations
                                   (CVODES) */
-    size_t n_recomputed_steps; /* steps re-integrated (checkpointing, interpolating) */
-    size_t peak_bytes;         /* tape + workspace held at once */
-    size_t max_states;         /* most state copies (batch·dim doubles) held at once */
+    size_t n_recomputed_steps; /**< steps re-integrated (checkpointing, interpolating) */
+    size_t peak_bytes;         /**< tape + workspace held at once */
+    size_t max_states;         /**< most state copies (batch·dim doubles) held at once */
 } nde_adjoint_stats;
 
+/** An adjoint object (opaque): one gradient method bound to one solver, reusable across solves. */
 typedef struct nde_adjoint nde_adjoint;
 
-/* Options for `kind` on solver s: checkpoint_every 0 and checkpoint_slots 0 (their
+/** Options for `kind` on solver s: checkpoint_every 0 and checkpoint_slots 0 (their
  * defaults, see nde_solver_opts), cvodes_steps 50, cont = nde_cont_adjoint_defaults(s)
  * (s may be NULL: TSIT5, rtol 1e-6, atol 1e-9). */
 NDE_API nde_adjoint_opts nde_adjoint_defaults(const nde_solver *s, nde_adjoint_kind kind);
 
-/* Create an adjoint for s (borrowed: must outlive the adjoint) and configure what s
+/** Create an adjoint for s (borrowed: must outlive the adjoint) and configure what s
  * records: the discrete kinds set s's tape (and checkpointing) and clear
  * cvodes_adj_steps; BACKSOLVE and INTERPOLATING clear both; CVODES sets
  * cvodes_adj_steps = opts.cvodes_steps and no tape. This invalidates s's last solve
@@ -195,9 +201,9 @@ NDE_API nde_adjoint_opts nde_adjoint_defaults(const nde_solver *s, nde_adjoint_k
  * on a method other than NDE_CVODE_BDF/ADAMS or in a build without SUNDIALS);
  * NDE_ERR_NOMEM. */
 NDE_API nde_status nde_adjoint_create(nde_solver *s, const nde_adjoint_opts *opts, nde_adjoint **out);
-NDE_API void nde_adjoint_destroy(nde_adjoint **adj); /* NULL-safe; sets *adj = NULL */
+NDE_API void nde_adjoint_destroy(nde_adjoint **adj); /**< NULL-safe; sets *adj = NULL */
 
-/* The gradient of L(traj) for the last solve of the adjoint's solver.
+/** The gradient of L(traj) for the last solve of the adjoint's solver.
  * traj       (nt, batch, dim): that solve's output (BACKSOLVE and INTERPOLATING restart
  *            from its rows; the discrete and CVODES kinds ignore it, may be NULL).
  * dL_dtraj   (nt, batch, dim): ∂L/∂traj.
@@ -210,8 +216,9 @@ NDE_API void nde_adjoint_destroy(nde_adjoint **adj); /* NULL-safe; sets *adj = N
 NDE_API nde_status nde_adjoint_run(nde_adjoint *adj, const double *traj, const double *dL_dtraj,
                                    double *grad_theta, size_t n_theta, double *grad_u0);
 
-/* Statistics of the last nde_adjoint_run (borrowed; NULL for NULL adj). */
+/** Statistics of the last nde_adjoint_run (borrowed; NULL for NULL adj). */
 NDE_API const nde_adjoint_stats *nde_adjoint_get_stats(const nde_adjoint *adj);
+/** The options the adjoint was created with (borrowed; NULL for NULL adj). */
 NDE_API const nde_adjoint_opts *nde_adjoint_get_opts(const nde_adjoint *adj);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* nde/export.h — NDE_API, the mark of a public function.
+/** @file
+ * nde/export.h — NDE_API, the mark of a public function.
  *
  * The library is built with hidden symbols (meson: gnu_symbol_visibility 'hidden'), so
  * only functions declared with NDE_API in include/nde are exported from libnde.so;
@@ -9,6 +10,7 @@
 #define NDE_EXPORT_H
 
 #if defined(__GNUC__) || defined(__clang__)
+/** Marks a public function: default visibility, so libnde.so exports it. */
 #define NDE_API __attribute__((visibility("default")))
 #else
 #define NDE_API

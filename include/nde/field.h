@@ -1,4 +1,5 @@
-/* nde/field.h — the vector-field interface every solver and adjoint works with.
+/** @file
+ * nde/field.h — the vector-field interface every solver and adjoint works with.
  *
  * A field is f(t, u; θ) for a batch of states, plus its vector–Jacobian product.
  * States are (batch, dim) row-major. Networks (nde_mlp_field), operator layers and
@@ -30,23 +31,28 @@
 extern "C" {
 #endif
 
+/** A vector field f(t, u; θ) for a batch of states with its vector–Jacobian product; the callbacks follow the contract in the file description above. */
 typedef struct nde_field {
-    size_t dim;      /* state elements per sample */
-    size_t n_params; /* length of θ (0 for a parameter-free field) */
-    void *ctx;       /* passed to every callback; owned by whoever made the field */
-    nde_status (*f)(void *ctx, double t, const double *u, double *du, size_t batch);
+    size_t dim;      /**< state elements per sample */
+    size_t n_params; /**< length of θ (0 for a parameter-free field) */
+    void *ctx;       /**< passed to every callback; owned by whoever made the field */
+    nde_status (*f)(void *ctx, double t, const double *u, double *du, size_t batch); /**< du (batch, dim) = f(t, u); required */
+    /** vu = vᵀ ∂f/∂u (overwritten) and gtheta += vᵀ ∂f/∂θ (accumulated); either may be NULL when not wanted; required by the adjoints */
     nde_status (*vjp)(void *ctx, double t, const double *u, const double *v, double *vu,
                       double *gtheta, size_t batch);
+    /** jw = (∂f/∂u) w; optional (NULL), used by Newton–Krylov iterations and the Hutchinson Jacobian regularizer */
     nde_status (*jvp)(void *ctx, double t, const double *u, const double *w, double *jw,
                       size_t batch);
-    size_t rec_size; /* doubles per sample written by f_rec */
+    size_t rec_size; /**< doubles per sample written by f_rec */
+    /** f that also writes batch·rec_size doubles of record into rec; optional, with vjp_rec */
     nde_status (*f_rec)(void *ctx, double t, const double *u, double *du, double *rec,
                         size_t batch);
+    /** vjp given the record f_rec wrote, without redoing the forward pass; optional, with f_rec */
     nde_status (*vjp_rec)(void *ctx, double t, const double *u, const double *rec,
                           const double *v, double *vu, double *gtheta, size_t batch);
 } nde_field;
 
-/* NDE_OK if the struct is usable (f present, dim > 0; vjp present when need_vjp). */
+/** NDE_OK if the struct is usable (f present, dim > 0; vjp present when need_vjp). */
 NDE_API nde_status nde_field_check(const nde_field *f, int need_vjp);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* nde/io.h — dataset files: HDF5, MATLAB v7.3 .mat and NumPy .npy.
+/** @file
+ * nde/io.h — dataset files: HDF5, MATLAB v7.3 .mat and NumPy .npy.
  *
  * Readers return an nde_array of doubles in row-major (C) order whatever the file
  * stores: any integer or floating type is converted, MATLAB's column-major arrays and
@@ -24,16 +25,18 @@
 extern "C" {
 #endif
 
+/** Most dimensions an nde_array may have. */
 #define NDE_ARRAY_MAX_DIMS 8
 
+/** An array of doubles read from a dataset file (HDF5, .mat, .npy); free with nde_array_free(). */
 typedef struct nde_array {
-    int ndim;                          /* 0 for a scalar */
-    size_t shape[NDE_ARRAY_MAX_DIMS];
-    size_t numel;                      /* Π shape */
-    double *data;                      /* (numel), row-major; owned, nde_alloc'ed */
+    int ndim;                          /**< 0 for a scalar */
+    size_t shape[NDE_ARRAY_MAX_DIMS]; /**< dimensions, row-major */
+    size_t numel;                      /**< Π shape */
+    double *data;                      /**< (numel), row-major; owned, nde_alloc'ed */
 } nde_array;
 
-/* Free the data and zero the struct. NULL or an empty array: no-op. */
+/** Free the data and zero the struct. NULL or an empty array: no-op. */
 NDE_API void nde_array_free(nde_array *a);
 
 /* ---- HDF5 ----------------------------------------------------------------------
@@ -42,8 +45,10 @@ NDE_API void nde_array_free(nde_array *a);
  * truncates the file; append = 1 adds to an existing file (created if absent) and
  * fails with NDE_ERR_ARG if the dataset exists.
  * nde_h5_read reads dataset `name`; expect_ndim > 0 requires that rank. */
+/** Write data (shape, row-major) as the float64 dataset `name` of the HDF5 file `path` (see the HDF5 section above: append, groups). */
 NDE_API nde_status nde_h5_write(const char *path, const char *name, int ndim, const size_t *shape,
                                 const double *data, int append);
+/** Read the HDF5 dataset `name` into *out (converted to double); expect_ndim > 0 requires that rank. */
 NDE_API nde_status nde_h5_read(const char *path, const char *name, int expect_ndim, nde_array *out);
 
 /* ---- MATLAB v7.3 .mat ----------------------------------------------------------
@@ -53,8 +58,10 @@ NDE_API nde_status nde_h5_read(const char *path, const char *name, int expect_nd
  * without the user block, numeric and logical classes, and returns the variable in
  * MATLAB's axis order (as scipy/h5py users get from FNO's MatReader). The writer
  * produces what MATLAB's `save -v7.3` does for a double array of that shape. */
+/** Read variable `name` of a MATLAB v7.3 .mat file into *out, in MATLAB's axis order; expect_ndim > 0 requires that rank. */
 NDE_API nde_status nde_mat_read(const char *path, const char *name, int expect_ndim,
                                 nde_array *out);
+/** Write data (shape, row-major) as the double variable `name` of a MATLAB v7.3 .mat file, as MATLAB's `save -v7.3` does; append as nde_h5_write(). */
 NDE_API nde_status nde_mat_write(const char *path, const char *name, int ndim, const size_t *shape,
                                  const double *data, int append);
 
@@ -62,11 +69,13 @@ NDE_API nde_status nde_mat_write(const char *path, const char *name, int ndim, c
  * Format versions 1.0–3.0; dtypes bool, int8–int64, uint8–uint64, float32, float64 in
  * either byte order; C or Fortran order. The writer stores '<f8', C order, version
  * 1.0, header padded to 64 bytes (as numpy.save). */
+/** Read a NumPy .npy file into *out (converted to double, C order); expect_ndim > 0 requires that rank. */
 NDE_API nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out);
+/** Write data (shape, row-major) as a NumPy .npy file ('<f8', C order, version 1.0). */
 NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape,
                                  const double *data);
 
-/* Read by file name: ".npy" → nde_npy_read (name ignored), ".mat" → nde_mat_read,
+/** Read by file name: ".npy" → nde_npy_read (name ignored), ".mat" → nde_mat_read,
  * anything else → nde_h5_read. */
 NDE_API nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
                                     nde_array *out);
@@ -75,6 +84,7 @@ NDE_API nde_status nde_dataset_read(const char *path, const char *name, int expe
  * Create `path` and any missing parents (mkdir -p), mode 0777 before the umask.
  * NDE_OK if it exists as a directory afterwards; NDE_ERR_IO with the failing component
  * and the system's reason otherwise; NDE_ERR_ARG for NULL, "" or a path over 4095 bytes. */
+/** Create `path` and any missing parents (mkdir -p); see the directories section above for the errors. */
 NDE_API nde_status nde_mkdir_p(const char *path);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* nde/model.h — one model interface: every trainable map y = model(x; θ).
+/** @file
+ * nde/model.h — one model interface: every trainable map y = model(x; θ).
  *
  * An nde_model is an object in the SUNDIALS style, {content, ops}: a table of function
  * pointers (forward, backward, init, and optionally reserve, vector field, training
@@ -54,9 +55,10 @@
 extern "C" {
 #endif
 
+/** A model (opaque): content behind an ops table plus its parameter store; MLP, FNO, MgNO, neural ODE or the user's own. */
 typedef struct nde_model nde_model;
 
-/* What a model implements. `self` is the content given to nde_model_create; `p` is the
+/** What a model implements. `self` is the content given to nde_model_create; `p` is the
  * model's store (θ read at call time).
  *   forward   y (batch, out_size) = model(x (batch, in_size)); keeps what backward needs
  *             (a model is used by one thread at a time).                        required
@@ -71,68 +73,78 @@ typedef struct nde_model nde_model;
  *             without a tape when 0). NULL: no difference.
  *   destroy   free `self` (NULL: nothing to free). Never frees p: the model does. */
 typedef struct nde_model_ops {
-    const char *kind; /* "mlp", "fno", "mgno", "node", or the user's name */
-    nde_status (*forward)(void *self, nde_params *p, const double *x, double *y, size_t batch);
+    const char *kind; /**< "mlp", "fno", "mgno", "node", or the user's name */
+    nde_status (*forward)(void *self, nde_params *p, const double *x, double *y, size_t batch); /**< y = model(x); keeps what backward needs. Required. */
+    /** gx = gyᵀ ∂y/∂x (overwritten) and gtheta += gyᵀ ∂y/∂θ (accumulated) after forward on the same batch. Required. */
     nde_status (*backward)(void *self, nde_params *p, const double *gy, double *gx,
                            double *gtheta, size_t batch);
-    nde_status (*init)(void *self, nde_params *p, nde_rng *rng);
-    nde_status (*reserve)(void *self, size_t max_batch);
-    nde_status (*field)(void *self, nde_params *p, nde_field *field);
-    nde_status (*set_training)(void *self, int training);
-    void (*destroy)(void *self);
+    nde_status (*init)(void *self, nde_params *p, nde_rng *rng); /**< fill θ from rng; NULL: θ stays as it is */
+    nde_status (*reserve)(void *self, size_t max_batch); /**< grow workspaces for batches up to max_batch; may be NULL */
+    nde_status (*field)(void *self, nde_params *p, nde_field *field); /**< the model as a vector field (dim = in = out); NULL: not a field */
+    nde_status (*set_training)(void *self, int training); /**< 1 before training steps, 0 before evaluation; may be NULL */
+    void (*destroy)(void *self); /**< free self (never p); may be NULL */
 } nde_model_ops;
 
-/* Make a model from an ops table (borrowed: must outlive the model, e.g. static), its
+/** Make a model from an ops table (borrowed: must outlive the model, e.g. static), its
  * content `self` and its store `params`. The model TAKES OWNERSHIP of self and params,
  * also when it fails (then both are freed: ops->destroy(self), nde_params_destroy).
  * Errors: NDE_ERR_ARG (NULL ops/params/out, no forward or backward, zero sizes),
  * NDE_ERR_NOMEM. */
 NDE_API nde_status nde_model_create(const nde_model_ops *ops, void *self, nde_params *params,
                                     size_t in_size, size_t out_size, nde_model **out);
-/* Frees the content, the store and any wrapped model. NULL-safe; sets *m = NULL. */
+/** Frees the content, the store and any wrapped model. NULL-safe; sets *m = NULL. */
 NDE_API void nde_model_destroy(nde_model **m);
 
+/** y (batch, out_size) = model(x (batch, in_size)); keeps what nde_model_backward() needs. */
 NDE_API nde_status nde_model_forward(nde_model *m, const double *x, double *y, size_t batch);
+/** After nde_model_forward() on the same batch with θ unchanged: gx (batch, in_size) = gyᵀ ∂y/∂x (overwritten; NULL: not wanted) and gtheta (n_params) += gyᵀ ∂y/∂θ (accumulated; NULL: not wanted). */
 NDE_API nde_status nde_model_backward(nde_model *m, const double *gy, double *gx, double *gtheta,
                                       size_t batch);
-/* NDE_ERR_ARG for NULL; a model without init keeps θ. */
+/** NDE_ERR_ARG for NULL; a model without init keeps θ. */
 NDE_API nde_status nde_model_init(nde_model *m, nde_rng *rng);
+/** Grow the workspaces for batches up to max_batch now, so later calls do not allocate. */
 NDE_API nde_status nde_model_reserve(nde_model *m, size_t max_batch);
-/* NDE_ERR_UNSUPPORTED if the model is not a vector field. */
+/** NDE_ERR_UNSUPPORTED if the model is not a vector field. */
 NDE_API nde_status nde_model_field(nde_model *m, nde_field *field);
+/** 1 before training steps, 0 before evaluation (a neural ODE then solves without a tape or regularizer). */
 NDE_API nde_status nde_model_set_training(nde_model *m, int training);
 
-/* The model's store: parameter count, tensor names and shapes (nde_params_tensor), θ and
+/** The model's store: parameter count, tensor names and shapes (nde_params_tensor), θ and
  * gradient. Owned by the model. NULL for NULL. */
 NDE_API nde_params *nde_model_params(nde_model *m);
+/** Number of parameters (length of θ); 0 for NULL. */
 NDE_API size_t nde_model_n_params(const nde_model *m);
+/** Input doubles per sample; 0 for NULL. */
 NDE_API size_t nde_model_in_size(const nde_model *m);
+/** Output doubles per sample; 0 for NULL. */
 NDE_API size_t nde_model_out_size(const nde_model *m);
-NDE_API const char *nde_model_kind(const nde_model *m); /* "" for NULL */
-/* The content given to nde_model_create (for the user's own ops); NULL for NULL. */
+NDE_API const char *nde_model_kind(const nde_model *m); /**< "" for NULL */
+/** The content given to nde_model_create (for the user's own ops); NULL for NULL. */
 NDE_API void *nde_model_content(nde_model *m);
 
 /* ---- built-in models ---------------------------------------------------------- */
 
-/* MLP y = MLP(x) (t = 0), tensors "<prefix>.<l>.weight/bias". init: nde_mlp_init with
+/** MLP y = MLP(x) (t = 0), tensors "<prefix>.<l>.weight/bias". init: nde_mlp_init with
  * `init` and `scale` (see nde/nn.h). field: f(t, u) = MLP(t, u) when in = out. */
 NDE_API nde_status nde_model_mlp_create(const nde_mlp_spec *spec, const char *prefix,
                                         nde_init init, double scale, nde_model **out);
-/* The network inside an MLP model (borrowed), e.g. to build a custom field around it. */
+/** The network inside an MLP model (borrowed), e.g. to build a custom field around it. */
 NDE_API nde_mlp *nde_model_mlp_net(nde_model *m);
 
-/* FNO (nde/operators.h) on grid n (n[0], and n[1] in 2-D) for batches up to max_batch,
+/** FNO (nde/operators.h) on grid n (n[0], and n[1] in 2-D) for batches up to max_batch,
  * each batch split over n_threads threads (1: the calling thread). in_size =
  * in_channels·Πn, out_size = out_channels·Πn. init: nde_fno_init. field: nde_fno_field
  * (in = out channels). ctx borrowed (FFT plan cache). */
 NDE_API nde_status nde_model_fno_create(nde_ctx *ctx, const nde_fno_spec *spec, const size_t *n,
                                         size_t max_batch, size_t n_threads, nde_model **out);
+/** The network inside an FNO model (borrowed); NULL if m is not one. */
 NDE_API nde_fno *nde_model_fno_net(nde_model *m);
 
-/* MgNO (nde/mgno.h) for batches up to max_batch, tensors "<prefix>.…". init:
+/** MgNO (nde/mgno.h) for batches up to max_batch, tensors "<prefix>.…". init:
  * nde_mgno_init. field: nde_mgno_field (c_in = c_out). */
 NDE_API nde_status nde_model_mgno_create(const nde_mgno_spec *spec, const char *prefix,
                                          size_t max_batch, nde_model **out);
+/** The network inside an MgNO model (borrowed); NULL if m is not one. */
 NDE_API nde_mgno *nde_model_mgno_net(nde_model *m);
 
 /* ---- the neural ODE as a model ----------------------------------------------------
@@ -147,30 +159,35 @@ NDE_API nde_mgno *nde_model_mgno_net(nde_model *m);
  * work with NDE_ADJ_CVODES, NDE_ADJ_BACKSOLVE or NDE_ADJ_INTERPOLATING); with the optional step regularizer (borrowed, discrete adjoints
  * only) its gradient on the same solve is added. In evaluation mode
  * (nde_model_set_training(m, 0)) the forward solves without a tape or regularizer. */
-typedef enum nde_node_output { NDE_NODE_TRAJECTORY = 0, NDE_NODE_FINAL } nde_node_output;
+/** What a neural ODE model outputs (see above). */
+typedef enum nde_node_output { NDE_NODE_TRAJECTORY = 0, /**< y (batch, nt, dim): every save time */ NDE_NODE_FINAL /**< y (batch, dim): the state at ts[nt−1] */ } nde_node_output;
 
+/** What nde_model_node_create() builds: solver options, save times, output, regularizer, adjoint. */
 typedef struct nde_node_spec {
-    nde_solver_opts solver; /* method, tolerances, tape, tape cap … (nde/ode.h) */
-    const double *ts;       /* (nt) save times, strictly monotone; copied */
-    size_t nt;              /* >= 2 */
-    nde_node_output output;
-    nde_reg *reg;           /* optional global regularizer (borrowed; must outlive the model) */
-    const nde_adjoint_opts *adjoint; /* NULL: discrete over solver.tape; else copied */
+    nde_solver_opts solver; /**< method, tolerances, tape, tape cap … (nde/ode.h) */
+    const double *ts;       /**< (nt) save times, strictly monotone; copied */
+    size_t nt;              /**< >= 2 */
+    nde_node_output output; /**< the whole trajectory or the final state */
+    nde_reg *reg;           /**< optional global regularizer (borrowed; must outlive the model) */
+    const nde_adjoint_opts *adjoint; /**< NULL: discrete over solver.tape; else copied */
 } nde_node_spec;
 
-/* Wrap `field_model` (ownership TAKEN, also on failure) whose nde_model_field gives the
+/** Wrap `field_model` (ownership TAKEN, also on failure) whose nde_model_field gives the
  * vector field. The neural ODE's store is the wrapped model's. ctx: as nde_solver_create
  * (NULL for the explicit RK methods; SUNDIALS methods and the CVODES adjoint need one).
  * Errors: NDE_ERR_ARG (NULL, nt < 2), NDE_ERR_UNSUPPORTED (a regularizer with a
  * continuous adjoint), the field's, the solver's and nde_adjoint_create's errors. */
 NDE_API nde_status nde_model_node_create(nde_ctx *ctx, nde_model *field_model,
                                          const nde_node_spec *spec, nde_model **out);
-/* The solver of the last forward in training mode (its step log and statistics), the
+/** The solver of the last forward in training mode (its step log and statistics), the
  * evaluation-mode solver, the wrapped model, and the regularizer's value on the last
  * training solve (0 without one). NULL / 0 if m is not a neural ODE. */
 NDE_API nde_solver *nde_model_node_solver(nde_model *m);
+/** The solver of evaluation-mode forwards; NULL if m is not a neural ODE. */
 NDE_API nde_solver *nde_model_node_eval_solver(nde_model *m);
+/** The wrapped vector-field model; NULL if m is not a neural ODE. */
 NDE_API nde_model *nde_model_node_field_model(nde_model *m);
+/** The regularizer's value on the last training solve; 0 without one or if m is not a neural ODE. */
 NDE_API double nde_model_node_reg_value(const nde_model *m);
 
 #ifdef __cplusplus

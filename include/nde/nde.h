@@ -1,7 +1,9 @@
-/* nde/nde.h — everything. Each module has its own header; include this one for all. */
+/** @file
+ * nde/nde.h — everything. Each module has its own header; include this one for all. */
 #ifndef NDE_H
 #define NDE_H
 
+#include "nde/version.h"
 #include "nde/core.h"
 #include "nde/params.h"
 #include "nde/field.h"

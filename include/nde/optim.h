@@ -1,4 +1,5 @@
-/* nde/optim.h — optimizers over the flat parameter store, gradient clipping and
+/** @file
+ * nde/optim.h — optimizers over the flat parameter store, gradient clipping and
  * 8-bit block-wise optimizer states.
  *
  * An nde_optim reads the gradient of an nde_params and updates θ in place, tensor by
@@ -93,84 +94,93 @@
 extern "C" {
 #endif
 
+/** Optimizer kinds (the update rules and reference defaults are in the table above). */
 typedef enum nde_optim_kind {
-    NDE_OPT_SGD = 0,
-    NDE_OPT_RMSPROP,
-    NDE_OPT_ADAM,
-    NDE_OPT_ADAMW,
-    NDE_OPT_ADAMAX,
-    NDE_OPT_NADAMW,
-    NDE_OPT_LION,
-    NDE_OPT_ADAN,
-    NDE_OPT_ADABELIEF,
-    NDE_OPT_NADAM, /* appended: kinds keep their numbers (checkpoints store the name) */
-    NDE_OPT_KIND_COUNT
+    NDE_OPT_SGD = 0, /**< SGD with momentum, dampening, Nesterov (torch.optim.SGD) */
+    NDE_OPT_RMSPROP, /**< RMSprop (torch.optim.RMSprop) */
+    NDE_OPT_ADAM, /**< Adam, L2 weight decay on the gradient (torch.optim.Adam) */
+    NDE_OPT_ADAMW, /**< AdamW, decoupled weight decay (torch.optim.AdamW) */
+    NDE_OPT_ADAMAX, /**< Adamax, infinity-norm Adam (torch.optim.Adamax) */
+    NDE_OPT_NADAMW, /**< NAdam with decoupled weight decay */
+    NDE_OPT_LION, /**< Lion and Lion-K (sign of interpolated momentum) */
+    NDE_OPT_ADAN, /**< Adan (Nesterov momentum with gradient differences) */
+    NDE_OPT_ADABELIEF, /**< AdaBelief (variance of the gradient around its mean) */
+    NDE_OPT_NADAM, /**< appended: kinds keep their numbers (checkpoints store the name) */
+    NDE_OPT_KIND_COUNT /**< number of kinds */
 } nde_optim_kind;
 
-/* Lion-K direction map ∇K applied to c = β1·m + (1−β1)·g. */
+/** Lion-K direction map ∇K applied to c = β1·m + (1−β1)·g. */
 typedef enum nde_lion_k {
-    NDE_LION_K_L1 = 0,    /* K = ‖x‖₁, ∇K = sign (sign(0) = 0): plain Lion */
-    NDE_LION_K_L2,        /* K = ‖x‖₂, ∇K = x/‖x‖₂ over each tensor (0 if x = 0) */
-    NDE_LION_K_HUBER,     /* K = Huber, ∇K = clip(x, −1, 1) (optax Lion mode 'refined') */
-    NDE_LION_K_QUADRATIC, /* K = ½‖x‖₂², ∇K = x: momentum SGD with decoupled decay */
-    NDE_LION_K_CUSTOM     /* spec.lion_k_grad */
+    NDE_LION_K_L1 = 0,    /**< K = ‖x‖₁, ∇K = sign (sign(0) = 0): plain Lion */
+    NDE_LION_K_L2,        /**< K = ‖x‖₂, ∇K = x/‖x‖₂ over each tensor (0 if x = 0) */
+    NDE_LION_K_HUBER,     /**< K = Huber, ∇K = clip(x, −1, 1) (optax Lion mode 'refined') */
+    NDE_LION_K_QUADRATIC, /**< K = ½‖x‖₂², ∇K = x: momentum SGD with decoupled decay */
+    NDE_LION_K_CUSTOM     /**< spec.lion_k_grad */
 } nde_lion_k;
 
-/* Custom ∇K: dir (n) = ∇K(c (n)) for one parameter tensor. Must not keep the pointers. */
+/** Custom ∇K: dir (n) = ∇K(c (n)) for one parameter tensor. Must not keep the pointers. */
 typedef void (*nde_lion_k_grad)(void *user, const double *c, double *dir, size_t n);
 
+/** Most parameter-group overrides in an nde_optim_spec. */
 #define NDE_OPTIM_MAX_GROUPS 8
 
+/** Per-group override of the weight decay and learning rate (a group is nde_tensor_info.group). */
 typedef struct nde_optim_group {
-    int group;           /* nde_tensor_info.group this override applies to */
-    double weight_decay; /* replaces spec.weight_decay for the group */
-    double lr_scale;     /* lr multiplier for the group (1 = unchanged) */
+    int group;           /**< nde_tensor_info.group this override applies to */
+    double weight_decay; /**< replaces spec.weight_decay for the group */
+    double lr_scale;     /**< lr multiplier for the group (1 = unchanged) */
 } nde_optim_group;
 
+/** What nde_optim_create() builds: the kind and its hyperparameters (nde_optim_defaults() fills them). */
 typedef struct nde_optim_spec {
-    nde_optim_kind kind;
-    double lr;
-    double beta1, beta2, beta3; /* beta3: Adan only. RMSprop uses alpha */
-    double eps;
-    double weight_decay;
-    double momentum, dampening; /* SGD; momentum also RMSprop */
-    int nesterov;               /* SGD: needs momentum > 0 and dampening 0 */
-    double alpha;               /* RMSprop smoothing constant */
-    int centered;               /* RMSprop: subtract the squared mean gradient */
-    int amsgrad;                /* Adam, AdamW, AdaBelief */
-    int decoupled_wd;           /* AdaBelief, NAdam: decoupled decay (1) or L2 on g (0) */
-    int fixed_decay;            /* AdaBelief with decoupled_wd: θ·(1−wd), lr not applied
+    nde_optim_kind kind; /**< the update rule */
+    double lr; /**< learning rate (>= 0) */
+    /** first-moment (momentum) decay β1, in [0, 1) */
+    double beta1, beta2, beta3; /**< beta3: Adan only. RMSprop uses alpha */
+    double eps; /**< denominator offset ε */
+    double weight_decay; /**< weight decay coefficient (L2 or decoupled, as the kind does) */
+    /** SGD and RMSprop: momentum factor */
+    double momentum, dampening; /**< SGD: dampening of the momentum buffer */
+    int nesterov;               /**< SGD: needs momentum > 0 and dampening 0 */
+    double alpha;               /**< RMSprop smoothing constant */
+    int centered;               /**< RMSprop: subtract the squared mean gradient */
+    int amsgrad;                /**< Adam, AdamW, AdaBelief */
+    int decoupled_wd;           /**< AdaBelief, NAdam: decoupled decay (1) or L2 on g (0) */
+    int fixed_decay;            /**< AdaBelief with decoupled_wd: θ·(1−wd), lr not applied
                                    (NDE_ERR_UNSUPPORTED without decoupled_wd or for others) */
-    int rectify;                /* AdaBelief: RAdam rectification */
-    int degenerated_to_sgd;     /* AdaBelief with rectify: SGD steps while N_sma < 5 */
-    double momentum_decay;      /* NAdam: ψ of the momentum schedule μ_t */
-    int adan_no_prox;           /* Adan: θ·(1−lr·wd) before the step instead of /(1+lr·wd) */
-    double max_grad_norm;       /* Adan: global-norm clipping inside the step (0 = off;
+    int rectify;                /**< AdaBelief: RAdam rectification */
+    int degenerated_to_sgd;     /**< AdaBelief with rectify: SGD steps while N_sma < 5 */
+    double momentum_decay;      /**< NAdam: ψ of the momentum schedule μ_t */
+    int adan_no_prox;           /**< Adan: θ·(1−lr·wd) before the step instead of /(1+lr·wd) */
+    double max_grad_norm;       /**< Adan: global-norm clipping inside the step (0 = off;
                                    NDE_ERR_UNSUPPORTED for other kinds) */
-    nde_lion_k lion_k;
-    nde_lion_k_grad lion_k_grad; /* NDE_LION_K_CUSTOM only */
-    void *lion_k_user;
-    int state_bits;        /* 32 (full precision, stored as double) or 8 */
-    size_t block_size;     /* 8-bit block length: 256 (default) or 2048, any of 64..4096 */
-    size_t min_8bit_numel; /* tensors smaller than this keep full-precision state (4096) */
-    nde_optim_group groups[NDE_OPTIM_MAX_GROUPS];
-    int n_groups;
+    nde_lion_k lion_k; /**< Lion: the direction map ∇K (NDE_LION_K_L1: plain Lion) */
+    nde_lion_k_grad lion_k_grad; /**< NDE_LION_K_CUSTOM only */
+    void *lion_k_user; /**< passed to lion_k_grad */
+    int state_bits;        /**< 32 (full precision, stored as double) or 8 */
+    size_t block_size;     /**< 8-bit block length: 256 (default) or 2048, any of 64..4096 */
+    size_t min_8bit_numel; /**< tensors smaller than this keep full-precision state (4096) */
+    nde_optim_group groups[NDE_OPTIM_MAX_GROUPS]; /**< per-group overrides, the first n_groups used */
+    int n_groups; /**< number of overrides in groups (0 … NDE_OPTIM_MAX_GROUPS) */
+/** @var nde_optim_spec::beta2
+ *  second-moment decay β2, in [0, 1) */
 } nde_optim_spec;
 
+/** An optimizer (opaque) over every tensor of one nde_params: its state and workspace. */
 typedef struct nde_optim nde_optim;
 
-/* The reference defaults of `kind` (table above), state_bits 32, block_size 256,
+/** The reference defaults of `kind` (table above), state_bits 32, block_size 256,
  * min_8bit_numel 4096, no group overrides. An out-of-range kind gives the SGD defaults
  * with kind set as passed, which nde_optim_create rejects. */
 NDE_API nde_optim_spec nde_optim_defaults(nde_optim_kind kind);
 
-/* "sgd", "rmsprop", "adam", "adamw", "adamax", "nadamw", "lion", "adan", "adabelief",
+/** "sgd", "rmsprop", "adam", "adamw", "adamax", "nadamw", "lion", "adan", "adabelief",
  * "nadam"; "unknown" for an out-of-range kind. */
 NDE_API const char *nde_optim_kind_name(nde_optim_kind kind);
-/* Inverse of nde_optim_kind_name (case-insensitive). NDE_ERR_ARG for an unknown name. */
+/** Inverse of nde_optim_kind_name (case-insensitive). NDE_ERR_ARG for an unknown name. */
 NDE_API nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
 
-/* Create an optimizer for every tensor of `params` (borrowed: it must outlive the
+/** Create an optimizer for every tensor of `params` (borrowed: it must outlive the
  * optimizer and must not gain tensors afterwards). Allocates all state and workspace
  * here; nde_optim_step does not allocate. Errors: NDE_ERR_ARG for a non-finite or
  * negative lr/eps/weight decay/momentum_decay/max_grad_norm, a beta outside [0, 1),
@@ -182,21 +192,23 @@ NDE_API nde_status nde_optim_kind_parse(const char *name, nde_optim_kind *kind);
  * for a kind other than Adan. */
 NDE_API nde_status nde_optim_create(const nde_optim_spec *spec, nde_params *params,
                                     nde_optim **opt);
-NDE_API void nde_optim_destroy(nde_optim **opt); /* NULL-safe; sets *opt = NULL */
+NDE_API void nde_optim_destroy(nde_optim **opt); /**< NULL-safe; sets *opt = NULL */
 
-/* One update: reads the params' gradient, updates θ and the state in place, t += 1.
+/** One update: reads the params' gradient, updates θ and the state in place, t += 1.
  * NDE_ERR_NONFINITE (naming the tensor and element) if any gradient entry is NaN or
  * Inf; then nothing is changed. */
 NDE_API nde_status nde_optim_step(nde_optim *opt);
 
-/* Learning rate for the following steps (e.g. schedule(t) before each step). lr must be
+/** Learning rate for the following steps (e.g. schedule(t) before each step). lr must be
  * finite and >= 0. */
 NDE_API nde_status nde_optim_set_lr(nde_optim *opt, double lr);
+/** Learning rate of the following steps. */
 NDE_API double nde_optim_lr(const nde_optim *opt);
-NDE_API uint64_t nde_optim_step_count(const nde_optim *opt); /* completed steps */
+NDE_API uint64_t nde_optim_step_count(const nde_optim *opt); /**< completed steps */
+/** The optimizer's spec (borrowed; its lr is the creation-time value). */
 NDE_API const nde_optim_spec *nde_optim_get_spec(const nde_optim *opt);
 
-/* Bytes held by optimizer state (moments, codes, absmax; not workspace). */
+/** Bytes held by optimizer state (moments, codes, absmax; not workspace). */
 NDE_API size_t nde_optim_state_bytes(const nde_optim *opt);
 
 /* ---- state as named tensors (checkpoints) ----------------------------------
@@ -209,35 +221,40 @@ NDE_API size_t nde_optim_state_bytes(const nde_optim *opt);
  * last: the optimizer-wide scalar "optim.mu_product" (double, shape (1)), Π_t = μ_1···μ_t
  * over the completed steps (1 before the first). The data pointer refers to the
  * optimizer's own storage (write through it to restore state). */
-typedef enum nde_optim_dtype { NDE_OPTIM_F64 = 0, NDE_OPTIM_U8 } nde_optim_dtype;
+/** Element type of an optimizer state array. */
+typedef enum nde_optim_dtype { NDE_OPTIM_F64 = 0, /**< double */ NDE_OPTIM_U8 /**< uint8 (8-bit codes) */ } nde_optim_dtype;
 
+/** One state array of an optimizer as a named tensor (see above), pointing into the optimizer's storage. */
 typedef struct nde_optim_state_view {
-    char name[NDE_PARAM_NAME_MAX + 40];
-    nde_optim_dtype dtype;
-    int ndim;
-    size_t shape[NDE_PARAM_MAX_DIMS];
-    size_t numel;
-    void *data; /* (numel) of dtype */
+    char name[NDE_PARAM_NAME_MAX + 40]; /**< "optim.<state>.<param name>" (with ".codes" or ".absmax" for 8-bit states) */
+    nde_optim_dtype dtype; /**< element type */
+    int ndim; /**< number of dimensions */
+    size_t shape[NDE_PARAM_MAX_DIMS]; /**< dimensions, row-major */
+    size_t numel; /**< number of elements */
+    void *data; /**< (numel) of dtype */
 } nde_optim_state_view;
 
+/** Number of state arrays (see above). */
 NDE_API size_t nde_optim_n_state(const nde_optim *opt);
+/** Describe state array i (0 <= i < nde_optim_n_state()) in *view; NDE_ERR_ARG if i is out of range. */
 NDE_API nde_status nde_optim_state(nde_optim *opt, size_t i, nde_optim_state_view *view);
-/* Restore the step count and lr (checkpoint loading). */
+/** Restore the step count and lr (checkpoint loading). */
 NDE_API nde_status nde_optim_restore(nde_optim *opt, uint64_t step_count, double lr);
 
 /* ---- 8-bit block-wise quantization ------------------------------------------
  * The code books are bitsandbytes' create_dynamic_map (bitsandbytes >= 0.42): 256 sorted
  * float32 values, signed in [−0.99296875, 1] with 0 at index 127, unsigned in [0, 1]
  * with 0 at index 0. nde_q8_code returns the table (static storage). */
+/** bitsandbytes' dynamic 8-bit code book (256 sorted float32 values), signed or unsigned; static storage. */
 NDE_API const float *nde_q8_code(int is_signed);
 
-/* One block: *absmax = max|x_i|; codes[i] = index of the code nearest to x_i/absmax
+/** One block: *absmax = max|x_i|; codes[i] = index of the code nearest to x_i/absmax
  * (ties to the lower index; absmax 0 quantizes everything to the code 0). Signed blocks
  * get bitsandbytes' sign fix (a negative value never gets the code 0).
  * x: (n), codes: (n) */
 NDE_API void nde_q8_quantize_block(const double *x, size_t n, int is_signed, uint8_t *codes,
                                    double *absmax);
-/* x_i = code[codes[i]]·absmax. codes: (n), x: (n) */
+/** x_i = code[codes[i]]·absmax. codes: (n), x: (n) */
 NDE_API void nde_q8_dequantize_block(const uint8_t *codes, size_t n, double absmax, int is_signed,
                                      double *x);
 
@@ -246,7 +263,7 @@ NDE_API void nde_q8_dequantize_block(const uint8_t *codes, size_t n, double absm
  * entries; if ‖g‖₂ > max_norm, g ·= max_norm/(‖g‖₂ + 1e-6). *norm_before (may be NULL)
  * receives ‖g‖₂. NDE_ERR_ARG for NULL g with n > 0 or max_norm not finite and > 0;
  * NDE_ERR_NONFINITE if the norm is not finite (g unchanged). */
-/* grad: (n) */
+/** grad: (n) */
 NDE_API nde_status nde_clip_grad_norm(double *grad, size_t n, double max_norm, double *norm_before);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* nde/pde.h — PDE data generators for operator learning benchmarks.
+/** @file
+ * nde/pde.h — PDE data generators for operator learning benchmarks.
  * Every generator is deterministic given its seed: sample i of a seed is the same
  * bits whichever range of samples a call produces. */
 #ifndef NDE_PDE_H
@@ -23,35 +24,39 @@ extern "C" {
  * contour integrals of Kassam & Trefethen (SIAM J. Sci. Comput. 26, 2005). The outputs
  * are the values at every (n_solve/n)-th point (the paper solves at 8192 and subsamples).
  * Sample i draws from an nde_rng seeded with seed + 0x9E3779B97F4A7C15·(i+1). */
+/** Parameters of the Burgers data generator (nde_burgers_defaults() gives the paper's). */
 typedef struct nde_burgers_spec {
-    size_t n;          /* output points per sample (s), ≥ 4 */
-    size_t n_solve;    /* solver points: a multiple of n, even; 0 → n */
-    double nu;         /* viscosity (0.1) */
-    double t_final;    /* (1.0) */
-    size_t n_steps;    /* ETDRK4 steps over [0, t_final] (200) */
-    double sigma, tau, gamma; /* covariance σ²(−Δ + τ²)^{−γ} (25, 5, 2) */
-    int zero_mean;     /* 1: u0 has zero mean (legacy data), 0: sample the mean too */
-    uint64_t seed;
+    size_t n;          /**< output points per sample (s), ≥ 4 */
+    size_t n_solve;    /**< solver points: a multiple of n, even; 0 → n */
+    double nu;         /**< viscosity (0.1) */
+    double t_final;    /**< (1.0) */
+    size_t n_steps;    /**< ETDRK4 steps over [0, t_final] (200) */
+    /** covariance scale σ of the initial condition (25) */
+    double sigma, tau, gamma; /**< covariance exponent γ (2); the covariance is σ²(−Δ + τ²)^{−γ} */
+    int zero_mean;     /**< 1: u0 has zero mean (legacy data), 0: sample the mean too */
+    uint64_t seed; /**< base seed of the samples' generators */
+/** @var nde_burgers_spec::tau
+ * covariance shift τ of the initial condition (5) */
 } nde_burgers_spec;
 
-/* The paper's setting at s = 1024: ν 0.1, t 1, σ 25, τ 5, γ 2, zero mean, seed 0. */
+/** The paper's setting at s = 1024: ν 0.1, t 1, σ 25, τ 5, γ 2, zero mean, seed 0. */
 NDE_API nde_burgers_spec nde_burgers_defaults(void);
-/* NDE_OK or NDE_ERR_ARG naming the offending field. */
+/** NDE_OK or NDE_ERR_ARG naming the offending field. */
 NDE_API nde_status nde_burgers_check(const nde_burgers_spec *spec);
 
-/* u0 (n_solve): initial condition of sample `index` on the solver grid. */
+/** u0 (n_solve): initial condition of sample `index` on the solver grid. */
 NDE_API nde_status nde_burgers_initial(const nde_burgers_spec *spec, uint64_t index, double *u0);
-/* u1 (n_solve) = u(·, t_final) from u0 (n_solve) on the solver grid (may alias).
+/** u1 (n_solve) = u(·, t_final) from u0 (n_solve) on the solver grid (may alias).
  * Allocates its workspace. Errors: NDE_ERR_ARG, NDE_ERR_NOMEM, NDE_ERR_NONFINITE if the
  * solution blows up. */
 NDE_API nde_status nde_burgers_solve(nde_ctx *ctx, const nde_burgers_spec *spec, const double *u0,
                                      double *u1);
 
-/* Progress callback: called after each sample with the number done; return nonzero to stop
+/** Progress callback: called after each sample with the number done; return nonzero to stop
  * (the generator then returns NDE_ERR_STOPPED). */
 typedef int (*nde_pde_progress_fn)(void *user, size_t done, size_t total);
 
-/* a, u (count, n): samples first .. first+count−1 (input u0 and target u(·, t_final) at
+/** a, u (count, n): samples first .. first+count−1 (input u0 and target u(·, t_final) at
  * the output points). progress may be NULL. */
 NDE_API nde_status nde_burgers_generate(nde_ctx *ctx, const nde_burgers_spec *spec, uint64_t first,
                                         size_t count, double *a, double *u,
@@ -77,36 +82,42 @@ NDE_API nde_status nde_burgers_generate(nde_ctx *ctx, const nde_burgers_spec *sp
  * Output: the s×s nodes of the solver grid with stride `refine` (N = (s−1)·refine),
  * boundary included — as the FNO files subsample their 421×421 grid (s = 85 is
  * refine 5 of N = 420). */
+/** Parameters of the Darcy flow generator (nde_darcy_defaults() gives the paper's). */
 typedef struct nde_darcy_spec {
-    size_t s;          /* output nodes per side, boundary included; >= 3 */
-    size_t refine;     /* solver intervals per output interval; 0 → the smallest of 1, 2,
+    size_t s;          /**< output nodes per side, boundary included; >= 3 */
+    size_t refine;     /**< solver intervals per output interval; 0 → the smallest of 1, 2,
                           4 making N divisible by 4 (so multigrid has >= 2 levels when N > 16) */
-    double a_hi, a_lo; /* coefficient where g >= 0 / g < 0: 12 and 3 (paper) */
-    double alpha, tau; /* covariance exponent and shift: 2 and 3 ((−Δ + 9I)^(−2)) */
-    double tol;        /* relative residual of the linear solve: 1e-10 */
-    size_t max_iter;   /* PCG iterations before NDE_ERR_MAX_STEPS: 200 */
+    /** coefficient where g >= 0: 12 (paper) */
+    double a_hi, a_lo; /**< coefficient where g < 0: 3 (paper) */
+    /** covariance exponent α: 2 */
+    double alpha, tau; /**< covariance shift τ: 3 ((−Δ + 9I)^(−2)) */
+    double tol;        /**< relative residual of the linear solve: 1e-10 */
+    size_t max_iter;   /**< PCG iterations before NDE_ERR_MAX_STEPS: 200 */
 } nde_darcy_spec;
 
+/** The paper's setting (a 12/3, α 2, τ 3, tol 1e-10) at s output nodes per side. */
 NDE_API nde_darcy_spec nde_darcy_defaults(size_t s);
 
+/** Work and accuracy of the last Darcy solve. */
 typedef struct nde_darcy_stats {
-    size_t iterations;   /* PCG iterations of the last solve */
-    double rel_residual; /* ‖f − A u‖₂ / ‖f‖₂ of the last solve, recomputed from u */
+    size_t iterations;   /**< PCG iterations of the last solve */
+    double rel_residual; /**< ‖f − A u‖₂ / ‖f‖₂ of the last solve, recomputed from u */
 } nde_darcy_stats;
 
+/** A planned Darcy solver (opaque): grid, multigrid hierarchy and workspace. */
 typedef struct nde_darcy nde_darcy;
 
-/* Plan the solver grid and multigrid hierarchy (allocates everything the generator
+/** Plan the solver grid and multigrid hierarchy (allocates everything the generator
  * and solver use). Errors: NDE_ERR_ARG for NULL, s < 3, a_hi or a_lo not finite and
  * positive, alpha or tau <= 0, tol <= 0 or max_iter == 0; NDE_ERR_NOMEM. */
 NDE_API nde_status nde_darcy_create(const nde_darcy_spec *spec, nde_darcy **gen);
-NDE_API void nde_darcy_destroy(nde_darcy **gen); /* NULL-safe; sets *gen = NULL */
+NDE_API void nde_darcy_destroy(nde_darcy **gen); /**< NULL-safe; sets *gen = NULL */
 
-NDE_API size_t nde_darcy_grid(const nde_darcy *gen);   /* solver nodes per side, N + 1 */
-NDE_API int nde_darcy_levels(const nde_darcy *gen);    /* multigrid levels (1 = direct solve) */
-NDE_API const nde_darcy_spec *nde_darcy_get_spec(const nde_darcy *gen); /* with refine resolved */
+NDE_API size_t nde_darcy_grid(const nde_darcy *gen);   /**< solver nodes per side, N + 1 */
+NDE_API int nde_darcy_levels(const nde_darcy *gen);    /**< multigrid levels (1 = direct solve) */
+NDE_API const nde_darcy_spec *nde_darcy_get_spec(const nde_darcy *gen); /**< with refine resolved */
 
-/* Samples first … first+count−1 of `seed`: coeff, sol (count, s, s). Sample i draws
+/** Samples first … first+count−1 of `seed`: coeff, sol (count, s, s). Sample i draws
  * from an nde_rng seeded with `seed` and jumped i times (nde_rng_jump). progress (may
  * be NULL) is called after each sample. Errors: NDE_ERR_ARG for NULL or count == 0;
  * NDE_ERR_STOPPED; the solver's errors (naming the sample). */
@@ -114,10 +125,10 @@ NDE_API nde_status nde_darcy_generate(nde_darcy *gen, uint64_t seed, size_t firs
                                       double *coeff, double *sol, nde_pde_progress_fn progress,
                                       void *user);
 
-/* The thresholded coefficient of sample `index` on the solver grid: a (N+1, N+1). */
+/** The thresholded coefficient of sample `index` on the solver grid: a (N+1, N+1). */
 NDE_API nde_status nde_darcy_coefficient(nde_darcy *gen, uint64_t seed, size_t index, double *a);
 
-/* Solve −∇·(a∇u) = f on the solver grid for any positive nodal coefficient a and
+/** Solve −∇·(a∇u) = f on the solver grid for any positive nodal coefficient a and
  * right-hand side f, both (N+1, N+1) (f's boundary values are ignored); u (N+1, N+1)
  * is zero on the boundary. stats may be NULL.
  * Errors: NDE_ERR_ARG (NULL, a not finite and positive), NDE_ERR_MAX_STEPS when tol is
@@ -125,7 +136,7 @@ NDE_API nde_status nde_darcy_coefficient(nde_darcy *gen, uint64_t seed, size_t i
 NDE_API nde_status nde_darcy_solve(nde_darcy *gen, const double *a, const double *f, double *u,
                                    nde_darcy_stats *stats);
 
-/* Statistics of the last solve (also of the last sample generated). */
+/** Statistics of the last solve (also of the last sample generated). */
 NDE_API nde_darcy_stats nde_darcy_last_stats(const nde_darcy *gen);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/* nde/plot.h — PNG plots through gnuplot (Debian package gnuplot-nox).
+/** @file
+ * nde/plot.h — PNG plots through gnuplot (Debian package gnuplot-nox).
  *
  * Examples and benchmarks write their numbers as CSV and hand gnuplot a script; the
  * library only runs it and reports what went wrong. */
@@ -11,16 +12,16 @@
 extern "C" {
 #endif
 
-/* 1 if a gnuplot executable is on PATH. */
+/** 1 if a gnuplot executable is on PATH. */
 NDE_API int nde_plot_available(void);
 
-/* Run `script` (gnuplot commands; it should set its own terminal and output) through
+/** Run `script` (gnuplot commands; it should set its own terminal and output) through
  * `gnuplot`. The script must hold no user-supplied text (paths, names): use
  * nde_plot_run_args for those. NDE_ERR_MISSING if gnuplot is not installed, NDE_ERR_IO if
  * it fails (its exit status in the message). Same as nde_plot_run_args(script, 0, NULL). */
 NDE_API nde_status nde_plot_run(const char *script);
 
-/* Run `script` through gnuplot with args[0 .. n_args−1] (0 <= n_args <= 9, borrowed)
+/** Run `script` through gnuplot with args[0 .. n_args−1] (0 <= n_args <= 9, borrowed)
  * visible to it as the string variables ARG1 … ARGn (as in `gnuplot -c`). This is how
  * paths and other user text reach a script: write `set output ARG1` or
  * `plot ARG2.'/loss.csv' using 1:2`, never paste them into the script text, where a quote
