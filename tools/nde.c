@@ -58,8 +58,8 @@ static int cmd_info(int argc, char **argv)
     int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
     printf("nde %s\n", NDE_VERSION);
-    printf("features: sundials=%s hdf5=%s\n", NDE_HAVE_SUNDIALS ? "yes" : "no",
-           NDE_HAVE_HDF5 ? "yes" : "no");
+    printf("features: sundials=%s hdf5=%s mpi=%s\n", NDE_HAVE_SUNDIALS ? "yes" : "no",
+           NDE_HAVE_HDF5 ? "yes" : "no", NDE_HAVE_MPI ? "yes" : "no");
     printf("methods:");
     for (int m = 0; m < NDE_METHOD_COUNT; m++) printf(" %s", nde_method_name((nde_method)m));
     printf("\noptimizers:");
