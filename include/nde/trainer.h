@@ -125,6 +125,11 @@ typedef struct nde_train_info {
     double test_metric;  /* epoch callback: test metric of this epoch, NaN if not evaluated */
     double seconds;      /* wall time of the epoch so far */
     double train_seconds;/* epoch callback: the epoch's training steps alone (no evaluation) */
+    double reg;          /* neural ODEs: the regularizer's value on the last step's solve (0
+                            without one); data parallel: the ranks' values weighted by their
+                            share of the batch */
+    size_t nfe;          /* neural ODEs: right-hand-side evaluations of the last step's
+                            forward solve; data parallel: summed over the ranks */
     nde_model *model;
     nde_optim *optim;
 } nde_train_info;
@@ -217,6 +222,11 @@ NDE_API size_t nde_trainer_step(const nde_trainer *tr);  /* completed steps */
 /* The last completed epoch's training loss and test metric (NaN if none). */
 NDE_API double nde_trainer_train_loss(const nde_trainer *tr);
 NDE_API double nde_trainer_test_metric(const nde_trainer *tr);
+
+/** Seconds spent in the steps' gradient reduction across ranks (MPI_Allreduce; data
+ * parallel training, include/nde/mpi.h), summed over the trainer's runs; 0 for a serial
+ * trainer. With the step's wall time it gives the communication share. */
+NDE_API double nde_trainer_comm_seconds(const nde_trainer *tr);
 
 #ifdef __cplusplus
 }
