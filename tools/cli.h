@@ -20,4 +20,23 @@ nde_status cli_dataset_read(const char *path, const char *name, nde_array *out);
 nde_status cli_datasets_write(const char *path, size_t n, const char *const *names,
                               const int *ndim, const size_t (*shape)[3], const double *const *data);
 
+/* ---- MPI (tools/cli_mpi.c): `mpirun -np P nde train|data ...` ----
+ * cli_mpi_begin initialises MPI when a launcher (mpirun, srun) started the process and
+ * the build has MPI (returns non-zero if MPI_Init failed); cli_mpi_end finalizes it. A
+ * plain `nde` is rank 0 of 1 and never touches MPI. */
+int cli_mpi_begin(int *argc, char ***argv);
+void cli_mpi_end(void);
+int cli_rank(void);
+int cli_size(void);
+/* 1 if flag is non-zero on any rank (collective). */
+int cli_any(int flag);
+/* Hand MPI_COMM_WORLD to the trainer when there is more than one rank. */
+nde_status cli_set_comm(nde_trainer *tr);
+/* Rank r's contiguous part of n items: [cli_share(n, r, 0), cli_share(n, r, 1)). */
+size_t cli_share(size_t n, int r, int end);
+/* Rank 0 receives every rank's rows (its cli_share of n rows of `per` doubles) into v. */
+nde_status cli_gather_rows(double *v, size_t n, size_t per);
+/* Rank 0's status on every rank (others keep their own error). */
+nde_status cli_share_status(nde_status st, const char *what);
+
 #endif

@@ -248,7 +248,8 @@ static int print_epoch(const nde_train_info *info, void *user)
     run_log *lg = user;
     lg->seconds += info->seconds;
     lg->epochs_run++;
-    fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
+    if (cli_rank() == 0) /* under mpirun: rank 0 reports (the figures are global) */
+        fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
             info->epochs, info->lr, info->train_loss, info->test_metric, info->seconds);
     return 0;
 }
@@ -468,9 +469,10 @@ int cli_train(int argc, char **argv)
     if (st == NDE_OK) {
         fit_normalizer(&c, &d);
         normalize_x(&c, &d);
-        st = resume ? same_run(&c, cfg) : nde_mkdir_p(dir);
+        st = resume ? same_run(&c, cfg) : cli_rank() == 0 ? nde_mkdir_p(dir) : NDE_OK;
     }
-    if (st == NDE_OK) st = write_config(&c, cfg);
+    if (st == NDE_OK && cli_rank() == 0) st = write_config(&c, cfg);
+    if (cli_size() > 1) st = cli_share_status(st, "creating the output folder");
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
     if (st == NDE_OK) st = model_create(ctx, &c, &d, c.batch, &m);
     nde_rng rng;
@@ -518,22 +520,26 @@ int cli_train(int argc, char **argv)
                      .x = d.x ? d.x + t_first * d.x_size : NULL,
                      .y = d.y ? d.y + t_first * d.y_size : NULL};
     if (st == NDE_OK) st = nde_trainer_create(m, &train, c.ntest ? &test : NULL, &ts, &tr);
+    /* under mpirun: every rank got this far, then the trainer is collective */
+    if (cli_any(st != NDE_OK) && st == NDE_OK)
+        st = NDE_FAIL(NDE_ERR_ARG, "another rank failed to set up (see its message)");
+    if (st == NDE_OK) st = cli_set_comm(tr);
     if (st == NDE_OK && resume) {
         st = nde_trainer_resume(tr, ckpt);
-        if (st == NDE_OK)
+        if (st == NDE_OK && cli_rank() == 0)
             fprintf(stderr, "nde train: resumed from %s after epoch %zu\n", ckpt,
                     nde_trainer_epoch(tr));
     }
-    if (st == NDE_OK)
+    if (st == NDE_OK && cli_rank() == 0)
         fprintf(stderr, "nde train: %s, %zu parameters, %zu train / %zu test samples, %zu epochs "
-                        "→ %s\n", cli_model_kind_name(c.kind), nde_model_n_params(m), c.ntrain,
-                c.ntest, c.epochs, dir);
+                        "→ %s%s\n", cli_model_kind_name(c.kind), nde_model_n_params(m), c.ntrain,
+                c.ntest, c.epochs, dir, cli_size() > 1 ? " (data parallel over MPI ranks)" : "");
     if (st == NDE_OK) st = nde_trainer_run(tr);
     rc = 0;
     if (st != NDE_OK) {
         fprintf(stderr, "nde train: %s\n", nde_last_error());
         rc = 1;
-    } else {
+    } else if (cli_rank() == 0) {
         rc = write_summaries(dir, config, &c, m, tr, &lg, nde_wall_seconds() - t0);
         if (!rc) printf("%s/checkpoint.safetensors\n", dir);
     }
