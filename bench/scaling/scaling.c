@@ -6,7 +6,9 @@
  * per rank: run with OPENBLAS_NUM_THREADS=1), after a warm-up of 3 steps, and prints on
  * rank 0 one JSON line per figure: samples per second, seconds per step, and the
  * communication share (seconds in the step's MPI_Allreduce over the step time, the
- * slowest rank's). Efficiency is the ratio of two runs: bench/scaling/run.sh.
+ * slowest rank's; it includes waiting for a slower rank), and the median time of a bare
+ * MPI_Allreduce of the step's message (θ's size + 5 doubles) after a barrier — the
+ * transfer alone. Efficiency is the ratio of two runs: bench/scaling/run.sh.
  *   fno   FNO-1D Burgers as examples/configs/burgers_fno.ini (width 32, 12 modes,
  *         4 layers, projection 64; s = 128), rel_l2, Adam
  *   node  a neural ODE as examples/configs/spiral_node.ini (MLP 2-32-32-2 tanh, DOPRI5
@@ -132,6 +134,24 @@ int main(int argc, char **argv)
     double sec, comm;
     run(m, &d, batch, 3, model == 1, &sec, &comm); /* warm-up: plans, caches, pages */
     run(m, &d, batch, steps, model == 1, &sec, &comm);
+    /* the bare allreduce of the step's message, median of 21 */
+    const size_t msg = nde_model_n_params(m) + 5;
+    double *buf = calloc(msg, sizeof *buf), times[21];
+    if (!buf) die("message");
+    for (int k = 0; k < 21; k++) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        const double t0 = MPI_Wtime();
+        MPI_Allreduce(MPI_IN_PLACE, buf, (int)msg, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        double dt = MPI_Wtime() - t0, slow;
+        MPI_Allreduce(&dt, &slow, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        times[k] = slow;
+    }
+    for (int i = 1; i < 21; i++) /* insertion sort */
+        for (int j = i; j > 0 && times[j - 1] > times[j]; j--) {
+            const double t = times[j];
+            times[j] = times[j - 1], times[j - 1] = t;
+        }
+    free(buf);
     if (rank == 0) {
         const char *name = model == 0 ? "scaling_fno1d_burgers" : "scaling_node_spiral";
         printf("{\"bench\": \"%s\", \"ranks\": %d, \"batch\": %zu, \"params\": %zu, "
@@ -141,6 +161,9 @@ int main(int argc, char **argv)
                "\"value\": %.4g, \"unit\": \"ms\"}\n", name, size, batch, 1e3 * sec / (double)steps);
         printf("{\"bench\": \"%s\", \"ranks\": %d, \"batch\": %zu, \"metric\": \"comm_share\", "
                "\"value\": %.4g, \"unit\": \"fraction\"}\n", name, size, batch, comm / sec);
+        printf("{\"bench\": \"%s\", \"ranks\": %d, \"bytes\": %zu, \"metric\": "
+               "\"allreduce_ms_median\", \"value\": %.4g, \"unit\": \"ms\"}\n", name, size,
+               8 * msg, 1e3 * times[10]);
     }
     free(x);
     free(y);
