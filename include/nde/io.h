@@ -71,6 +71,17 @@ NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape
 NDE_API nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
                                     nde_array *out);
 
+/** Read rows first .. first + count − 1 of a dataset (its first axis, as nde_dataset_read
+ * returns it), reading only their bytes where the format allows: an HDF5 hyperslab, the
+ * rows' offset in a C-order .npy, a hyperslab over the last stored axis of a .mat (MATLAB's
+ * first axis). A Fortran-order .npy is read whole and cut. out->shape[0] is count.
+ * count 0 gives the dataset's full shape with no data (numel 0, data NULL): the row count
+ * without reading it. Used for per-rank reading under MPI (docs/scaling.md).
+ * Errors: those of nde_dataset_read; NDE_ERR_ARG (rows beyond the first axis, NULL);
+ * NDE_ERR_SHAPE (a scalar has no rows). */
+NDE_API nde_status nde_dataset_read_rows(const char *path, const char *name, int expect_ndim,
+                                         size_t first, size_t count, nde_array *out);
+
 /* ---- directories ---------------------------------------------------------------
  * Create `path` and any missing parents (mkdir -p), mode 0777 before the umask.
  * NDE_OK if it exists as a directory afterwards; NDE_ERR_IO with the failing component

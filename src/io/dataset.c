@@ -109,3 +109,20 @@ nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
     if (ends_with(path, ".mat")) return nde_mat_read(path, name, expect_ndim, out);
     return nde_h5_read(path, name, expect_ndim, out);
 }
+
+nde_status nde_dataset_read_rows(const char *path, const char *name, int expect_ndim,
+                                 size_t first, size_t count, nde_array *out)
+{
+    if (!path || !out || (!name && !ends_with(path, ".npy")))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dataset_read_rows: NULL argument");
+    memset(out, 0, sizeof *out);
+    const io_rows rows = {.first = first, .count = count};
+    nde_status st;
+    if (ends_with(path, ".npy")) st = io_npy_read_sel(path, expect_ndim, out, &rows);
+    else if (ends_with(path, ".mat")) st = io_mat_read_sel(path, name, expect_ndim, out, &rows);
+    else st = io_h5_read_sel(path, name, out, NULL, 0, &rows);
+    if (st == NDE_OK) st = io_check_rank(out->ndim, expect_ndim, path, name ? name : "array");
+    if (st == NDE_OK && out->data) st = io_check_finite(out, path, name ? name : "array");
+    if (st != NDE_OK) nde_array_free(out);
+    return st;
+}

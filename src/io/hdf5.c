@@ -154,7 +154,8 @@ static nde_status read_matlab_class(hid_t ds, const char *path, const char *name
 }
 
 static nde_status read_open(hid_t file, const char *path, size_t file_size, const char *name,
-                            nde_array *out, char *matlab_class, size_t class_len)
+                            nde_array *out, char *matlab_class, size_t class_len,
+                            const io_rows *rows)
 {
     if (!path_exists(file, name)) {
         char have[200] = "";
@@ -183,10 +184,37 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
         for (int d = 0; d < ndim; d++)
             numel = shape[d] && numel > SIZE_MAX / shape[d] ? SIZE_MAX : numel * shape[d];
         if (numel) st = check_storage(ds, type, numel, file_size, path, name);
-        if (st == NDE_OK) st = io_array_alloc(out, ndim, shape, path);
-        if (st == NDE_OK && out->numel &&
-            H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
-            st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
+        const int axis = rows && rows->last_axis ? ndim - 1 : 0;
+        if (st == NDE_OK && rows && ndim == 0)
+            st = NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset '%s' is a scalar: it has no rows", path, name);
+        else if (st == NDE_OK && rows &&
+                 (rows->first > shape[axis] || rows->count > shape[axis] - rows->first))
+            st = NDE_FAIL(NDE_ERR_ARG, "%s: rows %zu..%zu of dataset '%s', which has %zu", path,
+                          rows->first, rows->first + rows->count, name, shape[axis]);
+        if (st == NDE_OK && rows && rows->count == 0) { /* the shape alone */
+            memset(out, 0, sizeof *out);
+            out->ndim = ndim;
+            for (int d = 0; d < ndim; d++) out->shape[d] = shape[d];
+        } else if (st == NDE_OK && rows) { /* a hyperslab: the rows' bytes alone are read */
+            hsize_t start[NDE_ARRAY_MAX_DIMS] = {0}, cnt[NDE_ARRAY_MAX_DIMS];
+            for (int d = 0; d < ndim; d++) cnt[d] = dims[d];
+            start[axis] = rows->first, cnt[axis] = rows->count;
+            shape[axis] = rows->count;
+            st = io_array_alloc(out, ndim, shape, path);
+            hid_t mem = st == NDE_OK ? H5Screate_simple(ndim, cnt, NULL) : -1;
+            if (st == NDE_OK &&
+                (mem < 0 ||
+                 H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+                 H5Dread(ds, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, out->data) < 0))
+                st = NDE_FAIL(NDE_ERR_IO, "%s: reading rows %zu..%zu of dataset '%s' failed",
+                              path, rows->first, rows->first + rows->count, name);
+            if (mem >= 0) H5Sclose(mem);
+        } else {
+            if (st == NDE_OK) st = io_array_alloc(out, ndim, shape, path);
+            if (st == NDE_OK && out->numel &&
+                H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
+                st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
+        }
     }
     if (st == NDE_OK && matlab_class)
         st = read_matlab_class(ds, path, name, matlab_class, class_len);
@@ -200,6 +228,12 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
 nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
                       size_t class_len)
 {
+    return io_h5_read_sel(path, name, out, matlab_class, class_len, NULL);
+}
+
+nde_status io_h5_read_sel(const char *path, const char *name, nde_array *out, char *matlab_class,
+                          size_t class_len, const io_rows *rows)
+{
     memset(out, 0, sizeof *out);
     FILE *fp;
     size_t file_size;
@@ -212,7 +246,7 @@ nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *
     if (file < 0) {
         st = NDE_FAIL(NDE_ERR_FORMAT, "%s: not an HDF5 file", path);
     } else {
-        st = read_open(file, path, file_size, name, out, matlab_class, class_len);
+        st = read_open(file, path, file_size, name, out, matlab_class, class_len, rows);
         H5Fclose(file);
     }
     quiet_end(&q);
@@ -290,6 +324,13 @@ nde_status io_h5_write(const char *path, const char *name, int ndim, const size_
 }
 
 #else
+
+nde_status io_h5_read_sel(const char *path, const char *name, nde_array *out, char *matlab_class,
+                          size_t class_len, const io_rows *rows)
+{
+    (void)rows;
+    return io_h5_read(path, name, out, matlab_class, class_len);
+}
 
 nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
                       size_t class_len)
