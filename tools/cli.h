@@ -15,6 +15,9 @@ int cli_predict(int argc, char **argv);
  * "d.npy" holds dataset "a" in "d_a.npy". Other paths: .mat (v7.3) or HDF5. */
 void cli_dataset_file(const char *path, const char *name, char *buf, size_t cap);
 nde_status cli_dataset_read(const char *path, const char *name, nde_array *out);
+/* Rows first .. first+count−1 of it only (nde_dataset_read_rows; count 0: the shape). */
+nde_status cli_dataset_read_rows(const char *path, const char *name, size_t first, size_t count,
+                                 nde_array *out);
 /* Write datasets names[0..n) of the given shapes atomically: each file is written under a
  * temporary name beside it and renamed into place. */
 nde_status cli_datasets_write(const char *path, size_t n, const char *const *names,
@@ -36,6 +39,8 @@ nde_status cli_set_comm(nde_trainer *tr);
 size_t cli_share(size_t n, int r, int end);
 /* Rank 0 receives every rank's rows (its cli_share of n rows of `per` doubles) into v. */
 nde_status cli_gather_rows(double *v, size_t n, size_t per);
+/* v[0..n) summed over the ranks in place (collective; nothing on one rank). */
+nde_status cli_sum(double *v, size_t n);
 /* Rank 0's status on every rank (others keep their own error). */
 nde_status cli_share_status(nde_status st, const char *what);
 

@@ -33,6 +33,17 @@ nde_status cli_dataset_read(const char *path, const char *name, nde_array *out)
     return nde_dataset_read(file, name, 0, out);
 }
 
+nde_status cli_dataset_read_rows(const char *path, const char *name, size_t first, size_t count,
+                                 nde_array *out)
+{
+    char file[4200];
+    cli_dataset_file(path, name, file, sizeof file);
+    FILE *f = fopen(file, "rb");
+    if (!f) return NDE_FAIL(NDE_ERR_IO, "cannot open %s: %s", file, strerror(errno));
+    fclose(f);
+    return nde_dataset_read_rows(file, name, 0, first, count, out);
+}
+
 static nde_status write_one(const char *file, const char *name, int ndim, const size_t *shape,
                             const double *data, int append)
 {

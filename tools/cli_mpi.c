@@ -101,6 +101,15 @@ nde_status cli_gather_rows(double *v, size_t n, size_t per)
     return NDE_OK;
 }
 
+nde_status cli_sum(double *v, size_t n)
+{
+    if (size <= 1 || n == 0) return NDE_OK;
+    if (n > (size_t)1 << 30 ||
+        MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return NDE_FAIL(NDE_ERR_IO, "MPI_Allreduce of %zu values failed", n);
+    return NDE_OK;
+}
+
 nde_status cli_share_status(nde_status st, const char *what)
 {
     if (size <= 1) return st;
@@ -137,6 +146,11 @@ nde_status cli_share_status(nde_status st, const char *what)
 {
     (void)what;
     return st;
+}
+nde_status cli_sum(double *v, size_t n)
+{
+    (void)v, (void)n;
+    return NDE_OK;
 }
 
 #endif
