@@ -398,9 +398,33 @@ Test(dataset, read_rows_equals_the_rows_of_the_whole_array)
                      "%s", files[fi][0]);
         cr_assert_null(bad.data);
         cr_assert_eq(nde_dataset_read_rows(files[fi][0], files[fi][1], 2, 0, 1, &bad), NDE_ERR_SHAPE);
+        /* the same rows through a reader kept open, read twice in another order */
+        nde_rows_reader *r = NULL;
+        cr_assert_eq(nde_rows_reader_open(files[fi][0], files[fi][1], &r), NDE_OK, "%s: %s",
+                     files[fi][0], nde_last_error());
+        cr_assert_eq(nde_rows_reader_rows(r), R);
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i0 = 0; i0 < R; i0++) {
+                const size_t i = pass ? R - 1 - i0 : i0;
+                nde_array one = {0};
+                cr_assert_eq(nde_rows_reader_read(r, i, 1, &one), NDE_OK, "%s", nde_last_error());
+                cr_assert_eq(one.shape[0], 1);
+                cr_assert_eq(one.numel, C * K);
+                cr_assert(!memcmp(one.data, whole.data + i * C * K, C * K * sizeof(double)),
+                          "%s row %zu", files[fi][0], i);
+                nde_array_free(&one);
+            }
+        cr_assert_eq(nde_rows_reader_read(r, R - 1, 2, &bad), NDE_ERR_ARG);
+        cr_assert_eq(nde_rows_reader_read(r, 0, 0, &bad), NDE_ERR_ARG);
+        nde_rows_reader_close(&r);
+        cr_assert_null(r);
+        nde_rows_reader_close(&r);
         nde_array_free(&whole);
         nde_array_free(&part);
     }
+    nde_rows_reader *none = NULL;
+    cr_assert_neq(nde_rows_reader_open("rows_test_missing.h5", "a", &none), NDE_OK);
+    cr_assert_null(none);
     remove("rows_test.h5"), remove("rows_test.mat"), remove("rows_test.npy");
     remove("rows_test_f.npy");
 }

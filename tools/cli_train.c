@@ -72,6 +72,9 @@ static nde_status shape_error(const char *path, const char *name, const nde_arra
 
 /* Read x (and y unless x_only) from path as the configuration's model expects: all
  * samples, or (count > 0) samples first .. first+count−1 only. */
+static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x_only,
+                                    nde_status st, nde_array xa, nde_array ya, dataset *d);
+
 static nde_status dataset_read_rows(const cli_config *c, const char *path, int x_only,
                                     size_t first, size_t count, dataset *d)
 {
@@ -82,6 +85,14 @@ static nde_status dataset_read_rows(const cli_config *c, const char *path, int x
     if (st == NDE_OK && !x_only)
         st = count ? cli_dataset_read_rows(path, c->y, first, count, &ya)
                    : cli_dataset_read(path, c->y, &ya);
+    return dataset_of_arrays(c, path, x_only, st, xa, ya, d);
+}
+
+/* The checks, subsampling and layout of dataset_read_rows on arrays read (owned; freed). */
+static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x_only,
+                                    nde_status st, nde_array xa, nde_array ya, dataset *d)
+{
+    memset(d, 0, sizeof *d);
     const int gd = grid_ndim(c);
     if (st == NDE_OK) {
         if (gd == 0 && xa.ndim != 2)
@@ -170,16 +181,37 @@ typedef struct shard_src {
     const char *path;
     size_t offset;          /* sample index of the split's first sample in the file */
     size_t x_size, y_size;
+    nde_rows_reader *rx, *ry; /* opened on the first fetch, kept open */
 } shard_src;
 
 static void normalize_x(const cli_config *c, dataset *d);
 
+static nde_status shard_open(shard_src *s)
+{
+    char fx[4200], fy[4200];
+    cli_dataset_file(s->path, s->c->x, fx, sizeof fx);
+    cli_dataset_file(s->path, s->c->y, fy, sizeof fy);
+    if (!s->rx) NDE_TRY(nde_rows_reader_open(fx, s->c->x, &s->rx));
+    if (!s->ry) NDE_TRY(nde_rows_reader_open(fy, s->c->y, &s->ry));
+    return NDE_OK;
+}
+
+static void shard_close(shard_src *s)
+{
+    nde_rows_reader_close(&s->rx);
+    nde_rows_reader_close(&s->ry);
+}
+
 static nde_status shard_fetch(void *ctx, const size_t *idx, size_t count, double *x, double *y)
 {
-    const shard_src *s = ctx;
+    shard_src *s = ctx;
+    NDE_TRY(shard_open(s));
     for (size_t k = 0; k < count; k++) {
         dataset one;
-        NDE_TRY(dataset_read_rows(s->c, s->path, 0, s->offset + idx[k], 1, &one));
+        nde_array xa = {0}, ya = {0};
+        nde_status st = nde_rows_reader_read(s->rx, s->offset + idx[k], 1, &xa);
+        if (st == NDE_OK) st = nde_rows_reader_read(s->ry, s->offset + idx[k], 1, &ya);
+        NDE_TRY(dataset_of_arrays(s->c, s->path, 0, st, xa, ya, &one));
         if (one.x_size != s->x_size || one.y_size != s->y_size) {
             dataset_free(&one);
             return NDE_FAIL(NDE_ERR_SHAPE, "%s: sample %zu has another size", s->path,
@@ -646,6 +678,8 @@ int cli_train(int argc, char **argv)
         if (!rc) printf("%s/checkpoint.safetensors\n", dir);
     }
     nde_trainer_destroy(&tr);
+    shard_close(&train_src);
+    shard_close(&test_src);
     nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
     dataset_free(&d);
