@@ -1,5 +1,7 @@
 /* Data-parallel training over MPI (include/nde/mpi.h), run by the meson suite `mpi` as
- *   mpirun -np 2 --oversubscribe test_mpi DIR
+ *   mpirun -np 2 --oversubscribe mpi_train DIR
+ * (not a Criterion test: named apart from tests/test_*.c so that scripts/valgrind-tests,
+ * which runs every test_* binary alone, leaves it out)
  * Each check prints "ok: ..." on rank 0 or "FAIL: ..." and the program exits 1:
  *   - θ equal bit for bit on every rank after training;
  *   - P ranks equal to the serial trainer (the same global batches) to ≤ 1e-12 relative
