@@ -50,6 +50,8 @@ enum { FNO_REL_L2, FNO_MSE, NODE_MSE };
 enum { N_TRAIN = 30, N_TEST = 7, GRID = 16, DIM = 2, NT = 4 };
 
 static double xs[N_TRAIN + N_TEST][GRID], ys[N_TRAIN + N_TEST][GRID];
+static const double *xs_row(int i) { return xs[i]; }
+static const double *ys_row(int i) { return ys[i]; }
 
 static void make_data(int kind)
 {
@@ -221,6 +223,80 @@ static void resume_at_one_rank(const char *dir)
     free(t_half), free(t_full), free(t_res), free(t_ser);
 }
 
+/* A loss that fails on one rank at its `fail_at`-th call (counting from 1): mse otherwise. */
+typedef struct flaky {
+    int rank, calls, fail_at;
+} flaky;
+
+static nde_status flaky_mse(void *ctx, const double *pred, const double *target, double *grad,
+                            size_t batch, size_t size, double *value)
+{
+    flaky *f = ctx;
+    if (f->rank == rank && ++f->calls == f->fail_at)
+        return NDE_FAIL(NDE_ERR_NONFINITE, "flaky loss: call %d on rank %d", f->calls, rank);
+    const nde_loss m = nde_loss_mse();
+    return m.fn(m.ctx, pred, target, grad, batch, size, value);
+}
+
+static int stop_on_rank1(const nde_train_info *info, void *user)
+{
+    (void)user;
+    return rank == 1 && info->step == 3;
+}
+
+/* Failures and stops on one rank are everyone's: no rank hangs, θ stays equal. */
+static void collective_failures(void)
+{
+    make_data(FNO_MSE);
+    const size_t xs = GRID, ys = GRID;
+    double *x = malloc((N_TRAIN + N_TEST) * xs * sizeof *x), *y = malloc((N_TRAIN + N_TEST) * ys * sizeof *y);
+    for (int i = 0; i < N_TRAIN + N_TEST; i++) {
+        memcpy(x + i * xs, xs_row(i), xs * sizeof *x);
+        memcpy(y + i * ys, ys_row(i), ys * sizeof *y);
+    }
+    const nde_data d = {.n = N_TRAIN, .x_size = xs, .y_size = ys, .x = x, .y = y};
+    for (int skip = 0; skip < 2; skip++) {
+        nde_model *m = make_model(FNO_MSE);
+        flaky f = {.rank = 1, .fail_at = 4};
+        nde_trainer_spec ts = nde_trainer_defaults();
+        ts.batch = 6, ts.epochs = 2, ts.progress = 0, ts.optim.lr = 1e-2;
+        ts.loss = (nde_loss){.fn = flaky_mse, .ctx = &f, .reduction = NDE_LOSS_MEAN, .name = "flaky"};
+        ts.skip_failed_steps = skip;
+        nde_trainer *tr;
+        TRY(nde_trainer_create(m, &d, NULL, &ts, &tr));
+        TRY(nde_trainer_set_comm(tr, MPI_COMM_WORLD));
+        const nde_status st = nde_trainer_run(tr);
+        const size_t np = nde_model_n_params(m);
+        char what[200];
+        snprintf(what, sizeof what, "a loss failing on rank 1 only, skip_failed_steps %d: %s on "
+                 "every rank after step %zu, θ equal", skip, skip ? "skipped" : "stopped",
+                 nde_trainer_step(tr));
+        const int ok = skip ? st == NDE_OK && nde_trainer_step(tr) == 10
+                            : st == NDE_ERR_NONFINITE && nde_trainer_step(tr) == 3;
+        check(ok && same_on_all_ranks(nde_params_theta(nde_model_params(m)), np), what,
+              (double)st);
+        nde_trainer_destroy(&tr);
+        nde_model_destroy(&m);
+    }
+    {
+        nde_model *m = make_model(FNO_MSE);
+        nde_trainer_spec ts = nde_trainer_defaults();
+        ts.batch = 6, ts.epochs = 2, ts.progress = 0, ts.loss = nde_loss_mse();
+        ts.on_step = stop_on_rank1;
+        nde_trainer *tr;
+        TRY(nde_trainer_create(m, &d, NULL, &ts, &tr));
+        TRY(nde_trainer_set_comm(tr, MPI_COMM_WORLD));
+        const nde_status st = nde_trainer_run(tr);
+        check(st == NDE_ERR_STOPPED && nde_trainer_step(tr) == 3,
+              "a step callback stopping on rank 1 only stops every rank at step 3", (double)st);
+        /* back to serial: MPI_COMM_NULL */
+        TRY(nde_trainer_set_comm(tr, MPI_COMM_NULL));
+        nde_trainer_destroy(&tr);
+        nde_model_destroy(&m);
+    }
+    free(x), free(y);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -235,6 +311,7 @@ int main(int argc, char **argv)
     parity(FNO_MSE, "FNO-1D mse (mean loss)");
     parity(NODE_MSE, "neural ODE, RK4 (mean loss)");
     resume_at_one_rank(dir);
+    collective_failures();
     nde_ctx_destroy(&ctx);
     MPI_Finalize();
     if (rank == 0) printf("%s\n", failures ? "FAILED" : "all passed");

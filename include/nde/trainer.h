@@ -46,7 +46,9 @@ extern "C" {
 /* ---- data ----------------------------------------------------------------------
  * n samples; sample i is x (x_size doubles) and target y (y_size doubles). Either
  * in-memory rows (x (n, x_size), y (n, y_size), borrowed) or, when fetch is set, a reader
- * that writes the samples idx[0..count) into x (count, x_size) and y (count, y_size). */
+ * that writes the samples idx[0..count) into x (count, x_size) and y (count, y_size).
+ * Data-parallel (nde/mpi.h) each rank's reader is asked only for its rank's shard of a
+ * batch, so a file-backed reader reads only that rank's part. */
 typedef struct nde_data {
     size_t n, x_size, y_size;
     const double *x, *y;
