@@ -244,6 +244,42 @@ static int stop_on_rank1(const nde_train_info *info, void *user)
     return rank == 1 && info->step == 3;
 }
 
+static int record_nfe(const nde_train_info *info, void *user)
+{
+    *(size_t *)user = info->nfe;
+    return 0;
+}
+
+/* NFE reported by a step is global: fixed-step RK4 makes every solve the same number of
+ * evaluations, so P ranks report P times the serial figure. */
+static void global_nfe(void)
+{
+    make_data(NODE_MSE);
+    double x[N_TRAIN * DIM], y[N_TRAIN * NT * DIM];
+    for (int i = 0; i < N_TRAIN; i++) {
+        memcpy(x + i * DIM, xs_row(i), DIM * sizeof *x);
+        memcpy(y + i * NT * DIM, ys_row(i), NT * DIM * sizeof *y);
+    }
+    const nde_data d = {.n = N_TRAIN, .x_size = DIM, .y_size = NT * DIM, .x = x, .y = y};
+    size_t nfe[2] = {0, 0};
+    for (int par = 0; par < 2; par++) {
+        nde_model *m = make_model(NODE_MSE);
+        nde_trainer_spec ts = nde_trainer_defaults();
+        ts.batch = 6, ts.epochs = 1, ts.progress = 0, ts.loss = nde_loss_mse();
+        ts.on_step = record_nfe, ts.user = &nfe[par];
+        nde_trainer *tr;
+        TRY(nde_trainer_create(m, &d, NULL, &ts, &tr));
+        if (par) TRY(nde_trainer_set_comm(tr, MPI_COMM_WORLD));
+        TRY(nde_trainer_run(tr));
+        nde_trainer_destroy(&tr);
+        nde_model_destroy(&m);
+    }
+    char what[200];
+    snprintf(what, sizeof what, "a step's NFE at P = %d is the ranks' sum: %zu = %d x %zu", size,
+             nfe[1], size, nfe[0]);
+    check(nfe[0] > 0 && nfe[1] == (size_t)size * nfe[0], what, (double)nfe[1]);
+}
+
 /* Failures and stops on one rank are everyone's: no rank hangs, θ stays equal. */
 static void collective_failures(void)
 {
@@ -312,6 +348,7 @@ int main(int argc, char **argv)
     parity(NODE_MSE, "neural ODE, RK4 (mean loss)");
     resume_at_one_rank(dir);
     collective_failures();
+    global_nfe();
     nde_ctx_destroy(&ctx);
     MPI_Finalize();
     if (rank == 0) printf("%s\n", failures ? "FAILED" : "all passed");
