@@ -2,8 +2,12 @@
 # The exported-symbol check: `nm -D --defined-only` of the shared library must list
 # exactly the functions declared in the public headers, no more, no fewer.
 #
-#   exported_symbols.sh path/to/libnde.so include/nde [generated headers...]
+#   exported_symbols.sh path/to/libnde.so include/nde [generated-header-path | SKIP.h ...]
 #
+# Arguments with a '/' are generated public headers (build/include/nde/version.h) read too.
+#
+# Headers named after the directory are left out (mpi.h in a build without MPI, whose
+# library does not define its functions).
 # A declared function is an identifier nde_* followed by "(" in header code, outside
 # comments and preprocessor lines, and not a function-pointer declarator "nde_x (*".
 # Prints the names missing on either side (with the header line that declares them)
@@ -11,7 +15,16 @@
 set -eu
 lib=$1
 incdir=$2
-shift 2 # the rest: generated public headers (build/include/nde/version.h)
+shift 2
+headers=
+gen=
+for a in "$@"; do case "$a" in */*) gen="$gen $a" ;; esac; done
+for h in "$incdir"/*.h; do
+    skip=0
+    for s in "$@"; do [ "$(basename "$h")" = "$s" ] && skip=1; done
+    [ "$skip" -eq 0 ] && headers="$headers $h"
+done
+headers="$headers$gen"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -36,7 +49,7 @@ FNR == 1 { in_comment = 0; continued = 0 }
         code = substr(code, RSTART + RLENGTH)
         if (code !~ /^[ \t]*\*/) print name, FILENAME ":" FNR
     }
-}' "$incdir"/*.h "$@" | sort -k1,1 > "$tmp/declared_at"
+}' $headers | sort -k1,1 > "$tmp/declared_at"
 awk '{ print $1 }' "$tmp/declared_at" | sort -u > "$tmp/declared"
 nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u > "$tmp/exported"
 

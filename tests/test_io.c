@@ -345,3 +345,86 @@ Test(fs, mkdir_p_creates_parents_and_reports_obstacles)
     snprintf(cmd, sizeof cmd, "rm -rf %s", base);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* nde_dataset_read_rows: rows of every format equal the same rows of the whole read; count
+ * 0 gives the shape; rows beyond the end are refused. The Fortran-order .npy is written by
+ * hand (numpy's layout: the header says fortran_order True, data column-major). */
+Test(dataset, read_rows_equals_the_rows_of_the_whole_array)
+{
+    enum { R = 7, C = 3, K = 2 };
+    double a[R * C * K];
+    ramp(a, R * C * K);
+    for (size_t i = 0; i < R * C * K; i++) a[i] = a[i] * a[i] - 3.0 * (double)i; /* not a ramp */
+    const size_t shape[3] = {R, C, K};
+    cr_assert_eq(nde_h5_write("rows_test.h5", "g/a", 3, shape, a, 0), NDE_OK);
+    cr_assert_eq(nde_mat_write("rows_test.mat", "a", 3, shape, a, 0), NDE_OK);
+    cr_assert_eq(nde_npy_write("rows_test.npy", 3, shape, a), NDE_OK);
+    /* Fortran order by hand: header then the column-major data */
+    FILE *f = fopen("rows_test_f.npy", "wb");
+    cr_assert(f);
+    const char *hdr = "{'descr': '<f8', 'fortran_order': True, 'shape': (7, 3, 2), }";
+    char line[128];
+    int n = snprintf(line, sizeof line, "%-117s\n", hdr);
+    cr_assert_eq(n, 118);
+    fwrite("\x93NUMPY\x01\x00\x76\x00", 1, 10, f);
+    fwrite(line, 1, 118, f);
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < C; j++)
+            for (size_t i = 0; i < R; i++) fwrite(&a[(i * C + j) * K + k], sizeof(double), 1, f);
+    fclose(f);
+    const char *files[4][2] = {{"rows_test.h5", "g/a"}, {"rows_test.mat", "a"},
+                               {"rows_test.npy", NULL}, {"rows_test_f.npy", NULL}};
+    for (int fi = 0; fi < 4; fi++) {
+        nde_array whole = {0}, part = {0}, sh = {0};
+        cr_assert_eq(nde_dataset_read(files[fi][0], files[fi][1], 3, &whole), NDE_OK, "%s: %s",
+                     files[fi][0], nde_last_error());
+        cr_assert_eq(whole.shape[0], R);
+        cr_assert_eq(nde_dataset_read_rows(files[fi][0], files[fi][1], 3, 2, 4, &part), NDE_OK,
+                     "%s: %s", files[fi][0], nde_last_error());
+        cr_assert_eq(part.ndim, 3);
+        cr_assert_eq(part.shape[0], 4);
+        cr_assert_eq(part.shape[1], C);
+        cr_assert_eq(part.shape[2], K);
+        cr_assert_eq(part.numel, 4 * C * K);
+        cr_assert(!memcmp(part.data, whole.data + 2 * C * K, 4 * C * K * sizeof(double)), "%s",
+                  files[fi][0]);
+        cr_assert_eq(nde_dataset_read_rows(files[fi][0], files[fi][1], 0, 0, 0, &sh), NDE_OK);
+        cr_assert_eq(sh.ndim, 3);
+        cr_assert_eq(sh.shape[0], R);
+        cr_assert_eq(sh.numel, 0);
+        cr_assert_null(sh.data);
+        nde_array bad = {0};
+        cr_assert_eq(nde_dataset_read_rows(files[fi][0], files[fi][1], 3, 5, 3, &bad), NDE_ERR_ARG,
+                     "%s", files[fi][0]);
+        cr_assert_null(bad.data);
+        cr_assert_eq(nde_dataset_read_rows(files[fi][0], files[fi][1], 2, 0, 1, &bad), NDE_ERR_SHAPE);
+        /* the same rows through a reader kept open, read twice in another order */
+        nde_rows_reader *r = NULL;
+        cr_assert_eq(nde_rows_reader_open(files[fi][0], files[fi][1], &r), NDE_OK, "%s: %s",
+                     files[fi][0], nde_last_error());
+        cr_assert_eq(nde_rows_reader_rows(r), R);
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i0 = 0; i0 < R; i0++) {
+                const size_t i = pass ? R - 1 - i0 : i0;
+                nde_array one = {0};
+                cr_assert_eq(nde_rows_reader_read(r, i, 1, &one), NDE_OK, "%s", nde_last_error());
+                cr_assert_eq(one.shape[0], 1);
+                cr_assert_eq(one.numel, C * K);
+                cr_assert(!memcmp(one.data, whole.data + i * C * K, C * K * sizeof(double)),
+                          "%s row %zu", files[fi][0], i);
+                nde_array_free(&one);
+            }
+        cr_assert_eq(nde_rows_reader_read(r, R - 1, 2, &bad), NDE_ERR_ARG);
+        cr_assert_eq(nde_rows_reader_read(r, 0, 0, &bad), NDE_ERR_ARG);
+        nde_rows_reader_close(&r);
+        cr_assert_null(r);
+        nde_rows_reader_close(&r);
+        nde_array_free(&whole);
+        nde_array_free(&part);
+    }
+    nde_rows_reader *none = NULL;
+    cr_assert_neq(nde_rows_reader_open("rows_test_missing.h5", "a", &none), NDE_OK);
+    cr_assert_null(none);
+    remove("rows_test.h5"), remove("rows_test.mat"), remove("rows_test.npy");
+    remove("rows_test_f.npy");
+}

@@ -15,9 +15,33 @@ int cli_predict(int argc, char **argv);
  * "d.npy" holds dataset "a" in "d_a.npy". Other paths: .mat (v7.3) or HDF5. */
 void cli_dataset_file(const char *path, const char *name, char *buf, size_t cap);
 nde_status cli_dataset_read(const char *path, const char *name, nde_array *out);
+/* Rows first .. first+count−1 of it only (nde_dataset_read_rows; count 0: the shape). */
+nde_status cli_dataset_read_rows(const char *path, const char *name, size_t first, size_t count,
+                                 nde_array *out);
 /* Write datasets names[0..n) of the given shapes atomically: each file is written under a
  * temporary name beside it and renamed into place. */
 nde_status cli_datasets_write(const char *path, size_t n, const char *const *names,
                               const int *ndim, const size_t (*shape)[3], const double *const *data);
+
+/* ---- MPI (tools/cli_mpi.c): `mpirun -np P nde train|data ...` ----
+ * cli_mpi_begin initialises MPI when a launcher (mpirun, srun) started the process and
+ * the build has MPI (returns non-zero if MPI_Init failed); cli_mpi_end finalizes it. A
+ * plain `nde` is rank 0 of 1 and never touches MPI. */
+int cli_mpi_begin(int *argc, char ***argv);
+void cli_mpi_end(void);
+int cli_rank(void);
+int cli_size(void);
+/* 1 if flag is non-zero on any rank (collective). */
+int cli_any(int flag);
+/* Hand MPI_COMM_WORLD to the trainer when there is more than one rank. */
+nde_status cli_set_comm(nde_trainer *tr);
+/* Rank r's contiguous part of n items: [cli_share(n, r, 0), cli_share(n, r, 1)). */
+size_t cli_share(size_t n, int r, int end);
+/* Rank 0 receives every rank's rows (its cli_share of n rows of `per` doubles) into v. */
+nde_status cli_gather_rows(double *v, size_t n, size_t per);
+/* v[0..n) summed over the ranks in place (collective; nothing on one rank). */
+nde_status cli_sum(double *v, size_t n);
+/* Rank 0's status on every rank (others keep their own error). */
+nde_status cli_share_status(nde_status st, const char *what);
 
 #endif

@@ -33,6 +33,17 @@ nde_status cli_dataset_read(const char *path, const char *name, nde_array *out)
     return nde_dataset_read(file, name, 0, out);
 }
 
+nde_status cli_dataset_read_rows(const char *path, const char *name, size_t first, size_t count,
+                                 nde_array *out)
+{
+    char file[4200];
+    cli_dataset_file(path, name, file, sizeof file);
+    FILE *f = fopen(file, "rb");
+    if (!f) return NDE_FAIL(NDE_ERR_IO, "cannot open %s: %s", file, strerror(errno));
+    fclose(f);
+    return nde_dataset_read_rows(file, name, 0, first, count, out);
+}
+
 static nde_status write_one(const char *file, const char *name, int ndim, const size_t *shape,
                             const double *data, int append)
 {
@@ -173,24 +184,41 @@ int cli_data(int argc, char **argv)
     nde_status st = x && y && t ? NDE_OK : NDE_FAIL(NDE_ERR_NOMEM, "%zu samples", n);
     progress_state ps = {.what = problems[which], .t0 = nde_wall_seconds(),
                          .tty = isatty(STDERR_FILENO)};
+    /* under mpirun: rank r generates its contiguous part of the samples (sample i's bits do
+     * not depend on which call makes it), rank 0 gathers them and writes the file — the
+     * serial file, byte for byte. The spiral is one batched solve: rank 0 alone. */
+    const int rank = cli_rank();
+    const size_t lo = which == 2 ? 0 : cli_share(n, rank, 0);
+    const size_t hi = which == 2 ? (rank ? 0 : n) : cli_share(n, rank, 1);
+    nde_pde_progress_fn prog = rank == 0 ? progress : NULL;
     nde_ctx *ctx = NULL;
     if (st == NDE_OK && which == 0) {
         nde_burgers_spec bs = nde_burgers_defaults();
         bs.n = s;
         bs.seed = seed;
         st = nde_ctx_create(&ctx);
-        if (st == NDE_OK) st = nde_burgers_generate(ctx, &bs, 0, n, x, y, progress, &ps);
+        if (st == NDE_OK && hi > lo)
+            st = nde_burgers_generate(ctx, &bs, lo, hi - lo, x + lo * per, y + lo * per, prog, &ps);
     } else if (st == NDE_OK && which == 1) {
         nde_darcy_spec ds = nde_darcy_defaults(s);
         nde_darcy *gen = NULL;
         st = nde_darcy_create(&ds, &gen);
-        if (st == NDE_OK) st = nde_darcy_generate(gen, seed, 0, n, x, y, progress, &ps);
+        if (st == NDE_OK && hi > lo)
+            st = nde_darcy_generate(gen, seed, lo, hi - lo, x + lo * per, y + lo * per, prog, &ps);
         nde_darcy_destroy(&gen);
-    } else if (st == NDE_OK) {
+    } else if (st == NDE_OK && rank == 0) {
         st = spiral_generate(n, s, t1, seed, x, y, t);
         if (st == NDE_OK) progress(&ps, n, n);
     }
-    if (st == NDE_OK) {
+    if (cli_size() > 1) {
+        if (cli_any(st != NDE_OK) && st == NDE_OK)
+            st = NDE_FAIL(NDE_ERR_ARG, "generation failed on another rank (see its message)");
+        if (st == NDE_OK && which != 2) st = cli_gather_rows(x, n, per);
+        if (st == NDE_OK && which != 2) st = cli_gather_rows(y, n, per);
+        if (cli_any(st != NDE_OK) && st == NDE_OK)
+            st = NDE_FAIL(NDE_ERR_IO, "gathering the samples failed on another rank");
+    }
+    if (st == NDE_OK && rank == 0) {
         static const char *const names[3][3] = {{"a", "u"}, {"coeff", "sol"}, {"x", "y", "t"}};
         const int ndim[3][3] = {{2, 2}, {3, 3}, {2, 3, 1}};
         const size_t shape[3][3][3] = {{{n, s}, {n, s}}, {{n, s, s}, {n, s, s}},
@@ -199,6 +227,7 @@ int cli_data(int argc, char **argv)
         st = cli_datasets_write(out, which == 2 ? 3 : 2, names[which], ndim[which],
                                 shape[which], data);
     }
+    if (cli_size() > 1) st = cli_share_status(st, "writing the file");
     nde_ctx_destroy(&ctx);
     nde_free(x);
     nde_free(y);
@@ -207,6 +236,8 @@ int cli_data(int argc, char **argv)
         fprintf(stderr, "nde data: %s\n", nde_last_error());
         return 1;
     }
-    fprintf(stderr, "nde data: wrote %s (%zu %s samples)\n", out, n, problems[which]);
+    if (rank == 0)
+        fprintf(stderr, "nde data: wrote %s (%zu %s samples%s)\n", out, n, problems[which],
+                cli_size() > 1 ? ", generated in parts by the MPI ranks" : "");
     return 0;
 }

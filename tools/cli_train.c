@@ -70,13 +70,29 @@ static nde_status shape_error(const char *path, const char *name, const nde_arra
                     expected);
 }
 
-/* Read x (and y unless x_only) from path as the configuration's model expects. */
-static nde_status dataset_read(const cli_config *c, const char *path, int x_only, dataset *d)
+/* Read x (and y unless x_only) from path as the configuration's model expects: all
+ * samples, or (count > 0) samples first .. first+count−1 only. */
+static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x_only,
+                                    nde_status st, nde_array xa, nde_array ya, dataset *d);
+
+static nde_status dataset_read_rows(const cli_config *c, const char *path, int x_only,
+                                    size_t first, size_t count, dataset *d)
 {
     memset(d, 0, sizeof *d);
     nde_array xa = {0}, ya = {0};
-    nde_status st = cli_dataset_read(path, c->x, &xa);
-    if (st == NDE_OK && !x_only) st = cli_dataset_read(path, c->y, &ya);
+    nde_status st = count ? cli_dataset_read_rows(path, c->x, first, count, &xa)
+                          : cli_dataset_read(path, c->x, &xa);
+    if (st == NDE_OK && !x_only)
+        st = count ? cli_dataset_read_rows(path, c->y, first, count, &ya)
+                   : cli_dataset_read(path, c->y, &ya);
+    return dataset_of_arrays(c, path, x_only, st, xa, ya, d);
+}
+
+/* The checks, subsampling and layout of dataset_read_rows on arrays read (owned; freed). */
+static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x_only,
+                                    nde_status st, nde_array xa, nde_array ya, dataset *d)
+{
+    memset(d, 0, sizeof *d);
     const int gd = grid_ndim(c);
     if (st == NDE_OK) {
         if (gd == 0 && xa.ndim != 2)
@@ -128,6 +144,11 @@ static nde_status dataset_read(const cli_config *c, const char *path, int x_only
     return st;
 }
 
+static nde_status dataset_read(const cli_config *c, const char *path, int x_only, dataset *d)
+{
+    return dataset_read_rows(c, path, x_only, 0, 0, d);
+}
+
 /* x ← (x − shift) / scale over count·x_size values (normalize = scalar). */
 static void normalize_x(const cli_config *c, dataset *d)
 {
@@ -148,6 +169,104 @@ static void fit_normalizer(cli_config *c, const dataset *d)
     double sd = sqrt(var / (double)n);
     c->x_shift = mean;
     c->x_scale = sd > 0 ? sd : 1.0;
+}
+
+/* ---- per-rank reading under MPI ----
+ * With more than one rank, nde train holds no data in memory: the trainer asks each rank
+ * for its shard of every batch (and of the test split) and this reader reads those
+ * samples alone (HDF5 hyperslabs, .npy offsets; nde_dataset_read_rows). */
+
+typedef struct shard_src {
+    const cli_config *c;
+    const char *path;
+    size_t offset;          /* sample index of the split's first sample in the file */
+    size_t x_size, y_size;
+    nde_rows_reader *rx, *ry; /* opened on the first fetch, kept open */
+} shard_src;
+
+static void normalize_x(const cli_config *c, dataset *d);
+
+static nde_status shard_open(shard_src *s)
+{
+    char fx[4200], fy[4200];
+    cli_dataset_file(s->path, s->c->x, fx, sizeof fx);
+    cli_dataset_file(s->path, s->c->y, fy, sizeof fy);
+    if (!s->rx) NDE_TRY(nde_rows_reader_open(fx, s->c->x, &s->rx));
+    if (!s->ry) NDE_TRY(nde_rows_reader_open(fy, s->c->y, &s->ry));
+    return NDE_OK;
+}
+
+static void shard_close(shard_src *s)
+{
+    nde_rows_reader_close(&s->rx);
+    nde_rows_reader_close(&s->ry);
+}
+
+static nde_status shard_fetch(void *ctx, const size_t *idx, size_t count, double *x, double *y)
+{
+    shard_src *s = ctx;
+    NDE_TRY(shard_open(s));
+    for (size_t k = 0; k < count; k++) {
+        dataset one;
+        nde_array xa = {0}, ya = {0};
+        nde_status st = nde_rows_reader_read(s->rx, s->offset + idx[k], 1, &xa);
+        if (st == NDE_OK) st = nde_rows_reader_read(s->ry, s->offset + idx[k], 1, &ya);
+        NDE_TRY(dataset_of_arrays(s->c, s->path, 0, st, xa, ya, &one));
+        if (one.x_size != s->x_size || one.y_size != s->y_size) {
+            dataset_free(&one);
+            return NDE_FAIL(NDE_ERR_SHAPE, "%s: sample %zu has another size", s->path,
+                            s->offset + idx[k]);
+        }
+        normalize_x(s->c, &one);
+        memcpy(x + k * s->x_size, one.x, s->x_size * sizeof *x);
+        memcpy(y + k * s->y_size, one.y, s->y_size * sizeof *y);
+        dataset_free(&one);
+    }
+    return NDE_OK;
+}
+
+/* The data's sizes from its first sample and its sample count (nothing else is read). */
+static nde_status dataset_probe(const cli_config *c, const char *path, dataset *d)
+{
+    nde_array shape = {0};
+    NDE_TRY(cli_dataset_read_rows(path, c->x, 0, 0, &shape));
+    const size_t total = shape.ndim ? shape.shape[0] : 0;
+    if (total == 0)
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset %s holds no samples", path, c->x);
+    NDE_TRY(dataset_read_rows(c, path, 0, 0, 1, d));
+    nde_free(d->x), nde_free(d->y);
+    d->x = d->y = NULL;
+    d->count = total;
+    d->y_shape[0] = total;
+    return NDE_OK;
+}
+
+/* fit_normalizer over the ranks: each reads its contiguous part of the training inputs;
+ * the sums are reduced (so the figures equal the serial ones up to rounding). */
+static nde_status fit_normalizer_parts(cli_config *c, const char *path, size_t x_size)
+{
+    if (c->normalize != 1 || c->x_scale > 0) return NDE_OK;
+    const size_t lo = cli_share(c->ntrain, cli_rank(), 0), hi = cli_share(c->ntrain, cli_rank(), 1);
+    dataset part = {0};
+    nde_status st = hi > lo ? dataset_read_rows(c, path, 1, lo, hi - lo, &part) : NDE_OK;
+    double sum[2] = {0.0, 0.0};
+    for (size_t i = 0; st == NDE_OK && i < (hi - lo) * x_size; i++) sum[0] += part.x[i];
+    if (cli_any(st != NDE_OK)) {
+        dataset_free(&part);
+        return st != NDE_OK ? st : NDE_FAIL(NDE_ERR_IO, "another rank failed to read its part");
+    }
+    const double n = (double)(c->ntrain * x_size);
+    st = cli_sum(sum, 1);
+    const double mean = sum[0] / n;
+    for (size_t i = 0; st == NDE_OK && i < (hi - lo) * x_size; i++)
+        sum[1] += (part.x[i] - mean) * (part.x[i] - mean);
+    if (st == NDE_OK) st = cli_sum(sum + 1, 1);
+    dataset_free(&part);
+    NDE_TRY(st);
+    const double sd = sqrt(sum[1] / n);
+    c->x_shift = mean;
+    c->x_scale = sd > 0 ? sd : 1.0;
+    return NDE_OK;
 }
 
 /* ---- model ---- */
@@ -248,7 +367,8 @@ static int print_epoch(const nde_train_info *info, void *user)
     run_log *lg = user;
     lg->seconds += info->seconds;
     lg->epochs_run++;
-    fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
+    if (cli_rank() == 0) /* under mpirun: rank 0 reports (the figures are global) */
+        fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
             info->epochs, info->lr, info->train_loss, info->test_metric, info->seconds);
     return 0;
 }
@@ -461,16 +581,25 @@ int cli_train(int argc, char **argv)
     nde_trainer *tr = NULL;
     run_log lg = {0};
     const double t0 = nde_wall_seconds();
-    nde_status st = dataset_read(&c, c.path, 0, &d);
+    const int parts = cli_size() > 1; /* per-rank reading */
+    nde_status st = parts ? dataset_probe(&c, c.path, &d) : dataset_read(&c, c.path, 0, &d);
     if (st == NDE_OK && d.count < c.ntrain + c.ntest)
         st = NDE_FAIL(NDE_ERR_SHAPE, "%s holds %zu samples; [data] ntrain %zu + ntest %zu needed",
                       c.path, d.count, c.ntrain, c.ntest);
-    if (st == NDE_OK) {
-        fit_normalizer(&c, &d);
-        normalize_x(&c, &d);
-        st = resume ? same_run(&c, cfg) : nde_mkdir_p(dir);
+    if (parts) { /* collective: all ranks reach the normalizer's reductions */
+        if (cli_any(st != NDE_OK) && st == NDE_OK)
+            st = NDE_FAIL(NDE_ERR_ARG, "another rank failed to read %s", c.path);
+        if (st == NDE_OK) st = fit_normalizer_parts(&c, c.path, d.x_size);
     }
-    if (st == NDE_OK) st = write_config(&c, cfg);
+    if (st == NDE_OK) {
+        if (!parts) { /* in memory; per-rank reading normalizes each fetched sample */
+            fit_normalizer(&c, &d);
+            normalize_x(&c, &d);
+        }
+        st = resume ? same_run(&c, cfg) : cli_rank() == 0 ? nde_mkdir_p(dir) : NDE_OK;
+    }
+    if (st == NDE_OK && cli_rank() == 0) st = write_config(&c, cfg);
+    if (cli_size() > 1) st = cli_share_status(st, "creating the output folder");
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
     if (st == NDE_OK) st = model_create(ctx, &c, &d, c.batch, &m);
     nde_rng rng;
@@ -517,27 +646,40 @@ int cli_train(int argc, char **argv)
     nde_data test = {.n = c.ntest, .x_size = d.x_size, .y_size = d.y_size,
                      .x = d.x ? d.x + t_first * d.x_size : NULL,
                      .y = d.y ? d.y + t_first * d.y_size : NULL};
+    shard_src train_src = {.c = &c, .path = c.path, .x_size = d.x_size, .y_size = d.y_size};
+    shard_src test_src = train_src;
+    test_src.offset = t_first;
+    if (parts) {
+        train.fetch = shard_fetch, train.ctx = &train_src;
+        test.fetch = shard_fetch, test.ctx = &test_src;
+    }
     if (st == NDE_OK) st = nde_trainer_create(m, &train, c.ntest ? &test : NULL, &ts, &tr);
+    /* under mpirun: every rank got this far, then the trainer is collective */
+    if (cli_any(st != NDE_OK) && st == NDE_OK)
+        st = NDE_FAIL(NDE_ERR_ARG, "another rank failed to set up (see its message)");
+    if (st == NDE_OK) st = cli_set_comm(tr);
     if (st == NDE_OK && resume) {
         st = nde_trainer_resume(tr, ckpt);
-        if (st == NDE_OK)
+        if (st == NDE_OK && cli_rank() == 0)
             fprintf(stderr, "nde train: resumed from %s after epoch %zu\n", ckpt,
                     nde_trainer_epoch(tr));
     }
-    if (st == NDE_OK)
+    if (st == NDE_OK && cli_rank() == 0)
         fprintf(stderr, "nde train: %s, %zu parameters, %zu train / %zu test samples, %zu epochs "
-                        "→ %s\n", cli_model_kind_name(c.kind), nde_model_n_params(m), c.ntrain,
-                c.ntest, c.epochs, dir);
+                        "→ %s%s\n", cli_model_kind_name(c.kind), nde_model_n_params(m), c.ntrain,
+                c.ntest, c.epochs, dir, cli_size() > 1 ? " (data parallel over MPI ranks)" : "");
     if (st == NDE_OK) st = nde_trainer_run(tr);
     rc = 0;
     if (st != NDE_OK) {
         fprintf(stderr, "nde train: %s\n", nde_last_error());
         rc = 1;
-    } else {
+    } else if (cli_rank() == 0) {
         rc = write_summaries(dir, config, &c, m, tr, &lg, nde_wall_seconds() - t0);
         if (!rc) printf("%s/checkpoint.safetensors\n", dir);
     }
     nde_trainer_destroy(&tr);
+    shard_close(&train_src);
+    shard_close(&test_src);
     nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
     dataset_free(&d);

@@ -330,8 +330,18 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "data")) return cli_data(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "train")) return cli_train(argc - 1, argv + 1);
+    /* under mpirun, nde data and nde train run on every rank (MPI_Finalize on every
+     * path out); the other commands are serial */
+    const int data = !strcmp(argv[1], "data"), train = !strcmp(argv[1], "train");
+    if (data || train) {
+        if (cli_mpi_begin(&argc, &argv)) {
+            fprintf(stderr, "nde: MPI_Init failed\n");
+            return 1;
+        }
+        const int rc = data ? cli_data(argc - 1, argv + 1) : cli_train(argc - 1, argv + 1);
+        cli_mpi_end();
+        return rc;
+    }
     if (!strcmp(argv[1], "eval")) return cli_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 1, argv + 1);

@@ -80,6 +80,35 @@ NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape
 NDE_API nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
                                     nde_array *out);
 
+/** Read rows first .. first + count − 1 of a dataset (its first axis, as nde_dataset_read
+ * returns it), reading only their bytes where the format allows: an HDF5 hyperslab, the
+ * rows' offset in a C-order .npy, a hyperslab over the last stored axis of a .mat (MATLAB's
+ * first axis). A Fortran-order .npy is read whole and cut. out->shape[0] is count.
+ * count 0 gives the dataset's full shape with no data (numel 0, data NULL): the row count
+ * without reading it. Used for per-rank reading under MPI (docs/scaling.md).
+ * Errors: those of nde_dataset_read; NDE_ERR_ARG (rows beyond the first axis, NULL);
+ * NDE_ERR_SHAPE (a scalar has no rows). */
+NDE_API nde_status nde_dataset_read_rows(const char *path, const char *name, int expect_ndim,
+                                         size_t first, size_t count, nde_array *out);
+
+/** A dataset kept open for row reads: nde_dataset_read_rows without opening and checking
+ * the file at every call (HDF5 and .mat keep the file and dataset open; a .npy is read by
+ * offset each time). Not thread-safe. Used by `nde train` under MPI. */
+typedef struct nde_rows_reader nde_rows_reader;
+
+/** Open dataset `name` of `path` (name ignored for .npy) for row reads, after the checks of
+ * a whole read (type, rank, storage against the file size).
+ * @return NDE_OK, or the errors of nde_dataset_read_rows. */
+NDE_API nde_status nde_rows_reader_open(const char *path, const char *name, nde_rows_reader **out);
+/** The length of the dataset's first axis (0 for NULL). */
+NDE_API size_t nde_rows_reader_rows(const nde_rows_reader *r);
+/** Rows first .. first + count − 1 (count > 0) into out, as nde_dataset_read_rows gives them.
+ * Errors: NDE_ERR_ARG (rows out of range, count 0), NDE_ERR_IO, NDE_ERR_NONFINITE. */
+NDE_API nde_status nde_rows_reader_read(nde_rows_reader *r, size_t first, size_t count,
+                                        nde_array *out);
+/** Close the reader (NULL-safe; sets *r = NULL). */
+NDE_API void nde_rows_reader_close(nde_rows_reader **r);
+
 /* ---- directories ---------------------------------------------------------------
  * Create `path` and any missing parents (mkdir -p), mode 0777 before the umask.
  * NDE_OK if it exists as a directory afterwards; NDE_ERR_IO with the failing component

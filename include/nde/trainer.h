@@ -47,7 +47,9 @@ extern "C" {
 /* ---- data ----------------------------------------------------------------------
  * n samples; sample i is x (x_size doubles) and target y (y_size doubles). Either
  * in-memory rows (x (n, x_size), y (n, y_size), borrowed) or, when fetch is set, a reader
- * that writes the samples idx[0..count) into x (count, x_size) and y (count, y_size). */
+ * that writes the samples idx[0..count) into x (count, x_size) and y (count, y_size).
+ * Data-parallel (nde/mpi.h) each rank's reader is asked only for its rank's shard of a
+ * batch, so a file-backed reader reads only that rank's part. */
 /** A dataset of n samples, sample i being x (x_size doubles) and target y (y_size doubles): in-memory rows (x, y) or, when fetch is set, a reader. */
 typedef struct nde_data {
     /** number of samples */
@@ -134,6 +136,11 @@ typedef struct nde_train_info {
     double test_metric;  /**< epoch callback: test metric of this epoch, NaN if not evaluated */
     double seconds;      /**< wall time of the epoch so far */
     double train_seconds;/**< epoch callback: the epoch's training steps alone (no evaluation) */
+    double reg;          /**< neural ODEs: the regularizer's value on the last step's solve (0
+                            without one); data parallel: the ranks' values weighted by their
+                            share of the batch */
+    size_t nfe;          /**< neural ODEs: right-hand-side evaluations of the last step's
+                            forward solve; data parallel: summed over the ranks */
     nde_model *model; /**< the model being trained */
     nde_optim *optim; /**< the trainer's optimizer */
 } nde_train_info;
@@ -231,6 +238,11 @@ NDE_API size_t nde_trainer_step(const nde_trainer *tr);  /**< completed steps */
 NDE_API double nde_trainer_train_loss(const nde_trainer *tr);
 /** The last completed epoch's test metric (NaN if none). */
 NDE_API double nde_trainer_test_metric(const nde_trainer *tr);
+
+/** Seconds spent in the steps' gradient reduction across ranks (MPI_Allreduce; data
+ * parallel training, include/nde/mpi.h), summed over the trainer's runs; 0 for a serial
+ * trainer. With the step's wall time it gives the communication share. */
+NDE_API double nde_trainer_comm_seconds(const nde_trainer *tr);
 
 #ifdef __cplusplus
 }

@@ -109,3 +109,101 @@ nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
     if (ends_with(path, ".mat")) return nde_mat_read(path, name, expect_ndim, out);
     return nde_h5_read(path, name, expect_ndim, out);
 }
+
+nde_status nde_dataset_read_rows(const char *path, const char *name, int expect_ndim,
+                                 size_t first, size_t count, nde_array *out)
+{
+    if (!path || !out || (!name && !ends_with(path, ".npy")))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_dataset_read_rows: NULL argument");
+    memset(out, 0, sizeof *out);
+    const io_rows rows = {.first = first, .count = count};
+    nde_status st;
+    if (ends_with(path, ".npy")) st = io_npy_read_sel(path, expect_ndim, out, &rows);
+    else if (ends_with(path, ".mat")) st = io_mat_read_sel(path, name, expect_ndim, out, &rows);
+    else st = io_h5_read_sel(path, name, out, NULL, 0, &rows);
+    if (st == NDE_OK) st = io_check_rank(out->ndim, expect_ndim, path, name ? name : "array");
+    if (st == NDE_OK && out->data) st = io_check_finite(out, path, name ? name : "array");
+    if (st != NDE_OK) nde_array_free(out);
+    return st;
+}
+
+/* ---- a dataset kept open for row reads ---- */
+
+struct nde_rows_reader {
+    int kind;          /* 0 .npy, 1 .mat, 2 HDF5 */
+    char path[4096], name[512];
+    int ndim;
+    size_t shape[NDE_ARRAY_MAX_DIMS]; /* as nde_dataset_read returns it */
+    io_h5_rows *h5;
+};
+
+nde_status nde_rows_reader_open(const char *path, const char *name, nde_rows_reader **out)
+{
+    if (!out) return NDE_FAIL(NDE_ERR_ARG, "nde_rows_reader_open: NULL argument");
+    *out = NULL;
+    if (!path || (!name && !ends_with(path, ".npy")))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_rows_reader_open: NULL argument");
+    if (strlen(path) >= sizeof((nde_rows_reader *)0)->path ||
+        (name && strlen(name) >= sizeof((nde_rows_reader *)0)->name))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_rows_reader_open: path or name too long: %s", path);
+    nde_rows_reader *r = nde_alloc(sizeof *r);
+    if (!r) return NDE_ERR_NOMEM;
+    r->kind = ends_with(path, ".npy") ? 0 : ends_with(path, ".mat") ? 1 : 2;
+    snprintf(r->path, sizeof r->path, "%s", path);
+    snprintf(r->name, sizeof r->name, "%s", name ? name : "array");
+    nde_array sh;
+    nde_status st = nde_dataset_read_rows(path, name, 0, 0, 0, &sh); /* checks; the shape */
+    if (st == NDE_OK) {
+        r->ndim = sh.ndim;
+        memcpy(r->shape, sh.shape, sizeof r->shape);
+    }
+    if (st == NDE_OK && r->kind) {
+        char cls[32];
+        int nd;
+        size_t stored[NDE_ARRAY_MAX_DIMS];
+        st = io_h5_rows_open(path, name, r->kind == 1, &r->h5, cls, sizeof cls, &nd, stored);
+    }
+    if (st != NDE_OK) {
+        nde_rows_reader_close(&r);
+        return st;
+    }
+    *out = r;
+    return NDE_OK;
+}
+
+size_t nde_rows_reader_rows(const nde_rows_reader *r) { return r && r->ndim ? r->shape[0] : 0; }
+
+nde_status nde_rows_reader_read(nde_rows_reader *r, size_t first, size_t count, nde_array *out)
+{
+    if (!r || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_rows_reader_read: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (count == 0 || first > r->shape[0] || count > r->shape[0] - first)
+        return NDE_FAIL(NDE_ERR_ARG, "%s: rows %zu..%zu of %s, which has %zu", r->path, first,
+                        first + count, r->name, r->shape[0]);
+    if (r->kind == 0) {
+        const io_rows rows = {.first = first, .count = count};
+        NDE_TRY(io_npy_read_sel(r->path, 0, out, &rows));
+    } else if (r->kind == 2) {
+        NDE_TRY(io_h5_rows_read(r->h5, first, count, out));
+    } else { /* .mat: the block in stored (reversed) order, then MATLAB's */
+        nde_array raw;
+        NDE_TRY(io_h5_rows_read(r->h5, first, count, &raw));
+        size_t shape[NDE_ARRAY_MAX_DIMS];
+        for (int d = 0; d < raw.ndim; d++) shape[d] = raw.shape[raw.ndim - 1 - d];
+        nde_status st = io_array_alloc(out, raw.ndim, shape, r->path);
+        if (st == NDE_OK) io_reverse_axes(raw.ndim, raw.shape, raw.data, out->data);
+        nde_array_free(&raw);
+        NDE_TRY(st);
+    }
+    const nde_status st = io_check_finite(out, r->path, r->name);
+    if (st != NDE_OK) nde_array_free(out);
+    return st;
+}
+
+void nde_rows_reader_close(nde_rows_reader **r)
+{
+    if (!r || !*r) return;
+    io_h5_rows_close(&(*r)->h5);
+    nde_free(*r);
+    *r = NULL;
+}

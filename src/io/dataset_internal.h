@@ -33,6 +33,30 @@ nde_status io_check_finite(const nde_array *a, const char *path, const char *nam
  * as the "MATLAB_class" attribute. */
 nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
                       size_t class_len);
+/* A selection of rows (nde_dataset_read_rows): `count` entries from `first` along the
+ * stored axis 0, or along the last stored axis when last_axis (MATLAB's first axis);
+ * count 0: only the shape (the array gets the full shape, numel 0, data NULL). */
+typedef struct io_rows {
+    size_t first, count;
+    int last_axis;
+} io_rows;
+/* io_h5_read of the selected rows only (rows NULL: everything). */
+nde_status io_h5_read_sel(const char *path, const char *name, nde_array *out, char *matlab_class,
+                          size_t class_len, const io_rows *rows);
+/* nde_npy_read of the selected rows only (rows NULL: everything). */
+nde_status io_npy_read_sel(const char *path, int expect_ndim, nde_array *out, const io_rows *rows);
+/* An HDF5 dataset kept open for row reads (nde_rows_reader): opened and checked once
+ * (type, rank, storage against the file size; MATLAB_class into matlab_class), then each
+ * read is a hyperslab of `count` entries from `first` along stored axis 0 (last_axis 0) or
+ * the last stored axis, returned in stored axis order. Without HDF5: NDE_ERR_UNSUPPORTED. */
+typedef struct io_h5_rows io_h5_rows;
+nde_status io_h5_rows_open(const char *path, const char *name, int last_axis, io_h5_rows **out,
+                           char *matlab_class, size_t class_len, int *ndim, size_t *shape);
+nde_status io_h5_rows_read(io_h5_rows *h, size_t first, size_t count, nde_array *out);
+void io_h5_rows_close(io_h5_rows **h);
+/* nde_mat_read of the selected rows only (rows NULL: everything). */
+nde_status io_mat_read_sel(const char *path, const char *name, int expect_ndim, nde_array *out,
+                           const io_rows *rows);
 nde_status io_h5_write(const char *path, const char *name, int ndim, const size_t *dims,
                        const double *data, int append, size_t userblock,
                        const char *matlab_class);

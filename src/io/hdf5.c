@@ -154,7 +154,8 @@ static nde_status read_matlab_class(hid_t ds, const char *path, const char *name
 }
 
 static nde_status read_open(hid_t file, const char *path, size_t file_size, const char *name,
-                            nde_array *out, char *matlab_class, size_t class_len)
+                            nde_array *out, char *matlab_class, size_t class_len,
+                            const io_rows *rows)
 {
     if (!path_exists(file, name)) {
         char have[200] = "";
@@ -183,10 +184,37 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
         for (int d = 0; d < ndim; d++)
             numel = shape[d] && numel > SIZE_MAX / shape[d] ? SIZE_MAX : numel * shape[d];
         if (numel) st = check_storage(ds, type, numel, file_size, path, name);
-        if (st == NDE_OK) st = io_array_alloc(out, ndim, shape, path);
-        if (st == NDE_OK && out->numel &&
-            H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
-            st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
+        const int axis = rows && rows->last_axis ? ndim - 1 : 0;
+        if (st == NDE_OK && rows && ndim == 0)
+            st = NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset '%s' is a scalar: it has no rows", path, name);
+        else if (st == NDE_OK && rows &&
+                 (rows->first > shape[axis] || rows->count > shape[axis] - rows->first))
+            st = NDE_FAIL(NDE_ERR_ARG, "%s: rows %zu..%zu of dataset '%s', which has %zu", path,
+                          rows->first, rows->first + rows->count, name, shape[axis]);
+        if (st == NDE_OK && rows && rows->count == 0) { /* the shape alone */
+            memset(out, 0, sizeof *out);
+            out->ndim = ndim;
+            for (int d = 0; d < ndim; d++) out->shape[d] = shape[d];
+        } else if (st == NDE_OK && rows) { /* a hyperslab: the rows' bytes alone are read */
+            hsize_t start[NDE_ARRAY_MAX_DIMS] = {0}, cnt[NDE_ARRAY_MAX_DIMS];
+            for (int d = 0; d < ndim; d++) cnt[d] = dims[d];
+            start[axis] = rows->first, cnt[axis] = rows->count;
+            shape[axis] = rows->count;
+            st = io_array_alloc(out, ndim, shape, path);
+            hid_t mem = st == NDE_OK ? H5Screate_simple(ndim, cnt, NULL) : -1;
+            if (st == NDE_OK &&
+                (mem < 0 ||
+                 H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+                 H5Dread(ds, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, out->data) < 0))
+                st = NDE_FAIL(NDE_ERR_IO, "%s: reading rows %zu..%zu of dataset '%s' failed",
+                              path, rows->first, rows->first + rows->count, name);
+            if (mem >= 0) H5Sclose(mem);
+        } else {
+            if (st == NDE_OK) st = io_array_alloc(out, ndim, shape, path);
+            if (st == NDE_OK && out->numel &&
+                H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
+                st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
+        }
     }
     if (st == NDE_OK && matlab_class)
         st = read_matlab_class(ds, path, name, matlab_class, class_len);
@@ -200,6 +228,12 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
 nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
                       size_t class_len)
 {
+    return io_h5_read_sel(path, name, out, matlab_class, class_len, NULL);
+}
+
+nde_status io_h5_read_sel(const char *path, const char *name, nde_array *out, char *matlab_class,
+                          size_t class_len, const io_rows *rows)
+{
     memset(out, 0, sizeof *out);
     FILE *fp;
     size_t file_size;
@@ -212,11 +246,92 @@ nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *
     if (file < 0) {
         st = NDE_FAIL(NDE_ERR_FORMAT, "%s: not an HDF5 file", path);
     } else {
-        st = read_open(file, path, file_size, name, out, matlab_class, class_len);
+        st = read_open(file, path, file_size, name, out, matlab_class, class_len, rows);
         H5Fclose(file);
     }
     quiet_end(&q);
     return st;
+}
+
+struct io_h5_rows {
+    hid_t file, ds, space;
+    int ndim, axis;
+    hsize_t dims[NDE_ARRAY_MAX_DIMS];
+    char where[512]; /* "path: dataset 'name'" for messages */
+};
+
+void io_h5_rows_close(io_h5_rows **hp)
+{
+    if (!hp || !*hp) return;
+    io_h5_rows *h = *hp;
+    quiet q;
+    quiet_begin(&q);
+    if (h->space >= 0) H5Sclose(h->space);
+    if (h->ds >= 0) H5Dclose(h->ds);
+    if (h->file >= 0) H5Fclose(h->file);
+    quiet_end(&q);
+    nde_free(h);
+    *hp = NULL;
+}
+
+nde_status io_h5_rows_open(const char *path, const char *name, int last_axis, io_h5_rows **out,
+                           char *matlab_class, size_t class_len, int *ndim, size_t *shape)
+{
+    *out = NULL;
+    /* the same checks as a whole read, once: a read of the shape alone */
+    nde_array probe;
+    const io_rows none = {.last_axis = last_axis};
+    NDE_TRY(io_h5_read_sel(path, name, &probe, matlab_class, class_len, &none));
+    if (probe.ndim == 0)
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset '%s' is a scalar: it has no rows", path, name);
+    io_h5_rows *h = nde_alloc(sizeof *h);
+    if (!h) return NDE_ERR_NOMEM;
+    h->file = h->ds = h->space = -1;
+    h->ndim = probe.ndim;
+    h->axis = last_axis ? probe.ndim - 1 : 0;
+    for (int d = 0; d < probe.ndim; d++) h->dims[d] = probe.shape[d];
+    *ndim = probe.ndim;
+    for (int d = 0; d < probe.ndim; d++) shape[d] = probe.shape[d];
+    snprintf(h->where, sizeof h->where, "%s: dataset '%s'", path, name);
+    quiet q;
+    quiet_begin(&q);
+    h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    h->ds = h->file < 0 ? -1 : H5Dopen2(h->file, name, H5P_DEFAULT);
+    h->space = h->ds < 0 ? -1 : H5Dget_space(h->ds);
+    quiet_end(&q);
+    if (h->space < 0) {
+        io_h5_rows_close(&h);
+        return NDE_FAIL(NDE_ERR_IO, "%s: cannot open dataset '%s' again", path, name);
+    }
+    *out = h;
+    return NDE_OK;
+}
+
+nde_status io_h5_rows_read(io_h5_rows *h, size_t first, size_t count, nde_array *out)
+{
+    memset(out, 0, sizeof *out);
+    const size_t n = (size_t)h->dims[h->axis];
+    if (first > n || count > n - first || count == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "%s: rows %zu..%zu of %zu", h->where, first, first + count, n);
+    hsize_t start[NDE_ARRAY_MAX_DIMS] = {0}, cnt[NDE_ARRAY_MAX_DIMS];
+    size_t shape[NDE_ARRAY_MAX_DIMS];
+    for (int d = 0; d < h->ndim; d++) cnt[d] = h->dims[d], shape[d] = (size_t)h->dims[d];
+    start[h->axis] = first, cnt[h->axis] = count, shape[h->axis] = count;
+    NDE_TRY(io_array_alloc(out, h->ndim, shape, h->where));
+    quiet q;
+    quiet_begin(&q);
+    hid_t mem = H5Screate_simple(h->ndim, cnt, NULL);
+    const int ok = mem >= 0 &&
+                   H5Sselect_hyperslab(h->space, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0 &&
+                   H5Dread(h->ds, H5T_NATIVE_DOUBLE, mem, h->space, H5P_DEFAULT, out->data) >= 0;
+    if (mem >= 0) H5Sclose(mem);
+    quiet_end(&q);
+    if (!ok) {
+        nde_array_free(out);
+        return NDE_FAIL(NDE_ERR_IO, "%s: reading rows %zu..%zu failed", h->where, first,
+                        first + count);
+    }
+    return NDE_OK;
 }
 
 static nde_status write_open(hid_t file, const char *path, const char *name, int ndim,
@@ -229,7 +344,12 @@ static nde_status write_open(hid_t file, const char *path, const char *name, int
     hid_t space = ndim ? H5Screate_simple(ndim, hd, NULL) : H5Screate(H5S_SCALAR);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    /* no modification times: the same data gives the same bytes (a parallel nde data
+     * equals the serial file, docs/scaling.md) */
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, lcpl, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     nde_status st = NDE_OK;
     if (ds < 0)
         st = NDE_FAIL(NDE_ERR_IO, "%s: cannot create dataset '%s'", path, name);
@@ -285,6 +405,38 @@ nde_status io_h5_write(const char *path, const char *name, int ndim, const size_
 }
 
 #else
+
+struct io_h5_rows {
+    int unused;
+};
+
+nde_status io_h5_rows_open(const char *path, const char *name, int last_axis, io_h5_rows **out,
+                           char *matlab_class, size_t class_len, int *ndim, size_t *shape)
+{
+    (void)last_axis, (void)matlab_class, (void)class_len, (void)ndim, (void)shape;
+    *out = NULL;
+    return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: cannot read '%s': nde was built without HDF5",
+                    path, name);
+}
+
+nde_status io_h5_rows_read(io_h5_rows *h, size_t first, size_t count, nde_array *out)
+{
+    (void)h, (void)first, (void)count;
+    memset(out, 0, sizeof *out);
+    return NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde was built without HDF5");
+}
+
+void io_h5_rows_close(io_h5_rows **h)
+{
+    if (h) *h = NULL;
+}
+
+nde_status io_h5_read_sel(const char *path, const char *name, nde_array *out, char *matlab_class,
+                          size_t class_len, const io_rows *rows)
+{
+    (void)rows;
+    return io_h5_read(path, name, out, matlab_class, class_len);
+}
 
 nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
                       size_t class_len)

@@ -35,13 +35,22 @@ static nde_status read_header(const char *path, char *hdr)
 nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde_array *out)
 {
     if (!path || !name || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_mat_read: NULL argument");
+    return io_mat_read_sel(path, name, expect_ndim, out, NULL);
+}
+
+nde_status io_mat_read_sel(const char *path, const char *name, int expect_ndim, nde_array *out,
+                           const io_rows *rows)
+{
     memset(out, 0, sizeof *out);
     char hdr[MAT_HEADER];
     NDE_TRY(read_header(path, hdr));
     const int matlab5 = strncmp(hdr, "MATLAB 5.0 MAT-file", 19) == 0;
     char cls[32];
     nde_array raw;
-    nde_status st = io_h5_read(path, name, &raw, cls, sizeof cls);
+    /* MATLAB's first axis is the last stored one */
+    io_rows sel = rows ? *rows : (io_rows){0};
+    sel.last_axis = 1;
+    nde_status st = io_h5_read_sel(path, name, &raw, cls, sizeof cls, rows ? &sel : NULL);
     if (st == NDE_ERR_FORMAT && matlab5 && strstr(nde_last_error(), "not an HDF5 file"))
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "%s: MATLAB v5/v7 MAT-file (not HDF5); save it with "
                         "save(..., '-v7.3') or convert it to HDF5 or .npy", path);
@@ -54,6 +63,13 @@ nde_status nde_mat_read(const char *path, const char *name, int expect_ndim, nde
     size_t shape[NDE_ARRAY_MAX_DIMS];
     for (int d = 0; d < raw.ndim; d++) shape[d] = raw.shape[raw.ndim - 1 - d];
     st = io_check_rank(raw.ndim, expect_ndim, path, name);
+    if (st == NDE_OK && rows && rows->count == 0) { /* the shape alone */
+        memset(out, 0, sizeof *out);
+        out->ndim = raw.ndim;
+        for (int d = 0; d < raw.ndim; d++) out->shape[d] = shape[d];
+        nde_array_free(&raw);
+        return NDE_OK;
+    }
     if (st == NDE_OK) st = io_array_alloc(out, raw.ndim, shape, path);
     if (st == NDE_OK) io_reverse_axes(raw.ndim, raw.shape, raw.data, out->data);
     nde_array_free(&raw);

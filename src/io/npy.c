@@ -123,7 +123,7 @@ static double convert(const unsigned char *src, const npy_dtype *t)
 }
 
 static nde_status read_body(FILE *fp, size_t file_size, const char *path, int expect_ndim,
-                            nde_array *out)
+                            nde_array *out, const io_rows *rows)
 {
     unsigned char pre[12];
     if (fread(pre, 1, 8, fp) != 8 || memcmp(pre, NPY_MAGIC, 6) != 0)
@@ -191,6 +191,26 @@ static nde_status read_body(FILE *fp, size_t file_size, const char *path, int ex
                         "holds %zu (%s)", path, dims, descr, need, have,
                         have < need ? "truncated" : "trailing bytes");
     }
+    if (rows && ndim == 0)
+        return NDE_FAIL(NDE_ERR_SHAPE, "%s: a scalar array has no rows", path);
+    if (rows && (rows->first > shape[0] || rows->count > shape[0] - rows->first))
+        return NDE_FAIL(NDE_ERR_ARG, "%s: rows %zu..%zu of an array of %zu", path, rows->first,
+                        rows->first + rows->count, shape[0]);
+    if (rows && rows->count == 0) { /* the shape alone */
+        memset(out, 0, sizeof *out);
+        out->ndim = ndim;
+        for (int d = 0; d < ndim; d++) out->shape[d] = shape[d];
+        return NDE_OK;
+    }
+    size_t skip = 0; /* C order: the rows are contiguous; seek to the first and read them */
+    if (rows && !fortran) {
+        const size_t row = shape[0] ? numel / shape[0] : 0;
+        skip = rows->first * row;
+        shape[0] = rows->count;
+        numel = rows->count * row;
+        if (skip && fseek(fp, (long)(skip * t.size), SEEK_CUR) != 0)
+            return NDE_FAIL(NDE_ERR_IO, "%s: cannot seek to row %zu", path, rows->first);
+    }
     size_t fshape[NDE_ARRAY_MAX_DIMS];
     for (int d = 0; d < ndim; d++) fshape[d] = fortran ? shape[ndim - 1 - d] : shape[d];
     nde_array raw;
@@ -210,6 +230,13 @@ static nde_status read_body(FILE *fp, size_t file_size, const char *path, int ex
         st = io_array_alloc(out, ndim, shape, path);
         if (st == NDE_OK) io_reverse_axes(ndim, fshape, raw.data, out->data);
         nde_array_free(&raw);
+        /* Fortran order: a row is strided through the file; read whole, then cut */
+        if (st == NDE_OK && rows) {
+            const size_t row = shape[0] ? out->numel / shape[0] : 0;
+            memmove(out->data, out->data + rows->first * row, rows->count * row * sizeof *out->data);
+            out->shape[0] = rows->count;
+            out->numel = rows->count * row;
+        }
     } else {
         *out = raw;
     }
@@ -225,7 +252,18 @@ nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *out)
     FILE *fp;
     size_t size;
     NDE_TRY(io_open_read(path, "a .npy file", &fp, &size));
-    nde_status st = read_body(fp, size, path, expect_ndim, out);
+    nde_status st = read_body(fp, size, path, expect_ndim, out, NULL);
+    fclose(fp);
+    return st;
+}
+
+nde_status io_npy_read_sel(const char *path, int expect_ndim, nde_array *out, const io_rows *rows)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp;
+    size_t size;
+    NDE_TRY(io_open_read(path, "a .npy file", &fp, &size));
+    nde_status st = read_body(fp, size, path, expect_ndim, out, rows);
     fclose(fp);
     return st;
 }

@@ -82,6 +82,10 @@ nde_status nde_trainer_create(nde_model *model, const nde_data *train, const nde
     nde_trainer *tr = nde_alloc(sizeof *tr);
     if (!tr) return NDE_ERR_NOMEM;
     tr->model = model;
+    tr->rank = 0, tr->size = 1;
+#if NDE_HAVE_MPI
+    tr->comm = MPI_COMM_NULL;
+#endif
     tr->train = *train;
     if (test) tr->test = *test, tr->has_test = 1;
     tr->spec = *spec;
@@ -123,6 +127,8 @@ void nde_trainer_destroy(nde_trainer **trp)
 {
     if (!trp || !*trp) return;
     nde_trainer *tr = *trp;
+    nde_trainer_comm_free(tr);
+    nde_free(tr->red);
     nde_optim_destroy(&tr->optim);
     nde_free(tr->perm), nde_free(tr->idx);
     nde_free(tr->xb), nde_free(tr->yb), nde_free(tr->pred), nde_free(tr->grad);
@@ -240,6 +246,88 @@ static nde_status gradient(nde_trainer *tr, size_t count, double *loss)
     return NDE_OK;
 }
 
+/* The neural ODE's regularizer value and forward NFE of the last training solve (0 for
+ * other models). */
+static void solve_figures(nde_trainer *tr, double *reg, double *nfe)
+{
+    *reg = nde_model_node_reg_value(tr->model);
+    nde_solver *s = nde_model_node_solver(tr->model);
+    const nde_solver_stats *st = s ? nde_solver_get_stats(s) : NULL;
+    *nfe = st ? (double)st->nfe : 0.0;
+}
+
+/* Data parallel (tr->size > 1): this rank's contiguous shard of the global batch, its
+ * gradient weighted by its share, then one fused MPI_Allreduce of gradient, loss, flags,
+ * regularizer and NFE. Every rank leaves with the same global figures: the step fails
+ * (or is skipped) on all ranks when it failed on any. */
+static nde_status parallel_gradient(nde_trainer *tr, size_t count, double *loss, nde_status *failed)
+{
+    nde_params *p = nde_model_params(tr->model);
+    const size_t np = nde_params_count(p);
+    if (!tr->red) {
+        tr->red = nde_alloc_array(np + RED_EXTRA, sizeof *tr->red);
+        if (!tr->red) return NDE_FAIL(NDE_ERR_NOMEM, "trainer: reduction buffer of %zu values", np);
+    }
+    const size_t P = (size_t)tr->size, r = (size_t)tr->rank;
+    const size_t lo = count * r / P, hi = count * (r + 1) / P, c = hi - lo;
+    const int sum = tr->spec.loss.reduction == NDE_LOSS_SUM;
+    /* a mean loss: the rank's share of the batch; a sum loss keeps its gradient, but the
+     * model's own terms (a regularizer) are averaged like a mean's */
+    const double w = (double)c / (double)count;
+    double *red = tr->red, *g = nde_params_grad(p), local = 0.0;
+    memset(red + np, 0, RED_EXTRA * sizeof *red);
+    nde_status st = NDE_OK;
+    int fatal = 0;
+    if (c) {
+        st = fetch(&tr->train, tr->idx + lo, c, tr->xb, tr->yb);
+        fatal = st != NDE_OK;
+        if (st == NDE_OK) {
+            nde_params_zero_grad(p);
+            st = nde_model_forward(tr->model, tr->xb, tr->pred, c);
+            if (st == NDE_OK)
+                st = tr->spec.loss.fn(tr->spec.loss.ctx, tr->pred, tr->yb, tr->grad, c,
+                                      nde_model_out_size(tr->model), &local);
+            if (st == NDE_OK && !isfinite(local)) st = stop_nonfinite(tr, "the loss", local, 0);
+            if (st == NDE_OK && sum)
+                for (size_t i = 0; i < c * nde_model_out_size(tr->model); i++) tr->grad[i] /= w;
+            if (st == NDE_OK) st = nde_model_backward(tr->model, tr->grad, NULL, g, c);
+            size_t at = 0;
+            if (st == NDE_OK && first_nonfinite(g, np, &at) != NDE_OK)
+                st = stop_nonfinite(tr, "the gradient", g[at], at);
+        }
+    }
+    if (st == NDE_OK && c) {
+        for (size_t i = 0; i < np; i++) red[i] = w * g[i];
+        red[np + RED_LOSS] = sum ? local : w * local;
+        double reg, nfe;
+        solve_figures(tr, &reg, &nfe);
+        red[np + RED_REG] = w * reg;
+        red[np + RED_NFE] = nfe;
+    } else {
+        memset(red, 0, np * sizeof *red);
+    }
+    if (st != NDE_OK) red[np + (fatal ? RED_FATAL : RED_FAILED)] = 1.0;
+    const double t0 = nde_wall_seconds();
+    const nde_status cs = nde_trainer_allreduce(tr, red, np + RED_EXTRA);
+    tr->comm_seconds += nde_wall_seconds() - t0;
+    if (cs != NDE_OK) return cs;
+    if (red[np + RED_FATAL] > 0.0 || red[np + RED_FAILED] > 0.0) {
+        if (st == NDE_OK)
+            st = NDE_FAIL(NDE_ERR_NONFINITE, "%s: step %zu (epoch %zu) failed on another rank "
+                          "(its message is on that rank's stderr)", tr->spec.name, tr->step + 1,
+                          tr->epoch + 1);
+        if (red[np + RED_FATAL] > 0.0 || !tr->spec.skip_failed_steps) return st;
+        *failed = st;
+        *loss = NAN;
+        return NDE_OK;
+    }
+    memcpy(g, red, np * sizeof *g);
+    *loss = red[np + RED_LOSS];
+    tr->last_reg = red[np + RED_REG];
+    tr->last_nfe = (size_t)red[np + RED_NFE];
+    return NDE_OK;
+}
+
 /* One optimizer step on `count` samples; *loss receives the loss value. With
  * skip_failed_steps a failing gradient leaves θ and the optimizer as they were and its
  * status in *failed (else NDE_OK). */
@@ -247,13 +335,21 @@ static nde_status train_step(nde_trainer *tr, size_t count, double *loss, nde_st
 {
     nde_params *p = nde_model_params(tr->model);
     *failed = NDE_OK;
-    NDE_TRY(fetch(&tr->train, tr->idx, count, tr->xb, tr->yb));
-    const nde_status st = gradient(tr, count, loss);
-    if (st != NDE_OK) {
-        if (!tr->spec.skip_failed_steps) return st;
-        *failed = st;
-        *loss = NAN;
-        return NDE_OK;
+    if (tr->size > 1) {
+        NDE_TRY(parallel_gradient(tr, count, loss, failed));
+        if (*failed != NDE_OK) return NDE_OK;
+    } else {
+        NDE_TRY(fetch(&tr->train, tr->idx, count, tr->xb, tr->yb));
+        const nde_status st = gradient(tr, count, loss);
+        if (st != NDE_OK) {
+            if (!tr->spec.skip_failed_steps) return st;
+            *failed = st;
+            *loss = NAN;
+            return NDE_OK;
+        }
+        double reg, nfe;
+        solve_figures(tr, &reg, &nfe);
+        tr->last_reg = reg, tr->last_nfe = (size_t)nfe;
     }
     if (tr->spec.clip_grad_norm > 0.0)
         NDE_TRY(nde_clip_grad_norm(nde_params_grad(p), nde_params_count(p),
@@ -271,10 +367,13 @@ nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *m
     const size_t b = tr->spec.eval_batch;
     NDE_TRY(grow_buffers(tr, b));
     NDE_TRY(nde_model_set_training(tr->model, 0));
+    /* with a communicator: rank r evaluates samples ⌊n·r/P⌋ .. ⌊n·(r+1)/P⌋ − 1 */
+    const size_t P = (size_t)tr->size, r = (size_t)tr->rank;
+    const size_t lo = data->n * r / P, hi = data->n * (r + 1) / P;
     double sum = 0.0;
     nde_status st = NDE_OK;
-    for (size_t at = 0; at < data->n && st == NDE_OK; at += b) {
-        const size_t count = data->n - at < b ? data->n - at : b;
+    for (size_t at = lo; at < hi && st == NDE_OK; at += b) {
+        const size_t count = hi - at < b ? hi - at : b;
         for (size_t k = 0; k < count; k++) tr->idx[k] = at + k;
         double v = 0.0;
         st = fetch(data, tr->idx, count, tr->xb, tr->yb);
@@ -285,6 +384,15 @@ nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *m
         sum += tr->spec.eval.reduction == NDE_LOSS_SUM ? v : v * (double)count;
     }
     nde_status st2 = nde_model_set_training(tr->model, 1);
+    if (tr->size > 1) {
+        double red[2] = {sum, st != NDE_OK || st2 != NDE_OK};
+        const nde_status cs = nde_trainer_allreduce(tr, red, 2);
+        if (st == NDE_OK && st2 == NDE_OK && cs != NDE_OK) return cs;
+        if (st == NDE_OK && st2 == NDE_OK && red[1] > 0.0)
+            return NDE_FAIL(NDE_ERR_IO, "%s: evaluation failed on another rank (its message is "
+                            "on that rank's stderr)", tr->spec.name);
+        sum = red[0];
+    }
     NDE_TRY(st);
     NDE_TRY(st2);
     *metric = sum / (double)data->n;
@@ -296,7 +404,8 @@ static nde_train_info info_of(const nde_trainer *tr, size_t count, double loss, 
     return (nde_train_info){.epoch = tr->epoch + 1, .epochs = tr->spec.epochs, .step = tr->step,
                             .epoch_step = tr->epoch_step, .batch = count, .loss = loss, .lr = lr,
                             .train_loss = tr->last_train, .test_metric = tr->last_test,
-                            .seconds = sec, .model = tr->model, .optim = tr->optim};
+                            .seconds = sec, .reg = tr->last_reg, .nfe = tr->last_nfe,
+                            .model = tr->model, .optim = tr->optim};
 }
 
 static size_t total_steps(const nde_trainer *tr)
@@ -330,7 +439,7 @@ static nde_status end_epoch(nde_trainer *tr, double lr, double t0, int last)
         nde_train_info info = info_of(tr, 0, NAN, lr, sec);
         info.epoch = e;
         info.train_seconds = train_sec;
-        if (tr->spec.on_epoch(&info, tr->spec.user))
+        if (nde_trainer_any(tr, tr->spec.on_epoch(&info, tr->spec.user)))
             return NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the epoch callback after epoch %zu",
                             tr->spec.name, e);
     }
@@ -342,7 +451,9 @@ nde_status nde_trainer_run(nde_trainer *tr)
     if (!tr) return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_run: NULL trainer");
     const size_t total = total_steps(tr);
     nde_status st = nde_model_set_training(tr->model, 1);
-    nde_progress_begin(&tr->progress, tr->spec.progress, tr->spec.name, tr->step);
+    /* every rank starts from rank 0's θ; only rank 0 draws the progress line */
+    if (st == NDE_OK) st = nde_trainer_bcast_params(tr);
+    nde_progress_begin(&tr->progress, tr->rank ? 0 : tr->spec.progress, tr->spec.name, tr->step);
     while (st == NDE_OK && tr->epoch < tr->spec.epochs && tr->step < total) {
         const double t0 = nde_wall_seconds();
         if (tr->epoch_step == 0) begin_epoch_order(tr);
@@ -353,7 +464,7 @@ nde_status nde_trainer_run(nde_trainer *tr)
             const size_t count = pick_batch(tr, tr->epoch_step);
             if (st == NDE_OK && tr->spec.on_step_begin) {
                 const nde_train_info info = info_of(tr, count, NAN, lr, nde_wall_seconds() - t0);
-                if (tr->spec.on_step_begin(&info, tr->spec.user))
+                if (nde_trainer_any(tr, tr->spec.on_step_begin(&info, tr->spec.user)))
                     st = NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the step-begin callback before "
                                   "step %zu", tr->spec.name, tr->step + 1);
             }
@@ -384,7 +495,7 @@ nde_status nde_trainer_run(nde_trainer *tr)
             if (tr->spec.on_step) {
                 nde_train_info info = info_of(tr, count, loss, lr, nde_wall_seconds() - t0);
                 info.status = failed;
-                if (tr->spec.on_step(&info, tr->spec.user))
+                if (nde_trainer_any(tr, tr->spec.on_step(&info, tr->spec.user)))
                     st = NDE_FAIL(NDE_ERR_STOPPED, "%s: stopped by the step callback at step %zu",
                                   tr->spec.name, tr->step);
             }
@@ -403,3 +514,4 @@ size_t nde_trainer_epoch(const nde_trainer *tr) { return tr ? tr->epoch : 0; }
 size_t nde_trainer_step(const nde_trainer *tr) { return tr ? tr->step : 0; }
 double nde_trainer_train_loss(const nde_trainer *tr) { return tr ? tr->last_train : NAN; }
 double nde_trainer_test_metric(const nde_trainer *tr) { return tr ? tr->last_test : NAN; }
+double nde_trainer_comm_seconds(const nde_trainer *tr) { return tr ? tr->comm_seconds : 0.0; }

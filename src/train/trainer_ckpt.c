@@ -48,7 +48,17 @@ static size_t extras(nde_checkpoint_extra *x, uint64_t *pos, double *acc, uint64
 
 static int with_perm(const nde_trainer *tr) { return tr->spec.sampling != NDE_SAMPLE_RANDOM; }
 
+static nde_status save_file(nde_trainer *tr);
+
+/* Data parallel: rank 0 alone writes (the checkpoint holds no rank-dependent state) and
+ * every rank learns how it went. */
 nde_status nde_trainer_save(nde_trainer *tr)
+{
+    const nde_status st = tr->rank == 0 ? save_file(tr) : NDE_OK;
+    return nde_trainer_share_status(tr, st, "writing the checkpoint");
+}
+
+static nde_status save_file(nde_trainer *tr)
 {
     const size_t n = tr->train.n;
     uint64_t pos[4] = {tr->epoch, tr->epoch_step, n, tr->stream_pos};
@@ -123,9 +133,22 @@ static nde_status check_perm(const uint64_t *perm, size_t n, const char *path)
     return st;
 }
 
+static nde_status resume_file(nde_trainer *tr, const char *path);
+
+/* Data parallel: every rank reads the checkpoint; all go on only if all succeeded. */
 nde_status nde_trainer_resume(nde_trainer *tr, const char *path)
 {
     if (!tr || !path) return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_resume: NULL argument");
+    const nde_status st = resume_file(tr, path);
+    if (nde_trainer_any(tr, st != NDE_OK) && st == NDE_OK)
+        return NDE_FAIL(NDE_ERR_IO, "%s: resuming from '%s' failed on another rank (its message "
+                        "is on that rank's stderr)", tr->spec.name, path);
+    NDE_TRY(st);
+    return nde_trainer_write_metrics(tr, 1); /* the file becomes the checkpoint's history */
+}
+
+static nde_status resume_file(nde_trainer *tr, const char *path)
+{
     size_t epoch, rows;
     NDE_TRY(peek(tr, path, &epoch, &rows));
     const size_t n = tr->train.n;
@@ -172,7 +195,6 @@ nde_status nde_trainer_resume(nde_trainer *tr, const char *path)
             tr->last_train = tr->hist[(rows - 1) * HIST_COLS + HIST_TRAIN];
             tr->last_test = tr->hist[(rows - 1) * HIST_COLS + HIST_TEST];
         }
-        st = nde_trainer_write_metrics(tr, 1);
     }
     nde_params_destroy(&probe);
     nde_free(perm);
@@ -203,10 +225,19 @@ static nde_status io_fail(const char *what, const char *path, int err)
     return NDE_FAIL(NDE_ERR_IO, "trainer: cannot %s metrics file '%s': %s", what, path, strerror(err));
 }
 
+static nde_status write_metrics_file(nde_trainer *tr, int rewrite);
+
+/* Data parallel: rank 0 alone writes; every rank learns how it went. */
 nde_status nde_trainer_write_metrics(nde_trainer *tr, int rewrite)
 {
+    if (!tr->spec.metrics_path) return NDE_OK;
+    const nde_status st = tr->rank == 0 ? write_metrics_file(tr, rewrite) : NDE_OK;
+    return nde_trainer_share_status(tr, st, "writing the metrics file");
+}
+
+static nde_status write_metrics_file(nde_trainer *tr, int rewrite)
+{
     const char *path = tr->spec.metrics_path;
-    if (!path) return NDE_OK;
     if (!rewrite) {
         FILE *f = nde_fault_fopen(path, tr->epoch <= 1 ? "w" : "a");
         if (!f) return io_fail("open", path, errno);

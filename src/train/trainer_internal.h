@@ -3,7 +3,12 @@
 #define NDE_TRAINER_INTERNAL_H
 
 #include "nde/trainer.h"
+#include "nde_config.h"
 #include "train/progress.h"
+
+#if NDE_HAVE_MPI
+#include <mpi.h>
+#endif
 
 /* One row of the metrics history per completed epoch. */
 enum { HIST_EPOCH, HIST_STEP, HIST_LR, HIST_TRAIN, HIST_TEST, HIST_TRAIN_SECONDS, HIST_SECONDS, HIST_COLS };
@@ -34,7 +39,35 @@ struct nde_trainer {
     double *hist;               /* (hist_cap, HIST_COLS) */
     size_t hist_cap;
     nde_progress progress;
+
+    /* data parallelism (include/nde/mpi.h): rank and size of the communicator (0 and 1
+     * without one), the fused reduction buffer (gradient, then RED_EXTRA figures) and
+     * the time spent in the step's reduction */
+    int rank, size;
+#if NDE_HAVE_MPI
+    MPI_Comm comm;              /* a dup of the caller's (MPI_COMM_NULL: serial) */
+#endif
+    double *red;                /* (n_params + RED_EXTRA), allocated on the first parallel step */
+    double comm_seconds;
+    double last_reg;            /* the last step's regularizer value and NFE (global) */
+    size_t last_nfe;
 };
+
+/* The figures after the gradient in a step's fused reduction. */
+enum { RED_LOSS, RED_FAILED, RED_FATAL, RED_REG, RED_NFE, RED_EXTRA };
+
+/* Sum buf[0..n) over the ranks in place (nothing without a communicator). Errors:
+ * NDE_ERR_IO naming the MPI error. */
+nde_status nde_trainer_allreduce(nde_trainer *tr, double *buf, size_t n);
+/* 1 if flag is non-zero on any rank (flag itself without a communicator). */
+int nde_trainer_any(nde_trainer *tr, int flag);
+/* The status of rank 0 on every rank: st itself on rank 0; on the others st if it is an
+ * error, else NDE_ERR_IO when rank 0 failed (what: "writing the checkpoint", …). */
+nde_status nde_trainer_share_status(nde_trainer *tr, nde_status st, const char *what);
+/* Rank 0's θ on every rank (nothing without a communicator). */
+nde_status nde_trainer_bcast_params(nde_trainer *tr);
+/* Free the duplicated communicator (destroy). */
+void nde_trainer_comm_free(nde_trainer *tr);
 
 /* Append one history row (growing the table). */
 nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS]);
