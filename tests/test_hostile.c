@@ -543,3 +543,31 @@ Test(hostile, diverging_training_stops_early_within_the_limits)
     cr_assert_eq(system("rm -rf /tmp/nde_hostile_spiral_lr16"), 0);
 }
 #endif
+
+#if defined(NDE_CLI_EXE) && defined(NDE_TEST_HDF5) && !defined(NDE_TEST_SANITIZED)
+/* Issue 12 item 5 through the CLI: `nde train` with a learning rate that makes the second
+ * step's solve diverge stops with the training step named, and says no checkpoint was
+ * written yet (the first epoch never ended); nothing is left named like a checkpoint. */
+Test(hostile, nde_train_with_a_diverging_learning_rate_names_the_step)
+{
+    char cmd[4096];
+    static char out[1 << 16];
+    const char *dir = "/tmp/nde_hostile_train_lr";
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && %s data spiral --out %s/s.h5 >/dev/null",
+             dir, dir, NDE_CLI_EXE, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd,
+             "%s train %s/examples/configs/spiral_node.ini --set data.path=%s/s.h5 "
+             "--set optim.lr=1e6 --set train.epochs=2 --out %s/o",
+             NDE_CLI_EXE, NDE_SOURCE_ROOT, dir, dir);
+    const int code = limited(cmd, out, sizeof out);
+    cr_assert_eq(code, 1, "%s: exit %d\n%s", cmd, code, out);
+    cr_assert(strstr(out, "nde train: step 2 (epoch 1): the forward pass failed") &&
+              strstr(out, "at this pace it needs about") &&
+              strstr(out, "training stopped, no checkpoint written yet"), "%s", out);
+    snprintf(cmd, sizeof cmd, "test ! -e %s/o/checkpoint.safetensors", dir);
+    cr_assert_eq(system(cmd), 0, "a checkpoint was left: %s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+#endif

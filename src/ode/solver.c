@@ -276,10 +276,9 @@ static nde_status check_pace(const nde_solver *s, size_t new_bytes)
     return NDE_FAIL(NDE_ERR_LIMIT,
                     "%s: after %zu steps the solve has reached t = %.17g of [%g, %g] (last step "
                     "h = %g): at this pace it needs about %.3g steps and %.3g bytes of tape and "
-                    "step log, more than twice the limit of %zu bytes. The solution is "
-                    "diverging or very stiff: in training, lower the learning rate (or clip "
-                    "the gradient); else use an implicit method, or raise "
-                    "nde_solver_opts.tape_max_bytes (SIZE_MAX: unlimited)",
+                    "step log, over twice the limit of %zu bytes: the solution diverges or is "
+                    "very stiff (training: lower the learning rate or clip the gradient; else "
+                    "an implicit method), or raise nde_solver_opts.tape_max_bytes",
                     nde_method_name(s->opts.method), s->n_steps, t, t0, t_end, last->h,
                     projected, projected * per_step, s->record_limit);
 }

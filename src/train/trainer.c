@@ -214,14 +214,26 @@ static nde_status first_nonfinite(const double *v, size_t n, size_t *at)
     return NDE_OK;
 }
 
-static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double v, size_t index)
+/* ", the last good checkpoint is F (unchanged)" when the run has a checkpoint path and
+ * the file is there, ", no checkpoint written yet" when it is not, "" without a path. */
+static const char *kept_checkpoint(const nde_trainer *tr, char *buf, size_t cap)
 {
     const char *ck = tr->spec.checkpoint_path;
+    if (!ck) return "";
+    FILE *f = fopen(ck, "rb");
+    if (!f) return ", no checkpoint written yet";
+    fclose(f);
+    snprintf(buf, cap, ", the last good checkpoint is %s (unchanged)", ck);
+    return buf;
+}
+
+static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double v, size_t index)
+{
+    char kept[600];
     return NDE_FAIL(NDE_ERR_NONFINITE,
-                    "%s: step %zu (epoch %zu): %s is %g at index %zu; training stopped%s%s%s",
+                    "%s: step %zu (epoch %zu): %s is %g at index %zu; training stopped%s",
                     tr->spec.name, tr->step + 1, tr->epoch + 1, what, v, index,
-                    ck ? ", the last good checkpoint is " : "", ck ? ck : "",
-                    ck ? " (unchanged)" : "");
+                    kept_checkpoint(tr, kept, sizeof kept));
 }
 
 /* A failure `st` of the model's forward or backward in the step under way: the same
@@ -229,13 +241,11 @@ static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double
  * time, not which training step it served) and followed by the checkpoint kept. */
 static nde_status stop_failed(const nde_trainer *tr, const char *what, nde_status st)
 {
-    char why[1024];
+    char why[1024], kept[600];
     snprintf(why, sizeof why, "%s", nde_last_error());
-    const char *ck = tr->spec.checkpoint_path;
-    return NDE_FAIL(st, "%s: step %zu (epoch %zu): the %s failed: %s; training stopped%s%s%s",
+    return NDE_FAIL(st, "%s: step %zu (epoch %zu): the %s failed: %s; training stopped%s",
                     tr->spec.name, tr->step + 1, tr->epoch + 1, what, why,
-                    ck ? ", the last good checkpoint is " : "", ck ? ck : "",
-                    ck ? " (unchanged)" : "");
+                    kept_checkpoint(tr, kept, sizeof kept));
 }
 
 /* Forward, loss, checks and backward on the fetched batch: the store's gradient. */
