@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/fault.h"
+#include "nde_config.h"
 #include "nde/nde.h"
 
 #define CHECK(x) cr_assert_eq((x), NDE_OK, "%s", nde_last_error())
@@ -126,6 +127,108 @@ static nde_status path_mgno(void *arg)
 done:
     nde_model_destroy(&m);
     return st;
+}
+
+/* FNO with arg = {ndim, n_threads}: 2-D on an 8×8 grid, or 1-D with the batch split
+ * over two threads (run_model's batch of one is split too: the team is created). */
+static nde_status path_fno_var(void *arg)
+{
+    const size_t *v = arg;
+    nde_ctx *ctx = NULL;
+    nde_model *m = NULL;
+    nde_status st;
+    TRY(nde_ctx_create(&ctx));
+    nde_fno_spec sp = v[0] == 2 ? nde_fno2d_darcy_spec() : nde_fno1d_burgers_spec();
+    sp.n_modes[0] = sp.n_modes[1] = 2;
+    sp.width = 3;
+    sp.n_layers = 1;
+    sp.proj_hidden[0] = 4;
+    sp.padding = 0.0;
+    const size_t n[2] = {8, 8};
+    TRY(nde_model_fno_create(ctx, &sp, n, 2, v[1], &m));
+    TRY(run_model(m));
+done:
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+    return st;
+}
+
+static nde_status path_mgno2d(void *arg)
+{
+    (void)arg;
+    nde_model *m = NULL;
+    nde_status st;
+    nde_mgno_spec sp = {.ndim = 2, .n = {8, 8}, .c_in = 1, .c_out = 1, .width = 2, .n_layers = 1,
+                        .levels = 2, .pre = {1, 1}, .post = {1, 0}, .pad_mode = NDE_PAD_ZERO,
+                        .bias = 1};
+    TRY(nde_model_mgno_create(&sp, "mgno", 1, &m));
+    TRY(run_model(m));
+done:
+    nde_model_destroy(&m);
+    return st;
+}
+
+/* A solve of an MLP field with method c->method through nde's solver, then the adjoint
+ * c->adjoint: 0 none, 1 backsolve, 2 interpolating, 3 CVODES. */
+typedef struct solve_case {
+    nde_method method;
+    int adjoint;
+} solve_case;
+
+static nde_status path_solve(void *arg)
+{
+    const solve_case *c = arg;
+    nde_ctx *ctx = NULL;
+    nde_model *m = NULL;
+    nde_solver *s = NULL;
+    double *gth = NULL;
+    nde_status st;
+    double u0[4] = {0.5, -0.3, 0.2, 0.1}, ts[3] = {0.0, 0.5, 1.0}, traj[12], g[12], gu0[4];
+    fill(g, 12, 0.7);
+    TRY(nde_ctx_create(&ctx));
+    TRY(nde_model_mlp_create(&(nde_mlp_spec){.in = 2, .out = 2, .hidden = {6}, .act = NDE_ACT_TANH},
+                             "f", NDE_INIT_NORMAL, 0.3, &m));
+    nde_rng rng;
+    nde_rng_seed(&rng, 2);
+    TRY(nde_model_init(m, &rng));
+    nde_field f;
+    TRY(nde_model_field(m, &f));
+    nde_solver_opts o = nde_solver_defaults(c->method);
+    if (c->adjoint == 3) o.cvodes_adj_steps = 5;
+    TRY(nde_solver_create(ctx, &f, &o, &s));
+    TRY(nde_solve(s, 2, 2, u0, 3, ts, traj));
+    gth = calloc(f.n_params + 1, sizeof *gth);
+    cr_assert(gth);
+    if (c->adjoint == 1) TRY(nde_adjoint_backsolve(s, traj, g, gth, f.n_params, gu0, NULL));
+    if (c->adjoint == 2) TRY(nde_adjoint_interpolating(s, traj, g, gth, f.n_params, gu0, NULL));
+    if (c->adjoint == 3) TRY(nde_adjoint_cvodes(s, g, gth, f.n_params, gu0, NULL));
+done:
+    free(gth);
+    nde_solver_destroy(&s);
+    nde_model_destroy(&m);
+    nde_ctx_destroy(&ctx);
+    return st;
+}
+
+Test(faults, solvers_adjoints_and_operators_alloc)
+{
+    static const size_t fno2d[2] = {2, 1}, fno_threads[2] = {1, 2};
+    static const solve_case back = {NDE_TSIT5, 1}, interp = {NDE_TSIT5, 2};
+    cr_assert_gt(fault_loop("backsolve adjoint", NDE_FAULT_ALLOC, path_solve, (void *)&back, NULL), 0);
+    cr_assert_gt(fault_loop("interpolating adjoint", NDE_FAULT_ALLOC, path_solve, (void *)&interp,
+                            NULL), 0);
+#if NDE_HAVE_SUNDIALS
+    static const solve_case cvode = {NDE_CVODE_BDF, 0}, ark = {NDE_ARK_DIRK, 0},
+                            erk = {NDE_ARK_ERK, 0}, cvodes = {NDE_CVODE_ADAMS, 3};
+    cr_assert_gt(fault_loop("cvode bdf solve", NDE_FAULT_ALLOC, path_solve, (void *)&cvode, NULL), 0);
+    cr_assert_gt(fault_loop("arkode dirk solve", NDE_FAULT_ALLOC, path_solve, (void *)&ark, NULL), 0);
+    cr_assert_gt(fault_loop("arkode erk solve", NDE_FAULT_ALLOC, path_solve, (void *)&erk, NULL), 0);
+    cr_assert_gt(fault_loop("cvodes adjoint", NDE_FAULT_ALLOC, path_solve, (void *)&cvodes, NULL), 0);
+#endif
+    cr_assert_gt(fault_loop("fno 2-d", NDE_FAULT_ALLOC, path_fno_var, (void *)fno2d, NULL), 0);
+    cr_assert_gt(fault_loop("fno 1-d, 2 threads", NDE_FAULT_ALLOC, path_fno_var,
+                            (void *)fno_threads, NULL), 0);
+    cr_assert_gt(fault_loop("mgno 2-d", NDE_FAULT_ALLOC, path_mgno2d, NULL, NULL), 0);
 }
 
 Test(faults, models_alloc)
@@ -351,6 +454,70 @@ static void after_trainer(void *arg, nde_status st)
     }
     remove("faults_test_out/tr.safetensors");
     remove("faults_test_out/tr.csv");
+}
+
+/* Resume from a good checkpoint (written without faults as tr_good.safetensors, copied
+ * to tr.safetensors before each run) and train on to 4 epochs. */
+static nde_status path_resume(void *arg)
+{
+    (void)arg;
+    nde_model *m = NULL;
+    nde_trainer *tr = NULL;
+    nde_status st;
+    TRY(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {4}}, "mlp",
+                             NDE_INIT_TORCH, 0.0, &m));
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = 4;
+    ts.epochs = 4;
+    ts.progress = 0;
+    ts.loss = nde_loss_mse();
+    ts.checkpoint_path = "faults_test_out/tr.safetensors";
+    ts.metrics_path = "faults_test_out/tr.csv";
+    nde_data d = {.n = 8, .x_size = 1, .y_size = 1, .x = tx, .y = ty};
+    TRY(nde_trainer_create(m, &d, &d, &ts, &tr));
+    TRY(nde_trainer_resume(tr, "faults_test_out/tr.safetensors"));
+    TRY(nde_trainer_run(tr));
+done:
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
+    return st;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t len;
+    char *b = slurp(from, &len);
+    FILE *f = fopen(to, "wb");
+    cr_assert(b && f);
+    cr_assert_eq(fwrite(b, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+    free(b);
+}
+
+/* After a resumed run: the checkpoint is a complete file that loads (the good one, or a
+ * later one); then the good one is put back for the next run. */
+static void after_resume(void *arg, nde_status st)
+{
+    (void)arg, (void)st;
+    nde_model *mm;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {4}}, "mlp",
+                               NDE_INIT_TORCH, 0.0, &mm));
+    CHECK(nde_checkpoint_load("faults_test_out/tr.safetensors", nde_model_params(mm), NULL, NULL));
+    nde_model_destroy(&mm);
+    copy_file("faults_test_out/tr_good.safetensors", "faults_test_out/tr.safetensors");
+    remove("faults_test_out/tr.csv");
+}
+
+Test(faults, trainer_resume)
+{
+    mkdir("faults_test_out", 0755);
+    for (int i = 0; i < 8; i++) tx[i] = i / 8.0, ty[i] = 2 * tx[i];
+    CHECK(path_trainer(NULL)); /* 2 epochs: the good checkpoint */
+    copy_file("faults_test_out/tr.safetensors", "faults_test_out/tr_good.safetensors");
+    cr_assert_gt(fault_loop("trainer resume + run", NDE_FAULT_ALLOC, path_resume, NULL, after_resume), 0);
+    cr_assert_gt(fault_loop("trainer resume + run", NDE_FAULT_WRITE, path_resume, NULL, after_resume), 0);
+    remove("faults_test_out/tr.safetensors");
+    remove("faults_test_out/tr_good.safetensors");
 }
 
 Test(faults, trainer_run)
