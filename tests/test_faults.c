@@ -527,3 +527,115 @@ Test(faults, trainer_run)
     cr_assert_gt(fault_loop("trainer run (ckpt)", NDE_FAULT_ALLOC, path_trainer, NULL, after_trainer), 0);
     cr_assert_gt(fault_loop("trainer run (ckpt)", NDE_FAULT_WRITE, path_trainer, NULL, after_trainer), 0);
 }
+
+/* ---- the nde CLI, armed through NDE_FAULT=alloc:N / write:N (read by src/core/fault.c) ---- */
+#if defined(NDE_CLI_EXE) && NDE_HAVE_HDF5
+#include <dirent.h>
+#include <sys/wait.h>
+
+#define CLI_DIR "faults_test_out/cli"
+
+/* Run `args` of the nde CLI with NDE_FAULT=<kind>:<n> (ASan reports made exit 200);
+ * *failed receives the count of failed calls the CLI printed at exit, the return value
+ * the exit code (-1: a signal). out receives stderr and stdout. */
+static int run_cli(const char *kind, long n, const char *args, long *calls, long *failed,
+                   char *out, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd " CLI_DIR " && NDE_FAULT=%s:%ld ASAN_OPTIONS=detect_leaks=1:exitcode=200 "
+             "UBSAN_OPTIONS=halt_on_error=1:exitcode=200 %s %s 2>&1",
+             kind, n, NDE_CLI_EXE, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(out, 1, cap - 1, p);
+    out[len] = '\0';
+    int rc = pclose(p);
+    *calls = *failed = -1;
+    const char *rep = strstr(out, "nde fault: ");
+    cr_assert(rep && sscanf(rep, "nde fault: %*s calls %ld failed %ld", calls, failed) == 2,
+              "%s: no fault report:\n%s", cmd, out);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* No partial output under dir: nothing named *.tmp.*, a checkpoint there loads as
+ * safetensors, every metrics line is a complete JSON line, an .npy output is absent. */
+static void no_partial_output(const char *dir, const char *what)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1024];
+    while ((e = readdir(d))) {
+        cr_assert_null(strstr(e->d_name, ".tmp"), "%s: temporary %s/%s left", what, dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (strstr(e->d_name, ".safetensors")) {
+            nde_st_file *f = NULL;
+            CHECK(nde_st_open(path, &f));
+            nde_st_close(&f);
+        }
+        int npy = strstr(e->d_name, ".npy") != NULL;
+        if (npy) closedir(d);
+        cr_assert(!npy, "%s: output %s left after a failure", what, path);
+        if (!strcmp(e->d_name, "metrics.jsonl")) {
+            size_t len;
+            char *b = slurp(path, &len);
+            cr_assert(b && (len == 0 || b[len - 1] == '\n'), "%s: %s ends mid-line", what, path);
+            free(b);
+        }
+    }
+    closedir(d);
+}
+
+/* Loop one CLI command over N: every N up to `first` and the last `first` before the
+ * complete run's count, every `stride`-th in between (stride 1: all). Each failing run
+ * exits with 1..123 (not a signal, not a sanitizer report), prints a message, leaves
+ * no partial output; returns the count of calls of the complete run. */
+static long cli_loop(const char *name, const char *kind, const char *args, const char *outdir,
+                     long first, long stride)
+{
+    static char out[1 << 16];
+    long calls, failed, total;
+    char rm[512];
+    snprintf(rm, sizeof rm, "rm -rf " CLI_DIR "/%s && mkdir " CLI_DIR "/%s", outdir, outdir);
+    cr_assert_eq(system(rm), 0);
+    int rc = run_cli(kind, 0, args, &total, &failed, out, sizeof out);
+    cr_assert(rc == 0 && total > 0, "%s: the complete run failed (exit %d):\n%s", name, rc, out);
+    long runs = 0;
+    for (long n = 1; n <= total; n++) {
+        if (stride > 1 && n > first && n <= total - first && (n - first) % stride) continue;
+        cr_assert_eq(system(rm), 0);
+        rc = run_cli(kind, n, args, &calls, &failed, out, sizeof out);
+        runs++;
+        cr_assert(failed > 0, "%s: %s:%ld: no call failed (%ld calls)", name, kind, n, calls);
+        cr_assert(rc >= 1 && rc <= 123, "%s: %s:%ld: exit %d:\n%s", name, kind, n, rc, out);
+        cr_assert(strstr(out, "nde ") && strlen(out) > strlen(strstr(out, "nde fault: ")),
+                  "%s: %s:%ld: no message:\n%s", name, kind, n, out);
+        char dir[512];
+        snprintf(dir, sizeof dir, CLI_DIR "/%s", outdir);
+        no_partial_output(dir, name);
+        no_partial_output(CLI_DIR, name);
+    }
+    snprintf(rm, sizeof rm, "rm -rf " CLI_DIR "/%s", outdir);
+    cr_assert_eq(system(rm), 0);
+    fprintf(stderr, "faults: %-22s %s: %ld sites, %ld runs\n", name, kind, total, runs);
+    return total;
+}
+
+Test(faults, cli_train_and_data, .timeout = 600)
+{
+    mkdir("faults_test_out", 0755);
+    mkdir(CLI_DIR, 0755);
+    cr_assert_eq(system(NDE_CLI_EXE " data spiral --out " CLI_DIR "/s.h5 > /dev/null"), 0);
+    const char *train = "train " NDE_SOURCE_ROOT "/examples/configs/spiral_node.ini "
+                        "--set data.path=s.h5 --set train.epochs=2 --set data.ntrain=16 "
+                        "--set data.ntest=8 --set model.hidden=4 --out o";
+    if (!getenv("NDE_FAULT_CLI_DATA_ONLY")) {
+        cli_loop("nde train", "alloc", train, "o", 50, 1);
+        cli_loop("nde train", "write", train, "o", 50, 1);
+    }
+    cli_loop("nde data spiral .npy", "alloc", "data spiral --out d/s.npy", "d", 50, 1);
+    cli_loop("nde data spiral .npy", "write", "data spiral --out d/s.npy", "d", 20, 211);
+    cr_assert_eq(system("rm -rf " CLI_DIR), 0);
+}
+#endif
