@@ -396,3 +396,14 @@ Test(kill, nde_train_resumes_bit_exactly, .init = setup, .fini = teardown)
              "--set schedule.period=1 --out %%s %%s", NDE_CLI_EXE, NDE_SOURCE_ROOT, root);
     kill_entry(&e, root, 2);
 }
+
+#ifdef NDE_SPIRAL_EXE
+/* The spiral driver: checkpoints every 20 iterations and after every 100 (its "epochs"). */
+Test(kill, spiral_resumes_bit_exactly, .init = setup, .fini = teardown)
+{
+    entry e = {.name = "spiral", .ckpts = {"checkpoint.safetensors", NULL}, .always_resume = 1};
+    snprintf(e.cmd, sizeof e.cmd, "%s --iters 800 --print-every 100 --checkpoint-every 20 "
+             "--no-plot --out %%s %%s", NDE_SPIRAL_EXE);
+    kill_entry(&e, root, 2);
+}
+#endif
