@@ -407,3 +407,4 @@ Test(kill, spiral_resumes_bit_exactly, .init = setup, .fini = teardown)
     kill_entry(&e, root, 2);
 }
 #endif
+
