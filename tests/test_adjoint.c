@@ -296,3 +296,50 @@ Test(adjoint, tape_memory_cap_is_a_status_not_a_blowup)
         nde_solver_destroy(&s);
     }
 }
+
+/* du/dt = -λ u with λ = 1e6: stiff, so an explicit method creeps at h ≈ 3/λ. */
+static nde_status stiff_decay(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    (void)ctx, (void)t;
+    for (size_t i = 0; i < batch; i++) du[i] = -1e6 * u[i];
+    return NDE_OK;
+}
+
+static nde_status stiff_decay_vjp(void *ctx, double t, const double *u, const double *v,
+                                  double *vu, double *gtheta, size_t batch)
+{
+    (void)ctx, (void)t, (void)u, (void)gtheta;
+    if (vu)
+        for (size_t i = 0; i < batch; i++) vu[i] = -1e6 * v[i];
+    return NDE_OK;
+}
+
+/* A solve whose pace (steps per length of the interval covered) says its tape will not
+ * fit stops once it holds a sixteenth of the limit, not when the limit is full: the
+ * message names the projected steps and what to change. The same field on a short
+ * interval that fits is solved as before. */
+Test(adjoint, a_solve_that_cannot_fit_stops_at_a_sixteenth_of_the_cap)
+{
+    nde_field f = {.dim = 1, .n_params = 0, .f = stiff_decay, .vjp = stiff_decay_vjp};
+    nde_solver_opts o = nde_solver_defaults(NDE_TSIT5);
+    o.tape = NDE_TAPE_STAGES;
+    o.tape_max_bytes = 1 << 20;
+    o.max_steps = 10000000;
+    nde_solver *s;
+    CHECK(nde_solver_create(NULL, &f, &o, &s));
+    double u0 = 1.0, ts[2] = {0.0, 1.0}, traj[2];
+    cr_assert_eq(nde_solve(s, 1, 1, &u0, 2, ts, traj), NDE_ERR_LIMIT, "%s", nde_last_error());
+    const char *m = nde_last_error();
+    cr_assert(strstr(m, "at this pace it needs about") && strstr(m, "implicit method") &&
+              strstr(m, "raise nde_solver_opts.tape_max_bytes"), "%s", m);
+    size_t held;
+    nde_solver_steps(s, &held);
+    /* ~300k steps are needed; the 1 MiB cap holds ~7000; it stops at a sixteenth (~450) */
+    cr_assert(held > 0 && nde_solver_get_stats(s)->tape_bytes <= (1u << 20) / 8, "%zu steps",
+              held);
+    /* 1/100 of the interval (~3000 steps) fits: solved, to exp(-1e4) = 0 (underflow) */
+    ts[1] = 1e-2;
+    CHECK(nde_solve(s, 1, 1, &u0, 2, ts, traj));
+    cr_assert(fabs(traj[1]) < 1e-6, "%g", traj[1]);
+    nde_solver_destroy(&s);
+}

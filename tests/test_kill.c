@@ -396,3 +396,16 @@ Test(kill, nde_train_resumes_bit_exactly, .init = setup, .fini = teardown)
              "--set schedule.period=1 --out %%s %%s", NDE_CLI_EXE, NDE_SOURCE_ROOT, root);
     kill_entry(&e, root, 2);
 }
+
+#ifdef NDE_SPIRAL_EXE
+/* The spiral driver: checkpoints every 40 iterations and after every 200 (its "epochs"); twice the
+ * 800 iterations of a first version, of which a parallel full-suite run let 3 of 6 finish first. */
+Test(kill, spiral_resumes_bit_exactly, .init = setup, .fini = teardown)
+{
+    entry e = {.name = "spiral", .ckpts = {"checkpoint.safetensors", NULL}, .always_resume = 1};
+    snprintf(e.cmd, sizeof e.cmd, "%s --iters 1600 --print-every 200 --checkpoint-every 40 "
+             "--no-plot --out %%s %%s", NDE_SPIRAL_EXE);
+    kill_entry(&e, root, 2);
+}
+#endif
+

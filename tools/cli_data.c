@@ -52,26 +52,46 @@ static nde_status write_one(const char *file, const char *name, int ndim, const 
     return nde_h5_write(file, name, ndim, shape, data, append);
 }
 
+/* The file dataset i goes to (file) and its temporary (tmp, which keeps the extension:
+ * the writers choose the format by it). */
+static void file_names(const char *path, const char *name, char *file, size_t fcap, char *tmp,
+                       size_t tcap)
+{
+    cli_dataset_file(path, name, file, fcap);
+    const char *dot = strrchr(file, '.');
+    const char *slash = strrchr(file, '/');
+    size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - file) : strlen(file);
+    snprintf(tmp, tcap, "%.*s.tmp%ld%s", (int)stem, file, (long)getpid(), file + stem);
+}
+
+/* All datasets to temporaries first (one per .npy dataset, one file for HDF5/.mat), then
+ * the renames: a failure leaves none of the new files, so never a partial set (an .npy
+ * x without its y); a failed rename also removes the new files already renamed. */
 nde_status cli_datasets_write(const char *path, size_t n, const char *const *names,
                               const int *ndim, const size_t (*shape)[3], const double *const *data)
 {
     const int npy = ends_with(path, ".npy");
+    const size_t files = npy ? n : 1;
     char file[4200], tmp[4300];
     nde_status st = NDE_OK;
+    size_t written = 0;
     for (size_t i = 0; i < n && st == NDE_OK; i++) {
-        if (npy || i == 0) {
-            cli_dataset_file(path, names[i], file, sizeof file);
-            /* the temporary keeps the extension: the writers choose the format by it */
-            const char *dot = strrchr(file, '.');
-            const char *slash = strrchr(file, '/');
-            size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - file) : strlen(file);
-            snprintf(tmp, sizeof tmp, "%.*s.tmp%ld%s", (int)stem, file, (long)getpid(), file + stem);
-        }
+        file_names(path, names[npy ? i : 0], file, sizeof file, tmp, sizeof tmp);
         st = write_one(tmp, names[i], ndim[i], shape[i], data[i], !npy && i > 0);
-        if (st == NDE_OK && (npy || i == n - 1) && rename(tmp, file) != 0)
-            st = NDE_FAIL(NDE_ERR_IO, "cannot rename %s to %s: %s", tmp, file, strerror(errno));
-        if (st != NDE_OK) remove(tmp);
+        if (st == NDE_OK && (npy || i == n - 1)) written++;
     }
+    size_t renamed = 0;
+    for (size_t i = 0; i < files && st == NDE_OK; i++, renamed++) {
+        file_names(path, names[i], file, sizeof file, tmp, sizeof tmp);
+        if (rename(tmp, file) != 0)
+            st = NDE_FAIL(NDE_ERR_IO, "cannot rename %s to %s: %s", tmp, file, strerror(errno));
+    }
+    if (st != NDE_OK)
+        for (size_t i = 0; i < files && i <= written; i++) {
+            file_names(path, names[i], file, sizeof file, tmp, sizeof tmp);
+            remove(tmp);
+            if (i < renamed) remove(file);
+        }
     return st;
 }
 

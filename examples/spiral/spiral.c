@@ -4,6 +4,7 @@
  *   spiral [--iters 2000] [--method dopri5] [--tape stages|starts] [--rtol 1e-7]
  *          [--atol 1e-9] [--seed 0] [--print-every 100] [--out out/spiral] [--no-plot]
  *          [--reg none|error|error_mean|stiffness|stiffness_max|kinetic] [--reg-coef 0.1]
+ *          [--checkpoint-every 0] [--resume]
  *
  * --reg adds a regularizer of nde/reg.h to the loss (error: λ Σ_j E_j|h_j| (ERNODE),
  * stiffness: λ Σ_j S_j|h_j| (SRNODE), the _mean/_max forms of the reference code,
@@ -12,7 +13,12 @@
  * Prints a progress line every --print-every iterations and, at the end, the
  * full-trajectory mean absolute error, total function evaluations and wall time;
  * writes <out>/trajectory.csv (t, true x, true y, learned x, learned y) and
- * <out>/spiral.png (phase portrait and time series; needs gnuplot). */
+ * <out>/spiral.png (phase portrait and time series; needs gnuplot).
+ *
+ * <out>/checkpoint.safetensors holds θ, the optimizer, the window generator and the
+ * iteration, written after every --print-every iterations (an "epoch"; all iterations when
+ * 0) and every --checkpoint-every iterations; --resume continues from it (from iteration 0
+ * when there is none) and ends with the same bits as an uninterrupted run. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +35,10 @@ typedef struct args {
     nde_reg_spec reg;
     const char *reg_name;
     double reg_coef;
-    size_t iters, print_every;
+    size_t iters, print_every, checkpoint_every;
     const char *out;
-    int plot;
+    int plot, resume;
+    char ckpt[1100];
 } args;
 
 static const char *const reg_names[] = {"none", "error", "error_mean", "stiffness",
@@ -77,6 +84,11 @@ static int parse_args(int argc, char **argv, args *a)
                                     "stiffness, stiffness_max or kinetic"},
         {.name = "reg-coef", .kind = NDE_ARG_DOUBLE, .dest = &a->reg_coef, .bounds = NDE_ARG_LO,
          .help = "the regularizer's coefficient"},
+        {.name = "checkpoint-every", .kind = NDE_ARG_SIZE, .dest = &a->checkpoint_every,
+         .help = "also write <out>/checkpoint.safetensors every this many iterations\n"
+                 "(0: only after every --print-every iterations)"},
+        {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &a->resume,
+         .help = "continue from <out>/checkpoint.safetensors (from iteration 0 if absent)"},
     };
     const nde_args_spec spec = {
         .prog = "spiral",
@@ -174,6 +186,15 @@ int main(int argc, char **argv)
     if (nde_mkdir_p(a.out) != NDE_OK) {
         fprintf(stderr, "spiral: %s\n", nde_last_error());
         return 1;
+    }
+    snprintf(a.ckpt, sizeof a.ckpt, "%s/checkpoint.safetensors", a.out);
+    a.cfg.checkpoint = a.ckpt;
+    a.cfg.checkpoint_every_steps = a.checkpoint_every;
+    if (a.resume) {
+        FILE *ck = fopen(a.ckpt, "rb");
+        if (ck) fclose(ck);
+        else printf("no checkpoint at %s: starting from iteration 0\n", a.ckpt);
+        a.cfg.resume = ck != NULL;
     }
     spiral *sp;
     if (spiral_create(&a.cfg, &sp) != NDE_OK) {

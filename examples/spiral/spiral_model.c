@@ -3,6 +3,7 @@
 #include "spiral_model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const double A[2][2] = {{-0.1, 2.0}, {-2.0, -0.1}};
@@ -291,9 +292,14 @@ nde_status spiral_train(spiral *sp, size_t iters, size_t epoch_steps, nde_train_
     ts.on_step = on_step;
     ts.on_epoch = on_epoch;
     ts.user = user;
+    ts.checkpoint_path = c->checkpoint;
+    ts.checkpoint_every_steps = c->checkpoint ? c->checkpoint_every_steps : 0;
     nde_trainer *tr;
     NDE_TRY(nde_trainer_create(sp->node, &windows, NULL, &ts, &tr));
-    nde_status st = nde_trainer_run(tr);
+    nde_status st = c->resume ? nde_trainer_resume(tr, c->checkpoint) : NDE_OK;
+    if (st == NDE_OK && c->resume)
+        printf("resumed from %s at iteration %zu\n", c->checkpoint, nde_trainer_step(tr));
+    if (st == NDE_OK) st = nde_trainer_run(tr);
     nde_trainer_destroy(&tr);
     return st;
 }

@@ -25,6 +25,10 @@ typedef struct spiral_cfg {
     uint64_t seed;
     const nde_optim_spec *optim; /* NULL: RMSprop at lr; else this optimizer (bench/optim) */
     const nde_reg_spec *reg;     /* NULL: none; else R added to the loss (nde/reg.h) */
+    const char *checkpoint;      /* NULL: none; else the trainer's checkpoint, written after
+                                    every epoch and every checkpoint_every_steps iterations */
+    size_t checkpoint_every_steps; /* 0: at epoch ends only */
+    int resume;                  /* 1: continue from `checkpoint` (which must exist) */
 } spiral_cfg;
 
 /* torchdiffeq's ode_demo settings: 1000 points on [0, 25], 20 windows of 10, DOPRI5

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void *nde_alloc(size_t bytes)
+/* Aligned allocation of at least `bytes` (rounded up to NDE_ALIGN), not initialized. */
+static void *alloc_raw(size_t bytes, size_t *rounded_out)
 {
     if (bytes == 0) bytes = 1;
     /* aligned_alloc needs a size that is a multiple of the alignment. */
@@ -25,8 +26,26 @@ void *nde_alloc(size_t bytes)
         NDE_FAIL(NDE_ERR_NOMEM, "cannot allocate %zu bytes", bytes);
         return NULL;
     }
-    memset(p, 0, rounded);
+    *rounded_out = rounded;
     return p;
+}
+
+void *nde_alloc(size_t bytes)
+{
+    size_t rounded = 0;
+    void *p = alloc_raw(bytes, &rounded);
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+
+void *nde_alloc_uninit(size_t count, size_t elem_size)
+{
+    if (elem_size != 0 && count > SIZE_MAX / elem_size) {
+        NDE_FAIL(NDE_ERR_NOMEM, "array of %zu x %zu bytes overflows", count, elem_size);
+        return NULL;
+    }
+    size_t rounded;
+    return alloc_raw(count * elem_size, &rounded);
 }
 
 void *nde_alloc_array(size_t count, size_t elem_size)

@@ -8,6 +8,11 @@
  * n < *cap, else *arr becomes a zero-filled array of twice the capacity (`first` when
  * *cap is 0) holding the n items, the old one is freed and *cap updated. NDE_ERR_NOMEM
  * (with *arr and *cap untouched) when the allocation fails. */
+/* As nde_alloc_array, but the memory is not zero-filled: for large buffers that are
+ * always written before they are read (the solver's tape and step log), so that pages
+ * are touched only as they are used. nde_free releases it. */
+void *nde_alloc_uninit(size_t count, size_t elem_size);
+
 nde_status nde_grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first);
 
 /* Make *buf hold at least `need` doubles (capacity *cap): nothing if need <= *cap, else

@@ -1,5 +1,6 @@
 /* The trainer: one loop for every model (nde/trainer.h). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "train/trainer_internal.h"
@@ -219,14 +220,38 @@ static nde_status first_nonfinite(const double *v, size_t n, size_t *at)
     return NDE_OK;
 }
 
-static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double v, size_t index)
+/* ", the last good checkpoint is F (unchanged)" when the run has a checkpoint path and
+ * the file is there, ", no checkpoint written yet" when it is not, "" without a path. */
+static const char *kept_checkpoint(const nde_trainer *tr, char *buf, size_t cap)
 {
     const char *ck = tr->spec.checkpoint_path;
+    if (!ck) return "";
+    FILE *f = fopen(ck, "rb");
+    if (!f) return ", no checkpoint written yet";
+    fclose(f);
+    snprintf(buf, cap, ", the last good checkpoint is %s (unchanged)", ck);
+    return buf;
+}
+
+static nde_status stop_nonfinite(const nde_trainer *tr, const char *what, double v, size_t index)
+{
+    char kept[600];
     return NDE_FAIL(NDE_ERR_NONFINITE,
-                    "%s: step %zu (epoch %zu): %s is %g at index %zu; training stopped%s%s%s",
+                    "%s: step %zu (epoch %zu): %s is %g at index %zu; training stopped%s",
                     tr->spec.name, tr->step + 1, tr->epoch + 1, what, v, index,
-                    ck ? ", the last good checkpoint is " : "", ck ? ck : "",
-                    ck ? " (unchanged)" : "");
+                    kept_checkpoint(tr, kept, sizeof kept));
+}
+
+/* A failure `st` of the model's forward or backward in the step under way: the same
+ * status, its message prefixed with the step and epoch (a solve that gives up names its
+ * time, not which training step it served) and followed by the checkpoint kept. */
+static nde_status stop_failed(const nde_trainer *tr, const char *what, nde_status st)
+{
+    char why[1024], kept[600];
+    snprintf(why, sizeof why, "%s", nde_last_error());
+    return NDE_FAIL(st, "%s: step %zu (epoch %zu): the %s failed: %s; training stopped%s",
+                    tr->spec.name, tr->step + 1, tr->epoch + 1, what, why,
+                    kept_checkpoint(tr, kept, sizeof kept));
 }
 
 /* Forward, loss, checks and backward on the fetched batch: the store's gradient. */
@@ -236,11 +261,13 @@ static nde_status gradient(nde_trainer *tr, size_t count, double *loss)
     const size_t np = nde_params_count(p);
     size_t at = 0;
     nde_params_zero_grad(p);
-    NDE_TRY(nde_model_forward(tr->model, tr->xb, tr->pred, count));
+    nde_status st = nde_model_forward(tr->model, tr->xb, tr->pred, count);
+    if (st != NDE_OK) return stop_failed(tr, "forward pass", st);
     NDE_TRY(tr->spec.loss.fn(tr->spec.loss.ctx, tr->pred, tr->yb, tr->grad, count,
                              nde_model_out_size(tr->model), loss));
     if (!isfinite(*loss)) return stop_nonfinite(tr, "the loss", *loss, 0);
-    NDE_TRY(nde_model_backward(tr->model, tr->grad, NULL, nde_params_grad(p), count));
+    st = nde_model_backward(tr->model, tr->grad, NULL, nde_params_grad(p), count);
+    if (st != NDE_OK) return stop_failed(tr, "backward pass", st);
     if (first_nonfinite(nde_params_grad(p), np, &at) != NDE_OK)
         return stop_nonfinite(tr, "the gradient", nde_params_grad(p)[at], at);
     return NDE_OK;
