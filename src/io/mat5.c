@@ -63,7 +63,7 @@ static size_t class_bytes(enum matio_classes c)
     }
 }
 
-static double element(enum matio_classes c, const unsigned char *p)
+static double element_value(enum matio_classes c, const unsigned char *p)
 {
     switch (c) {
 #define AS(T) do { T v; memcpy(&v, p, sizeof v); return (double)v; } while (0)
@@ -88,78 +88,257 @@ static uint32_t u32(const unsigned char *p, int big)
                : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Inflate `n` bytes of the file at its current position; *out ← the inflated size, head
- * ← its first 8 bytes. NDE_ERR_FORMAT unless the stream is complete within the n bytes. */
-static nde_status inflate_count(FILE *fp, uint32_t n, size_t *out, unsigned char *head,
-                                const char *path, int index)
+/* ---- structure check ---------------------------------------------------------------
+ * libmatio trusts the sizes in a file: a cell claiming 4 billion elements makes it calloc
+ * 32 GB while listing variables, and a cut compressed variable reads as zeros. Before
+ * matio sees a file, nde walks every variable (MathWorks, "MAT-File Format", ch. 1):
+ * each data element must lie inside its parent, dimensions must be non-negative, a
+ * numeric array's data must hold numel elements of its stored type, cells and structs
+ * must have room for one 8-byte tag per element they claim, and a compressed variable
+ * must inflate completely to the matrix it announces. Objects (classes 3, 16, 17) and
+ * unknown classes are refused. */
+
+enum { MI_INT8 = 1, MI_INT32 = 5, MI_UINT32 = 6, MI_MATRIX = 14, MI_COMPRESSED = 15 };
+enum { MAT5_MAX_DEPTH = 8 };
+
+typedef struct walk {
+    const char *path;
+    int big;   /* big-endian file ("MI") */
+    int index; /* top-level variable, for messages */
+} walk;
+
+
+static size_t mi_size(uint32_t type)
 {
+    switch (type) {
+    case 1: case 2: return 1;          /* int8, uint8 */
+    case 3: case 4: return 2;          /* int16, uint16 */
+    case 5: case 6: case 7: return 4;  /* int32, uint32, single */
+    case 9: case 12: case 13: return 8; /* double, int64, uint64 */
+    case 16: return 1;                 /* utf8 */
+    case 17: return 2;                 /* utf16 */
+    case 18: return 4;                 /* utf32 */
+    default: return 0;
+    }
+}
+
+/* One data element at buf[*off] within len bytes: *type, *data, *n; *off moves past it
+ * (and its padding to 8 bytes). 0 if it does not fit. */
+static int element(const walk *w, const unsigned char *buf, size_t len, size_t *off,
+                   uint32_t *type, const unsigned char **data, size_t *n)
+{
+    if (len - *off < 8) return 0;
+    const unsigned char *p = buf + *off;
+    const uint32_t first = u32(p, w->big);
+    if (first >> 16) { /* small element: type and size in 4 bytes, data in the next 4 */
+        *type = first & 0xffff;
+        *n = first >> 16;
+        if (*n > 4) return 0;
+        *data = p + 4;
+        *off += 8;
+        return 1;
+    }
+    *type = first;
+    *n = u32(p + 4, w->big);
+    if (*n > len - *off - 8) return 0;
+    *data = p + 8;
+    size_t step = 8 + *n;
+    step += (8 - step % 8) % 8;
+    *off = step > len - *off ? len : *off + step;
+    return 1;
+}
+
+static nde_status bad(const walk *w, const char *what)
+{
+    return NDE_FAIL(NDE_ERR_FORMAT, "%s: variable %d: %s (corrupted MAT-file)", w->path,
+                    w->index, what);
+}
+
+/* The body (len bytes) of an miMATRIX element. */
+static nde_status check_matrix(const walk *w, const unsigned char *buf, size_t len, int depth)
+{
+    if (depth > MAT5_MAX_DEPTH) return bad(w, "cells or structs nested too deep");
+    if (len == 0) return NDE_OK; /* an empty cell element */
+    size_t off = 0, n, dn;
+    uint32_t type, dtype;
+    const unsigned char *d, *dims;
+    if (!element(w, buf, len, &off, &type, &d, &n) || type != MI_UINT32 || n != 8)
+        return bad(w, "array flags missing or malformed");
+    const unsigned cls = u32(d, w->big) & 0xff, complex_ = (u32(d, w->big) >> 11) & 1;
+    if (cls == 3 || cls == 16 || cls == 17)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: variable %d is a MATLAB object (class %u), which nde "
+                        "does not read; save the arrays alone", w->path, w->index, cls);
+    if (cls < 1 || cls > 15) return bad(w, "unknown array class");
+    if (!element(w, buf, len, &off, &dtype, &dims, &dn) || dtype != MI_INT32 || dn % 4 ||
+        dn < 8)
+        return bad(w, "dimensions missing or malformed");
+    size_t numel = 1;
+    for (size_t k = 0; k < dn / 4; k++) {
+        const uint32_t v = u32(dims + 4 * k, w->big);
+        if (v > INT32_MAX) return bad(w, "negative dimension");
+        if (v && numel > SIZE_MAX / 16 / v) return bad(w, "dimensions overflow");
+        numel *= v;
+    }
+    if (!element(w, buf, len, &off, &type, &d, &n) || type != MI_INT8)
+        return bad(w, "name missing or malformed");
+    const size_t rest = len - off;
+    switch (cls) {
+    case 1: /* cell: numel matrices */
+        if (numel > rest / 8) return bad(w, "cell claims more elements than it holds");
+        for (size_t k = 0; k < numel; k++) {
+            if (!element(w, buf, len, &off, &type, &d, &n) || type != MI_MATRIX)
+                return bad(w, "cell element missing or not a matrix");
+            NDE_TRY(check_matrix(w, d, n, depth + 1));
+        }
+        return NDE_OK;
+    case 2: { /* struct: field name length, names, numel × nfields matrices */
+        if (!element(w, buf, len, &off, &type, &d, &n) || type != MI_INT32 || n != 4)
+            return bad(w, "struct field name length missing");
+        const uint32_t flen = u32(d, w->big);
+        if (!element(w, buf, len, &off, &type, &d, &n) || type != MI_INT8 || flen == 0 ||
+            flen > 4096 || n % flen)
+            return bad(w, "struct field names malformed");
+        const size_t nfields = n / flen;
+        if (nfields && numel > (len - off) / 8 / nfields)
+            return bad(w, "struct claims more fields than it holds");
+        for (size_t k = 0; k < numel * nfields; k++) {
+            if (!element(w, buf, len, &off, &type, &d, &n) || type != MI_MATRIX)
+                return bad(w, "struct field missing or not a matrix");
+            NDE_TRY(check_matrix(w, d, n, depth + 1));
+        }
+        return NDE_OK;
+    }
+    case 5: /* sparse: row indices, column starts, values; nde refuses it after listing */
+        return NDE_OK;
+    default: /* char and numeric: real (and imaginary) parts of numel stored elements */
+        for (unsigned part = 0; part <= complex_; part++) {
+            if (!element(w, buf, len, &off, &type, &d, &n) || !mi_size(type))
+                return bad(w, "data element missing or of an unknown type");
+            if (n / mi_size(type) < numel)
+                return bad(w, "data shorter than its dimensions claim");
+        }
+        return NDE_OK;
+    }
+}
+
+/* The inflated miMATRIX of a compressed variable (n bytes at the file's current position)
+ * into *out (nde_alloc'ed, *out_len bytes). At most `cap` bytes are inflated. */
+static nde_status inflate_var(const walk *w, FILE *fp, uint32_t n, size_t cap,
+                              unsigned char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (inflateInit(&z) != Z_OK)
-        return NDE_FAIL(NDE_ERR_NOMEM, "%s: cannot start zlib", path);
-    unsigned char in[4096], sink[16384];
-    size_t total = 0;
+    if (inflateInit(&z) != Z_OK) return NDE_FAIL(NDE_ERR_NOMEM, "%s: cannot start zlib", w->path);
+    unsigned char in[4096];
+    size_t have = 0, size = 0;
+    unsigned char *buf = NULL;
     int rc = Z_OK;
-    while (rc != Z_STREAM_END && n > 0) {
-        size_t want = n < sizeof in ? n : sizeof in;
-        size_t got = fread(in, 1, want, fp);
+    nde_status st = NDE_OK;
+    while (rc != Z_STREAM_END && n > 0 && st == NDE_OK) {
+        const size_t got = fread(in, 1, n < sizeof in ? n : sizeof in, fp);
         if (got == 0) break;
         n -= (uint32_t)got;
         z.next_in = in;
         z.avail_in = (uInt)got;
-        do {
-            z.next_out = sink;
-            z.avail_out = sizeof sink;
+        while (st == NDE_OK && (z.avail_in > 0 || have == size) && rc != Z_STREAM_END) {
+            if (have == size) {
+                if (size >= cap) {
+                    st = bad(w, "compressed data inflate beyond any plausible size");
+                    break;
+                }
+                size_t grown = size ? 2 * size : 65536;
+                if (grown > cap) grown = cap;
+                unsigned char *nb = nde_alloc(grown);
+                if (!nb) {
+                    st = NDE_ERR_NOMEM;
+                    break;
+                }
+                if (have) memcpy(nb, buf, have);
+                nde_free(buf);
+                buf = nb;
+                size = grown;
+            }
+            z.next_out = buf + have;
+            z.avail_out = (uInt)(size - have < UINT32_MAX ? size - have : UINT32_MAX);
+            const uInt before = z.avail_out;
             rc = inflate(&z, Z_NO_FLUSH);
-            size_t made = sizeof sink - z.avail_out;
-            for (size_t k = 0; k < made && total + k < 8; k++) head[total + k] = sink[k];
-            total += made;
-        } while (rc == Z_OK && z.avail_out == 0);
-        if (rc != Z_OK && rc != Z_STREAM_END) break;
+            have += before - z.avail_out;
+            if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
+            if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+        }
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
     }
     inflateEnd(&z);
-    if (rc != Z_STREAM_END)
-        return NDE_FAIL(NDE_ERR_FORMAT, "%s: compressed variable %d is %s (corrupted)", path,
-                        index, rc == Z_OK ? "cut short" : "not a valid zlib stream");
-    *out = total;
+    if (st == NDE_OK && rc != Z_STREAM_END)
+        st = bad(w, rc == Z_OK || rc == Z_BUF_ERROR ? "compressed data cut short"
+                                                    : "compressed data are not a valid zlib stream");
+    if (st != NDE_OK) {
+        nde_free(buf);
+        return st;
+    }
+    *out = buf;
+    *out_len = have;
     return NDE_OK;
 }
 
-/* The file's top-level data elements must lie inside it, and each compressed one must
- * inflate completely to the matrix element its tag announces: matio itself reads a cut
- * compressed variable as zeros. */
-static nde_status check_elements(const char *path)
+/* The checks above over every top-level variable of the file. */
+static nde_status check_structure(const char *path)
 {
     FILE *fp;
     size_t file_size;
     NDE_TRY(io_open_read(path, "a .mat file", &fp, &file_size));
     unsigned char hdr[128];
-    nde_status st = NDE_OK;
     if (fread(hdr, 1, sizeof hdr, fp) != sizeof hdr) {
         fclose(fp);
         return NDE_FAIL(NDE_ERR_FORMAT, "%s: shorter than a MAT-file header", path);
     }
-    const int big = hdr[126] == 'M';
+    walk w = {.path = path, .big = hdr[126] == 'M', .index = 0};
+    /* deflate expands at most about 1032:1 */
+    const size_t cap = file_size > SIZE_MAX / 1100 ? SIZE_MAX : file_size * 1100;
+    nde_status st = NDE_OK;
     size_t off = 128;
-    for (int index = 1; st == NDE_OK && file_size - off >= 8; index++) {
+    while (st == NDE_OK && file_size - off >= 8) {
+        w.index++;
         unsigned char tag[8];
         if (fseek(fp, (long)off, SEEK_SET) != 0 || fread(tag, 1, 8, fp) != 8) {
             st = NDE_FAIL(NDE_ERR_IO, "%s: read error at byte %zu", path, off);
             break;
         }
-        const uint32_t type = u32(tag, big), n = u32(tag + 4, big);
+        const uint32_t type = u32(tag, w.big), n = u32(tag + 4, w.big);
         if (n > file_size - off - 8) {
             st = NDE_FAIL(NDE_ERR_FORMAT, "%s: variable %d at byte %zu claims %u bytes, the file "
-                          "holds %zu more (truncated)", path, index, off, (unsigned)n,
+                          "holds %zu more (truncated)", path, w.index, off, (unsigned)n,
                           file_size - off - 8);
-        } else if (type == 15) { /* miCOMPRESSED */
-            size_t total = 0;
-            unsigned char head[8] = {0};
-            st = inflate_count(fp, n, &total, head, path, index);
-            if (st == NDE_OK && (total < 8 || u32(head + 4, big) > total - 8))
-                st = NDE_FAIL(NDE_ERR_FORMAT, "%s: compressed variable %d inflates to %zu bytes, "
-                              "less than its header claims (corrupted)", path, index, total);
+            break;
         }
+        unsigned char *body = NULL;
+        size_t body_len = 0;
+        if (type == MI_COMPRESSED) {
+            st = inflate_var(&w, fp, n, cap, &body, &body_len);
+        } else if (type == MI_MATRIX) {
+            body = nde_alloc(n ? n : 1);
+            if (!body) st = NDE_ERR_NOMEM;
+            else if (fread(body, 1, n, fp) != n)
+                st = NDE_FAIL(NDE_ERR_IO, "%s: read error at byte %zu", path, off);
+            body_len = n;
+        } else {
+            st = NDE_FAIL(NDE_ERR_FORMAT, "%s: variable %d at byte %zu has data type %u, not a "
+                          "matrix (corrupted MAT-file)", path, w.index, off, (unsigned)type);
+        }
+        if (st == NDE_OK && type == MI_COMPRESSED) {
+            size_t o = 0, in_n;
+            uint32_t in_type;
+            const unsigned char *d;
+            if (!element(&w, body, body_len, &o, &in_type, &d, &in_n) || in_type != MI_MATRIX)
+                st = bad(&w, "compressed data do not hold a whole matrix");
+            else
+                st = check_matrix(&w, d, in_n, 0);
+        } else if (st == NDE_OK) {
+            st = check_matrix(&w, body, body_len, 0);
+        }
+        nde_free(body);
         off += 8 + (size_t)n;
     }
     fclose(fp);
@@ -171,7 +350,7 @@ static nde_status open_v5(const char *path, mat_t **mat, size_t *file_size)
     FILE *fp;
     NDE_TRY(io_open_read(path, "a .mat file", &fp, file_size));
     fclose(fp);
-    NDE_TRY(check_elements(path));
+    NDE_TRY(check_structure(path));
     matio_msg[0] = '\0';
     Mat_LogInitFunc("nde", matio_log);
     *mat = Mat_Open(path, MAT_ACC_RDONLY);
@@ -275,7 +454,7 @@ nde_status io_mat5_read(const char *path, const char *name, nde_array *out)
         if (st == NDE_OK) {
             const size_t es = class_bytes(v->class_type);
             const unsigned char *p = v->data;
-            for (size_t i = 0; i < numel; i++) raw.data[i] = element(v->class_type, p + i * es);
+            for (size_t i = 0; i < numel; i++) raw.data[i] = element_value(v->class_type, p + i * es);
             size_t mshape[NDE_ARRAY_MAX_DIMS];
             for (int d = 0; d < k; d++) mshape[d] = v->dims[d];
             st = io_array_alloc(out, k, mshape, path);
