@@ -146,6 +146,8 @@ static nde_status read_matlab_class(hid_t ds, const char *path, const char *name
         H5Tset_strpad(mem, H5T_STR_NULLTERM);
         if (H5Aread(at, mem, matlab_class) < 0) matlab_class[0] = '\0';
         H5Tclose(mem);
+        for (char *c = matlab_class; *c; c++) /* a corrupted class reaches messages */
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
     }
     if (at_space >= 0) H5Sclose(at_space);
     if (at_type >= 0) H5Tclose(at_type);
