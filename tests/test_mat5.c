@@ -214,6 +214,7 @@ Test(mat5, nde_train_reads_a_v5_burgers_file)
     cr_assert(isfinite(m5) && m5 > 0, "%g", m5);
     cr_assert_eq(m5, m73, "v5 %.17g, v7.3 %.17g", m5, m73);
     remove(v73);
+    cr_assert_eq(system("rm -rf mat5_train_v5 mat5_train_v73"), 0);
 }
 
 static size_t copy_file(const char *from, const char *to, unsigned char *buf, size_t cap)
