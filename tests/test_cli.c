@@ -189,6 +189,9 @@ Test(cli, help_of_every_command)
 }
 
 /* Run a failing command: its exit code, and stderr holds every string of want[]. */
+#define LONG40 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define LONG200 LONG40 LONG40 LONG40 LONG40 LONG40
+
 static void fails(int code, const char *cmd, const char *const *want)
 {
     char full[4096];
@@ -234,6 +237,15 @@ Test(cli, configuration_errors_name_file_line_and_key, .init = setup)
           (const char *const[]){"hidden", "8,,8", NULL});
     fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set 'data.path=a\nb'",
           (const char *const[]){"data", "path", "INI", NULL});
+    /* fuzzing findings (tests/fuzz/corpus/config): values that would not read back from
+     * the run's config.ini, a leading ';' (a comment there) and lines over libinih's 197
+     * characters, are refused; an over-long line in a file is named as such */
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set 'data.y=;x'",
+          (const char *const[]){"data", "y", "leading ';'", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" LONG200,
+          (const char *const[]){"path", "too long", "197", NULL});
+    fails(2, NDE " train " NDE_SOURCE_ROOT "/tests/fuzz/corpus/config/long-line.ini",
+          (const char *const[]){"long-line.ini:2:", "path", "too long", NULL});
     fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set oops",
           (const char *const[]){"oops", "section.key=value", NULL});
     /* missing files: the file and the system's reason */

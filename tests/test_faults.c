@@ -11,6 +11,7 @@
 #include "core/fault.h"
 #include "nde_config.h"
 #include "nde/nde.h"
+#include "nde_config.h"
 
 #define CHECK(x) cr_assert_eq((x), NDE_OK, "%s", nde_last_error())
 #define TRY(x)                                     \
@@ -402,6 +403,13 @@ Test(faults, dataset_readers)
     CHECK(nde_mat_write("faults_test_out/d.mat", "u", 2, shape, d, 0));
     cr_assert_gt(fault_loop("hdf5 read", NDE_FAULT_ALLOC, path_read, "faults_test_out/d.h5", NULL), 0);
     cr_assert_gt(fault_loop("mat read", NDE_FAULT_ALLOC, path_read, "faults_test_out/d.mat", NULL), 0);
+#endif
+#if NDE_HAVE_MATIO
+    /* MATLAB v5 written by scipy, plain and compressed (tests/data/mat) */
+    cr_assert_gt(fault_loop("mat v5 read", NDE_FAULT_ALLOC, path_read,
+                            NDE_SOURCE_ROOT "/tests/data/mat/burgers_v5.mat", NULL), 0);
+    cr_assert_gt(fault_loop("mat v5z read", NDE_FAULT_ALLOC, path_read,
+                            NDE_SOURCE_ROOT "/tests/data/mat/burgers_v5_z.mat", NULL), 0);
 #endif
 }
 

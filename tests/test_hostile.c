@@ -9,6 +9,7 @@
 
 #include "nde/idx.h"
 #include "nde/io.h"
+#include "nde_config.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -632,3 +633,29 @@ Test(hostile, nde_cli_refuses_a_checkpoint_with_nan)
     cr_assert_eq(system(cmd), 0);
 }
 #endif
+
+/* Fuzzing findings (tests/fuzz, docs/reliability.md), each reproducer through `nde inspect`
+ * under the address-space and time limits: a clean error naming what is wrong, no crash
+ * (not even a contained one). */
+Test(hostile, fuzzing_reproducers_fail_cleanly)
+{
+    static const struct {
+        const char *file, *word;
+    } cases[] = {
+        /* libhdf5 malloc'ed a 382 GB local heap (the root group's) before checking it */
+        {"hdf5-local-heap-huge", "local heap claims"},
+        /* libhdf5 segfaulted in H5F__accum_read from H5Lexists (the crash of issue 12) */
+        {"hdf5-root-heap-missing", "local heap is missing"},
+        /* libhdf5 leaked an object header when H5Fopen failed */
+        {"leak-h5fopen-mkroot", "local heap"},
+        /* libmatio calloc'ed 32 GB for a cell claiming 4294967042 elements */
+        {"matio-cell-huge-dims.mat", "negative dimension"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "%s inspect %s/tests/fuzz/corpus/dataset/%s a", NDE_CLI_EXE,
+                 NDE_SOURCE_ROOT, cases[i].file);
+        if (NDE_HAVE_HDF5 && (NDE_HAVE_MATIO || !strstr(cases[i].file, ".mat")))
+            fails_with(cmd, (const char *const[]){cases[i].file, cases[i].word, NULL});
+    }
+}

@@ -210,14 +210,20 @@ static const char *store(cli_config *c, const key *k, const char *value, char *w
             snprintf(why, cap, "expected a non-empty string under %d bytes", CLI_STR);
             return why;
         }
-        /* the value must read back from the run's config.ini as it is */
+        /* the value must read back from the run's config.ini as it is: libinih reads lines
+         * of at most INI_MAX_LINE − 3 characters (then "\r\n\0") */
+        if (strlen(k->name) + 3 + len > (size_t)INI_MAX_LINE - 3) {
+            snprintf(why, cap, "a value of %zu bytes is too long: a line 'key = value' of the "
+                     "configuration holds at most %d characters", len, INI_MAX_LINE - 3);
+            return why;
+        }
         int bad = isspace((unsigned char)value[0]) || isspace((unsigned char)value[len - 1]);
         for (size_t i = 0; i < len && !bad; i++)
             bad = (unsigned char)value[i] < 0x20 ||
-                  (value[i] == ';' && i && isspace((unsigned char)value[i - 1]));
+                  (value[i] == ';' && (i == 0 || isspace((unsigned char)value[i - 1])));
         if (bad) {
-            snprintf(why, cap, "control characters, leading or trailing blanks and ' ;' cannot be "
-                               "stored in an INI file");
+            snprintf(why, cap, "control characters, leading or trailing blanks, a leading ';' "
+                               "and ' ;' cannot be stored in an INI file");
             return why;
         }
         strcpy(dest, value);
@@ -348,8 +354,8 @@ int cli_config_read(cli_config *c, const char *path)
     } else if (rs.failed) {
         fprintf(stderr, "nde train: %s:%d: %s\n", path, line, rs.msg);
     } else {
-        fprintf(stderr, "nde train: %s:%d: syntax error (expected [section] or key = value)\n",
-                path, line);
+        fprintf(stderr, "nde train: %s:%d: syntax error (expected [section] or key = value, "
+                "on a line of at most %d characters)\n", path, line, INI_MAX_LINE - 3);
     }
     return 2;
 }
@@ -363,7 +369,8 @@ int cli_config_read_string(cli_config *c, const char *text, const char *label)
         fprintf(stderr, "nde: %s: out of memory reading the configuration\n", label);
     else
         fprintf(stderr, "nde: %s:%d: %s\n", label, line,
-                rs.failed ? rs.msg : "syntax error (expected [section] or key = value)");
+                rs.failed ? rs.msg : "syntax error (expected [section] or key = value, on a line "
+                                     "of at most 197 characters)");
     return 2;
 }
 

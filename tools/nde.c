@@ -112,8 +112,32 @@ static int inspect_safetensors(const char *path)
     return 0;
 }
 
+/* The variables of a MATLAB v5/v7 file (no DATASET given): name, class, MATLAB shape. */
+static int inspect_mat_list(const char *path)
+{
+    nde_mat_var *vars;
+    size_t n;
+    nde_status st = nde_mat_list(path, &vars, &n);
+    if (st == NDE_ERR_UNSUPPORTED && strstr(nde_last_error(), "not a MATLAB v5")) {
+        fprintf(stderr, "nde inspect: name the dataset inside %s (e.g. a, u, coeff, sol)\n", path);
+        return 2;
+    }
+    if (st != NDE_OK) return fail("inspect");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s:%s: %s%s ", path, vars[i].name, vars[i].is_complex ? "complex " : "",
+               vars[i].mclass);
+        print_shape(vars[i].ndim < NDE_ARRAY_MAX_DIMS ? vars[i].ndim : NDE_ARRAY_MAX_DIMS,
+                    vars[i].shape);
+        printf("\n");
+    }
+    if (n == 0) printf("%s: no variables\n", path);
+    nde_free(vars);
+    return 0;
+}
+
 static int inspect_dataset(const char *path, const char *name)
 {
+    if (!name && !ends_with(path, ".npy")) return inspect_mat_list(path);
     nde_array a = {0};
     if (nde_dataset_read(path, name, 0, &a) != NDE_OK) return fail("inspect");
     double lo = INFINITY, hi = -INFINITY, sum = 0.0;
@@ -171,17 +195,14 @@ static int cmd_inspect(int argc, char **argv)
     const nde_args_spec spec = {
         .prog = "nde inspect", .synopsis = "FILE [DATASET]",
         .about = "Lists the tensors of a .safetensors checkpoint, or prints the shape and\n"
-                 "statistics of DATASET in FILE (.npy needs no DATASET; .mat, HDF5).",
+                 "statistics of DATASET in FILE (.npy needs no DATASET; .mat, HDF5).\n"
+                 "Without DATASET, a MATLAB v5/v7 .mat file lists its variables.",
         .min_positional = 1, .max_positional = 2};
     int first;
     int rc = nde_args_parse(&spec, argc, argv, &first);
     if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
     const char *file = argv[first], *dataset = first + 1 < argc ? argv[first + 1] : NULL;
     if (ends_with(file, ".safetensors")) return inspect_safetensors(file);
-    if (!ends_with(file, ".npy") && !dataset) {
-        fprintf(stderr, "nde inspect: name the dataset inside %s (e.g. a, u, coeff, sol)\n", file);
-        return 2;
-    }
     if (ends_with(file, ".npy")) return inspect_dataset(file, dataset);
     return inspect_dataset_contained(file, dataset);
 }

@@ -13,8 +13,8 @@
  *   NDE_ERR_FORMAT      not an HDF5/.npy file, malformed header, truncated data, or a
  *                       non-numeric type (strings, compounds, cells, complex, objects)
  *   NDE_ERR_NONFINITE   the data hold NaN or ±Inf (the message gives the first index)
- *   NDE_ERR_UNSUPPORTED a MATLAB v5/v7 (pre-HDF5) .mat file, or HDF5 I/O in a build
- *                       without HDF5
+ *   NDE_ERR_UNSUPPORTED a MATLAB v5/v7 .mat file in a build without libmatio, a v4
+ *                       .mat file, or HDF5 I/O in a build without HDF5
  * On failure the output array is left empty (data NULL). */
 #ifndef NDE_IO_H
 #define NDE_IO_H
@@ -58,9 +58,34 @@ NDE_API nde_status nde_h5_read(const char *path, const char *name, int expect_nd
  * without the user block, numeric and logical classes, and returns the variable in
  * MATLAB's axis order (as scipy/h5py users get from FNO's MatReader). The writer
  * produces what MATLAB's `save -v7.3` does for a double array of that shape. */
-/** Read variable `name` of a MATLAB v7.3 .mat file into *out, in MATLAB's axis order; expect_ndim > 0 requires that rank. */
+/** Read variable `name` of a MATLAB .mat file as an array in MATLAB's axis order.
+ *  The version is taken from the file's 128-byte header: v5/v7 files (version 0x0100,
+ *  compressed or not) are read through libmatio (NDE_ERR_UNSUPPORTED in builds without
+ *  it), v7.3 files and plain HDF5 files through HDF5. Classes double, single, logical and
+ *  the integer classes are converted to double; sparse, complex, char, cell, struct and
+ *  object variables are NDE_ERR_FORMAT naming the class. MATLAB v4 files are refused.
+ *  @param path the .mat file
+ *  @param name the variable
+ *  @param expect_ndim required rank, or 0 for any
+ *  @param out receives the array (free with nde_array_free)
+ *  @return NDE_OK, or an error as listed at the top of this header */
 NDE_API nde_status nde_mat_read(const char *path, const char *name, int expect_ndim,
                                 nde_array *out);
+
+/** One variable of a MATLAB v5/v7 MAT-file, as listed by nde_mat_list(). */
+typedef struct nde_mat_var {
+    char name[64];                    /**< variable name (MATLAB allows at most 63 characters) */
+    char mclass[16];                  /**< MATLAB class: "double", "int32", "logical", "cell", ... */
+    int is_complex;                   /**< 1 if the variable is complex */
+    int ndim;                         /**< MATLAB's rank (at least 2 for arrays) */
+    size_t shape[NDE_ARRAY_MAX_DIMS]; /**< dimensions in MATLAB's order (first ndim, at most 8) */
+} nde_mat_var;
+
+/** List the variables of a MATLAB v5/v7 MAT-file without reading their data.
+ *  *vars receives an array of *count entries, to be freed with nde_free(). Files of other
+ *  versions (v7.3, HDF5) give NDE_ERR_UNSUPPORTED; builds without libmatio too. */
+NDE_API nde_status nde_mat_list(const char *path, nde_mat_var **vars, size_t *count);
+
 /** Write data (shape, row-major) as the double variable `name` of a MATLAB v7.3 .mat file, as MATLAB's `save -v7.3` does; append as nde_h5_write(). */
 NDE_API nde_status nde_mat_write(const char *path, const char *name, int ndim, const size_t *shape,
                                  const double *data, int append);
@@ -75,8 +100,12 @@ NDE_API nde_status nde_npy_read(const char *path, int expect_ndim, nde_array *ou
 NDE_API nde_status nde_npy_write(const char *path, int ndim, const size_t *shape,
                                  const double *data);
 
-/** Read by file name: ".npy" → nde_npy_read (name ignored), ".mat" → nde_mat_read,
- * anything else → nde_h5_read. */
+/** Read a dataset by content, then by file name: a file starting with the .npy magic →
+ *  nde_npy_read (name ignored), a file with a MATLAB header (v5, v7, v7.3) →
+ *  nde_mat_read; otherwise ".npy" → nde_npy_read, ".mat" → nde_mat_read, anything else →
+ *  nde_h5_read. */
+
+/** Write data (shape, row-major) as the double variable `name` of a MATLAB v7.3 .mat file, as MATLAB's `save -v7.3` does; append as nde_h5_write(). */
 NDE_API nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim,
                                     nde_array *out);
 

@@ -105,6 +105,14 @@ static int ends_with(const char *s, const char *suffix)
 nde_status nde_dataset_read(const char *path, const char *name, int expect_ndim, nde_array *out)
 {
     if (!path || !out) return NDE_FAIL(NDE_ERR_ARG, "nde_dataset_read: NULL argument");
+    unsigned char magic[6] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (fp) {
+        if (fread(magic, 1, sizeof magic, fp) != sizeof magic) memset(magic, 0, sizeof magic);
+        fclose(fp);
+    }
+    if (!memcmp(magic, "\x93NUMPY", 6)) return nde_npy_read(path, expect_ndim, out);
+    if (name && io_mat_version(path) > 0) return nde_mat_read(path, name, expect_ndim, out);
     if (ends_with(path, ".npy")) return nde_npy_read(path, expect_ndim, out);
     if (ends_with(path, ".mat")) return nde_mat_read(path, name, expect_ndim, out);
     return nde_h5_read(path, name, expect_ndim, out);

@@ -61,4 +61,14 @@ nde_status io_h5_write(const char *path, const char *name, int ndim, const size_
                        const double *data, int append, size_t userblock,
                        const char *matlab_class);
 
+/* MATLAB v5/v7 MAT-files through libmatio (mat5.c; NDE_ERR_UNSUPPORTED without it).
+ * io_mat5_read returns the variable in MATLAB's axis order, row-major, unchecked for rank
+ * and finiteness. */
+nde_status io_mat5_read(const char *path, const char *name, nde_array *out);
+nde_status io_mat5_list(const char *path, nde_mat_var **vars, size_t *count);
+
+/* The MAT-file version of the file's header (0x0100 v5/v7, 0x0200 v7.3), 0 if it has no
+ * MATLAB header, -1 if it cannot be read. */
+int io_mat_version(const char *path);
+
 #endif

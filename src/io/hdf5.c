@@ -146,6 +146,8 @@ static nde_status read_matlab_class(hid_t ds, const char *path, const char *name
         H5Tset_strpad(mem, H5T_STR_NULLTERM);
         if (H5Aread(at, mem, matlab_class) < 0) matlab_class[0] = '\0';
         H5Tclose(mem);
+        for (char *c = matlab_class; *c; c++) /* a corrupted class reaches messages */
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
     }
     if (at_space >= 0) H5Sclose(at_space);
     if (at_type >= 0) H5Tclose(at_type);
@@ -225,6 +227,53 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
     return st;
 }
 
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int k = 7; k >= 0; k--) v = v << 8 | p[k];
+    return v;
+}
+
+/* libhdf5 1.10.8 mallocs the data segment a group's local heap claims before checking it
+ * against the file, and copies into the result without checking it for NULL: a heap size
+ * of 2^38 made H5Lexists segfault in H5F__accum_read (found by fuzzing; the crash of
+ * issue 12). For the root group of a version 0/1 superblock (what nde, h5py's defaults
+ * and MATLAB v7.3 write), the heap's address is cached in the superblock, so nde checks
+ * the heap header and data segment against the file before libhdf5 opens it (HDF5 File
+ * Format Specification 2.0, sections II.A and III.D). Other layouts are left to libhdf5. */
+static nde_status check_root_heap(FILE *fp, size_t file_size, const char *path)
+{
+    unsigned char sb[128];
+    size_t at = 0;
+    for (;;) { /* the superblock is at 0, 512, 1024, 2048, … */
+        if (at > file_size || file_size - at < sizeof sb) return NDE_OK;
+        if (fseek(fp, (long)at, SEEK_SET) != 0 || fread(sb, 1, sizeof sb, fp) != sizeof sb)
+            return NDE_OK;
+        if (memcmp(sb, "\211HDF\r\n\032\n", 8) == 0) break;
+        at = at ? 2 * at : 512;
+    }
+    if (sb[8] > 1 || sb[13] != 8 || sb[14] != 8) return NDE_OK; /* v2+, or not 8-byte sizes */
+    size_t p = sb[8] == 1 ? 28 : 24;
+    const uint64_t base = le64(sb + p);
+    p += 4 * 8 + 2 * 8; /* base, free space, end of file, driver info; link name, header */
+    const uint32_t cache = (uint32_t)sb[p] | (uint32_t)sb[p + 1] << 8 |
+                           (uint32_t)sb[p + 2] << 16 | (uint32_t)sb[p + 3] << 24;
+    if (cache != 1) return NDE_OK; /* no symbol table cached in the superblock */
+    const uint64_t heap = le64(sb + p + 8 + 8);
+    unsigned char h[32];
+    if (base > file_size || heap > file_size - base || file_size - base - heap < sizeof h ||
+        fseek(fp, (long)(base + heap), SEEK_SET) != 0 || fread(h, 1, sizeof h, fp) != sizeof h ||
+        memcmp(h, "HEAP", 4) != 0)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: the root group's local heap is missing (corrupted "
+                        "HDF5 file)", path);
+    const uint64_t size = le64(h + 8), data = le64(h + 24);
+    if (size > file_size || data > file_size - base || size > file_size - base - data)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: the root group's local heap claims %llu bytes at "
+                        "%llu in a file of %zu bytes (corrupted HDF5 file)", path,
+                        (unsigned long long)size, (unsigned long long)data, file_size);
+    return NDE_OK;
+}
+
 nde_status io_h5_read(const char *path, const char *name, nde_array *out, char *matlab_class,
                       size_t class_len)
 {
@@ -238,7 +287,9 @@ nde_status io_h5_read_sel(const char *path, const char *name, nde_array *out, ch
     FILE *fp;
     size_t file_size;
     NDE_TRY(io_open_read(path, "an HDF5 file", &fp, &file_size));
+    const nde_status pre = check_root_heap(fp, file_size, path);
     fclose(fp);
+    NDE_TRY(pre);
     quiet q;
     quiet_begin(&q);
     nde_status st;
