@@ -415,7 +415,7 @@ static int plot(const char *dat, const char *png, const char *title)
              "set format x '10^{%%L}'; set format y '10^{%%L}'\n"
              "set xlabel 'function evaluations'\n"
              "set ylabel 'end-point error (max norm)'\n"
-             "set title ARG3.': work-precision, rtol = atol = 1e-3 ... 1e-13' noenhanced\n"
+             "set title ARG3.': work-precision (rtol = atol = 1e-k)' noenhanced\n"
              "set key outside right top noenhanced\n"
              "set grid\n"
              "plot for [i=0:%d] ARG2 index i using 2:3 with linespoints lw 2 pt i+1 "
