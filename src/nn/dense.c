@@ -136,6 +136,10 @@ static int gemm_small(size_t m, size_t n, size_t k, const double *a, size_t a_rs
                       const double *b, size_t b_rs, size_t b_cs, double *c, size_t ldc, int add)
 {
     if (k > SMALL_K) return 0;
+    if (n <= 4 && m >= 8 && a_rs == 1 && m <= SMALL_N) { /* along i, a already unit-stride */
+        gemm_core(n, m, k, b, b_cs, b_rs, a, a_cs, c, 1, ldc, add);
+        return 1;
+    }
     if (n <= 4) {
         gemm_narrow(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add);
         return 1;
