@@ -59,15 +59,6 @@ NDE_API const char *nde_method_name(nde_method m); /* "dopri5", ...; "unknown" i
 /* Parse a name as printed by nde_method_name (case-insensitive). */
 NDE_API nde_status nde_method_parse(const char *name, nde_method *m);
 
-/** Whether m is one of nde's own adaptive explicit Runge–Kutta pairs (an embedded error
- * estimate and step-size control; not the fixed-step methods, not the SUNDIALS
- * backends). Benchmarks and tools enumerate the explicit methods with it:
- * `for (int m = 0; m < NDE_METHOD_COUNT; m++) if (nde_method_is_explicit_adaptive(m)) …`,
- * so that a pair added to the tableau table is listed without further changes.
- * @param m any value (out-of-range values give 0)
- * @return 1 for an adaptive explicit pair, else 0 */
-NDE_API int nde_method_is_explicit_adaptive(nde_method m);
-
 /* What the forward solve records so that nde_adjoint_discrete can replay each step. */
 typedef enum nde_tape {
     NDE_TAPE_NONE = 0,     /* nothing: forward only */
@@ -77,6 +68,15 @@ typedef enum nde_tape {
                               (0: only u0); the reverse sweep recomputes each segment
                               with a binomial (revolve) schedule in checkpoint_slots states */
 } nde_tape;
+
+/** Whether m is one of nde's own adaptive explicit Runge–Kutta pairs (an embedded error
+ * estimate and step-size control; not the fixed-step methods, not the SUNDIALS
+ * backends). Benchmarks and tools enumerate the explicit methods with it:
+ * `for (int m = 0; m < NDE_METHOD_COUNT; m++) if (nde_method_is_explicit_adaptive(m)) …`,
+ * so that a pair added to the tableau table is listed without further changes.
+ * @param m any value (out-of-range values give 0)
+ * @return 1 for an adaptive explicit pair, else 0 */
+NDE_API int nde_method_is_explicit_adaptive(nde_method m);
 
 /* Newton linear solver of the implicit SUNDIALS methods (CVODES, ARKStep DIRK/IMEX). */
 typedef enum nde_linsol {
