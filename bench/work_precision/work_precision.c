@@ -418,7 +418,9 @@ static int plot(const char *dat, const char *png, const char *title)
              "set title ARG3.': work-precision (rtol = atol = 1e-k)' noenhanced\n"
              "set key outside right top noenhanced\n"
              "set grid\n"
-             "plot for [i=0:%d] ARG2 index i using 2:3 with linespoints lw 2 pt i+1 "
+             "set linetype 9 lc rgb '#8b4513'; set linetype 10 lc rgb '#808080'\n"
+             "set linetype 11 lc rgb '#ff1493'; set linetype 12 lc rgb '#00ced1'\n"
+             "plot for [i=0:%d] ARG2 index i using 2:3 with linespoints lt i+1 lw 2 pt i+1 "
              "title columnheader(1)\n",
              series - 1);
     if (nde_plot_run_args(script, 3, (const char *const[]){png, dat, title}) != NDE_OK) {
