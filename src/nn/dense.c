@@ -21,7 +21,9 @@
  * multiply–add chain over k in order, starting from zero, then added to C (or to +0 when C
  * is overwritten). fma() is correctly rounded everywhere (the "default" clone calls libm),
  * so the bits do not depend on the clone. Used only below the sizes in SMALL_* (one K
- * block of OpenBLAS, no threading), where dgemm does not split the sum. */
+ * block of OpenBLAS, no threading), where dgemm does not split the sum, and for two or
+ * more samples (with one, OpenBLAS's edge kernels sum in another order). Checked by the
+ * byte-identical spiral run and work-precision neural problem (docs/benchmarks.md). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define NDE_GEMM_CLONES \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -287,7 +289,8 @@ void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, con
             }
         }
         /* y (n, out) [+]= x Wᵀ */
-        if (gemm_small(n, d->out, d->in, x, d->in, 1, w, 1, d->in_cols, y, d->out, beta != 0.0))
+        if (n >= 2 && /* one sample: OpenBLAS sums differently (edge kernels); keep dgemm */
+            gemm_small(n, d->out, d->in, x, d->in, 1, w, 1, d->in_cols, y, d->out, beta != 0.0))
             return;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)d->out, (int)d->in,
                     1.0, x, (int)d->in, w, (int)d->in_cols, beta, y, (int)d->out);
@@ -316,8 +319,8 @@ void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, co
     const double beta = accumulate ? 1.0 : 0.0;
     const int rows = layout == NDE_NN_ROWS;
     if (dx) {
-        if (rows && gemm_small(n, d->in, d->out, dy, d->out, 1, w, d->in_cols, 1, dx, d->in,
-                               accumulate))
+        if (rows && n >= 2 &&
+            gemm_small(n, d->in, d->out, dy, d->out, 1, w, d->in_cols, 1, dx, d->in, accumulate))
             ; /* dx (n, in) = dy W[:, :in], small */
         else if (rows) /* dx (n, in) = dy W[:, :in] */
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d->in,
