@@ -401,6 +401,37 @@ Test(ode_errors, nonpositive_tolerances_and_bad_options)
     cr_assert_eq(nde_method_parse("rk45", &m), NDE_ERR_ARG);
 }
 
+/* The enumeration benchmarks use: the adaptive pairs, not the fixed-step methods, the
+ * SUNDIALS backends or out-of-range values; every listed method solves adaptively. */
+Test(ode, explicit_adaptive_methods_are_listed)
+{
+    cr_assert(nde_method_is_explicit_adaptive(NDE_BS3));
+    cr_assert(nde_method_is_explicit_adaptive(NDE_DOPRI5));
+    cr_assert(nde_method_is_explicit_adaptive(NDE_TSIT5));
+    cr_assert(!nde_method_is_explicit_adaptive(NDE_EULER));
+    cr_assert(!nde_method_is_explicit_adaptive(NDE_RK4));
+    cr_assert(!nde_method_is_explicit_adaptive(NDE_CVODE_BDF));
+    cr_assert(!nde_method_is_explicit_adaptive(NDE_ARK_ERK));
+    cr_assert(!nde_method_is_explicit_adaptive(NDE_METHOD_COUNT));
+    cr_assert(!nde_method_is_explicit_adaptive((nde_method)-1));
+    nde_field f = rot_field();
+    for (int k = 0; k < NDE_METHOD_COUNT; k++) {
+        if (!nde_method_is_explicit_adaptive((nde_method)k)) continue;
+        nde_solver_opts o = nde_solver_defaults((nde_method)k);
+        o.rtol = o.atol = 1e-8;
+        nde_solver *s;
+        CHECK(nde_solver_create(NULL, &f, &o, &s));
+        double u0[2] = {1.0, 0.0}, ts[2] = {0.0, 1.0}, traj[4];
+        CHECK(nde_solve(s, 1, 2, u0, 2, ts, traj));
+        double ex[2];
+        rot_exact(&rot, 1.0, u0, ex);
+        cr_assert_float_eq(traj[2], ex[0], 1e-6, "%s", nde_method_name((nde_method)k));
+        cr_assert_float_eq(traj[3], ex[1], 1e-6, "%s", nde_method_name((nde_method)k));
+        cr_assert_gt(nde_solver_get_stats(s)->n_accepted, 3);
+        nde_solver_destroy(&s);
+    }
+}
+
 Test(ode_errors, save_times_out_of_order_or_too_few)
 {
     nde_field f = rot_field();

@@ -4,12 +4,12 @@
 # run, over the same seeds. Prints every JSON line of both and, last, the speed-up of nde's
 # default mode over torchdiffeq float64 (median µs per iteration, median over seeds).
 #
-#   bench/spiral/compare.sh TORCHDIFFEQ_DIR [BUILD_DIR] [SEEDS...]
+#   bench/spiral/compare.sh [TORCHDIFFEQ_DIR] [BUILD_DIR] [SEEDS...]
 #
-# TORCHDIFFEQ_DIR holds the torchdiffeq package (a checkout of rtqichen/torchdiffeq; it is
+# TORCHDIFFEQ_DIR (default /tmp/torchdiffeq) holds the torchdiffeq package (a checkout of rtqichen/torchdiffeq; it is
 # pure Python and not packaged by Debian; it needs python3-scipy).
 set -euo pipefail
-td=${1:?usage: compare.sh TORCHDIFFEQ_DIR [BUILD_DIR] [SEEDS...]}
+td=${1:-/tmp/torchdiffeq}
 build=${2:-build}
 shift 2 || shift $#
 seeds=("$@")

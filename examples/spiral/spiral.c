@@ -12,7 +12,8 @@
  *
  * Prints a progress line every --print-every iterations and, at the end, the
  * full-trajectory mean absolute error, total function evaluations and wall time;
- * writes <out>/trajectory.csv (t, true x, true y, learned x, learned y) and
+ * writes <out>/trajectory.csv (t, true x, true y, learned x, learned y), <out>/params.txt
+ * (the trained θ as hex floats, one per line) and
  * <out>/spiral.png (phase portrait and time series; needs gnuplot).
  *
  * <out>/checkpoint.safetensors holds θ, the optimizer, the window generator and the
@@ -118,6 +119,20 @@ static int write_outputs(spiral *sp, const args *a, const double *pred)
                 pred[2 * i + 1]);
     fclose(f);
     printf("wrote %s\n", csv);
+    /* the trained θ, exactly (C99 hex floats), for bit-identity checks across changes */
+    char par[1100];
+    snprintf(par, sizeof par, "%s/params.txt", a->out);
+    if (!(f = fopen(par, "w"))) {
+        fprintf(stderr, "spiral: cannot write %s: %s\n", par, strerror(errno));
+        return -1;
+    }
+    const double *th = spiral_theta(sp);
+    for (size_t i = 0; i < spiral_n_params(sp); i++) fprintf(f, "%a\n", th[i]);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "spiral: cannot write %s: %s\n", par, strerror(errno));
+        return -1;
+    }
+    printf("wrote %s\n", par);
     if (!a->plot) return 0;
     char script[4096];
     snprintf(script, sizeof script,

@@ -323,4 +323,5 @@ nde_status spiral_full_trajectory(spiral *sp, double *mae, double *pred, size_t 
 const double *spiral_times(const spiral *sp) { return sp->t; }
 const double *spiral_truth(const spiral *sp) { return sp->truth; }
 size_t spiral_n_params(const spiral *sp) { return nde_model_n_params(sp->node); }
+const double *spiral_theta(spiral *sp) { return nde_params_theta(nde_model_params(sp->node)); }
 nde_solver *spiral_solver(spiral *sp) { return nde_model_node_solver(sp->node); }

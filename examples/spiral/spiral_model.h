@@ -57,6 +57,8 @@ nde_status spiral_full_trajectory(spiral *sp, double *mae, double *pred, size_t 
 const double *spiral_times(const spiral *sp);
 const double *spiral_truth(const spiral *sp);
 size_t spiral_n_params(const spiral *sp);
+/* The model's flat θ (spiral_n_params doubles). */
+const double *spiral_theta(spiral *sp);
 /* The solver of the training solves (step log and counters of the last iteration). */
 nde_solver *spiral_solver(spiral *sp);
 

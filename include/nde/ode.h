@@ -89,6 +89,15 @@ typedef enum nde_tape {
                               with a binomial (revolve) schedule in checkpoint_slots states */
 } nde_tape;
 
+/** Whether m is one of nde's own adaptive explicit Runge–Kutta pairs (an embedded error
+ * estimate and step-size control; not the fixed-step methods, not the SUNDIALS
+ * backends). Benchmarks and tools enumerate the explicit methods with it:
+ * `for (int m = 0; m < NDE_METHOD_COUNT; m++) if (nde_method_is_explicit_adaptive(m)) …`,
+ * so that a pair added to the tableau table is listed without further changes.
+ * @param m any value (out-of-range values give 0)
+ * @return 1 for an adaptive explicit pair, else 0 */
+NDE_API int nde_method_is_explicit_adaptive(nde_method m);
+
 /** Newton linear solver of the implicit SUNDIALS methods (CVODES, ARKStep DIRK/IMEX). */
 typedef enum nde_linsol {
     NDE_LINSOL_DEFAULT = 0, /**< dense */

@@ -11,6 +11,165 @@
 
 #include "nn/nn_internal.h"
 
+#include <math.h>
+
+/* ---- small products without BLAS dispatch ----
+ *
+ * For the tiny matrices of small MLPs (2→50→2 on a batch of 20) dgemm's dispatch, packing
+ * and C-scaling cost more than the arithmetic. gemm_small computes the same products with
+ * each entry summed exactly as OpenBLAS's x86-64 dgemm micro-kernels do: one fused
+ * multiply–add chain over k in order, starting from zero, then added to C (or to +0 when C
+ * is overwritten). fma() is correctly rounded everywhere (the "default" clone calls libm),
+ * so the bits do not depend on the clone. Used only below the sizes in SMALL_* (one K
+ * block of OpenBLAS, no threading), where dgemm does not split the sum, and for two or
+ * more samples (with one, OpenBLAS's edge kernels sum in another order). Checked by the
+ * byte-identical spiral run and work-precision neural problem (docs/benchmarks.md). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define NDE_GEMM_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NDE_GEMM_CLONES
+#endif
+
+enum { SMALL_K = 64, SMALL_N = 128, SMALL_T = 4096 /* doubles of a transposed operand */ };
+
+/* c(i, j) = [c(i, j) +] Σ_p a(i, p) b(p, j) for i < m, j < n (n <= SMALL_N), with
+ * a(i, p) = a[i·a_rs + p·a_cs], b(p, j) = b[p·ldb + j], c(i, j) = c[i·c_rs + j·c_cs]. */
+NDE_GEMM_CLONES
+static void gemm_core(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
+                      const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, int add)
+{
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) { /* four rows at a time: independent chains */
+        double acc0[SMALL_N], acc1[SMALL_N], acc2[SMALL_N], acc3[SMALL_N];
+        for (size_t j = 0; j < n; j++) acc0[j] = acc1[j] = acc2[j] = acc3[j] = 0.0;
+        const double *a0 = a + i * a_rs;
+        for (size_t p = 0; p < k; p++) {
+            const double *bp = b + p * ldb;
+            const double x0 = a0[p * a_cs], x1 = a0[a_rs + p * a_cs];
+            const double x2 = a0[2 * a_rs + p * a_cs], x3 = a0[3 * a_rs + p * a_cs];
+            for (size_t j = 0; j < n; j++) {
+                acc0[j] = fma(x0, bp[j], acc0[j]);
+                acc1[j] = fma(x1, bp[j], acc1[j]);
+                acc2[j] = fma(x2, bp[j], acc2[j]);
+                acc3[j] = fma(x3, bp[j], acc3[j]);
+            }
+        }
+        const double *accs[4] = {acc0, acc1, acc2, acc3};
+        for (size_t r = 0; r < 4; r++) {
+            double *ci = c + (i + r) * c_rs;
+            const double *ac = accs[r];
+            if (add)
+                for (size_t j = 0; j < n; j++) ci[j * c_cs] += ac[j];
+            else
+                for (size_t j = 0; j < n; j++) ci[j * c_cs] = ac[j] + 0.0;
+        }
+    }
+    for (; i < m; i++) {
+        double acc[SMALL_N];
+        for (size_t j = 0; j < n; j++) acc[j] = 0.0;
+        for (size_t p = 0; p < k; p++) {
+            const double *bp = b + p * ldb;
+            const double x = a[i * a_rs + p * a_cs];
+            for (size_t j = 0; j < n; j++) acc[j] = fma(x, bp[j], acc[j]);
+        }
+        double *ci = c + i * c_rs;
+        if (add)
+            for (size_t j = 0; j < n; j++) ci[j * c_cs] += acc[j];
+        else
+            for (size_t j = 0; j < n; j++) ci[j * c_cs] = acc[j] + 0.0;
+    }
+}
+
+/* The narrow case, n <= 4 columns (2-D states): four rows at a time, their 4·n chains in
+ * registers, any strides. Instantiated for each n by the switch in gemm_narrow. */
+static inline __attribute__((always_inline)) void
+narrow_n(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
+         const double *b, size_t b_rs, size_t b_cs, double *c, size_t ldc, int add)
+{
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        double acc[4][4] = {{0.0}};
+        for (size_t p = 0; p < k; p++) {
+            double x[4];
+            for (size_t r = 0; r < 4; r++) x[r] = a[(i + r) * a_rs + p * a_cs];
+            for (size_t j = 0; j < n; j++) {
+                const double bj = b[p * b_rs + j * b_cs];
+                for (size_t r = 0; r < 4; r++) acc[r][j] = fma(x[r], bj, acc[r][j]);
+            }
+        }
+        for (size_t r = 0; r < 4; r++)
+            for (size_t j = 0; j < n; j++) {
+                double *cij = c + (i + r) * ldc + j;
+                *cij = add ? *cij + acc[r][j] : acc[r][j] + 0.0;
+            }
+    }
+    for (; i < m; i++) {
+        double acc[4] = {0.0};
+        for (size_t p = 0; p < k; p++) {
+            const double x = a[i * a_rs + p * a_cs];
+            for (size_t j = 0; j < n; j++) acc[j] = fma(x, b[p * b_rs + j * b_cs], acc[j]);
+        }
+        for (size_t j = 0; j < n; j++) {
+            double *cij = c + i * ldc + j;
+            *cij = add ? *cij + acc[j] : acc[j] + 0.0;
+        }
+    }
+}
+
+NDE_GEMM_CLONES
+static void gemm_narrow(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
+                        const double *b, size_t b_rs, size_t b_cs, double *c, size_t ldc, int add)
+{
+    switch (n) {
+    case 1: narrow_n(m, 1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
+    case 2: narrow_n(m, 2, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
+    case 3: narrow_n(m, 3, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
+    default: narrow_n(m, 4, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
+    }
+}
+
+/* c (m × n, row stride ldc) = [c +] a·b with a(i, p) = a[i·a_rs + p·a_cs] and
+ * b(p, j) = b[p·b_rs + j·b_cs], when the sizes are small: 1 if done, 0 if the caller must
+ * use dgemm. The vectorized loop runs over the wider of m and n (the product transposed,
+ * which sums the same terms in the same order); the operand it reads along that loop is
+ * copied to unit stride first when it is not. */
+static int gemm_small(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
+                      const double *b, size_t b_rs, size_t b_cs, double *c, size_t ldc, int add)
+{
+    if (k > SMALL_K) return 0;
+    if (n <= 4 && m >= 8 && a_rs == 1 && m <= SMALL_N) { /* along i, a already unit-stride */
+        gemm_core(n, m, k, b, b_cs, b_rs, a, a_cs, c, 1, ldc, add);
+        return 1;
+    }
+    if (n <= 4) {
+        gemm_narrow(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add);
+        return 1;
+    }
+    double tmp[SMALL_T];
+    if (n >= 8 || m < 8) { /* along j: b unit-stride in j */
+        if (n > SMALL_N) return 0;
+        if (b_cs != 1) {
+            if (n * k > SMALL_T) return 0;
+            for (size_t p = 0; p < k; p++)
+                for (size_t j = 0; j < n; j++) tmp[p * n + j] = b[p * b_rs + j * b_cs];
+            b = tmp, b_rs = n;
+        }
+        gemm_core(m, n, k, a, a_rs, a_cs, b, b_rs, c, ldc, 1, add);
+        return 1;
+    }
+    /* along i: cᵀ = bᵀ aᵀ, aᵀ(p, i) unit-stride in i */
+    if (m > SMALL_N) return 0;
+    if (a_rs != 1) {
+        if (m * k > SMALL_T) return 0;
+        for (size_t p = 0; p < k; p++)
+            for (size_t i = 0; i < m; i++) tmp[p * m + i] = a[i * a_rs + p * a_cs];
+        a = tmp, a_cs = m;
+    }
+    gemm_core(n, m, k, b, b_cs, b_rs, a, a_cs, c, 1, ldc, add);
+    return 1;
+}
+
 /* buf (NDE_PARAM_NAME_MAX) = "<prefix>.<suffix>"; NDE_ERR_ARG if it does not fit. */
 static nde_status tensor_name(char *buf, const char *prefix, const char *suffix)
 {
@@ -129,6 +288,10 @@ void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, con
                 for (size_t b = 1; b < n; b++) memcpy(y + b * d->out, y, d->out * sizeof *y);
             }
         }
+        /* y (n, out) [+]= x Wᵀ */
+        if (n >= 2 && /* one sample: OpenBLAS sums differently (edge kernels); keep dgemm */
+            gemm_small(n, d->out, d->in, x, d->in, 1, w, 1, d->in_cols, y, d->out, beta != 0.0))
+            return;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)d->out, (int)d->in,
                     1.0, x, (int)d->in, w, (int)d->in_cols, beta, y, (int)d->out);
         return;
@@ -156,7 +319,10 @@ void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, co
     const double beta = accumulate ? 1.0 : 0.0;
     const int rows = layout == NDE_NN_ROWS;
     if (dx) {
-        if (rows) /* dx (n, in) = dy W[:, :in] */
+        if (rows && n >= 2 &&
+            gemm_small(n, d->in, d->out, dy, d->out, 1, w, d->in_cols, 1, dx, d->in, accumulate))
+            ; /* dx (n, in) = dy W[:, :in], small */
+        else if (rows) /* dx (n, in) = dy W[:, :in] */
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d->in,
                         (int)d->out, 1.0, dy, (int)d->out, w, (int)d->in_cols, beta, dx,
                         (int)d->in);
@@ -166,7 +332,9 @@ void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, co
     }
     if (!gtheta) return;
     double *gw = gtheta + d->w_off;
-    if (rows) /* gW[:, :in] += dyᵀ x */
+    if (rows && gemm_small(d->out, d->in, n, dy, 1, d->out, x, d->in, 1, gw, d->in_cols, 1))
+        ; /* gW[:, :in] += dyᵀ x, small */
+    else if (rows) /* gW[:, :in] += dyᵀ x */
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->out, (int)d->in, (int)n, 1.0,
                     dy, (int)d->out, x, (int)d->in, 1.0, gw, (int)d->in_cols);
     else /* gW[:, :in] += dy xᵀ */

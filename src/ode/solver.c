@@ -57,6 +57,13 @@ nde_status nde_method_parse(const char *name, nde_method *m)
                     name);
 }
 
+int nde_method_is_explicit_adaptive(nde_method m)
+{
+    /* a tableau with an embedded estimator; the SUNDIALS methods have no tableau */
+    const nde_tableau *tab = nde_tableau_get(m);
+    return tab && tab->est_order > 0;
+}
+
 nde_solver_opts nde_solver_defaults(nde_method m)
 {
     nde_solver_opts o;
