@@ -313,3 +313,28 @@ Test(cli, every_example_configuration_parses, .init = setup)
     cr_assert_eq(runf("ls " CONFIGS "/*.ini | wc -l"), 0);
     cr_assert_eq(atoi(out), (int)(sizeof names / sizeof names[0]), "a config is not listed: %s", out);
 }
+
+/* nde bench runs the bench programs (execv, arguments passed through) and names an
+ * unknown benchmark with the list of valid ones. */
+Test(cli, bench_runs_the_bench_programs)
+{
+    cr_assert_eq(run(NDE " bench --list"), 0, "%s", out);
+    const char *names[] = {"adjoint_memory", "fno", "fno2d", "mgno", "nn", "optim",
+                           "optim_operator", "regularizers", "spiral"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "  %s ", names[i]);
+        cr_assert(strstr(out, line) != NULL, "%s not listed: %s", names[i], out);
+    }
+#ifdef NDE_HAVE_BENCH
+    /* the fastest, shrunk; its own options pass through unchanged */
+    cr_assert_eq(run(NDE " bench regularizers --reps 1 --batch 2 --dim 2 --hidden 4 2>&1"), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "{\"bench\": \"regularizers\"") != NULL, "%s", out);
+    cr_assert_eq(run(NDE " bench regularizers --reps 0x 2>&1"), 2, "%s", out);
+    cr_assert(strstr(out, "--reps") != NULL, "%s", out);
+#endif
+    fails(2, NDE " bench nosuch", (const char *const[]){"nosuch", "regularizers", "spiral", NULL});
+    fails(2, NDE " bench", (const char *const[]){"name the benchmark", "fno2d", NULL});
+    fails(2, NDE " bench --bogus", (const char *const[]){"--bogus", NULL});
+}

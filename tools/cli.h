@@ -10,6 +10,7 @@ int cli_data(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_bench(int argc, char **argv);
 
 /* Dataset files. A path ending in .npy names a family of files, one per dataset:
  * "d.npy" holds dataset "a" in "d_a.npy". Other paths: .mat (v7.3) or HDF5. */
