@@ -43,7 +43,9 @@ static void usage(FILE *f)
                "       nde steps [--problem vdp|spiral|decay] [--mu X] [--method NAME]\n"
                "                 [--rtol X] [--atol X] [--t1 X]\n"
                "       nde bench NAME [ARGS...] | --list\n"
-               "`nde COMMAND --help` describes each command.\n");
+               "`nde COMMAND --help` describes each command; man nde-COMMAND its page.\n\n"
+               "options:\n"
+               "  -h, --help              print this help and exit\n");
 }
 
 static int fail(const char *what)
