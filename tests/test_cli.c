@@ -338,3 +338,56 @@ Test(cli, bench_runs_the_bench_programs)
     fails(2, NDE " bench", (const char *const[]){"name the benchmark", "fno2d", NULL});
     fails(2, NDE " bench --bogus", (const char *const[]){"--bogus", NULL});
 }
+
+/* examples/configs/darcy_fno.ini is the darcy driver's FNO run (pointwise normalizers of
+ * input and output, the loss and metric on the decoded output, the driver's seeds): on the
+ * same data file at a tiny size the two runs end with the same bits — every tensor of the
+ * checkpoints (θ, Adam's moments, the generator, the order) and every metrics line but the
+ * wall times. */
+#if defined(NDE_DARCY_EXE)
+Test(cli, darcy_config_reproduces_the_darcy_driver, .init = setup)
+{
+    cr_assert_eq(run(NDE " data darcy --n 12 --s 25 --seed 1 --out " DIR "/d.h5 2>&1"), 0, "%s", out);
+    cr_assert_eq(run(NDE " train " CONFIGS "/darcy_fno.ini --set data.path=" DIR "/d.h5 "
+                     "--set data.ntrain=8 --set data.ntest=4 --set train.epochs=3 "
+                     "--set train.batch=4 --set schedule.period=1 --out " DIR "/cli 2>&1"),
+                 0, "%s", out);
+    cr_assert_eq(run(NDE_DARCY_EXE " --model fno --data " DIR "/d.h5 --s 25 --ntrain 8 --ntest 4 "
+                     "--epochs 3 --batch-fno 4 --seed 1 --no-plot --out " DIR "/drv 2>&1"),
+                 0, "%s", out);
+    same_tensors(DIR "/cli/checkpoint.safetensors", DIR "/drv/fno_checkpoint.safetensors");
+    char a[8192], b[8192];
+    read_file(DIR "/cli/metrics.jsonl", a, sizeof a);
+    read_file(DIR "/drv/fno_metrics.jsonl", b, sizeof b);
+    for (const char *p = a, *q = b; *p || *q;) { /* each line up to "train_seconds" */
+        const char *pe = strstr(p, "\"train_seconds\""), *qe = strstr(q, "\"train_seconds\"");
+        cr_assert(pe && qe && pe - p == qe - q && !strncmp(p, q, (size_t)(pe - p)),
+                  "metrics differ:\n%s\n%s", a, b);
+        p = strchr(pe, '\n') + 1, q = strchr(qe, '\n') + 1;
+    }
+    cr_assert(strstr(a, "\"epoch\": 3") != NULL, "%s", a);
+    /* nde eval applies the stored normalizer: its metric is the trainer's last one */
+    cr_assert_eq(run(NDE " eval " DIR "/cli/checkpoint.safetensors " DIR "/d.h5"), 0, "%s", out);
+    char summary[4096];
+    read_file(DIR "/cli/summary.json", summary, sizeof summary);
+    cr_assert_eq(json_number(out, "value"), json_number(summary, "test_metric"), "%s vs %s", out,
+                 summary);
+}
+#endif
+
+/* examples/configs/burgers_fno.ini is the burgers_fno driver's run: the same bits on the
+ * same data file at a tiny size. */
+#if defined(NDE_BURGERS_EXE)
+Test(cli, burgers_config_reproduces_the_burgers_driver, .init = setup)
+{
+    cr_assert_eq(run(NDE " data burgers --n 24 --s 64 --out " DIR "/b.h5 2>&1"), 0, "%s", out);
+    cr_assert_eq(run(NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 "
+                     "--set data.ntrain=16 --set data.ntest=8 --set train.batch=4 "
+                     "--set train.epochs=3 --set schedule.period=1 --set output.plots=false "
+                     "--out " DIR "/cli 2>&1"), 0, "%s", out);
+    cr_assert_eq(run(NDE_BURGERS_EXE " --data " DIR "/b.h5 --n 32 --ntrain 16 --ntest 8 --batch 4 "
+                     "--epochs 3 --step 1 --threads 2 --seed 0 --out " DIR "/drv 2>&1"),
+                 0, "%s", out);
+    same_tensors(DIR "/cli/checkpoint.safetensors", DIR "/drv/checkpoint.safetensors");
+}
+#endif

@@ -21,4 +21,25 @@ nde_status cli_dataset_read(const char *path, const char *name, nde_array *out);
 nde_status cli_datasets_write(const char *path, size_t n, const char *const *names,
                               const int *ndim, const size_t (*shape)[3], const double *const *data);
 
+/* ---- PNG plots (cli_plot.c; gnuplot through tools/plot, every path as an ARG) ---- */
+
+/* 1 if gnuplot is installed; else a warning naming prog on stderr and 0. */
+int cli_plots_possible(const char *prog);
+/* dir/loss.png: train loss (and test metric when has_test) per epoch from the trainer's
+ * metrics.jsonl, through dir/loss.dat. */
+nde_status cli_plot_loss(const char *dir, const char *metrics, const char *loss_name,
+                         const char *metric_name, int has_test);
+/* dir/nfe.png: mean forward NFE per training step of epochs first_epoch.. (n values). */
+nde_status cli_plot_nfe(const char *dir, size_t first_epoch, size_t n, const double *nfe);
+
+typedef enum cli_plot_layout {
+    CLI_PLOT_1D,         /* fields (count, n0): up to 4 samples as line plots */
+    CLI_PLOT_2D,         /* fields (count, n0, n1): heat maps true, predicted, error of the first */
+    CLI_PLOT_TRAJECTORY, /* states (count, n0 times, n1 dim) at t: the first sample */
+    CLI_PLOT_SCATTER,    /* (count, n0) values: predicted against true */
+} cli_plot_layout;
+/* dir/pred.png (through dir/pred.dat): predictions against targets y. */
+nde_status cli_plot_pred(const char *dir, cli_plot_layout layout, size_t count, size_t n0,
+                         size_t n1, const double *t, const double *y, const double *pred);
+
 #endif
