@@ -16,6 +16,9 @@ int cli_bench(int argc, char **argv);
  * "d.npy" holds dataset "a" in "d_a.npy". Other paths: .mat (v7.3) or HDF5. */
 void cli_dataset_file(const char *path, const char *name, char *buf, size_t cap);
 nde_status cli_dataset_read(const char *path, const char *name, nde_array *out);
+/* NDE_OK if a file can be created at path (its folder exists and is writable, and path
+ * is not a folder); else NDE_ERR_IO naming path and the system's reason. */
+nde_status cli_check_writable(const char *path);
 /* Write datasets names[0..n) of the given shapes atomically: each file is written under a
  * temporary name beside it and renamed into place. */
 nde_status cli_datasets_write(const char *path, size_t n, const char *const *names,

@@ -974,6 +974,12 @@ int cli_predict(int argc, char **argv)
     const char *ckpt = argv[first], *input = argv[first + 1];
     cli_config c;
     if (load_run_config("nde predict", ckpt, &c)) return 1;
+    char first_file[4200];
+    cli_dataset_file(out, c.y, first_file, sizeof first_file);
+    if (cli_check_writable(first_file) != NDE_OK) {
+        fprintf(stderr, "nde predict: %s\n", nde_last_error());
+        return 1;
+    }
     dataset d = {0};
     nde_ctx *ctx = NULL;
     nde_model *m = NULL;
