@@ -145,7 +145,7 @@ nde_status cli_plot_pred(const char *dir, cli_plot_layout layout, size_t count, 
         script = "set terminal pngcairo size 1500,480 noenhanced\n"
                  "set output ARG1.'/pred.png'\n"
                  "set multiplot layout 1,3 title 'first test sample'\n"
-                 "set size ratio -1\nunset key\nset palette rgb 33,13,10\n"
+                 "set size ratio -1\nunset key\nset palette rgb 33,13,10\nset autoscale xfix\nset autoscale yfix\n"
                  "titles = 'true predicted error'\n"
                  "do for [k=0:2] {\n"
                  "  set title word(titles, k+1)\n"
