@@ -12,7 +12,6 @@ BEGIN {
     print "#include <stdio.h>"
     print "#include <stdlib.h>"
     print "#include \"nde/nde.h\""
-    print "#include \"nde/plot.h\""
 }
 FNR == 1 { state = 0 }
 /Typical use/ { state = 1; next }

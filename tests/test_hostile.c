@@ -148,6 +148,27 @@ Test(hostile, out_path_never_reaches_the_gnuplot_script_as_code)
         snprintf(path, sizeof path, "%s/%s/%s", dir, outs[0], runs[k][1]);
         cr_assert(exists(path), "no plot at %s:\n%s", path, out);
     }
+    /* nde train's plots (loss, NFE, predicted vs true) and nde eval --plots, with every
+     * hostile path: the PNGs appear under the literal path, nothing runs */
+    snprintf(cmd, sizeof cmd, "%s data spiral --n 24 --out s.h5", NDE_CLI_EXE);
+    cr_assert_eq(limited(cmd, out, sizeof out), 0, "%s", out);
+    for (int k = 0; k < 3; k++) {
+        setenv("NDE_HOSTILE_OUT", outs[k], 1);
+        snprintf(cmd, sizeof cmd, "%s train %s/examples/configs/spiral_node.ini --set data.path=s.h5 "
+                 "--set data.ntrain=16 --set data.ntest=8 --set train.epochs=2 --set train.batch=8 "
+                 "--set model.hidden=8 --out \"$NDE_HOSTILE_OUT\" && %s eval "
+                 "\"$NDE_HOSTILE_OUT\"/checkpoint.safetensors s.h5 --plots \"$NDE_HOSTILE_OUT\"/ev",
+                 NDE_CLI_EXE, NDE_SOURCE_ROOT, NDE_CLI_EXE);
+        int code = limited(cmd, out, sizeof out);
+        cr_assert_eq(code, 0, "nde train --out '%s': exit %d\n%s", outs[k], code, out);
+        snprintf(path, sizeof path, "%s/PWNED", dir);
+        cr_assert(!exists(path), "nde train --out '%s' ran a command through gnuplot", outs[k]);
+        const char *pngs[] = {"loss.png", "nfe.png", "pred.png", "ev/pred.png"};
+        for (int j = 0; j < 4; j++) {
+            snprintf(path, sizeof path, "%s/%s/%s", dir, outs[k], pngs[j]);
+            cr_assert(exists(path), "no plot at %s:\n%s", path, out);
+        }
+    }
     unsetenv("NDE_HOSTILE_OUT");
     remove_dir(dir);
 }

@@ -14,7 +14,8 @@ static const char *const model_names[] = {"mlp_node", "fno1d", "fno2d", "mgno", 
 static const char *const loss_names[] = {"rel_l2", "mse", "l1", NULL};
 static const char *const sampling_names[] = {"shuffle", "reshuffle", "ordered", "random",
                                              "stream", NULL};
-static const char *const normalize_names[] = {"none", "scalar", NULL};
+static const char *const normalize_names[] = {"none", "scalar", "pointwise", NULL};
+static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const output_names[] = {"trajectory", "final", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "inverse",
                                              "cosine", "linear", "one_cycle", NULL};
@@ -37,6 +38,7 @@ typedef enum key_type {
     K_OPTIM,  /* nde_optim_kind */
     K_ACT,    /* nde_act */
     K_LIST,   /* size_t[CLI_MAX_HIDDEN]: comma-separated positive integers */
+    K_ORDER,  /* order_seed_set, order_seed: "init" or a non-negative integer */
 } key_type;
 
 enum { POS = 1, NONNEG = 2 };
@@ -78,6 +80,7 @@ static const key keys[] = {
     {K("train", "batch", K_SIZE, batch), .min = 1},
     {K("train", "steps_per_epoch", K_SIZE, steps_per_epoch)},
     {K("train", "seed", K_U64, seed)},
+    {K("train", "order_seed", K_ORDER, order_seed_set)},
     {K("train", "sampling", K_CHOICE, sampling), .choices = sampling_names},
     {K("train", "loss", K_CHOICE, loss), .choices = loss_names},
     {K("train", "metric", K_CHOICE, metric), .choices = loss_names},
@@ -105,6 +108,7 @@ static const key keys[] = {
     {K("output", "every", K_SIZE, every), .min = 1},
     {K("output", "every_steps", K_SIZE, every_steps)},
     {K("output", "dir", K_STRING, dir)},
+    {K("output", "plots", K_CHOICE, plots), .choices = bool_names},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -153,6 +157,7 @@ void cli_config_defaults(cli_config *c)
     c->max_steps = so.max_steps;
     c->adjoint = NDE_ADJ_DISCRETE_STAGES;
     c->every = 1;
+    c->plots = 1;
 }
 
 /* Decimal digits only, the whole string, no overflow. */
@@ -253,6 +258,22 @@ static const char *store(cli_config *c, const key *k, const char *value, char *w
         if (nde_act_parse(value, (nde_act *)(void *)dest) == NDE_OK) return NULL;
         snprintf(why, cap, "%s", nde_last_error());
         return why;
+    case K_ORDER: {
+        uint64_t v;
+        if (!strcmp(value, "init")) {
+            c->order_seed_set = 0;
+            c->order_seed = 0;
+            return NULL;
+        }
+        if (parse_u64(value, UINT64_MAX, &v) == 0) {
+            c->order_seed_set = 1;
+            c->order_seed = v;
+            return NULL;
+        }
+        snprintf(why, cap, "expected init (continue the initialization's generator) or a "
+                           "non-negative integer");
+        return why;
+    }
     case K_LIST: {
         size_t v[CLI_MAX_HIDDEN] = {0}, n = 0;
         const char *p = value;
@@ -449,6 +470,12 @@ void cli_config_write(const cli_config *c, FILE *f)
                     nde_optim_kind_name(*(const nde_optim_kind *)(const void *)src));
             break;
         case K_ACT: fprintf(f, "%s = %s\n", k->name, nde_act_name(*(const nde_act *)(const void *)src)); break;
+        case K_ORDER:
+            if (c->order_seed_set)
+                fprintf(f, "%s = %llu\n", k->name, (unsigned long long)c->order_seed);
+            else
+                fprintf(f, "%s = init\n", k->name);
+            break;
         case K_LIST: {
             const size_t *v = (const size_t *)(const void *)src;
             fprintf(f, "%s = ", k->name);
@@ -466,6 +493,8 @@ int cli_config_check(const cli_config *c, const char *origin)
     char buf[256];
     if (!*c->path)
         why = "[data] path is not set (give it in the file or with --set data.path=FILE)";
+    else if (c->normalize == 2 && c->ntrain < 2)
+        why = "[data] normalize = pointwise needs ntrain >= 2 (a standard deviation per point)";
     else if (c->batch > c->ntrain) {
         snprintf(buf, sizeof buf, "[train] batch %zu is larger than [data] ntrain %zu", c->batch,
                  c->ntrain);

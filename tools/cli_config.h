@@ -39,7 +39,9 @@ typedef struct cli_config {
     /* [data] */
     char path[CLI_STR], x[CLI_STR], y[CLI_STR];
     size_t ntrain, ntest, subsample;
-    int normalize;          /* 0 none, 1 scalar: x ← (x − x_shift) / x_scale */
+    int normalize;          /* 0 none, 1 scalar: x ← (x − x_shift) / x_scale, 2 pointwise:
+                               x and y per point (UnitGaussianNormalizer), the output decoded
+                               for the loss and the metric */
     double x_shift, x_scale; /* x_scale 0: the training inputs' mean and std (then stored) */
     /* [node] */
     double t1;
@@ -48,6 +50,8 @@ typedef struct cli_config {
     /* [train] */
     size_t epochs, batch, steps_per_epoch;
     uint64_t seed;
+    int order_seed_set;  /* 0: the sample order continues the initialization's generator */
+    uint64_t order_seed; /* else: the trainer's generator is seeded with order_seed */
     int sampling; /* nde_sampling */
     int loss, metric; /* cli_loss */
     double clip_grad_norm;
@@ -70,6 +74,7 @@ typedef struct cli_config {
     /* [output] */
     size_t every, every_steps;
     char dir[CLI_STR];
+    int plots; /* 1: PNG plots (loss, NFE, predicted vs true) when gnuplot is installed */
 } cli_config;
 
 /* The defaults (an FNO-1D on Burgers' a → u). */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -21,6 +22,26 @@ void cli_dataset_file(const char *path, const char *name, char *buf, size_t cap)
         snprintf(buf, cap, "%.*s_%s.npy", (int)(strlen(path) - 4), path, name);
     else
         snprintf(buf, cap, "%s", path);
+}
+
+nde_status cli_check_writable(const char *path)
+{
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return NDE_FAIL(NDE_ERR_IO, "cannot write %s: %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return NDE_FAIL(NDE_ERR_IO, "cannot write %s: %s: %s", path, dir, strerror(ENOTDIR));
+    if (access(dir, W_OK) != 0)
+        return NDE_FAIL(NDE_ERR_IO, "cannot write %s: %s: %s", path, dir, strerror(errno));
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return NDE_FAIL(NDE_ERR_IO, "cannot write %s: %s", path, strerror(EISDIR));
+    return NDE_OK;
 }
 
 nde_status cli_dataset_read(const char *path, const char *name, nde_array *out)
@@ -191,6 +212,14 @@ int cli_data(int argc, char **argv)
     if (!out) {
         fprintf(stderr, "nde data: --out FILE is required (try --help)\n");
         return 2;
+    }
+    /* a destination that cannot be written fails now, not after generating */
+    char first_file[4200];
+    cli_dataset_file(out, which == 0 ? "a" : which == 1 ? "coeff" : "x", first_file,
+                     sizeof first_file);
+    if (cli_check_writable(first_file) != NDE_OK) {
+        fprintf(stderr, "nde data: %s\n", nde_last_error());
+        return 1;
     }
     if (!n) n = which == 1 ? 120 : 200;
     if (!s) s = which == 0 ? 256 : which == 1 ? 33 : 10;

@@ -269,6 +269,142 @@ static nde_status fit_normalizer_parts(cli_config *c, const char *path, size_t x
     return NDE_OK;
 }
 
+/* ---- normalize = pointwise: per-point Gaussian normalizers of x and y ----
+ *
+ * The legacy FNO UnitGaussianNormalizer (nde_normalizer, src/operators/normalizer.c) as
+ * the darcy driver uses it: mean and unbiased standard deviation per point over the
+ * training samples, x ← (x − μ)/(σ + eps) for every sample, and the model's output
+ * decoded, out·(σ + eps) + μ, before the loss and the metric (y stays raw). The statistics
+ * are fitted by nde_normalizer_create and stored beside the checkpoint
+ * (normalizer.safetensors) for nde eval and nde predict, which apply them with the same
+ * expressions as nde_normalizer_encode/decode. */
+
+#define PW_EPS 1e-5
+
+typedef struct pw_norm {
+    size_t n;            /* values per sample; 0: not in use */
+    double *mean, *std;  /* (n) */
+} pw_norm;
+
+static void pw_free(pw_norm *z)
+{
+    nde_free(z->mean);
+    nde_free(z->std);
+    memset(z, 0, sizeof *z);
+}
+
+static nde_status pw_fit(const double *data, size_t count, size_t n, pw_norm *z)
+{
+    nde_normalizer *nz = NULL;
+    NDE_TRY(nde_normalizer_create(data, count, n, PW_EPS, &nz));
+    z->n = n;
+    z->mean = nde_alloc_array(n, sizeof *z->mean);
+    z->std = nde_alloc_array(n, sizeof *z->std);
+    if (z->mean && z->std) {
+        memcpy(z->mean, nde_normalizer_mean(nz), n * sizeof *z->mean);
+        memcpy(z->std, nde_normalizer_std(nz), n * sizeof *z->std);
+    }
+    nde_normalizer_destroy(&nz);
+    if (!z->mean || !z->std) {
+        pw_free(z);
+        return NDE_FAIL(NDE_ERR_NOMEM, "normalizer of %zu points", n);
+    }
+    return NDE_OK;
+}
+
+static void pw_encode(const pw_norm *z, double *x, size_t count)
+{
+    for (size_t s = 0; s < count; s++)
+        for (size_t p = 0; p < z->n; p++)
+            x[s * z->n + p] = (x[s * z->n + p] - z->mean[p]) / (z->std[p] + PW_EPS);
+}
+
+static void pw_decode(const pw_norm *z, const double *x, double *y, size_t count)
+{
+    for (size_t s = 0; s < count; s++)
+        for (size_t p = 0; p < z->n; p++)
+            y[s * z->n + p] = x[s * z->n + p] * (z->std[p] + PW_EPS) + z->mean[p];
+}
+
+static nde_status pw_save(const pw_norm *x, const pw_norm *y, const char *path)
+{
+    nde_st_writer *w = NULL;
+    NDE_TRY(nde_st_writer_create(&w));
+    const pw_norm *z[2] = {x, y};
+    const char *names[2][2] = {{"x_mean", "x_std"}, {"y_mean", "y_std"}};
+    nde_status st = nde_st_writer_meta(w, "nde.normalizer", "pointwise, eps 1e-5");
+    for (int k = 0; k < 2 && st == NDE_OK; k++) {
+        st = nde_st_writer_add(w, names[k][0], NDE_ST_F64, 1, &z[k]->n, z[k]->mean);
+        if (st == NDE_OK) st = nde_st_writer_add(w, names[k][1], NDE_ST_F64, 1, &z[k]->n, z[k]->std);
+    }
+    if (st == NDE_OK) st = nde_st_writer_write(w, path);
+    nde_st_writer_destroy(&w);
+    return st;
+}
+
+static nde_status pw_load(const char *path, size_t nx, size_t ny, pw_norm *x, pw_norm *y)
+{
+    nde_st_file *f = NULL;
+    nde_status st = nde_st_open(path, &f);
+    if (st != NDE_OK)
+        return NDE_FAIL(st, "[data] normalize = pointwise: the run's normalizer: %s",
+                        nde_last_error());
+    pw_norm *z[2] = {x, y};
+    const size_t n[2] = {nx, ny};
+    const char *names[2][2] = {{"x_mean", "x_std"}, {"y_mean", "y_std"}};
+    for (int k = 0; k < 2 && st == NDE_OK; k++) {
+        z[k]->n = n[k];
+        z[k]->mean = nde_alloc_array(n[k], sizeof(double));
+        z[k]->std = nde_alloc_array(n[k], sizeof(double));
+        if (!z[k]->mean || !z[k]->std) st = NDE_FAIL(NDE_ERR_NOMEM, "%s", path);
+        for (int j = 0; j < 2 && st == NDE_OK; j++) {
+            const nde_st_tensor *t = nde_st_find(f, names[k][j]);
+            if (!t || t->dtype != NDE_ST_F64 || t->ndim != 1 || t->numel != n[k])
+                st = NDE_FAIL(NDE_ERR_SHAPE, "%s: %s is missing or not %zu float64 values (the "
+                              "data's points after subsampling)", path, names[k][j], n[k]);
+            else
+                memcpy(j ? z[k]->std : z[k]->mean, t->data, n[k] * sizeof(double));
+        }
+    }
+    nde_st_close(&f);
+    if (st != NDE_OK) {
+        pw_free(x);
+        pw_free(y);
+    }
+    return st;
+}
+
+/* The loss or metric of the decoded output: pred = decode(out), inner(pred, y), and the
+ * cotangent back through the decoder, g·(σ + eps) (nde_normalizer_decode_vjp). */
+typedef struct decoded_loss {
+    const pw_norm *y;
+    nde_loss inner;
+    double *pred, *g; /* (batch, y_size) */
+} decoded_loss;
+
+static nde_status decoded_fn(void *ctx, const double *out, const double *y, double *grad,
+                             size_t b, size_t size, double *value)
+{
+    decoded_loss *d = ctx;
+    pw_decode(d->y, out, d->pred, b);
+    NDE_TRY(d->inner.fn(d->inner.ctx, d->pred, y, grad ? d->g : NULL, b, size, value));
+    if (grad)
+        for (size_t s = 0; s < b; s++)
+            for (size_t p = 0; p < d->y->n; p++)
+                grad[s * d->y->n + p] = d->g[s * d->y->n + p] * (d->y->std[p] + PW_EPS);
+    return NDE_OK;
+}
+
+/* The path of a file beside the checkpoint (or in the current folder). */
+static void beside(const char *ckpt, const char *name, char *buf, size_t cap)
+{
+    const char *slash = strrchr(ckpt, '/');
+    if (slash)
+        snprintf(buf, cap, "%.*s/%s", (int)(slash - ckpt), ckpt, name);
+    else
+        snprintf(buf, cap, "%s", name);
+}
+
 /* ---- model ---- */
 
 static nde_status fno_create(nde_ctx *ctx, const cli_config *c, int nd, const size_t *n,
@@ -359,14 +495,36 @@ static nde_loss loss_of(int which)
 
 typedef struct run_log {
     double seconds;
-    size_t epochs_run;
+    size_t epochs_run, first_epoch;
+    int node;                /* a neural ODE: count the forward NFE of each training step */
+    double nfe_sum;          /* this epoch's */
+    size_t nfe_steps;
+    double nfe[4096];        /* mean forward NFE per step of epochs first_epoch.. */
+    size_t n_nfe;
 } run_log;
+
+static int count_nfe(const nde_train_info *info, void *user)
+{
+    run_log *lg = user;
+    nde_solver *s = nde_model_node_solver(info->model);
+    if (s && info->status == NDE_OK) {
+        lg->nfe_sum += (double)nde_solver_get_stats(s)->nfe;
+        lg->nfe_steps++;
+    }
+    return 0;
+}
 
 static int print_epoch(const nde_train_info *info, void *user)
 {
     run_log *lg = user;
     lg->seconds += info->seconds;
+    if (!lg->epochs_run) lg->first_epoch = info->epoch;
     lg->epochs_run++;
+    if (lg->node && lg->n_nfe < sizeof lg->nfe / sizeof lg->nfe[0]) {
+        lg->nfe[lg->n_nfe++] = lg->nfe_steps ? lg->nfe_sum / (double)lg->nfe_steps : NAN;
+        lg->nfe_sum = 0;
+        lg->nfe_steps = 0;
+    }
     if (cli_rank() == 0) /* under mpirun: rank 0 reports (the figures are global) */
         fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
             info->epochs, info->lr, info->train_loss, info->test_metric, info->seconds);
@@ -412,6 +570,7 @@ static nde_status same_run(const cli_config *c, const char *path)
     old.epochs = c->epochs;
     old.every = c->every;
     old.every_steps = c->every_steps;
+    old.plots = c->plots;
     memcpy(old.dir, c->dir, sizeof old.dir);
     char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
@@ -481,9 +640,65 @@ static const char *json_str(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-static int write_summaries(const char *dir, const char *config, const cli_config *c,
-                           nde_model *m, nde_trainer *tr, const run_log *lg, double seconds)
+/* pred (count, y_size) = model(x) in batches of at most `batch`. */
+static nde_status predict_all(nde_model *m, const double *x, size_t x_size, size_t count,
+                              size_t batch, double *pred, size_t y_size)
 {
+    for (size_t b = 0; b < count; b += batch) {
+        size_t k = count - b < batch ? count - b : batch;
+        NDE_TRY(nde_model_forward(m, x + b * x_size, pred + b * y_size, k));
+    }
+    return NDE_OK;
+}
+
+/* pred.png in dir: the model's predictions for samples first.. of d (inputs already
+ * normalized) against the raw targets, decoded when yn is in use. Up to 4 samples (1-D
+ * fields), the first (2-D fields, trajectories), up to 64 (final states). */
+static nde_status plot_predictions(const char *dir, const cli_config *c, const dataset *d,
+                                   nde_model *m, const pw_norm *yn, size_t first, size_t avail)
+{
+    const int gd = grid_ndim(c);
+    const int traj = c->kind == CLI_MLP_NODE && c->output == NDE_NODE_TRAJECTORY;
+    size_t k = gd == 1 ? 4 : gd == 2 || traj ? 1 : 64;
+    if (k > avail) k = avail;
+    if (!k) return NDE_FAIL(NDE_ERR_ARG, "no samples to plot");
+    double *pred = nde_alloc_array(k * d->y_size, sizeof *pred);
+    double *ts = nde_alloc_array(c->nt, sizeof *ts);
+    if (!pred || !ts) {
+        nde_free(pred);
+        nde_free(ts);
+        return NDE_FAIL(NDE_ERR_NOMEM, "predictions to plot");
+    }
+    nde_status st = nde_model_set_training(m, 0);
+    if (st == NDE_OK)
+        st = predict_all(m, d->x + first * d->x_size, d->x_size, k, c->batch, pred, d->y_size);
+    if (st == NDE_OK && yn && yn->n) pw_decode(yn, pred, pred, k);
+    for (size_t i = 0; i < c->nt; i++) ts[i] = c->t1 * (double)i / (double)(c->nt - 1);
+    const double *y = d->y + first * d->y_size;
+    if (st == NDE_OK) {
+        if (gd == 1)
+            st = cli_plot_pred(dir, CLI_PLOT_1D, k, d->n[0], 0, NULL, y, pred);
+        else if (gd == 2)
+            st = cli_plot_pred(dir, CLI_PLOT_2D, k, d->n[0], d->n[1], NULL, y, pred);
+        else if (traj)
+            st = cli_plot_pred(dir, CLI_PLOT_TRAJECTORY, k, c->nt, d->dim, ts, y, pred);
+        else
+            st = cli_plot_pred(dir, CLI_PLOT_SCATTER, k, d->y_size, 0, NULL, y, pred);
+    }
+    nde_free(pred);
+    nde_free(ts);
+    return st;
+}
+
+static int write_summaries(const char *dir, const char *config, const cli_config *c,
+                           nde_model *m, nde_trainer *tr, const run_log *lg, double seconds,
+                           const char *const *plots, size_t n_plots)
+{
+    char pj[256] = "", pm[256] = "";
+    for (size_t i = 0; i < n_plots; i++) {
+        snprintf(pj + strlen(pj), sizeof pj - strlen(pj), "%s\"%s\"", i ? ", " : "", plots[i]);
+        snprintf(pm + strlen(pm), sizeof pm - strlen(pm), "%s`%s`", i ? ", " : "", plots[i]);
+    }
     char path[4200];
     const double train = nde_trainer_train_loss(tr), test = nde_trainer_test_metric(tr);
     char tr_s[64] = "null", te_s[64] = "null", spe[64] = "null";
@@ -501,10 +716,10 @@ static int write_summaries(const char *dir, const char *config, const cli_config
             "{\"config\": \"%s\", \"model\": \"%s\", \"params\": %zu, \"epochs\": %zu, "
             "\"steps\": %zu, \"loss\": \"%s\", \"train_loss\": %s, \"metric\": \"%s\", "
             "\"test_metric\": %s, \"seconds_per_epoch\": %s, \"seconds\": %.3f, "
-            "\"checkpoint\": \"%s/checkpoint.safetensors\"}\n",
+            "\"checkpoint\": \"%s/checkpoint.safetensors\", \"plots\": [%s]}\n",
             json_str(config, jc, sizeof jc), cli_model_kind_name(c->kind), nde_model_n_params(m),
             nde_trainer_epoch(tr), nde_trainer_step(tr), cli_loss_name(c->loss), tr_s,
-            cli_loss_name(c->metric), te_s, spe, seconds, json_str(dir, jd, sizeof jd));
+            cli_loss_name(c->metric), te_s, spe, seconds, json_str(dir, jd, sizeof jd), pj);
     fclose(f);
     snprintf(path, sizeof path, "%s/summary.md", dir);
     f = fopen(path, "w");
@@ -520,12 +735,13 @@ static int write_summaries(const char *dir, const char *config, const cli_config
             "| epochs | %zu (%zu steps) |\n"
             "| final train %s | %s |\n"
             "| final test %s | %s |\n"
-            "| seconds per epoch | %s |\n\n"
+            "| seconds per epoch | %s |\n"
+            "| plots | %s |\n\n"
             "Files: `config.ini` (the resolved configuration), `checkpoint.safetensors`, "
             "`metrics.jsonl` (one line per epoch), `summary.json`.\n",
             config, cli_model_kind_name(c->kind), nde_model_n_params(m), c->path, c->ntrain,
             c->ntest, nde_trainer_epoch(tr), nde_trainer_step(tr), cli_loss_name(c->loss), tr_s,
-            cli_loss_name(c->metric), te_s, spe);
+            cli_loss_name(c->metric), te_s, spe, n_plots ? pm : "none");
     fclose(f);
     return 0;
 }
@@ -586,6 +802,10 @@ int cli_train(int argc, char **argv)
     if (st == NDE_OK && d.count < c.ntrain + c.ntest)
         st = NDE_FAIL(NDE_ERR_SHAPE, "%s holds %zu samples; [data] ntrain %zu + ntest %zu needed",
                       c.path, d.count, c.ntrain, c.ntest);
+    pw_norm xn = {0}, yn = {0}; /* normalize = pointwise */
+    if (st == NDE_OK && parts && c.normalize == 2)
+        st = NDE_FAIL(NDE_ERR_UNSUPPORTED, "[data] normalize = pointwise is not supported with "
+                      "more than one MPI rank yet; use scalar or none, or run on one rank");
     if (parts) { /* collective: all ranks reach the normalizer's reductions */
         if (cli_any(st != NDE_OK) && st == NDE_OK)
             st = NDE_FAIL(NDE_ERR_ARG, "another rank failed to read %s", c.path);
@@ -595,10 +815,19 @@ int cli_train(int argc, char **argv)
         if (!parts) { /* in memory; per-rank reading normalizes each fetched sample */
             fit_normalizer(&c, &d);
             normalize_x(&c, &d);
+            if (c.normalize == 2) {
+                st = pw_fit(d.x, c.ntrain, d.x_size, &xn);
+                if (st == NDE_OK) st = pw_fit(d.y, c.ntrain, d.y_size, &yn);
+                if (st == NDE_OK) pw_encode(&xn, d.x, d.count);
+            }
         }
-        st = resume ? same_run(&c, cfg) : cli_rank() == 0 ? nde_mkdir_p(dir) : NDE_OK;
+        if (st == NDE_OK)
+            st = resume ? same_run(&c, cfg) : cli_rank() == 0 ? nde_mkdir_p(dir) : NDE_OK;
     }
     if (st == NDE_OK && cli_rank() == 0) st = write_config(&c, cfg);
+    char nzpath[2200];
+    snprintf(nzpath, sizeof nzpath, "%s/normalizer.safetensors", dir);
+    if (st == NDE_OK && c.normalize == 2 && cli_rank() == 0) st = pw_save(&xn, &yn, nzpath);
     if (cli_size() > 1) st = cli_share_status(st, "creating the output folder");
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
     if (st == NDE_OK) st = model_create(ctx, &c, &d, c.batch, &m);
@@ -610,8 +839,12 @@ int cli_train(int argc, char **argv)
     ts.epochs = c.epochs;
     ts.steps_per_epoch = c.steps_per_epoch;
     ts.sampling = (nde_sampling)c.sampling;
-    ts.use_rng = 1; /* the data order continues the init's generator */
-    ts.rng = rng;
+    if (c.order_seed_set) { /* the trainer's own generator (as the darcy driver seeds it) */
+        ts.seed = c.order_seed;
+    } else {
+        ts.use_rng = 1; /* the data order continues the init's generator */
+        ts.rng = rng;
+    }
     ts.optim = nde_optim_defaults(c.optim);
     ts.optim.lr = c.lr;
     ts.optim.weight_decay = c.weight_decay;
@@ -629,6 +862,17 @@ int cli_train(int argc, char **argv)
     ts.clip_grad_norm = c.clip_grad_norm;
     ts.loss = loss_of(c.loss);
     ts.eval = loss_of(c.metric);
+    decoded_loss dl = {.y = &yn, .inner = ts.loss}, dm = {.y = &yn, .inner = ts.eval};
+    double *dbuf = NULL;
+    if (st == NDE_OK && c.normalize == 2) { /* loss and metric of the decoded output */
+        dbuf = nde_alloc_array(2 * c.batch * d.y_size, sizeof *dbuf);
+        if (!dbuf) st = NDE_FAIL(NDE_ERR_NOMEM, "decoder buffers");
+        dl.pred = dm.pred = dbuf;
+        dl.g = dm.g = dbuf ? dbuf + c.batch * d.y_size : NULL;
+        ts.loss.fn = ts.eval.fn = decoded_fn;
+        ts.loss.ctx = &dl;
+        ts.eval.ctx = &dm;
+    }
     ts.eval_every = c.ntest ? 1 : 0;
     ts.checkpoint_path = ckpt;
     ts.checkpoint_every = c.every;
@@ -641,6 +885,8 @@ int cli_train(int argc, char **argv)
     ts.name = "nde train";
     ts.on_epoch = print_epoch;
     ts.user = &lg;
+    lg.node = c.kind == CLI_MLP_NODE || c.kind == CLI_FNO_NODE;
+    if (lg.node) ts.on_step = count_nfe;
     nde_data train = {.n = c.ntrain, .x_size = d.x_size, .y_size = d.y_size, .x = d.x, .y = d.y};
     const size_t t_first = d.count - c.ntest;
     nde_data test = {.n = c.ntest, .x_size = d.x_size, .y_size = d.y_size,
@@ -674,7 +920,32 @@ int cli_train(int argc, char **argv)
         fprintf(stderr, "nde train: %s\n", nde_last_error());
         rc = 1;
     } else if (cli_rank() == 0) {
-        rc = write_summaries(dir, config, &c, m, tr, &lg, nde_wall_seconds() - t0);
+        const double seconds = nde_wall_seconds() - t0;
+        /* plots: a missing gnuplot or a failing plot is a warning */
+        const char *plots[3];
+        size_t n_plots = 0;
+        if (c.plots && cli_plots_possible("nde train")) {
+            if (cli_plot_loss(dir, metrics, cli_loss_name(c.loss), cli_loss_name(c.metric),
+                              c.ntest > 0) == NDE_OK)
+                plots[n_plots++] = "loss.png";
+            else
+                fprintf(stderr, "nde train: warning: no loss plot: %s\n", nde_last_error());
+            if (lg.node && lg.n_nfe) {
+                if (cli_plot_nfe(dir, lg.first_epoch, lg.n_nfe, lg.nfe) == NDE_OK)
+                    plots[n_plots++] = "nfe.png";
+                else
+                    fprintf(stderr, "nde train: warning: no NFE plot: %s\n", nde_last_error());
+            }
+            const size_t first_s = c.ntest ? d.count - c.ntest : 0;
+            if (parts) /* per-rank reading: rank 0 holds no data (nde eval --plots can) */
+                ;
+            else if (plot_predictions(dir, &c, &d, m, &yn, first_s,
+                                      c.ntest ? c.ntest : c.ntrain) == NDE_OK)
+                plots[n_plots++] = "pred.png";
+            else
+                fprintf(stderr, "nde train: warning: no prediction plot: %s\n", nde_last_error());
+        }
+        rc = write_summaries(dir, config, &c, m, tr, &lg, seconds, plots, n_plots);
         if (!rc) printf("%s/checkpoint.safetensors\n", dir);
     }
     nde_trainer_destroy(&tr);
@@ -683,6 +954,9 @@ int cli_train(int argc, char **argv)
     nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
     dataset_free(&d);
+    pw_free(&xn);
+    pw_free(&yn);
+    nde_free(dbuf);
     free(config_text);
     return rc;
 }
@@ -734,14 +1008,16 @@ static nde_status model_load(nde_ctx *ctx, const cli_config *c, const dataset *d
     return st;
 }
 
-/* pred (count, y_size) = model(x) in batches of at most `batch`. */
-static nde_status predict_all(nde_model *m, const double *x, size_t x_size, size_t count,
-                              size_t batch, double *pred, size_t y_size)
+/* normalize = pointwise: the run's normalizer beside the checkpoint, applied to d's
+ * inputs; yn then decodes the outputs. Other normalizers: nothing to do. */
+static nde_status load_normalizer(const cli_config *c, const char *ckpt, dataset *d,
+                                  pw_norm *xn, pw_norm *yn)
 {
-    for (size_t b = 0; b < count; b += batch) {
-        size_t k = count - b < batch ? count - b : batch;
-        NDE_TRY(nde_model_forward(m, x + b * x_size, pred + b * y_size, k));
-    }
+    if (c->normalize != 2) return NDE_OK;
+    char path[4200];
+    beside(ckpt, "normalizer.safetensors", path, sizeof path);
+    NDE_TRY(pw_load(path, d->x_size, d->y_size, xn, yn));
+    pw_encode(xn, d->x, d->count);
     return NDE_OK;
 }
 
@@ -749,12 +1025,16 @@ int cli_eval(int argc, char **argv)
 {
     static const char *const splits[] = {"test", "all", NULL};
     int split = 0;
+    const char *plots = NULL;
     const nde_arg opts[] = {
         {.name = "split", .kind = NDE_ARG_CHOICE, .dest = &split, .choices = splits,
          .help = "the last [data] ntest samples of DATA, or all of them"},
+        {.name = "plots", .kind = NDE_ARG_STRING, .dest = &plots, .metavar = "DIR",
+         .help = "write DIR/pred.png: predicted against true samples of the split\n"
+                 "(needs gnuplot)"},
     };
     const nde_args_spec spec = {
-        .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all]",
+        .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all] [--plots DIR]",
         .about = "Evaluates a checkpoint of nde train (its model rebuilt from config.ini beside\n"
                  "it) on DATA and prints one JSON line per metric (rel_l2, mse, l1) on stdout.",
         NDE_ARGS_TABLE(opts), .min_positional = 2, .max_positional = 2};
@@ -768,8 +1048,10 @@ int cli_eval(int argc, char **argv)
     nde_ctx *ctx = NULL;
     nde_model *m = NULL;
     double *pred = NULL;
+    pw_norm xn = {0}, yn = {0};
     nde_status st = dataset_read(&c, data, 0, &d);
     if (st == NDE_OK) normalize_x(&c, &d);
+    if (st == NDE_OK) st = load_normalizer(&c, ckpt, &d, &xn, &yn);
     size_t first_s = 0, count = d.count;
     if (st == NDE_OK && split == 0) {
         if (!c.ntest || d.count < c.ntest)
@@ -785,6 +1067,7 @@ int cli_eval(int argc, char **argv)
     }
     if (st == NDE_OK)
         st = predict_all(m, d.x + first_s * d.x_size, d.x_size, count, c.batch, pred, d.y_size);
+    if (st == NDE_OK && yn.n) pw_decode(&yn, pred, pred, count);
     char jc[8192], jd[8192];
     for (int k = 0; st == NDE_OK && k < 3; k++) {
         nde_loss l = loss_of(k);
@@ -800,7 +1083,15 @@ int cli_eval(int argc, char **argv)
     if (st != NDE_OK) {
         fprintf(stderr, "nde eval: %s\n", nde_last_error());
         rc = 1;
+    } else if (plots && cli_plots_possible("nde eval")) {
+        if (nde_mkdir_p(plots) != NDE_OK ||
+            plot_predictions(plots, &c, &d, m, &yn, first_s, count) != NDE_OK)
+            fprintf(stderr, "nde eval: warning: no plot: %s\n", nde_last_error());
+        else
+            fprintf(stderr, "nde eval: wrote %s/pred.png\n", plots);
     }
+    pw_free(&xn);
+    pw_free(&yn);
     nde_free(pred);
     nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);
@@ -831,12 +1122,24 @@ int cli_predict(int argc, char **argv)
     const char *ckpt = argv[first], *input = argv[first + 1];
     cli_config c;
     if (load_run_config("nde predict", ckpt, &c)) return 1;
+    char first_file[4200];
+    cli_dataset_file(out, c.y, first_file, sizeof first_file);
+    if (cli_check_writable(first_file) != NDE_OK) {
+        fprintf(stderr, "nde predict: %s\n", nde_last_error());
+        return 1;
+    }
     dataset d = {0};
     nde_ctx *ctx = NULL;
     nde_model *m = NULL;
     double *pred = NULL;
+    pw_norm xn = {0}, yn = {0};
     nde_status st = dataset_read(&c, input, 1, &d);
     if (st == NDE_OK) normalize_x(&c, &d);
+    if (st == NDE_OK) {
+        d.y_size = d.x_size; /* operators: y has x's points (no targets read) */
+        if (c.kind == CLI_MLP_NODE) d.y_size = c.output == NDE_NODE_TRAJECTORY ? c.nt * d.dim : d.dim;
+        st = load_normalizer(&c, ckpt, &d, &xn, &yn);
+    }
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
     if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, &m);
     if (st == NDE_OK) {
@@ -844,6 +1147,7 @@ int cli_predict(int argc, char **argv)
         if (!pred) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions");
     }
     if (st == NDE_OK) st = predict_all(m, d.x, d.x_size, d.count, c.batch, pred, d.y_size);
+    if (st == NDE_OK && yn.n) pw_decode(&yn, pred, pred, d.count);
     if (st == NDE_OK) {
         const char *names[1] = {c.y};
         const size_t(*shape)[3] = (const size_t(*)[3])d.y_shape;
@@ -856,6 +1160,8 @@ int cli_predict(int argc, char **argv)
     } else {
         fprintf(stderr, "nde predict: wrote %zu predictions to %s\n", d.count, out);
     }
+    pw_free(&xn);
+    pw_free(&yn);
     nde_free(pred);
     nde_model_destroy(&m);
     nde_ctx_destroy(&ctx);

@@ -9,6 +9,7 @@
  *                                    statistics of a dataset (.npy, .mat, HDF5)
  *   nde steps [options]              solve a reference problem and print the step log
  *                                    as CSV (t, h, err_est, stiff_est) and the counters
+ *   nde bench NAME [ARGS...]         run a benchmark program of bench/ (--list)
  *
  * `nde steps` options: --problem vdp|spiral|decay (vdp), --mu X (Van der Pol, 10),
  * --method NAME (tsit5), --rtol X (1e-6), --atol X (1e-9), --t1 X (problem's default).
@@ -41,7 +42,10 @@ static void usage(FILE *f)
                "       nde inspect FILE [DATASET]\n"
                "       nde steps [--problem vdp|spiral|decay] [--mu X] [--method NAME]\n"
                "                 [--rtol X] [--atol X] [--t1 X]\n"
-               "`nde COMMAND --help` describes each command.\n");
+               "       nde bench NAME [ARGS...] | --list\n"
+               "`nde COMMAND --help` describes each command; man nde-COMMAND its page.\n\n"
+               "options:\n"
+               "  -h, --help              print this help and exit\n");
 }
 
 static int fail(const char *what)
@@ -368,6 +372,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(argv[1], "steps")) return cmd_steps(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "bench")) return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "nde: unknown %s '%s' (try --help)\n", argv[1][0] == '-' ? "option" : "command",
             argv[1]);
     return 2;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "nde/core.h"
-#include "nde/plot.h"
+#include "nde_plot.h"
 
 void optim_entries_make(optim_entry *e)
 {

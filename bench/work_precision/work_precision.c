@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "nde/nde.h"
-#include "nde/plot.h"
+#include "nde_plot.h"
 #include "nde_args.h"
 
 #define MAX_DIM 28

@@ -25,7 +25,7 @@
 #include "../common/check.h"
 #include "burgers_data.h"
 #include "nde/nde.h"
-#include "nde/plot.h"
+#include "nde_plot.h"
 #include "nde_args.h"
 
 typedef struct opts {

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "nde/plot.h"
+#include "nde_plot.h"
 
 /* One field as a gnuplot "matrix" block: s lines of s values, then two blank lines. */
 static void write_block(FILE *f, size_t s, const double *a, const double *b)

@@ -45,7 +45,7 @@
 #include "fm_data.h"
 #include "fm_model.h"
 #include "nde/nde.h"
-#include "nde/plot.h"
+#include "nde_plot.h"
 #include "nde_args.h"
 
 typedef enum method {

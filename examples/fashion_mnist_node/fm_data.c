@@ -1,8 +1,10 @@
 /* Reads Fashion-MNIST's gzip'd IDX files (Xiao, Rasul & Vollgraf 2017). */
 #include "fm_data.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nde/idx.h"
 
@@ -12,12 +14,14 @@ static nde_status read_file(const char *dir, const char *split, const char *kind
     char path[1024];
     snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, split, kind);
     nde_status st = nde_idx_read(path, max_count, out);
+    struct stat sb;
+    const char *why = stat(path, &sb) != 0 ? strerror(errno) : "missing";
     if (st == NDE_ERR_MISSING)
         return NDE_FAIL(NDE_ERR_MISSING,
-                        "Fashion-MNIST file %s is missing: install the Debian package "
+                        "Fashion-MNIST file %s: %s: install the Debian package "
                         "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass "
                         "--data DIR holding %s-%s-ubyte.gz",
-                        path, split, kind);
+                        path, why, split, kind);
     return st;
 }
 

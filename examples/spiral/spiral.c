@@ -27,7 +27,7 @@
 
 #include "nde/io.h"
 #include "nde/nde.h"
-#include "nde/plot.h"
+#include "nde_plot.h"
 #include "nde_args.h"
 #include "spiral_model.h"
 

@@ -1,25 +1,22 @@
-/** @file
- * nde/plot.h — PNG plots through gnuplot (Debian package gnuplot-nox).
+/* tools/plot — PNG plots through gnuplot (Debian package gnuplot-nox), for the nde tool,
+ * the example drivers and the benchmarks. Front-end code, not part of libnde.
  *
- * Examples and benchmarks write their numbers as CSV and hand gnuplot a script; the
- * library only runs it and reports what went wrong. */
-#ifndef NDE_PLOT_H
-#define NDE_PLOT_H
+ * Programs write their numbers to data files and hand gnuplot a fixed script; every path
+ * or other user text reaches the script only as one of the string variables ARG1…ARG9
+ * (`gnuplot -c /dev/stdin ARG…`, started without a shell), never as script text. */
+#ifndef NDE_TOOLS_PLOT_H
+#define NDE_TOOLS_PLOT_H
 
 #include "nde/core.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/** 1 if a gnuplot executable is on PATH. */
-NDE_API int nde_plot_available(void);
+/* 1 if an executable gnuplot is on PATH (searched directly, no shell). */
+int nde_plot_available(void);
 
 /** Run `script` (gnuplot commands; it should set its own terminal and output) through
  * `gnuplot`. The script must hold no user-supplied text (paths, names): use
  * nde_plot_run_args for those. NDE_ERR_MISSING if gnuplot is not installed, NDE_ERR_IO if
  * it fails (its exit status in the message). Same as nde_plot_run_args(script, 0, NULL). */
-NDE_API nde_status nde_plot_run(const char *script);
+nde_status nde_plot_run(const char *script);
 
 /** Run `script` through gnuplot with args[0 .. n_args−1] (0 <= n_args <= 9, borrowed)
  * visible to it as the string variables ARG1 … ARGn (as in `gnuplot -c`). This is how
@@ -28,9 +25,6 @@ NDE_API nde_status nde_plot_run(const char *script);
  * or newline would end the string and let the rest run as gnuplot commands (`system`).
  * gnuplot is started without a shell. Errors: NDE_ERR_ARG (NULL script or argument,
  * n_args out of range), NDE_ERR_MISSING, NDE_ERR_IO as nde_plot_run. */
-NDE_API nde_status nde_plot_run_args(const char *script, int n_args, const char *const *args);
+nde_status nde_plot_run_args(const char *script, int n_args, const char *const *args);
 
-#ifdef __cplusplus
-}
-#endif
 #endif

@@ -1,8 +1,8 @@
-/* Running gnuplot for PNG plots. The script goes to gnuplot's standard input (`gnuplot -c
+/* tools/plot: running gnuplot for PNG plots. The script goes to gnuplot's standard input (`gnuplot -c
  * /dev/stdin ARG1 …`); user text such as output paths goes in as the argument variables
  * ARG1…ARG9, never into the script text, so no quote or newline in a path can run a
  * command. gnuplot is started with posix_spawnp, not through a shell. */
-#include "nde/plot.h"
+#include "nde_plot.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,7 +17,19 @@ extern char **environ;
 
 int nde_plot_available(void)
 {
-    return system("command -v gnuplot >/dev/null 2>&1") == 0;
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    char buf[4096];
+    while (*path) {
+        size_t len = strcspn(path, ":");
+        /* an empty PATH entry is the current directory */
+        int n = len ? snprintf(buf, sizeof buf, "%.*s/gnuplot", (int)len, path)
+                    : snprintf(buf, sizeof buf, "./gnuplot");
+        if (n > 0 && (size_t)n < sizeof buf && access(buf, X_OK) == 0) return 1;
+        path += len;
+        if (*path == ':') path++;
+    }
+    return 0;
 }
 
 /* Write all of buf to fd; 0 on success. */
