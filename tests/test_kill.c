@@ -409,3 +409,16 @@ Test(kill, spiral_resumes_bit_exactly, .init = setup, .fini = teardown)
 }
 #endif
 
+
+#ifdef NDE_STIFF_EXE
+/* The stiff driver (CVODES BDF and its adjoint): a checkpoint after every iteration. Its
+ * resumed runs matched only once every solve got a fresh integrator (src/ode/sundials.c):
+ * CVodeReInit carried state of the previous solve into the next one. */
+Test(kill, stiff_resumes_bit_exactly, .init = setup, .fini = teardown)
+{
+    entry e = {.name = "stiff", .ckpts = {"checkpoint.safetensors", NULL}, .always_resume = 1};
+    snprintf(e.cmd, sizeof e.cmd, "%s --iters 40 --print-every 0 --checkpoint-every 1 "
+             "--out %%s %%s", NDE_STIFF_EXE);
+    kill_entry(&e, root, 2);
+}
+#endif
