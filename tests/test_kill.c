@@ -1,5 +1,6 @@
 /* kill -9 and resume (issue 12, item 4): every entry point that trains with checkpoints
- * and --resume (burgers_fno, darcy with both models, nde train) is killed with SIGKILL
+ * and --resume (burgers_fno, darcy with both models, nde train, spiral, stiff,
+ * fashion_mnist_node) is killed with SIGKILL
  * at seeded random moments spread over a tiny run, and once deterministically inside a
  * checkpoint write (stopped with SIGSTOP the moment its temporary appears, then killed).
  * After each kill: every checkpoint on disk opens as a complete safetensors file, no

@@ -358,7 +358,8 @@ static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
     /* A fresh integrator for every solve, never a ReInit of the last one: CVodeReInit
      * (with CVodeAdjReInit and the backward problem's CVodeReInitB) leaves state of the
      * previous solve in the integrator memory and its linear solvers, so the same solve
-     * took different steps after a different history (the stiff example's first
+     * took different steps after a different history (after a CVODES adjoint:
+     * sundials::a_solve_does_not_depend_on_the_solves_before_it; the stiff example's first
      * iteration after a resume differed at 1e-5 in the loss, 349 vs 300 right-hand-side
      * evaluations). Rebuilt, a solve depends on its inputs and options only: a resumed
      * training run repeats an uninterrupted one bit for bit. The cost is the
