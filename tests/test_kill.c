@@ -1,5 +1,6 @@
 /* kill -9 and resume (issue 12, item 4): every entry point that trains with checkpoints
- * and --resume (burgers_fno, darcy with both models, nde train) is killed with SIGKILL
+ * and --resume (burgers_fno, darcy with both models, nde train, spiral, stiff,
+ * fashion_mnist_node) is killed with SIGKILL
  * at seeded random moments spread over a tiny run, and once deterministically inside a
  * checkpoint write (stopped with SIGSTOP the moment its temporary appears, then killed).
  * After each kill: every checkpoint on disk opens as a complete safetensors file, no
@@ -26,7 +27,8 @@
 #include "nde/safetensors.h"
 #include "nde/core.h"
 
-#define TRIALS 5 /* random-moment kills per entry point */
+#define TRIALS 4 /* random-moment kills per entry point (5 until six entry points made the test
+                  * take 80 s alone, 105 s beside other tests, on the loaded machine) */
 
 static double now(void)
 {
@@ -409,3 +411,55 @@ Test(kill, spiral_resumes_bit_exactly, .init = setup, .fini = teardown)
 }
 #endif
 
+
+#ifdef NDE_STIFF_EXE
+/* The stiff driver (CVODES BDF and its adjoint): a checkpoint after every iteration. Its
+ * resumed runs matched only once every solve got a fresh integrator (src/ode/sundials.c):
+ * CVodeReInit carried state of the previous solve into the next one. */
+Test(kill, stiff_resumes_bit_exactly, .init = setup, .fini = teardown)
+{
+    entry e = {.name = "stiff", .ckpts = {"checkpoint.safetensors", NULL}, .always_resume = 1};
+    snprintf(e.cmd, sizeof e.cmd, "%s --iters 40 --print-every 0 --checkpoint-every 1 "
+             "--out %%s %%s", NDE_STIFF_EXE);
+    kill_entry(&e, root, 2);
+}
+#endif
+
+#ifdef NDE_FASHION_EXE
+#include "nde/idx.h"
+
+/* A tiny Fashion-MNIST look-alike (as in test_examples.c): random pixels brightened by the
+ * label, gzip IDX files in Debian's layout. */
+static void write_fake_split(const char *dir, const char *split, uint32_t n, unsigned seed)
+{
+    uint8_t *img = malloc((size_t)n * 784), *lab = malloc(n);
+    cr_assert(img && lab);
+    srand(seed);
+    for (uint32_t i = 0; i < n; i++) {
+        lab[i] = (uint8_t)(i % 10);
+        for (int p = 0; p < 784; p++) img[(size_t)i * 784 + p] = (uint8_t)((rand() % 64) + 19 * lab[i]);
+    }
+    char path[700];
+    uint32_t dims_i[3] = {n, 28, 28}, dims_l[1] = {n};
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte.gz", dir, split);
+    cr_assert_eq(nde_idx_write(path, NDE_IDX_U8, 3, dims_i, img, 1), NDE_OK, "%s", nde_last_error());
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, split);
+    cr_assert_eq(nde_idx_write(path, NDE_IDX_U8, 1, dims_l, lab, 1), NDE_OK, "%s", nde_last_error());
+    free(img);
+    free(lab);
+}
+
+/* The Fashion-MNIST classifier, two methods in one process (one checkpoint each, every 2
+ * steps), on 256 fake training images in batches of 16. */
+Test(kill, fashion_mnist_node_resumes_bit_exactly, .init = setup, .fini = teardown)
+{
+    write_fake_split(root, "train", 256, 1);
+    write_fake_split(root, "t10k", 32, 2);
+    entry e = {.name = "fashion", .always_resume = 1,
+               .ckpts = {"vanilla.checkpoint.safetensors", "ernode.checkpoint.safetensors"}};
+    snprintf(e.cmd, sizeof e.cmd, "%s --data %s --methods vanilla,ernode --steps 24 --batch 16 "
+             "--train-eval 16 --rtol 1e-4 --atol 1e-4 --print-every 0 --checkpoint-every 2 "
+             "--no-plot --out %%s %%s", NDE_FASHION_EXE, root);
+    kill_entry(&e, root, 2);
+}
+#endif

@@ -355,7 +355,16 @@ static nde_status sun_solve(nde_solver *s, const double *u0, double *traj)
     d->jac_rho = 0.0; /* no Jacobian of this solve yet */
     memcpy(traj, u0, n * sizeof *traj);
     s->save_src[0] = (nde_save_src){.step = SIZE_MAX, .theta = 0.0};
-    if (d->n != n) NDE_TRY(reserve(d, n));
+    /* A fresh integrator for every solve, never a ReInit of the last one: CVodeReInit
+     * (with CVodeAdjReInit and the backward problem's CVodeReInitB) leaves state of the
+     * previous solve in the integrator memory and its linear solvers, so the same solve
+     * took different steps after a different history (after a CVODES adjoint:
+     * sundials::a_solve_does_not_depend_on_the_solves_before_it; the stiff example's first
+     * iteration after a resume differed at 1e-5 in the loss, 349 vs 300 right-hand-side
+     * evaluations). Rebuilt, a solve depends on its inputs and options only: a resumed
+     * training run repeats an uninterrupted one bit for bit. The cost is the
+     * allocations of one integrator per solve. */
+    NDE_TRY(reserve(d, n));
     double *y = N_VGetArrayPointer(d->y);
     memcpy(y, u0, n * sizeof *y);
     NDE_TRY(d->fam->setup(d, t0, t_end));
