@@ -320,7 +320,7 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
     /* layer i: u ← GELU(W_Mg u + W u + b) */
     for (size_t i = 0; i < spec->n_layers && st == NDE_OK; i++) {
         mg.c_f = i == 0 ? spec->c_in : spec->width;
-        int t, v;
+        int t = 0, v = 0; /* set only on success; 0 keeps clang quiet */
         snprintf(name, sizeof name, "%zu.mg", i);
         st = build_vcycle(&b, &mg, name, u, &t);
         nde_conv_spec pw = {.ndim = spec->ndim, .c_in = mg.c_f, .c_out = spec->width,
