@@ -616,7 +616,11 @@ static long cli_loop(const char *name, const char *kind, const char *args, const
         rc = run_cli(kind, n, args, &calls, &failed, out, sizeof out);
         runs++;
         cr_assert(failed > 0, "%s: %s:%ld: no call failed (%ld calls)", name, kind, n, calls);
-        cr_assert(rc >= 1 && rc <= 123, "%s: %s:%ld: exit %d:\n%s", name, kind, n, rc, out);
+        /* A plot is an optional extra: a fault inside one is a warning and the run
+         * still succeeds with its checkpoint (no work lost for a picture). */
+        int plot_only = rc == 0 && strstr(out, ": warning: no ") && strstr(out, " plot");
+        cr_assert(plot_only || (rc >= 1 && rc <= 123), "%s: %s:%ld: exit %d:\n%s", name, kind, n,
+                  rc, out);
         cr_assert(strstr(out, "nde ") && strlen(out) > strlen(strstr(out, "nde fault: ")),
                   "%s: %s:%ld: no message:\n%s", name, kind, n, out);
         char dir[512];
