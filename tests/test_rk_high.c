@@ -383,10 +383,14 @@ Test(rk_order, high_order_pairs_converge_at_their_nominal_orders)
  *     far below round-off again; for Vern9 the two are alike and only 1 … 4 steps stay
  *     above round-off, so the sum is no single power either. The dense output is
  *     therefore checked by its own error here.)
- *   - Vern6's coefficients, each the nearest double, have row sums Σ_j a_ij that differ
- *     from c_i by up to 2e-14, weighted by b_i up to 176: Σ b_i (Σ_j a_ij − c_i) = −6.5e-12,
- *     which on a non-autonomous field is an O(h) global error of ~1e-11. It is why Vern6's
- *     slope below is 5.96 rather than 6.00, and the smallest error is kept ≥ 2e-10.
+ *   - Vern6's coefficients reach 2e2 (a, b) with cancellation, so rounded to double they
+ *     satisfy its order conditions only to ~1e-12 … 1e-11 in absolute terms (rk_trees
+ *     measures them relative to the terms' magnitude): lower-order error terms of that
+ *     size, seen with W = 6, where the error is zero in exact arithmetic (8.2e-11 at n = 1,
+ *     2.9e-12 at n = 8). They are why Vern6's slope below is 5.955 rather than 6.000, and
+ *     why its smallest error is kept ≥ 2e-10. (One of them, Σ b_i (Σ_j a_ij − c_i) =
+ *     −6.5e-12, acts only on non-autonomous fields; c_i set to the rounded row sums
+ *     instead leaves the slope at 5.954.)
  * The nonlinear coupling (products of x, y, z, t up to degree 9) puts many trees into the
  * error constant; the exact solution is closed-form for x, y, z and a 5-point
  * Gauss–Legendre quadrature of g_W (degree W − 1 ≤ 9, so exact) for v, in long double. */
