@@ -19,6 +19,7 @@ static void block_free(constraint_block *bk)
     nde_free(bk->L);
     nde_free(bk->b0);
     nde_free(bk->loc);
+    nde_free(bk->corr);
     nde_free(bk->lam);
 }
 
@@ -42,10 +43,10 @@ static void chol_solve(const double *L, size_t m, double *x)
         for (size_t k = 0; k < i; k++) s -= L[i * m + k] * x[k];
         x[i] = s / L[i * m + i];
     }
-    for (size_t i = m; i-- > 0;) {
-        double s = x[i];
-        for (size_t k = i + 1; k < m; k++) s -= L[k * m + i] * x[k];
-        x[i] = s / L[i * m + i];
+    for (size_t i = m; i-- > 0;) { /* Lᵀ x = x by rows of L (column sweeps of Lᵀ) */
+        x[i] /= L[i * m + i];
+        const double xi = x[i], *Li = L + i * m;
+        for (size_t k = 0; k < i; k++) x[k] -= Li[k] * xi;
     }
 }
 
@@ -125,8 +126,9 @@ static nde_status block_init(constraint_block *bk, const nde_constraint_block *s
     bk->L = nde_alloc_array(m * m, sizeof *bk->L);
     bk->b0 = nde_alloc_array(m, sizeof *bk->b0);
     bk->loc = nde_alloc_array(ni, sizeof *bk->loc);
+    bk->corr = nde_alloc_array(ni, sizeof *bk->corr);
     bk->lam = nde_alloc_array(m, sizeof *bk->lam);
-    if (!bk->idx || !bk->A || !bk->winv || !bk->L || !bk->b0 || !bk->loc || !bk->lam)
+    if (!bk->idx || !bk->A || !bk->winv || !bk->L || !bk->b0 || !bk->loc || !bk->corr || !bk->lam)
         return NDE_FAIL(NDE_ERR_NOMEM, "nde_constraint_create: block %zu (%zu x %zu)", which, m, ni);
     for (size_t p = 0; p < ni; p++) {
         const size_t e = spec->idx ? spec->idx[p] : p;
@@ -253,11 +255,13 @@ static void block_run(const run_args *a, constraint_block *bk)
             bk->lam[i] = r;
         }
         chol_solve(bk->L, m, bk->lam);
-        for (size_t p = 0; p < ni; p++) {
-            double s_ = 0.0;
-            for (size_t i = 0; i < m; i++) s_ += bk->A[i * ni + p] * bk->lam[i];
-            out[bk->idx[p]] = bk->loc[p] - (a->vjp ? 1.0 : bk->winv[p]) * s_;
+        memset(bk->corr, 0, ni * sizeof *bk->corr); /* corr = Aᵀλ, row by row of A */
+        for (size_t i = 0; i < m; i++) {
+            const double *Ai = bk->A + i * ni, li = bk->lam[i];
+            for (size_t p = 0; p < ni; p++) bk->corr[p] += Ai[p] * li;
         }
+        for (size_t p = 0; p < ni; p++)
+            out[bk->idx[p]] = bk->loc[p] - (a->vjp ? 1.0 : bk->winv[p]) * bk->corr[p];
         if (a->gb) memcpy(a->gb + s * m_all + bk->row0, bk->lam, m * sizeof *bk->lam);
     }
 }

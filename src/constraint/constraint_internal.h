@@ -13,7 +13,8 @@ typedef struct constraint_block {
     double *winv;          /* (n_idx) 1 / w */
     double *L;             /* (m, m) lower Cholesky factor of M, row-major */
     double *b0;            /* (m) default right-hand side */
-    double *loc, *lam;     /* scratch (n_idx), (m): a block runs on one thread at a time */
+    double *loc, *corr;    /* scratch (n_idx): y or gz on the sub-domain, Aᵀλ */
+    double *lam;           /* scratch (m); a block runs on one thread at a time */
 } constraint_block;
 
 struct nde_constraint {
