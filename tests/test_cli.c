@@ -365,7 +365,7 @@ Test(cli, every_example_configuration_parses, .init = setup)
 Test(cli, bench_runs_the_bench_programs)
 {
     cr_assert_eq(run(NDE " bench --list"), 0, "%s", out);
-    const char *names[] = {"adjoint_memory", "fno", "fno2d", "mgno", "nn", "optim",
+    const char *names[] = {"adjoint_memory", "constraint", "fno", "fno2d", "mgno", "nn", "optim",
                            "optim_operator", "regularizers", "spiral"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char line[64];
@@ -379,6 +379,9 @@ Test(cli, bench_runs_the_bench_programs)
     cr_assert(strstr(out, "{\"bench\": \"regularizers\"") != NULL, "%s", out);
     cr_assert_eq(run(NDE " bench regularizers --reps 0x 2>&1"), 2, "%s", out);
     cr_assert(strstr(out, "--reps") != NULL, "%s", out);
+    cr_assert_eq(run(NDE " bench constraint --n 8 --reps 1 --batch 1 2>&1"), 0, "%s", out);
+    cr_assert(strstr(out, "\"config\": \"experts_4x4\", \"N\": 8, \"metric\": \"max_div_constrained\"") != NULL,
+              "%s", out);
 #endif
     fails(2, NDE " bench nosuch", (const char *const[]){"nosuch", "regularizers", "spiral", NULL});
     fails(2, NDE " bench", (const char *const[]){"name the benchmark", "fno2d", NULL});
