@@ -436,6 +436,9 @@ Test(constraint, bad_inputs)
     expect_fail(nde_constraint_project(c, y, bb, z, 1), NDE_ERR_NONFINITE, "b[0][0]");
     expect_fail(nde_constraint_project(c, y, NULL, z, 0), NDE_ERR_ARG, "batch 0");
     cr_expect(isnan(nde_constraint_violation(NULL, z, NULL, 1)));
+    double zn[2 * N] = {0};
+    zn[2] = NAN; /* a NaN in the first sample stays NaN after a finite second one */
+    cr_expect(isnan(nde_constraint_violation(c, zn, NULL, 2)));
     /* a model whose output size is not the constraint's: both freed, *out NULL */
     nde_model *mlp, *m = (nde_model *)1;
     CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 2, .out = 3, .hidden = {4}, .act = NDE_ACT_TANH},

@@ -196,6 +196,11 @@ Test(examples, drivers_follow_the_option_conventions)
     check_cli_conventions(NDE_BURGERS_EXE, "burgers_fno",
                           (const char *const[]){"--epochs -3", "--seed x", "--n 2x",
                                                 "--batch 0", NULL});
+#ifdef NDE_HARD_CONSTRAINT_EXE
+    check_cli_conventions(NDE_HARD_CONSTRAINT_EXE, "hard_constraint",
+                          (const char *const[]){"--epochs 0", "--seed x", "--n 2x", "--n 4",
+                                                "--lr 0", NULL});
+#endif
     /* options that only go together */
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "%s --data-a a.npy 2>&1 >/dev/null", NDE_BURGERS_EXE);

@@ -65,7 +65,8 @@ typedef struct nde_constraint_block {
  * sub-domains, projected on n_threads threads (1: the calling thread; more than the
  * blocks are not used). Each block's M_k = A_k W_k⁻¹ A_kᵀ is factored here.
  * Errors (with the block and row named): NDE_ERR_ARG for NULL or zero sizes, an entry
- * out of range or in two blocks, a non-finite A, b or w, a weight <= 0, or
+ * out of range or in two blocks, more rows than entries in a block, a non-finite A, b
+ * or w, a weight <= 0, or
  * linearly dependent rows — "rank deficient" when the dependent row's default b is
  * consistent with the rows it depends on (the row is redundant: remove it),
  * "inconsistent" when it is not (no z satisfies A z = b); NDE_ERR_NOMEM. */
@@ -125,7 +126,8 @@ NDE_API double nde_constraint_violation(const nde_constraint *c, const double *z
  * ownership of inner and c, also when it fails; its store is inner's (the projection
  * has no parameters), kind "constrained"; init, reserve and set_training go to inner;
  * the backward is the VJP above followed by inner's backward (plus Bᵀ gb into gx).
- * Errors: NDE_ERR_ARG (NULL inner or c, out_size(inner) != n), NDE_ERR_NOMEM. */
+ * Errors: NDE_ERR_ARG (NULL inner or c), NDE_ERR_SHAPE (out_size(inner) != n),
+ * NDE_ERR_NOMEM. */
 NDE_API nde_status nde_model_constraint_create(nde_model *inner, nde_constraint *c,
                                                const double *B, nde_model **out);
 /** The constraint of a constrained model (borrowed); NULL if m is not one. */

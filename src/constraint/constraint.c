@@ -331,7 +331,8 @@ double nde_constraint_violation(const nde_constraint *c, const double *z, const 
                 double r = -(b ? b[s * c->m + bk->row0 + i] : bk->b0[i]);
                 for (size_t p = 0; p < bk->n_idx; p++)
                     r += bk->A[i * bk->n_idx + p] * z[s * c->n + bk->idx[p]];
-                if (!(fabs(r) <= worst)) worst = fabs(r); /* NaN propagates */
+                if (isnan(r)) return NAN;
+                worst = fmax(worst, fabs(r));
             }
         }
     return worst;
