@@ -136,6 +136,41 @@ Test(cli, burgers_data_train_eval_predict, .init = setup)
     nde_array_free(&a);
 }
 
+/* [model] constraint = mean: the predictions keep each input's mean (the projection of
+ * nde/constraint.h, through the scalar normalizer's shift and scale); a model kind
+ * without an output of the input's shape is refused. */
+Test(cli, mean_constraint_keeps_the_input_mean, .init = setup)
+{
+    cr_assert_eq(run(NDE " data burgers --n 16 --s 32 --out " DIR "/b.h5 2>&1"), 0, "%s", out);
+    flow("burgers_fno.ini", DIR "/b.h5", "mean",
+         "--set model.constraint=mean --set data.normalize=scalar --set data.ntrain=10 "
+         "--set data.ntest=6 --set data.subsample=1 --set train.epochs=1 --set train.batch=5 "
+         "--set model.width=4 --set model.modes=4 --set model.threads=1",
+         "rel_l2");
+    cr_assert_eq(run(NDE " predict " DIR "/mean/checkpoint.safetensors " DIR "/b.h5 --out " DIR
+                     "/pm.npy 2>&1"), 0, "%s", out);
+    nde_array a = {0}, p = {0};
+    cr_assert_eq(nde_h5_read(DIR "/b.h5", "a", 2, &a), NDE_OK);
+    cr_assert_eq(nde_npy_read(DIR "/pm_u.npy", 2, &p), NDE_OK, "%s", nde_last_error());
+    cr_assert(p.shape[0] == 16 && p.shape[1] == 32);
+    for (size_t s = 0; s < 16; s++) {
+        double ma = 0.0, mp = 0.0, scale = 0.0;
+        for (size_t i = 0; i < 32; i++) {
+            ma += a.data[s * 32 + i] / 32.0;
+            mp += p.data[s * 32 + i] / 32.0;
+            scale = fmax(scale, fabs(a.data[s * 32 + i]));
+        }
+        cr_expect(fabs(ma - mp) <= 1e-12 * scale, "sample %zu: mean a %.17g, prediction %.17g", s,
+                  ma, mp);
+    }
+    nde_array_free(&a);
+    nde_array_free(&p);
+    int rc = runf(NDE " train " CONFIGS "/darcy_mgno.ini --set data.path=" DIR "/b.h5 "
+                  "--set model.constraint=mean --out " DIR "/bad 2>&1");
+    cr_expect_eq(rc, 2, "%s", out);
+    cr_expect(strstr(out, "constraint = mean needs kind = fno1d") != NULL, "%s", out);
+}
+
 Test(cli, darcy_fno_and_mgno, .init = setup)
 {
     cr_assert_eq(run(NDE " data darcy --n 16 --s 17 --out " DIR "/d.h5 2>&1"), 0, "%s", out);
@@ -330,7 +365,7 @@ Test(cli, every_example_configuration_parses, .init = setup)
 Test(cli, bench_runs_the_bench_programs)
 {
     cr_assert_eq(run(NDE " bench --list"), 0, "%s", out);
-    const char *names[] = {"adjoint_memory", "fno", "fno2d", "mgno", "nn", "optim",
+    const char *names[] = {"adjoint_memory", "constraint", "fno", "fno2d", "mgno", "nn", "optim",
                            "optim_operator", "regularizers", "spiral"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char line[64];
@@ -344,6 +379,9 @@ Test(cli, bench_runs_the_bench_programs)
     cr_assert(strstr(out, "{\"bench\": \"regularizers\"") != NULL, "%s", out);
     cr_assert_eq(run(NDE " bench regularizers --reps 0x 2>&1"), 2, "%s", out);
     cr_assert(strstr(out, "--reps") != NULL, "%s", out);
+    cr_assert_eq(run(NDE " bench constraint --n 8 --reps 1 --batch 1 2>&1"), 0, "%s", out);
+    cr_assert(strstr(out, "\"config\": \"experts_4x4\", \"N\": 8, \"metric\": \"max_div_constrained\"") != NULL,
+              "%s", out);
 #endif
     fails(2, NDE " bench nosuch", (const char *const[]){"nosuch", "regularizers", "spiral", NULL});
     fails(2, NDE " bench", (const char *const[]){"name the benchmark", "fno2d", NULL});

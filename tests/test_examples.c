@@ -109,6 +109,14 @@ Test(examples, regularizers_guide_example_trains_with_a_user_regularizer)
     cr_assert(strstr(out, "acceleration penalty") != NULL, "%s", out);
 }
 
+Test(examples, constraints_guide_example_keeps_the_mean)
+{
+    char out[4096];
+    int rc = run(NDE_CONSTRAINTS_EXAMPLE, out, sizeof out);
+    cr_assert_eq(rc, 0, "docs/constraints.md example failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "experts: 2, violation") != NULL, "%s", out);
+}
+
 /* "Typical use" lines in the headers of include/nde, counted now (the build read the list of headers
  * at configure time). */
 static int count_header_examples(void)
@@ -188,6 +196,11 @@ Test(examples, drivers_follow_the_option_conventions)
     check_cli_conventions(NDE_BURGERS_EXE, "burgers_fno",
                           (const char *const[]){"--epochs -3", "--seed x", "--n 2x",
                                                 "--batch 0", NULL});
+#ifdef NDE_HARD_CONSTRAINT_EXE
+    check_cli_conventions(NDE_HARD_CONSTRAINT_EXE, "hard_constraint",
+                          (const char *const[]){"--epochs 0", "--seed x", "--n 2x", "--n 4",
+                                                "--lr 0", NULL});
+#endif
     /* options that only go together */
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "%s --data-a a.npy 2>&1 >/dev/null", NDE_BURGERS_EXE);
@@ -200,6 +213,38 @@ Test(examples, drivers_follow_the_option_conventions)
     check_cli_conventions(NDE_BENCH_OPTIM_OPERATOR_EXE, "bench_optim_operator",
                           (const char *const[]){"--epochs -3", "--seed x", "--only nosuch",
                                                 "--model nosuch", NULL});
+}
+#endif
+
+#ifdef NDE_HARD_CONSTRAINT_EXE
+/* The value of "key": in the first line of text that contains `tag`. */
+static double line_number(const char *text, const char *tag, const char *key)
+{
+    const char *line = strstr(text, tag);
+    cr_assert_not_null(line, "no %s in %s", tag, text);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(line, pat);
+    cr_assert_not_null(p, "no %s after %s in %s", key, tag, text);
+    return strtod(p + strlen(pat), NULL);
+}
+
+/* Both variants train; the projected one keeps the mean to rounding, the plain one not. */
+Test(examples, hard_constraint_reports_error_and_violation)
+{
+    char out[8192], cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --n 32 --ntrain 20 --ntest 10 --epochs 2 --width 8 --modes 4",
+             NDE_HARD_CONSTRAINT_EXE);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "hard_constraint failed (%d): %s", rc, out);
+    const double data = line_number(out, "\"data_violation_max\"", "data_violation_max");
+    const double plain = line_number(out, "\"model\": \"fno\"", "violation_max");
+    const double proj = line_number(out, "fno+mean_projection", "violation_max");
+    const double err = line_number(out, "fno+mean_projection", "test_rel_l2");
+    cr_expect(data <= 1e-12, "the data's own violation %.3g", data);
+    cr_expect(proj <= 1e-12, "projected violation %.3g", proj);
+    cr_expect(plain > 1e-6, "plain FNO violation %.3g", plain);
+    cr_expect(isfinite(err) && err > 0.0, "%s", out);
 }
 #endif
 

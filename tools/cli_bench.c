@@ -21,6 +21,8 @@ static const struct bench {
     const char *name, *folder, *program, *about;
 } benches[] = {
     {"adjoint_memory", "adjoint_memory", "adjoint_memory", "memory and time of every gradient method"},
+    {"constraint", "constraint", "bench_constraint",
+     "hard-constraint projection: global against mixture of experts"},
     {"fno", "fno", "fno_bench", "seconds per epoch of the FNO-1D Burgers model"},
     {"fno2d", "fno", "fno2d_bench", "seconds per epoch of the FNO-2D Darcy model"},
     {"method_choice", "method_choice", "bench_method_choice",

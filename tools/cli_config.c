@@ -14,6 +14,7 @@ static const char *const model_names[] = {"mlp_node", "fno1d", "fno2d", "mgno", 
 static const char *const loss_names[] = {"rel_l2", "mse", "l1", NULL};
 static const char *const sampling_names[] = {"shuffle", "reshuffle", "ordered", "random",
                                              "stream", NULL};
+static const char *const constraint_names[] = {"none", "mean", NULL};
 static const char *const normalize_names[] = {"none", "scalar", "pointwise", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const output_names[] = {"trajectory", "final", NULL};
@@ -64,6 +65,7 @@ static const key keys[] = {
     {K("model", "threads", K_SIZE, threads), .min = 1},
     {K("model", "hidden", K_LIST, hidden)},
     {K("model", "act", K_ACT, act)},
+    {K("model", "constraint", K_CHOICE, constraint), .choices = constraint_names},
     {K("data", "path", K_STRING, path)},
     {K("data", "x", K_STRING, x)},
     {K("data", "y", K_STRING, y)},
@@ -495,6 +497,11 @@ int cli_config_check(const cli_config *c, const char *origin)
         why = "[data] path is not set (give it in the file or with --set data.path=FILE)";
     else if (c->normalize == 2 && c->ntrain < 2)
         why = "[data] normalize = pointwise needs ntrain >= 2 (a standard deviation per point)";
+    else if (c->constraint == CLI_CONSTRAINT_MEAN && c->kind != CLI_FNO1D)
+        why = "[model] constraint = mean needs kind = fno1d (an output of the input's shape)";
+    else if (c->constraint == CLI_CONSTRAINT_MEAN && c->normalize == 2)
+        why = "[model] constraint = mean works with [data] normalize = none or scalar, not "
+              "pointwise (the model's output is then not the field)";
     else if (c->batch > c->ntrain) {
         snprintf(buf, sizeof buf, "[train] batch %zu is larger than [data] ntrain %zu", c->batch,
                  c->ntrain);

@@ -26,6 +26,11 @@ typedef enum cli_model_kind {
     CLI_FNO_NODE,     /* FNO-1D as the vector field of a neural ODE: y = u(t1) */
 } cli_model_kind;
 
+typedef enum cli_constraint {
+    CLI_CONSTRAINT_NONE = 0,
+    CLI_CONSTRAINT_MEAN, /* the output's mean is the input's (nde/constraint.h) */
+} cli_constraint;
+
 typedef enum cli_loss { CLI_LOSS_REL_L2 = 0, CLI_LOSS_MSE, CLI_LOSS_L1 } cli_loss;
 
 typedef struct cli_config {
@@ -36,6 +41,7 @@ typedef struct cli_config {
     size_t hidden[CLI_MAX_HIDDEN]; /* mlp_node: hidden widths, ends at the first 0 */
     nde_act act;
     double padding;
+    int constraint; /* cli_constraint: a hard constraint on the output (fno1d) */
     /* [data] */
     char path[CLI_STR], x[CLI_STR], y[CLI_STR];
     size_t ntrain, ntest, subsample;

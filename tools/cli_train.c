@@ -445,9 +445,9 @@ static nde_status node_wrap(nde_ctx *ctx, const cli_config *c, nde_model *field,
     return st;
 }
 
-/* The configuration's model for data d, θ drawn from rng. */
-static nde_status model_create(nde_ctx *ctx, const cli_config *c, const dataset *d,
-                               size_t max_batch, nde_model **m)
+/* The configuration's model for data d, before any constraint. */
+static nde_status model_create_bare(nde_ctx *ctx, const cli_config *c, const dataset *d,
+                                    size_t max_batch, nde_model **m)
 {
     *m = NULL;
     switch ((cli_model_kind)c->kind) {
@@ -483,6 +483,46 @@ static nde_status model_create(nde_ctx *ctx, const cli_config *c, const dataset 
     }
     }
     return NDE_FAIL(NDE_ERR_ARG, "unknown model kind %d", c->kind);
+}
+
+/* constraint = mean: the output u keeps the mean of the input a (viscous Burgers on a
+ * periodic domain conserves ∫u). With the scalar normalizer x = (a − shift) / scale, so
+ * mean(u) = scale · mean(x) + shift: b = B x + b0 with B = scale / n, b0 = shift. */
+static nde_status constrain_mean(const cli_config *c, nde_model *inner, nde_model **m)
+{
+    const size_t n = nde_model_out_size(inner);
+    const double scale = c->normalize == 1 ? c->x_scale : 1.0;
+    const double shift = c->normalize == 1 ? c->x_shift : 0.0;
+    double *row = nde_alloc_array(n, sizeof *row), *B = nde_alloc_array(n, sizeof *B);
+    nde_constraint *con = NULL;
+    nde_status st = row && B ? NDE_OK : NDE_ERR_NOMEM;
+    if (st == NDE_OK && nde_model_in_size(inner) != n)
+        st = NDE_FAIL(NDE_ERR_SHAPE, "[model] constraint = mean: input of %zu values, output of %zu",
+                      nde_model_in_size(inner), n);
+    if (st == NDE_OK) {
+        for (size_t i = 0; i < n; i++) row[i] = 1.0 / (double)n, B[i] = scale / (double)n;
+        st = nde_constraint_create(n, 1, &(nde_constraint_block){.n_idx = n, .m = 1, .A = row,
+                                   .b = &shift}, 1, &con);
+    }
+    if (st == NDE_OK) {
+        st = nde_model_constraint_create(inner, con, B, m);
+    } else {
+        nde_model_destroy(&inner);
+    }
+    nde_free(row);
+    nde_free(B);
+    return st;
+}
+
+/* The configuration's model for data d, with its constraint. */
+static nde_status model_create(nde_ctx *ctx, const cli_config *c, const dataset *d,
+                               size_t max_batch, nde_model **m)
+{
+    nde_model *inner;
+    NDE_TRY(model_create_bare(ctx, c, d, max_batch, &inner));
+    if (c->constraint == CLI_CONSTRAINT_MEAN) return constrain_mean(c, inner, m);
+    *m = inner;
+    return NDE_OK;
 }
 
 static nde_loss loss_of(int which)

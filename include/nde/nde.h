@@ -21,6 +21,7 @@
 #include "nde/operators.h"
 #include "nde/pde.h"
 #include "nde/model.h"
+#include "nde/constraint.h"
 #include "nde/trainer.h"
 
 #endif
