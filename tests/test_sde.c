@@ -392,3 +392,362 @@ Test(sde_convergence, nonlinear_additive_strong)
     check_ou(NDE_SDE_SOSRA, 1.5, 4, 1);
     check_ou(NDE_SDE_SOSRI, 1.5, 4, 1);
 }
+
+/* ---- adaptive stepping, rejections, determinism --------------------------------------- */
+
+typedef struct rec_cb {
+    size_t n_acc, n_rej;
+    double t[4096], u[4096 * 8];
+    size_t n;
+} rec_cb;
+
+static int record_steps(const nde_step_info *info, void *user)
+{
+    rec_cb *r = user;
+    if (!info->accepted) {
+        r->n_rej++;
+        return 0;
+    }
+    cr_assert(r->n_acc < 4096 && info->n <= 8);
+    r->t[r->n_acc] = info->t + info->h;
+    memcpy(r->u + r->n_acc * info->n, info->u, info->n * sizeof(double));
+    r->n = info->n;
+    r->n_acc++;
+    return 0;
+}
+
+/* An adaptive SOSRI solve that rejects steps (h0 far too large, rtol = atol = 1e-2) gives,
+ * at every accepted time, the same bits as a fixed-step solve whose steps are exactly
+ * those times, on a fresh tree with the same seed (so also independent of the rejected
+ * queries the first tree saw). */
+Test(sde_adaptive, rejections_match_fixed_solve_on_same_times)
+{
+    gbm c = {.dim = 2, .mu = {1.0, -0.5}, .sig = {0.5, 0.8}};
+    nde_field f = {.dim = 2, .ctx = &c, .f = gbm_f};
+    nde_diffusion g = {.dim = 2, .m = 2, .noise = NDE_NOISE_DIAGONAL, .ctx = &c, .g = gbm_g};
+    enum { batch = 3, n = batch * 2 };
+    double u0[n] = {1, 2, 0.5, 1, 1.5, 0.7};
+    nde_sde_method ms[3] = {NDE_SDE_SRIW1, NDE_SDE_SOSRI, NDE_SDE_SOSRI2};
+    for (int mi = 0; mi < 3; mi++) {
+        nde_brownian *bm = tree(31, 0.0, 1.0, n, 0);
+        static rec_cb r;
+        memset(&r, 0, sizeof r);
+        nde_sde_opts o = nde_sde_defaults(ms[mi]);
+        o.rtol = o.atol = 1e-2;
+        o.h0 = 0.5;
+        o.callback = record_steps;
+        o.callback_user = &r;
+        nde_sde_solver *s;
+        CHECK(nde_sde_solver_create(&f, &g, &o, &s));
+        double ts[2] = {0, 1}, traj[2 * n];
+        CHECK(nde_sde_solve(s, bm, batch, 2, u0, 2, ts, traj));
+        const nde_solver_stats *st = nde_sde_get_stats(s);
+        cr_assert_gt(st->n_rejected, 0, "%s: no rejected step", nde_sde_method_name(ms[mi]));
+        cr_assert_eq(st->n_rejected, r.n_rej);
+        cr_assert_eq(st->n_accepted, r.n_acc);
+        size_t ns;
+        const nde_step_rec *log = nde_sde_steps(s, &ns);
+        cr_assert_eq(ns, r.n_acc);
+        for (size_t i = 0; i < ns; i++) {
+            cr_assert_leq(log[i].err_est, 1.0);
+            cr_assert(ms[mi] == NDE_SDE_SOSRI2 ? log[i].stiff_est > 0 : log[i].stiff_est == 0);
+        }
+        /* fixed-step solve saved at every accepted time: its steps are those intervals */
+        size_t nt = r.n_acc + 1;
+        double *ts2 = malloc(nt * sizeof *ts2), *traj2 = malloc(nt * n * sizeof *traj2);
+        ts2[0] = 0;
+        memcpy(ts2 + 1, r.t, r.n_acc * sizeof(double));
+        nde_brownian *bm2 = tree(31, 0.0, 1.0, n, 0);
+        nde_sde_opts o2 = nde_sde_defaults(ms[mi]);
+        o2.fixed_step = 1;
+        o2.h0 = 1.0;
+        nde_sde_solver *s2;
+        CHECK(nde_sde_solver_create(&f, &g, &o2, &s2));
+        CHECK(nde_sde_solve(s2, bm2, batch, 2, u0, nt, ts2, traj2));
+        cr_assert_eq(nde_sde_get_stats(s2)->n_accepted, r.n_acc);
+        cr_assert(memcmp(traj2 + n, r.u, r.n_acc * n * sizeof(double)) == 0,
+                  "%s: adaptive path differs from the fixed solve at the same times",
+                  nde_sde_method_name(ms[mi]));
+        cr_assert(memcmp(traj2 + (nt - 1) * n, traj + n, n * sizeof(double)) == 0);
+        cr_log_info("%s: %zu accepted, %zu rejected steps, identical to the fixed solve",
+                    nde_sde_method_name(ms[mi]), r.n_acc, r.n_rej);
+        free(ts2);
+        free(traj2);
+        nde_sde_solver_destroy(&s);
+        nde_sde_solver_destroy(&s2);
+        nde_brownian_destroy(&bm);
+        nde_brownian_destroy(&bm2);
+    }
+}
+
+/* Same seed, same bits (adaptive SOSRI2 with several save times); another seed differs. */
+Test(sde_adaptive, seeds_bit_identical)
+{
+    gbm c = {.dim = 2, .mu = {1.0, -0.5}, .sig = {0.5, 0.8}};
+    nde_field f = {.dim = 2, .ctx = &c, .f = gbm_f};
+    nde_diffusion g = {.dim = 2, .m = 2, .noise = NDE_NOISE_DIAGONAL, .ctx = &c, .g = gbm_g};
+    enum { batch = 4, n = batch * 2, nt = 5 };
+    double u0[n], ts[nt] = {0, 0.1, 0.35, 0.6, 1.0}, tr[3][nt * n];
+    for (int i = 0; i < n; i++) u0[i] = 1 + 0.1 * i;
+    uint64_t seeds[3] = {5, 5, 6};
+    for (int r = 0; r < 3; r++) {
+        nde_brownian *bm = tree(seeds[r], 0.0, 1.0, n, 0);
+        nde_sde_opts o = nde_sde_defaults(NDE_SDE_SOSRI2);
+        nde_sde_solver *s;
+        CHECK(nde_sde_solver_create(&f, &g, &o, &s));
+        CHECK(nde_sde_solve(s, bm, batch, 2, u0, nt, ts, tr[r]));
+        nde_sde_solver_destroy(&s);
+        nde_brownian_destroy(&bm);
+    }
+    cr_assert(memcmp(tr[0], tr[1], sizeof tr[0]) == 0);
+    cr_assert(memcmp(tr[0], tr[2], sizeof tr[0]) != 0);
+}
+
+/* ---- gradients -------------------------------------------------------------------------- */
+
+/* Diffusion with parameters: g_i = p_i sin(u_i) + q_i (diagonal, scalar, additive with p = 0
+ * used only through q), or G_ij = P_ij sin(u_i) + Q_ij (general). θ = [p (size), q (size)]. */
+typedef struct pdiff {
+    size_t dim, m;
+    int general, additive;
+    double *theta;
+} pdiff;
+
+static size_t pd_size(const pdiff *c) { return c->general ? c->dim * c->m : c->dim; }
+
+static nde_status pd_g(void *ctx, double t, const double *u, double *g, size_t batch)
+{
+    pdiff *c = ctx;
+    size_t sz = pd_size(c);
+    const double *p = c->theta, *q = c->theta + sz;
+    for (size_t b = 0; b < batch; b++)
+        for (size_t k = 0; k < sz; k++) {
+            size_t i = c->general ? k / c->m : k;
+            double x = c->additive ? t : u[b * c->dim + i];
+            g[b * sz + k] = p[k] * sin(x) + q[k];
+        }
+    return NDE_OK;
+}
+
+static nde_status pd_vjp(void *ctx, double t, const double *u, const double *v, double *vu,
+                         double *gth, size_t batch)
+{
+    pdiff *c = ctx;
+    size_t sz = pd_size(c);
+    const double *p = c->theta;
+    if (vu) memset(vu, 0, batch * c->dim * sizeof *vu);
+    for (size_t b = 0; b < batch; b++)
+        for (size_t k = 0; k < sz; k++) {
+            size_t i = c->general ? k / c->m : k;
+            double x = c->additive ? t : u[b * c->dim + i], vv = v[b * sz + k];
+            if (vu && !c->additive) vu[b * c->dim + i] += vv * p[k] * cos(x);
+            if (gth) {
+                gth[k] += vv * sin(x);
+                gth[sz + k] += vv;
+            }
+        }
+    return NDE_OK;
+}
+
+typedef struct gprob {
+    tanh_ctx fc;
+    pdiff gc;
+    nde_field f;
+    nde_diffusion g;
+    double thf[64], thg[64];
+} gprob;
+
+static void gprob_init(gprob *P, nde_noise noise, size_t m)
+{
+    memset(P, 0, sizeof *P);
+    size_t d = 2;
+    P->fc = (tanh_ctx){.d = d, .theta = P->thf};
+    P->f = tanh_field(&P->fc);
+    P->gc = (pdiff){.dim = d, .m = m, .general = noise == NDE_NOISE_GENERAL,
+                    .additive = noise == NDE_NOISE_ADDITIVE, .theta = P->thg};
+    P->g = (nde_diffusion){.dim = d, .m = m, .noise = noise, .n_params = 2 * pd_size(&P->gc),
+                           .ctx = &P->gc, .g = pd_g, .vjp = pd_vjp};
+    nde_rng r;
+    nde_rng_seed(&r, 17);
+    for (size_t i = 0; i < P->f.n_params; i++) P->thf[i] = nde_rng_uniform_in(&r, -0.8, 0.8);
+    for (size_t i = 0; i < P->g.n_params; i++) P->thg[i] = nde_rng_uniform_in(&r, -0.5, 0.5);
+}
+
+enum { GB = 2, GN = GB * 2, GT = 4 };
+
+/* L = Σ w · traj on the frozen steps and the same tree. */
+static double gloss(nde_sde_solver *s, nde_brownian *bm, const double *u0, const double *ts,
+                    const double *w)
+{
+    double traj[GT * GN];
+    CHECK(nde_sde_solve(s, bm, GB, 2, u0, GT, ts, traj));
+    double L = 0;
+    for (int i = 0; i < GT * GN; i++) L += w[i] * traj[i];
+    return L;
+}
+
+static void check_grad(nde_sde_method m, nde_noise noise, size_t mdim)
+{
+    gprob P;
+    gprob_init(&P, noise, mdim);
+    nde_brownian *bm = tree(123, 0.0, 1.0, GB * mdim, 0);
+    double u0[GN] = {0.3, -0.2, 0.5, 0.1}, ts[GT] = {0, 0.3, 0.55, 1.0}, w[GT * GN];
+    nde_rng r;
+    nde_rng_seed(&r, 4);
+    for (int i = 0; i < GT * GN; i++) w[i] = nde_rng_normal(&r);
+    nde_sde_opts o = nde_sde_defaults(m);
+    o.tape = NDE_TAPE_STEP_STARTS;
+    o.h0 = 0.07;
+    o.rtol = o.atol = 1e-3;
+    nde_sde_solver *s;
+    CHECK(nde_sde_solver_create(&P.f, &P.g, &o, &s));
+    double traj[GT * GN];
+    CHECK(nde_sde_solve(s, bm, GB, 2, u0, GT, ts, traj));
+    size_t nsteps;
+    nde_sde_steps(s, &nsteps);
+    CHECK(nde_sde_freeze_steps(s));
+    double du0[GN], gf[64] = {0}, gg[64] = {0};
+    CHECK(nde_sde_adjoint(s, w, du0, gf, gg));
+    const double eps = 1e-6;
+    double worst = 0;
+    /* u0 */
+    for (int i = 0; i < GN; i++) {
+        double up[GN], um[GN];
+        memcpy(up, u0, sizeof up);
+        memcpy(um, u0, sizeof um);
+        up[i] += eps;
+        um[i] -= eps;
+        double fd = (gloss(s, bm, up, ts, w) - gloss(s, bm, um, ts, w)) / (2 * eps);
+        double e = fabs(fd - du0[i]) / fmax(1.0, fabs(fd));
+        worst = fmax(worst, e);
+        cr_assert_leq(e, 1e-6, "%s: dL/du0[%d] adjoint %.12g, FD %.12g", nde_sde_method_name(m), i, du0[i], fd);
+    }
+    double *ths[2] = {P.thf, P.thg}, *grads[2] = {gf, gg};
+    size_t nps[2] = {P.f.n_params, P.g.n_params};
+    for (int which = 0; which < 2; which++)
+        for (size_t i = 0; i < nps[which]; i++) {
+            double *th = ths[which], keep = th[i];
+            th[i] = keep + eps;
+            double lp = gloss(s, bm, u0, ts, w);
+            th[i] = keep - eps;
+            double lm = gloss(s, bm, u0, ts, w);
+            th[i] = keep;
+            double fd = (lp - lm) / (2 * eps);
+            double e = fabs(fd - grads[which][i]) / fmax(1.0, fabs(fd));
+            worst = fmax(worst, e);
+            cr_assert_leq(e, 1e-6, "%s: dL/d%s[%zu] adjoint %.12g, FD %.12g", nde_sde_method_name(m),
+                          which ? "theta_g" : "theta_f", i, grads[which][i], fd);
+        }
+    cr_log_info("%s (%zu steps): worst relative gradient error %.2e", nde_sde_method_name(m), nsteps, worst);
+    nde_sde_solver_destroy(&s);
+    nde_brownian_destroy(&bm);
+}
+
+Test(sde_adjoint, gradients_match_finite_differences)
+{
+    check_grad(NDE_SDE_EM, NDE_NOISE_DIAGONAL, 2);
+    check_grad(NDE_SDE_EM, NDE_NOISE_SCALAR, 1);
+    check_grad(NDE_SDE_EM, NDE_NOISE_GENERAL, 3);
+    check_grad(NDE_SDE_MILSTEIN_DF, NDE_NOISE_DIAGONAL, 2);
+    check_grad(NDE_SDE_MILSTEIN_DF, NDE_NOISE_SCALAR, 1);
+    check_grad(NDE_SDE_SRIW1, NDE_NOISE_DIAGONAL, 2);
+    check_grad(NDE_SDE_SOSRI, NDE_NOISE_DIAGONAL, 2);
+    check_grad(NDE_SDE_SOSRI2, NDE_NOISE_SCALAR, 1);
+    check_grad(NDE_SDE_SRA1, NDE_NOISE_ADDITIVE, 2);
+    check_grad(NDE_SDE_SOSRA, NDE_NOISE_ADDITIVE, 2);
+}
+
+/* ---- bad input ---------------------------------------------------------------------------- */
+
+static nde_status blowup2_f(void *ctx, double t, const double *u, double *du, size_t batch)
+{
+    return blowup_f(ctx, t, u, du, 2 * batch);
+}
+
+Test(sde_errors, statuses_with_messages)
+{
+    gbm c = {.dim = 2, .mu = {1.0, -0.5}, .sig = {0.5, 0.8}};
+    nde_field f = {.dim = 2, .ctx = &c, .f = gbm_f};
+    nde_diffusion g = {.dim = 2, .m = 2, .noise = NDE_NOISE_DIAGONAL, .ctx = &c, .g = gbm_g};
+    nde_sde_opts o = nde_sde_defaults(NDE_SDE_SOSRI);
+    nde_sde_solver *s = NULL;
+    /* diffusion shape vs noise type */
+    nde_diffusion bad = g;
+    bad.m = 3;
+    cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_SHAPE);
+    cr_assert(strstr(nde_last_error(), "m = dim"), "%s", nde_last_error());
+    bad = g;
+    bad.noise = NDE_NOISE_SCALAR;
+    cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_SHAPE);
+    bad = g;
+    bad.dim = 3;
+    cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_SHAPE);
+    bad = g;
+    bad.noise = NDE_NOISE_GENERAL;
+    cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_UNSUPPORTED);
+    o.method = NDE_SDE_SRA1;
+    cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_UNSUPPORTED);
+    o.method = NDE_SDE_MILSTEIN;
+    cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_ARG); /* needs g's vjp */
+    o = nde_sde_defaults(NDE_SDE_SOSRI);
+    o.rtol = 0;
+    cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_ARG);
+    o = nde_sde_defaults(NDE_SDE_SOSRI);
+    o.tape = NDE_TAPE_CHECKPOINT;
+    cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_ARG);
+    cr_assert_null(s);
+
+    enum { batch = 2, n = 4 };
+    double u0[n] = {1, 1, 1, 1}, ts[2] = {0, 1}, traj[2 * n];
+    nde_brownian *bm = tree(1, 0, 1, n, 0), *small = tree(1, 0, 1, 3, 0);
+    o = nde_sde_defaults(NDE_SDE_SOSRI);
+    CHECK(nde_sde_solver_create(&f, &g, &o, &s));
+    /* tree size, dim, non-finite u0 */
+    cr_assert_eq(nde_sde_solve(s, small, batch, 2, u0, 2, ts, traj), NDE_ERR_SHAPE);
+    cr_assert(strstr(nde_last_error(), "components"), "%s", nde_last_error());
+    cr_assert_eq(nde_sde_solve(s, bm, batch, 3, u0, 2, ts, traj), NDE_ERR_SHAPE);
+    double un[n] = {1, NAN, 1, 1};
+    cr_assert_eq(nde_sde_solve(s, bm, batch, 2, un, 2, ts, traj), NDE_ERR_NONFINITE);
+    double tsb[2] = {0, 2};
+    cr_assert_eq(nde_sde_solve(s, bm, batch, 2, u0, 2, tsb, traj), NDE_ERR_ARG); /* outside tree */
+    cr_assert_eq(nde_sde_adjoint(s, traj, NULL, NULL, NULL), NDE_ERR_STATE);
+    nde_sde_solver_destroy(&s);
+    /* max steps */
+    o.max_steps = 3;
+    o.h0 = 0.01;
+    CHECK(nde_sde_solver_create(&f, &g, &o, &s));
+    cr_assert_eq(nde_sde_solve(s, bm, batch, 2, u0, 2, ts, traj), NDE_ERR_MAX_STEPS);
+    cr_assert(strstr(nde_last_error(), "max_steps"), "%s", nde_last_error());
+    nde_sde_solver_destroy(&s);
+    /* step below the minimum: an impossible tolerance */
+    o = nde_sde_defaults(NDE_SDE_SOSRI);
+    o.rtol = o.atol = 1e-14;
+    o.dt_min = 1e-4;
+    CHECK(nde_sde_solver_create(&f, &g, &o, &s));
+    cr_assert_eq(nde_sde_solve(s, bm, batch, 2, u0, 2, ts, traj), NDE_ERR_DT_MIN);
+    cr_assert(strstr(nde_last_error(), "dt_min"), "%s", nde_last_error());
+    nde_sde_solver_destroy(&s);
+    /* a state that becomes non-finite at fixed step: u' = u² from u0 = 10 */
+    nde_field bf = {.dim = 2, .f = blowup2_f};
+    o = nde_sde_defaults(NDE_SDE_EM);
+    o.h0 = 0.05;
+    CHECK(nde_sde_solver_create(&bf, &g, &o, &s));
+    double big[n] = {10, 10, 10, 10};
+    cr_assert_eq(nde_sde_solve(s, bm, batch, 2, big, 2, ts, traj), NDE_ERR_NONFINITE);
+    nde_sde_solver_destroy(&s);
+    /* Brownian tree arguments */
+    nde_rng r;
+    nde_rng_seed(&r, 1);
+    nde_brownian *x = NULL;
+    cr_assert_eq(nde_brownian_create(&r, 1, 0, 2, 0, &x), NDE_ERR_ARG);
+    cr_assert_eq(nde_brownian_create(&r, 0, 1, 0, 0, &x), NDE_ERR_ARG);
+    cr_assert_eq(nde_brownian_create(&r, 0, 1, 2, 99, &x), NDE_ERR_ARG);
+    double W[4];
+    cr_assert_eq(nde_brownian_point(bm, 1.5, W, NULL), NDE_ERR_ARG);
+    nde_sde_method mm;
+    CHECK(nde_sde_method_parse("SOSRI2", &mm));
+    cr_assert_eq(mm, NDE_SDE_SOSRI2);
+    cr_assert_eq(nde_sde_method_parse("sosri3", &mm), NDE_ERR_ARG);
+    nde_brownian_destroy(&bm);
+    nde_brownian_destroy(&small);
+}
