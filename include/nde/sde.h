@@ -36,6 +36,7 @@
 #include "nde/core.h"
 #include "nde/field.h"
 #include "nde/ode.h"
+#include "nde/reg.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -206,6 +207,23 @@ NDE_API const nde_solver_stats *nde_sde_get_stats(const nde_sde_solver *s);
  * solve; NDE_ERR_UNSUPPORTED for NDE_SDE_MILSTEIN (needs second derivatives of g). */
 NDE_API nde_status nde_sde_adjoint(nde_sde_solver *s, const double *dtraj, double *du0,
                                    double *gdrift, double *gdiff);
+
+/** SOSRI2's stability-region size along the negative real axis (StochasticDiffEq
+ * alg_stability_size(SOSRI2)), by which the SRNSDE reference code divides S_j. */
+#define NDE_SOSRI2_STABILITY_SIZE 10.6
+
+/** Value of a built-in error-estimate (ERNSDE) or stiffness (SRNSDE) regularizer
+ * (nde/reg.h specs: kind, aggregation, coef, weight_dt, scale) on the step log of the
+ * last solve: R = coef·agg_j est_j/scale·(weight_dt ? |h_j| : 1). NDE_ERR_UNSUPPORTED for
+ * other kinds, for methods without the estimate (stiffness: SOSRI2 only). */
+NDE_API nde_status nde_sde_reg_value(const nde_reg *reg, const nde_sde_solver *s, double *value);
+
+/** nde_sde_adjoint() of L + R for a regularizer as in nde_sde_reg_value(): the estimates
+ * are differentiated through the stages that produce them (step sizes constant;
+ * max(|u|, |u'|) at its argmax; zero estimates give zero gradient), as nde/reg.h does for
+ * the ODE solvers. */
+NDE_API nde_status nde_sde_adjoint_reg(nde_sde_solver *s, const double *dtraj, const nde_reg *reg,
+                                       double *du0, double *gdrift, double *gdiff);
 
 /* ---- small fields for examples and tests --------------------------------------- */
 

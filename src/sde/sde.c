@@ -589,23 +589,73 @@ const nde_solver_stats *nde_sde_get_stats(const nde_sde_solver *s) { return s ? 
 /* ---- discrete adjoint ------------------------------------------------------------- */
 
 /* ub ← (∂u_new/∂u)ᵀ ub for one generic-form step from (t, u), accumulating θ gradients. */
+/* Regularizer weights of one step: cE = ∂R/∂E_j, cS = ∂R/∂S_j (0 → no term). The error
+ * and stiffness estimates are differentiated through the stages that produce them (step
+ * sizes constant; max(|u|, |u'|) at its argmax, half to each on a tie; zero estimates give
+ * zero gradient), as src/reg does for the ODE solvers. */
 static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const double *u,
-                               double *gdrift, double *gdiff)
+                               double *gdrift, double *gdiff, double cE, double cS)
 {
     const sde_tab *T = s->tab;
     size_t n = s->n, batch = s->batch;
     double sh = sqrt(h), err, stiff;
-    NDE_TRY(srk_stages(s, t, h, u, 0, &err, &stiff));
+    int want = cE != 0 || cS != 0;
+    NDE_TRY(srk_stages(s, t, h, u, want, &err, &stiff));
     s->stats.n_adjoint_nfe += (size_t)T->s0;
     int S = T->s0 > T->s1 ? T->s0 : T->s1;
+    /* the error estimate's scale depends on u' (added to ū' before the step's backprop)
+     * and on u (kept in e1 and added to ū after it) */
+    double *uextra = s->e1; /* e1 is not needed after the weights below are formed */
+    double *rr = s->e2;     /* per component: ∂R/∂r_q · 1/sc_q */
+    if (cE != 0 && err > 0) {
+        for (size_t q = 0; q < n; q++) {
+            double sc = s->o.atol + s->o.rtol * fmax(fabs(u[q]), fabs(s->u_new[q]));
+            double r = (s->delta * s->e1[q] + s->e2[q]) / sc;
+            double rho = cE * r / ((double)n * err); /* ∂R/∂r_q */
+            double scb = -rho * r / sc;               /* ∂R/∂sc_q */
+            double au = fabs(u[q]), an = fabs(s->u_new[q]);
+            double wu = au > an ? 1.0 : au < an ? 0.0 : 0.5;
+            double sgu = u[q] > 0 ? 1.0 : u[q] < 0 ? -1.0 : 0.0;
+            double sgn = s->u_new[q] > 0 ? 1.0 : s->u_new[q] < 0 ? -1.0 : 0.0;
+            s->ub[q] += scb * s->o.rtol * (1 - wu) * sgn;
+            uextra[q] = scb * s->o.rtol * wu * sgu;
+            rr[q] = rho / sc;
+        }
+    } else {
+        memset(uextra, 0, n * sizeof(double));
+        memset(rr, 0, n * sizeof(double));
+    }
     for (int j = 0; j < S; j++)
         for (size_t q = 0; q < n; q++) {
-            if (j < T->s0) s->kb[(size_t)j * n + q] = h * T->alpha[j] * s->ub[q];
-            if (j < T->s1)
+            if (j < T->s0) s->kb[(size_t)j * n + q] = h * T->alpha[j] * s->ub[q] + h * s->delta * rr[q];
+            if (j < T->s1) {
+                double e2w = T->beta[2][j] * s->c2x[q] + T->beta[3][j] * s->c3x[q];
                 s->gb[(size_t)j * n + q] = (T->beta[0][j] * s->dWx[q] + T->beta[1][j] * s->c1x[q] +
-                                            T->beta[2][j] * s->c2x[q] + T->beta[3][j] * s->c3x[q]) *
-                                           s->ub[q];
+                                            e2w) * s->ub[q] + e2w * rr[q];
+            }
         }
+    /* stiffness S = ‖k_a − k_b‖ / ‖X0_a − X0_b‖: direct adjoints of k_a, k_b, X0_a, X0_b */
+    int sa = T->s0 - 1, sb = T->s0 - 2;
+    double Sk = 0, Sx = 0;
+    if (cS != 0 && T->stiff && T->s0 >= 2) {
+        for (size_t q = 0; q < n; q++) {
+            double dk = s->k[(size_t)sa * n + q] - s->k[(size_t)sb * n + q];
+            double dx = s->X0[(size_t)sa * n + q] - s->X0[(size_t)sb * n + q];
+            Sk += dk * dk;
+            Sx += dx * dx;
+        }
+        Sk = sqrt(Sk);
+        Sx = sqrt(Sx);
+        if (Sk > 0 && Sx > 0)
+            for (size_t q = 0; q < n; q++) {
+                double dk = s->k[(size_t)sa * n + q] - s->k[(size_t)sb * n + q];
+                double w = cS * dk / (Sk * Sx);
+                s->kb[(size_t)sa * n + q] += w;
+                s->kb[(size_t)sb * n + q] -= w;
+            }
+        else
+            Sk = 0;
+    }
     /* ub keeps accumulating the adjoint of u (the identity part of every stage input) */
     for (int i = S - 1; i >= 0; i--) {
         if (i < T->s1) {
@@ -625,6 +675,13 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
             NDE_TRY(s->drift.vjp(s->drift.ctx, t + T->c0[i] * h, s->X0 + (size_t)i * n,
                                  s->kb + (size_t)i * n, s->vb, gdrift, batch));
             s->stats.n_vjp++;
+            if (Sk > 0 && (i == sa || i == sb)) {
+                double sgn = i == sa ? 1.0 : -1.0, Sv = Sk / Sx;
+                for (size_t q = 0; q < n; q++) {
+                    double dx = s->X0[(size_t)sa * n + q] - s->X0[(size_t)sb * n + q];
+                    s->vb[q] += sgn * (-cS * Sv * dx / (Sx * Sx));
+                }
+            }
             for (size_t q = 0; q < n; q++) {
                 double v = s->vb[q];
                 s->ub[q] += v;
@@ -635,6 +692,7 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
             }
         }
     }
+    for (size_t q = 0; q < n; q++) s->ub[q] += uextra[q];
     return NDE_OK;
 }
 
@@ -656,8 +714,72 @@ static nde_status em_general_vjp(nde_sde_solver *s, double t, double h, const do
     return NDE_OK;
 }
 
+/* Per-step weights ∂R/∂est_j of a built-in error or stiffness regularizer, and R. */
+static nde_status reg_weights(const nde_reg *reg, const nde_sde_solver *s, double *w, double *value,
+                              int *is_stiff)
+{
+    const nde_reg_spec *sp = nde_reg_get_spec(reg);
+    if (!sp || (sp->kind != NDE_REG_ERROR_EST && sp->kind != NDE_REG_STIFF_EST))
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "SDE regularizer: only the built-in error-estimate "
+                                             "(ERNSDE) and stiffness (SRNSDE) kinds are supported");
+    *is_stiff = sp->kind == NDE_REG_STIFF_EST;
+    if (!s->tab->adaptive || s->o.method == NDE_SDE_MILSTEIN || s->diff.noise == NDE_NOISE_GENERAL)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "SDE regularizer: %s has no error estimate",
+                        nde_sde_method_name(s->o.method));
+    if (*is_stiff && !s->tab->stiff)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED, "SDE regularizer: %s has no stiffness estimate (sosri2 has)",
+                        nde_sde_method_name(s->o.method));
+    if (!s->solved_ok || s->n_steps == 0)
+        return NDE_FAIL(NDE_ERR_STATE, "SDE regularizer: no successful solve");
+    size_t N = s->n_steps, arg = 0;
+    double best = -1, sum = 0;
+    for (size_t j = 0; j < N; j++) {
+        double e = *is_stiff ? s->steps[j].stiff_est : s->steps[j].err_est;
+        double v = e / sp->scale * (sp->weight_dt ? fabs(s->steps[j].h) : 1.0);
+        if (w) w[j] = sp->coef / sp->scale * (sp->weight_dt ? fabs(s->steps[j].h) : 1.0);
+        sum += v;
+        if (v > best) best = v, arg = j;
+    }
+    if (sp->agg == NDE_REG_MEAN) {
+        *value = sp->coef * sum / (double)N;
+        if (w)
+            for (size_t j = 0; j < N; j++) w[j] /= (double)N;
+    } else if (sp->agg == NDE_REG_MAX) {
+        *value = sp->coef * best;
+        if (w)
+            for (size_t j = 0; j < N; j++)
+                if (j != arg) w[j] = 0;
+    } else {
+        *value = sp->coef * sum;
+    }
+    return NDE_OK;
+}
+
+nde_status nde_sde_reg_value(const nde_reg *reg, const nde_sde_solver *s, double *value)
+{
+    if (!reg || !s || !value) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_reg_value: NULL argument");
+    int stiff;
+    return reg_weights(reg, s, NULL, value, &stiff);
+}
+
+static nde_status sde_adjoint_impl(nde_sde_solver *s, const double *dtraj, const nde_reg *reg,
+                                   double *du0, double *gdrift, double *gdiff);
+
 nde_status nde_sde_adjoint(nde_sde_solver *s, const double *dtraj, double *du0, double *gdrift,
                            double *gdiff)
+{
+    return sde_adjoint_impl(s, dtraj, NULL, du0, gdrift, gdiff);
+}
+
+nde_status nde_sde_adjoint_reg(nde_sde_solver *s, const double *dtraj, const nde_reg *reg,
+                               double *du0, double *gdrift, double *gdiff)
+{
+    if (!reg) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_adjoint_reg: reg is NULL");
+    return sde_adjoint_impl(s, dtraj, reg, du0, gdrift, gdiff);
+}
+
+static nde_status sde_adjoint_impl(nde_sde_solver *s, const double *dtraj, const nde_reg *reg,
+                                   double *du0, double *gdrift, double *gdiff)
 {
     if (!s || !dtraj) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_adjoint: NULL argument");
     if (s->o.method == NDE_SDE_MILSTEIN)
@@ -667,6 +789,18 @@ nde_status nde_sde_adjoint(nde_sde_solver *s, const double *dtraj, double *du0, 
         return NDE_FAIL(NDE_ERR_STATE, "nde_sde_adjoint: needs a successful solve with tape "
                                        "NDE_TAPE_STEP_STARTS");
     size_t n = s->n, nw = s->nw;
+    double *w = NULL, rval;
+    int is_stiff = 0;
+    if (reg) {
+        w = nde_alloc_array(s->n_steps, sizeof *w);
+        if (!w) return NDE_ERR_NOMEM;
+        nde_status rs = reg_weights(reg, s, w, &rval, &is_stiff);
+        if (rs != NDE_OK) {
+            nde_free(w);
+            return rs;
+        }
+    }
+    nde_status st = NDE_OK;
     s->stats.n_vjp = 0;
     s->stats.n_adjoint_nfe = 0;
     memset(s->ub, 0, n * sizeof(double));
@@ -681,12 +815,18 @@ nde_status nde_sde_adjoint(nde_sde_solver *s, const double *dtraj, double *du0, 
         double t = s->steps[idx].t, h = s->steps[idx].h;
         memcpy(s->u, slot, n * sizeof(double));
         if (s->diff.noise == NDE_NOISE_GENERAL) {
-            NDE_TRY(em_general_vjp(s, t, h, s->u, gdrift, gdiff));
+            st = em_general_vjp(s, t, h, s->u, gdrift, gdiff);
         } else {
             noise_terms(s, h);
-            NDE_TRY(srk_step_vjp(s, t, h, s->u, gdrift, gdiff));
+            double cE = w && !is_stiff ? w[idx] : 0, cS = w && is_stiff ? w[idx] : 0;
+            st = srk_step_vjp(s, t, h, s->u, gdrift, gdiff, cE, cS);
+        }
+        if (st != NDE_OK) {
+            nde_free(w);
+            return st;
         }
     }
+    nde_free(w);
     for (size_t q = 0; q < n; q++) s->ub[q] += dtraj[q];
     if (du0) memcpy(du0, s->ub, n * sizeof(double));
     s->stats.adjoint_peak_bytes = s->stats.tape_bytes + (6 * MAXS + 10) * n * sizeof(double);
