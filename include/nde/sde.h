@@ -22,7 +22,7 @@
  *     nde_rng rng;  nde_rng_seed(&rng, 7);
  *     nde_brownian *bm;  NDE_TRY(nde_brownian_create(&rng, 0.0, 1.0, 4, 0, &bm));
  *     nde_sde_opts o = nde_sde_defaults(NDE_SDE_SOSRI);
- *     o.rtol = 1e-3; o.atol = 1e-3;
+ *     o.rtol = 1e-2; o.atol = 1e-2;
  *     nde_sde_solver *s;  NDE_TRY(nde_sde_solver_create(&f, &g, &o, &s));
  *     double u0[4] = {1, 1, 1, 1}, ts[3] = {0.0, 0.5, 1.0}, traj[3 * 4];
  *     NDE_TRY(nde_sde_solve(s, bm, 4, 1, u0, 3, ts, traj));
