@@ -9,6 +9,7 @@
 #include "nde/field.h"
 #include "nde/nn.h"
 #include "nde/ode.h"
+#include "nde/sde.h"
 #include "nde/adjoint.h"
 #include "nde/reg.h"
 #include "nde/idx.h"

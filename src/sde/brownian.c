@@ -1,0 +1,292 @@
+/* Virtual Brownian tree carrying (W, ∫W): Gillespie/Li et al.'s virtual Brownian tree
+ * (torchsde BrownianTree) with the space–time Lévy area of Foster, Lyons & Oberhauser
+ * (diffrax VirtualBrownianTree), derived here as plain Gaussian conditioning.
+ *
+ * A node on [a, a+h] holds, per component, its local increments W = B(a+h) − B(a) and
+ * A = ∫_a^{a+h} (B(r) − B(a)) dr. Splitting it at a + ρh draws (W1, A1) of the left part
+ * from the exact conditional law given (W, A); the right part is (W − W1,
+ * A − A1 − ρh·W1). In units where h = 1, with x = (w1, a1) and y = (w, a):
+ *   Cov(x)   = [[ρ, ρ²/2], [ρ²/2, ρ³/3]]
+ *   Cov(x,y) = [[ρ, ρ − ρ²/2], [ρ²/2, ρ²/2 − ρ³/6]]
+ *   Cov(y)   = [[1, 1/2], [1/2, 1/3]],  Cov(y)⁻¹ = [[4, −6], [−6, 12]]
+ * so x | y ~ N(K y, Σ) with K = Cov(x,y) Cov(y)⁻¹ and Σ = Cov(x) − K Cov(y,x). At ρ = 1/2
+ * this is w1 = w/2 + 3H/2 + z/4 (H = a − w/2), Foster's midpoint rule.
+ *
+ * Dyadic nodes split at their midpoint; a point inside a leaf (level `depth`) is placed by
+ * the same conditioning at its own ρ, with normals seeded by the point's bits. Every
+ * node's normals come from a generator seeded by (tree seed, level, index), so a value
+ * does not depend on the order of queries. Only the root-to-point path of the last
+ * query is kept. */
+#include <math.h>
+#include <string.h>
+
+#include "nde/sde.h"
+
+#define BM_DEFAULT_DEPTH 24
+#define BM_MAX_DEPTH 50
+
+struct nde_brownian {
+    uint64_t seed;
+    double t0, t1, span;
+    size_t n, depth;
+    double *rootW, *rootA; /* (n) */
+    /* cached path, levels 0..depth: node index, base values at the node's start
+     * (relative to t0) and the node's local increments, each (depth + 1, n) */
+    uint64_t *idx;
+    double *Wb, *Ab, *Wn, *An;
+    size_t n_valid;        /* levels 0..n_valid−1 of the cache hold the last path */
+    double *z;             /* (2n) normals */
+    double *pW, *pA;       /* (n) scratch for increments */
+};
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* 2n normals for a node (level, index) or, with extra != 0, a point inside a leaf. */
+static void node_normals(nde_brownian *bm, uint64_t level, uint64_t index, uint64_t extra)
+{
+    uint64_t h = mix64(bm->seed ^ mix64(level + 0x51ed270b27a5b6c1ULL));
+    h = mix64(h ^ mix64(index));
+    h = mix64(h ^ extra);
+    nde_rng r;
+    nde_rng_seed(&r, h);
+    for (size_t i = 0; i < 2 * bm->n; i++) bm->z[i] = nde_rng_normal(&r);
+}
+
+/* Conditional law of the left part at fraction rho, unit interval: mean K y, Cholesky L. */
+typedef struct bridge {
+    double k11, k12, k21, k22, l11, l21, l22;
+} bridge;
+
+static bridge bridge_at(double rho)
+{
+    double r2 = rho * rho, r3 = r2 * rho;
+    double sxy11 = rho, sxy12 = rho - r2 / 2, sxy21 = r2 / 2, sxy22 = r2 / 2 - r3 / 6;
+    bridge b;
+    b.k11 = 4 * sxy11 - 6 * sxy12;
+    b.k12 = -6 * sxy11 + 12 * sxy12;
+    b.k21 = 4 * sxy21 - 6 * sxy22;
+    b.k22 = -6 * sxy21 + 12 * sxy22;
+    double c11 = rho - (b.k11 * sxy11 + b.k12 * sxy12);
+    double c21 = r2 / 2 - (b.k21 * sxy11 + b.k22 * sxy12);
+    double c22 = r3 / 3 - (b.k21 * sxy21 + b.k22 * sxy22);
+    b.l11 = sqrt(fmax(c11, 0.0));
+    b.l21 = b.l11 > 0 ? c21 / b.l11 : 0.0;
+    b.l22 = sqrt(fmax(c22 - b.l21 * b.l21, 0.0));
+    return b;
+}
+
+/* Left part (w1, a1) of a node of width h with increments (W, A), normals z (2n). */
+static void split(const bridge *b, size_t n, double h, const double *W, const double *A,
+                  const double *z, double *W1, double *A1)
+{
+    double sh = sqrt(h), h32 = h * sh;
+    for (size_t i = 0; i < n; i++) {
+        double w = W[i] / sh, a = A[i] / h32;
+        double z1 = z[i], z2 = z[n + i];
+        double w1 = b->k11 * w + b->k12 * a + b->l11 * z1;
+        double a1 = b->k21 * w + b->k22 * a + b->l21 * z1 + b->l22 * z2;
+        W1[i] = sh * w1;
+        A1[i] = h32 * a1;
+    }
+}
+
+nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, size_t depth,
+                               nde_brownian **bm)
+{
+    if (!bm) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: bm is NULL");
+    *bm = NULL;
+    if (!rng) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: rng is NULL");
+    if (n == 0) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: n = 0 components");
+    if (!isfinite(t0) || !isfinite(t1) || !(t1 > t0) || !isfinite(t1 - t0))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: interval [%g, %g] is not finite "
+                                     "and increasing", t0, t1);
+    if (depth == 0) depth = BM_DEFAULT_DEPTH;
+    if (depth > BM_MAX_DEPTH)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: depth %zu > %d", depth, BM_MAX_DEPTH);
+    if (n > SIZE_MAX / 8 / (depth + 1) / sizeof(double))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: n = %zu components is too many", n);
+    nde_brownian *b = nde_alloc(sizeof *b);
+    if (!b) return NDE_ERR_NOMEM;
+    b->seed = nde_rng_u64(rng);
+    b->t0 = t0;
+    b->t1 = t1;
+    b->span = t1 - t0;
+    b->n = n;
+    b->depth = depth;
+    size_t L = depth + 1;
+    b->rootW = nde_alloc_array(n, sizeof(double));
+    b->rootA = nde_alloc_array(n, sizeof(double));
+    b->idx = nde_alloc_array(L, sizeof(uint64_t));
+    b->Wb = nde_alloc_array(L * n, sizeof(double));
+    b->Ab = nde_alloc_array(L * n, sizeof(double));
+    b->Wn = nde_alloc_array(L * n, sizeof(double));
+    b->An = nde_alloc_array(L * n, sizeof(double));
+    b->z = nde_alloc_array(2 * n, sizeof(double));
+    b->pW = nde_alloc_array(n, sizeof(double));
+    b->pA = nde_alloc_array(n, sizeof(double));
+    if (!b->rootW || !b->rootA || !b->idx || !b->Wb || !b->Ab || !b->Wn || !b->An || !b->z ||
+        !b->pW || !b->pA) {
+        nde_brownian_destroy(&b);
+        return NDE_ERR_NOMEM;
+    }
+    /* root: W ~ N(0, T), H ~ N(0, T/12) independent, A = T (H + W/2) */
+    node_normals(b, UINT64_MAX, 0, 0);
+    double T = b->span, sT = sqrt(T);
+    for (size_t i = 0; i < n; i++) {
+        double W = sT * b->z[i], H = sT * b->z[n + i] / sqrt(12.0);
+        b->rootW[i] = W;
+        b->rootA[i] = T * (H + W / 2);
+    }
+    b->idx[0] = 0;
+    memcpy(b->Wn, b->rootW, n * sizeof(double));
+    memcpy(b->An, b->rootA, n * sizeof(double));
+    /* base at t0 is zero (nde_alloc zero-fills) */
+    b->n_valid = 1;
+    *bm = b;
+    return NDE_OK;
+}
+
+void nde_brownian_destroy(nde_brownian **bm)
+{
+    if (!bm || !*bm) return;
+    nde_brownian *b = *bm;
+    nde_free(b->rootW);
+    nde_free(b->rootA);
+    nde_free(b->idx);
+    nde_free(b->Wb);
+    nde_free(b->Ab);
+    nde_free(b->Wn);
+    nde_free(b->An);
+    nde_free(b->z);
+    nde_free(b->pW);
+    nde_free(b->pA);
+    nde_free(b);
+    *bm = NULL;
+}
+
+size_t nde_brownian_size(const nde_brownian *bm) { return bm ? bm->n : 0; }
+
+/* Value at the end of cached node `lev` (base + local): W, and A = Ab + h Wb + An. */
+static void node_end(const nde_brownian *b, size_t lev, double h, double *W, double *A)
+{
+    size_t n = b->n;
+    const double *Wb = b->Wb + lev * n, *Ab = b->Ab + lev * n, *Wn = b->Wn + lev * n,
+                 *An = b->An + lev * n;
+    for (size_t i = 0; i < n; i++) {
+        W[i] = Wb[i] + Wn[i];
+        if (A) A[i] = Ab[i] + h * Wb[i] + An[i];
+    }
+}
+
+nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
+{
+    if (!b || !W) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_point: NULL argument");
+    if (!(t >= b->t0 && t <= b->t1))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_point: t = %.17g outside the tree's [%.17g, %.17g]",
+                        t, b->t0, b->t1);
+    size_t n = b->n;
+    double x = (t - b->t0) / b->span;
+    if (x > 1.0) x = 1.0;
+    /* deepest cached level whose node contains x */
+    size_t lev = 0;
+    /* Below the root a node holds the points lo <= x < hi: a dyadic point's value is then
+     * always the base of the node that starts there (made once, when its parent was split
+     * at that midpoint), never base + increment of the node that ends there, so it has
+     * the same bits however the cache was left by earlier queries. */
+    while (x < 1.0 && lev + 1 < b->n_valid) {
+        double lo = ldexp((double)b->idx[lev + 1], -(int)(lev + 1));
+        double hi = ldexp((double)b->idx[lev + 1] + 1.0, -(int)(lev + 1));
+        if (!(x >= lo && x < hi)) break;
+        lev++;
+    }
+    bridge mid = bridge_at(0.5);
+    for (;;) {
+        uint64_t k = b->idx[lev];
+        double lo = ldexp((double)k, -(int)lev), hi = ldexp((double)k + 1.0, -(int)lev);
+        double h = b->span * ldexp(1.0, -(int)lev);
+        const double *Wb = b->Wb + lev * n, *Ab = b->Ab + lev * n;
+        if (x == lo) {
+            memcpy(W, Wb, n * sizeof(double));
+            if (A) memcpy(A, Ab, n * sizeof(double));
+            b->n_valid = lev + 1;
+            return NDE_OK;
+        }
+        if (x == hi) { /* only at the root (x = 1): see the cache lookup above */
+            node_end(b, lev, h, W, A);
+            b->n_valid = lev + 1;
+            return NDE_OK;
+        }
+        if (lev == b->depth) {
+            /* inside a leaf: condition at the point's own fraction */
+            double rho = (x - lo) / (hi - lo);
+            uint64_t bits;
+            memcpy(&bits, &x, sizeof bits);
+            node_normals(b, lev, k, bits | 1);
+            bridge br = bridge_at(rho);
+            split(&br, n, h, b->Wn + lev * n, b->An + lev * n, b->z, b->pW, b->pA);
+            for (size_t i = 0; i < n; i++) {
+                W[i] = Wb[i] + b->pW[i];
+                if (A) A[i] = Ab[i] + (x - lo) * b->span * Wb[i] + b->pA[i];
+            }
+            b->n_valid = lev + 1;
+            return NDE_OK;
+        }
+        /* split this node at its midpoint and descend into the child holding x */
+        node_normals(b, lev, k, 0);
+        double *cW = b->Wn + (lev + 1) * n, *cA = b->An + (lev + 1) * n;
+        double *cWb = b->Wb + (lev + 1) * n, *cAb = b->Ab + (lev + 1) * n;
+        const double *pWn = b->Wn + lev * n, *pAn = b->An + lev * n;
+        split(&mid, n, h, pWn, pAn, b->z, cW, cA);
+        double hh = h / 2, xm = ldexp(2.0 * (double)k + 1.0, -(int)(lev + 1));
+        if (x < xm) {
+            memcpy(cWb, Wb, n * sizeof(double));
+            memcpy(cAb, Ab, n * sizeof(double));
+            b->idx[lev + 1] = 2 * k;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                double w1 = cW[i], a1 = cA[i];
+                cWb[i] = Wb[i] + w1;
+                cAb[i] = Ab[i] + hh * Wb[i] + a1;
+                cW[i] = pWn[i] - w1;
+                cA[i] = pAn[i] - a1 - hh * w1;
+            }
+            b->idx[lev + 1] = 2 * k + 1;
+        }
+        lev++;
+        b->n_valid = lev + 1;
+    }
+}
+
+nde_status nde_brownian_increment(nde_brownian *b, double s, double t, double *dW, double *dH)
+{
+    if (!b || !dW) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_increment: NULL argument");
+    size_t n = b->n;
+    if (s == t) {
+        if (!(s >= b->t0 && s <= b->t1))
+            return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_increment: s = t = %.17g outside "
+                                         "[%.17g, %.17g]", s, b->t0, b->t1);
+        memset(dW, 0, n * sizeof(double));
+        if (dH) memset(dH, 0, n * sizeof(double));
+        return NDE_OK;
+    }
+    NDE_TRY(nde_brownian_point(b, s, b->pW, b->pA));
+    /* keep W(s), A(s) in dW, dH while t is queried (scratch is reused by point) */
+    double *Ws = dW, *As = dH;
+    memcpy(Ws, b->pW, n * sizeof(double));
+    if (As) memcpy(As, b->pA, n * sizeof(double));
+    double *Wt = b->pW, *At = b->pA;
+    NDE_TRY(nde_brownian_point(b, t, Wt, As ? At : NULL));
+    double h = t - s;
+    for (size_t i = 0; i < n; i++) {
+        double w = Wt[i] - Ws[i];
+        if (As) As[i] = (At[i] - As[i] - h * Ws[i]) / h - w / 2;
+        dW[i] = w;
+    }
+    return NDE_OK;
+}
