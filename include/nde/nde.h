@@ -22,5 +22,6 @@
 #include "nde/pde.h"
 #include "nde/model.h"
 #include "nde/trainer.h"
+#include "nde/stagger.h"
 
 #endif
