@@ -67,7 +67,11 @@ static nde_status permute(const nde_stagger_grid *g, const double *src, double *
     if (!g || !src || !dst || batch == 0)
         return NDE_FAIL(NDE_ERR_ARG, "%s: NULL argument or batch 0", what);
     nde_status st = nde_stagger_check(g);
-    if (st != NDE_OK) return NDE_FAIL(st, "%s: %s", what, nde_last_error());
+    if (st != NDE_OK) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", nde_last_error());
+        return NDE_FAIL(st, "%s: %s", what, msg);
+    }
     const size_t C = g->channels, nt = g->nt, st_ = g->s_t;
     const size_t n0 = g->n[0], s0 = g->s[0];
     const size_t n1 = g->ndim == 2 ? g->n[1] : 1, s1 = g->ndim == 2 ? g->s[1] : 1;
