@@ -292,6 +292,16 @@ int main(int argc, char **argv)
     size_t nte = windows(&o, traj_te, o.ntest, &xte, &yte);
     fprintf(stderr, "neural_stagger: n %zu, dt %g, nu %g, %zu training and %zu test windows of %zu "
                     "level(s), %zu epochs\n", o.n, o.dt, o.nu, ntr, nte, o.st, o.epochs);
+    /* the error of persistence (every predicted level = the last input level): a model that
+     * learned nothing about the dynamics scores about this */
+    double *pers = nde_alloc_array(nte * o.st * o.n, sizeof *pers);
+    if (!pers) CHECK(NDE_FAIL(NDE_ERR_NOMEM, "persistence"));
+    for (size_t c = 0; c < nte; c++)
+        for (size_t k = 0; k < o.st; k++)
+            memcpy(pers + (c * o.st + k) * o.n, xte + (c * o.st + o.st - 1) * o.n, o.n * sizeof *pers);
+    printf("{\"bench\": \"neural_stagger\", \"metric\": \"persistence_rel_l2_one_window\", "
+           "\"value\": %.6g, \"unit\": \"1\"}\n", rel_l2(pers, yte, nte * o.st * o.n));
+    nde_free(pers);
     result base = {0};
     for (size_t s = 1; s <= o.s_max; s *= 2) {
         result r = run(ctx, &o, s, xtr, ntr, xte, yte, nte, traj_te);
