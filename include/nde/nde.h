@@ -24,5 +24,6 @@
 #include "nde/model.h"
 #include "nde/constraint.h"
 #include "nde/trainer.h"
+#include "nde/stagger.h"
 
 #endif
