@@ -315,3 +315,82 @@ Test(relax, learner_state_errors)
     nde_relax_learner_destroy(&L);
     nde_relax_learner_destroy(&L);
 }
+
+/* The Darcy generator with the relaxation solvers: the same solutions as the default
+ * multigrid to within the solve tolerance, its residual checked by an independent
+ * assembly, the learner's draws reproducible by seed, and the default unchanged. */
+static void darcy_residual(size_t w, const double *a, const double *u, double *rel)
+{
+    const double n2 = (double)(w - 1) * (double)(w - 1);
+    double rr = 0.0, ff = 0.0;
+    for (size_t i = 1; i + 1 < w; i++)
+        for (size_t j = 1; j + 1 < w; j++) {
+            const size_t p = i * w + j, nb[4] = {p - w, p + w, p - 1, p + 1};
+            double au = 0.0;
+            for (int k = 0; k < 4; k++) au += 0.5 * (a[p] + a[nb[k]]) * (u[p] - u[nb[k]]);
+            rr += (1.0 - n2 * au) * (1.0 - n2 * au);
+            ff += 1.0;
+        }
+    *rel = sqrt(rr / ff);
+}
+
+static void darcy_run(nde_darcy_solver solver, nde_darcy_omega rule, double *coeff, double *sol,
+                      double *omegas)
+{
+    nde_darcy_spec sp = nde_darcy_defaults(17);
+    sp.tol = 1e-11;
+    sp.solver = solver;
+    sp.omega_rule = rule;
+    sp.omega = 1.7;
+    sp.learner_seed = 5;
+    nde_darcy *g = NULL;
+    cr_assert_eq(nde_darcy_create(&sp, &g), NDE_OK, "%s", nde_last_error());
+    for (size_t i = 0; i < 6; i++) {
+        cr_assert_eq(nde_darcy_generate(g, 3, i, 1, coeff + i * 289, sol + i * 289, NULL, NULL),
+                     NDE_OK, "%s", nde_last_error());
+        if (omegas) omegas[i] = nde_darcy_last_stats(g).omega;
+        if (solver != NDE_DARCY_MULTIGRID) {
+            cr_assert_lt(nde_darcy_last_stats(g).rel_residual, 1e-11);
+            double rel;
+            darcy_residual(17, coeff + i * 289, sol + i * 289, &rel);
+            cr_assert_lt(rel, 1e-10, "sample %zu: independent residual %g", i, rel);
+        }
+    }
+    nde_darcy_destroy(&g);
+}
+
+Test(relax, darcy_relaxation_solvers)
+{
+    static double c0[6 * 289], s0[6 * 289], c1[6 * 289], s1[6 * 289], s2[6 * 289], w1[6], w2[6];
+    darcy_run(NDE_DARCY_MULTIGRID, NDE_DARCY_OMEGA_FIXED, c0, s0, NULL);
+    const nde_darcy_solver solvers[2] = {NDE_DARCY_SOR, NDE_DARCY_SSOR_PCG};
+    const nde_darcy_omega rules[3] = {NDE_DARCY_OMEGA_FIXED, NDE_DARCY_OMEGA_TSALLIS,
+                                      NDE_DARCY_OMEGA_OPT};
+    double umax = 0.0;
+    for (int k = 0; k < 6 * 289; k++) umax = fmax(umax, fabs(s0[k]));
+    for (int a = 0; a < 2; a++)
+        for (int r = 0; r < 3; r++) {
+            darcy_run(solvers[a], rules[r], c1, s1, w1);
+            cr_assert(memcmp(c0, c1, sizeof c0) == 0, "coefficients differ");
+            cr_assert_lt(max_abs_diff(6 * 289, s0, s1), 1e-8 * umax, "solver %d rule %d", a, r);
+            if (rules[r] == NDE_DARCY_OMEGA_TSALLIS) { /* same learner seed, same bits */
+                darcy_run(solvers[a], rules[r], c1, s2, w2);
+                cr_assert(memcmp(s1, s2, sizeof s1) == 0 && memcmp(w1, w2, sizeof w1) == 0);
+            }
+            if (rules[r] == NDE_DARCY_OMEGA_FIXED) cr_assert(w1[0] == 1.7);
+            if (rules[r] == NDE_DARCY_OMEGA_OPT) cr_assert(w1[0] > 1.5 && w1[0] < 2.0);
+        }
+    nde_darcy_spec sp = nde_darcy_defaults(17);
+    nde_darcy *g = NULL;
+    sp.solver = NDE_DARCY_SOR;
+    sp.omega = 2.0;
+    cr_assert_eq(nde_darcy_create(&sp, &g), NDE_ERR_ARG);
+    sp.omega = 1.5;
+    sp.relax_max_iter = 0;
+    cr_assert_eq(nde_darcy_create(&sp, &g), NDE_ERR_ARG);
+    sp.relax_max_iter = 3;
+    cr_assert_eq(nde_darcy_create(&sp, &g), NDE_OK);
+    cr_assert_eq(nde_darcy_generate(g, 0, 0, 1, c1, s1, NULL, NULL), NDE_ERR_MAX_STEPS);
+    cr_assert(strstr(nde_last_error(), "sample 0") != NULL, "%s", nde_last_error());
+    nde_darcy_destroy(&g);
+}
