@@ -401,13 +401,14 @@ static void cheb_update(nde_relax_learner *l, double cost)
     const double K = l->cmax > 0.0 ? l->cmax : 1.0;
     const double Lc = (l->cmax - l->cmin) / w;
     const double N = 2.0 + 4.0 * w * Lc / K * (1.0 + log((double)m));
+    const int rescaled = l->scale != K * N;
     l->scale = K * N;
     double ub[MAX_BINS];
     ub[0] = 1.0 / N;
     for (size_t j = 1; j < m; j++) ub[j] = 2.0 * w * Lc / l->scale / (double)j;
     double resnorm = 0.0;
-    for (size_t i = 0; i < d; i++) /* refitting every arm equals ChebCB.m's refits */
-        if (l->count[i]) {
+    for (size_t i = 0; i < d; i++) /* as ChebCB.m: every arm when the scale changed */
+        if (l->count[i] && (rescaled || i == a)) {
             const double r = cheb_fit(l, i, ub);
             if (r >= 0.0) resnorm = r;
         }
