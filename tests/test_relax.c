@@ -394,3 +394,48 @@ Test(relax, darcy_relaxation_solvers)
     cr_assert(strstr(nde_last_error(), "sample 0") != NULL, "%s", nde_last_error());
     nde_darcy_destroy(&g);
 }
+
+#ifdef NDE_HEAT2D_EXE
+#include <stdio.h>
+
+/* The heat-equation example: every method reaches the same final state (to within the
+ * solve tolerance), and the learners' lines are there. */
+Test(relax, heat2d_example_runs)
+{
+    char cmd[1024], line[1024];
+    snprintf(cmd, sizeof cmd, "%s --nx 9 --steps 60 --tol 1e-10 2>&1", NDE_HEAT2D_EXE);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    int lines = 0, learners = 0;
+    while (fgets(line, sizeof line, p)) {
+        const char *d = strstr(line, "\"diff_from_first\": ");
+        cr_assert_not_null(d, "%s", line);
+        cr_assert_lt(strtod(d + 19, NULL), 1e-7, "%s", line);
+        if (strstr(line, "tsallis_inf\"") || strstr(line, "chebcb")) learners++;
+        lines++;
+    }
+    cr_assert_eq(pclose(p), 0);
+    cr_assert_eq(lines, 8);
+    cr_assert_eq(learners, 2);
+    snprintf(cmd, sizeof cmd, "%s --nx 2 >/dev/null 2>&1", NDE_HEAT2D_EXE);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
+}
+
+/* nde data darcy --solver: bad values are usage errors; a learned-ω file is written */
+Test(relax, cli_darcy_solver_option)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s data darcy --solver nosuch --out relax_test_out/x.npy >/dev/null 2>&1",
+             NDE_CLI_EXE);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "%s data darcy --solver sor --omega 2 --out relax_test_out/x.npy "
+             ">/dev/null 2>&1", NDE_CLI_EXE);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "mkdir -p relax_test_out && %s data darcy --n 4 --s 9 --solver "
+             "ssor-cg-tsallis --out relax_test_out/d.npy >/dev/null 2>&1", NDE_CLI_EXE);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+    FILE *f = fopen("relax_test_out/d_sol.npy", "rb");
+    cr_assert_not_null(f);
+    fclose(f);
+}
+#endif
