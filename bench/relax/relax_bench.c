@@ -10,7 +10,8 @@
  *    with fixed ω, ω* per sample and Tsallis-INF.
  * Times are wall-clock seconds of the solves (and learner calls) of each method.
  * Prints one JSON object per result line.
- * Usage: relax_bench [--trials 3] [--T 5000] [--seed 1] [--darcy-n 200] [--darcy-s 33]. */
+ * Usage: relax_bench [--trials 3] [--T 5000] [--seed 1] [--darcy-n 200] [--darcy-s 33]
+ *                    [--skip-laplace] [--skip-darcy] [--grid-oracle]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,8 +103,12 @@ static void emit(const char *problem, const char *method, int trial, const char 
     fflush(stdout);
 }
 
-static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
+/* With grid_oracle: every instance is also solved with each of the learners' 20 arms,
+ * giving the instance-optimal cost on the grid (the best arm per instance) and the best
+ * fixed arm of the grid. */
+static void laplace_sequences(size_t trials, size_t T, uint64_t seed, int grid_oracle)
 {
+    enum { G = 20 };
     const size_t n = 100;
     nde_csr *A = laplacian(10);
     double *base = malloc(nde_csr_nnz(A) * sizeof *base);
@@ -115,7 +120,8 @@ static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
     for (int dist = 0; dist < 2; dist++) {
         const char *problem = dist ? "laplace100_low" : "laplace100_high";
         const double pa = dist ? 2.0 : 0.5, pb = dist ? 6.0 : 1.5;
-        double tot_it[N_METHODS] = {0}, tot_s[N_METHODS] = {0};
+        double tot_it[N_METHODS] = {0}, tot_s[N_METHODS] = {0}, tot_oracle = 0.0, tot_gbest = 0.0;
+        double tot_tail[N_METHODS] = {0}, tot_oracle_tail = 0.0; /* the last fifth of the instances */
         for (size_t trial = 0; trial < trials; trial++) {
             nde_rng r;
             nde_rng_seed(&r, seed + 1000 * (uint64_t)dist + trial);
@@ -130,7 +136,8 @@ static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
                 sp.seed = seed * 7919 + 31 * (uint64_t)trial + (uint64_t)dist * 101 + (uint64_t)k;
                 CHECK(nde_relax_learner_create(&sp, &L[k]));
             }
-            double it_sum[N_METHODS] = {0}, secs[N_METHODS] = {0};
+            double it_sum[N_METHODS] = {0}, secs[N_METHODS] = {0}, arm_tot[G] = {0}, oracle = 0.0;
+            double tail[N_METHODS] = {0}, oracle_tail = 0.0;
             for (size_t t = 0; t < T; t++) {
                 const double c = -0.15 + 0.6 * beta_draw(&r, pa, pb);
                 double nb;
@@ -143,6 +150,18 @@ static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
                 } while (nb > (double)n);
                 memcpy(nde_csr_values(A), base, nde_csr_nnz(A) * sizeof *base);
                 CHECK(nde_csr_shift(A, c));
+                if (grid_oracle) {
+                    double best = INFINITY;
+                    for (int a = 0; a < G; a++) {
+                        size_t it;
+                        memset(x, 0, sizeof x);
+                        CHECK(nde_sor_solve(A, b, x, 1.0 + 0.95 * a / (G - 1.0), 1e-8, 10000, &it));
+                        arm_tot[a] += (double)it;
+                        best = fmin(best, (double)it);
+                    }
+                    oracle += best;
+                    if (5 * t >= 4 * T) oracle_tail += best;
+                }
                 for (int m = 0; m < N_METHODS; m++) {
                     const double t0 = nde_wall_seconds();
                     double omega;
@@ -167,6 +186,7 @@ static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
                     if (m >= M_TINF) CHECK(nde_relax_learner_update(L[m - M_TINF], (double)it));
                     secs[m] += nde_wall_seconds() - t0;
                     it_sum[m] += (double)it;
+                    if (5 * t >= 4 * T) tail[m] += (double)it;
                 }
             }
             for (int m = 0; m < N_METHODS; m++) {
@@ -175,6 +195,18 @@ static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
                 emit(problem, method_name(m, buf), (int)trial, "wall_seconds", secs[m], "s");
                 tot_it[m] += it_sum[m] / (double)trials;
                 tot_s[m] += secs[m] / (double)trials;
+                tot_tail[m] += tail[m] / (double)trials;
+            }
+            if (grid_oracle) {
+                int ga = 0;
+                for (int a = 0; a < G; a++)
+                    if (arm_tot[a] < arm_tot[ga]) ga = a;
+                emit(problem, "grid_oracle", (int)trial, "iterations_total", oracle, "iterations");
+                sprintf(buf, "grid_best_fixed_%.2f", 1.0 + 0.95 * ga / (G - 1.0));
+                emit(problem, buf, (int)trial, "iterations_total", arm_tot[ga], "iterations");
+                tot_oracle += oracle / (double)trials;
+                tot_oracle_tail += oracle_tail / (double)trials;
+                tot_gbest += arm_tot[ga] / (double)trials;
             }
             for (int k = 0; k < 3; k++) nde_relax_learner_destroy(&L[k]);
         }
@@ -188,6 +220,21 @@ static void laplace_sequences(size_t trials, size_t T, uint64_t seed)
         emit(problem, "tsallis_inf_cb", -1, "ratio_to_omega_opt", tot_it[M_TINFCB] / tot_it[M_OPT], "");
         emit(problem, "chebcb", -1, "ratio_to_omega_opt", tot_it[M_CHEB] / tot_it[M_OPT], "");
         emit(problem, "chebcb", -1, "ratio_to_best_fixed", tot_it[M_CHEB] / tot_it[best], "");
+        int best_tail = 0;
+        for (int m = 0; m < N_FIXED; m++)
+            if (tot_tail[m] < tot_tail[best_tail]) best_tail = m;
+        emit(problem, "tsallis_inf", -1, "last_fifth_ratio_to_best_fixed",
+             tot_tail[M_TINF] / tot_tail[best_tail], "");
+        emit(problem, "chebcb", -1, "last_fifth_ratio_to_omega_opt", tot_tail[M_CHEB] / tot_tail[M_OPT], "");
+        if (grid_oracle) {
+            emit(problem, "grid_oracle", -1, "iterations_mean", tot_oracle, "iterations");
+            emit(problem, "grid_best_fixed", -1, "iterations_mean", tot_gbest, "iterations");
+            emit(problem, "tsallis_inf", -1, "ratio_to_grid_best_fixed", tot_it[M_TINF] / tot_gbest, "");
+            emit(problem, "chebcb", -1, "ratio_to_grid_oracle", tot_it[M_CHEB] / tot_oracle, "");
+            emit(problem, "omega_opt", -1, "ratio_to_grid_oracle", tot_it[M_OPT] / tot_oracle, "");
+            emit(problem, "chebcb", -1, "last_fifth_ratio_to_grid_oracle",
+                 tot_tail[M_CHEB] / tot_oracle_tail, "");
+        }
     }
     free(base);
     nde_csr_destroy(&A);
@@ -231,7 +278,7 @@ int main(int argc, char **argv)
 {
     size_t trials = 3, T = 5000, darcy_n = 200, darcy_s = 33;
     uint64_t seed = 1;
-    int skip_laplace = 0, skip_darcy = 0;
+    int skip_laplace = 0, skip_darcy = 0, grid_oracle = 0;
     const nde_arg opts[] = {
         {.name = "trials", .kind = NDE_ARG_SIZE, .dest = &trials, .min = 1, .max = 1000,
          .help = "trials of each Laplacian sequence"},
@@ -246,6 +293,9 @@ int main(int argc, char **argv)
          .help = "only the Darcy sequence"},
         {.name = "skip-darcy", .kind = NDE_ARG_FLAG, .dest = &skip_darcy,
          .help = "only the Laplacian sequences"},
+        {.name = "grid-oracle", .kind = NDE_ARG_FLAG, .dest = &grid_oracle,
+         .help = "also solve every instance with each of the 20 grid arms (best arm per "
+                 "instance and best fixed arm of the learners' grid; 20x the work)"},
     };
     const nde_args_spec spec = {
         .prog = "relax_bench",
@@ -255,7 +305,7 @@ int main(int argc, char **argv)
         NDE_ARGS_TABLE(opts)};
     int parsed = nde_args_parse(&spec, argc, argv, NULL);
     if (parsed != NDE_ARGS_OK) return nde_args_exit_status(parsed);
-    if (!skip_laplace) laplace_sequences(trials, T, seed);
+    if (!skip_laplace) laplace_sequences(trials, T, seed, grid_oracle);
     if (!skip_darcy) darcy_sequence(darcy_n, darcy_s, seed);
     return 0;
 }
