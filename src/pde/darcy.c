@@ -3,6 +3,7 @@
  * solve_gwf.m in github.com/neuraloperator/neuraloperator's legacy branch). */
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nde/pde.h"
@@ -288,9 +289,12 @@ nde_status nde_darcy_generate(nde_darcy *gen, uint64_t seed, size_t first, size_
         nde_rng_jump(&base);
         coefficient(gen, &rng, gen->a);
         nde_status st = nde_darcy_solve(gen, gen->a, gen->f, gen->u, NULL);
-        if (st != NDE_OK)
+        if (st != NDE_OK) {
+            char why[512]; /* a copy: nde_fail formats into the buffer nde_last_error() returns */
+            snprintf(why, sizeof why, "%s", nde_last_error());
             return NDE_FAIL(st, "nde_darcy_generate: sample %zu of seed %llu: %s", first + i,
-                            (unsigned long long)seed, nde_last_error());
+                            (unsigned long long)seed, why);
+        }
         for (size_t p = 0; p < s; p++)
             for (size_t q = 0; q < s; q++) {
                 coeff[(i * s + p) * s + q] = gen->a[p * r * w + q * r];
