@@ -178,6 +178,10 @@ int cli_data(int argc, char **argv)
     uint64_t seed = 0;
     double t1 = 1.0;
     const char *out = NULL;
+    static const char *const solvers[] = {"multigrid", "sor", "sor-tsallis", "sor-opt", "ssor-cg",
+                                          "ssor-cg-tsallis", NULL};
+    int solver = 0;
+    double omega = 1.8;
     const nde_arg opts[] = {
         {.name = "n", .kind = NDE_ARG_SIZE, .dest = &n, .min = 1,
          .default_text = "burgers 200, darcy 120, spiral 200", .help = "samples"},
@@ -187,6 +191,13 @@ int cli_data(int argc, char **argv)
         NDE_ARGS_SEED(&seed),
         {.name = "t1", .kind = NDE_ARG_DOUBLE, .dest = &t1, .bounds = NDE_ARG_LO_OPEN,
          .help = "spiral: last save time"},
+        {.name = "solver", .kind = NDE_ARG_CHOICE, .dest = &solver, .choices = solvers,
+         .default_text = "multigrid",
+         .help = "darcy: linear solver; sor/ssor-cg use --omega, *-tsallis learn omega across "
+                 "the samples (Tsallis-INF), sor-opt uses each sample's optimal omega"},
+        {.name = "omega", .kind = NDE_ARG_DOUBLE, .dest = &omega, .lo = 0.0, .hi = 2.0,
+         .bounds = NDE_ARG_LO_OPEN | NDE_ARG_HI_OPEN, .default_text = "1.8",
+         .help = "darcy: relaxation of --solver sor or ssor-cg"},
         {.name = "out", .kind = NDE_ARG_STRING, .dest = &out, .metavar = "FILE",
          .help = "output file: .h5, .mat (v7.3) or .npy (FILE.npy → FILE_<name>.npy)"},
     };
@@ -250,6 +261,14 @@ int cli_data(int argc, char **argv)
             st = nde_burgers_generate(ctx, &bs, lo, hi - lo, x + lo * per, y + lo * per, prog, &ps);
     } else if (st == NDE_OK && which == 1) {
         nde_darcy_spec ds = nde_darcy_defaults(s);
+        if (solver) {
+            ds.solver = solver >= 4 ? NDE_DARCY_SSOR_PCG : NDE_DARCY_SOR;
+            ds.omega_rule = solver == 2 || solver == 5 ? NDE_DARCY_OMEGA_TSALLIS
+                            : solver == 3              ? NDE_DARCY_OMEGA_OPT
+                                                       : NDE_DARCY_OMEGA_FIXED;
+            ds.omega = omega;
+            ds.learner_seed = seed;
+        }
         nde_darcy *gen = NULL;
         st = nde_darcy_create(&ds, &gen);
         if (st == NDE_OK && hi > lo)

@@ -21,6 +21,7 @@
 #include "nde/io.h"
 #include "nde/operators.h"
 #include "nde/pde.h"
+#include "nde/relax.h"
 #include "nde/model.h"
 #include "nde/constraint.h"
 #include "nde/trainer.h"

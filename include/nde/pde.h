@@ -6,6 +6,7 @@
 #define NDE_PDE_H
 
 #include "nde/core.h"
+#include "nde/relax.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,20 @@ NDE_API nde_status nde_burgers_generate(nde_ctx *ctx, const nde_burgers_spec *sp
  * Output: the s×s nodes of the solver grid with stride `refine` (N = (s−1)·refine),
  * boundary included — as the FNO files subsample their 421×421 grid (s = 85 is
  * refine 5 of N = 420). */
+/** Linear solver of the Darcy generator. */
+typedef enum nde_darcy_solver {
+    NDE_DARCY_MULTIGRID = 0, /**< multigrid-preconditioned CG (the default) */
+    NDE_DARCY_SOR,           /**< SOR (nde_sor_solve()) on the interior unknowns */
+    NDE_DARCY_SSOR_PCG       /**< SSOR-preconditioned CG (nde_ssor_pcg_solve()) */
+} nde_darcy_solver;
+
+/** How the relaxation solvers choose ω for each sample. */
+typedef enum nde_darcy_omega {
+    NDE_DARCY_OMEGA_FIXED = 0, /**< nde_darcy_spec::omega for every sample */
+    NDE_DARCY_OMEGA_TSALLIS,   /**< learned across the samples by Tsallis-INF (nde/relax.h) */
+    NDE_DARCY_OMEGA_OPT        /**< ω* of each sample's matrix (nde_relax_omega_opt()) */
+} nde_darcy_omega;
+
 /** Parameters of the Darcy flow generator (nde_darcy_defaults() gives the paper's). */
 typedef struct nde_darcy_spec {
     size_t s;          /**< output nodes per side, boundary included; >= 3 */
@@ -93,6 +108,14 @@ typedef struct nde_darcy_spec {
     double alpha, tau; /**< covariance shift τ: 3 ((−Δ + 9I)^(−2)) */
     double tol;        /**< relative residual of the linear solve: 1e-10 */
     size_t max_iter;   /**< PCG iterations before NDE_ERR_MAX_STEPS: 200 */
+    /** linear solver: NDE_DARCY_MULTIGRID (0, default); the relaxation solvers solve to the
+     * same relative residual tol from u = 0, and give the same solutions to within it
+     * (not the same bits) */
+    nde_darcy_solver solver;
+    nde_darcy_omega omega_rule; /**< relaxation solvers: how ω is chosen (fixed) */
+    double omega;               /**< fixed ω in (0, 2) (1.8) */
+    uint64_t learner_seed;      /**< seed of the Tsallis-INF learner (0) */
+    size_t relax_max_iter;      /**< relaxation solvers: iteration cap (100000) */
 } nde_darcy_spec;
 
 /** The paper's setting (a 12/3, α 2, τ 3, tol 1e-10) at s output nodes per side. */
@@ -102,14 +125,19 @@ NDE_API nde_darcy_spec nde_darcy_defaults(size_t s);
 typedef struct nde_darcy_stats {
     size_t iterations;   /**< PCG iterations of the last solve */
     double rel_residual; /**< ‖f − A u‖₂ / ‖f‖₂ of the last solve, recomputed from u */
+    double omega;        /**< ω of the last solve (relaxation solvers; 0 for multigrid) */
 } nde_darcy_stats;
 
 /** A planned Darcy solver (opaque): grid, multigrid hierarchy and workspace. */
 typedef struct nde_darcy nde_darcy;
 
 /** Plan the solver grid and multigrid hierarchy (allocates everything the generator
- * and solver use). Errors: NDE_ERR_ARG for NULL, s < 3, a_hi or a_lo not finite and
- * positive, alpha or tau <= 0, tol <= 0 or max_iter == 0; NDE_ERR_NOMEM. */
+ * and solver use; with a relaxation solver, its sparse matrix and, for
+ * NDE_DARCY_OMEGA_TSALLIS, the learner, which then carries over from sample to sample and
+ * call to call, so a learned ω depends on the samples solved before). Errors:
+ * NDE_ERR_ARG for NULL, s < 3, a_hi or a_lo not finite and positive, alpha or tau <= 0,
+ * tol <= 0 or max_iter == 0, an unknown solver or omega_rule, a fixed omega outside
+ * (0, 2), relax_max_iter == 0 with a relaxation solver; NDE_ERR_NOMEM. */
 NDE_API nde_status nde_darcy_create(const nde_darcy_spec *spec, nde_darcy **gen);
 NDE_API void nde_darcy_destroy(nde_darcy **gen); /**< NULL-safe; sets *gen = NULL */
 
