@@ -15,6 +15,8 @@ static const char *const loss_names[] = {"rel_l2", "mse", "l1", NULL};
 static const char *const sampling_names[] = {"shuffle", "reshuffle", "ordered", "random",
                                              "stream", NULL};
 static const char *const normalize_names[] = {"none", "scalar", "pointwise", NULL};
+/* index = nde_precision */
+static const char *const precision_names[] = {"float64", "float32", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const output_names[] = {"trajectory", "final", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "inverse",
@@ -62,6 +64,7 @@ static const key keys[] = {
     {K("model", "levels", K_SIZE, levels)},
     {K("model", "padding", K_DOUBLE, padding), .bounds = NONNEG},
     {K("model", "threads", K_SIZE, threads), .min = 1},
+    {K("model", "precision", K_CHOICE, precision), .choices = precision_names},
     {K("model", "hidden", K_LIST, hidden)},
     {K("model", "act", K_ACT, act)},
     {K("data", "path", K_STRING, path)},
@@ -123,6 +126,7 @@ void cli_config_defaults(cli_config *c)
     c->levels = 0;
     c->threads = 1;
     c->padding = 0.0;
+    c->precision = NDE_PRECISION_FLOAT32;
     c->hidden[0] = 32;
     c->hidden[1] = 32;
     c->act = NDE_ACT_GELU;

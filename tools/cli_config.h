@@ -36,6 +36,7 @@ typedef struct cli_config {
     size_t hidden[CLI_MAX_HIDDEN]; /* mlp_node: hidden widths, ends at the first 0 */
     nde_act act;
     double padding;
+    int precision; /* FNO kinds: nde_precision (default float32; MgNO and MLP run in double) */
     /* [data] */
     char path[CLI_STR], x[CLI_STR], y[CLI_STR];
     size_t ntrain, ntest, subsample;
