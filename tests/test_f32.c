@@ -23,6 +23,7 @@
 #include "nde/operators.h"
 #include "numcheck.h"
 #include "operators/f32.h"
+#include "ref/fno_ref.h"
 
 static double *rnd(size_t n, nde_rng *r, double scale)
 {
@@ -311,4 +312,67 @@ Test(f32, bad_precision_is_rejected)
     cr_assert_null(f);
     nde_params_destroy(&p);
     nde_ctx_destroy(&ctx);
+}
+
+/* The golden comparison with PyTorch (tests/ref/gen_fno_ref.py): the legacy FNO written in
+ * torch, its float32 output u and its (float64, see the script) gradients, against nde's
+ * float32 path, to float32 accuracy (5e-6 ≈ 80 u as above: two float32 computations that
+ * sum in different orders). */
+static void check_torch(const fno_ref_case *rc)
+{
+    nde_ctx *ctx;
+    nde_params *p;
+    cr_assert_eq(nde_ctx_create(&ctx), NDE_OK);
+    cr_assert_eq(nde_params_create(&p), NDE_OK);
+    nde_fno_spec s = nde_fno1d_burgers_spec();
+    s.ndim = rc->ndim;
+    s.width = rc->width;
+    s.n_modes[0] = rc->modes[0];
+    s.n_modes[1] = rc->modes[1];
+    s.n_layers = rc->layers;
+    s.proj_hidden[0] = rc->hidden;
+    /* nde pads llround(fraction · n) points at the end of each dimension */
+    s.padding = rc->pad[0] ? (double)rc->pad[0] / (double)rc->n[0] : 0.0;
+    if (rc->ndim == 2)
+        cr_assert_eq(nde_pad_amount(s.padding, rc->n[1]), rc->pad[1], "padding of the 2nd dimension");
+    cr_assert_eq(s.precision, NDE_PRECISION_FLOAT32);
+    nde_fno *f;
+    cr_assert_eq(nde_fno_create(ctx, p, &s, &f), NDE_OK, "%s", nde_last_error());
+    const size_t np = nde_params_count(p);
+    double *gref = nde_alloc_array(np, sizeof *gref);
+    size_t covered = 0;
+    for (size_t t = 0; t < rc->n_tensors; t++) {
+        const nde_tensor_info *ti = nde_params_find(p, rc->tensors[t].name);
+        cr_assert_not_null(ti, "%s", rc->tensors[t].name);
+        cr_assert_eq(ti->numel, rc->tensors[t].numel, "%s", rc->tensors[t].name);
+        memcpy(nde_params_theta(p) + ti->offset, rc->tensors[t].value, ti->numel * sizeof(double));
+        memcpy(gref + ti->offset, rc->tensors[t].grad, ti->numel * sizeof(double));
+        covered += ti->numel;
+    }
+    cr_assert_eq(covered, np, "every tensor of the FNO is in the reference");
+    nde_fno_work *w;
+    const size_t n[2] = {rc->n[0], rc->n[1]};
+    cr_assert_eq(nde_fno_work_create(f, rc->batch, n, &w), NDE_OK, "%s", nde_last_error());
+    const size_t nu = rc->batch * rc->n[0] * (rc->ndim == 2 ? rc->n[1] : 1);
+    double *u = nde_alloc_array(nu, sizeof *u), *ga = nde_alloc_array(nu, sizeof *ga);
+    cr_assert_eq(nde_fno_forward(f, w, rc->a, u, rc->batch), NDE_OK);
+    nde_params_zero_grad(p);
+    cr_assert_eq(nde_fno_backward(f, w, rc->gu, ga, nde_params_grad(p), rc->batch), NDE_OK);
+    double eu = rel_err(u, rc->u, nu), ea = rel_err(ga, rc->ga, nu);
+    double eg = rel_err(nde_params_grad(p), gref, np);
+    cr_assert(eu < 5e-6 && ea < 5e-6 && eg < 5e-6, "%d-D vs torch: u %g, ga %g, gθ %g", rc->ndim,
+              eu, ea, eg);
+    nde_free(u);
+    nde_free(ga);
+    nde_free(gref);
+    nde_fno_work_destroy(&w);
+    nde_fno_destroy(&f);
+    nde_params_destroy(&p);
+    nde_ctx_destroy(&ctx);
+}
+
+Test(f32, fno_matches_pytorch_float32)
+{
+    check_torch(&fno_ref_1d);
+    check_torch(&fno_ref_2d);
 }
