@@ -182,11 +182,11 @@ module nde
       integer(c_int) :: r
     end function
     function c_fno_create(ctx, ndim, in_ch, out_ch, width, modes, layers, proj_hidden, grid, &
-        padding, n, max_batch, n_threads, m) bind(C, name='ndef_model_fno_create') result(r)
+        padding, n, max_batch, n_threads, precision, m) bind(C, name='ndef_model_fno_create') result(r)
       import :: c_ptr, c_int, c_int64_t, c_double
       type(c_ptr), value :: ctx
       integer(c_int64_t), value :: ndim, in_ch, out_ch, width, layers, proj_hidden, grid, &
-        max_batch, n_threads
+        max_batch, n_threads, precision
       integer(c_int64_t) :: modes(*), n(*)
       real(c_double), value :: padding
       type(c_ptr) :: m
@@ -511,16 +511,17 @@ contains
   !> FNO model on grid n(1) (1-D) or n(1:2) (2-D), as `nde train` builds it: the paper's
   !> FNO (GELU, grid channels) with width, modes (one per axis, or one for all), layers and
   !> proj_hidden (0: a linear projection). Defaults: 1 → 1 channel, grid on, no padding,
-  !> max_batch 1, 1 thread. ctx must outlive the model.
+  !> max_batch 1, 1 thread, float32 layers (double64 = .true.: float64 layers, e.g. for
+  !> finite-difference checks). ctx must outlive the model.
   integer function nde_model_fno_create(model, ctx, n, width, modes, layers, proj_hidden, &
-      in_channels, out_channels, grid, padding, max_batch, n_threads) result(st)
+      in_channels, out_channels, grid, padding, max_batch, n_threads, double64) result(st)
     type(nde_model), intent(inout) :: model
     type(nde_ctx), intent(in) :: ctx
     integer, intent(in) :: n(:), width, modes(:), layers, proj_hidden
     integer, intent(in), optional :: in_channels, out_channels, max_batch, n_threads
-    logical, intent(in), optional :: grid
+    logical, intent(in), optional :: grid, double64
     real(c_double), intent(in), optional :: padding
-    integer(c_int64_t) :: nn(2), mm(2), ic, oc, g, mb, nt
+    integer(c_int64_t) :: nn(2), mm(2), ic, oc, g, mb, nt, prec
     real(c_double) :: pad
     if (size(n) < 1 .or. size(n) > 2 .or. size(modes) < 1) then
       st = NDE_ERR_ARG
@@ -534,8 +535,10 @@ contains
     pad = 0;  if (present(padding)) pad = padding
     mb = 1;  if (present(max_batch)) mb = max_batch
     nt = 1;  if (present(n_threads)) nt = n_threads
+    prec = 1;  if (present(double64)) then; if (double64) prec = 0; end if
     st = c_fno_create(ctx%p, int(size(n), c_int64_t), ic, oc, int(width, c_int64_t), mm, &
-                      int(layers, c_int64_t), int(proj_hidden, c_int64_t), g, pad, nn, mb, nt, model%p)
+                      int(layers, c_int64_t), int(proj_hidden, c_int64_t), g, pad, nn, mb, nt, &
+                      prec, model%p)
   end function
 
   !> Neural ODE model around field_model (taken: field_model becomes null, also on

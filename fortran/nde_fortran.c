@@ -55,6 +55,7 @@ nde_status ndef_model_fno_create(nde_ctx *ctx, int64_t ndim, int64_t in_channels
                                  int64_t out_channels, int64_t width, const int64_t *modes,
                                  int64_t layers, int64_t proj_hidden, int64_t grid, double padding,
                                  const int64_t *n, int64_t max_batch, int64_t n_threads,
+                                 int64_t precision,
                                  nde_model **m)
 {
     if (!m) return NDE_FAIL(NDE_ERR_ARG, "ndef_model_fno_create: NULL model");
@@ -76,6 +77,9 @@ nde_status ndef_model_fno_create(nde_ctx *ctx, int64_t ndim, int64_t in_channels
     sp.proj_hidden[0] = ph;
     sp.grid = grid != 0;
     sp.padding = padding;
+    if (precision != NDE_PRECISION_FLOAT64 && precision != NDE_PRECISION_FLOAT32)
+        return NDE_FAIL(NDE_ERR_ARG, "FNO precision %lld (0 float64, 1 float32)", (long long)precision);
+    sp.precision = (nde_precision)precision;
     NDE_TRY(count_arg(max_batch, "FNO max_batch", &mb));
     NDE_TRY(count_arg(n_threads, "FNO n_threads", &nt));
     return nde_model_fno_create(ctx, &sp, nn, mb, nt ? nt : 1, m);

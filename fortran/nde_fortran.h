@@ -31,6 +31,7 @@ nde_status ndef_model_fno_create(nde_ctx *ctx, int64_t ndim, int64_t in_channels
                                  int64_t out_channels, int64_t width, const int64_t *modes,
                                  int64_t layers, int64_t proj_hidden, int64_t grid, double padding,
                                  const int64_t *n, int64_t max_batch, int64_t n_threads,
+                                 int64_t precision,
                                  nde_model **m);
 
 /** Neural ODE around field_model (ownership taken, also on failure): save times ts (nt),

@@ -248,7 +248,7 @@ contains
     integer, allocatable :: idx(:)
     call ok(nde_ctx_create(ctx), 'ctx')
     call ok(nde_model_fno_create(m, ctx, [16], width=4, modes=[3], layers=2, proj_hidden=8, &
-                                 max_batch=2), 'fno')
+                                 max_batch=2, double64=.true.), 'fno')
     call ok(nde_model_init(m, 5), 'init')
     x = reshape([(sin(0.4d0 * i) + 0.1d0 * i / 32d0, i = 1, 32)], [16, 2])
     n = int(nde_model_n_params(m))
@@ -265,8 +265,8 @@ contains
     integer :: i, j, n
     integer, allocatable :: idx(:)
     call ok(nde_ctx_create(ctx), 'ctx')
-    call ok(nde_model_fno_create(m, ctx, [8, 8], width=3, modes=[2, 3], layers=1, proj_hidden=0), &
-            'fno2d')
+    call ok(nde_model_fno_create(m, ctx, [8, 8], width=3, modes=[2, 3], layers=1, proj_hidden=0, &
+            double64=.true.), 'fno2d')
     call expect(nde_model_in_size(m) == 64 .and. nde_model_out_size(m) == 64, 'FNO-2D sizes')
     call ok(nde_model_init(m, 9), 'init')
     x = reshape([((cos(0.7d0 * i) * sin(0.3d0 * j), i = 1, 8), j = 1, 8)], [8, 8])

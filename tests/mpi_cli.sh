@@ -42,6 +42,8 @@ width = 6
 modes = 4
 layers = 2
 proj_hidden = 8
+; float64: the 2-rank gradient is summed in another grouping, so equal to 1e-9 only in double
+precision = float64
 [data]
 path = serial_B.h5
 x = a

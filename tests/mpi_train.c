@@ -92,6 +92,7 @@ static nde_model *make_model(int kind)
         TRY(nde_model_node_create(NULL, f, &ns, &m));
     } else {
         nde_fno_spec sp = nde_fno1d_burgers_spec();
+        sp.precision = NDE_PRECISION_FLOAT64; /* the tolerances below are double's */
         sp.width = 6;
         sp.n_modes[0] = 4;
         sp.n_layers = 2;

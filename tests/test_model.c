@@ -217,6 +217,7 @@ Test(model, fno_gradient)
     nde_ctx *ctx;
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec sp = nde_fno1d_burgers_spec();
+    sp.precision = NDE_PRECISION_FLOAT64; /* finite differences need double */
     sp.n_modes[0] = 3;
     sp.width = 3;
     sp.n_layers = 2;
@@ -242,6 +243,7 @@ Test(model, fno2d_gradient)
     nde_ctx *ctx;
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec sp = nde_fno2d_darcy_spec();
+    sp.precision = NDE_PRECISION_FLOAT64; /* finite differences need double */
     sp.n_modes[0] = sp.n_modes[1] = 2;
     sp.width = 2;
     sp.n_layers = 1;

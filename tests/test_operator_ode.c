@@ -81,6 +81,7 @@ Test(operator_ode, fno_vector_field_gradient_matches_finite_differences)
     nde_ctx *ctx;
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec sp = nde_fno1d_burgers_spec();
+    sp.precision = NDE_PRECISION_FLOAT64; /* finite differences need double */
     sp.width = 3;
     sp.n_modes[0] = 3;
     sp.n_layers = 2;

@@ -531,6 +531,7 @@ static void check_fno_vjp(nde_fno_spec s, const size_t *n, size_t batch)
 static nde_fno_spec tiny_spec(int ndim)
 {
     nde_fno_spec s = nde_fno1d_burgers_spec();
+    s.precision = NDE_PRECISION_FLOAT64; /* finite differences need double */
     s.ndim = ndim;
     s.width = 3;
     s.n_modes[0] = 2;

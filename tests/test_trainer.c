@@ -257,10 +257,12 @@ Test(trainer, resume_is_bit_exact_neural_ode)
 
 /* FNO-1D, 2 modes, width 4, on a tiny grid: fresh shuffles, StepLR per epoch. */
 static nde_ctx *fno_ctx;
+static nde_precision fno_precision;
 
 static nde_model *make_fno(void)
 {
     nde_fno_spec sp = nde_fno1d_burgers_spec();
+    sp.precision = fno_precision;
     sp.n_modes[0] = 3;
     sp.width = 4;
     sp.n_layers = 2;
@@ -293,11 +295,16 @@ Test(trainer, resume_is_bit_exact_fno)
     c.spec.optim.lr = 1e-3;
     c.spec.optim.weight_decay = 1e-4;
     c.spec.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = 1e-3, .gamma = 0.5, .period = 1};
-    check_resume(&c, "fno");
-    /* checkpoints inside epochs too: a resume from the middle of an epoch (its order and
-     * loss accumulators) continues with the same bits */
-    c.spec.checkpoint_every_steps = 1;
-    check_resume(&c, "fno_steps");
+    /* float32 layers (the default of operator models) and float64 ones */
+    for (int prec = 0; prec < 2; prec++) {
+        fno_precision = prec ? NDE_PRECISION_FLOAT64 : NDE_PRECISION_FLOAT32;
+        c.spec.checkpoint_every_steps = 0;
+        check_resume(&c, prec ? "fno64" : "fno");
+        /* checkpoints inside epochs too: a resume from the middle of an epoch (its order and
+         * loss accumulators) continues with the same bits */
+        c.spec.checkpoint_every_steps = 1;
+        check_resume(&c, prec ? "fno64_steps" : "fno_steps");
+    }
     nde_ctx_destroy(&fno_ctx);
 }
 

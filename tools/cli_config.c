@@ -16,6 +16,8 @@ static const char *const sampling_names[] = {"shuffle", "reshuffle", "ordered", 
                                              "stream", NULL};
 static const char *const constraint_names[] = {"none", "mean", NULL};
 static const char *const normalize_names[] = {"none", "scalar", "pointwise", NULL};
+/* index = nde_precision */
+static const char *const precision_names[] = {"float64", "float32", NULL};
 static const char *const bool_names[] = {"false", "true", NULL};
 static const char *const output_names[] = {"trajectory", "final", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "inverse",
@@ -63,6 +65,7 @@ static const key keys[] = {
     {K("model", "levels", K_SIZE, levels)},
     {K("model", "padding", K_DOUBLE, padding), .bounds = NONNEG},
     {K("model", "threads", K_SIZE, threads), .min = 1},
+    {K("model", "precision", K_CHOICE, precision), .choices = precision_names},
     {K("model", "hidden", K_LIST, hidden)},
     {K("model", "act", K_ACT, act)},
     {K("model", "constraint", K_CHOICE, constraint), .choices = constraint_names},
@@ -125,6 +128,7 @@ void cli_config_defaults(cli_config *c)
     c->levels = 0;
     c->threads = 1;
     c->padding = 0.0;
+    c->precision = NDE_PRECISION_FLOAT32;
     c->hidden[0] = 32;
     c->hidden[1] = 32;
     c->act = NDE_ACT_GELU;

@@ -42,6 +42,7 @@ typedef struct cli_config {
     nde_act act;
     double padding;
     int constraint; /* cli_constraint: a hard constraint on the output (fno1d) */
+    int precision; /* FNO kinds: nde_precision (default float32; MgNO and MLP run in double) */
     /* [data] */
     char path[CLI_STR], x[CLI_STR], y[CLI_STR];
     size_t ntrain, ntest, subsample;

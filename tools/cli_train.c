@@ -418,6 +418,7 @@ static nde_status fno_create(nde_ctx *ctx, const cli_config *c, int nd, const si
     sp.n_proj_hidden = c->proj_hidden ? 1 : 0;
     sp.proj_hidden[0] = c->proj_hidden;
     sp.padding = c->padding;
+    sp.precision = (nde_precision)c->precision;
     /* a team of threads splits each batch; each runs a single-threaded BLAS */
     if (c->threads > 1) openblas_set_num_threads(1);
     return nde_model_fno_create(ctx, &sp, n, max_batch, c->threads, m);

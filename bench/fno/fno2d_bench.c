@@ -1,4 +1,4 @@
-/* FNO-2D Darcy training speed: seconds per epoch of nde (float64) for the legacy
+/* FNO-2D Darcy training speed: seconds per epoch of nde (--precision float32 or float64) for the legacy
  * fourier_2d.py model (nde_fno2d_darcy_spec: 4 layers, 12×12 modes, width 32, padding 9/85
  * of s) on 1000 training and 100 test samples at s = 85, batch 20, Adam (lr 1e-3, weight
  * decay 1e-4), trained as examples/darcy does: pointwise Gaussian normalizers, relative L2
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../../examples/common/check.h"
@@ -21,13 +22,15 @@ typedef struct opts {
     size_t s, ntrain, ntest, batch, epochs, threads;
     uint64_t seed;
     const char *cache;
+    int precision; /* nde_precision */
 } opts;
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.s = 85, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 2, .threads = 2,
-                .seed = 1, .cache = ".cache/darcy"};
+                .seed = 1, .cache = ".cache/darcy", .precision = NDE_PRECISION_FLOAT32};
+    static const char *const precisions[] = {"float64", "float32", NULL}; /* nde_precision */
     const nde_arg opts[] = {
         {.name = "s", .kind = NDE_ARG_SIZE, .dest = &o->s, .min = 2, .help = "grid points per side"},
         {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 2,
@@ -39,6 +42,8 @@ static int parse(int argc, char **argv, opts *o)
         {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads, .min = 1, .max = 256,
          .help = "threads per batch"},
         {.name = "seed", .kind = NDE_ARG_U64, .dest = &o->seed, .help = "seed of the generated data"},
+        {.name = "precision", .kind = NDE_ARG_CHOICE, .dest = &o->precision, .choices = precisions,
+         .help = "layer arithmetic: float32 (default) or float64"},
         NDE_ARGS_CACHE(&o->cache),
     };
     const nde_args_spec spec = {.prog = "fno2d_bench",
@@ -85,6 +90,8 @@ int main(int argc, char **argv)
     nde_ctx *ctx;
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec spec = nde_fno2d_darcy_spec();
+    spec.precision = (nde_precision)o.precision;
+    const char *dtype = o.precision == NDE_PRECISION_FLOAT32 ? "float32" : "float64";
     nde_fno *fno;
     nde_params *p;
     CHECK(nde_params_create(&p));
@@ -154,20 +161,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "epoch %zu: %.2f s, train rel L2 %.4f, test rel L2 %.4f\n", e + 1, dt,
                 train / (double)o.ntrain, test / (double)o.ntest);
         if (e + 1 == o.epochs)
-            printf("{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"float64\", \"metric\": \"test_rel_l2_after_epochs\", \"value\": %.5f, \"epochs\": %zu}\n",
-                   test / (double)o.ntest, o.epochs);
+            printf("{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"%s\", \"metric\": \"test_rel_l2_after_epochs\", \"value\": %.5f, \"epochs\": %zu}\n",
+                   dtype, test / (double)o.ntest, o.epochs);
     }
     const double ne = (double)o.epochs;
-    const char *fmt = "{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"float64\", \"threads\": %zu, "
+    const char *fmt = "{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"%s\", \"threads\": %zu, "
                       "\"s\": %zu, \"metric\": \"%s\", \"value\": %.3f, \"unit\": \"s\"}\n";
-    printf(fmt, o.threads, o.s, "s_per_epoch_mean", sum / ne);
-    printf(fmt, o.threads, o.s, "s_per_epoch_min", best);
-    printf(fmt, o.threads, o.s, "cpu_s_per_epoch_mean", cpu / ne);
-    printf(fmt, o.threads, o.s, "forward_loss_s_per_epoch", t_fwd / ne);
-    printf(fmt, o.threads, o.s, "backward_s_per_epoch", t_bwd / ne);
-    printf(fmt, o.threads, o.s, "optimizer_s_per_epoch", t_opt / ne);
-    printf("{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"float64\", \"metric\": \"params\", \"value\": %zu}\n",
-           nde_params_count(p));
+    printf(fmt, dtype, o.threads, o.s, "s_per_epoch_mean", sum / ne);
+    printf(fmt, dtype, o.threads, o.s, "s_per_epoch_min", best);
+    printf(fmt, dtype, o.threads, o.s, "cpu_s_per_epoch_mean", cpu / ne);
+    printf(fmt, dtype, o.threads, o.s, "forward_loss_s_per_epoch", t_fwd / ne);
+    printf(fmt, dtype, o.threads, o.s, "backward_s_per_epoch", t_bwd / ne);
+    printf(fmt, dtype, o.threads, o.s, "optimizer_s_per_epoch", t_opt / ne);
+    printf("{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"%s\", \"metric\": \"params\", \"value\": %zu}\n",
+           dtype, nde_params_count(p));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* ru_maxrss: KiB on Linux; the data included */
+    printf("{\"bench\": \"fno2d_darcy\", \"impl\": \"nde\", \"dtype\": \"%s\", \"s\": %zu, \"metric\": \"max_rss\", \"value\": %.1f, \"unit\": \"MiB\"}\n", dtype, o.s, (double)ru.ru_maxrss / 1024.0);
     nde_free(xb);
     nde_free(yb);
     nde_free(out);

@@ -1,4 +1,4 @@
-/* FNO-1D Burgers training speed: seconds per epoch of nde (float64) for the legacy
+/* FNO-1D Burgers training speed: seconds per epoch of nde (--precision float32 or float64) for the legacy
  * fourier_1d.py model (4 layers, 16 modes, width 64) on 1000 training and 100 test samples
  * at s = 1024, batch 20, Adam — one epoch = a training pass plus the test evaluation, as in
  * the legacy script. Prints one JSON object per result line. */
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../../examples/burgers_fno/burgers_data.h"
@@ -16,13 +17,15 @@
 typedef struct opts {
     size_t n, ntrain, ntest, batch, epochs, steps, threads;
     const char *cache;
+    int precision; /* nde_precision */
 } opts;
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 3, .steps = 200, .threads = 2,
-                .cache = ".cache/burgers"};
+                .cache = ".cache/burgers", .precision = NDE_PRECISION_FLOAT32};
+    static const char *const precisions[] = {"float64", "float32", NULL}; /* nde_precision */
     const nde_arg opts[] = {
         {.name = "n", .kind = NDE_ARG_SIZE, .dest = &o->n, .min = 1, .help = "grid points s"},
         {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 1,
@@ -35,6 +38,8 @@ static int parse(int argc, char **argv, opts *o)
          .help = "time steps of the Burgers data generator"},
         {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads, .min = 1,
          .help = "threads per batch"},
+        {.name = "precision", .kind = NDE_ARG_CHOICE, .dest = &o->precision, .choices = precisions,
+         .help = "layer arithmetic: float32 (default) or float64"},
         NDE_ARGS_CACHE(&o->cache),
     };
     const nde_args_spec spec = {.prog = "fno_bench",
@@ -60,6 +65,8 @@ int main(int argc, char **argv)
     printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"data\", \"value\": \"%s\"}\n", stem);
 
     nde_fno_spec spec = nde_fno1d_burgers_spec();
+    spec.precision = (nde_precision)o.precision;
+    const char *dtype = o.precision == NDE_PRECISION_FLOAT32 ? "float32" : "float64";
     nde_fno *fno;
     nde_params *p;
     CHECK(nde_params_create(&p));
@@ -112,12 +119,15 @@ int main(int argc, char **argv)
                 train / (double)(nbatch * o.batch), test / (double)o.ntest);
     }
     double ne = (double)o.epochs;
-    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"float64\", \"threads\": %zu, \"metric\": \"s_per_epoch_mean\", \"value\": %.3f, \"unit\": \"s\"}\n", o.threads, sum / ne);
-    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"float64\", \"metric\": \"s_per_epoch_min\", \"value\": %.3f, \"unit\": \"s\"}\n", best);
-    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"float64\", \"threads\": %zu, \"metric\": \"cpu_s_per_epoch_mean\", \"value\": %.3f, \"unit\": \"s\"}\n", o.threads, cpu / ne);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"%s\", \"threads\": %zu, \"metric\": \"s_per_epoch_mean\", \"value\": %.3f, \"unit\": \"s\"}\n", dtype, o.threads, sum / ne);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"%s\", \"metric\": \"s_per_epoch_min\", \"value\": %.3f, \"unit\": \"s\"}\n", dtype, best);
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"%s\", \"threads\": %zu, \"metric\": \"cpu_s_per_epoch_mean\", \"value\": %.3f, \"unit\": \"s\"}\n", dtype, o.threads, cpu / ne);
     printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"forward_loss_s_per_epoch\", \"value\": %.3f, \"unit\": \"s\"}\n", t_fwd / ne);
     printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"backward_s_per_epoch\", \"value\": %.3f, \"unit\": \"s\"}\n", t_bwd / ne);
     printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"metric\": \"optimizer_s_per_epoch\", \"value\": %.3f, \"unit\": \"s\"}\n", t_opt / ne);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* ru_maxrss: KiB on Linux; the data included */
+    printf("{\"bench\": \"fno1d_burgers\", \"impl\": \"nde\", \"dtype\": \"%s\", \"metric\": \"max_rss\", \"value\": %.1f, \"unit\": \"MiB\"}\n", dtype, (double)ru.ru_maxrss / 1024.0);
     nde_free(pred);
     nde_free(grad);
     nde_free(a);

@@ -33,7 +33,7 @@ typedef struct opts {
     double lr, wd, gamma;
     uint64_t seed;
     const char *out, *cache, *data, *data_a, *data_u, *a_name, *u_name;
-    int resume, eval2x;
+    int resume, eval2x, precision;
 } opts;
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
@@ -41,7 +41,9 @@ static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.n = 1024, .ntrain = 1000, .ntest = 100, .batch = 20, .epochs = 500, .step = 50,
                 .solve_steps = 200, .threads = 2, .lr = 1e-3, .wd = 1e-4, .gamma = 0.5,
-                .out = "out/burgers_fno", .cache = ".cache/burgers", .a_name = "a", .u_name = "u"};
+                .out = "out/burgers_fno", .cache = ".cache/burgers", .a_name = "a", .u_name = "u",
+                .precision = NDE_PRECISION_FLOAT32};
+    static const char *const precisions[] = {"float64", "float32", NULL}; /* nde_precision */
     const nde_arg opts[] = {
         {.name = "n", .kind = NDE_ARG_SIZE, .dest = &o->n, .min = 1, .help = "grid points s"},
         {.name = "ntrain", .kind = NDE_ARG_SIZE, .dest = &o->ntrain, .min = 1,
@@ -63,6 +65,8 @@ static int parse(int argc, char **argv, opts *o)
          .help = "time steps of the Burgers data generator"},
         {.name = "threads", .kind = NDE_ARG_SIZE, .dest = &o->threads,
          .help = "threads per batch (0: 1)"},
+        {.name = "precision", .kind = NDE_ARG_CHOICE, .dest = &o->precision, .choices = precisions,
+         .help = "layer arithmetic: float32 (default) or float64"},
         NDE_ARGS_CACHE(&o->cache),
         {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
          .help = "read a and u from FILE (.mat v7.3 or HDF5)"},
@@ -217,6 +221,7 @@ int main(int argc, char **argv)
     const double *a_test = a + o.ntrain * o.n, *u_test = u + o.ntrain * o.n;
 
     nde_fno_spec spec = nde_fno1d_burgers_spec();
+    spec.precision = (nde_precision)o.precision;
     /* the batch is split over a team of `threads`; each runs a single-threaded BLAS */
     const size_t threads = o.threads ? o.threads : 1;
     if (o.threads > 1) openblas_set_num_threads(1);

@@ -34,7 +34,7 @@ typedef struct opts {
     size_t s, ntrain, ntest, epochs, batch_fno, batch_mgno;
     double lr_fno, lr_mgno;
     uint64_t seed;
-    int resume, plot;
+    int resume, plot, precision; /* precision: the FNO's nde_precision */
 } opts;
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
@@ -43,7 +43,9 @@ static int parse(int argc, char **argv, opts *o)
     static const char *const models[] = {"fno", "mgno", "both", NULL};
     *o = (opts){.xname = "coeff", .yname = "sol", .cache = ".cache/darcy", .out = "out/darcy",
                 .s = 64, .ntrain = 1000, .ntest = 100, .epochs = 500, .batch_fno = 20,
-                .batch_mgno = 8, .lr_fno = 1e-3, .lr_mgno = 5e-4, .seed = 1, .plot = 1};
+                .batch_mgno = 8, .lr_fno = 1e-3, .lr_mgno = 5e-4, .seed = 1, .plot = 1,
+                .precision = NDE_PRECISION_FLOAT32};
+    static const char *const precisions[] = {"float64", "float32", NULL}; /* nde_precision */
     int model = 2;
     const nde_arg opts[] = {
         {.name = "model", .kind = NDE_ARG_CHOICE, .dest = &model, .choices = models,
@@ -62,6 +64,8 @@ static int parse(int argc, char **argv, opts *o)
          .help = "FNO-2D learning rate"},
         {.name = "lr-mgno", .kind = NDE_ARG_DOUBLE, .dest = &o->lr_mgno, .bounds = NDE_ARG_LO_OPEN,
          .help = "MgNO peak learning rate"},
+        {.name = "precision", .kind = NDE_ARG_CHOICE, .dest = &o->precision, .choices = precisions,
+         .help = "FNO-2D layer arithmetic: float32 (default) or float64 (MgNO: float64)"},
         NDE_ARGS_SEED(&o->seed),
         {.name = "data", .kind = NDE_ARG_STRING, .dest = &o->data, .metavar = "FILE",
          .help = "read the data from FILE (HDF5, .mat v7.3, or a coefficient .npy)"},
@@ -130,6 +134,7 @@ static nde_status model_create(run *r, const char *name, const opts *o, nde_mode
     const size_t n[2] = {o->s, o->s};
     if (!strcmp(name, "fno")) {
         nde_fno_spec sp = nde_fno2d_darcy_spec();
+        sp.precision = (nde_precision)o->precision;
         NDE_TRY(nde_model_fno_create(r->ctx, &sp, n, o->batch_fno, 1, m));
         *batch = o->batch_fno;
         *sched = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = o->lr_fno, .gamma = 0.5,

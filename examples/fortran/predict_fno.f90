@@ -8,11 +8,12 @@
 ! can check them independently.
 !
 !   predict_fno CHECKPOINT [OUT] [--s S] [--width W] [--modes M] [--layers L]
-!               [--proj P] [--steps N]
+!               [--proj P] [--steps N] [--float64]
 !   predict_fno --compare A.npy B.npy TOL     (max |a - b| <= TOL * max(1, max |b|))
 !
 ! The architecture options must match the [model] section the checkpoint was trained with
-! (defaults: s 64, width 32, modes 12, layers 4, proj 64, steps 8 — burgers_fno.ini).
+! (defaults: s 64, width 32, modes 12, layers 4, proj 64, steps 8 — burgers_fno.ini);
+! --float64 for a model trained with model.precision = float64 (default float32 layers).
 program predict_fno
   use, intrinsic :: iso_c_binding
   use, intrinsic :: iso_fortran_env, only: error_unit
@@ -27,14 +28,14 @@ program predict_fno
   type(nde_model) :: fno
   real(c_double), allocatable :: u(:), unew(:), inputs(:,:), outputs(:,:)
   real(c_double), parameter :: pi = 3.14159265358979323846d0
-  logical :: okw
+  logical :: okw, double64 = .false.
 
   nargs = command_argument_count()
   call get_command_argument(1, arg)
   if (trim(arg) == '--compare') call compare_mode()
   if (trim(arg) == '--help' .or. trim(arg) == '-h') then
     print '(a)', 'usage: predict_fno CHECKPOINT [OUT] [--s S] [--width W] [--modes M] [--layers L]'
-    print '(a)', '                   [--proj P] [--steps N]'
+    print '(a)', '                   [--proj P] [--steps N] [--float64]'
     print '(a)', '       predict_fno --compare A.npy B.npy TOL'
     stop
   end if
@@ -49,6 +50,7 @@ program predict_fno
     case ('--layers'); layers = int_arg(i)
     case ('--proj');   proj = int_arg(i)
     case ('--steps');  steps = int_arg(i)
+    case ('--float64'); double64 = .true.
     case default
       if (arg(1:1) == '-') call usage_error('unknown option ' // trim(arg))
       npos = npos + 1
@@ -67,7 +69,7 @@ program predict_fno
   ! The model: the architecture of the [model] section, θ from the checkpoint.
   call check(nde_ctx_create(ctx), 'context')
   call check(nde_model_fno_create(fno, ctx, [s], width=width, modes=[modes], layers=layers, &
-                                  proj_hidden=proj), 'FNO')
+                                  proj_hidden=proj, double64=double64), 'FNO')
   call check(nde_checkpoint_load(fno, trim(ckpt)), 'checkpoint')
   call check(nde_model_set_training(fno, .false.), 'evaluation mode')
   print '(a,a,a,i0,a)', 'predict_fno: ', trim(ckpt), ' (', nde_model_n_params(fno), ' parameters)'

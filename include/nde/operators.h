@@ -236,6 +236,16 @@ NDE_API nde_status nde_h1_loss(nde_ctx *ctx, int ndim, const size_t *n, const do
 /** A Fourier neural operator (opaque; see above) whose tensors live in an nde_params. */
 typedef struct nde_fno nde_fno;
 
+/** Arithmetic of an operator's layers. Mixed precision: with NDE_PRECISION_FLOAT32 the
+ * activations, spectra (fftwf), layer products (sgemm), GELU and the per-call θ-gradient
+ * are float, while the parameters (the flat nde_params array, converted to a float shadow
+ * on every forward and backward), the gradient accumulated across a batch and the
+ * optimizer state stay double. Inputs and outputs of the model stay double arrays. */
+typedef enum nde_precision {
+    NDE_PRECISION_FLOAT64 = 0, /**< double throughout (the value of a zeroed spec) */
+    NDE_PRECISION_FLOAT32 = 1  /**< float layers, double master parameters (see above) */
+} nde_precision;
+
 /** Most hidden layers of the lifting P and projection Q. */
 #define NDE_FNO_MAX_HIDDEN 4
 
@@ -253,13 +263,14 @@ typedef struct nde_fno_spec {
     size_t proj_hidden[NDE_FNO_MAX_HIDDEN]; /**< widths of Q's hidden layers */
     int grid;                   /**< append coordinate channels (legacy: 1, endpoint) */
     double padding;             /**< fraction of n padded at the end; 0: none */
+    nde_precision precision;    /**< layer arithmetic (the named specs: NDE_PRECISION_FLOAT32) */
 } nde_fno_spec;
 
 /** Burgers: 1-D, 1 → 1 channel, width 64, 16 modes, 4 layers, Q 64→128→1, grid, no
- * padding (fourier_1d.py; 549,569 parameters). */
+ * padding (fourier_1d.py; 549,569 parameters); float32 layers, as PyTorch. */
 NDE_API nde_fno_spec nde_fno1d_burgers_spec(void);
 /** Darcy: 2-D, width 32, 12×12 modes, 4 layers, Q 32→128→1, grid, padding 9/85 of n
- * (fourier_2d.py at s = 85; 2,368,001 parameters). */
+ * (fourier_2d.py at s = 85; 2,368,001 parameters); float32 layers, as PyTorch. */
 NDE_API nde_fno_spec nde_fno2d_darcy_spec(void);
 
 /** Parameter ownership: the FNO borrows params; never initializes in create.

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nde/operators.h"
+#include "operators/f32.h"
 
 struct nde_channel_mlp {
     size_t n_layers;
@@ -119,4 +120,10 @@ nde_status nde_channel_mlp_vjp(const nde_channel_mlp *mlp, const double *theta,
         g = z;
     }
     return nde_pointwise_vjp(mlp->pw[0], theta, x, g, gx, gtheta, batch, npts, 0);
+}
+
+size_t nde_channel_mlp_n_layers(const nde_channel_mlp *mlp) { return mlp->n_layers; }
+const nde_pointwise *nde_channel_mlp_layer(const nde_channel_mlp *mlp, size_t i)
+{
+    return mlp->pw[i];
 }

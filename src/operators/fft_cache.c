@@ -10,8 +10,11 @@
 typedef struct fft_entry {
     nde_fft_kind kind;
     size_t n, howmany, h, m;
+    int single;    /* 1: float32 (fplan, fbasis), 0: float64 (plan, basis) */
     fftw_plan plan;
+    fftwf_plan fplan;
     double *basis; /* NDE_DFT_BASIS: fwd (n, 2m) then inv (2m, n) */
+    float *fbasis; /* the same rounded to float */
 } fft_entry;
 
 typedef struct fft_cache {
@@ -27,9 +30,15 @@ static void fft_cache_cleanup(void *data)
     fft_cache *c = data;
     pthread_mutex_lock(&planner_lock);
     for (size_t i = 0; i < c->count; i++)
+    {
         if (c->entries[i].plan) fftw_destroy_plan(c->entries[i].plan);
+        if (c->entries[i].fplan) fftwf_destroy_plan(c->entries[i].fplan);
+    }
     pthread_mutex_unlock(&planner_lock);
-    for (size_t i = 0; i < c->count; i++) nde_free(c->entries[i].basis);
+    for (size_t i = 0; i < c->count; i++) {
+        nde_free(c->entries[i].basis);
+        nde_free(c->entries[i].fbasis);
+    }
     nde_free(c->entries);
     nde_free(c);
 }
@@ -71,6 +80,43 @@ done:
     return p;
 }
 
+static fftwf_plan make_plan_f32(nde_fft_kind kind, size_t n, size_t howmany, size_t h, size_t m)
+{
+    size_t in_len, out_len; /* floats */
+    if (kind == NDE_FFT_R2C || kind == NDE_FFT_C2R) {
+        in_len = howmany * n;
+        out_len = howmany * 2 * (n / 2 + 1);
+    } else {
+        in_len = howmany * n * h * 2;
+        out_len = 0;
+    }
+    float *a = nde_alloc_array(in_len, sizeof *a);
+    float *b = out_len ? nde_alloc_array(out_len, sizeof *b) : NULL;
+    fftwf_plan p = NULL;
+    if (!a || (out_len && !b)) goto done;
+    const unsigned flags = FFTW_ESTIMATE;
+    if (kind == NDE_FFT_R2C) {
+        fftwf_iodim64 dim = {(ptrdiff_t)n, 1, 1};
+        fftwf_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)n, (ptrdiff_t)(n / 2 + 1)};
+        p = fftwf_plan_guru64_dft_r2c(1, &dim, 1, &many, a, (fftwf_complex *)b, flags);
+    } else if (kind == NDE_FFT_C2R) {
+        fftwf_iodim64 dim = {(ptrdiff_t)n, 1, 1};
+        fftwf_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)(n / 2 + 1), (ptrdiff_t)n};
+        p = fftwf_plan_guru64_dft_c2r(1, &dim, 1, &many, (fftwf_complex *)b, a, flags);
+    } else {
+        fftwf_iodim64 dim = {(ptrdiff_t)n, (ptrdiff_t)h, (ptrdiff_t)h};
+        fftwf_iodim64 many[2] = {{(ptrdiff_t)howmany, (ptrdiff_t)(n * h), (ptrdiff_t)(n * h)},
+                                {(ptrdiff_t)m, 1, 1}};
+        fftwf_complex *io = (fftwf_complex *)a;
+        int sign = kind == NDE_FFT_COLS_FWD ? FFTW_FORWARD : FFTW_BACKWARD;
+        p = fftwf_plan_guru64_dft(1, &dim, 2, many, io, io, sign, flags);
+    }
+done:
+    nde_free(a);
+    nde_free(b);
+    return p;
+}
+
 static double *make_basis(size_t n, size_t m)
 {
     double *b = nde_alloc_array(4 * n * m, sizeof *b);
@@ -89,8 +135,8 @@ static double *make_basis(size_t n, size_t m)
 }
 
 /* Find or make the entry (kind, n, howmany, h, m); *out points into the cache. */
-static nde_status lookup(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
-                         size_t m, fft_entry *out)
+static nde_status lookup(nde_ctx *ctx, nde_fft_kind kind, int single, size_t n, size_t howmany,
+                         size_t h, size_t m, fft_entry *out)
 {
     if (!ctx) return NDE_FAIL(NDE_ERR_ARG, "FFT cache: ctx is NULL");
     if (n == 0 || howmany == 0 || (kind == NDE_DFT_BASIS && (m == 0 || 2 * m > n)))
@@ -111,23 +157,33 @@ static nde_status lookup(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howma
     }
     for (size_t i = 0; i < c->count; i++) {
         const fft_entry *e = &c->entries[i];
-        if (e->kind == kind && e->n == n && e->howmany == howmany && e->h == h && e->m == m) {
+        if (e->kind == kind && e->single == single && e->n == n && e->howmany == howmany && e->h == h && e->m == m) {
             *out = *e;
             goto out;
         }
     }
     st = nde_grow((void **)&c->entries, &c->cap, c->count, sizeof *c->entries, 16);
     if (st != NDE_OK) goto out;
-    fft_entry e = {kind, n, howmany, h, m, NULL, NULL};
+    fft_entry e = {kind, n, howmany, h, m, single, NULL, NULL, NULL, NULL};
     if (kind == NDE_DFT_BASIS) {
         e.basis = make_basis(n, m);
-        if (!e.basis) {
+        if (e.basis && single) {
+            e.fbasis = nde_alloc_array(4 * n * m, sizeof *e.fbasis);
+            if (e.fbasis)
+                for (size_t i = 0; i < 4 * n * m; i++) e.fbasis[i] = (float)e.basis[i];
+            nde_free(e.basis);
+            e.basis = NULL;
+        }
+        if (!(single ? (void *)e.fbasis : (void *)e.basis)) {
             st = NDE_ERR_NOMEM;
             goto out;
         }
     } else {
-        e.plan = make_plan(kind, n, howmany, h, m);
-        if (!e.plan) {
+        if (single)
+            e.fplan = make_plan_f32(kind, n, howmany, h, m);
+        else
+            e.plan = make_plan(kind, n, howmany, h, m);
+        if (single ? !e.fplan : !e.plan) {
             st = NDE_FAIL(NDE_ERR_UNSUPPORTED,
                           "FFTW could not plan transform kind %d (n %zu, howmany %zu, h %zu, m %zu)",
                           (int)kind, n, howmany, h, m);
@@ -145,8 +201,8 @@ nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howman
                         size_t m, fftw_plan *plan)
 {
     if (!plan || kind == NDE_DFT_BASIS) return NDE_FAIL(NDE_ERR_ARG, "nde_fft_plan: bad argument");
-    fft_entry e;
-    NDE_TRY(lookup(ctx, kind, n, howmany, h, m, &e));
+    fft_entry e = {0};
+    NDE_TRY(lookup(ctx, kind, 0, n, howmany, h, m, &e));
     *plan = e.plan;
     return NDE_OK;
 }
@@ -154,9 +210,29 @@ nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howman
 nde_status nde_dft_basis(nde_ctx *ctx, size_t n, size_t m, const double **fwd, const double **inv)
 {
     if (!fwd || !inv) return NDE_FAIL(NDE_ERR_ARG, "nde_dft_basis: NULL argument");
-    fft_entry e;
-    NDE_TRY(lookup(ctx, NDE_DFT_BASIS, n, 1, 0, m, &e));
+    fft_entry e = {0};
+    NDE_TRY(lookup(ctx, NDE_DFT_BASIS, 0, n, 1, 0, m, &e));
     *fwd = e.basis;
     *inv = e.basis + 2 * n * m;
+    return NDE_OK;
+}
+
+nde_status nde_fftf_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
+                         size_t m, fftwf_plan *plan)
+{
+    if (!plan || kind == NDE_DFT_BASIS) return NDE_FAIL(NDE_ERR_ARG, "nde_fftf_plan: bad argument");
+    fft_entry e = {0};
+    NDE_TRY(lookup(ctx, kind, 1, n, howmany, h, m, &e));
+    *plan = e.fplan;
+    return NDE_OK;
+}
+
+nde_status nde_dft_basis_f32(nde_ctx *ctx, size_t n, size_t m, const float **fwd, const float **inv)
+{
+    if (!fwd || !inv) return NDE_FAIL(NDE_ERR_ARG, "nde_dft_basis_f32: NULL argument");
+    fft_entry e = {0};
+    NDE_TRY(lookup(ctx, NDE_DFT_BASIS, 1, n, 1, 0, m, &e));
+    *fwd = e.fbasis;
+    *inv = e.fbasis + 2 * n * m;
     return NDE_OK;
 }

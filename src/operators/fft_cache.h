@@ -37,4 +37,10 @@ nde_status nde_fft_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howman
  * reduced exactly in integers. Cached in the context; owned by it. */
 nde_status nde_dft_basis(nde_ctx *ctx, size_t n, size_t m, const double **fwd, const double **inv);
 
+/* The float32 twins (fftwf, single-precision plans; the basis is computed in double and
+ * rounded), cached next to the double ones under the same locking. */
+nde_status nde_fftf_plan(nde_ctx *ctx, nde_fft_kind kind, size_t n, size_t howmany, size_t h,
+                         size_t m, fftwf_plan *plan);
+nde_status nde_dft_basis_f32(nde_ctx *ctx, size_t n, size_t m, const float **fwd, const float **inv);
+
 #endif

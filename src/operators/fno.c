@@ -4,10 +4,12 @@
  * Inside the model, activations are channel-major (C, batch, n...): every 1×1 convolution
  * is then one GEMM over all batch·n points (instead of one per sample), and the spectral
  * convolutions run in the same layout. Inputs and outputs are (batch, C, n...). */
+#include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nde/operators.h"
+#include "operators/f32.h"
 #include "operators/pool.h"
 
 struct nde_fno {
@@ -39,7 +41,18 @@ typedef struct fno_part {
     double *vc;                 /* (W, B, pts) cropped v[L] */
     double *ga, *gb;            /* (max(W, proj/lift widths), B, ppts) gradient buffers */
     double *scratch;            /* spectral-conv scratch */
+    const float *th32;          /* the work's float θ shadow (precision float32) */
+    struct fno32 *f;            /* float32 buffers (precision float32; then only h of the
+                                   double ones above is allocated) */
 } fno_part;
+
+/* The float32 twins of fno_part's buffers (same shapes), and the float θ-gradient of one
+ * call (added into the caller's double gradient at the end of a backward). */
+typedef struct fno32 {
+    float *hc, *ghc, *ucm, *lift_cache, *proj_cache, *v0, **v, **z, **xhat, *vc, *ga, *gb;
+    float *scratch;
+    float *gth; /* (n_theta) */
+} fno32;
 
 /* The public workspace: one part per thread, private gradients of threads 1.., the team. */
 struct nde_fno_work {
@@ -51,6 +64,7 @@ struct nde_fno_work {
     nde_pool *pool;
     size_t batch_used;
     double *uout;      /* (B, out, pts) output buffer of the vector-field adapter */
+    float *th32;       /* (n_theta) float shadow of θ (precision float32) */
 };
 
 nde_fno_spec nde_fno1d_burgers_spec(void)
@@ -66,6 +80,7 @@ nde_fno_spec nde_fno1d_burgers_spec(void)
     s.n_proj_hidden = 1;
     s.proj_hidden[0] = 128;
     s.grid = 1;
+    s.precision = NDE_PRECISION_FLOAT32;
     return s;
 }
 
@@ -94,6 +109,9 @@ static nde_status check_spec(const nde_fno_spec *s)
         if (!s->lift_hidden[i]) return NDE_FAIL(NDE_ERR_ARG, "FNO spec: lift_hidden[%zu] = 0", i);
     for (size_t i = 0; i < s->n_proj_hidden; i++)
         if (!s->proj_hidden[i]) return NDE_FAIL(NDE_ERR_ARG, "FNO spec: proj_hidden[%zu] = 0", i);
+    if (s->precision != NDE_PRECISION_FLOAT64 && s->precision != NDE_PRECISION_FLOAT32)
+        return NDE_FAIL(NDE_ERR_ARG, "FNO spec: precision %d (NDE_PRECISION_FLOAT64 or _FLOAT32)",
+                        (int)s->precision);
     if (!(s->padding >= 0.0 && s->padding < 1.0))
         return NDE_FAIL(NDE_ERR_ARG, "FNO spec: padding fraction %g (0 <= p < 1)", s->padding);
     return NDE_OK;
@@ -178,6 +196,8 @@ void nde_fno_init(nde_fno *fno, nde_rng *rng)
     nde_channel_mlp_init(fno->proj, th, rng);
 }
 
+static void fno32_destroy(fno32 *f, size_t L);
+
 static void part_destroy(fno_part **work)
 {
     if (!work || !*work) return;
@@ -204,8 +224,78 @@ static void part_destroy(fno_part **work)
     nde_free(w->ghc);
     nde_free(w->ucm);
     nde_free(w->scratch);
+    fno32_destroy(w->f, L);
     nde_free(w);
     *work = NULL;
+}
+
+static void fno32_destroy(fno32 *f, size_t L)
+{
+    if (!f) return;
+    if (f->v0 != (f->v ? f->v[0] : NULL)) nde_free(f->v0);
+    if (f->v) {
+        if (f->vc != f->v[L]) nde_free(f->vc);
+        for (size_t l = 0; l <= L; l++) nde_free(f->v[l]);
+    }
+    if (f->z)
+        for (size_t l = 0; l + 1 < L; l++) nde_free(f->z[l]);
+    if (f->xhat)
+        for (size_t l = 0; l < L; l++) nde_free(f->xhat[l]);
+    nde_free(f->v);
+    nde_free(f->z);
+    nde_free(f->xhat);
+    float *bufs[] = {f->hc, f->ghc, f->ucm, f->lift_cache, f->proj_cache, f->ga, f->gb,
+                     f->scratch, f->gth};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) nde_free(bufs[i]);
+    nde_free(f);
+}
+
+/* The float32 buffers of a part whose geometry (n, pad, np, pts, ppts) is set. */
+static nde_status fno32_create(nde_fno *fno, fno_part *w, size_t widest, fno32 **out)
+{
+    const nde_fno_spec *s = &fno->spec;
+    const size_t B = w->batch_max, W = s->width, L = s->n_layers;
+    const int padded = w->pad[0] || w->pad[1];
+    fno32 *f = nde_alloc(sizeof *f);
+    if (!f) return NDE_ERR_NOMEM;
+    const size_t fl = sizeof(float);
+    f->hc = nde_alloc_array(B * fno->lift_in * w->pts, fl);
+    f->ghc = nde_alloc_array(B * fno->lift_in * w->pts, fl);
+    f->ucm = nde_alloc_array(B * s->out_channels * w->pts, fl);
+    f->lift_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->lift, 1, B * w->pts) + 1, fl);
+    f->proj_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->proj, 1, B * w->pts) + 1, fl);
+    f->ga = nde_alloc_array(B * widest * w->ppts, fl);
+    f->gb = nde_alloc_array(B * widest * w->ppts, fl);
+    size_t nk[2] = {w->np[0], w->np[1]};
+    f->scratch = nde_alloc_array(nde_spectral_conv_scratch_size(fno->kconv[0], B, nk), fl);
+    f->gth = nde_alloc_array(nde_params_count(fno->params) + 1, fl);
+    f->v = nde_alloc_array(L + 1, sizeof *f->v);
+    f->z = nde_alloc_array(L, sizeof *f->z);
+    f->xhat = nde_alloc_array(L, sizeof *f->xhat);
+    int ok = f->hc && f->ghc && f->ucm && f->lift_cache && f->proj_cache && f->ga && f->gb &&
+             f->scratch && f->gth && f->v && f->z && f->xhat;
+    for (size_t l = 0; ok && l <= L; l++) ok = (f->v[l] = nde_alloc_array(B * W * w->ppts, fl)) != NULL;
+    for (size_t l = 0; ok && l + 1 < L; l++)
+        ok = (f->z[l] = nde_alloc_array(B * W * w->ppts, fl)) != NULL;
+    for (size_t l = 0; ok && l < L; l++)
+        ok = (f->xhat[l] = nde_alloc_array(nde_spectral_conv_spectrum_size(fno->kconv[l], B), fl)) !=
+             NULL;
+    if (ok) {
+        f->v0 = padded ? nde_alloc_array(B * W * w->pts, fl) : f->v[0];
+        f->vc = padded ? nde_alloc_array(B * W * w->pts, fl) : f->v[L];
+        ok = f->v0 && f->vc;
+    }
+    if (!ok) {
+        fno32_destroy(f, L);
+        return NDE_ERR_NOMEM;
+    }
+    nde_status st = nde_spectral_conv_prepare_f32(fno->kconv[0], B, nk);
+    if (st != NDE_OK) {
+        fno32_destroy(f, L);
+        return st;
+    }
+    *out = f;
+    return NDE_OK;
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -241,6 +331,15 @@ static nde_status part_create(nde_fno *fno, size_t batch_max, const size_t *n, f
     for (size_t i = 0; i < s->n_proj_hidden; i++) widest = max_sz(widest, s->proj_hidden[i]);
     widest = max_sz(widest, s->out_channels);
     w->h = nde_alloc_array(B * fno->lift_in * w->pts, sizeof(double));
+    if (s->precision == NDE_PRECISION_FLOAT32) {
+        nde_status st = w->h ? fno32_create(fno, w, widest, &w->f) : NDE_ERR_NOMEM;
+        if (st != NDE_OK) {
+            part_destroy(&w);
+            return st;
+        }
+        *work = w;
+        return NDE_OK;
+    }
     w->lift_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->lift, 1, B * w->pts) + 1, sizeof(double));
     w->proj_cache = nde_alloc_array(nde_channel_mlp_cache_size(fno->proj, 1, B * w->pts) + 1, sizeof(double));
     w->v = nde_alloc_array(L + 1, sizeof *w->v);
@@ -307,8 +406,14 @@ static void swap_major(const double *x, double *y, size_t outer, size_t inner, s
             memcpy(y + (i * outer + o) * pts, x + (o * inner + i) * pts, pts * sizeof *x);
 }
 
+static nde_status part_forward_f32(nde_fno *fno, fno_part *w, const float *th, const double *a,
+                                   double *u, size_t batch);
+static nde_status part_backward_f32(nde_fno *fno, fno_part *w, const float *th, const double *gu,
+                                    double *ga, double *gtheta, size_t batch);
+
 static nde_status part_forward(nde_fno *fno, fno_part *w, const double *a, double *u, size_t batch)
 {
+    if (w->f) return part_forward_f32(fno, w, w->th32, a, u, batch);
     const nde_fno_spec *s = &fno->spec;
     const double *th = nde_params_theta(fno->params);
     const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
@@ -338,6 +443,7 @@ static nde_status part_forward(nde_fno *fno, fno_part *w, const double *a, doubl
 static nde_status part_backward(nde_fno *fno, fno_part *w, const double *gu, double *ga,
                                 double *gtheta, size_t batch)
 {
+    if (w->f) return part_backward_f32(fno, w, w->th32, gu, ga, gtheta, batch);
     const nde_fno_spec *s = &fno->spec;
     const double *th = nde_params_theta(fno->params);
     const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
@@ -372,6 +478,129 @@ static nde_status part_backward(nde_fno *fno, fno_part *w, const double *gu, dou
     return NDE_OK;
 }
 
+/* ---- the float32 path: the same passes on float buffers (operators/f32.h) ------------ */
+
+/* (outer, inner, P) double → (inner, outer, P) float, and back. */
+static void swap_to_f32(const double *x, float *y, size_t outer, size_t inner, size_t pts)
+{
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++)
+            nde_f32_from_f64(x + (o * inner + i) * pts, y + (i * outer + o) * pts, pts);
+}
+static void swap_to_f64(const float *x, double *y, size_t outer, size_t inner, size_t pts)
+{
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++)
+            nde_f64_from_f32(x + (o * inner + i) * pts, y + (i * outer + o) * pts, pts);
+}
+
+/* nde_pad / nde_crop on float (C·B) blocks of the part's grid. */
+static void pad_f32(const fno_part *w, const float *src, float *dst, size_t blocks, int to_padded)
+{
+    const size_t n0 = w->n[0], n1 = w->n[1], m0 = w->np[0], m1 = w->np[1];
+    for (size_t bc = 0; bc < blocks; bc++) {
+        const float *sb = src + bc * (to_padded ? n0 * n1 : m0 * m1);
+        float *db = dst + bc * (to_padded ? m0 * m1 : n0 * n1);
+        if (to_padded) {
+            memset(db, 0, m0 * m1 * sizeof *db);
+            for (size_t i = 0; i < n0; i++) memcpy(db + i * m1, sb + i * n1, n1 * sizeof *db);
+        } else {
+            for (size_t i = 0; i < n0; i++) memcpy(db + i * n1, sb + i * m1, n1 * sizeof *db);
+        }
+    }
+}
+
+static nde_status part_forward_f32(nde_fno *fno, fno_part *w, const float *th, const double *a,
+                                   double *u, size_t batch)
+{
+    const nde_fno_spec *s = &fno->spec;
+    fno32 *f = w->f;
+    const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
+    int padded = w->pad[0] || w->pad[1];
+    if (s->grid) {
+        NDE_TRY(nde_grid_append(s->ndim, w->n, 1, a, w->h, batch, s->in_channels));
+        swap_to_f32(w->h, f->hc, batch, fno->lift_in, w->pts);
+    } else {
+        swap_to_f32(a, f->hc, batch, fno->lift_in, w->pts);
+    }
+    nde_f32_channel_mlp_forward(fno->lift, th, f->hc, f->v0, P, f->lift_cache);
+    if (padded) pad_f32(w, f->v0, f->v[0], batch * W, 1);
+    for (size_t l = 0; l < L; l++) {
+        float *out = f->v[l + 1];
+        NDE_TRY(nde_spectral_conv_forward_f32(fno->kconv[l], th, f->v[l], out, batch, w->np,
+                                              f->scratch, f->xhat[l]));
+        /* out += W v + b: the skip layer accumulates onto the spectral output */
+        const nde_dense *d = nde_pointwise_dense(fno->skip[l]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d->out, (int)PP, (int)d->in,
+                    1.0f, th + d->w_off, (int)d->in_cols, f->v[l], (int)PP, 1.0f, out, (int)PP);
+        if (d->has_bias)
+            for (size_t o = 0; o < d->out; o++) {
+                const float b = th[d->b_off + o];
+                float *row = out + o * PP;
+                for (size_t p = 0; p < PP; p++) row[p] += b;
+            }
+        if (l + 1 < L) nde_f32_gelu_with_grad(out, out, f->z[l], W * PP);
+    }
+    if (padded) pad_f32(w, f->v[L], f->vc, batch * W, 0);
+    nde_f32_channel_mlp_forward(fno->proj, th, f->vc, f->ucm, P, f->proj_cache);
+    swap_to_f64(f->ucm, u, s->out_channels, batch, w->pts);
+    return NDE_OK;
+}
+
+/* gtheta (double) += the float θ-gradient of this call. */
+static nde_status part_backward_f32(nde_fno *fno, fno_part *w, const float *th, const double *gu,
+                                    double *ga, double *gtheta, size_t batch)
+{
+    const nde_fno_spec *s = &fno->spec;
+    fno32 *f = w->f;
+    const size_t L = s->n_layers, W = s->width, P = batch * w->pts, PP = batch * w->ppts;
+    const size_t n_theta = nde_params_count(fno->params);
+    int padded = w->pad[0] || w->pad[1];
+    float *gth = gtheta ? f->gth : NULL;
+    if (gth) memset(gth, 0, n_theta * sizeof *gth);
+    float *g = f->ga, *other = f->gb;
+    swap_to_f32(gu, f->ucm, batch, s->out_channels, w->pts);
+    nde_f32_channel_mlp_vjp(fno->proj, th, f->vc, f->ucm, g, gth, P, f->proj_cache);
+    if (padded) {
+        pad_f32(w, g, other, batch * W, 1);
+        float *t = g;
+        g = other;
+        other = t;
+    }
+    for (size_t l = L; l-- > 0;) {
+        if (l + 1 < L)
+            for (size_t i = 0; i < W * PP; i++) g[i] *= f->z[l][i];
+        NDE_TRY(nde_spectral_conv_vjp_f32(fno->kconv[l], th, f->v[l], f->xhat[l], g, other, gth,
+                                          batch, w->np, f->scratch));
+        /* other += Wᵀ g; gW += g vᵀ, gb += Σ g */
+        const nde_dense *d = nde_pointwise_dense(fno->skip[l]);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->in, (int)PP, (int)d->out, 1.0f,
+                    th + d->w_off, (int)d->in_cols, g, (int)PP, 1.0f, other, (int)PP);
+        if (gth) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d->out, (int)d->in, (int)PP,
+                        1.0f, g, (int)PP, f->v[l], (int)PP, 1.0f, gth + d->w_off, (int)d->in_cols);
+            if (d->has_bias)
+                for (size_t o = 0; o < d->out; o++) {
+                    const float *row = g + o * PP;
+                    float sum = 0.0f;
+                    for (size_t p = 0; p < PP; p++) sum += row[p];
+                    gth[d->b_off + o] += sum;
+                }
+        }
+        float *t = g;
+        g = other;
+        other = t;
+    }
+    if (padded) {
+        pad_f32(w, g, other, batch * W, 0);
+        g = other;
+    }
+    nde_f32_channel_mlp_vjp(fno->lift, th, f->hc, g, ga ? f->ghc : NULL, gth, P, f->lift_cache);
+    if (ga) swap_to_f64(f->ghc, ga, s->in_channels, batch, w->pts);
+    if (gth) nde_f64_add_f32(gth, gtheta, n_theta);
+    return NDE_OK;
+}
+
 /* ---- the team: the batch split over threads ------------------------------------------ */
 
 void nde_fno_work_destroy(nde_fno_work **work)
@@ -386,6 +615,7 @@ void nde_fno_work_destroy(nde_fno_work **work)
     nde_free(w->parts);
     nde_free(w->gpriv);
     nde_free(w->uout);
+    nde_free(w->th32);
     nde_free(w);
     *work = NULL;
 }
@@ -418,7 +648,12 @@ nde_status nde_fno_work_create_threaded(nde_fno *fno, size_t batch_max, const si
     if (st == NDE_OK) {
         w->pts = w->parts[0]->pts;
         w->uout = nde_alloc_array(batch_max * fno->spec.out_channels * w->pts, sizeof(double));
-        st = w->uout ? nde_pool_create(n_threads - 1, &w->pool) : NDE_ERR_NOMEM;
+        if (w->uout && fno->spec.precision == NDE_PRECISION_FLOAT32) {
+            w->th32 = nde_alloc_array(w->n_theta + 1, sizeof(float));
+            if (!w->th32) st = NDE_ERR_NOMEM;
+            for (size_t t = 0; t < n_threads; t++) w->parts[t]->th32 = w->th32;
+        }
+        if (st == NDE_OK) st = w->uout ? nde_pool_create(n_threads - 1, &w->pool) : NDE_ERR_NOMEM;
     }
     if (st != NDE_OK) {
         nde_fno_work_destroy(&w);
@@ -497,6 +732,7 @@ nde_status nde_fno_forward(nde_fno *fno, nde_fno_work *w, const double *a, doubl
     if (!fno || !w || !a || !u) return NDE_FAIL(NDE_ERR_ARG, "nde_fno_forward: NULL argument");
     NDE_TRY(check_call(fno, w, batch, "nde_fno_forward"));
     w->batch_used = 0;
+    if (w->th32) nde_f32_from_f64(nde_params_theta(fno->params), w->th32, w->n_theta);
     if (w->n_threads == 1) {
         NDE_TRY(part_forward(fno, w->parts[0], a, u, batch));
     } else {
@@ -515,6 +751,7 @@ nde_status nde_fno_backward(nde_fno *fno, nde_fno_work *w, const double *gu, dou
     if (w->batch_used != batch)
         return NDE_FAIL(NDE_ERR_STATE, "nde_fno_backward: last forward had batch %zu, not %zu",
                         w->batch_used, batch);
+    if (w->th32) nde_f32_from_f64(nde_params_theta(fno->params), w->th32, w->n_theta);
     if (w->n_threads == 1) return part_backward(fno, w->parts[0], gu, ga, gtheta, batch);
     team_job j = {.w = w, .backward = 1, .in = gu, .out = ga, .gtheta = gtheta, .batch = batch};
     return team_run(w, &j);

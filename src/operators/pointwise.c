@@ -6,6 +6,7 @@
 
 #include "nde/operators.h"
 #include "nn/nn_internal.h"
+#include "operators/f32.h"
 
 struct nde_pointwise {
     nde_dense d; /* W (cout, cin); b (cout) when bias */
@@ -76,3 +77,5 @@ nde_status nde_pointwise_vjp(const nde_pointwise *pw, const double *theta, const
                               accumulate != 0);
     return NDE_OK;
 }
+
+const nde_dense *nde_pointwise_dense(const nde_pointwise *pw) { return &pw->d; }
