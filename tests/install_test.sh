@@ -33,8 +33,15 @@ for f in "$L/libnde.a" "$L/libnde.so" "$L/libnde.so.0" "$L/pkgconfig/nde.pc" "$R
          "$R/include/nde/version.h"; do
     [ -e "$f" ] || fail "not installed: ${f#"$root"}"
 done
+# nde/mpi.h needs <mpi.h>: an MPI build installs it, a -Dmpi=disabled build must not
+with_mpi=$(LD_LIBRARY_PATH=$L "$R/bin/nde" info | grep -c 'mpi=yes' || true)
 for h in "$src"/include/nde/*.h; do
-    [ -f "$R/include/nde/$(basename "$h")" ] || fail "header not installed: $(basename "$h")"
+    b=$(basename "$h")
+    if [ "$b" = mpi.h ] && [ "$with_mpi" = 0 ]; then
+        [ ! -e "$R/include/nde/mpi.h" ] || fail "mpi.h installed by a build without MPI"
+        continue
+    fi
+    [ -f "$R/include/nde/$b" ] || fail "header not installed: $b"
 done
 for c in "$src"/examples/configs/*.ini; do
     [ -f "$R/share/nde/configs/$(basename "$c")" ] || fail "config not installed: $(basename "$c")"

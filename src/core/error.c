@@ -39,14 +39,19 @@ void nde_clear_error(void) { last_msg[0] = '\0'; }
 
 nde_status nde_fail(nde_status s, const char *file, int line, const char *fmt, ...)
 {
-    /* Keep only the file name: the full build path is noise in a message. */
+    /* Keep only the file name: the full build path is noise in a message. Format into
+     * a local buffer first: callers often wrap the previous message
+     * (NDE_FAIL(..., "...: %s", nde_last_error())), and formatting straight into
+     * last_msg would read the buffer while overwriting it. */
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    int n = snprintf(last_msg, sizeof last_msg, "%s:%d: ", base, line);
-    if (n < 0 || (size_t)n >= sizeof last_msg) n = 0;
+    char msg[NDE_MSG_CAP];
+    int n = snprintf(msg, sizeof msg, "%s:%d: ", base, line);
+    if (n < 0 || (size_t)n >= sizeof msg) n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_msg + n, sizeof last_msg - (size_t)n, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
+    memcpy(last_msg, msg, strlen(msg) + 1);
     return s;
 }
