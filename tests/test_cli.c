@@ -247,6 +247,10 @@ Test(cli, configuration_errors_name_file_line_and_key, .init = setup)
           (const char *const[]){"long-line.ini:2:", "path", "too long", NULL});
     fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set oops",
           (const char *const[]){"oops", "section.key=value", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=x.h5 --set train.ema_decay=1",
+          (const char *const[]){"ema_decay", "below 1", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=x.h5 "
+          "--set schedule.warmup_frac=1.5", (const char *const[]){"warmup_frac", "below 1", NULL});
     /* missing files: the file and the system's reason */
     fails(2, NDE " train " DIR "/nosuch.ini",
           (const char *const[]){DIR "/nosuch.ini", "No such file or directory", NULL});

@@ -505,6 +505,10 @@ int cli_config_check(const cli_config *c, const char *origin)
     } else if ((c->sampling == NDE_SAMPLE_RANDOM || c->sampling == NDE_SAMPLE_STREAM) &&
                !c->steps_per_epoch)
         why = "[train] sampling random and stream need steps_per_epoch > 0";
+    else if (!(c->ema_decay < 1.0))
+        why = "[train] ema_decay must be below 1 (0: no moving average; e.g. 0.999)";
+    else if (!(c->warmup_frac < 1.0))
+        why = "[schedule] warmup_frac must be below 1 (a fraction of the schedule's steps)";
     if (why) {
         fprintf(stderr, "nde train: %s: %s\n", origin, why);
         return 2;

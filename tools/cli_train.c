@@ -859,9 +859,6 @@ int cli_train(int argc, char **argv)
                                           (c.steps_per_epoch ? c.steps_per_epoch
                                                              : (c.ntrain + c.batch - 1) / c.batch)
                                      : (uint64_t)c.epochs;
-    if (st == NDE_OK && !(c.warmup_frac < 1.0))
-        st = NDE_FAIL(NDE_ERR_ARG, "[schedule] warmup_frac = %g: need a fraction of the steps "
-                      "below 1", c.warmup_frac);
     const uint64_t warmup = c.warmup_frac > 0.0 ? (uint64_t)(c.warmup_frac * (double)horizon)
                                                 : c.warmup;
     ts.schedule = (nde_schedule){.kind = (nde_schedule_kind)c.schedule, .v0 = c.lr, .v1 = c.v1,
