@@ -282,6 +282,10 @@ Test(cli, configuration_errors_name_file_line_and_key, .init = setup)
           (const char *const[]){"long-line.ini:2:", "path", "too long", NULL});
     fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set oops",
           (const char *const[]){"oops", "section.key=value", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=x.h5 --set train.ema_decay=1",
+          (const char *const[]){"ema_decay", "below 1", NULL});
+    fails(2, NDE " train " CONFIGS "/burgers_fno.ini --set data.path=x.h5 "
+          "--set schedule.warmup_frac=1.5", (const char *const[]){"warmup_frac", "below 1", NULL});
     /* missing files: the file and the system's reason */
     fails(2, NDE " train " DIR "/nosuch.ini",
           (const char *const[]){DIR "/nosuch.ini", "No such file or directory", NULL});
@@ -324,7 +328,9 @@ Test(cli, resume_continues_bit_exactly, .init = setup)
     const char *cfg = NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 "
                       "--set data.ntrain=16 --set data.ntest=8 --set data.subsample=1 "
                       "--set train.batch=4 --set model.width=8 --set model.modes=4 "
-                      "--set schedule.period=1";
+                      "--set schedule.kind=step --set schedule.per=epoch --set schedule.period=1";
+    /* (StepLR: a run extended from 1 to 3 epochs has the schedule of a 3-epoch run; the
+     * default linear decay spans the configured epochs, so its 1-epoch run differs) */
     cr_assert_eq(runf("%s --set train.epochs=3 --out " DIR "/whole 2>&1", cfg), 0, "%s", out);
     cr_assert_eq(runf("%s --set train.epochs=1 --out " DIR "/parts 2>&1", cfg), 0, "%s", out);
     cr_assert_eq(runf("%s --set train.epochs=3 --out " DIR "/parts --resume 2>&1", cfg), 0, "%s",
@@ -425,7 +431,9 @@ Test(cli, darcy_config_reproduces_the_darcy_driver, .init = setup)
 #endif
 
 /* examples/configs/burgers_fno.ini is the burgers_fno driver's run: the same bits on the
- * same data file at a tiny size. */
+ * same data file at a tiny size, with the default schedule (linear decay to zero per step)
+ * and with StepLR plus a moving average of θ (train.ema in both checkpoints); nde eval
+ * --ema evaluates the average. */
 #if defined(NDE_BURGERS_EXE)
 Test(cli, burgers_config_reproduces_the_burgers_driver, .init = setup)
 {
@@ -438,6 +446,33 @@ Test(cli, burgers_config_reproduces_the_burgers_driver, .init = setup)
                      "--epochs 3 --step 1 --threads 2 --seed 0 --out " DIR "/drv 2>&1"),
                  0, "%s", out);
     same_tensors(DIR "/cli/checkpoint.safetensors", DIR "/drv/checkpoint.safetensors");
+    cr_assert_eq(run(NDE " train " CONFIGS "/burgers_fno.ini --set data.path=" DIR "/b.h5 "
+                     "--set data.ntrain=16 --set data.ntest=8 --set train.batch=4 "
+                     "--set train.epochs=3 --set schedule.kind=step --set schedule.per=epoch "
+                     "--set schedule.period=1 --set train.ema_decay=0.9 "
+                     "--set train.ema_warmup=true --set output.plots=false "
+                     "--out " DIR "/cli_ema 2>&1"), 0, "%s", out);
+    cr_assert_eq(run(NDE_BURGERS_EXE " --data " DIR "/b.h5 --n 32 --ntrain 16 --ntest 8 --batch 4 "
+                     "--epochs 3 --schedule step --step 1 --ema 0.9 --ema-warmup --threads 2 "
+                     "--seed 0 --out " DIR "/drv_ema 2>&1"),
+                 0, "%s", out);
+    same_tensors(DIR "/cli_ema/checkpoint.safetensors", DIR "/drv_ema/checkpoint.safetensors");
+    char summary[4096];
+    read_file(DIR "/cli_ema/summary.json", summary, sizeof summary);
+    const double theta = json_number(summary, "test_metric"), ema = json_number(summary, "test_metric_ema");
+    cr_assert(theta > 0 && ema > 0 && theta != ema, "%s", summary);
+    /* nde eval sums the per-sample errors in one pass, the trainer per batch: the same
+     * figures up to the order of the additions */
+    cr_assert_eq(run(NDE " eval " DIR "/cli_ema/checkpoint.safetensors " DIR "/b.h5 --ema"), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "\"weights\": \"ema\"") != NULL, "%s", out);
+    cr_assert(fabs(json_number(out, "value") - ema) <= 1e-12 * ema, "%s vs %s", out, summary);
+    cr_assert_eq(run(NDE " eval " DIR "/cli_ema/checkpoint.safetensors " DIR "/b.h5"), 0, "%s", out);
+    cr_assert(fabs(json_number(out, "value") - theta) <= 1e-12 * theta, "%s vs %s", out, summary);
+    /* a checkpoint without an average */
+    cr_assert_neq(run(NDE " eval " DIR "/cli/checkpoint.safetensors " DIR "/b.h5 --ema 2>&1"), 0,
+                  "%s", out);
+    cr_assert(strstr(out, "train.ema") != NULL, "%s", out);
 }
 #endif
 

@@ -308,6 +308,7 @@ Test(constraint, constrained_fno_model_gradient)
     nde_ctx *ctx;
     CHECK(nde_ctx_create(&ctx));
     nde_fno_spec sp = nde_fno1d_burgers_spec();
+    sp.precision = NDE_PRECISION_FLOAT64; /* finite-difference checks: the double path */
     sp.n_modes[0] = 3;
     sp.width = 3;
     sp.n_layers = 2;

@@ -469,20 +469,21 @@ Test(examples, operator_drivers_train_on_tiny_generated_data)
     cr_assert(mgno_test_line(out, alone_mgno, sizeof alone_mgno), "%s", out);
     cr_assert_str_eq(both_mgno, alone_mgno);
     /* interrupted after epoch 1 and resumed: the same history as the uninterrupted run
-     * (3 epochs keep both schedules identical for 1 and 3 epochs: StepLR every epoch,
-     * constant MgNO lr) */
+     * (3 epochs keep both recipe schedules identical for 1 and 3 epochs: StepLR every
+     * epoch, constant MgNO lr; the default linear decay spans the configured epochs) */
     char full_hist[2][4096], part_hist[2][4096];
     const char *names[2] = {"fno", "mgno"};
     for (int k = 0; k < 2; k++) {
         const char *run_dir[2] = {"full", "part"};
         for (int r = 0; r < 2; r++) {
             snprintf(cmd, sizeof cmd, "%s --model %s --s 32 --ntrain 8 --ntest 4 --epochs %d "
-                     "--batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/%s 2>&1",
+                     "--schedule recipe --batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/%s 2>&1",
                      NDE_DARCY_EXE, names[k], r ? 1 : 3, dir, dir, run_dir[r]);
             cr_assert_eq(run(cmd, out, sizeof out), 0, "darcy failed: %s", out);
         }
         snprintf(cmd, sizeof cmd, "%s --model %s --s 32 --ntrain 8 --ntest 4 --epochs 3 "
-                 "--batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/part --resume 2>&1",
+                 "--schedule recipe --batch-fno 4 --batch-mgno 4 --cache %s/cache --out %s/part "
+                 "--resume 2>&1",
                  NDE_DARCY_EXE, names[k], dir, dir);
         cr_assert_eq(run(cmd, out, sizeof out), 0, "darcy --resume failed: %s", out);
         cr_assert(strstr(out, "resumed from") != NULL, "%s", out);

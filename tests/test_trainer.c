@@ -1,6 +1,7 @@
 /* The trainer: a fit that converges, bit-exact resume after an interruption at a random
- * step (MLP neural ODE and FNO), the non-finite stop that keeps the last good
- * checkpoint, bad specs. */
+ * step (MLP neural ODE and FNO, also with a moving average of θ), the moving average
+ * against a hand loop, the non-finite stop that keeps the last good checkpoint, bad
+ * specs. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ typedef struct run_cfg {
 } run_cfg;
 
 static size_t stop_at; /* stop the run when this step is done (0: never) */
+static double *run_ema;  /* train_run: the trainer's moving average at the end (or NULL) */
 
 static int stop_cb(const nde_train_info *info, void *user)
 {
@@ -163,6 +165,11 @@ static double *train_run(const run_cfg *c, const char *dir, int interrupt, uint6
     *np = nde_model_n_params(m);
     double *theta = malloc(*np * sizeof *theta);
     memcpy(theta, nde_params_theta(nde_model_params(m)), *np * sizeof *theta);
+    run_ema = NULL;
+    if (nde_trainer_ema(tr)) {
+        run_ema = malloc(*np * sizeof *run_ema);
+        memcpy(run_ema, nde_trainer_ema(tr), *np * sizeof *run_ema);
+    }
     nde_trainer_destroy(&tr);
     nde_model_destroy(&m);
     *metrics = slurp(mpath, metrics_len);
@@ -179,9 +186,20 @@ static void check_resume(const run_cfg *c, const char *name)
         char *m1, *m2;
         size_t l1, l2, n1, n2;
         double *t1 = train_run(c, d1, 0, seed, &m1, &l1, &n1);
+        double *e1 = run_ema;
         double *t2 = train_run(c, d2, 1, seed, &m2, &l2, &n2);
+        double *e2 = run_ema;
         cr_assert_eq(n1, n2);
         cr_assert_eq(memcmp(t1, t2, n1 * sizeof *t1), 0, "%s: θ differs after resume", name);
+        cr_assert_eq(!e1, c->spec.ema_decay == 0.0);
+        cr_assert_eq(!e2, c->spec.ema_decay == 0.0);
+        if (e1) {
+            cr_assert_eq(memcmp(e1, e2, n1 * sizeof *e1), 0, "%s: EMA differs after resume", name);
+            cr_assert_neq(memcmp(e1, t1, n1 * sizeof *e1), 0, "%s: EMA is θ", name);
+            cr_assert(strstr(m1, "\"test_metric_ema\": ") != NULL &&
+                          strstr(m1, "\"test_metric_ema\": null") == NULL, "%s: %s", name, m1);
+        }
+        free(e1), free(e2);
         /* compare line by line up to the timing fields */
         char *s1 = m1, *s2 = m2;
         int lines = 0;
@@ -305,7 +323,128 @@ Test(trainer, resume_is_bit_exact_fno)
         c.spec.checkpoint_every_steps = 1;
         check_resume(&c, prec ? "fno64_steps" : "fno_steps");
     }
+    fno_precision = NDE_PRECISION_FLOAT32;
+    /* with a moving average of θ (warm-up), linear decay per step: the average, its update
+     * count and its test metrics come back from the checkpoint */
+    c.spec.ema_decay = 0.9;
+    c.spec.ema_warmup = 1;
+    c.spec.schedule = nde_schedule_linear(1e-3, 0.0, 8, 2);
+    c.spec.schedule_per_step = 1;
+    check_resume(&c, "fno_ema");
+    /* a checkpoint without an average does not resume a run that keeps one */
+    nde_model *m = make_fno();
+    nde_trainer_spec s = c.spec;
+    s.progress = 0;
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &c.train, &c.test, &s, &tr));
+    cr_assert_neq(nde_trainer_resume(tr, "trainer_fno_steps_b_test_out/ckpt.safetensors"), NDE_OK);
+    cr_assert(strstr(nde_last_error(), "train.ema") != NULL, "%s", nde_last_error());
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
     nde_ctx_destroy(&fno_ctx);
+}
+
+/* ---- moving average of θ ---- */
+
+/* The hand loop: θ after every step (on_step), averaged outside the trainer. */
+typedef struct ema_hand {
+    double *ema, decay;
+    int warmup;
+    size_t np, updates;
+} ema_hand;
+
+static int ema_hand_step(const nde_train_info *info, void *user)
+{
+    ema_hand *h = user;
+    const double *th = nde_params_theta(nde_model_params(info->model));
+    h->updates++;
+    double d = h->decay;
+    if (h->warmup) d = fmin(d, (1.0 + (double)h->updates) / (10.0 + (double)h->updates));
+    for (size_t i = 0; i < h->np; i++) h->ema[i] = d * h->ema[i] + (1.0 - d) * th[i];
+    return 0;
+}
+
+Test(trainer, ema_matches_a_hand_loop)
+{
+    double x[24], y[24];
+    for (int i = 0; i < 24; i++) x[i] = i / 12.0 - 1.0, y[i] = cos(1.5 * x[i]);
+    for (int warm = 0; warm <= 1; warm++) {
+        nde_model *m;
+        CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {6},
+                                                   .act = NDE_ACT_TANH},
+                                   "mlp", NDE_INIT_TORCH, 0.0, &m));
+        nde_rng rng;
+        nde_rng_seed(&rng, 3);
+        CHECK(nde_model_init(m, &rng));
+        const size_t np = nde_model_n_params(m);
+        ema_hand h = {.ema = malloc(np * sizeof(double)), .decay = 0.8, .warmup = warm, .np = np};
+        memcpy(h.ema, nde_params_theta(nde_model_params(m)), np * sizeof(double));
+        nde_trainer_spec ts = nde_trainer_defaults();
+        ts.batch = 8;
+        ts.epochs = 6;
+        ts.optim.lr = 2e-2;
+        ts.loss = nde_loss_mse();
+        ts.progress = 0;
+        ts.ema_decay = h.decay;
+        ts.ema_warmup = warm;
+        ts.on_step = ema_hand_step;
+        ts.user = &h;
+        nde_data train = {.n = 16, .x_size = 1, .y_size = 1, .x = x, .y = y};
+        nde_data test = {.n = 8, .x_size = 1, .y_size = 1, .x = x + 16, .y = y + 16};
+        nde_trainer *tr;
+        CHECK(nde_trainer_create(m, &train, &test, &ts, &tr));
+        cr_assert_eq(memcmp(nde_trainer_ema(tr), h.ema, np * sizeof(double)), 0,
+                     "the average starts at θ");
+        CHECK(nde_trainer_run(tr));
+        cr_assert_eq(h.updates, 12);
+        const double *e = nde_trainer_ema(tr);
+        double *th = nde_params_theta(nde_model_params(m)), diff = 0.0, moved = 0.0;
+        for (size_t i = 0; i < np; i++) {
+            cr_assert(fabs(e[i] - h.ema[i]) <= 1e-15 * (1.0 + fabs(h.ema[i])),
+                      "warm-up %d: ema[%zu] %.17g, hand loop %.17g", warm, i, e[i], h.ema[i]);
+            diff = fmax(diff, fabs(e[i] - th[i]));
+        }
+        cr_assert_gt(diff, 1e-6, "the average is not θ");
+        /* the metric of the average: θ ← the hand loop's average, evaluated plainly */
+        double *saved = malloc(np * sizeof(double));
+        memcpy(saved, th, np * sizeof(double));
+        double v_ema, v_theta, v_hand;
+        CHECK(nde_trainer_evaluate_ema(tr, &test, &v_ema));
+        cr_assert_eq(memcmp(saved, th, np * sizeof(double)), 0, "θ restored after the swap");
+        CHECK(nde_trainer_evaluate(tr, &test, &v_theta));
+        cr_assert_eq(v_theta, nde_trainer_test_metric(tr));
+        cr_assert_eq(v_ema, nde_trainer_test_metric_ema(tr));
+        memcpy(th, h.ema, np * sizeof(double));
+        CHECK(nde_trainer_evaluate(tr, &test, &v_hand));
+        cr_assert(fabs(v_hand - v_ema) <= 1e-12 * v_ema, "%.17g vs %.17g", v_hand, v_ema);
+        moved = fabs(v_ema - v_theta);
+        cr_assert_gt(moved, 0.0);
+        nde_trainer_destroy(&tr);
+        nde_model_destroy(&m);
+        free(h.ema), free(saved);
+    }
+    /* decays outside [0, 1) are refused; evaluate_ema without an average too */
+    nde_model *m;
+    CHECK(nde_model_mlp_create(&(nde_mlp_spec){.in = 1, .out = 1, .hidden = {2}}, "mlp",
+                               NDE_INIT_TORCH, 0.0, &m));
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = 4;
+    ts.loss = nde_loss_mse();
+    nde_data d = {.n = 8, .x_size = 1, .y_size = 1, .x = x, .y = y};
+    nde_trainer *tr = NULL;
+    const double bad[] = {1.0, -0.1, NAN};
+    for (int k = 0; k < 3; k++) {
+        ts.ema_decay = bad[k];
+        cr_assert_eq(nde_trainer_create(m, &d, NULL, &ts, &tr), NDE_ERR_ARG);
+        cr_assert(strstr(nde_last_error(), "ema_decay") != NULL, "%s", nde_last_error());
+    }
+    ts.ema_decay = 0.0;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    cr_assert_null(nde_trainer_ema(tr));
+    double v;
+    cr_assert_eq(nde_trainer_evaluate_ema(tr, &d, &v), NDE_ERR_ARG);
+    nde_trainer_destroy(&tr);
+    nde_model_destroy(&m);
 }
 
 /* ---- non-finite stop ---- */

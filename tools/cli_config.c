@@ -90,6 +90,8 @@ static const key keys[] = {
     {K("train", "loss", K_CHOICE, loss), .choices = loss_names},
     {K("train", "metric", K_CHOICE, metric), .choices = loss_names},
     {K("train", "clip_grad_norm", K_DOUBLE, clip_grad_norm), .bounds = NONNEG},
+    {K("train", "ema_decay", K_DOUBLE, ema_decay), .bounds = NONNEG},
+    {K("train", "ema_warmup", K_CHOICE, ema_warmup), .choices = bool_names},
     {K("optim", "kind", K_OPTIM, optim)},
     {K("optim", "lr", K_DOUBLE, lr), .bounds = POS},
     {K("optim", "weight_decay", K_DOUBLE, weight_decay), .bounds = NONNEG},
@@ -100,6 +102,7 @@ static const key keys[] = {
     {K("schedule", "v1", K_DOUBLE, v1), .bounds = NONNEG},
     {K("schedule", "steps", K_U64, sched_steps)},
     {K("schedule", "warmup", K_U64, warmup)},
+    {K("schedule", "warmup_frac", K_DOUBLE, warmup_frac), .bounds = NONNEG},
     {K("schedule", "pct_start", K_DOUBLE, pct_start), .bounds = POS},
     {K("schedule", "div_factor", K_DOUBLE, div_factor), .bounds = POS},
     {K("schedule", "final_div_factor", K_DOUBLE, final_div_factor), .bounds = POS},
@@ -513,6 +516,10 @@ int cli_config_check(const cli_config *c, const char *origin)
     } else if ((c->sampling == NDE_SAMPLE_RANDOM || c->sampling == NDE_SAMPLE_STREAM) &&
                !c->steps_per_epoch)
         why = "[train] sampling random and stream need steps_per_epoch > 0";
+    else if (!(c->ema_decay < 1.0))
+        why = "[train] ema_decay must be below 1 (0: no moving average; e.g. 0.999)";
+    else if (!(c->warmup_frac < 1.0))
+        why = "[schedule] warmup_frac must be below 1 (a fraction of the schedule's steps)";
     if (why) {
         fprintf(stderr, "nde train: %s: %s\n", origin, why);
         return 2;

@@ -62,6 +62,8 @@ typedef struct cli_config {
     int sampling; /* nde_sampling */
     int loss, metric; /* cli_loss */
     double clip_grad_norm;
+    double ema_decay; /* [train] ema_decay: moving average of θ (0: none) */
+    int ema_warmup;   /* [train] ema_warmup: 1 = the num_updates warm-up */
     /* [optim] */
     nde_optim_kind optim;
     double lr, weight_decay;
@@ -69,6 +71,7 @@ typedef struct cli_config {
     int schedule; /* nde_schedule_kind (not TABLE) */
     double gamma, v1;
     uint64_t period, sched_steps, warmup;
+    double warmup_frac; /* > 0: warm-up = ⌊warmup_frac · steps⌋ positions (overrides warmup) */
     double pct_start, div_factor, final_div_factor;
     int per_step;
     /* [solver] */

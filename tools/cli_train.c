@@ -567,8 +567,12 @@ static int print_epoch(const nde_train_info *info, void *user)
         lg->nfe_steps = 0;
     }
     if (cli_rank() == 0) /* under mpirun: rank 0 reports (the figures are global) */
-        fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g  (%.2f s)\n", info->epoch,
-            info->epochs, info->lr, info->train_loss, info->test_metric, info->seconds);
+    {
+        fprintf(stderr, "epoch %zu/%zu  lr %.3g  train %.6g  test %.6g", info->epoch,
+                info->epochs, info->lr, info->train_loss, info->test_metric);
+        if (isfinite(info->test_metric_ema)) fprintf(stderr, "  test (EMA) %.6g", info->test_metric_ema);
+        fprintf(stderr, "  (%.2f s)\n", info->seconds);
+    }
     return 0;
 }
 
@@ -742,7 +746,9 @@ static int write_summaries(const char *dir, const char *config, const cli_config
     }
     char path[4200];
     const double train = nde_trainer_train_loss(tr), test = nde_trainer_test_metric(tr);
-    char tr_s[64] = "null", te_s[64] = "null", spe[64] = "null";
+    const double test_ema = nde_trainer_test_metric_ema(tr);
+    char tr_s[64] = "null", te_s[64] = "null", spe[64] = "null", ema_s[64] = "null";
+    if (isfinite(test_ema)) snprintf(ema_s, sizeof ema_s, "%.9g", test_ema);
     if (isfinite(train)) snprintf(tr_s, sizeof tr_s, "%.9g", train);
     if (isfinite(test)) snprintf(te_s, sizeof te_s, "%.9g", test);
     if (lg->epochs_run) snprintf(spe, sizeof spe, "%.4f", lg->seconds / (double)lg->epochs_run);
@@ -756,11 +762,11 @@ static int write_summaries(const char *dir, const char *config, const cli_config
     fprintf(f,
             "{\"config\": \"%s\", \"model\": \"%s\", \"params\": %zu, \"epochs\": %zu, "
             "\"steps\": %zu, \"loss\": \"%s\", \"train_loss\": %s, \"metric\": \"%s\", "
-            "\"test_metric\": %s, \"seconds_per_epoch\": %s, \"seconds\": %.3f, "
-            "\"checkpoint\": \"%s/checkpoint.safetensors\", \"plots\": [%s]}\n",
+            "\"test_metric\": %s, \"test_metric_ema\": %s, \"seconds_per_epoch\": %s, "
+            "\"seconds\": %.3f, \"checkpoint\": \"%s/checkpoint.safetensors\", \"plots\": [%s]}\n",
             json_str(config, jc, sizeof jc), cli_model_kind_name(c->kind), nde_model_n_params(m),
             nde_trainer_epoch(tr), nde_trainer_step(tr), cli_loss_name(c->loss), tr_s,
-            cli_loss_name(c->metric), te_s, spe, seconds, json_str(dir, jd, sizeof jd), pj);
+            cli_loss_name(c->metric), te_s, ema_s, spe, seconds, json_str(dir, jd, sizeof jd), pj);
     fclose(f);
     snprintf(path, sizeof path, "%s/summary.md", dir);
     f = fopen(path, "w");
@@ -894,13 +900,17 @@ int cli_train(int argc, char **argv)
                                           (c.steps_per_epoch ? c.steps_per_epoch
                                                              : (c.ntrain + c.batch - 1) / c.batch)
                                      : (uint64_t)c.epochs;
+    const uint64_t warmup = c.warmup_frac > 0.0 ? (uint64_t)(c.warmup_frac * (double)horizon)
+                                                : c.warmup;
     ts.schedule = (nde_schedule){.kind = (nde_schedule_kind)c.schedule, .v0 = c.lr, .v1 = c.v1,
-                                 .steps = horizon, .warmup = c.warmup, .gamma = c.gamma,
+                                 .steps = horizon, .warmup = warmup, .gamma = c.gamma,
                                  .period = c.period, .pct_start = c.pct_start,
                                  .div_factor = c.div_factor,
                                  .final_div_factor = c.final_div_factor};
     ts.schedule_per_step = c.per_step;
     ts.clip_grad_norm = c.clip_grad_norm;
+    ts.ema_decay = c.ema_decay;
+    ts.ema_warmup = c.ema_warmup;
     ts.loss = loss_of(c.loss);
     ts.eval = loss_of(c.metric);
     decoded_loss dl = {.y = &yn, .inner = ts.loss}, dm = {.y = &yn, .inner = ts.eval};
@@ -1038,12 +1048,36 @@ static int load_run_config(const char *prog, const char *ckpt, cli_config *c)
     return rc ? 1 : 0;
 }
 
-/* The model of c for data d with the checkpoint's θ. */
+/* θ ← the checkpoint's moving average "train.ema" (a run with [train] ema_decay > 0). */
+static nde_status load_ema(const char *ckpt, nde_model *m)
+{
+    nde_st_file *f = NULL;
+    NDE_TRY(nde_st_open(ckpt, &f));
+    const nde_st_tensor *t = nde_st_find(f, "train.ema");
+    const size_t np = nde_model_n_params(m);
+    nde_status st = NDE_OK;
+    if (!t)
+        st = NDE_FAIL(NDE_ERR_FORMAT, "checkpoint '%s' holds no moving average (train.ema): the "
+                      "run had no [train] ema_decay", ckpt);
+    else if (t->dtype != NDE_ST_F64 || t->numel != np)
+        st = NDE_FAIL(NDE_ERR_FORMAT, "checkpoint '%s': train.ema has %zu values of %s, the model "
+                      "has %zu float64 parameters", ckpt, t->numel, nde_st_dtype_name(t->dtype), np);
+    double *th = nde_params_theta(nde_model_params(m));
+    if (st == NDE_OK) memcpy(th, t->data, np * sizeof *th);
+    for (size_t i = 0; st == NDE_OK && i < np; i++)
+        if (!isfinite(th[i]))
+            st = NDE_FAIL(NDE_ERR_NONFINITE, "checkpoint '%s': train.ema[%zu] is %g", ckpt, i, th[i]);
+    nde_st_close(&f);
+    return st;
+}
+
+/* The model of c for data d with the checkpoint's θ (or, with ema, its moving average). */
 static nde_status model_load(nde_ctx *ctx, const cli_config *c, const dataset *d, const char *ckpt,
-                             nde_model **m)
+                             int ema, nde_model **m)
 {
     NDE_TRY(model_create(ctx, c, d, c->batch, m));
     nde_status st = nde_checkpoint_load(ckpt, nde_model_params(*m), NULL, NULL);
+    if (st == NDE_OK && ema) st = load_ema(ckpt, *m);
     if (st == NDE_OK) st = nde_model_set_training(*m, 0);
     if (st != NDE_OK) nde_model_destroy(m);
     return st;
@@ -1065,9 +1099,12 @@ static nde_status load_normalizer(const cli_config *c, const char *ckpt, dataset
 int cli_eval(int argc, char **argv)
 {
     static const char *const splits[] = {"test", "all", NULL};
-    int split = 0;
+    int split = 0, ema = 0;
     const char *plots = NULL;
     const nde_arg opts[] = {
+        {.name = "ema", .kind = NDE_ARG_FLAG, .dest = &ema,
+         .help = "use the checkpoint's moving average of the parameters\n"
+                 "([train] ema_decay) instead of the parameters"},
         {.name = "split", .kind = NDE_ARG_CHOICE, .dest = &split, .choices = splits,
          .help = "the last [data] ntest samples of DATA, or all of them"},
         {.name = "plots", .kind = NDE_ARG_STRING, .dest = &plots, .metavar = "DIR",
@@ -1075,7 +1112,7 @@ int cli_eval(int argc, char **argv)
                  "(needs gnuplot)"},
     };
     const nde_args_spec spec = {
-        .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all] [--plots DIR]",
+        .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all] [--plots DIR] [--ema]",
         .about = "Evaluates a checkpoint of nde train (its model rebuilt from config.ini beside\n"
                  "it) on DATA and prints one JSON line per metric (rel_l2, mse, l1) on stdout.",
         NDE_ARGS_TABLE(opts), .min_positional = 2, .max_positional = 2};
@@ -1101,7 +1138,7 @@ int cli_eval(int argc, char **argv)
         first_s = d.count - c.ntest, count = c.ntest;
     }
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
-    if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, &m);
+    if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, ema, &m);
     if (st == NDE_OK) {
         pred = nde_alloc_array(count * d.y_size, sizeof *pred);
         if (!pred) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions");
@@ -1117,9 +1154,9 @@ int cli_eval(int argc, char **argv)
         if (l.reduction == NDE_LOSS_SUM) v /= (double)count;
         if (st == NDE_OK)
             printf("{\"checkpoint\": \"%s\", \"data\": \"%s\", \"split\": \"%s\", \"samples\": %zu, "
-                   "\"metric\": \"%s\", \"value\": %.9g}\n", json_str(ckpt, jc, sizeof jc),
-                   json_str(data, jd, sizeof jd), splits[split], count,
-                   cli_loss_name(k), v);
+                   "\"weights\": \"%s\", \"metric\": \"%s\", \"value\": %.9g}\n",
+                   json_str(ckpt, jc, sizeof jc), json_str(data, jd, sizeof jd), splits[split],
+                   count, ema ? "ema" : "theta", cli_loss_name(k), v);
     }
     if (st != NDE_OK) {
         fprintf(stderr, "nde eval: %s\n", nde_last_error());
@@ -1143,12 +1180,16 @@ int cli_eval(int argc, char **argv)
 int cli_predict(int argc, char **argv)
 {
     const char *out = NULL;
+    int ema = 0;
     const nde_arg opts[] = {
         {.name = "out", .kind = NDE_ARG_STRING, .dest = &out, .metavar = "FILE",
          .help = "where to write the predictions (.h5, .mat or .npy)"},
+        {.name = "ema", .kind = NDE_ARG_FLAG, .dest = &ema,
+         .help = "use the checkpoint's moving average of the parameters\n"
+                 "([train] ema_decay) instead of the parameters"},
     };
     const nde_args_spec spec = {
-        .prog = "nde predict", .synopsis = "CHECKPOINT INPUT --out FILE",
+        .prog = "nde predict", .synopsis = "CHECKPOINT INPUT --out FILE [--ema]",
         .about = "Runs a checkpoint of nde train on every sample of the input dataset ([data] x\n"
                  "of its config.ini) in INPUT and writes the predictions as dataset [data] y,\n"
                  "shaped as the targets are (e.g. a → u, coeff → sol).",
@@ -1182,7 +1223,7 @@ int cli_predict(int argc, char **argv)
         st = load_normalizer(&c, ckpt, &d, &xn, &yn);
     }
     if (st == NDE_OK) st = nde_ctx_create(&ctx);
-    if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, &m);
+    if (st == NDE_OK) st = model_load(ctx, &c, &d, ckpt, ema, &m);
     if (st == NDE_OK) {
         pred = nde_alloc_array(d.count * d.y_size, sizeof *pred);
         if (!pred) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions");

@@ -1,14 +1,19 @@
 /* burgers_fno — the FNO-1D Burgers benchmark of Li et al. 2021 (legacy fourier_1d.py):
  * 4 Fourier layers, 16 modes, width 64, lifting from (a(x), x), projection 64→128→1,
  * GELU; 1000 training and 100 test samples at s = 1024, batch 20, Adam (lr 1e-3, L2 weight
- * decay 1e-4) with the lr halved every `step` epochs, relative L2 loss.
+ * decay 1e-4), relative L2 loss. The learning rate decays linearly to zero over the run's
+ * steps (after --warmup steps of linear warm-up; Defazio et al. 2023, arXiv 2310.07831);
+ * --schedule step restores the paper's StepLR (halved every --step epochs). --ema D also
+ * keeps an exponential moving average of the parameters (decay D, --ema-warmup for
+ * TensorFlow's num_updates warm-up), evaluated beside them and saved in the checkpoint.
  *
  * Data: generated with nde's Burgers generator and cached under --cache (as .npy), or read
  * from a file: --data FILE with datasets --a-name/--u-name (default a, u: FNO's
  * burgers_data_R10.mat, MATLAB v7.3/HDF5, or .npy pairs via --data-a/--data-u), each
  * (count, S) with S a multiple of s (subsampled as x[:, ::S/s]); the first ntrain samples
  * train, the last ntest test (legacy fourier_1d.py). Writes under --out:
- *   metrics.jsonl   the trainer's line per epoch: lr, train and test relative L2, seconds
+ *   metrics.jsonl   the trainer's line per epoch: lr, train and test relative L2 (and the
+ *                   moving average's, test_metric_ema, with --ema), seconds
  *   summary.json    final numbers (also printed as one JSON line)
  *   pred.csv, pred.png  x, a, true and predicted u for four test samples
  *   checkpoint.safetensors  parameters, Adam state and epoch (resume with --resume)
@@ -29,12 +34,14 @@
 #include "nde_args.h"
 
 typedef struct opts {
-    size_t n, ntrain, ntest, batch, epochs, step, solve_steps, threads;
-    double lr, wd, gamma;
+    size_t n, ntrain, ntest, batch, epochs, step, solve_steps, threads, warmup;
+    double lr, wd, gamma, ema;
     uint64_t seed;
     const char *out, *cache, *data, *data_a, *data_u, *a_name, *u_name;
-    int resume, eval2x, precision;
+    int resume, eval2x, precision, schedule, ema_warmup;
 } opts;
+
+static const char *const schedules[] = {"linear", "step", NULL};
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse(int argc, char **argv, opts *o)
@@ -56,10 +63,19 @@ static int parse(int argc, char **argv, opts *o)
          .help = "Adam learning rate"},
         {.name = "wd", .kind = NDE_ARG_DOUBLE, .dest = &o->wd, .bounds = NDE_ARG_LO,
          .help = "L2 weight decay"},
+        {.name = "schedule", .kind = NDE_ARG_CHOICE, .dest = &o->schedule, .choices = schedules,
+         .help = "learning rate: linear decay to zero over the run's steps, or\n"
+                 "step: StepLR (x gamma every --step epochs; the paper's)"},
+        {.name = "warmup", .kind = NDE_ARG_SIZE, .dest = &o->warmup,
+         .help = "linear: warm-up steps from 0 to --lr"},
         {.name = "step", .kind = NDE_ARG_SIZE, .dest = &o->step, .min = 1,
-         .help = "epochs between learning-rate decays"},
+         .help = "step: epochs between learning-rate decays"},
         {.name = "gamma", .kind = NDE_ARG_DOUBLE, .dest = &o->gamma, .bounds = NDE_ARG_LO_OPEN,
-         .help = "learning-rate decay factor"},
+         .help = "step: learning-rate decay factor"},
+        {.name = "ema", .kind = NDE_ARG_DOUBLE, .dest = &o->ema, .bounds = NDE_ARG_LO | NDE_ARG_HI_OPEN,
+         .hi = 1.0, .help = "decay of a moving average of the parameters (0: none)"},
+        {.name = "ema-warmup", .kind = NDE_ARG_FLAG, .dest = &o->ema_warmup,
+         .help = "average with decay min(D, (1+k)/(10+k)) at update k"},
         NDE_ARGS_SEED(&o->seed),
         {.name = "solve-steps", .kind = NDE_ARG_SIZE, .dest = &o->solve_steps, .min = 1,
          .help = "time steps of the Burgers data generator"},
@@ -131,8 +147,10 @@ static int print_epoch(const nde_train_info *info, void *user)
     epoch_log *lg = user;
     lg->seconds += info->seconds;
     lg->epochs_run++;
-    fprintf(stderr, "epoch %4zu  lr %.2e  train %.5f  test %.5f  %.2f s\n", info->epoch, info->lr,
-            info->train_loss, info->test_metric, info->seconds);
+    fprintf(stderr, "epoch %4zu  lr %.2e  train %.5f  test %.5f", info->epoch, info->lr,
+            info->train_loss, info->test_metric);
+    if (isfinite(info->test_metric_ema)) fprintf(stderr, "  test (EMA) %.5f", info->test_metric_ema);
+    fprintf(stderr, "  %.2f s\n", info->seconds);
     return 0;
 }
 
@@ -244,7 +262,21 @@ int main(int argc, char **argv)
     ts.rng = rng;
     ts.optim.lr = o.lr;
     ts.optim.weight_decay = o.wd;
-    ts.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = o.lr, .gamma = o.gamma, .period = o.step};
+    const uint64_t steps = (uint64_t)o.epochs * (o.ntrain / o.batch);
+    if (o.schedule == 0 && o.warmup >= steps) {
+        fprintf(stderr, "burgers_fno: --warmup %zu must be below the run's %llu steps\n", o.warmup,
+                (unsigned long long)steps);
+        return 2;
+    }
+    if (o.schedule == 0) { /* linear decay to zero, per step */
+        ts.schedule = nde_schedule_linear(o.lr, 0.0, steps, o.warmup);
+        ts.schedule_per_step = 1;
+    } else {
+        ts.schedule = (nde_schedule){.kind = NDE_SCHED_STEP, .v0 = o.lr, .gamma = o.gamma,
+                                     .period = o.step};
+    }
+    ts.ema_decay = o.ema;
+    ts.ema_warmup = o.ema_warmup;
     ts.loss = nde_loss_rel_l2();
     ts.checkpoint_path = ckpt;
     ts.metrics_path = metrics;
@@ -261,6 +293,7 @@ int main(int argc, char **argv)
     }
     CHECK(nde_trainer_run(tr));
     const size_t epochs_done = nde_trainer_epoch(tr);
+    const double test_ema = o.ema > 0.0 ? nde_trainer_test_metric_ema(tr) : NAN;
     nde_trainer_destroy(&tr);
 
     double *pred = nde_alloc_array(o.ntest * o.n, sizeof *pred);
@@ -289,12 +322,15 @@ int main(int argc, char **argv)
         nde_free(u2);
         nde_free(p2);
     }
-    char summary[1024], at2s[32] = "null";
+    char summary[1024], at2s[32] = "null", ema[32] = "null";
     if (isfinite(test2x)) snprintf(at2s, sizeof at2s, "%.6f", test2x);
+    if (isfinite(test_ema)) snprintf(ema, sizeof ema, "%.6f", test_ema);
     snprintf(summary, sizeof summary,
              "{\"example\": \"burgers_fno\", \"s\": %zu, \"epochs\": %llu, \"params\": %zu, "
-             "\"test_rel_l2\": %.6f, \"test_rel_l2_at_2s\": %s, \"seconds_per_epoch\": %.3f}",
-             o.n, (unsigned long long)epochs_done, nde_model_n_params(m), test_err, at2s,
+             "\"schedule\": \"%s\", \"test_rel_l2\": %.6f, \"test_rel_l2_ema\": %s, "
+             "\"test_rel_l2_at_2s\": %s, \"seconds_per_epoch\": %.3f}",
+             o.n, (unsigned long long)epochs_done, nde_model_n_params(m), schedules[o.schedule],
+             test_err, ema, at2s,
              lg.epochs_run ? lg.seconds / (double)lg.epochs_run : 0.0);
     printf("%s\n", summary);
     char spath[1024];

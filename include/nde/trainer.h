@@ -134,6 +134,8 @@ typedef struct nde_train_info {
     double lr;           /**< learning rate of the last step */
     double train_loss;   /**< epoch callback: the epoch's per-sample training loss */
     double test_metric;  /**< epoch callback: test metric of this epoch, NaN if not evaluated */
+    double test_metric_ema; /**< epoch callback: test metric of the parameters' moving average
+                               (ema_decay > 0), NaN if not evaluated */
     double seconds;      /**< wall time of the epoch so far */
     double train_seconds;/**< epoch callback: the epoch's training steps alone (no evaluation) */
     double reg;          /**< neural ODEs: the regularizer's value on the last step's solve (0
@@ -195,6 +197,17 @@ typedef struct nde_trainer_spec {
      * so far): e.g. draw a per-step end time or set a regularizer's coefficient */
     nde_train_callback on_step_begin;
     void *user; /**< passed to the callbacks */
+    /** > 0 (and < 1): keep an exponential moving average (EMA) of θ, updated after every
+     * optimizer step that was taken (not after skipped ones): ema ← d·ema + (1 − d)·θ,
+     * starting from θ as the run begins. d = ema_decay, or with ema_warmup
+     * d_k = min(ema_decay, (1 + k)/(10 + k)) at the k-th update (k = 1, 2, …; TensorFlow's
+     * ExponentialMovingAverage with num_updates), so early averages do not cling to the
+     * initialization. Every test evaluation then also reports the average's metric
+     * (test_metric_ema, in the metrics file and history); checkpoints hold the average as
+     * the tensor "train.ema" beside θ (resume stays bit-exact; `nde eval --ema` and
+     * nde_trainer_ema() use it). 0: off. */
+    double ema_decay;
+    int ema_warmup; /**< 1: the warm-up d_k above; 0: d = ema_decay from the first update */
 } nde_trainer_spec;
 
 /** batch 0 (set it), epochs 1, Adam with its defaults, NDE_SAMPLE_SHUFFLE, seed 0,
@@ -229,6 +242,20 @@ NDE_API nde_status nde_trainer_run(nde_trainer *tr);
 
 /** Mean test metric per sample of the current θ over `data` (model in evaluation mode). */
 NDE_API nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *metric);
+
+/** nde_trainer_evaluate with the parameters' moving average in θ (ema_decay > 0): θ and
+ * the average are swapped for the evaluation and back, so θ is unchanged bit for bit.
+ * Errors: NDE_ERR_ARG without an average, as nde_trainer_evaluate otherwise. */
+NDE_API nde_status nde_trainer_evaluate_ema(nde_trainer *tr, const nde_data *data, double *metric);
+
+/** The moving average of θ (nde_model_n_params values, owned by the trainer; the same
+ * layout as θ), or NULL when ema_decay is 0. Until the first update it is θ as the run
+ * began (copied at creation and again when nde_trainer_run starts); after a resume it is
+ * the checkpoint's average. */
+NDE_API const double *nde_trainer_ema(const nde_trainer *tr);
+
+/** The last completed epoch's test metric of the moving average (NaN if none). */
+NDE_API double nde_trainer_test_metric_ema(const nde_trainer *tr);
 
 /** The trainer's optimizer (owned by the trainer). */
 NDE_API nde_optim *nde_trainer_optim(nde_trainer *tr);

@@ -47,6 +47,9 @@ static nde_status check_spec(const nde_trainer_spec *s, const nde_data *train)
                         train->n, s->batch);
     if (!(s->clip_grad_norm >= 0.0) || !isfinite(s->clip_grad_norm))
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: clip_grad_norm %g", s->clip_grad_norm);
+    if (!(s->ema_decay >= 0.0 && s->ema_decay < 1.0))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: ema_decay %g (need 0 <= decay < 1; 0: "
+                        "no moving average)", s->ema_decay);
     const int sched_default = s->schedule.kind == NDE_SCHED_CONSTANT && s->schedule.v0 == 0.0 &&
                               s->schedule.warmup == 0;
     return sched_default ? NDE_OK : nde_schedule_check(&s->schedule);
@@ -108,9 +111,15 @@ nde_status nde_trainer_create(nde_model *model, const nde_data *train, const nde
         return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_create: %zu epochs of %zu steps overflow a "
                         "step count", spec->epochs, per_epoch);
     }
-    tr->last_train = tr->last_test = NAN;
+    tr->last_train = tr->last_test = tr->last_test_ema = NAN;
     tr->perm = nde_alloc_array(n, sizeof *tr->perm);
     nde_status st = tr->perm ? NDE_OK : NDE_ERR_NOMEM;
+    const size_t np = nde_model_n_params(model);
+    if (st == NDE_OK && spec->ema_decay > 0.0) {
+        tr->ema = nde_alloc_array(np ? np : 1, sizeof *tr->ema);
+        if (!tr->ema) st = NDE_FAIL(NDE_ERR_NOMEM, "trainer: moving average of %zu parameters", np);
+        else if (np) memcpy(tr->ema, nde_params_theta(nde_model_params(model)), np * sizeof *tr->ema);
+    }
     const size_t bmax = spec->batch > tr->spec.eval_batch ? spec->batch : tr->spec.eval_batch;
     if (st == NDE_OK) st = grow_buffers(tr, bmax);
     if (st == NDE_OK) st = nde_model_reserve(model, bmax);
@@ -134,6 +143,8 @@ void nde_trainer_destroy(nde_trainer **trp)
     nde_free(tr->perm), nde_free(tr->idx);
     nde_free(tr->xb), nde_free(tr->yb), nde_free(tr->pred), nde_free(tr->grad);
     nde_free(tr->hist);
+    nde_free(tr->hist_ema);
+    nde_free(tr->ema);
     nde_free(tr);
     *trp = NULL;
 }
@@ -381,7 +392,15 @@ static nde_status train_step(nde_trainer *tr, size_t count, double *loss, nde_st
     if (tr->spec.clip_grad_norm > 0.0)
         NDE_TRY(nde_clip_grad_norm(nde_params_grad(p), nde_params_count(p),
                                    tr->spec.clip_grad_norm, NULL));
-    return nde_optim_step(tr->optim);
+    NDE_TRY(nde_optim_step(tr->optim));
+    if (tr->ema) { /* ema ← d·ema + (1 − d)·θ */
+        const double k = (double)++tr->ema_updates, w = (1.0 + k) / (10.0 + k);
+        const double d = tr->spec.ema_warmup && w < tr->spec.ema_decay ? w : tr->spec.ema_decay;
+        const double *th = nde_params_theta(p);
+        const size_t np = nde_params_count(p);
+        for (size_t i = 0; i < np; i++) tr->ema[i] = d * tr->ema[i] + (1.0 - d) * th[i];
+    }
+    return NDE_OK;
 }
 
 nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *metric)
@@ -426,11 +445,37 @@ nde_status nde_trainer_evaluate(nde_trainer *tr, const nde_data *data, double *m
     return NDE_OK;
 }
 
+/* Exchange θ and the moving average (their values, bit for bit). */
+static void swap_ema(nde_trainer *tr)
+{
+    nde_params *p = nde_model_params(tr->model);
+    double *th = nde_params_theta(p);
+    for (size_t i = 0, np = nde_params_count(p); i < np; i++) {
+        const double t = th[i];
+        th[i] = tr->ema[i];
+        tr->ema[i] = t;
+    }
+}
+
+nde_status nde_trainer_evaluate_ema(nde_trainer *tr, const nde_data *data, double *metric)
+{
+    if (!tr || !data || !metric)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_trainer_evaluate_ema: NULL argument");
+    if (!tr->ema)
+        return NDE_FAIL(NDE_ERR_ARG, "%s: nde_trainer_evaluate_ema: the trainer keeps no moving "
+                        "average (ema_decay is 0)", tr->spec.name);
+    swap_ema(tr);
+    const nde_status st = nde_trainer_evaluate(tr, data, metric);
+    swap_ema(tr);
+    return st;
+}
+
 static nde_train_info info_of(const nde_trainer *tr, size_t count, double loss, double lr, double sec)
 {
     return (nde_train_info){.epoch = tr->epoch + 1, .epochs = tr->spec.epochs, .step = tr->step,
                             .epoch_step = tr->epoch_step, .batch = count, .loss = loss, .lr = lr,
                             .train_loss = tr->last_train, .test_metric = tr->last_test,
+                            .test_metric_ema = tr->last_test_ema,
                             .seconds = sec, .reg = tr->last_reg, .nfe = tr->last_nfe,
                             .model = tr->model, .optim = tr->optim};
 }
@@ -446,15 +491,17 @@ static size_t total_steps(const nde_trainer *tr)
 static nde_status end_epoch(nde_trainer *tr, double lr, double t0, int last)
 {
     tr->last_train = tr->acc_samples > 0 ? tr->acc_loss / tr->acc_samples : NAN;
-    tr->last_test = NAN;
+    tr->last_test = tr->last_test_ema = NAN;
     const double train_sec = tr->epoch_seconds + nde_wall_seconds() - t0;
     const size_t e = tr->epoch + 1, k = tr->spec.eval_every;
-    if (tr->has_test && k && (e % k == 0 || last))
+    if (tr->has_test && k && (e % k == 0 || last)) {
         NDE_TRY(nde_trainer_evaluate(tr, &tr->test, &tr->last_test));
+        if (tr->ema) NDE_TRY(nde_trainer_evaluate_ema(tr, &tr->test, &tr->last_test_ema));
+    }
     const double sec = tr->epoch_seconds + nde_wall_seconds() - t0;
     const double row[HIST_COLS] = {(double)e,     (double)tr->step, lr,  tr->last_train,
                                    tr->last_test, train_sec,        sec};
-    NDE_TRY(nde_trainer_hist_push(tr, row));
+    NDE_TRY(nde_trainer_hist_push(tr, row, tr->last_test_ema));
     tr->epoch = e;
     tr->epoch_step = 0;
     tr->acc_loss = tr->acc_samples = tr->epoch_seconds = 0.0;
@@ -480,6 +527,9 @@ nde_status nde_trainer_run(nde_trainer *tr)
     nde_status st = nde_model_set_training(tr->model, 1);
     /* every rank starts from rank 0's θ; only rank 0 draws the progress line */
     if (st == NDE_OK) st = nde_trainer_bcast_params(tr);
+    if (st == NDE_OK && tr->ema && tr->ema_updates == 0) /* the average starts at the run's θ */
+        memcpy(tr->ema, nde_params_theta(nde_model_params(tr->model)),
+               nde_model_n_params(tr->model) * sizeof *tr->ema);
     nde_progress_begin(&tr->progress, tr->rank ? 0 : tr->spec.progress, tr->spec.name, tr->step);
     while (st == NDE_OK && tr->epoch < tr->spec.epochs && tr->step < total) {
         const double t0 = nde_wall_seconds();
@@ -541,4 +591,6 @@ size_t nde_trainer_epoch(const nde_trainer *tr) { return tr ? tr->epoch : 0; }
 size_t nde_trainer_step(const nde_trainer *tr) { return tr ? tr->step : 0; }
 double nde_trainer_train_loss(const nde_trainer *tr) { return tr ? tr->last_train : NAN; }
 double nde_trainer_test_metric(const nde_trainer *tr) { return tr ? tr->last_test : NAN; }
+double nde_trainer_test_metric_ema(const nde_trainer *tr) { return tr ? tr->last_test_ema : NAN; }
+const double *nde_trainer_ema(const nde_trainer *tr) { return tr ? tr->ema : NULL; }
 double nde_trainer_comm_seconds(const nde_trainer *tr) { return tr ? tr->comm_seconds : 0.0; }

@@ -11,29 +11,48 @@
 #include "io/checkpoint_internal.h"
 #include "train/trainer_internal.h"
 
-nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS])
+nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS], double test_ema)
 {
     if (tr->epoch >= tr->hist_cap) {
         const size_t cap = tr->hist_cap ? 2 * tr->hist_cap : 16;
         double *h = nde_alloc_array(cap * HIST_COLS, sizeof *h);
-        if (!h) return NDE_FAIL(NDE_ERR_NOMEM, "trainer: no room for %zu history rows", cap);
+        double *he = tr->ema ? nde_alloc_array(cap, sizeof *he) : NULL;
+        if (!h || (tr->ema && !he)) {
+            nde_free(h), nde_free(he);
+            return NDE_FAIL(NDE_ERR_NOMEM, "trainer: no room for %zu history rows", cap);
+        }
         if (tr->hist) memcpy(h, tr->hist, tr->epoch * HIST_COLS * sizeof *h);
+        if (tr->hist_ema) memcpy(he, tr->hist_ema, tr->epoch * sizeof *he);
         nde_free(tr->hist);
+        nde_free(tr->hist_ema);
         tr->hist = h;
+        tr->hist_ema = he;
         tr->hist_cap = cap;
     }
     memcpy(tr->hist + tr->epoch * HIST_COLS, row, HIST_COLS * sizeof *row);
+    if (tr->hist_ema) tr->hist_ema[tr->epoch] = test_ema;
     return NDE_OK;
 }
 
 /* ---- checkpoints ---- */
 
-enum { X_EPOCH, X_EPOCH_STEP, X_N, X_STREAM, X_ACC, X_PERM, X_HIST, X_COUNT };
+enum { X_EPOCH, X_EPOCH_STEP, X_N, X_STREAM, X_ACC, X_PERM, X_HIST, X_EMA, X_EMA_N, X_HIST_EMA,
+       X_COUNT };
+
+/* The moving average's tensors in a checkpoint: the average (np), its update count and
+ * (with rows) its test metrics per epoch. */
+typedef struct ema_extra {
+    double *ema;
+    size_t np;
+    uint64_t *updates;
+    double *hist;
+} ema_extra;
 
 /* The extra tensors of a trainer checkpoint over the given buffers (the history only
- * when it has rows; the order only for ordered sampling modes). */
+ * when it has rows; the order only for ordered sampling modes; the moving average when
+ * e->ema is set). */
 static size_t extras(nde_checkpoint_extra *x, uint64_t *pos, double *acc, uint64_t *perm,
-                     size_t n, int with_perm, double *hist, size_t rows)
+                     size_t n, int with_perm, double *hist, size_t rows, const ema_extra *e)
 {
     size_t k = 0;
     x[k++] = (nde_checkpoint_extra){"train.epoch", NDE_ST_U64, 1, {1, 0}, &pos[0]};
@@ -43,6 +62,12 @@ static size_t extras(nde_checkpoint_extra *x, uint64_t *pos, double *acc, uint64
     x[k++] = (nde_checkpoint_extra){"train.acc", NDE_ST_F64, 1, {3, 0}, acc};
     if (with_perm) x[k++] = (nde_checkpoint_extra){"train.perm", NDE_ST_U64, 1, {n, 0}, perm};
     if (rows) x[k++] = (nde_checkpoint_extra){"train.history", NDE_ST_F64, 2, {rows, HIST_COLS}, hist};
+    if (e->ema) {
+        x[k++] = (nde_checkpoint_extra){"train.ema", NDE_ST_F64, 1, {e->np, 0}, e->ema};
+        x[k++] = (nde_checkpoint_extra){"train.ema_updates", NDE_ST_U64, 1, {1, 0}, e->updates};
+        if (rows)
+            x[k++] = (nde_checkpoint_extra){"train.history_ema", NDE_ST_F64, 1, {rows, 0}, e->hist};
+    }
     return k;
 }
 
@@ -67,7 +92,9 @@ static nde_status save_file(nde_trainer *tr)
     if (with_perm(tr) && !perm) return NDE_FAIL(NDE_ERR_NOMEM, "trainer: checkpoint buffers");
     for (size_t i = 0; perm && i < n; i++) perm[i] = tr->perm[i];
     nde_checkpoint_extra x[X_COUNT];
-    const size_t k = extras(x, pos, acc, perm, n, with_perm(tr), tr->hist, tr->epoch);
+    uint64_t updates = tr->ema_updates;
+    const ema_extra e = {tr->ema, nde_model_n_params(tr->model), &updates, tr->hist_ema};
+    const size_t k = extras(x, pos, acc, perm, n, with_perm(tr), tr->hist, tr->epoch, &e);
     const nde_train_state ts = {.step = tr->step, .rng = tr->rng};
     nde_status st = nde_checkpoint_write(tr->spec.checkpoint_path, nde_model_params(tr->model),
                                          tr->optim, &ts, x, k, tr->spec.checkpoint_meta);
@@ -156,7 +183,15 @@ static nde_status resume_file(nde_trainer *tr, const char *path)
     double acc[3];
     uint64_t *perm = with_perm(tr) ? nde_alloc_array(n, sizeof *perm) : NULL;
     double *hist = rows ? nde_alloc_array(rows * HIST_COLS, sizeof *hist) : NULL;
+    const size_t np = nde_model_n_params(tr->model);
+    uint64_t updates = 0;
+    ema_extra e = {NULL, np, &updates, NULL};
+    if (tr->ema) {
+        e.ema = nde_alloc_array(np, sizeof *e.ema);
+        e.hist = rows ? nde_alloc_array(rows, sizeof *e.hist) : NULL;
+    }
     nde_status st = (with_perm(tr) && !perm) || (rows && !hist) ? NDE_ERR_NOMEM : NDE_OK;
+    if (tr->ema && (!e.ema || (rows && !e.hist))) st = NDE_ERR_NOMEM;
     /* Nothing may change on error: first a dry run into a throw-away store of the same
      * tensors, which reads and validates the trainer's own entries (order, history,
      * accumulators); only then θ and the optimizer are restored for real. */
@@ -167,10 +202,14 @@ static nde_status resume_file(nde_trainer *tr, const char *path)
         st = nde_params_add(probe, t->name, t->ndim, t->shape, t->group, NULL);
     }
     nde_checkpoint_extra x[X_COUNT];
-    const size_t k = extras(x, pos, acc, perm, n, with_perm(tr), hist, rows);
+    const size_t k = extras(x, pos, acc, perm, n, with_perm(tr), hist, rows, &e);
     nde_train_state ts;
     if (st == NDE_OK) st = nde_checkpoint_load_extra(path, probe, NULL, &ts, x, k);
     if (st == NDE_OK && perm) st = check_perm(perm, n, path);
+    for (size_t i = 0; st == NDE_OK && e.ema && i < np; i++)
+        if (!isfinite(e.ema[i]))
+            st = NDE_FAIL(NDE_ERR_NONFINITE, "checkpoint '%s': train.ema[%zu] is %g", path, i,
+                          e.ema[i]);
     if (st == NDE_OK && pos[3] > n)
         st = NDE_FAIL(NDE_ERR_FORMAT, "checkpoint '%s': train.stream_pos %llu > %zu samples", path,
                       (unsigned long long)pos[3], n);
@@ -195,10 +234,20 @@ static nde_status resume_file(nde_trainer *tr, const char *path)
             tr->last_train = tr->hist[(rows - 1) * HIST_COLS + HIST_TRAIN];
             tr->last_test = tr->hist[(rows - 1) * HIST_COLS + HIST_TEST];
         }
+        if (tr->ema) {
+            memcpy(tr->ema, e.ema, np * sizeof *tr->ema);
+            tr->ema_updates = updates;
+            nde_free(tr->hist_ema);
+            tr->hist_ema = e.hist;
+            e.hist = NULL;
+            tr->last_test_ema = rows ? tr->hist_ema[rows - 1] : NAN;
+        }
     }
     nde_params_destroy(&probe);
     nde_free(perm);
     nde_free(hist);
+    nde_free(e.ema);
+    nde_free(e.hist);
     return st;
 }
 
@@ -210,12 +259,15 @@ static void json_num(FILE *f, const char *key, double v, const char *sep)
     else fprintf(f, "\"%s\": null%s", key, sep);
 }
 
-static void write_row(FILE *f, const double *r)
+/* History row r as one JSON line (test_metric_ema only when the run keeps an average). */
+static void write_row(FILE *f, const nde_trainer *tr, size_t row)
 {
+    const double *r = tr->hist + row * HIST_COLS;
     fprintf(f, "{\"epoch\": %.0f, \"step\": %.0f, ", r[HIST_EPOCH], r[HIST_STEP]);
     json_num(f, "lr", r[HIST_LR], ", ");
     json_num(f, "train_loss", r[HIST_TRAIN], ", ");
     json_num(f, "test_metric", r[HIST_TEST], ", ");
+    if (tr->hist_ema) json_num(f, "test_metric_ema", tr->hist_ema[row], ", ");
     json_num(f, "train_seconds", r[HIST_TRAIN_SECONDS], ", ");
     json_num(f, "seconds", r[HIST_SECONDS], "}\n");
 }
@@ -241,7 +293,7 @@ static nde_status write_metrics_file(nde_trainer *tr, int rewrite)
     if (!rewrite) {
         FILE *f = nde_fault_fopen(path, tr->epoch <= 1 ? "w" : "a");
         if (!f) return io_fail("open", path, errno);
-        write_row(f, tr->hist + (tr->epoch - 1) * HIST_COLS);
+        write_row(f, tr, tr->epoch - 1);
         return fclose(f) == 0 ? NDE_OK : io_fail("write", path, errno);
     }
     /* resume: the file becomes exactly the checkpoint's history (lines written after the
@@ -251,7 +303,7 @@ static nde_status write_metrics_file(nde_trainer *tr, int rewrite)
         return NDE_FAIL(NDE_ERR_ARG, "trainer: metrics path too long: %s", path);
     FILE *f = nde_fault_fopen(tmp, "w");
     if (!f) return io_fail("create", tmp, errno);
-    for (size_t r = 0; r < tr->epoch; r++) write_row(f, tr->hist + r * HIST_COLS);
+    for (size_t r = 0; r < tr->epoch; r++) write_row(f, tr, r);
     if (fclose(f) != 0) {
         remove(tmp);
         return io_fail("write", tmp, errno);

@@ -38,6 +38,13 @@ struct nde_trainer {
 
     double *hist;               /* (hist_cap, HIST_COLS) */
     size_t hist_cap;
+    double *hist_ema;           /* (hist_cap) test metric of the moving average (ema_decay > 0) */
+
+    /* moving average of θ (spec.ema_decay > 0): (n_params), its update count, the last
+     * epoch's test metric with it */
+    double *ema;
+    uint64_t ema_updates;
+    double last_test_ema;
     nde_progress progress;
 
     /* data parallelism (include/nde/mpi.h): rank and size of the communicator (0 and 1
@@ -69,8 +76,8 @@ nde_status nde_trainer_bcast_params(nde_trainer *tr);
 /* Free the duplicated communicator (destroy). */
 void nde_trainer_comm_free(nde_trainer *tr);
 
-/* Append one history row (growing the table). */
-nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS]);
+/* Append one history row and the moving average's test metric (growing the tables). */
+nde_status nde_trainer_hist_push(nde_trainer *tr, const double row[HIST_COLS], double test_ema);
 /* Write checkpoint_path atomically. */
 nde_status nde_trainer_save(nde_trainer *tr);
 /* Append the JSON line of history row r to the metrics file (or rewrite the whole file
