@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model_check.h"
 #include "nde/nde.h"
@@ -185,6 +186,75 @@ Test(model_sde, trainer_lowers_moment_loss_same_bits)
     cr_assert_eq(n1, n2);
     cr_assert_eq(memcmp(th1, th2, n1 * sizeof *th1), 0, "same seeds, different θ");
     cr_assert_eq(memcmp(&l1, &l2, sizeof l1), 0);
+}
+
+/* A run interrupted after epoch 3 and resumed from its checkpoint ends with the bits of
+ * an uninterrupted run when the path generator is reseeded from the step (the trainer's
+ * checkpoint does not hold it); without reseeding the resumed run draws other paths. */
+static int reseed(const nde_train_info *info, void *user)
+{
+    (void)user;
+    return nde_model_sde_reseed(info->model, 1000 + info->step) != NDE_OK;
+}
+
+static int stop_at_3(const nde_train_info *info, void *user)
+{
+    (void)user;
+    return info->epoch == 3;
+}
+
+static void resume_run(int interrupt, int use_reseed, double *theta, size_t *np)
+{
+    nde_sde_model_spec spec = {.noise = NDE_NOISE_DIAGONAL, .solver = nde_sde_defaults(NDE_SDE_EM),
+                               .ts = g_ts, .nt = 3, .output = NDE_SDE_OUT_MOMENTS, .n_paths = 8,
+                               .seed = 4};
+    spec.solver.h0 = 0.2;
+    nde_model *m = make_sde(&spec, 14);
+    double x[2 * 2], y[2 * 12];
+    fill(x, 4, 22, 1.0);
+    fill(y, 24, 23, 0.5);
+    nde_data d = {.n = 2, .x_size = 2, .y_size = 12, .x = x, .y = y};
+    mkdir("model_sde_test_out", 0755);
+    nde_trainer_spec ts = nde_trainer_defaults();
+    ts.batch = 1;
+    ts.epochs = 6;
+    ts.loss = nde_loss_mse();
+    ts.progress = 0;
+    ts.eval_every = 0;
+    ts.checkpoint_path = "model_sde_test_out/ckpt.safetensors";
+    ts.on_step_begin = use_reseed ? reseed : NULL;
+    ts.on_epoch = interrupt ? stop_at_3 : NULL;
+    nde_trainer *tr;
+    CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+    nde_status st = nde_trainer_run(tr);
+    cr_assert_eq(st, interrupt ? NDE_ERR_STOPPED : NDE_OK, "%s", nde_last_error());
+    nde_trainer_destroy(&tr);
+    if (interrupt) { /* a new process: a fresh model, resumed from the checkpoint */
+        nde_model_destroy(&m);
+        m = make_sde(&spec, 99);
+        ts.on_epoch = NULL;
+        CHECK(nde_trainer_create(m, &d, NULL, &ts, &tr));
+        CHECK(nde_trainer_resume(tr, ts.checkpoint_path));
+        CHECK(nde_trainer_run(tr));
+        cr_assert_eq(nde_trainer_step(tr), 12);
+        nde_trainer_destroy(&tr);
+    }
+    *np = nde_model_n_params(m);
+    memcpy(theta, nde_params_theta(nde_model_params(m)), *np * sizeof *theta);
+    nde_model_destroy(&m);
+}
+
+Test(model_sde, resume_with_reseed_is_bit_exact)
+{
+    double a[256], b[256], c[256], e[256];
+    size_t na, nb, nc, ne;
+    resume_run(0, 1, a, &na);
+    resume_run(1, 1, b, &nb);
+    cr_assert(na == nb && na < 256);
+    cr_assert_eq(memcmp(a, b, na * sizeof *a), 0, "θ differs after a reseeded resume");
+    resume_run(0, 0, c, &nc);
+    resume_run(1, 0, e, &ne);
+    cr_assert_neq(memcmp(c, e, nc * sizeof *c), 0, "without reseeding the paths should differ");
 }
 
 Test(model_sde, bad_input)

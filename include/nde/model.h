@@ -248,6 +248,11 @@ NDE_API double nde_model_sde_reg_value(const nde_model *m);
  * finite-difference check; hold = 0: a fresh path and free steps again. NDE_ERR_ARG if m
  * is not a neural SDE; NDE_ERR_STATE when holding without a previous forward. */
 NDE_API nde_status nde_model_sde_hold(nde_model *m, int hold);
+/** Reseed the generator of Brownian paths (as spec.seed does at create). The trainer's
+ * checkpoints do not hold this generator: to resume with the bits of an uninterrupted run,
+ * reseed from the step in the trainer's on_step_begin callback, e.g.
+ * nde_model_sde_reseed(info->model, base ^ info->step). NDE_ERR_ARG if m is not a neural SDE. */
+NDE_API nde_status nde_model_sde_reseed(nde_model *m, uint64_t seed);
 /** The wrapped drift model; NULL if m is not a neural SDE. */
 NDE_API nde_model *nde_model_sde_drift_model(nde_model *m);
 /** The wrapped diffusion model; NULL if m is not a neural SDE. */

@@ -369,6 +369,14 @@ nde_status nde_model_sde_hold(nde_model *m, int hold)
     return NDE_OK;
 }
 
+nde_status nde_model_sde_reseed(nde_model *m, uint64_t seed)
+{
+    sde_model *sm = as_sde(m);
+    if (!sm) return NDE_FAIL(NDE_ERR_ARG, "nde_model_sde_reseed: not a neural SDE model");
+    nde_rng_seed(&sm->rng, seed);
+    return NDE_OK;
+}
+
 nde_model *nde_model_sde_drift_model(nde_model *m)
 {
     sde_model *sm = as_sde(m);
