@@ -279,6 +279,45 @@ Test(examples, spiral_rejects_bad_options)
 }
 #endif
 
+#ifdef NDE_SDE_SPIRAL_EXE
+/* examples/sde_spiral at a tiny size: both modes report a finite moment loss, the ERNSDE
+ * run a positive regularizer and the vanilla one none; a second run gives the same
+ * figures (same seed, same bits) apart from the timing; bad options are refused. */
+static double json_number(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(line, pat);
+    cr_assert_not_null(p, "no %s in %s", key, line);
+    return strtod(p + strlen(pat), NULL);
+}
+
+Test(examples, sde_spiral_tiny_run)
+{
+    char out[8192], out2[8192], cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --iters 4 --paths 6 --data-paths 40 --nt 5 --seed 3", NDE_SDE_SPIRAL_EXE);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "sde_spiral failed (%d): %s", rc, out);
+    const char *van = strstr(out, "\"mode\": \"vanilla\""), *ern = strstr(out, "\"mode\": \"ernsde\"");
+    cr_assert(van && ern, "%s", out);
+    cr_expect(json_number(van, "reg") == 0.0, "%s", out);
+    cr_expect(json_number(ern, "reg") > 0.0, "%s", out);
+    cr_expect(isfinite(json_number(van, "loss")) && json_number(van, "nfe") > 0, "%s", out);
+    cr_expect(isfinite(json_number(ern, "loss")) && json_number(ern, "steps") > 0, "%s", out);
+    cr_assert_eq(run(cmd, out2, sizeof out2), 0, "%s", out2);
+    const char *van2 = strstr(out2, "\"mode\": \"vanilla\""), *ern2 = strstr(out2, "\"mode\": \"ernsde\"");
+    cr_assert(van2 && ern2, "%s", out2);
+    static const char *const keys[] = {"loss", "reg", "nfe", "steps"};
+    for (size_t k = 0; k < 4; k++) {
+        cr_expect_eq(json_number(van, keys[k]), json_number(van2, keys[k]), "%s", keys[k]);
+        cr_expect_eq(json_number(ern, keys[k]), json_number(ern2, keys[k]), "%s", keys[k]);
+    }
+    check_cli_conventions(NDE_SDE_SPIRAL_EXE, "sde_spiral",
+                          (const char *const[]){"--iters -3", "--seed x", "--paths 1",
+                                                "--tol 0", "--mode both2", NULL});
+}
+#endif
+
 #ifdef NDE_STIFF_EXE
 /* examples/stiff: a few training iterations of the Robertson model; CVODES BDF needs at
  * least 10x fewer right-hand-side evaluations (f + jvp) than Tsit5 for the same model. */

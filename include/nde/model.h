@@ -50,6 +50,7 @@
 #include "nde/operators.h"
 #include "nde/params.h"
 #include "nde/reg.h"
+#include "nde/sde.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -189,6 +190,73 @@ NDE_API nde_solver *nde_model_node_eval_solver(nde_model *m);
 NDE_API nde_model *nde_model_node_field_model(nde_model *m);
 /** The regularizer's value on the last training solve; 0 without one or if m is not a neural ODE. */
 NDE_API double nde_model_node_reg_value(const nde_model *m);
+
+
+/* ---- the neural SDE as a model -----------------------------------------------------
+ * x = u0 (batch, dim); the forward solves the Itô SDE du = f(t, u; θ_f) dt + g(t, u; θ_g) dW
+ * (nde/sde.h) with f the vector field of the drift model and g the vector field of the
+ * diffusion model (dim = in = out for both; diagonal, scalar or additive noise; for
+ * additive noise g is evaluated at u = 0, so it depends on t and θ_g only). Every forward
+ * draws a fresh Brownian path (one nde_rng_u64 draw of the model's generator, seeded by
+ * spec.seed) and the backward uses that same path: the discrete adjoint nde_sde_adjoint
+ * (or nde_sde_adjoint_reg with a regularizer) through the solver's own steps. Output:
+ *   NDE_SDE_OUT_TRAJECTORY  y (batch, nt, dim): every save time, sample-major
+ *   NDE_SDE_OUT_FINAL       y (batch, dim): the state at ts[nt−1]
+ *   NDE_SDE_OUT_MOMENTS     y (batch, nt, 2·dim): per save time the mean (dim) then the
+ *                           variance (dim, population: 1/n_paths) over n_paths paths
+ *                           started from the same x, each driven by its own noise
+ * The model owns one store holding the drift's tensors as "drift.<name>" and then the
+ * diffusion's as "diffusion.<name>"; it owns both wrapped models and copies θ into them
+ * before each forward. */
+/** What a neural SDE model outputs (see above). */
+typedef enum nde_sde_output {
+    NDE_SDE_OUT_TRAJECTORY = 0, /**< y (batch, nt, dim): every save time */
+    NDE_SDE_OUT_FINAL,          /**< y (batch, dim): the state at ts[nt−1] */
+    NDE_SDE_OUT_MOMENTS         /**< y (batch, nt, 2·dim): mean and variance over n_paths paths */
+} nde_sde_output;
+
+/** What nde_model_sde_create() builds. */
+typedef struct nde_sde_model_spec {
+    nde_noise noise;        /**< NDE_NOISE_DIAGONAL, _SCALAR or _ADDITIVE */
+    nde_sde_opts solver;    /**< method, rtol/atol or fixed step (h0, fixed_step) …; the tape
+                               is set by the model (step starts in training mode) */
+    const double *ts;       /**< (nt) save times, strictly increasing; copied */
+    size_t nt;              /**< >= 2 */
+    nde_sde_output output;  /**< see above */
+    size_t n_paths;         /**< NDE_SDE_OUT_MOMENTS: paths per input sample (>= 2); else ignored */
+    uint64_t seed;          /**< seeds the model's generator of Brownian paths */
+    size_t tree_depth;      /**< Brownian tree depth (0 → nde_brownian_create's default) */
+    nde_reg *reg;           /**< optional ERNSDE / SRNSDE regularizer (nde_sde_reg_value;
+                               borrowed, must outlive the model): its gradient is added in
+                               the backward of training forwards */
+} nde_sde_model_spec;
+
+/** Wrap a drift model and a diffusion model (ownership of both TAKEN, also on failure),
+ * each a vector field (nde_model_field) of the same dim. ctx: unused (NULL), kept for
+ * symmetry with nde_model_node_create. Errors: NDE_ERR_ARG (NULL, nt < 2, n_paths < 2
+ * for moments, unknown output or noise), NDE_ERR_SHAPE (the fields' dims differ),
+ * NDE_ERR_UNSUPPORTED (general noise), the solver's errors (nde_sde_solver_create). */
+NDE_API nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model,
+                                        nde_model *diffusion_model,
+                                        const nde_sde_model_spec *spec, nde_model **out);
+/** The solver of the last training-mode forward (step log, statistics); NULL if m is not a neural SDE. */
+NDE_API nde_sde_solver *nde_model_sde_solver(nde_model *m);
+/** The regularizer's value on the last training forward; 0 without one or if m is not a neural SDE. */
+NDE_API double nde_model_sde_reg_value(const nde_model *m);
+/** hold = 1: the following forwards reuse the last forward's Brownian path (same batch)
+ * and, for adaptive methods, its accepted steps (nde_sde_freeze_steps), e.g. for a
+ * finite-difference check; hold = 0: a fresh path and free steps again. NDE_ERR_ARG if m
+ * is not a neural SDE; NDE_ERR_STATE when holding without a previous forward. */
+NDE_API nde_status nde_model_sde_hold(nde_model *m, int hold);
+/** Reseed the generator of Brownian paths (as spec.seed does at create). The trainer's
+ * checkpoints do not hold this generator: to resume with the bits of an uninterrupted run,
+ * reseed from the step in the trainer's on_step_begin callback, e.g.
+ * nde_model_sde_reseed(info->model, base ^ info->step). NDE_ERR_ARG if m is not a neural SDE. */
+NDE_API nde_status nde_model_sde_reseed(nde_model *m, uint64_t seed);
+/** The wrapped drift model; NULL if m is not a neural SDE. */
+NDE_API nde_model *nde_model_sde_drift_model(nde_model *m);
+/** The wrapped diffusion model; NULL if m is not a neural SDE. */
+NDE_API nde_model *nde_model_sde_diffusion_model(nde_model *m);
 
 #ifdef __cplusplus
 }

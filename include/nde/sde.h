@@ -93,7 +93,7 @@ NDE_API nde_status nde_diffusion_check(const nde_diffusion *g, size_t dim, int n
 typedef struct nde_brownian nde_brownian;
 
 /** Create a tree: the seed is one nde_rng_u64(rng) draw; n components on [t0, t1]
- * (t0 < t1, finite); depth levels (0 → 40; at most 62) before a point is placed by
+ * (t0 < t1, finite); depth levels (0 → 24; at most 50) before a point is placed by
  * bridge conditioning inside its leaf. Two points in the same leaf (closer than
  * (t1−t0)/2^depth) are conditioned independently, the tree's only approximation.
  * @return NDE_ERR_ARG on NULL arguments, n = 0, a bad interval or depth */

@@ -138,10 +138,10 @@ typedef struct nde_train_info {
                                (ema_decay > 0), NaN if not evaluated */
     double seconds;      /**< wall time of the epoch so far */
     double train_seconds;/**< epoch callback: the epoch's training steps alone (no evaluation) */
-    double reg;          /**< neural ODEs: the regularizer's value on the last step's solve (0
+    double reg;          /**< neural ODEs and SDEs: the regularizer's value on the last step's solve (0
                             without one); data parallel: the ranks' values weighted by their
                             share of the batch */
-    size_t nfe;          /**< neural ODEs: right-hand-side evaluations of the last step's
+    size_t nfe;          /**< neural ODEs and SDEs: right-hand-side evaluations of the last step's
                             forward solve; data parallel: summed over the ranks */
     nde_model *model; /**< the model being trained */
     nde_optim *optim; /**< the trainer's optimizer */

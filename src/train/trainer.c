@@ -284,13 +284,14 @@ static nde_status gradient(nde_trainer *tr, size_t count, double *loss)
     return NDE_OK;
 }
 
-/* The neural ODE's regularizer value and forward NFE of the last training solve (0 for
- * other models). */
+/* The neural ODE's or SDE's regularizer value and forward NFE of the last training solve
+ * (0 for other models). */
 static void solve_figures(nde_trainer *tr, double *reg, double *nfe)
 {
-    *reg = nde_model_node_reg_value(tr->model);
+    *reg = nde_model_node_reg_value(tr->model) + nde_model_sde_reg_value(tr->model);
     nde_solver *s = nde_model_node_solver(tr->model);
-    const nde_solver_stats *st = s ? nde_solver_get_stats(s) : NULL;
+    nde_sde_solver *sde = nde_model_sde_solver(tr->model);
+    const nde_solver_stats *st = s ? nde_solver_get_stats(s) : sde ? nde_sde_get_stats(sde) : NULL;
     *nfe = st ? (double)st->nfe : 0.0;
 }
 
