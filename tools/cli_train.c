@@ -97,22 +97,29 @@ static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x
     /* loss = burgers_residual: the target is the input window itself ([data] y unread) */
     const int phys = c->loss == CLI_LOSS_BURGERS, want_y = !x_only && !phys;
     const size_t st_t = c->stagger_time; /* levels per window */
+    /* 1-D windows (samples, stagger_time, S) (nde data burgers --windows) */
+    const int win = st == NDE_OK && gd == 1 && (st_t > 1 || xa.ndim == 3);
     if (st == NDE_OK) {
         if (gd == 0 && xa.ndim != 2)
             st = shape_error(path, c->x, &xa, "(samples, dim)");
-        else if (gd == 1 && st_t > 1 && (xa.ndim != 3 || xa.shape[1] != st_t)) {
+        else if (win && (xa.ndim != 3 || xa.shape[1] != st_t)) {
             char e[160];
             snprintf(e, sizeof e, "(samples, %zu, S): windows of [model] stagger_time levels", st_t);
             st = shape_error(path, c->x, &xa, e);
-        } else if (gd == 1 && st_t == 1 && xa.ndim != 2)
+        } else if (gd == 1 && !win && xa.ndim != 2)
             st = shape_error(path, c->x, &xa, "(samples, S)");
         else if (gd == 2 && (xa.ndim != 3 || xa.shape[1] != xa.shape[2]))
             st = shape_error(path, c->x, &xa, "(samples, S, S)");
     }
-    if (st == NDE_OK && gd == 1 && st_t > 1) { /* the levels as rows: subsampled alike */
+    if (st == NDE_OK && win) { /* the levels as rows: subsampled alike */
         xa.shape[0] *= st_t;
         xa.shape[1] = xa.shape[2];
         xa.ndim = 2;
+        if (ya.ndim == 3 && ya.shape[1] == st_t) {
+            ya.shape[0] *= st_t;
+            ya.shape[1] = ya.shape[2];
+            ya.ndim = 2;
+        }
     }
     if (st == NDE_OK && want_y) {
         int same = ya.ndim == xa.ndim;
@@ -152,7 +159,7 @@ static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x
             d->x_size = d->y_size = gd == 2 ? s * s : s;
             d->y_ndim = gd + 1;
             d->y_shape[0] = d->count, d->y_shape[1] = s, d->y_shape[2] = s;
-            if (gd == 1 && st_t > 1) { /* windows (count, st, s) */
+            if (win) { /* windows (count, st, s) */
                 d->count /= st_t;
                 d->x_size = d->y_size = st_t * s;
                 d->y_ndim = 3;
@@ -1142,7 +1149,9 @@ int cli_eval(int argc, char **argv)
         .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all] [--plots DIR]",
         .about = "Evaluates a checkpoint of nde train (its model rebuilt from config.ini beside\n"
                  "it) on DATA and prints one JSON line per metric (rel_l2, mse, l1) on stdout;\n"
-                 "a run of [train] loss = burgers_residual prints that residual alone.",
+                 "a run of [train] loss = burgers_residual prints that residual, then, when\n"
+                 "DATA holds windows (samples, levels, S) and [data] y of their shape (nde data\n"
+                 "burgers --windows), the metrics against y.",
         NDE_ARGS_TABLE(opts), .min_positional = 2, .max_positional = 2};
     int first;
     int rc = nde_args_parse(&spec, argc, argv, &first);
@@ -1191,6 +1200,26 @@ int cli_eval(int argc, char **argv)
                    json_str(data, jd, sizeof jd), splits[split], count,
                    cli_loss_name(k), v);
     }
+    /* a physics-constrained run on windows (samples, levels, S) with [data] y of the same
+     * shape (nde data burgers --windows: the true next window): the error against it */
+    cli_config cy = c;
+    cy.loss = cy.metric = CLI_LOSS_REL_L2;
+    dataset dy = {0};
+    if (st == NDE_OK && phys && d.y_ndim == 3 && dataset_read(&cy, data, 0, &dy) == NDE_OK &&
+        dy.count == d.count && dy.y_size == d.y_size) {
+        for (int k = 0; st == NDE_OK && k < 3; k++) {
+            nde_loss l = loss_of(k, &rs);
+            double v;
+            st = l.fn(l.ctx, pred, dy.y + first_s * dy.y_size, NULL, count, dy.y_size, &v);
+            if (l.reduction == NDE_LOSS_SUM) v /= (double)count;
+            if (st == NDE_OK)
+                printf("{\"checkpoint\": \"%s\", \"data\": \"%s\", \"split\": \"%s\", "
+                       "\"samples\": %zu, \"target\": \"%s\", \"metric\": \"%s\", \"value\": %.9g}\n",
+                       json_str(ckpt, jc, sizeof jc), json_str(data, jd, sizeof jd),
+                       splits[split], count, c.y, cli_loss_name(k), v);
+        }
+    }
+    dataset_free(&dy);
     if (st != NDE_OK) {
         fprintf(stderr, "nde eval: %s\n", nde_last_error());
         rc = 1;
