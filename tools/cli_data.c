@@ -225,7 +225,7 @@ int cli_data(int argc, char **argv)
         {.name = "omega", .kind = NDE_ARG_DOUBLE, .dest = &omega, .lo = 0.0, .hi = 2.0,
          .bounds = NDE_ARG_LO_OPEN | NDE_ARG_HI_OPEN, .default_text = "1.8",
          .help = "darcy: relaxation of --solver sor or ssor-cg"},
-        {.name = "windows", .kind = NDE_ARG_SIZE, .dest = &windows, .default_text = "0 (off)",
+        {.name = "windows", .kind = NDE_ARG_SIZE, .dest = &windows, .default_text = "off",
          .help = "burgers: W > 0 writes trajectories in windows for the physics loss\n"
                  "(nde train [train] loss = burgers_residual): a (n, W, s) = levels 0..W-1,\n"
                  "u (n, W, s) = levels W..2W-1, levels --dt apart"},
