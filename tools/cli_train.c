@@ -785,6 +785,22 @@ static nde_status plot_predictions(const char *dir, const cli_config *c, const d
     if (st == NDE_OK && yn && yn->n) pw_decode(yn, pred, pred, k);
     for (size_t i = 0; i < c->nt; i++) ts[i] = c->t1 * (double)i / (double)(c->nt - 1);
     const double *y = d->y + first * d->y_size;
+    if (st == NDE_OK && gd == 1 && d->y_size > d->n[0]) {
+        /* windows of several levels: the first level of each sample (pred compacted in
+         * place, y copied) */
+        const size_t n = d->n[0], L = d->y_size / n;
+        double *yc = nde_alloc_array(k * n, sizeof *yc);
+        if (!yc) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions to plot");
+        for (size_t i = 0; st == NDE_OK && i < k; i++) {
+            memmove(pred + i * n, pred + i * L * n, n * sizeof *pred);
+            memcpy(yc + i * n, y + i * L * n, n * sizeof *yc);
+        }
+        if (st == NDE_OK) st = cli_plot_pred(dir, CLI_PLOT_1D, k, n, 0, NULL, yc, pred);
+        nde_free(yc);
+        nde_free(pred);
+        nde_free(ts);
+        return st;
+    }
     if (st == NDE_OK) {
         if (gd == 1)
             st = cli_plot_pred(dir, CLI_PLOT_1D, k, d->n[0], 0, NULL, y, pred);
@@ -1219,17 +1235,19 @@ int cli_eval(int argc, char **argv)
                        splits[split], count, c.y, cli_loss_name(k), v);
         }
     }
-    dataset_free(&dy);
+    dataset dp = d; /* the plot's "true": [data] y when read above, else the targets */
+    if (dy.y) dp.y = dy.y;
     if (st != NDE_OK) {
         fprintf(stderr, "nde eval: %s\n", nde_last_error());
         rc = 1;
     } else if (plots && cli_plots_possible("nde eval")) {
         if (nde_mkdir_p(plots) != NDE_OK ||
-            plot_predictions(plots, &c, &d, m, &yn, first_s, count) != NDE_OK)
+            plot_predictions(plots, &c, &dp, m, &yn, first_s, count) != NDE_OK)
             fprintf(stderr, "nde eval: warning: no plot: %s\n", nde_last_error());
         else
             fprintf(stderr, "nde eval: wrote %s/pred.png\n", plots);
     }
+    dataset_free(&dy);
     pw_free(&xn);
     pw_free(&yn);
     nde_free(pred);
