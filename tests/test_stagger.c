@@ -219,6 +219,7 @@ static nde_model *small_fno(nde_ctx *ctx, size_t n, size_t max_batch)
 {
     nde_fno_spec sp = nde_fno1d_burgers_spec();
     sp.n_modes[0] = 2, sp.width = 3, sp.n_layers = 1, sp.proj_hidden[0] = 4;
+    sp.precision = NDE_PRECISION_FLOAT64; /* gradients against central differences */
     nde_model *m;
     CHECK(nde_model_fno_create(ctx, &sp, &n, max_batch, 1, &m));
     return m;
