@@ -313,6 +313,7 @@ Test(constraint, constrained_fno_model_gradient)
     sp.width = 3;
     sp.n_layers = 2;
     sp.proj_hidden[0] = 5;
+    sp.precision = NDE_PRECISION_FLOAT64; /* gradients against central differences */
     const size_t n = 8;
     nde_model *fno, *m;
     CHECK(nde_model_fno_create(ctx, &sp, &n, 2, 1, &fno));

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 static const char *const model_names[] = {"mlp_node", "fno1d", "fno2d", "mgno", "fno_node", NULL};
-static const char *const loss_names[] = {"rel_l2", "mse", "l1", NULL};
+static const char *const loss_names[] = {"rel_l2", "mse", "l1", "burgers_residual", NULL};
 static const char *const sampling_names[] = {"shuffle", "reshuffle", "ordered", "random",
                                              "stream", NULL};
 static const char *const constraint_names[] = {"none", "mean", NULL};
@@ -44,7 +44,7 @@ typedef enum key_type {
     K_ORDER,  /* order_seed_set, order_seed: "init" or a non-negative integer */
 } key_type;
 
-enum { POS = 1, NONNEG = 2 };
+enum { POS = 1, NONNEG = 2, UNIT = 4 /* at most 1 */ };
 
 typedef struct key {
     const char *section, *name;
@@ -69,6 +69,10 @@ static const key keys[] = {
     {K("model", "hidden", K_LIST, hidden)},
     {K("model", "act", K_ACT, act)},
     {K("model", "constraint", K_CHOICE, constraint), .choices = constraint_names},
+    {K("model", "stagger_space", K_SIZE, stagger_space)},
+    {K("model", "stagger_time", K_SIZE, stagger_time), .min = 1},
+    {K("model", "stagger_shared", K_CHOICE, stagger_shared), .choices = bool_names},
+    {K("model", "stagger_residual", K_CHOICE, stagger_residual), .choices = bool_names},
     {K("data", "path", K_STRING, path)},
     {K("data", "x", K_STRING, x)},
     {K("data", "y", K_STRING, y)},
@@ -92,6 +96,10 @@ static const key keys[] = {
     {K("train", "clip_grad_norm", K_DOUBLE, clip_grad_norm), .bounds = NONNEG},
     {K("train", "ema_decay", K_DOUBLE, ema_decay), .bounds = NONNEG},
     {K("train", "ema_warmup", K_CHOICE, ema_warmup), .choices = bool_names},
+    {K("train", "burgers_nu", K_DOUBLE, burgers_nu), .bounds = NONNEG},
+    {K("train", "burgers_dt", K_DOUBLE, burgers_dt), .bounds = POS},
+    {K("train", "burgers_theta", K_DOUBLE, burgers_theta), .bounds = NONNEG | UNIT},
+    {K("train", "burgers_length", K_DOUBLE, burgers_length), .bounds = POS},
     {K("optim", "kind", K_OPTIM, optim)},
     {K("optim", "lr", K_DOUBLE, lr), .bounds = POS},
     {K("optim", "weight_decay", K_DOUBLE, weight_decay), .bounds = NONNEG},
@@ -132,6 +140,10 @@ void cli_config_defaults(cli_config *c)
     c->threads = 1;
     c->padding = 0.0;
     c->precision = NDE_PRECISION_FLOAT32;
+    c->stagger_space = 0;
+    c->stagger_time = 1;
+    c->stagger_shared = 1;
+    c->stagger_residual = 1;
     c->hidden[0] = 32;
     c->hidden[1] = 32;
     c->act = NDE_ACT_GELU;
@@ -149,6 +161,10 @@ void cli_config_defaults(cli_config *c)
     c->sampling = NDE_SAMPLE_SHUFFLE;
     c->loss = CLI_LOSS_REL_L2;
     c->metric = CLI_LOSS_REL_L2;
+    c->burgers_nu = 0.1;
+    c->burgers_dt = 0.005;
+    c->burgers_theta = 0.5;
+    c->burgers_length = 1.0;
     c->optim = NDE_OPT_ADAM;
     c->lr = 1e-3;
     c->weight_decay = 0.0;
@@ -209,13 +225,15 @@ static const char *store(cli_config *c, const key *k, const char *value, char *w
         errno = 0;
         double x = isspace((unsigned char)*value) ? NAN : strtod(value, &end);
         int ok = !isspace((unsigned char)*value) && end != value && !*end && errno != ERANGE &&
-                 isfinite(x) && (!(k->bounds & POS) || x > 0) && (!(k->bounds & NONNEG) || x >= 0);
+                 isfinite(x) && (!(k->bounds & POS) || x > 0) && (!(k->bounds & NONNEG) || x >= 0) &&
+                 (!(k->bounds & UNIT) || x <= 1);
         if (ok) {
             *(double *)(void *)dest = x;
             return NULL;
         }
-        snprintf(why, cap, "expected a finite number%s", k->bounds & POS ? " > 0"
-                                                         : k->bounds & NONNEG ? " >= 0" : "");
+        snprintf(why, cap, "expected a finite number%s",
+                 k->bounds & UNIT ? " in [0, 1]" : k->bounds & POS ? " > 0"
+                 : k->bounds & NONNEG ? " >= 0" : "");
         return why;
     }
     case K_STRING: {
@@ -509,6 +527,24 @@ int cli_config_check(const cli_config *c, const char *origin)
     else if (c->constraint == CLI_CONSTRAINT_MEAN && c->normalize == 2)
         why = "[model] constraint = mean works with [data] normalize = none or scalar, not "
               "pointwise (the model's output is then not the field)";
+    else if (c->constraint == CLI_CONSTRAINT_MEAN && c->stagger_time > 1)
+        why = "[model] constraint = mean needs stagger_time = 1 (one level out)";
+    else if (c->stagger_space && c->kind != CLI_FNO1D)
+        why = "[model] stagger_space > 0 (NeuralStagger) needs kind = fno1d (the sub-solver)";
+    else if (c->stagger_time > 1 && !c->stagger_space)
+        why = "[model] stagger_time > 1 needs stagger_space >= 1 (a staggered model)";
+    else if ((c->loss == CLI_LOSS_BURGERS) != (c->metric == CLI_LOSS_BURGERS))
+        why = "[train] loss and metric: burgers_residual is either both or neither (the target "
+              "of the physics loss is the input window, not [data] y)";
+    else if (c->loss == CLI_LOSS_BURGERS && c->kind != CLI_FNO1D)
+        why = "[train] loss = burgers_residual needs [model] kind = fno1d (with or without "
+              "stagger_space)";
+    else if (c->loss == CLI_LOSS_BURGERS && c->normalize)
+        why = "[train] loss = burgers_residual needs [data] normalize = none (the residual is "
+              "taken on the field itself)";
+    else if (c->stagger_time > 1 && c->loss != CLI_LOSS_BURGERS)
+        why = "[model] stagger_time > 1 needs [train] loss = burgers_residual (x and y are "
+              "windows of stagger_time levels)";
     else if (c->batch > c->ntrain) {
         snprintf(buf, sizeof buf, "[train] batch %zu is larger than [data] ntrain %zu", c->batch,
                  c->ntrain);

@@ -31,7 +31,13 @@ typedef enum cli_constraint {
     CLI_CONSTRAINT_MEAN, /* the output's mean is the input's (nde/constraint.h) */
 } cli_constraint;
 
-typedef enum cli_loss { CLI_LOSS_REL_L2 = 0, CLI_LOSS_MSE, CLI_LOSS_L1 } cli_loss;
+typedef enum cli_loss {
+    CLI_LOSS_REL_L2 = 0,
+    CLI_LOSS_MSE,
+    CLI_LOSS_L1,
+    CLI_LOSS_BURGERS, /* physics-constrained: the viscous Burgers residual (nde/stagger.h);
+                         the target is the input window itself */
+} cli_loss;
 
 typedef struct cli_config {
     /* [model] */
@@ -43,6 +49,11 @@ typedef struct cli_config {
     double padding;
     int constraint; /* cli_constraint: a hard constraint on the output (fno1d) */
     int precision; /* FNO kinds: nde_precision (default float32; MgNO and MLP run in double) */
+    size_t stagger_space; /* > 0: NeuralStagger (nde/stagger.h) around the fno1d sub-solver,
+                             spatial stride stagger_space; 0: no staggering */
+    size_t stagger_time;  /* time stride = levels per input window (x (samples, st, S)) */
+    int stagger_shared;   /* 1: one sub-solver shared by all pieces; 0: one per piece */
+    int stagger_residual; /* 1: a sub-solver predicts the increment */
     /* [data] */
     char path[CLI_STR], x[CLI_STR], y[CLI_STR];
     size_t ntrain, ntest, subsample;
@@ -64,6 +75,7 @@ typedef struct cli_config {
     double clip_grad_norm;
     double ema_decay; /* [train] ema_decay: moving average of θ (0: none) */
     int ema_warmup;   /* [train] ema_warmup: 1 = the num_updates warm-up */
+    double burgers_nu, burgers_dt, burgers_theta, burgers_length; /* loss burgers_residual */
     /* [optim] */
     nde_optim_kind optim;
     double lr, weight_decay;

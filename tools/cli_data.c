@@ -171,6 +171,31 @@ static nde_status spiral_generate(size_t n, size_t nt, double t1, uint64_t seed,
     return st;
 }
 
+/* --windows W: x, y (count, W, n) of samples first.. = levels 0..W−1 and W..2W−1 of the
+ * Burgers trajectory from each sample's initial state, dt apart (4 ETDRK4 steps each). */
+static nde_status burgers_windows(nde_ctx *ctx, const nde_burgers_spec *spec, double dt,
+                                  size_t W, uint64_t first, size_t count, double *x, double *y)
+{
+    nde_burgers_spec bs = *spec;
+    bs.t_final = dt;
+    bs.n_steps = 4;
+    NDE_TRY(nde_burgers_check(&bs));
+    const size_t n = bs.n;
+    double *u = nde_alloc_array(n, sizeof *u);
+    if (!u) return NDE_FAIL(NDE_ERR_NOMEM, "Burgers windows of %zu points", n);
+    nde_status st = NDE_OK;
+    for (size_t i = 0; i < count && st == NDE_OK; i++) {
+        st = nde_burgers_initial(&bs, first + i, u);
+        for (size_t l = 0; l < 2 * W && st == NDE_OK; l++) {
+            if (l) st = nde_burgers_solve(ctx, &bs, u, u);
+            double *dst = l < W ? x + (i * W + l) * n : y + (i * W + l - W) * n;
+            memcpy(dst, u, n * sizeof *u);
+        }
+    }
+    nde_free(u);
+    return st;
+}
+
 int cli_data(int argc, char **argv)
 {
     static const char *const problems[] = {"burgers", "darcy", "spiral", NULL};
@@ -182,6 +207,8 @@ int cli_data(int argc, char **argv)
                                           "ssor-cg-tsallis", NULL};
     int solver = 0;
     double omega = 1.8;
+    size_t windows = 0;
+    double dt = 0.005;
     const nde_arg opts[] = {
         {.name = "n", .kind = NDE_ARG_SIZE, .dest = &n, .min = 1,
          .default_text = "burgers 200, darcy 120, spiral 200", .help = "samples"},
@@ -198,6 +225,12 @@ int cli_data(int argc, char **argv)
         {.name = "omega", .kind = NDE_ARG_DOUBLE, .dest = &omega, .lo = 0.0, .hi = 2.0,
          .bounds = NDE_ARG_LO_OPEN | NDE_ARG_HI_OPEN, .default_text = "1.8",
          .help = "darcy: relaxation of --solver sor or ssor-cg"},
+        {.name = "windows", .kind = NDE_ARG_SIZE, .dest = &windows, .default_text = "off",
+         .help = "burgers: W > 0 writes trajectories in windows for the physics loss\n"
+                 "(nde train [train] loss = burgers_residual): a (n, W, s) = levels 0..W-1,\n"
+                 "u (n, W, s) = levels W..2W-1, levels --dt apart"},
+        {.name = "dt", .kind = NDE_ARG_DOUBLE, .dest = &dt, .bounds = NDE_ARG_LO_OPEN,
+         .default_text = "0.005", .help = "burgers --windows: time between levels"},
         {.name = "out", .kind = NDE_ARG_STRING, .dest = &out, .metavar = "FILE",
          .help = "output file: .h5, .mat (v7.3) or .npy (FILE.npy → FILE_<name>.npy)"},
     };
@@ -238,7 +271,12 @@ int cli_data(int argc, char **argv)
         fprintf(stderr, "nde data: --s %zu: bad value: burgers needs an even grid (try --help)\n", s);
         return 2;
     }
-    const size_t per = which == 0 ? s : which == 1 ? s * s : 2 * s;
+    if (windows && which != 0) {
+        fprintf(stderr, "nde data: --windows is for burgers only (try --help)\n");
+        return 2;
+    }
+    const size_t W = windows ? windows : 1;
+    const size_t per = which == 0 ? W * s : which == 1 ? s * s : 2 * s;
     double *x = nde_alloc_array(n * (which == 2 ? 2 : per), sizeof *x);
     double *y = nde_alloc_array(n * per, sizeof *y), *t = nde_alloc_array(s, sizeof *t);
     nde_status st = x && y && t ? NDE_OK : NDE_FAIL(NDE_ERR_NOMEM, "%zu samples", n);
@@ -257,8 +295,10 @@ int cli_data(int argc, char **argv)
         bs.n = s;
         bs.seed = seed;
         st = nde_ctx_create(&ctx);
-        if (st == NDE_OK && hi > lo)
+        if (st == NDE_OK && hi > lo && !windows)
             st = nde_burgers_generate(ctx, &bs, lo, hi - lo, x + lo * per, y + lo * per, prog, &ps);
+        if (st == NDE_OK && hi > lo && windows) /* 2W levels dt apart from each initial state */
+            st = burgers_windows(ctx, &bs, dt, W, lo, hi - lo, x + lo * per, y + lo * per);
     } else if (st == NDE_OK && which == 1) {
         nde_darcy_spec ds = nde_darcy_defaults(s);
         if (solver) {
@@ -291,9 +331,12 @@ int cli_data(int argc, char **argv)
         const int ndim[3][3] = {{2, 2}, {3, 3}, {2, 3, 1}};
         const size_t shape[3][3][3] = {{{n, s}, {n, s}}, {{n, s, s}, {n, s, s}},
                                        {{n, 2}, {n, s, 2}, {s}}};
+        int ndim_w[2] = {3, 3};
+        const size_t shape_w[2][3] = {{n, W, s}, {n, W, s}};
         const double *data[3] = {x, y, t};
-        st = cli_datasets_write(out, which == 2 ? 3 : 2, names[which], ndim[which],
-                                shape[which], data);
+        st = cli_datasets_write(out, which == 2 ? 3 : 2, names[which],
+                                windows ? ndim_w : ndim[which], windows ? shape_w : shape[which],
+                                data);
     }
     if (cli_size() > 1) st = cli_share_status(st, "writing the file");
     nde_ctx_destroy(&ctx);

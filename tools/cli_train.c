@@ -82,7 +82,7 @@ static nde_status dataset_read_rows(const cli_config *c, const char *path, int x
     nde_array xa = {0}, ya = {0};
     nde_status st = count ? cli_dataset_read_rows(path, c->x, first, count, &xa)
                           : cli_dataset_read(path, c->x, &xa);
-    if (st == NDE_OK && !x_only)
+    if (st == NDE_OK && !x_only && c->loss != CLI_LOSS_BURGERS)
         st = count ? cli_dataset_read_rows(path, c->y, first, count, &ya)
                    : cli_dataset_read(path, c->y, &ya);
     return dataset_of_arrays(c, path, x_only, st, xa, ya, d);
@@ -94,15 +94,34 @@ static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x
 {
     memset(d, 0, sizeof *d);
     const int gd = grid_ndim(c);
+    /* loss = burgers_residual: the target is the input window itself ([data] y unread) */
+    const int phys = c->loss == CLI_LOSS_BURGERS, want_y = !x_only && !phys;
+    const size_t st_t = c->stagger_time; /* levels per window */
+    /* 1-D windows (samples, stagger_time, S) (nde data burgers --windows) */
+    const int win = st == NDE_OK && gd == 1 && (st_t > 1 || xa.ndim == 3);
     if (st == NDE_OK) {
         if (gd == 0 && xa.ndim != 2)
             st = shape_error(path, c->x, &xa, "(samples, dim)");
-        else if (gd == 1 && xa.ndim != 2)
+        else if (win && (xa.ndim != 3 || xa.shape[1] != st_t)) {
+            char e[160];
+            snprintf(e, sizeof e, "(samples, %zu, S): windows of [model] stagger_time levels", st_t);
+            st = shape_error(path, c->x, &xa, e);
+        } else if (gd == 1 && !win && xa.ndim != 2)
             st = shape_error(path, c->x, &xa, "(samples, S)");
         else if (gd == 2 && (xa.ndim != 3 || xa.shape[1] != xa.shape[2]))
             st = shape_error(path, c->x, &xa, "(samples, S, S)");
     }
-    if (st == NDE_OK && !x_only) {
+    if (st == NDE_OK && win) { /* the levels as rows: subsampled alike */
+        xa.shape[0] *= st_t;
+        xa.shape[1] = xa.shape[2];
+        xa.ndim = 2;
+        if (ya.ndim == 3 && ya.shape[1] == st_t) {
+            ya.shape[0] *= st_t;
+            ya.shape[1] = ya.shape[2];
+            ya.ndim = 2;
+        }
+    }
+    if (st == NDE_OK && want_y) {
         int same = ya.ndim == xa.ndim;
         for (int k = 0; same && k < xa.ndim; k++) same = ya.shape[k] == xa.shape[k];
         if (gd == 0 && c->output == NDE_NODE_TRAJECTORY &&
@@ -130,12 +149,22 @@ static nde_status dataset_of_arrays(const cli_config *c, const char *path, int x
         } else {
             size_t s;
             d->x = subsample(&xa, gd, c->subsample, &s);
-            if (d->x && !x_only) d->y = subsample(&ya, gd, c->subsample, &s);
+            if (d->x && want_y) d->y = subsample(&ya, gd, c->subsample, &s);
+            if (d->x && phys && !x_only) {
+                d->y = nde_alloc_array(xa.shape[0] * s, sizeof *d->y);
+                if (d->y) memcpy(d->y, d->x, xa.shape[0] * s * sizeof *d->y);
+            }
             if (!d->x || (!x_only && !d->y)) st = NDE_FAIL(NDE_ERR_NOMEM, "%s", path);
             d->n[0] = s, d->n[1] = gd == 2 ? s : 0;
             d->x_size = d->y_size = gd == 2 ? s * s : s;
             d->y_ndim = gd + 1;
             d->y_shape[0] = d->count, d->y_shape[1] = s, d->y_shape[2] = s;
+            if (win) { /* windows (count, st, s) */
+                d->count /= st_t;
+                d->x_size = d->y_size = st_t * s;
+                d->y_ndim = 3;
+                d->y_shape[0] = d->count, d->y_shape[1] = st_t, d->y_shape[2] = s;
+            }
         }
     }
     nde_array_free(&xa);
@@ -192,7 +221,7 @@ static nde_status shard_open(shard_src *s)
     cli_dataset_file(s->path, s->c->x, fx, sizeof fx);
     cli_dataset_file(s->path, s->c->y, fy, sizeof fy);
     if (!s->rx) NDE_TRY(nde_rows_reader_open(fx, s->c->x, &s->rx));
-    if (!s->ry) NDE_TRY(nde_rows_reader_open(fy, s->c->y, &s->ry));
+    if (!s->ry && s->c->loss != CLI_LOSS_BURGERS) NDE_TRY(nde_rows_reader_open(fy, s->c->y, &s->ry));
     return NDE_OK;
 }
 
@@ -210,7 +239,7 @@ static nde_status shard_fetch(void *ctx, const size_t *idx, size_t count, double
         dataset one;
         nde_array xa = {0}, ya = {0};
         nde_status st = nde_rows_reader_read(s->rx, s->offset + idx[k], 1, &xa);
-        if (st == NDE_OK) st = nde_rows_reader_read(s->ry, s->offset + idx[k], 1, &ya);
+        if (st == NDE_OK && s->ry) st = nde_rows_reader_read(s->ry, s->offset + idx[k], 1, &ya);
         NDE_TRY(dataset_of_arrays(s->c, s->path, 0, st, xa, ya, &one));
         if (one.x_size != s->x_size || one.y_size != s->y_size) {
             dataset_free(&one);
@@ -446,13 +475,43 @@ static nde_status node_wrap(nde_ctx *ctx, const cli_config *c, nde_model *field,
     return st;
 }
 
+/* [model] stagger_space > 0: NeuralStagger (nde/stagger.h) — the fine window (stagger_time
+ * levels of n points) split into stagger_time·stagger_space pieces of n/stagger_space
+ * points, each advanced by an FNO-1D of the [model] keys (one shared, or one per piece). */
+static nde_status stagger_create(nde_ctx *ctx, const cli_config *c, const dataset *d,
+                                 size_t max_batch, nde_model **m)
+{
+    const size_t n = d->n[0], s = c->stagger_space, st = c->stagger_time;
+    if (n % s)
+        return NDE_FAIL(NDE_ERR_ARG, "[model] stagger_space = %zu does not divide the data's %zu "
+                        "points (after [data] subsample)", s, n);
+    nde_stagger_model_spec spec = {.grid = {.ndim = 1, .channels = 1, .nt = st, .n = {n},
+                                            .s_t = st, .s = {s}},
+                                   .residual = c->stagger_residual};
+    const size_t n_sub = st * s, pts = n / s, n_models = c->stagger_shared ? 1 : n_sub;
+    nde_model **subs = calloc(n_models, sizeof *subs);
+    if (!subs) return NDE_FAIL(NDE_ERR_NOMEM, "%zu sub-solvers", n_models);
+    nde_status st_ = NDE_OK;
+    for (size_t k = 0; k < n_models && st_ == NDE_OK; k++)
+        st_ = fno_create(ctx, c, 1, &pts, c->stagger_shared ? n_sub * max_batch : max_batch,
+                         &subs[k]);
+    if (st_ == NDE_OK) {
+        st_ = nde_model_stagger_create(&spec, subs, n_models, m); /* takes subs[k] */
+    } else {
+        for (size_t k = 0; k < n_models; k++) nde_model_destroy(&subs[k]);
+    }
+    free(subs);
+    return st_;
+}
+
 /* The configuration's model for data d, before any constraint. */
 static nde_status model_create_bare(nde_ctx *ctx, const cli_config *c, const dataset *d,
                                     size_t max_batch, nde_model **m)
 {
     *m = NULL;
     switch ((cli_model_kind)c->kind) {
-    case CLI_FNO1D: return fno_create(ctx, c, 1, d->n, max_batch, m);
+    case CLI_FNO1D: return c->stagger_space ? stagger_create(ctx, c, d, max_batch, m)
+                                            : fno_create(ctx, c, 1, d->n, max_batch, m);
     case CLI_FNO2D: return fno_create(ctx, c, 2, d->n, max_batch, m);
     case CLI_MGNO: {
         nde_mgno_spec sp = nde_mgno_darcy_spec(d->n[0]);
@@ -526,8 +585,18 @@ static nde_status model_create(nde_ctx *ctx, const cli_config *c, const dataset 
     return NDE_OK;
 }
 
-static nde_loss loss_of(int which)
+/* The Burgers residual of [train] burgers_* on windows of d (loss burgers_residual). */
+static nde_burgers_residual_spec burgers_spec(const cli_config *c, const dataset *d)
 {
+    return (nde_burgers_residual_spec){.n = d->n[0], .nt = c->stagger_time,
+                                       .length = c->burgers_length, .dt = c->burgers_dt,
+                                       .nu = c->burgers_nu, .theta = c->burgers_theta};
+}
+
+/* rs: the Burgers residual's spec (borrowed by the loss burgers_residual). */
+static nde_loss loss_of(int which, const nde_burgers_residual_spec *rs)
+{
+    if (which == CLI_LOSS_BURGERS) return nde_loss_burgers_residual(rs);
     return which == CLI_LOSS_MSE ? nde_loss_mse() : which == CLI_LOSS_L1 ? nde_loss_l1()
                                                                           : nde_loss_rel_l2();
 }
@@ -720,6 +789,22 @@ static nde_status plot_predictions(const char *dir, const cli_config *c, const d
     if (st == NDE_OK && yn && yn->n) pw_decode(yn, pred, pred, k);
     for (size_t i = 0; i < c->nt; i++) ts[i] = c->t1 * (double)i / (double)(c->nt - 1);
     const double *y = d->y + first * d->y_size;
+    if (st == NDE_OK && gd == 1 && d->y_size > d->n[0]) {
+        /* windows of several levels: the first level of each sample (pred compacted in
+         * place, y copied) */
+        const size_t n = d->n[0], L = d->y_size / n;
+        double *yc = nde_alloc_array(k * n, sizeof *yc);
+        if (!yc) st = NDE_FAIL(NDE_ERR_NOMEM, "predictions to plot");
+        for (size_t i = 0; st == NDE_OK && i < k; i++) {
+            memmove(pred + i * n, pred + i * L * n, n * sizeof *pred);
+            memcpy(yc + i * n, y + i * L * n, n * sizeof *yc);
+        }
+        if (st == NDE_OK) st = cli_plot_pred(dir, CLI_PLOT_1D, k, n, 0, NULL, yc, pred);
+        nde_free(yc);
+        nde_free(pred);
+        nde_free(ts);
+        return st;
+    }
     if (st == NDE_OK) {
         if (gd == 1)
             st = cli_plot_pred(dir, CLI_PLOT_1D, k, d->n[0], 0, NULL, y, pred);
@@ -911,8 +996,9 @@ int cli_train(int argc, char **argv)
     ts.clip_grad_norm = c.clip_grad_norm;
     ts.ema_decay = c.ema_decay;
     ts.ema_warmup = c.ema_warmup;
-    ts.loss = loss_of(c.loss);
-    ts.eval = loss_of(c.metric);
+    const nde_burgers_residual_spec rs = burgers_spec(&c, &d);
+    ts.loss = loss_of(c.loss, &rs);
+    ts.eval = loss_of(c.metric, &rs);
     decoded_loss dl = {.y = &yn, .inner = ts.loss}, dm = {.y = &yn, .inner = ts.eval};
     double *dbuf = NULL;
     if (st == NDE_OK && c.normalize == 2) { /* loss and metric of the decoded output */
@@ -962,8 +1048,9 @@ int cli_train(int argc, char **argv)
                     nde_trainer_epoch(tr));
     }
     if (st == NDE_OK && cli_rank() == 0)
-        fprintf(stderr, "nde train: %s, %zu parameters, %zu train / %zu test samples, %zu epochs "
-                        "→ %s%s\n", cli_model_kind_name(c.kind), nde_model_n_params(m), c.ntrain,
+        fprintf(stderr, "nde train: %s%s, %zu parameters, %zu train / %zu test samples, %zu epochs "
+                        "→ %s%s\n", cli_model_kind_name(c.kind),
+                c.stagger_space ? " sub-solvers of NeuralStagger" : "", nde_model_n_params(m), c.ntrain,
                 c.ntest, c.epochs, dir, cli_size() > 1 ? " (data parallel over MPI ranks)" : "");
     if (st == NDE_OK) st = nde_trainer_run(tr);
     rc = 0;
@@ -1114,7 +1201,10 @@ int cli_eval(int argc, char **argv)
     const nde_args_spec spec = {
         .prog = "nde eval", .synopsis = "CHECKPOINT DATA [--split test|all] [--plots DIR] [--ema]",
         .about = "Evaluates a checkpoint of nde train (its model rebuilt from config.ini beside\n"
-                 "it) on DATA and prints one JSON line per metric (rel_l2, mse, l1) on stdout.",
+                 "it) on DATA and prints one JSON line per metric (rel_l2, mse, l1) on stdout;\n"
+                 "a run of [train] loss = burgers_residual prints that residual, then, when\n"
+                 "DATA holds windows (samples, levels, S) and [data] y of their shape (nde data\n"
+                 "burgers --windows), the metrics against y.",
         NDE_ARGS_TABLE(opts), .min_positional = 2, .max_positional = 2};
     int first;
     int rc = nde_args_parse(&spec, argc, argv, &first);
@@ -1147,8 +1237,13 @@ int cli_eval(int argc, char **argv)
         st = predict_all(m, d.x + first_s * d.x_size, d.x_size, count, c.batch, pred, d.y_size);
     if (st == NDE_OK && yn.n) pw_decode(&yn, pred, pred, count);
     char jc[8192], jd[8192];
-    for (int k = 0; st == NDE_OK && k < 3; k++) {
-        nde_loss l = loss_of(k);
+    const nde_burgers_residual_spec rs = burgers_spec(&c, &d);
+    /* a physics-constrained run: its residual on the windows (the other metrics compare
+     * with [data] y, which such a run does not have) */
+    const int phys = c.loss == CLI_LOSS_BURGERS;
+    for (int k = phys ? CLI_LOSS_BURGERS : 0; st == NDE_OK && k < (phys ? CLI_LOSS_BURGERS + 1 : 3);
+         k++) {
+        nde_loss l = loss_of(k, &rs);
         double v;
         st = l.fn(l.ctx, pred, d.y + first_s * d.y_size, NULL, count, d.y_size, &v);
         if (l.reduction == NDE_LOSS_SUM) v /= (double)count;
@@ -1158,16 +1253,38 @@ int cli_eval(int argc, char **argv)
                    json_str(ckpt, jc, sizeof jc), json_str(data, jd, sizeof jd), splits[split],
                    count, ema ? "ema" : "theta", cli_loss_name(k), v);
     }
+    /* a physics-constrained run on windows (samples, levels, S) with [data] y of the same
+     * shape (nde data burgers --windows: the true next window): the error against it */
+    cli_config cy = c;
+    cy.loss = cy.metric = CLI_LOSS_REL_L2;
+    dataset dy = {0};
+    if (st == NDE_OK && phys && d.y_ndim == 3 && dataset_read(&cy, data, 0, &dy) == NDE_OK &&
+        dy.count == d.count && dy.y_size == d.y_size) {
+        for (int k = 0; st == NDE_OK && k < 3; k++) {
+            nde_loss l = loss_of(k, &rs);
+            double v;
+            st = l.fn(l.ctx, pred, dy.y + first_s * dy.y_size, NULL, count, dy.y_size, &v);
+            if (l.reduction == NDE_LOSS_SUM) v /= (double)count;
+            if (st == NDE_OK)
+                printf("{\"checkpoint\": \"%s\", \"data\": \"%s\", \"split\": \"%s\", "
+                       "\"samples\": %zu, \"target\": \"%s\", \"metric\": \"%s\", \"value\": %.9g}\n",
+                       json_str(ckpt, jc, sizeof jc), json_str(data, jd, sizeof jd),
+                       splits[split], count, c.y, cli_loss_name(k), v);
+        }
+    }
+    dataset dp = d; /* the plot's "true": [data] y when read above, else the targets */
+    if (dy.y) dp.y = dy.y;
     if (st != NDE_OK) {
         fprintf(stderr, "nde eval: %s\n", nde_last_error());
         rc = 1;
     } else if (plots && cli_plots_possible("nde eval")) {
         if (nde_mkdir_p(plots) != NDE_OK ||
-            plot_predictions(plots, &c, &d, m, &yn, first_s, count) != NDE_OK)
+            plot_predictions(plots, &c, &dp, m, &yn, first_s, count) != NDE_OK)
             fprintf(stderr, "nde eval: warning: no plot: %s\n", nde_last_error());
         else
             fprintf(stderr, "nde eval: wrote %s/pred.png\n", plots);
     }
+    dataset_free(&dy);
     pw_free(&xn);
     pw_free(&yn);
     nde_free(pred);
