@@ -23,6 +23,7 @@
 #   EPOCHS=100 (both problems; DARCY_EPOCHS overrides Darcy's)  EMA=0.999
 #   BURGERS_N=1024 NTRAIN=1000 NTEST=100 (Burgers)  DARCY_S=85 DARCY_NTRAIN=1000
 #   DARCY_NTEST=100  THREADS=2 (Burgers' batch split)  OUT=out/end_quality
+#   PRECISION=float32 (the operators' arithmetic, --precision of both drivers: float32|float64)
 # A reduced run that finishes in minutes (shape check, not a measurement):
 #   EPOCHS=12 BURGERS_N=128 NTRAIN=100 NTEST=20 DARCY_S=29 DARCY_NTRAIN=40 DARCY_NTEST=20 \
 #     bench/fno/end_quality.sh build
@@ -40,6 +41,7 @@ step=${STEP:-$(( epochs >= 10 ? epochs / 10 : 1 ))}
 bn=${BURGERS_N:-1024}; ntrain=${NTRAIN:-1000}; ntest=${NTEST:-100}
 ds=${DARCY_S:-85}; dtrain=${DARCY_NTRAIN:-1000}; dtest=${DARCY_NTEST:-100}
 threads=${THREADS:-2}
+precision=${PRECISION:-float32}
 out=${OUT:-out/end_quality}
 mkdir -p "$out"
 echo "{\"bench\": \"end_quality\", \"metric\": \"machine\", \"value\": \"$(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
@@ -85,12 +87,12 @@ for problem in $problems; do
                 burgers)
                     "$build/examples/burgers_fno/burgers_fno" --n "$bn" --ntrain "$ntrain" \
                         --ntest "$ntest" --epochs "$epochs" --seed "$seed" --threads "$threads" \
-                        "${sched[@]}" --out "$dir" > "$dir/stdout" 2> "$dir/stderr"
+                        --precision "$precision" "${sched[@]}" --out "$dir" > "$dir/stdout" 2> "$dir/stderr"
                     metrics="$dir/metrics.jsonl" ;;
                 darcy)
                     "$build/examples/darcy/darcy" --model fno --s "$ds" --ntrain "$dtrain" \
                         --ntest "$dtest" --epochs "$darcy_epochs" --seed "$seed" --no-plot \
-                        "${sched[@]}" --out "$dir" > "$dir/stdout" 2> "$dir/stderr"
+                        --precision "$precision" "${sched[@]}" --out "$dir" > "$dir/stdout" 2> "$dir/stderr"
                     metrics="$dir/fno_metrics.jsonl" ;;
                 *) echo "end_quality: unknown problem $problem (burgers, darcy)" >&2; exit 2 ;;
             esac
