@@ -43,79 +43,20 @@ static void fft_cache_cleanup(void *data)
     nde_free(c);
 }
 
-static fftw_plan make_plan(nde_fft_kind kind, size_t n, size_t howmany, size_t h, size_t m)
-{
-    size_t in_len, out_len; /* doubles */
-    if (kind == NDE_FFT_R2C || kind == NDE_FFT_C2R) {
-        in_len = howmany * n;
-        out_len = howmany * 2 * (n / 2 + 1);
-    } else {
-        in_len = howmany * n * h * 2;
-        out_len = 0;
-    }
-    double *a = nde_alloc_array(in_len, sizeof *a);
-    double *b = out_len ? nde_alloc_array(out_len, sizeof *b) : NULL;
-    fftw_plan p = NULL;
-    if (!a || (out_len && !b)) goto done;
-    const unsigned flags = FFTW_ESTIMATE;
-    if (kind == NDE_FFT_R2C) {
-        fftw_iodim64 dim = {(ptrdiff_t)n, 1, 1};
-        fftw_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)n, (ptrdiff_t)(n / 2 + 1)};
-        p = fftw_plan_guru64_dft_r2c(1, &dim, 1, &many, a, (fftw_complex *)b, flags);
-    } else if (kind == NDE_FFT_C2R) {
-        fftw_iodim64 dim = {(ptrdiff_t)n, 1, 1};
-        fftw_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)(n / 2 + 1), (ptrdiff_t)n};
-        p = fftw_plan_guru64_dft_c2r(1, &dim, 1, &many, (fftw_complex *)b, a, flags);
-    } else {
-        fftw_iodim64 dim = {(ptrdiff_t)n, (ptrdiff_t)h, (ptrdiff_t)h};
-        fftw_iodim64 many[2] = {{(ptrdiff_t)howmany, (ptrdiff_t)(n * h), (ptrdiff_t)(n * h)},
-                                {(ptrdiff_t)m, 1, 1}};
-        fftw_complex *io = (fftw_complex *)a;
-        int sign = kind == NDE_FFT_COLS_FWD ? FFTW_FORWARD : FFTW_BACKWARD;
-        p = fftw_plan_guru64_dft(1, &dim, 2, many, io, io, sign, flags);
-    }
-done:
-    nde_free(a);
-    nde_free(b);
-    return p;
-}
-
-static fftwf_plan make_plan_f32(nde_fft_kind kind, size_t n, size_t howmany, size_t h, size_t m)
-{
-    size_t in_len, out_len; /* floats */
-    if (kind == NDE_FFT_R2C || kind == NDE_FFT_C2R) {
-        in_len = howmany * n;
-        out_len = howmany * 2 * (n / 2 + 1);
-    } else {
-        in_len = howmany * n * h * 2;
-        out_len = 0;
-    }
-    float *a = nde_alloc_array(in_len, sizeof *a);
-    float *b = out_len ? nde_alloc_array(out_len, sizeof *b) : NULL;
-    fftwf_plan p = NULL;
-    if (!a || (out_len && !b)) goto done;
-    const unsigned flags = FFTW_ESTIMATE;
-    if (kind == NDE_FFT_R2C) {
-        fftwf_iodim64 dim = {(ptrdiff_t)n, 1, 1};
-        fftwf_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)n, (ptrdiff_t)(n / 2 + 1)};
-        p = fftwf_plan_guru64_dft_r2c(1, &dim, 1, &many, a, (fftwf_complex *)b, flags);
-    } else if (kind == NDE_FFT_C2R) {
-        fftwf_iodim64 dim = {(ptrdiff_t)n, 1, 1};
-        fftwf_iodim64 many = {(ptrdiff_t)howmany, (ptrdiff_t)(n / 2 + 1), (ptrdiff_t)n};
-        p = fftwf_plan_guru64_dft_c2r(1, &dim, 1, &many, (fftwf_complex *)b, a, flags);
-    } else {
-        fftwf_iodim64 dim = {(ptrdiff_t)n, (ptrdiff_t)h, (ptrdiff_t)h};
-        fftwf_iodim64 many[2] = {{(ptrdiff_t)howmany, (ptrdiff_t)(n * h), (ptrdiff_t)(n * h)},
-                                {(ptrdiff_t)m, 1, 1}};
-        fftwf_complex *io = (fftwf_complex *)a;
-        int sign = kind == NDE_FFT_COLS_FWD ? FFTW_FORWARD : FFTW_BACKWARD;
-        p = fftwf_plan_guru64_dft(1, &dim, 2, many, io, io, sign, flags);
-    }
-done:
-    nde_free(a);
-    nde_free(b);
-    return p;
-}
+#define REAL double
+#define FFTW(name) fftw_##name
+#define SFX(name) name
+#include "fft_plan_body.inc"
+#undef REAL
+#undef FFTW
+#undef SFX
+#define REAL float
+#define FFTW(name) fftwf_##name
+#define SFX(name) name##_f32
+#include "fft_plan_body.inc"
+#undef REAL
+#undef FFTW
+#undef SFX
 
 static double *make_basis(size_t n, size_t m)
 {
