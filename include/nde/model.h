@@ -218,8 +218,10 @@ typedef enum nde_sde_output {
 /** What nde_model_sde_create() builds. */
 typedef struct nde_sde_model_spec {
     nde_noise noise;        /**< NDE_NOISE_DIAGONAL, _SCALAR or _ADDITIVE */
-    nde_sde_opts solver;    /**< method, rtol/atol or fixed step (h0, fixed_step) …; the tape
-                               is set by the model (step starts in training mode) */
+    nde_sde_opts solver;    /**< method, rtol/atol or fixed step (h0, fixed_step) …; the
+                               training solver uses solver.tape (and checkpoint_every) when
+                               it is not NDE_TAPE_NONE, else step starts; evaluation-mode
+                               forwards keep no tape */
     const double *ts;       /**< (nt) save times, strictly increasing; copied */
     size_t nt;              /**< >= 2 */
     nde_sde_output output;  /**< see above */
@@ -228,7 +230,11 @@ typedef struct nde_sde_model_spec {
     size_t tree_depth;      /**< Brownian tree depth (0 → nde_brownian_create's default) */
     nde_reg *reg;           /**< optional ERNSDE / SRNSDE regularizer (nde_sde_reg_value;
                                borrowed, must outlive the model): its gradient is added in
-                               the backward of training forwards */
+                               the backward of training forwards. A local one
+                               (nde_sde_reg_local) draws t_reg from the model's generator
+                               after the path: unbiased adds t_reg to the training solve's
+                               save times (not to the output), biased picks a step after
+                               the solve; nde_model_sde_hold replays the same draw */
 } nde_sde_model_spec;
 
 /** Wrap a drift model and a diffusion model (ownership of both TAKEN, also on failure),
