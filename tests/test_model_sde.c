@@ -375,8 +375,16 @@ Test(model_sde, bad_input)
     CHECK(nde_model_mlp_create(&ms, "f", NDE_INIT_NORMAL, 0.5, &f));
     CHECK(nde_model_mlp_create(&ms, "g", NDE_INIT_NORMAL, 0.5, &g));
     cr_assert_eq(nde_model_sde_create(NULL, f, g, &spec, &m), NDE_ERR_UNSUPPORTED);
-    /* holding without a forward; backward without a forward; not an SDE model */
+    /* a (local) ERNSDE regularizer with a method without an error estimate */
     spec.solver = nde_sde_defaults(NDE_SDE_EM);
+    nde_reg_spec ls = nde_sde_reg_local(1.0, NDE_LOCAL_UNBIASED);
+    CHECK(nde_reg_create(&ls, &spec.reg));
+    CHECK(nde_model_mlp_create(&ms, "f", NDE_INIT_NORMAL, 0.5, &f));
+    CHECK(nde_model_mlp_create(&ms, "g", NDE_INIT_NORMAL, 0.5, &g));
+    cr_assert_eq(nde_model_sde_create(NULL, f, g, &spec, &m), NDE_ERR_UNSUPPORTED);
+    cr_assert(strstr(nde_last_error(), "error estimate") != NULL, "%s", nde_last_error());
+    nde_reg_destroy(&spec.reg);
+    /* holding without a forward; backward without a forward; not an SDE model */
     CHECK(nde_model_mlp_create(&ms, "f", NDE_INIT_NORMAL, 0.5, &f));
     CHECK(nde_model_mlp_create(&ms, "g", NDE_INIT_NORMAL, 0.5, &g));
     CHECK(nde_model_sde_create(NULL, f, g, &spec, &m));

@@ -241,7 +241,8 @@ typedef struct nde_sde_model_spec {
  * each a vector field (nde_model_field) of the same dim. ctx: unused (NULL), kept for
  * symmetry with nde_model_node_create. Errors: NDE_ERR_ARG (NULL, nt < 2, n_paths < 2
  * for moments, unknown output or noise), NDE_ERR_SHAPE (the fields' dims differ),
- * NDE_ERR_UNSUPPORTED (general noise), the solver's errors (nde_sde_solver_create). */
+ * NDE_ERR_UNSUPPORTED (general noise; a regularizer with a method that has no error
+ * estimate), the solver's errors (nde_sde_solver_create). */
 NDE_API nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model,
                                         nde_model *diffusion_model,
                                         const nde_sde_model_spec *spec, nde_model **out);

@@ -352,6 +352,10 @@ nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model, nde_model 
                       "diffusion, which a vector-field model cannot give; use diagonal, scalar or additive");
     else if ((int)spec->noise < 0 || spec->noise >= NDE_NOISE_COUNT)
         st = NDE_FAIL(NDE_ERR_ARG, "nde_model_sde_create: unknown noise type %d", (int)spec->noise);
+    else if (spec->reg && !nde_sde_method_is_adaptive(spec->solver.method))
+        st = NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde_model_sde_create: the regularizer needs the "
+                      "error estimate of an adaptive method (sriw1, sosri, sosri2, sra1, sosra), "
+                      "not %s", nde_sde_method_name(spec->solver.method));
     sde_model *sm = st == NDE_OK ? nde_alloc(sizeof *sm) : NULL;
     if (st == NDE_OK && !sm) st = NDE_ERR_NOMEM;
     nde_params *p = NULL;
