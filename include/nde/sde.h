@@ -225,7 +225,8 @@ NDE_API nde_status nde_sde_adjoint(nde_sde_solver *s, const double *dtraj, doubl
 /** Value of a built-in error-estimate (ERNSDE) or stiffness (SRNSDE) regularizer
  * (nde/reg.h specs: kind, aggregation, coef, weight_dt, scale) on the step log of the
  * last solve: R = coef·agg_j est_j/scale·(weight_dt ? |h_j| : 1). NDE_ERR_UNSUPPORTED for
- * other kinds, for methods without the estimate (stiffness: SOSRI2 only). */
+ * other kinds, for methods without the estimate (stiffness: SOSRI2 only); NDE_ERR_STATE
+ * for a local one (below) before nde_sde_local_select. */
 NDE_API nde_status nde_sde_reg_value(const nde_reg *reg, const nde_sde_solver *s, double *value);
 
 /** nde_sde_adjoint() of L + R for a regularizer as in nde_sde_reg_value(): the estimates

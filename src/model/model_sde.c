@@ -241,7 +241,8 @@ static nde_status sde_backward(void *self, nde_params *p, const double *gy, doub
     (void)p;
     if (sm->ins != SIZE_MAX) { /* the local regularizer's save time: no loss there */
         const size_t row = B * d;
-        memmove(sm->dl + (sm->ins + 1) * row, sm->dl + sm->ins * row, (nt - sm->ins) * row * sizeof *sm->dl);
+        memmove(sm->dl + (sm->ins + 1) * row, sm->dl + sm->ins * row,
+                (nt - sm->ins) * row * sizeof *sm->dl);
         memset(sm->dl + sm->ins * row, 0, row * sizeof *sm->dl);
     }
     double *gdrift = gtheta, *gdiff = gtheta ? gtheta + sm->n_drift : NULL;
@@ -291,7 +292,8 @@ static void sde_destroy(void *self)
     nde_brownian_destroy(&sm->bm);
     nde_model_destroy(&sm->drift_model);
     nde_model_destroy(&sm->diff_model);
-    nde_free(sm->ts), nde_free(sm->ts_solve), nde_free(sm->u0), nde_free(sm->traj), nde_free(sm->dl), nde_free(sm->du0);
+    nde_free(sm->ts), nde_free(sm->ts_solve), nde_free(sm->u0), nde_free(sm->traj);
+    nde_free(sm->dl), nde_free(sm->du0);
     nde_free(sm->zeros), nde_free(sm->scratch);
     nde_free(sm);
 }

@@ -1041,7 +1041,8 @@ nde_status nde_sde_local_select(nde_sde_solver *s, const nde_reg *reg, nde_rng *
         return NDE_FAIL(NDE_ERR_STATE, "nde_sde_local_select: no successful solve");
     size_t J;
     if (sp->agg == NDE_REG_LOCAL_BIASED) {
-        if (!rng) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: biased sampling needs an rng");
+        if (!rng)
+            return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: biased sampling needs an rng");
         J = (size_t)nde_rng_below(rng, s->n_steps);
     } else {
         size_t lo = 0, hi = s->n_steps; /* step start times increase: bisect */
