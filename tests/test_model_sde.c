@@ -130,6 +130,89 @@ Test(model_sde, gradient_with_ernsde_regularizer)
     nde_reg_destroy(&reg);
 }
 
+/* A regularized model's gradient (θ of drift and diffusion, and x) of L = Σ w·y + R by the
+ * backward into g (np) and gx (4); with fd, against central differences on the held path
+ * (the local regularizer's drawn time or step is held with it). */
+static void reg_grad(const nde_reg_spec *rs, nde_sde_output out, nde_tape tape, int fd_check,
+                     double *g, double *gx)
+{
+    nde_reg *reg;
+    CHECK(nde_reg_create(rs, &reg));
+    nde_sde_model_spec spec = {.noise = NDE_NOISE_DIAGONAL, .solver = nde_sde_defaults(NDE_SDE_SOSRI),
+                               .ts = g_ts, .nt = 3, .output = out, .seed = 9, .reg = reg};
+    spec.solver.rtol = spec.solver.atol = 1e-2;
+    spec.solver.tape = tape;
+    spec.solver.checkpoint_every = 2;
+    nde_model *m = make_sde(&spec, 12);
+    const size_t ny = 2 * nde_model_out_size(m);
+    double x[2 * 2], y[2 * 3 * 2], w[2 * 3 * 2];
+    fill(x, 4, 4, 1.0);
+    fill(w, ny, 6, 1.0);
+    CHECK(nde_model_forward(m, x, y, 2));
+    if (out == NDE_SDE_OUT_TRAJECTORY) /* t_reg is not an output row */
+        cr_assert_eq(memcmp(y + 6, x + 2, 2 * sizeof *y), 0);
+    const double r0 = nde_model_sde_reg_value(m);
+    cr_assert_gt(r0, 0.0);
+    CHECK(nde_model_sde_hold(m, 1));
+    nde_params *p = nde_model_params(m);
+    const size_t np = nde_params_count(p);
+    double *fd = nde_alloc_array(np + 4, sizeof *fd);
+    cr_assert(fd);
+    memset(g, 0, np * sizeof *g);
+    CHECK(nde_model_forward(m, x, y, 2));
+    cr_assert_eq(nde_model_sde_reg_value(m), r0);
+    CHECK(nde_model_backward(m, w, gx, g, 2));
+    if (fd_check) {
+        double *th = nde_params_theta(p);
+        for (size_t i = 0; i < np + 4; i++) {
+            double *v = i < np ? th + i : x + (i - np);
+            double l[2];
+            const double v0 = *v, h = 1e-6 * (1.0 + fabs(v0));
+            for (int sgn = 0; sgn < 2; sgn++) {
+                *v = v0 + (sgn ? -h : h);
+                CHECK(nde_model_forward(m, x, y, 2));
+                l[sgn] = nde_model_sde_reg_value(m);
+                for (size_t k = 0; k < ny; k++) l[sgn] += w[k] * y[k];
+            }
+            *v = v0;
+            fd[i] = (l[0] - l[1]) / (2.0 * h);
+        }
+        const double e = rel_err(g, fd, np), ex = rel_err(gx, fd + np, 4);
+        cr_expect(e <= 1e-6 && ex <= 1e-6, "regularized model gradient relative error θ %.3g, x %.3g",
+                  e, ex);
+        cr_log_info("agg %d, output %d: R = %.6g, relative gradient error θ %.2e, x %.2e",
+                    (int)rs->agg, (int)out, r0, e, ex);
+    }
+    nde_free(fd);
+    nde_model_destroy(&m);
+    nde_reg_destroy(&reg);
+}
+
+/* Local ERNSDE (unbiased: t_reg added to the training solve's save times but not to the
+ * output; biased: a step drawn after the solve) through the model's backward. */
+Test(model_sde, gradient_with_local_ernsde_regularizer)
+{
+    double g[256], gx[4];
+    nde_reg_spec u = nde_sde_reg_local(1.5, NDE_LOCAL_UNBIASED);
+    nde_reg_spec b = nde_sde_reg_local(1.5, NDE_LOCAL_BIASED);
+    reg_grad(&u, NDE_SDE_OUT_TRAJECTORY, NDE_TAPE_NONE, 1, g, gx);
+    reg_grad(&b, NDE_SDE_OUT_FINAL, NDE_TAPE_NONE, 1, g, gx);
+}
+
+/* The model's training tape (spec.solver.tape): stages, step starts and checkpoints every
+ * 2nd step give the same bits of gradient. */
+Test(model_sde, tape_modes_same_gradient)
+{
+    double g[3][256] = {{0}}, gx[3][4];
+    nde_reg_spec u = nde_sde_reg_local(1.5, NDE_LOCAL_UNBIASED);
+    const nde_tape tapes[3] = {NDE_TAPE_STEP_STARTS, NDE_TAPE_STAGES, NDE_TAPE_CHECKPOINT};
+    for (int t = 0; t < 3; t++) reg_grad(&u, NDE_SDE_OUT_TRAJECTORY, tapes[t], 0, g[t], gx[t]);
+    for (int t = 1; t < 3; t++) {
+        cr_assert_eq(memcmp(g[t], g[0], sizeof g[0]), 0, "tape %d: θ gradient differs", t);
+        cr_assert_eq(memcmp(gx[t], gx[0], sizeof gx[0]), 0, "tape %d: x gradient differs", t);
+    }
+}
+
 /* Moment matching through the trainer: targets are the mean and variance of a known SDE
  * (du = −u dt + 0.5 dW from u0: mean u0 e^{−t}, variance (1 − e^{−2t})/8) at the save
  * times. The loss falls; the same seeds give the same bits. */
@@ -292,8 +375,16 @@ Test(model_sde, bad_input)
     CHECK(nde_model_mlp_create(&ms, "f", NDE_INIT_NORMAL, 0.5, &f));
     CHECK(nde_model_mlp_create(&ms, "g", NDE_INIT_NORMAL, 0.5, &g));
     cr_assert_eq(nde_model_sde_create(NULL, f, g, &spec, &m), NDE_ERR_UNSUPPORTED);
-    /* holding without a forward; backward without a forward; not an SDE model */
+    /* a (local) ERNSDE regularizer with a method without an error estimate */
     spec.solver = nde_sde_defaults(NDE_SDE_EM);
+    nde_reg_spec ls = nde_sde_reg_local(1.0, NDE_LOCAL_UNBIASED);
+    CHECK(nde_reg_create(&ls, &spec.reg));
+    CHECK(nde_model_mlp_create(&ms, "f", NDE_INIT_NORMAL, 0.5, &f));
+    CHECK(nde_model_mlp_create(&ms, "g", NDE_INIT_NORMAL, 0.5, &g));
+    cr_assert_eq(nde_model_sde_create(NULL, f, g, &spec, &m), NDE_ERR_UNSUPPORTED);
+    cr_assert(strstr(nde_last_error(), "error estimate") != NULL, "%s", nde_last_error());
+    nde_reg_destroy(&spec.reg);
+    /* holding without a forward; backward without a forward; not an SDE model */
     CHECK(nde_model_mlp_create(&ms, "f", NDE_INIT_NORMAL, 0.5, &f));
     CHECK(nde_model_mlp_create(&ms, "g", NDE_INIT_NORMAL, 0.5, &g));
     CHECK(nde_model_sde_create(NULL, f, g, &spec, &m));

@@ -573,55 +573,105 @@ static void gprob_init(gprob *P, nde_noise noise, size_t m)
     for (size_t i = 0; i < P->g.n_params; i++) P->thg[i] = nde_rng_uniform_in(&r, -0.5, 0.5);
 }
 
-enum { GB = 2, GN = GB * 2, GT = 4 };
+enum { GB = 2, GN = GB * 2, GT = 4, GTX = GT + 1 };
 
-static const nde_reg *g_reg; /* the regularizer of the current gradient check, or NULL */
+/* What a gradient check runs: the tape mode and, optionally, a regularizer (global or
+ * local; for a local one the drawn time or the generator state of the biased draw is
+ * fixed, so every finite-difference solve evaluates the same step). */
+typedef struct gcheck {
+    nde_tape tape;
+    size_t every;       /* NDE_TAPE_CHECKPOINT */
+    const nde_reg *reg; /* NULL: L only */
+    int local;          /* 0, NDE_REG_LOCAL_UNBIASED or NDE_REG_LOCAL_BIASED */
+    double t_reg;       /* unbiased */
+    nde_rng sel;        /* biased: the generator state before the step draw */
+    size_t nt;
+    double ts[GTX];
+    /* results */
+    double du0[GN], gf[64], gg[64], R;
+    size_t nsteps, local_step;
+    nde_solver_stats stats;
+} gcheck;
+
+static void gselect(gcheck *c, nde_sde_solver *s)
+{
+    if (!c->local) return;
+    nde_rng r = c->sel;
+    CHECK(nde_sde_local_select(s, c->reg, &r, c->t_reg, &c->local_step));
+}
 
 /* L = Σ w · traj (+ R) on the frozen steps and the same tree. */
-static double gloss(nde_sde_solver *s, nde_brownian *bm, const double *u0, const double *ts,
+static double gloss(gcheck *c, nde_sde_solver *s, nde_brownian *bm, const double *u0,
                     const double *w)
 {
-    double traj[GT * GN];
-    CHECK(nde_sde_solve(s, bm, GB, 2, u0, GT, ts, traj));
+    double traj[GTX * GN];
+    CHECK(nde_sde_solve(s, bm, GB, 2, u0, c->nt, c->ts, traj));
     double L = 0;
-    for (int i = 0; i < GT * GN; i++) L += w[i] * traj[i];
-    if (g_reg) {
+    for (size_t i = 0; i < c->nt * GN; i++) L += w[i] * traj[i];
+    if (c->reg) {
         double R;
-        CHECK(nde_sde_reg_value(g_reg, s, &R));
+        gselect(c, s);
+        CHECK(nde_sde_reg_value(c->reg, s, &R));
         L += R;
     }
     return L;
 }
 
-static void check_grad(nde_sde_method m, nde_noise noise, size_t mdim)
+/* Fill c->ts: the save times, with the unbiased local regularizer's t_reg (drawn from
+ * seed 99) inserted. */
+static void gtimes(gcheck *c)
+{
+    const double ts[GT] = {0, 0.3, 0.55, 1.0};
+    c->nt = GT;
+    memcpy(c->ts, ts, sizeof ts);
+    nde_rng_seed(&c->sel, 99);
+    if (c->local == NDE_REG_LOCAL_UNBIASED) {
+        size_t ins;
+        CHECK(nde_sde_local_draw_time(&c->sel, 0.0, 1.0, &c->t_reg));
+        CHECK(nde_reg_insert_time(ts, GT, c->t_reg, c->ts, &c->nt, &ins));
+        cr_assert_eq(c->nt, GTX);
+    }
+}
+
+/* The gradient of L (+ R) by the adjoint into c; with fd, checked against central
+ * differences (ε = 1e-6, relative error <= 1e-6). */
+static void run_grad(gcheck *c, nde_sde_method m, nde_noise noise, size_t mdim, int fd)
 {
     gprob P;
     gprob_init(&P, noise, mdim);
     nde_brownian *bm = tree(123, 0.0, 1.0, GB * mdim, 0);
-    double u0[GN] = {0.3, -0.2, 0.5, 0.1}, ts[GT] = {0, 0.3, 0.55, 1.0}, w[GT * GN];
+    gtimes(c);
+    double u0[GN] = {0.3, -0.2, 0.5, 0.1}, w[GTX * GN];
     nde_rng r;
     nde_rng_seed(&r, 4);
-    for (int i = 0; i < GT * GN; i++) w[i] = nde_rng_normal(&r);
+    for (int i = 0; i < GTX * GN; i++) w[i] = nde_rng_normal(&r);
     nde_sde_opts o = nde_sde_defaults(m);
-    o.tape = NDE_TAPE_STEP_STARTS;
+    o.tape = c->tape;
+    o.checkpoint_every = c->every;
     o.h0 = 0.07;
     o.rtol = o.atol = 1e-2;
     nde_sde_solver *s;
     CHECK(nde_sde_solver_create(&P.f, &P.g, &o, &s));
-    double traj[GT * GN];
-    CHECK(nde_sde_solve(s, bm, GB, 2, u0, GT, ts, traj));
-    size_t nsteps;
-    nde_sde_steps(s, &nsteps);
+    double traj[GTX * GN];
+    CHECK(nde_sde_solve(s, bm, GB, 2, u0, c->nt, c->ts, traj));
+    nde_sde_steps(s, &c->nsteps);
     CHECK(nde_sde_freeze_steps(s));
-    double du0[GN], gf[64] = {0}, gg[64] = {0};
-    if (g_reg)
-        CHECK(nde_sde_adjoint_reg(s, w, g_reg, du0, gf, gg));
-    else
-        CHECK(nde_sde_adjoint(s, w, du0, gf, gg));
-    if (g_reg) {
-        double R;
-        CHECK(nde_sde_reg_value(g_reg, s, &R));
-        cr_assert_gt(R, 0);
+    memset(c->gf, 0, sizeof c->gf);
+    memset(c->gg, 0, sizeof c->gg);
+    c->R = 0;
+    if (c->reg) {
+        gselect(c, s);
+        CHECK(nde_sde_adjoint_reg(s, w, c->reg, c->du0, c->gf, c->gg));
+        CHECK(nde_sde_reg_value(c->reg, s, &c->R));
+        cr_assert_gt(c->R, 0);
+    } else {
+        CHECK(nde_sde_adjoint(s, w, c->du0, c->gf, c->gg));
+    }
+    c->stats = *nde_sde_get_stats(s);
+    if (!fd) {
+        nde_sde_solver_destroy(&s);
+        nde_brownian_destroy(&bm);
+        return;
     }
     const double eps = 1e-6;
     double worst = 0;
@@ -632,31 +682,41 @@ static void check_grad(nde_sde_method m, nde_noise noise, size_t mdim)
         memcpy(um, u0, sizeof um);
         up[i] += eps;
         um[i] -= eps;
-        double fd = (gloss(s, bm, up, ts, w) - gloss(s, bm, um, ts, w)) / (2 * eps);
-        double e = fabs(fd - du0[i]) / fmax(1.0, fabs(fd));
+        double fdv = (gloss(c, s, bm, up, w) - gloss(c, s, bm, um, w)) / (2 * eps);
+        double e = fabs(fdv - c->du0[i]) / fmax(1.0, fabs(fdv));
         worst = fmax(worst, e);
-        cr_assert_leq(e, 1e-6, "%s: dL/du0[%d] adjoint %.12g, FD %.12g", nde_sde_method_name(m), i, du0[i], fd);
+        cr_assert_leq(e, 1e-6, "%s: dL/du0[%d] adjoint %.12g, FD %.12g", nde_sde_method_name(m), i,
+                      c->du0[i], fdv);
     }
-    double *ths[2] = {P.thf, P.thg}, *grads[2] = {gf, gg};
+    double *ths[2] = {P.thf, P.thg}, *grads[2] = {c->gf, c->gg};
     size_t nps[2] = {P.f.n_params, P.g.n_params};
     for (int which = 0; which < 2; which++)
         for (size_t i = 0; i < nps[which]; i++) {
             double *th = ths[which], keep = th[i];
             th[i] = keep + eps;
-            double lp = gloss(s, bm, u0, ts, w);
+            double lp = gloss(c, s, bm, u0, w);
             th[i] = keep - eps;
-            double lm = gloss(s, bm, u0, ts, w);
+            double lm = gloss(c, s, bm, u0, w);
             th[i] = keep;
-            double fd = (lp - lm) / (2 * eps);
-            double e = fabs(fd - grads[which][i]) / fmax(1.0, fabs(fd));
+            double fdv = (lp - lm) / (2 * eps);
+            double e = fabs(fdv - grads[which][i]) / fmax(1.0, fabs(fdv));
             worst = fmax(worst, e);
-            cr_assert_leq(e, 1e-6, "%s: dL/d%s[%zu] adjoint %.12g, FD %.12g", nde_sde_method_name(m),
-                          which ? "theta_g" : "theta_f", i, grads[which][i], fd);
+            cr_assert_leq(e, 1e-6, "%s: dL/d%s[%zu] adjoint %.12g, FD %.12g",
+                          nde_sde_method_name(m), which ? "theta_g" : "theta_f", i,
+                          grads[which][i], fdv);
         }
     cr_log_info("%s%s (%zu steps): worst relative gradient error %.2e", nde_sde_method_name(m),
-                g_reg ? " + regularizer" : "", nsteps, worst);
+                c->local ? " + local regularizer" : c->reg ? " + regularizer" : "", c->nsteps, worst);
     nde_sde_solver_destroy(&s);
     nde_brownian_destroy(&bm);
+}
+
+static const nde_reg *g_reg; /* the regularizer of the current gradient check, or NULL */
+
+static void check_grad(nde_sde_method m, nde_noise noise, size_t mdim)
+{
+    gcheck c = {.tape = NDE_TAPE_STEP_STARTS, .reg = g_reg};
+    run_grad(&c, m, noise, mdim, 1);
 }
 
 Test(sde_adjoint, gradients_match_finite_differences)
@@ -696,6 +756,135 @@ Test(sde_adjoint, regularizer_gradients_match_finite_differences)
     }
 }
 
+/* Local ERNSDE, unbiased (t_reg ~ U[0, 1) added to the save times) and biased (a step
+ * uniform over the accepted ones), and the local stiffness estimate: gradients with
+ * respect to u0, θ_f and θ_g against central differences with the drawn time held; R is
+ * λ·E_J·|h_J| of the selected step J of the step log. */
+Test(sde_adjoint, local_regularizer_gradients_match_finite_differences)
+{
+    const nde_local_sampling smp[2] = {NDE_LOCAL_UNBIASED, NDE_LOCAL_BIASED};
+    for (int k = 0; k < 3; k++) {
+        nde_reg_spec sp = nde_sde_reg_local(k == 2 ? 0.3 : 2.0, smp[k % 2]);
+        if (k == 2) {
+            sp.kind = NDE_REG_STIFF_EST;
+            sp.scale = NDE_SOSRI2_STABILITY_SIZE;
+        }
+        nde_reg *reg;
+        CHECK(nde_reg_create(&sp, &reg));
+        const nde_sde_method ms[3] = {NDE_SDE_SOSRI, NDE_SDE_SRIW1, NDE_SDE_SOSRA};
+        const nde_noise ns[3] = {NDE_NOISE_DIAGONAL, NDE_NOISE_SCALAR, NDE_NOISE_ADDITIVE};
+        const size_t md[3] = {2, 1, 2};
+        for (int j = 0; j < (k == 2 ? 1 : 3); j++) {
+            gcheck c = {.tape = NDE_TAPE_STEP_STARTS, .reg = reg, .local = (int)sp.agg};
+            nde_sde_method m = k == 2 ? NDE_SDE_SOSRI2 : ms[j];
+            run_grad(&c, m, ns[j], md[j], 1);
+            /* the value is the selected step's estimate from the log (a fresh solve) */
+            gprob P;
+            gprob_init(&P, ns[j], md[j]);
+            nde_brownian *bm = tree(123, 0.0, 1.0, GB * md[j], 0);
+            nde_sde_opts o = nde_sde_defaults(m);
+            o.h0 = 0.07;
+            o.rtol = o.atol = 1e-2;
+            nde_sde_solver *s;
+            CHECK(nde_sde_solver_create(&P.f, &P.g, &o, &s));
+            double u0[GN] = {0.3, -0.2, 0.5, 0.1}, traj[GTX * GN], R;
+            CHECK(nde_sde_solve(s, bm, GB, 2, u0, c.nt, c.ts, traj));
+            cr_assert_eq(nde_sde_reg_value(reg, s, &R), NDE_ERR_STATE); /* nothing selected */
+            nde_rng r = c.sel;
+            size_t J;
+            CHECK(nde_sde_local_select(s, reg, &r, c.t_reg, &J));
+            cr_assert_eq(J, c.local_step);
+            size_t N;
+            const nde_step_rec *st = nde_sde_steps(s, &N);
+            cr_assert_lt(J, N);
+            if (sp.agg == NDE_REG_LOCAL_UNBIASED) cr_assert_eq(st[J].t, c.t_reg);
+            CHECK(nde_sde_reg_value(reg, s, &R));
+            double est = k == 2 ? st[J].stiff_est / sp.scale : st[J].err_est;
+            cr_assert_eq(R, sp.coef * est * fabs(st[J].h));
+            cr_assert_eq(R, c.R);
+            nde_sde_solver_destroy(&s);
+            nde_brownian_destroy(&bm);
+        }
+        nde_reg_destroy(&reg);
+    }
+}
+
+/* The unbiased draw: same seed, same bits; another seed, another time; always in [t0, t1). */
+Test(sde_adjoint, local_draws_are_seeded)
+{
+    nde_rng a, b, c;
+    nde_rng_seed(&a, 5);
+    nde_rng_seed(&b, 5);
+    nde_rng_seed(&c, 6);
+    double ta, tb, tc;
+    for (int i = 0; i < 100; i++) {
+        CHECK(nde_sde_local_draw_time(&a, 0.25, 0.5, &ta));
+        CHECK(nde_sde_local_draw_time(&b, 0.25, 0.5, &tb));
+        CHECK(nde_sde_local_draw_time(&c, 0.25, 0.5, &tc));
+        cr_assert(memcmp(&ta, &tb, sizeof ta) == 0);
+        cr_assert_neq(ta, tc);
+        cr_assert(ta >= 0.25 && ta < 0.5, "%.17g", ta);
+    }
+}
+
+/* NDE_TAPE_STAGES, NDE_TAPE_STEP_STARTS and NDE_TAPE_CHECKPOINT (every 3rd step, and only
+ * u0) give bit-identical gradients for every method with an adjoint, without and with a
+ * global and a local regularizer; the stage tape re-evaluates nothing, the checkpoint
+ * tape re-integrates the segments and records less. */
+Test(sde_adjoint, tape_modes_give_identical_gradients)
+{
+    const nde_sde_method ms[] = {NDE_SDE_EM, NDE_SDE_EM, NDE_SDE_MILSTEIN_DF, NDE_SDE_SRIW1,
+                                 NDE_SDE_SOSRI, NDE_SDE_SOSRI2, NDE_SDE_SRA1, NDE_SDE_SOSRA};
+    const nde_noise ns[] = {NDE_NOISE_DIAGONAL, NDE_NOISE_GENERAL, NDE_NOISE_SCALAR,
+                            NDE_NOISE_DIAGONAL, NDE_NOISE_DIAGONAL, NDE_NOISE_SCALAR,
+                            NDE_NOISE_ADDITIVE, NDE_NOISE_ADDITIVE};
+    const size_t md[] = {2, 3, 1, 2, 2, 1, 2, 2};
+    nde_reg_spec gs = nde_reg_error_estimate(0.5), ls = nde_sde_reg_local(2.0, NDE_LOCAL_UNBIASED);
+    nde_reg *greg, *lreg;
+    CHECK(nde_reg_create(&gs, &greg));
+    CHECK(nde_reg_create(&ls, &lreg));
+    const nde_tape tapes[4] = {NDE_TAPE_STEP_STARTS, NDE_TAPE_STAGES, NDE_TAPE_CHECKPOINT,
+                               NDE_TAPE_CHECKPOINT};
+    const size_t every[4] = {0, 0, 3, 0};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        for (int rk = 0; rk < 3; rk++) {
+            int adaptive = nde_sde_method_is_adaptive(ms[i]);
+            if (rk && !adaptive) continue;
+            gcheck c[4];
+            for (int t = 0; t < 4; t++) {
+                c[t] = (gcheck){.tape = tapes[t], .every = every[t],
+                                .reg = rk == 1 ? greg : rk == 2 ? lreg : NULL,
+                                .local = rk == 2 ? NDE_REG_LOCAL_UNBIASED : 0};
+                run_grad(&c[t], ms[i], ns[i], md[i], 0);
+            }
+            const char *nm = nde_sde_method_name(ms[i]);
+            for (int t = 1; t < 4; t++) {
+                cr_assert(memcmp(c[t].du0, c[0].du0, sizeof c[0].du0) == 0, "%s tape %d: du0", nm, t);
+                cr_assert(memcmp(c[t].gf, c[0].gf, sizeof c[0].gf) == 0, "%s tape %d: gf", nm, t);
+                cr_assert(memcmp(c[t].gg, c[0].gg, sizeof c[0].gg) == 0, "%s tape %d: gg", nm, t);
+                cr_assert(memcmp(&c[t].R, &c[0].R, sizeof c[0].R) == 0, "%s tape %d: R", nm, t);
+            }
+            size_t N = c[0].nsteps;
+            cr_assert_gt(N, 3, "%s: %zu steps", nm, N);
+            if (ns[i] != NDE_NOISE_GENERAL) {
+                cr_assert_eq(c[1].stats.n_adjoint_nfe, 0);
+                cr_assert_gt(c[0].stats.n_adjoint_nfe, 0);
+                cr_assert_gt(c[1].stats.tape_bytes, c[0].stats.tape_bytes);
+            }
+            cr_assert_lt(c[2].stats.tape_bytes, c[0].stats.tape_bytes);
+            cr_assert_eq(c[2].stats.n_recomputed_steps, N - (N + 2) / 3);
+            cr_assert_eq(c[3].stats.n_recomputed_steps, N - 1);
+            cr_assert_eq(c[3].stats.tape_bytes, GN * sizeof(double));
+            cr_log_info("%s%s: %zu steps, identical gradients; tape bytes stages %zu, step starts "
+                        "%zu, checkpoint/3 %zu, checkpoint/u0 %zu", nm,
+                        rk == 1 ? " + ERNSDE" : rk == 2 ? " + local ERNSDE" : "", N,
+                        c[1].stats.tape_bytes, c[0].stats.tape_bytes, c[2].stats.tape_bytes,
+                        c[3].stats.tape_bytes);
+        }
+    nde_reg_destroy(&greg);
+    nde_reg_destroy(&lreg);
+}
+
 /* ---- bad input ---------------------------------------------------------------------------- */
 
 static nde_status blowup2_f(void *ctx, double t, const double *u, double *du, size_t batch)
@@ -732,7 +921,7 @@ Test(sde_errors, statuses_with_messages)
     o.rtol = 0;
     cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_ARG);
     o = nde_sde_defaults(NDE_SDE_SOSRI);
-    o.tape = NDE_TAPE_CHECKPOINT;
+    o.tape = (nde_tape)17;
     cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_ARG);
     cr_assert_null(s);
 
@@ -783,6 +972,53 @@ Test(sde_errors, statuses_with_messages)
     cr_assert_eq(nde_brownian_create(&r, 0, 1, 2, 99, &x), NDE_ERR_ARG);
     double W[4];
     cr_assert_eq(nde_brownian_point(bm, 1.5, W, NULL), NDE_ERR_ARG);
+    /* local regularizer */
+    nde_reg_spec lsp = nde_sde_reg_local(1.0, NDE_LOCAL_UNBIASED),
+                 bsp = nde_sde_reg_local(1.0, NDE_LOCAL_BIASED), gsp = nde_reg_error_estimate(1.0);
+    nde_reg *lreg, *breg, *greg, *xreg = NULL;
+    CHECK(nde_reg_create(&lsp, &lreg));
+    CHECK(nde_reg_create(&bsp, &breg));
+    CHECK(nde_reg_create(&gsp, &greg));
+    nde_reg_spec ksp = nde_reg_kinetic(1.0);
+    ksp.agg = NDE_REG_LOCAL_BIASED;
+    cr_assert_eq(nde_reg_create(&ksp, &xreg), NDE_ERR_ARG);
+    o = nde_sde_defaults(NDE_SDE_SOSRI);
+    o.rtol = o.atol = 1e-1;
+    CHECK(nde_sde_solver_create(&f, &g, &o, &s));
+    double R, tr;
+    cr_assert_eq(nde_sde_local_select(s, lreg, &r, 0.0, NULL), NDE_ERR_STATE); /* no solve */
+    CHECK(nde_sde_solve(s, bm, batch, 2, u0, 2, ts, traj));
+    cr_assert_eq(nde_sde_local_select(s, greg, &r, 0.0, NULL), NDE_ERR_ARG); /* not local */
+    cr_assert_eq(nde_sde_local_select(NULL, lreg, &r, 0.0, NULL), NDE_ERR_ARG);
+    cr_assert_eq(nde_sde_local_select(s, lreg, &r, 0.123, NULL), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "nde_reg_insert_time"), "%s", nde_last_error());
+    cr_assert_eq(nde_sde_reg_value(lreg, s, &R), NDE_ERR_STATE);
+    cr_assert(strstr(nde_last_error(), "nde_sde_local_select"), "%s", nde_last_error());
+    cr_assert_eq(nde_sde_local_select(s, breg, NULL, 0.0, NULL), NDE_ERR_ARG); /* biased: rng */
+    size_t J = 99;
+    CHECK(nde_sde_local_select(s, lreg, NULL, 0.0, &J)); /* the first step starts at t0 */
+    cr_assert_eq(J, 0);
+    CHECK(nde_sde_reg_value(lreg, s, &R));
+    CHECK(nde_sde_solve(s, bm, batch, 2, u0, 2, ts, traj)); /* a new solve forgets the step */
+    cr_assert_eq(nde_sde_reg_value(lreg, s, &R), NDE_ERR_STATE);
+    nde_sde_solver_destroy(&s);
+    cr_assert_eq(nde_sde_local_draw_time(&r, 1, 0, &tr), NDE_ERR_ARG);
+    cr_assert_eq(nde_sde_local_draw_time(&r, 0, NAN, &tr), NDE_ERR_ARG);
+    cr_assert_eq(nde_sde_local_draw_time(NULL, 0, 1, &tr), NDE_ERR_ARG);
+    /* the ODE solvers refuse the local aggregations (their local regularizer is nde_local_reg) */
+    double lam = -1.0;
+    nde_field lf = nde_sde_example_linear_drift(&lam);
+    nde_solver_opts so = nde_solver_defaults(NDE_TSIT5);
+    nde_solver *os;
+    CHECK(nde_solver_create(NULL, &lf, &so, &os));
+    double ou0 = 1.0, otraj[2];
+    CHECK(nde_solve(os, 1, 1, &ou0, 2, ts, otraj));
+    cr_assert_eq(nde_reg_value(lreg, os, &R), NDE_ERR_UNSUPPORTED);
+    cr_assert(strstr(nde_last_error(), "nde_local_reg"), "%s", nde_last_error());
+    nde_solver_destroy(&os);
+    nde_reg_destroy(&lreg);
+    nde_reg_destroy(&breg);
+    nde_reg_destroy(&greg);
     nde_sde_method mm;
     CHECK(nde_sde_method_parse("SOSRI2", &mm));
     cr_assert_eq(mm, NDE_SDE_SOSRI2);

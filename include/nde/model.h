@@ -218,8 +218,10 @@ typedef enum nde_sde_output {
 /** What nde_model_sde_create() builds. */
 typedef struct nde_sde_model_spec {
     nde_noise noise;        /**< NDE_NOISE_DIAGONAL, _SCALAR or _ADDITIVE */
-    nde_sde_opts solver;    /**< method, rtol/atol or fixed step (h0, fixed_step) …; the tape
-                               is set by the model (step starts in training mode) */
+    nde_sde_opts solver;    /**< method, rtol/atol or fixed step (h0, fixed_step) …; the
+                               training solver uses solver.tape (and checkpoint_every) when
+                               it is not NDE_TAPE_NONE, else step starts; evaluation-mode
+                               forwards keep no tape */
     const double *ts;       /**< (nt) save times, strictly increasing; copied */
     size_t nt;              /**< >= 2 */
     nde_sde_output output;  /**< see above */
@@ -228,14 +230,19 @@ typedef struct nde_sde_model_spec {
     size_t tree_depth;      /**< Brownian tree depth (0 → nde_brownian_create's default) */
     nde_reg *reg;           /**< optional ERNSDE / SRNSDE regularizer (nde_sde_reg_value;
                                borrowed, must outlive the model): its gradient is added in
-                               the backward of training forwards */
+                               the backward of training forwards. A local one
+                               (nde_sde_reg_local) draws t_reg from the model's generator
+                               after the path: unbiased adds t_reg to the training solve's
+                               save times (not to the output), biased picks a step after
+                               the solve; nde_model_sde_hold replays the same draw */
 } nde_sde_model_spec;
 
 /** Wrap a drift model and a diffusion model (ownership of both TAKEN, also on failure),
  * each a vector field (nde_model_field) of the same dim. ctx: unused (NULL), kept for
  * symmetry with nde_model_node_create. Errors: NDE_ERR_ARG (NULL, nt < 2, n_paths < 2
  * for moments, unknown output or noise), NDE_ERR_SHAPE (the fields' dims differ),
- * NDE_ERR_UNSUPPORTED (general noise), the solver's errors (nde_sde_solver_create). */
+ * NDE_ERR_UNSUPPORTED (general noise; a regularizer with a method that has no error
+ * estimate), the solver's errors (nde_sde_solver_create). */
 NDE_API nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model,
                                         nde_model *diffusion_model,
                                         const nde_sde_model_spec *spec, nde_model **out);

@@ -53,9 +53,20 @@ typedef enum nde_reg_kind {
  *                                        that entry carries no gradient and is left out)
  *   NDE_REG_MAX   max_j v_j             the reference SRNODE code (gradient at the first
  *                                        argmax)
+ *   NDE_REG_LOCAL_UNBIASED, NDE_REG_LOCAL_BIASED   v_J of one sampled step J: local
+ *                                        ERNSDE for the SDE solvers only (nde/sde.h); the
+ *                                        ODE functions here give NDE_ERR_UNSUPPORTED
  * The kinetic and Jacobian kinds are integrals (the solver's own quadrature) and take
  * NDE_REG_SUM only. */
-typedef enum nde_reg_agg { NDE_REG_SUM = 0, /**< Σ_j v_j */ NDE_REG_MEAN, /**< (1/N) Σ_j v_j */ NDE_REG_MAX /**< max_j v_j */ } nde_reg_agg;
+typedef enum nde_reg_agg {
+    NDE_REG_SUM = 0, /**< Σ_j v_j */
+    NDE_REG_MEAN,    /**< (1/N) Σ_j v_j */
+    NDE_REG_MAX,     /**< max_j v_j */
+    NDE_REG_LOCAL_UNBIASED, /**< v_J of one step J starting at t_reg ~ U[t0, t1) (SDE solvers
+                               only: nde/sde.h, local ERNSDE; the ODE solvers' local
+                               regularizer is nde_local_reg below) */
+    NDE_REG_LOCAL_BIASED    /**< v_J of one step J uniform over the accepted steps (SDE only) */
+} nde_reg_agg;
 
 /** Second-order product needed by NDE_REG_JACOBIAN (a field interface has first-order
  * products only). With v_b = ε_bᵀ ∂f/∂u(t, u_b) (what the field's vjp returns for ε) and

@@ -155,7 +155,17 @@ typedef struct nde_sde_opts {
                               StochasticDiffEq default: 1/6 for SRIW1, 1 otherwise) */
     int fixed_step;        /**< adaptive methods: uniform steps of h0 without error control
                               (estimates still logged) */
-    nde_tape tape;         /**< NDE_TAPE_NONE or NDE_TAPE_STEP_STARTS (for nde_sde_adjoint) */
+    nde_tape tape;         /**< for nde_sde_adjoint: NDE_TAPE_NONE (no adjoint),
+                              NDE_TAPE_STAGES (every step's start, increments and stages:
+                              no drift/diffusion evaluation in the reverse sweep),
+                              NDE_TAPE_STEP_STARTS (start and increments of every step;
+                              stages recomputed) or NDE_TAPE_CHECKPOINT (the start of every
+                              checkpoint_every-th step; each segment is re-integrated on the
+                              same tree, which must stay alive and unchanged until the
+                              adjoint). All three give the same bits of gradient. */
+    size_t checkpoint_every; /**< NDE_TAPE_CHECKPOINT: keep every k-th step start (0: only
+                              u0, so the whole solve is one segment); the reverse sweep holds
+                              one segment's step starts and increments at a time */
     nde_step_callback callback; /**< optional, called after every attempted step */
     void *callback_user;   /**< passed to callback */
 } nde_sde_opts;
@@ -167,8 +177,8 @@ NDE_API nde_sde_opts nde_sde_defaults(nde_sde_method m);
 typedef struct nde_sde_solver nde_sde_solver;
 
 /** Create a solver for drift and diffusion (both borrowed; must outlive the solver).
- * NDE_ERR_ARG: NULL, bad tolerances/steps, unknown method, a tape other than NONE or
- * STEP_STARTS, a tape with NDE_SDE_MILSTEIN or without vjps; NDE_ERR_SHAPE: the
+ * NDE_ERR_ARG: NULL, bad tolerances/steps, unknown method, an unknown tape mode, a tape
+ * with NDE_SDE_MILSTEIN or without vjps; NDE_ERR_SHAPE: the
  * diffusion's dim or m does not fit (nde_diffusion_check); NDE_ERR_UNSUPPORTED: a noise
  * type the method cannot handle (general noise except with EM; Milstein with
  * non-diagonal noise; SRA with non-additive noise; SRI with general noise). */
@@ -199,7 +209,7 @@ NDE_API const nde_step_rec *nde_sde_steps(const nde_sde_solver *s, size_t *n_ste
 /** Counters of the last solve and adjoint (borrowed). */
 NDE_API const nde_solver_stats *nde_sde_get_stats(const nde_sde_solver *s);
 
-/** Discrete adjoint of the last solve (made with tape NDE_TAPE_STEP_STARTS), through the
+/** Discrete adjoint of the last solve (made with any tape mode but NONE), through the
  * method's own stages on the same Brownian increments, step sizes held constant.
  * dtraj (nt, batch, dim) is ∂L/∂traj. Writes du0 (batch, dim) = ∂L/∂u0 (NULL → not
  * wanted) and accumulates ∂L/∂θ_f into gdrift (drift n_params) and ∂L/∂θ_g into gdiff
@@ -215,7 +225,8 @@ NDE_API nde_status nde_sde_adjoint(nde_sde_solver *s, const double *dtraj, doubl
 /** Value of a built-in error-estimate (ERNSDE) or stiffness (SRNSDE) regularizer
  * (nde/reg.h specs: kind, aggregation, coef, weight_dt, scale) on the step log of the
  * last solve: R = coef·agg_j est_j/scale·(weight_dt ? |h_j| : 1). NDE_ERR_UNSUPPORTED for
- * other kinds, for methods without the estimate (stiffness: SOSRI2 only). */
+ * other kinds, for methods without the estimate (stiffness: SOSRI2 only); NDE_ERR_STATE
+ * for a local one (below) before nde_sde_local_select. */
 NDE_API nde_status nde_sde_reg_value(const nde_reg *reg, const nde_sde_solver *s, double *value);
 
 /** nde_sde_adjoint() of L + R for a regularizer as in nde_sde_reg_value(): the estimates
@@ -224,6 +235,37 @@ NDE_API nde_status nde_sde_reg_value(const nde_reg *reg, const nde_sde_solver *s
  * the ODE solvers. */
 NDE_API nde_status nde_sde_adjoint_reg(nde_sde_solver *s, const double *dtraj, const nde_reg *reg,
                                        double *du0, double *gdrift, double *gdiff);
+
+/* ---- local ERNSDE (Pal, Edelman & Rackauckas, ICML 2023) ---------------------------
+ * R = λ·E(t_reg)·|h(t_reg)|: the error estimate of ONE solver step from u(t_reg) on the
+ * same Brownian path, for a random t_reg. It is an nde_reg (nde/reg.h) with the
+ * aggregation NDE_REG_LOCAL_UNBIASED or NDE_REG_LOCAL_BIASED (nde_sde_reg_local), so
+ * nde_sde_reg_value, nde_sde_adjoint_reg and the neural SDE model's spec.reg take it as
+ * they take ERNSDE. The step is the solver's own accepted step from t_reg (its size is
+ * the step-size controller's choice there; the tape holds its start and increments), and
+ * the gradient is the discrete adjoint's: total, through u(t_reg) back to u0, θ_f and
+ * θ_g (LocalRegNeuralDE.jl holds u(t_reg) constant instead).
+ *   unbiased  t_reg ~ U[t0, t1) (nde_sde_local_draw_time) drawn before the solve and
+ *             added to the save times (nde_reg_insert_time), so a step starts there;
+ *   biased    t_reg uniform over the accepted steps' start times (the reference's
+ *             rand(sol.t[1:end-1])), drawn after the solve.
+ * After each solve, nde_sde_local_select picks the step; until then the value and the
+ * adjoint of a local regularizer give NDE_ERR_STATE. */
+
+/** Local ERNSDE: kind NDE_REG_ERROR_EST, aggregation NDE_REG_LOCAL_(UN)BIASED, λ = coef,
+ * v = E·|h| (weight_dt 1, scale 1). For the stiffness estimate set kind and scale. */
+NDE_API nde_reg_spec nde_sde_reg_local(double coef, nde_local_sampling sampling);
+/** t_reg = t0 + U·(t1 − t0), U one nde_rng_uniform draw (t_reg < t1 for t0 < t1).
+ * NDE_ERR_ARG for NULL, non-finite times or t0 >= t1. */
+NDE_API nde_status nde_sde_local_draw_time(nde_rng *rng, double t0, double t1, double *t_reg);
+/** Select the step of the last successful solve that the local regularizer reg evaluates
+ * (kept until the next solve; *step receives its index, may be NULL). Unbiased: the
+ * accepted step starting exactly at t_reg (rng unused; NDE_ERR_ARG if none starts there:
+ * t_reg must be a save time other than the last); biased: a step uniform over the
+ * accepted steps, one nde_rng_below draw of rng (t_reg unused). NDE_ERR_ARG for NULL
+ * arguments or a reg that is not local; NDE_ERR_STATE without a successful solve. */
+NDE_API nde_status nde_sde_local_select(nde_sde_solver *s, const nde_reg *reg, nde_rng *rng,
+                                        double t_reg, size_t *step);
 
 /* ---- small fields for examples and tests --------------------------------------- */
 

@@ -28,6 +28,12 @@ typedef struct sde_model {
     size_t last_batch;                   /* batch of the last training forward (0: none) */
     nde_sde_solver *last;                /* solver of the last forward */
     double reg_value;
+    /* local ERNSDE (reg with a local aggregation): its draws come from rng; local_rng is
+     * the generator's state before the last unheld forward's draws, replayed when holding */
+    int local;                           /* 0, NDE_REG_LOCAL_UNBIASED or _BIASED */
+    nde_rng local_rng;
+    double *ts_solve;                    /* (nt + 1) save times with t_reg inserted */
+    size_t ins;                          /* row of t_reg in the last training solve, or SIZE_MAX */
 } sde_model;
 
 /* ---- the diffusion model's field as an nde_diffusion ---- */
@@ -88,6 +94,12 @@ static nde_status copy_tensors(nde_params *dst, nde_params *src, const char *pre
 
 /* ---- ops ---- */
 
+/* Drop row `ins` of a (rows, B·d) array in place (rows − 1 remain). */
+static void drop_row(double *a, size_t rows, size_t ins, size_t row)
+{
+    memmove(a + ins * row, a + (ins + 1) * row, (rows - 1 - ins) * row * sizeof *a);
+}
+
 static nde_status sde_reserve(void *self, size_t max_batch)
 {
     sde_model *sm = self;
@@ -96,8 +108,8 @@ static nde_status sde_reserve(void *self, size_t max_batch)
     NDE_TRY(nde_model_reserve(sm->drift_model, B));
     NDE_TRY(nde_model_reserve(sm->diff_model, B));
     double *u0 = nde_alloc_array(B * d, sizeof *u0);
-    double *traj = nde_alloc_array(sm->nt * B * d, sizeof *traj);
-    double *dl = nde_alloc_array(sm->nt * B * d, sizeof *dl);
+    double *traj = nde_alloc_array((sm->nt + 1) * B * d, sizeof *traj); /* +1: t_reg */
+    double *dl = nde_alloc_array((sm->nt + 1) * B * d, sizeof *dl);
     double *du0 = nde_alloc_array(B * d, sizeof *du0);
     double *zeros = nde_alloc_array(B * d, sizeof *zeros);
     double *scratch = nde_alloc_array(B * d, sizeof *scratch);
@@ -137,7 +149,32 @@ static nde_status sde_forward(void *self, nde_params *p, const double *x, double
         sm->bm_batch = B;
     }
     sm->last = s;
-    NDE_TRY(nde_sde_solve(s, sm->bm, B, d, sm->u0, nt, sm->ts, sm->traj));
+    /* local ERNSDE: draws from the live generator, or from its saved state when holding */
+    const int local = sm->training && sm->local;
+    nde_rng held;
+    nde_rng *lg = &sm->rng;
+    if (local) {
+        if (sm->hold) {
+            held = sm->local_rng;
+            lg = &held;
+        } else {
+            sm->local_rng = sm->rng;
+        }
+    }
+    const double *ts = sm->ts;
+    size_t nt_solve = nt;
+    double t_reg = 0.0;
+    sm->ins = SIZE_MAX;
+    if (local && sm->local == NDE_REG_LOCAL_UNBIASED) {
+        size_t ins;
+        NDE_TRY(nde_sde_local_draw_time(lg, sm->ts[0], sm->ts[nt - 1], &t_reg));
+        NDE_TRY(nde_reg_insert_time(sm->ts, nt, t_reg, sm->ts_solve, &nt_solve, &ins));
+        ts = sm->ts_solve;
+        if (nt_solve > nt) sm->ins = ins;
+    }
+    NDE_TRY(nde_sde_solve(s, sm->bm, B, d, sm->u0, nt_solve, ts, sm->traj));
+    if (local) NDE_TRY(nde_sde_local_select(s, sm->reg, lg, t_reg, NULL));
+    if (sm->ins != SIZE_MAX) drop_row(sm->traj, nt_solve, sm->ins, B * d);
     if (sm->output == NDE_SDE_OUT_FINAL) {
         memcpy(y, sm->traj + (nt - 1) * batch * d, batch * d * sizeof *y);
     } else if (sm->output == NDE_SDE_OUT_TRAJECTORY) {
@@ -202,6 +239,12 @@ static nde_status sde_backward(void *self, nde_params *p, const double *gy, doub
             }
     }
     (void)p;
+    if (sm->ins != SIZE_MAX) { /* the local regularizer's save time: no loss there */
+        const size_t row = B * d;
+        memmove(sm->dl + (sm->ins + 1) * row, sm->dl + sm->ins * row,
+                (nt - sm->ins) * row * sizeof *sm->dl);
+        memset(sm->dl + sm->ins * row, 0, row * sizeof *sm->dl);
+    }
     double *gdrift = gtheta, *gdiff = gtheta ? gtheta + sm->n_drift : NULL;
     double *du0 = gx ? sm->du0 : NULL;
     if (sm->reg)
@@ -237,6 +280,7 @@ static nde_status sde_set_training(void *self, int training)
     sde_model *sm = self;
     sm->training = training != 0;
     sm->last_batch = 0;
+    sm->ins = SIZE_MAX;
     return NDE_OK;
 }
 
@@ -248,7 +292,8 @@ static void sde_destroy(void *self)
     nde_brownian_destroy(&sm->bm);
     nde_model_destroy(&sm->drift_model);
     nde_model_destroy(&sm->diff_model);
-    nde_free(sm->ts), nde_free(sm->u0), nde_free(sm->traj), nde_free(sm->dl), nde_free(sm->du0);
+    nde_free(sm->ts), nde_free(sm->ts_solve), nde_free(sm->u0), nde_free(sm->traj);
+    nde_free(sm->dl), nde_free(sm->du0);
     nde_free(sm->zeros), nde_free(sm->scratch);
     nde_free(sm);
 }
@@ -280,10 +325,11 @@ static nde_status sde_build(sde_model *sm, const nde_sde_model_spec *spec, nde_p
                                .noise = spec->noise, .n_params = sm->gfield.n_params, .ctx = sm,
                                .g = diff_g, .vjp = diff_vjp};
     sm->ts = nde_alloc_array(spec->nt, sizeof *sm->ts);
-    if (!sm->ts) return NDE_ERR_NOMEM;
+    sm->ts_solve = nde_alloc_array(spec->nt + 1, sizeof *sm->ts_solve);
+    if (!sm->ts || !sm->ts_solve) return NDE_ERR_NOMEM;
     memcpy(sm->ts, spec->ts, spec->nt * sizeof *sm->ts);
     nde_sde_opts o = spec->solver;
-    o.tape = NDE_TAPE_STEP_STARTS;
+    if (o.tape == NDE_TAPE_NONE) o.tape = NDE_TAPE_STEP_STARTS;
     NDE_TRY(nde_sde_solver_create(&sm->drift, &sm->diff, &o, &sm->train));
     o.tape = NDE_TAPE_NONE;
     return nde_sde_solver_create(&sm->drift, &sm->diff, &o, &sm->eval);
@@ -308,6 +354,10 @@ nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model, nde_model 
                       "diffusion, which a vector-field model cannot give; use diagonal, scalar or additive");
     else if ((int)spec->noise < 0 || spec->noise >= NDE_NOISE_COUNT)
         st = NDE_FAIL(NDE_ERR_ARG, "nde_model_sde_create: unknown noise type %d", (int)spec->noise);
+    else if (spec->reg && !nde_sde_method_is_adaptive(spec->solver.method))
+        st = NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde_model_sde_create: the regularizer needs the "
+                      "error estimate of an adaptive method (sriw1, sosri, sosri2, sra1, sosra), "
+                      "not %s", nde_sde_method_name(spec->solver.method));
     sde_model *sm = st == NDE_OK ? nde_alloc(sizeof *sm) : NULL;
     if (st == NDE_OK && !sm) st = NDE_ERR_NOMEM;
     nde_params *p = NULL;
@@ -318,6 +368,10 @@ nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model, nde_model 
                           .n_paths = spec->output == NDE_SDE_OUT_MOMENTS ? spec->n_paths : 1};
         drift_model = diffusion_model = NULL;
         nde_rng_seed(&sm->rng, spec->seed);
+        sm->ins = SIZE_MAX;
+        const nde_reg_spec *rs = spec->reg ? nde_reg_get_spec(spec->reg) : NULL;
+        if (rs && (rs->agg == NDE_REG_LOCAL_UNBIASED || rs->agg == NDE_REG_LOCAL_BIASED))
+            sm->local = (int)rs->agg;
         st = nde_params_create(&p);
         if (st == NDE_OK) st = sde_build(sm, spec, p);
         if (st != NDE_OK) {

@@ -161,7 +161,7 @@ nde_status nde_reg_create(const nde_reg_spec *spec, nde_reg **out)
     if ((int)spec->kind < 0 || spec->kind >= NDE_REG_KIND_COUNT)
         return NDE_FAIL(NDE_ERR_ARG, "nde_reg_create: unknown regularizer kind %d",
                         (int)spec->kind);
-    if ((int)spec->agg < NDE_REG_SUM || spec->agg > NDE_REG_MAX)
+    if ((int)spec->agg < NDE_REG_SUM || spec->agg > NDE_REG_LOCAL_BIASED)
         return NDE_FAIL(NDE_ERR_ARG, "nde_reg_create: unknown aggregation %d", (int)spec->agg);
     if (!(spec->scale > 0.0) || !isfinite(spec->scale))
         return NDE_FAIL(NDE_ERR_ARG, "nde_reg_create: scale must be finite and > 0, got %g",

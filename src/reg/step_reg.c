@@ -57,12 +57,17 @@ nde_status nde_reg_create_ops(const nde_reg_ops *ops, void *ctx, nde_reg_agg agg
     if (!ops || !ops->step)
         return NDE_FAIL(NDE_ERR_ARG, "nde_reg_create_ops: NULL ops or ops->step");
     const char *name = ops_name(ops);
-    if ((int)agg < NDE_REG_SUM || agg > NDE_REG_MAX)
+    if ((int)agg < NDE_REG_SUM || agg > NDE_REG_LOCAL_BIASED)
         return NDE_FAIL(NDE_ERR_ARG, "%s regularizer: unknown aggregation %d", name, (int)agg);
     if (agg == NDE_REG_MAX && !ops->log_value)
         return NDE_FAIL(NDE_ERR_ARG,
                         "%s regularizer: NDE_REG_MAX needs ops->log_value (the argmax must be "
                         "known before the reverse sweep)",
+                        name);
+    if (agg > NDE_REG_MAX && !ops->log_value)
+        return NDE_FAIL(NDE_ERR_ARG,
+                        "%s regularizer: the local aggregations are for the built-in error "
+                        "and stiffness estimates of the SDE solvers (nde/sde.h)",
                         name);
     NDE_TRY(check_coef(coef));
     nde_reg *r = nde_alloc(sizeof *r);
@@ -129,6 +134,11 @@ static nde_status check_method(const nde_reg *reg, const nde_tape_view *v)
     const nde_tableau *tab = v->tab;
     const char *method = nde_method_name(v->opts->method);
     const char *name = ops_name(reg->ops);
+    if (reg->agg == NDE_REG_LOCAL_UNBIASED || reg->agg == NDE_REG_LOCAL_BIASED)
+        return NDE_FAIL(NDE_ERR_UNSUPPORTED,
+                        "%s regularizer: the local aggregations are for the SDE solvers "
+                        "(nde/sde.h); an ODE's local regularizer is nde_local_reg",
+                        name);
     if (!tab)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED,
                         "step regularizers need an explicit RK solve, the solver uses %s",

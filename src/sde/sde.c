@@ -2,6 +2,7 @@
  * generic stochastic Runge–Kutta form of sde_internal.h, plus Milstein (with g ∂g/∂u from
  * the diffusion's vjp) and Euler–Maruyama for general noise. */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -23,9 +24,19 @@ struct nde_sde_solver {
     nde_solver_stats stats;
     nde_step_rec *steps;
     size_t n_steps, steps_cap;
-    /* tape (NDE_TAPE_STEP_STARTS): per accepted step u_n (n), ΔW (nw), H (nw) */
+    /* tape, per accepted step: u_n (n), ΔW (nw), H (nw) (NDE_TAPE_STEP_STARTS and
+     * NDE_TAPE_STAGES), then for NDE_TAPE_STAGES the stages X0 (S, n), X1 (S, n),
+     * k (s0, n), g (s1, n) (stage_doubles; 0 for general noise, whose EM step has none) */
     double *tape;
-    size_t tape_stride, tape_cap;
+    size_t tape_stride, tape_cap, stage_doubles;
+    /* NDE_TAPE_CHECKPOINT: the start of every every-th step (n each) and the tree */
+    double *ckpt;
+    size_t n_ckpt, ckpt_cap, every;
+    nde_brownian *bm;
+    double *seg;      /* reverse sweep: one segment's step starts and increments */
+    size_t seg_cap;   /* doubles */
+    /* local regularizer: the selected step of the last solve, or −1 */
+    long local_step;
     long *save_after; /* (steps_cap) save index reached by the step, or −1 */
     double *tend;     /* (steps_cap) end time of each accepted step */
     /* frozen step end times */
@@ -124,6 +135,8 @@ void nde_sde_solver_destroy(nde_sde_solver **sp)
     free_work(s);
     nde_free(s->steps);
     nde_free(s->tape);
+    nde_free(s->ckpt);
+    nde_free(s->seg);
     nde_free(s->save_after);
     nde_free(s->tend);
     nde_free(s->replay);
@@ -141,9 +154,10 @@ nde_status nde_sde_solver_create(const nde_field *drift, const nde_diffusion *di
     if ((int)o.method < 0 || o.method >= NDE_SDE_METHOD_COUNT)
         return NDE_FAIL(NDE_ERR_ARG, "nde_sde_solver_create: unknown method %d", (int)o.method);
     int taped = o.tape != NDE_TAPE_NONE;
-    if (o.tape != NDE_TAPE_NONE && o.tape != NDE_TAPE_STEP_STARTS)
-        return NDE_FAIL(NDE_ERR_ARG, "nde_sde_solver_create: tape mode %d not supported for SDEs "
-                                     "(NDE_TAPE_NONE or NDE_TAPE_STEP_STARTS)", (int)o.tape);
+    if (o.tape != NDE_TAPE_NONE && o.tape != NDE_TAPE_STEP_STARTS && o.tape != NDE_TAPE_STAGES &&
+        o.tape != NDE_TAPE_CHECKPOINT)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_sde_solver_create: unknown tape mode %d (NDE_TAPE_NONE, "
+                                     "_STAGES, _STEP_STARTS or _CHECKPOINT)", (int)o.tape);
     NDE_TRY(nde_field_check(drift, taped));
     NDE_TRY(nde_diffusion_check(diff, drift->dim, taped || o.method == NDE_SDE_MILSTEIN));
     if (taped && o.method == NDE_SDE_MILSTEIN)
@@ -179,6 +193,7 @@ nde_status nde_sde_solver_create(const nde_field *drift, const nde_diffusion *di
     s->o = o;
     s->tab = nde_sde_tableau(o.method);
     s->delta = o.delta > 0 ? o.delta : s->tab->delta;
+    s->local_step = -1;
     *sp = s;
     return NDE_OK;
 }
@@ -265,6 +280,9 @@ static void noise_terms(nde_sde_solver *s, double h)
         }
 }
 
+static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, double *err,
+                              double *stiff);
+
 /* Stage inputs of the generic form from (t, u); computes k (s0, n), g (s1, n) and, when
  * want_out, u_new, e1, e2, the error and stiffness estimates. */
 static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double *u, int want_out,
@@ -300,6 +318,15 @@ static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double
         if (i < T->s1) NDE_TRY(s->diff.g(s->diff.ctx, t + T->c1[i] * h, x1, s->g + (size_t)i * n, batch));
     }
     if (!want_out) return NDE_OK;
+    return srk_outputs(s, h, u, err, stiff);
+}
+
+/* From the stages in X0, k, g: u_new, e1, e2, the error and stiffness estimates. */
+static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, double *err,
+                              double *stiff)
+{
+    const sde_tab *T = s->tab;
+    size_t n = s->n;
     for (size_t q = 0; q < n; q++) {
         double dk = 0, e1 = 0, d = 0, e2 = 0;
         for (int j = 0; j < T->s0; j++) {
@@ -387,6 +414,62 @@ static nde_status take_step(nde_sde_solver *s, double t, double h, const double 
     return srk_stages(s, t, h, u, 1, err, stiff);
 }
 
+/* ΔW and H of the step [t, t + hs] from the tree's points (Wt, At) at t and (Wn, An) at
+ * t + hs: the forward and the checkpointed reverse sweep use this one formula. */
+static void increments(nde_sde_solver *s, double hs)
+{
+    for (size_t i = 0; i < s->nw; i++) {
+        double w = s->Wn[i] - s->Wt[i];
+        s->dW[i] = w;
+        s->dH[i] = (s->An[i] - s->At[i] - hs * s->Wt[i]) / hs - w / 2;
+    }
+}
+
+/* Stages of the generic form kept per step by NDE_TAPE_STAGES (0 for general noise). */
+static size_t stage_doubles(const nde_sde_solver *s, size_t n)
+{
+    if (s->diff.noise == NDE_NOISE_GENERAL) return 0;
+    size_t S = (size_t)(s->tab->s0 > s->tab->s1 ? s->tab->s0 : s->tab->s1);
+    return (2 * S + (size_t)s->tab->s0 + (size_t)s->tab->s1) * n;
+}
+
+static void stages_to(const nde_sde_solver *s, double *dst)
+{
+    size_t n = s->n, S = (size_t)(s->tab->s0 > s->tab->s1 ? s->tab->s0 : s->tab->s1);
+    memcpy(dst, s->X0, S * n * sizeof(double));
+    memcpy(dst + S * n, s->X1, S * n * sizeof(double));
+    memcpy(dst + 2 * S * n, s->k, (size_t)s->tab->s0 * n * sizeof(double));
+    memcpy(dst + (2 * S + (size_t)s->tab->s0) * n, s->g, (size_t)s->tab->s1 * n * sizeof(double));
+}
+
+static void stages_from(nde_sde_solver *s, const double *src)
+{
+    size_t n = s->n, S = (size_t)(s->tab->s0 > s->tab->s1 ? s->tab->s0 : s->tab->s1);
+    memcpy(s->X0, src, S * n * sizeof(double));
+    memcpy(s->X1, src + S * n, S * n * sizeof(double));
+    memcpy(s->k, src + 2 * S * n, (size_t)s->tab->s0 * n * sizeof(double));
+    memcpy(s->g, src + (2 * S + (size_t)s->tab->s0) * n, (size_t)s->tab->s1 * n * sizeof(double));
+}
+
+/* Keep u (n) as checkpoint number n_ckpt. */
+static nde_status push_ckpt(nde_sde_solver *s, const double *u)
+{
+    size_t n = s->n;
+    if (s->n_ckpt * n + n > s->ckpt_cap) {
+        size_t cap = s->ckpt_cap ? 2 * s->ckpt_cap : 8 * n;
+        while (cap < s->n_ckpt * n + n) cap *= 2;
+        double *c = nde_alloc_array(cap, sizeof *c);
+        if (!c) return NDE_FAIL(NDE_ERR_NOMEM, "SDE checkpoints: %zu doubles", cap);
+        if (s->n_ckpt) memcpy(c, s->ckpt, s->n_ckpt * n * sizeof *c);
+        nde_free(s->ckpt);
+        s->ckpt = c;
+        s->ckpt_cap = cap;
+    }
+    memcpy(s->ckpt + s->n_ckpt * n, u, n * sizeof *u);
+    s->n_ckpt++;
+    return NDE_OK;
+}
+
 static int all_finite(const double *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -402,6 +485,9 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
     if (!s || !bm || !u0 || !ts || !traj) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_solve: NULL argument");
     s->solved_ok = 0;
     s->n_steps = 0;
+    s->n_ckpt = 0;
+    s->local_step = -1;
+    s->bm = NULL;
     memset(&s->stats, 0, sizeof s->stats);
     if (batch == 0) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_solve: batch = 0");
     if (dim != s->drift.dim)
@@ -428,7 +514,12 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
     s->nw = nw;
     s->gs = gs;
     s->nt = nt;
-    size_t stride = s->o.tape == NDE_TAPE_STEP_STARTS ? n + 2 * nw : 0;
+    s->stage_doubles = s->o.tape == NDE_TAPE_STAGES ? stage_doubles(s, n) : 0;
+    size_t stride = s->o.tape == NDE_TAPE_STEP_STARTS || s->o.tape == NDE_TAPE_STAGES
+                        ? n + 2 * nw + s->stage_doubles
+                        : 0;
+    s->every = s->o.checkpoint_every ? s->o.checkpoint_every : SIZE_MAX;
+    if (s->o.tape == NDE_TAPE_CHECKPOINT) s->bm = bm;
     if (stride != s->tape_stride) {
         nde_free(s->tape);
         s->tape = NULL;
@@ -487,11 +578,7 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
         }
         double hs = t_new - t;
         if ((st = nde_brownian_point(bm, t_new, s->Wn, s->An)) != NDE_OK) goto done;
-        for (size_t i = 0; i < nw; i++) {
-            double w = s->Wn[i] - s->Wt[i];
-            s->dW[i] = w;
-            s->dH[i] = (s->An[i] - s->At[i] - hs * s->Wt[i]) / hs - w / 2;
-        }
+        increments(s, hs);
         double err, stiff;
         if ((st = take_step(s, t, hs, s->u, &err, &stiff)) != NDE_OK) goto done;
         attempts++;
@@ -527,7 +614,11 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
             memcpy(slot, s->u, n * sizeof(double));
             memcpy(slot + n, s->dW, nw * sizeof(double));
             memcpy(slot + n + nw, s->dH, nw * sizeof(double));
+            if (s->stage_doubles) stages_to(s, slot + n + 2 * nw);
         }
+        if (s->o.tape == NDE_TAPE_CHECKPOINT && idx % s->every == 0 &&
+            (st = push_ckpt(s, s->u)) != NDE_OK)
+            goto done;
         s->n_steps++;
         s->stats.n_accepted++;
         t = t_new;
@@ -551,7 +642,7 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
         if (o->dt_max > 0 && h > o->dt_max) h = o->dt_max;
     }
 done:
-    s->stats.tape_bytes = s->n_steps * s->tape_stride * sizeof(double);
+    s->stats.tape_bytes = (s->n_steps * s->tape_stride + s->n_ckpt * n) * sizeof(double);
     if (st == NDE_OK) s->solved_ok = 1;
     return st;
 }
@@ -594,14 +685,20 @@ const nde_solver_stats *nde_sde_get_stats(const nde_sde_solver *s) { return s ? 
  * sizes constant; max(|u|, |u'|) at its argmax, half to each on a tie; zero estimates give
  * zero gradient), as src/reg does for the ODE solvers. */
 static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const double *u,
-                               double *gdrift, double *gdiff, double cE, double cS)
+                               const double *stages, double *gdrift, double *gdiff, double cE,
+                               double cS)
 {
     const sde_tab *T = s->tab;
     size_t n = s->n, batch = s->batch;
-    double sh = sqrt(h), err, stiff;
+    double sh = sqrt(h), err = 0, stiff = 0;
     int want = cE != 0 || cS != 0;
-    NDE_TRY(srk_stages(s, t, h, u, want, &err, &stiff));
-    s->stats.n_adjoint_nfe += (size_t)T->s0;
+    if (stages) { /* NDE_TAPE_STAGES: the forward's own stages, nothing re-evaluated */
+        stages_from(s, stages);
+        if (want) NDE_TRY(srk_outputs(s, h, u, &err, &stiff));
+    } else {
+        NDE_TRY(srk_stages(s, t, h, u, want, &err, &stiff));
+        s->stats.n_adjoint_nfe += (size_t)T->s0;
+    }
     int S = T->s0 > T->s1 ? T->s0 : T->s1;
     /* the error estimate's scale depends on u' (added to ū' before the step's backprop)
      * and on u (kept in e1 and added to ū after it) */
@@ -732,6 +829,20 @@ static nde_status reg_weights(const nde_reg *reg, const nde_sde_solver *s, doubl
     if (!s->solved_ok || s->n_steps == 0)
         return NDE_FAIL(NDE_ERR_STATE, "SDE regularizer: no successful solve");
     size_t N = s->n_steps, arg = 0;
+    if (sp->agg == NDE_REG_LOCAL_UNBIASED || sp->agg == NDE_REG_LOCAL_BIASED) {
+        if (s->local_step < 0 || (size_t)s->local_step >= N)
+            return NDE_FAIL(NDE_ERR_STATE, "local SDE regularizer: no step selected since the last "
+                                           "solve (nde_sde_local_select)");
+        size_t J = (size_t)s->local_step;
+        double e = *is_stiff ? s->steps[J].stiff_est : s->steps[J].err_est;
+        double c = sp->coef / sp->scale * (sp->weight_dt ? fabs(s->steps[J].h) : 1.0);
+        if (w) {
+            memset(w, 0, N * sizeof *w);
+            w[J] = c;
+        }
+        *value = c * e;
+        return NDE_OK;
+    }
     double best = -1, sum = 0;
     for (size_t j = 0; j < N; j++) {
         double e = *is_stiff ? s->steps[j].stiff_est : s->steps[j].err_est;
@@ -778,6 +889,76 @@ nde_status nde_sde_adjoint_reg(nde_sde_solver *s, const double *dtraj, const nde
     return sde_adjoint_impl(s, dtraj, reg, du0, gdrift, gdiff);
 }
 
+/* Reverse of accepted step idx: its start u, increments and (stage tape) stages at slot. */
+static nde_status step_reverse(nde_sde_solver *s, size_t idx, const double *slot,
+                               const double *stages, const double *dtraj, const double *w,
+                               int is_stiff, double *gdrift, double *gdiff)
+{
+    size_t n = s->n, nw = s->nw;
+    if (s->save_after[idx] >= 0) {
+        const double *d = dtraj + (size_t)s->save_after[idx] * n;
+        for (size_t q = 0; q < n; q++) s->ub[q] += d[q];
+    }
+    memcpy(s->dW, slot + n, nw * sizeof(double));
+    memcpy(s->dH, slot + n + nw, nw * sizeof(double));
+    double t = s->steps[idx].t, h = s->steps[idx].h;
+    memcpy(s->u, slot, n * sizeof(double));
+    if (s->diff.noise == NDE_NOISE_GENERAL) return em_general_vjp(s, t, h, s->u, gdrift, gdiff);
+    noise_terms(s, h);
+    double cE = w && !is_stiff ? w[idx] : 0, cS = w && is_stiff ? w[idx] : 0;
+    return srk_step_vjp(s, t, h, s->u, stages, gdrift, gdiff, cE, cS);
+}
+
+/* NDE_TAPE_CHECKPOINT: re-integrate each segment [a, b) of steps from its checkpoint on
+ * the same tree (the forward's formulas and inputs, so the same bits), keep its step
+ * starts and increments in s->seg, and reverse it; last segment first. */
+static nde_status checkpoint_sweep(nde_sde_solver *s, const double *dtraj, const double *w,
+                                   int is_stiff, double *gdrift, double *gdiff)
+{
+    size_t n = s->n, nw = s->nw, N = s->n_steps, stride = n + 2 * nw;
+    size_t every = s->every < N ? s->every : N;
+    if (!s->bm || nde_brownian_size(s->bm) != nw)
+        return NDE_FAIL(NDE_ERR_STATE, "nde_sde_adjoint: the checkpoint tape needs the solve's "
+                                       "Brownian tree");
+    if (s->n_ckpt != (N + every - 1) / every)
+        return NDE_FAIL(NDE_ERR_STATE, "nde_sde_adjoint: %zu checkpoints for %zu steps every %zu",
+                        s->n_ckpt, N, every);
+    if (every * stride > s->seg_cap) {
+        double *g = nde_alloc_array(every, stride * sizeof(double));
+        if (!g) return NDE_FAIL(NDE_ERR_NOMEM, "SDE checkpoint segment: %zu steps", every);
+        nde_free(s->seg);
+        s->seg = g;
+        s->seg_cap = every * stride;
+    }
+    for (size_t c = s->n_ckpt; c-- > 0;) {
+        size_t a = c * every, b = a + every < N ? a + every : N, nfe = s->stats.nfe;
+        memcpy(s->u, s->ckpt + c * n, n * sizeof(double));
+        NDE_TRY(nde_brownian_point(s->bm, s->steps[a].t, s->Wt, s->At));
+        for (size_t j = a; j < b; j++) {
+            double t = s->steps[j].t, hs = s->steps[j].h, err, stiff;
+            NDE_TRY(nde_brownian_point(s->bm, s->tend[j], s->Wn, s->An));
+            increments(s, hs);
+            double *slot = s->seg + (j - a) * stride;
+            memcpy(slot, s->u, n * sizeof(double));
+            memcpy(slot + n, s->dW, nw * sizeof(double));
+            memcpy(slot + n + nw, s->dH, nw * sizeof(double));
+            if (j + 1 < b) {
+                NDE_TRY(take_step(s, t, hs, s->u, &err, &stiff));
+                memcpy(s->u, s->u_new, n * sizeof(double));
+                s->stats.n_recomputed_steps++;
+            }
+            memcpy(s->Wt, s->Wn, nw * sizeof(double));
+            memcpy(s->At, s->An, nw * sizeof(double));
+        }
+        s->stats.n_adjoint_nfe += s->stats.nfe - nfe;
+        for (size_t j = b; j-- > a;)
+            NDE_TRY(step_reverse(s, j, s->seg + (j - a) * stride, NULL, dtraj, w, is_stiff, gdrift,
+                                 gdiff));
+    }
+    s->stats.adjoint_max_states = s->n_ckpt + every;
+    return NDE_OK;
+}
+
 static nde_status sde_adjoint_impl(nde_sde_solver *s, const double *dtraj, const nde_reg *reg,
                                    double *du0, double *gdrift, double *gdiff)
 {
@@ -785,9 +966,10 @@ static nde_status sde_adjoint_impl(nde_sde_solver *s, const double *dtraj, const
     if (s->o.method == NDE_SDE_MILSTEIN)
         return NDE_FAIL(NDE_ERR_UNSUPPORTED, "nde_sde_adjoint: milstein needs second derivatives "
                                              "of g; use milstein_df");
-    if (!s->solved_ok || s->o.tape != NDE_TAPE_STEP_STARTS || !s->tape)
-        return NDE_FAIL(NDE_ERR_STATE, "nde_sde_adjoint: needs a successful solve with tape "
-                                       "NDE_TAPE_STEP_STARTS");
+    int ck = s->o.tape == NDE_TAPE_CHECKPOINT;
+    if (!s->solved_ok || s->o.tape == NDE_TAPE_NONE || (!ck && !s->tape) || (ck && !s->n_ckpt))
+        return NDE_FAIL(NDE_ERR_STATE, "nde_sde_adjoint: needs a successful solve with a tape "
+                                       "(opts.tape not NDE_TAPE_NONE)");
     size_t n = s->n, nw = s->nw;
     double *w = NULL, rval;
     int is_stiff = 0;
@@ -801,35 +983,83 @@ static nde_status sde_adjoint_impl(nde_sde_solver *s, const double *dtraj, const
         }
     }
     nde_status st = NDE_OK;
+    size_t nfe = s->stats.nfe; /* the forward's count: recomputations go to n_adjoint_nfe */
     s->stats.n_vjp = 0;
     s->stats.n_adjoint_nfe = 0;
+    s->stats.n_recomputed_steps = 0;
     memset(s->ub, 0, n * sizeof(double));
-    for (size_t idx = s->n_steps; idx-- > 0;) {
-        if (s->save_after[idx] >= 0) {
-            const double *d = dtraj + (size_t)s->save_after[idx] * n;
-            for (size_t q = 0; q < n; q++) s->ub[q] += d[q];
+    if (ck) {
+        st = checkpoint_sweep(s, dtraj, w, is_stiff, gdrift, gdiff);
+    } else {
+        for (size_t idx = s->n_steps; idx-- > 0 && st == NDE_OK;) {
+            const double *slot = s->tape + idx * s->tape_stride;
+            st = step_reverse(s, idx, slot, s->stage_doubles ? slot + n + 2 * nw : NULL, dtraj, w,
+                              is_stiff, gdrift, gdiff);
         }
-        const double *slot = s->tape + idx * s->tape_stride;
-        memcpy(s->dW, slot + n, nw * sizeof(double));
-        memcpy(s->dH, slot + n + nw, nw * sizeof(double));
-        double t = s->steps[idx].t, h = s->steps[idx].h;
-        memcpy(s->u, slot, n * sizeof(double));
-        if (s->diff.noise == NDE_NOISE_GENERAL) {
-            st = em_general_vjp(s, t, h, s->u, gdrift, gdiff);
-        } else {
-            noise_terms(s, h);
-            double cE = w && !is_stiff ? w[idx] : 0, cS = w && is_stiff ? w[idx] : 0;
-            st = srk_step_vjp(s, t, h, s->u, gdrift, gdiff, cE, cS);
-        }
-        if (st != NDE_OK) {
-            nde_free(w);
-            return st;
-        }
+        s->stats.adjoint_max_states = s->n_steps;
     }
     nde_free(w);
+    s->stats.nfe = nfe;
+    if (st != NDE_OK) return st;
     for (size_t q = 0; q < n; q++) s->ub[q] += dtraj[q];
     if (du0) memcpy(du0, s->ub, n * sizeof(double));
-    s->stats.adjoint_peak_bytes = s->stats.tape_bytes + (6 * MAXS + 10) * n * sizeof(double);
+    s->stats.adjoint_peak_bytes = s->stats.tape_bytes + s->seg_cap * (ck ? sizeof(double) : 0) +
+                                  (6 * MAXS + 10) * n * sizeof(double);
+    return NDE_OK;
+}
+
+/* ---- local ERNSDE ------------------------------------------------------------------ */
+
+nde_reg_spec nde_sde_reg_local(double coef, nde_local_sampling sampling)
+{
+    return (nde_reg_spec){.kind = NDE_REG_ERROR_EST,
+                          .agg = sampling == NDE_LOCAL_BIASED ? NDE_REG_LOCAL_BIASED
+                                                              : NDE_REG_LOCAL_UNBIASED,
+                          .coef = coef, .weight_dt = 1, .scale = 1.0};
+}
+
+nde_status nde_sde_local_draw_time(nde_rng *rng, double t0, double t1, double *t_reg)
+{
+    if (!rng || !t_reg) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_draw_time: NULL argument");
+    if (!isfinite(t0) || !isfinite(t1) || !(t0 < t1))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_draw_time: bad span [%g, %g]", t0, t1);
+    double t = t0 + nde_rng_uniform(rng) * (t1 - t0);
+    *t_reg = t < t1 ? t : nextafter(t1, t0); /* rounding must not reach t1 */
+    return NDE_OK;
+}
+
+nde_status nde_sde_local_select(nde_sde_solver *s, const nde_reg *reg, nde_rng *rng, double t_reg,
+                                size_t *step)
+{
+    if (!s || !reg) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: NULL argument");
+    const nde_reg_spec *sp = nde_reg_get_spec(reg);
+    if (!sp || (sp->agg != NDE_REG_LOCAL_UNBIASED && sp->agg != NDE_REG_LOCAL_BIASED))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: not a local regularizer (aggregation "
+                                     "NDE_REG_LOCAL_UNBIASED or _BIASED)");
+    s->local_step = -1;
+    if (!s->solved_ok || s->n_steps == 0)
+        return NDE_FAIL(NDE_ERR_STATE, "nde_sde_local_select: no successful solve");
+    size_t J;
+    if (sp->agg == NDE_REG_LOCAL_BIASED) {
+        if (!rng)
+            return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: biased sampling needs an rng");
+        J = (size_t)nde_rng_below(rng, s->n_steps);
+    } else {
+        size_t lo = 0, hi = s->n_steps; /* step start times increase: bisect */
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (s->steps[mid].t <= t_reg) lo = mid;
+            else hi = mid;
+        }
+        if (!(s->steps[lo].t == t_reg))
+            return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: no accepted step starts at t_reg = "
+                                         "%.17g (add it to the save times: nde_reg_insert_time)",
+                            t_reg);
+        J = lo;
+    }
+    if (J > (size_t)LONG_MAX) return NDE_FAIL(NDE_ERR_ARG, "nde_sde_local_select: step %zu", J);
+    s->local_step = (long)J;
+    if (step) *step = J;
     return NDE_OK;
 }
 
