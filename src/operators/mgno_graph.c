@@ -156,10 +156,18 @@ static void *at(const mg_graph *g, void *arena, size_t off)
 
 /* θ entry `off` of the store in the graph's precision: the double store itself, or the
  * float copy of the graph's θ range (theta is then unused); NULL for a NULL store. */
-static void *theta_at(const mg_graph *g, const double *theta, size_t off)
+static const void *theta_at(const mg_graph *g, const double *theta, size_t off)
 {
     if (!theta) return NULL;
-    return is_f32(g) ? (void *)(g->th32 + (off - g->th_lo)) : (void *)(theta + off);
+    return is_f32(g) ? (const void *)(g->th32 + (off - g->th_lo)) : (const void *)(theta + off);
+}
+
+/* The gradient of θ entry `off` in the graph's precision: in the caller's double gtheta,
+ * or in the float gradient of the current sample; NULL when gtheta is NULL. */
+static void *grad_at(const mg_graph *g, double *gtheta, size_t off)
+{
+    if (!gtheta) return NULL;
+    return is_f32(g) ? (void *)(g->gth32 + (off - g->th_lo)) : (void *)(gtheta + off);
 }
 
 /* Run all operations on the sample already copied into slot 0 of val. */
@@ -214,11 +222,7 @@ static nde_status run_reverse(mg_graph *g, const double *theta, void *val, const
     void *gout = at(g, g->grad, g->slot_off[g->out_slot]);
     if (f32) nde_f32_from_f64(gy, gout, mg_graph_out_len(g));
     else memcpy(gout, gy, mg_graph_out_len(g) * sizeof *gy);
-    void *gth = gtheta;
-    if (gtheta && f32) {
-        memset(g->gth32, 0, g->th_len * sizeof *g->gth32);
-        gth = g->gth32;
-    }
+    if (gtheta && f32) memset(g->gth32, 0, g->th_len * sizeof *g->gth32);
     for (size_t i = g->n_ops; i-- > 0;) {
         const mg_op *op = &g->ops[i];
         const void *src = at(g, val, g->slot_off[op->src]);
@@ -239,12 +243,8 @@ static nde_status run_reverse(mg_graph *g, const double *theta, void *val, const
             break;
         case MG_OP_CONV: {
             const void *w = theta_at(g, theta, op->w_off);
-            void *gw = gth ? (f32 ? (void *)(g->gth32 + (op->w_off - g->th_lo))
-                                  : (void *)(gtheta + op->w_off))
-                           : NULL;
-            void *gb = gth && op->has_bias ? (f32 ? (void *)(g->gth32 + (op->b_off - g->th_lo))
-                                                  : (void *)(gtheta + op->b_off))
-                                           : NULL;
+            void *gw = grad_at(g, gtheta, op->w_off);
+            void *gb = op->has_bias ? grad_at(g, gtheta, op->b_off) : NULL;
             NDE_TRY(f32 ? nde_conv_apply_vjp_f32(op->conv, w, src, gdst, gsrc, gw, gb, 1,
                                                  (float)op->alpha)
                         : nde_conv_apply_vjp(op->conv, w, src, gdst, gsrc, gw, gb, 1, op->alpha));
