@@ -154,14 +154,14 @@ done:
     return st;
 }
 
+/* MgNO 2-D in the precision *arg (an nde_precision). */
 static nde_status path_mgno2d(void *arg)
 {
-    (void)arg;
     nde_model *m = NULL;
     nde_status st;
     nde_mgno_spec sp = {.ndim = 2, .n = {8, 8}, .c_in = 1, .c_out = 1, .width = 2, .n_layers = 1,
                         .levels = 2, .pre = {1, 1}, .post = {1, 0}, .pad_mode = NDE_PAD_ZERO,
-                        .bias = 1};
+                        .bias = 1, .precision = *(const nde_precision *)arg};
     TRY(nde_model_mgno_create(&sp, "mgno", 1, &m));
     TRY(run_model(m));
 done:
@@ -229,7 +229,10 @@ Test(faults, solvers_adjoints_and_operators_alloc)
     cr_assert_gt(fault_loop("fno 2-d", NDE_FAULT_ALLOC, path_fno_var, (void *)fno2d, NULL), 0);
     cr_assert_gt(fault_loop("fno 1-d, 2 threads", NDE_FAULT_ALLOC, path_fno_var,
                             (void *)fno_threads, NULL), 0);
-    cr_assert_gt(fault_loop("mgno 2-d", NDE_FAULT_ALLOC, path_mgno2d, NULL, NULL), 0);
+    static const nde_precision f64 = NDE_PRECISION_FLOAT64, f32 = NDE_PRECISION_FLOAT32;
+    cr_assert_gt(fault_loop("mgno 2-d", NDE_FAULT_ALLOC, path_mgno2d, (void *)&f64, NULL), 0);
+    cr_assert_gt(fault_loop("mgno 2-d float32", NDE_FAULT_ALLOC, path_mgno2d, (void *)&f32, NULL),
+                 0);
 }
 
 Test(faults, models_alloc)

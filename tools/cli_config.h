@@ -48,7 +48,7 @@ typedef struct cli_config {
     nde_act act;
     double padding;
     int constraint; /* cli_constraint: a hard constraint on the output (fno1d) */
-    int precision; /* FNO kinds: nde_precision (default float32; MgNO and MLP run in double) */
+    int precision; /* FNO kinds and MgNO: nde_precision (default float32; the MLP runs in double) */
     size_t stagger_space; /* > 0: NeuralStagger (nde/stagger.h) around the fno1d sub-solver,
                              spatial stride stagger_space; 0: no staggering */
     size_t stagger_time;  /* time stride = levels per input window (x (samples, st, S)) */

@@ -515,6 +515,7 @@ static nde_status model_create_bare(nde_ctx *ctx, const cli_config *c, const dat
     case CLI_FNO2D: return fno_create(ctx, c, 2, d->n, max_batch, m);
     case CLI_MGNO: {
         nde_mgno_spec sp = nde_mgno_darcy_spec(d->n[0]);
+        sp.precision = (nde_precision)c->precision;
         sp.width = c->width;
         sp.n_layers = c->layers;
         if (c->levels) {

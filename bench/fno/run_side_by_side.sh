@@ -11,7 +11,7 @@
 #     copies for torch (bench/fno/fno2d_bench, fno2d_torch.py). Each nde run also reports
 #     its peak memory (max_rss, getrusage: the process's maximum resident set, data
 #     included), float32 against float64.
-#   mgno: the MgNO of examples/darcy (float64) on the same Darcy data at s = 85, its
+#   mgno: the MgNO of examples/darcy (float32, then float64) on the same Darcy data at s = 85, its
 #     train_seconds_per_epoch (training pass only) from the darcy driver.
 #
 #   bench/fno/run_side_by_side.sh [BUILD_DIR] [EPOCHS] [all|burgers|darcy|mgno]
@@ -72,9 +72,12 @@ if [ "$what" = all ] || [ "$what" = darcy ] || [ "$what" = mgno ]; then
     machine mgno_darcy machine
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    "$build/examples/darcy/darcy" --model mgno --data "${stem}_a.npy" --sol "${stem}_u.npy" \
-        --s 85 --ntrain 1000 --ntest 100 --epochs "$epochs" --no-plot --out "$tmp" >/dev/null 2>&1
-    sed -n '/"train_seconds_per_epoch"\|"params"/p' "$tmp/results.jsonl" |
-        sed 's/^{"bench": "darcy", /{"bench": "mgno_darcy", "impl": "nde", "dtype": "float64", /'
+    for dt in float32 float64; do
+        "$build/examples/darcy/darcy" --model mgno --precision "$dt" --data "${stem}_a.npy" \
+            --sol "${stem}_u.npy" --s 85 --ntrain 1000 --ntest 100 --epochs "$epochs" --no-plot \
+            --out "$tmp/$dt" >/dev/null 2>&1
+        sed -n '/"train_seconds_per_epoch"\|"params"/p' "$tmp/$dt/results.jsonl" |
+            sed "s/^{\"bench\": \"darcy\", /{\"bench\": \"mgno_darcy\", \"impl\": \"nde\", \"dtype\": \"$dt\", /"
+    done
     machine mgno_darcy machine_after
 fi

@@ -1,9 +1,11 @@
 /* Convolution lowering choice for MgNO: nde_conv (im2col + OpenBLAS GEMM) against a
  * direct loop nest for the MgNO geometries (3×3, 24→24 channels, stride 1 and 2, zero
- * padding) on 64×64, plus one MgNO (rough-Darcy recipe) forward and VJP per sample.
- * Times are thread CPU seconds (robust to other load on the machine); run with
- * OPENBLAS_NUM_THREADS=1 so that all work is on the timed thread.
- * Prints one JSON object per result line. Usage: mgno_bench [--reps 20] [--n 64]. */
+ * padding) on 64×64, plus one MgNO (rough-Darcy recipe) per sample in --precision
+ * float32 (the recipe's default) or float64: forward, VJP (which recomputes the forward)
+ * and forward_keep + backward (the trainer's path). Times are thread CPU seconds (robust
+ * to other load on the machine); run with OPENBLAS_NUM_THREADS=1 so that all work is on
+ * the timed thread. Prints one JSON object per result line.
+ * Usage: mgno_bench [--reps 20] [--n 64] [--precision float32|float64]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,19 +58,25 @@ static double median(double *t, int n)
     return t[n / 2];
 }
 
-static void emit(const char *metric, double v, const char *unit)
+/* One result line; dtype NULL for the double-only convolution lines. */
+static void emit(const char *metric, double v, const char *unit, const char *dtype)
 {
-    printf("{\"bench\": \"mgno\", \"metric\": \"%s\", \"value\": %.4g, \"unit\": \"%s\"}\n", metric,
-           v, unit);
+    printf("{\"bench\": \"mgno\", \"metric\": \"%s\", ", metric);
+    if (dtype) printf("\"dtype\": \"%s\", ", dtype);
+    printf("\"value\": %.4g, \"unit\": \"%s\"}\n", v, unit);
 }
 
 int main(int argc, char **argv)
 {
     size_t n_reps = 20, n = 64;
+    int precision = NDE_PRECISION_FLOAT32;
+    static const char *const precisions[] = {"float64", "float32", NULL}; /* nde_precision */
     const nde_arg opts[] = {
         {.name = "reps", .kind = NDE_ARG_SIZE, .dest = &n_reps, .min = 1, .max = 1000,
          .help = "timed repetitions (the median is reported)"},
         {.name = "n", .kind = NDE_ARG_SIZE, .dest = &n, .min = 1, .help = "grid points per side"},
+        {.name = "precision", .kind = NDE_ARG_CHOICE, .dest = &precision, .choices = precisions,
+         .help = "MgNO layer arithmetic: float32 (default) or float64"},
     };
     const nde_args_spec spec = {
         .prog = "mgno_bench",
@@ -97,14 +105,14 @@ int main(int argc, char **argv)
         }
         char name[64];
         snprintf(name, sizeof name, "conv3x3_s%zu_im2col_gemm_us", s);
-        emit(name, median(t, reps), "us");
+        emit(name, median(t, reps), "us", NULL);
         for (int k = 0; k < reps; k++) {
             double t0 = cpu_seconds();
             direct_conv3(c, c, n, s, w, x, y2);
             t[k] = 1e6 * (cpu_seconds() - t0);
         }
         snprintf(name, sizeof name, "conv3x3_s%zu_direct_us", s);
-        emit(name, median(t, reps), "us");
+        emit(name, median(t, reps), "us", NULL);
         double diff = 0;
         for (size_t i = 0; i < nde_conv_out_numel(cv); i++) diff += (y[i] - y2[i]) * (y[i] - y2[i]);
         if (diff > 1e-20) fprintf(stderr, "mgno_bench: direct and GEMM results differ (%g)\n", diff);
@@ -114,24 +122,34 @@ int main(int argc, char **argv)
     nde_params *p;
     nde_params_create(&p);
     nde_mgno_spec ms = nde_mgno_darcy_spec(n);
+    ms.precision = (nde_precision)precision;
+    const char *dtype = precisions[precision];
     nde_mgno *m;
-    if (nde_mgno_create(&ms, p, "mgno", &m) != NDE_OK || nde_mgno_init(m, &r) != NDE_OK) {
+    if (nde_mgno_create(&ms, p, "mgno", &m) != NDE_OK || nde_mgno_init(m, &r) != NDE_OK ||
+        nde_mgno_reserve(m, 1) != NDE_OK) {
         fprintf(stderr, "mgno_bench: %s\n", nde_last_error());
         return 1;
     }
-    int mreps = reps < 5 ? reps : 5;
+    const int mreps = reps;
     for (int k = 0; k < mreps; k++) {
         double t0 = cpu_seconds();
         nde_mgno_forward(m, x, y, 1);
         t[k] = 1e3 * (cpu_seconds() - t0);
     }
-    emit("mgno_darcy_forward_ms_per_sample", median(t, mreps), "ms");
+    emit("mgno_darcy_forward_ms_per_sample", median(t, mreps), "ms", dtype);
     for (int k = 0; k < mreps; k++) {
         double t0 = cpu_seconds();
         nde_mgno_vjp(m, x, y, y2, nde_params_grad(p), 1);
         t[k] = 1e3 * (cpu_seconds() - t0);
     }
-    emit("mgno_darcy_vjp_ms_per_sample", median(t, mreps), "ms");
+    emit("mgno_darcy_vjp_ms_per_sample", median(t, mreps), "ms", dtype);
+    for (int k = 0; k < mreps; k++) {
+        double t0 = cpu_seconds();
+        nde_mgno_forward_keep(m, x, y, 1);
+        nde_mgno_backward(m, y, y2, nde_params_grad(p), 1);
+        t[k] = 1e3 * (cpu_seconds() - t0);
+    }
+    emit("mgno_darcy_keep_backward_ms_per_sample", median(t, mreps), "ms", dtype);
     nde_mgno_destroy(&m);
     nde_params_destroy(&p);
     nde_free(w), nde_free(x), nde_free(y), nde_free(y2), nde_free(t);

@@ -39,7 +39,7 @@ typedef struct opts {
     size_t s, ntrain, ntest, epochs, batch_fno, batch_mgno;
     double lr_fno, lr_mgno, ema;
     uint64_t seed;
-    int resume, plot, precision, schedule, ema_warmup; /* precision: the FNO's nde_precision */
+    int resume, plot, precision, schedule, ema_warmup; /* precision: both models' nde_precision */
 } opts;
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
@@ -71,7 +71,7 @@ static int parse(int argc, char **argv, opts *o)
         {.name = "lr-mgno", .kind = NDE_ARG_DOUBLE, .dest = &o->lr_mgno, .bounds = NDE_ARG_LO_OPEN,
          .help = "MgNO peak learning rate"},
         {.name = "precision", .kind = NDE_ARG_CHOICE, .dest = &o->precision, .choices = precisions,
-         .help = "FNO-2D layer arithmetic: float32 (default) or float64 (MgNO: float64)"},
+         .help = "layer arithmetic of FNO-2D and MgNO: float32 (default) or float64"},
         {.name = "schedule", .kind = NDE_ARG_CHOICE, .dest = &o->schedule, .choices = schedules,
          .help = "learning rate: linear decay to zero over the run's steps (MgNO: after\n"
                  "20 % warm-up), or the recipes' (FNO: StepLR; MgNO: one-cycle)"},
@@ -156,6 +156,7 @@ static nde_status model_create(run *r, const char *name, const opts *o, nde_mode
                                 .period = o->epochs >= 5 ? o->epochs / 5 : 1};
     } else {
         nde_mgno_spec sp = nde_mgno_darcy_spec(o->s);
+        sp.precision = (nde_precision)o->precision;
         while (sp.levels > 1 && (o->s + (1u << (sp.levels - 1)) - 1) >> (sp.levels - 1) < 2) {
             sp.levels--; /* coarsest level keeps >= 2 points */
             sp.pre[sp.levels - 1] = 2;

@@ -37,6 +37,7 @@
 
 #include "nde/core.h"
 #include "nde/field.h"
+#include "nde/operators.h" /* nde_precision */
 #include "nde/params.h"
 
 #ifdef __cplusplus
@@ -128,6 +129,7 @@ typedef struct nde_mgconv_spec {
     int post[NDE_MGNO_MAX_LEVELS];  /**< smoothing steps after the coarse correction */
     nde_pad_mode pad_mode;          /**< padding of the S, A, Π and R convolutions */
     int bias;                       /**< biases on S and A */
+    nde_precision precision;        /**< layer arithmetic (see nde_mgno_spec::precision) */
 } nde_mgconv_spec;
 
 /** The MgNO network (MgNO_DC): for i = 1..n_layers,
@@ -135,7 +137,7 @@ typedef struct nde_mgconv_spec {
  * then y = P u with P a bias-free 1×1 convolution width → c_out. The first layer maps
  * c_in channels, later ones `width`. GELU is the exact erf form. The rough-Darcy
  * recipe (c_in 1, width 24, 4 layers, 6 levels, pre {1,1,1,1,1,2}) has 572,661
- * parameters. */
+ * parameters. The precision rules of nde_fno_spec apply (see nde_precision). */
 typedef struct nde_mgno_spec {
     int ndim; /**< 1 or 2 */
     size_t n[2]; /**< finest grid; n[1] ignored when ndim == 1 */
@@ -147,6 +149,13 @@ typedef struct nde_mgno_spec {
     int post[NDE_MGNO_MAX_LEVELS];  /**< smoothing steps after the coarse correction per level */
     nde_pad_mode pad_mode;          /**< padding of every convolution */
     int bias;                       /**< biases on S and A inside every W_Mg */
+    /** layer arithmetic: NDE_PRECISION_FLOAT64 (a zeroed spec) or NDE_PRECISION_FLOAT32
+     * (nde_mgno_darcy_spec()): then every convolution (im2col + sgemm), GELU and the
+     * activations (also those kept by nde_mgno_forward_keep) are float, while θ stays the
+     * double store (converted to a float copy on every forward, vjp and backward) and
+     * each sample's float θ-gradient is added into the caller's double gtheta. Inputs
+     * and outputs stay double arrays. */
+    nde_precision precision;
 /** @var nde_mgno_spec::c_out
  *  output channels */
 } nde_mgno_spec;
@@ -163,7 +172,7 @@ typedef struct nde_mgno nde_mgno;
  * checkpoint). Errors: NDE_ERR_ARG for NULL arguments, bad counts (levels, pre[0] < 1,
  * negative steps, zero channels or layers), a grid too small for `levels` (coarsest
  * level needs >= 2 points per dimension); errors of nde_params_add and nde_conv_create;
- * NDE_ERR_NOMEM. On error *layer / *model is NULL. */
+ * an unknown precision; NDE_ERR_NOMEM. On error *layer / *model is NULL. */
 NDE_API nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, const char *prefix,
                                      nde_mgconv **layer);
 /** Draw every weight and bias as PyTorch's defaults do: U(−1/√fan_in, 1/√fan_in) with
@@ -180,7 +189,8 @@ NDE_API nde_status nde_mgno_init(nde_mgno *model, nde_rng *rng);
 NDE_API void nde_mgno_destroy(nde_mgno **model); /**< NULL-safe; sets *model = NULL */
 
 /** The rough-Darcy recipe of the MgNO paper's code on an n×n grid: c_in 1, c_out 1,
- * width 24, 4 layers, 6 levels with pre {1,1,1,1,1,2}, post 0, zero padding, no bias. */
+ * width 24, 4 layers, 6 levels with pre {1,1,1,1,1,2}, post 0, zero padding, no bias;
+ * float32 layers (NDE_PRECISION_FLOAT32), as the FNO's named specs. */
 NDE_API nde_mgno_spec nde_mgno_darcy_spec(size_t n);
 
 /** Per-sample sizes: in = c_in·Π n, out = c_out·Π n (c_f, c_u for the layer). */

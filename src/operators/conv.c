@@ -8,7 +8,9 @@
  * the big-grid index pad(s·i + k − p), or −1 for a zero pad. Forward and VJP of both
  * kinds are then one GEMM plus an im2col gather or a col2im scatter (the standard
  * lowering, Chellapilla et al. 2006, "High performance convolutional neural networks
- * for document processing"). A 1-D problem is a 2-D one with a single row. */
+ * for document processing"). A 1-D problem is a 2-D one with a single row. The kernels
+ * are written once (operators/conv_kernels.h) and instantiated for double and, for the
+ * float32 compute path of MgNO (issue 16), for float with sgemm. */
 #include "operators/conv_internal.h"
 
 #include <cblas.h>
@@ -25,7 +27,7 @@ struct nde_conv {
     size_t p_big, p_small;   /* points per channel */
     int identity;            /* kernel 1, stride 1, pad 0: im2col is the identity */
     int *tab[2];             /* (ksz[d], small[d]) */
-    double *cols;            /* (c_big·kk, p_small) */
+    void *cols;              /* (c_big·kk, p_small) doubles, or floats in the float32 path */
 };
 
 const char *nde_pad_mode_name(nde_pad_mode m)
@@ -127,7 +129,7 @@ nde_status nde_conv_create(const nde_conv_spec *spec, nde_conv **conv)
                             : pad_index((long)(s * i + t) - (long)p, (long)c->big[d], spec->pad_mode);
     }
     if (!c->identity) {
-        c->cols = nde_alloc_array(c->c_big * c->kk * c->p_small, sizeof(double));
+        c->cols = nde_alloc_array(c->c_big * c->kk * c->p_small, sizeof(double)); /* or floats */
         if (!c->cols) {
             nde_conv_destroy(&c);
             return NDE_ERR_NOMEM;
@@ -172,129 +174,23 @@ size_t nde_conv_weight_numel(const nde_conv *conv)
     return conv ? conv->spec.c_in * conv->spec.c_out * conv->kk : 0;
 }
 
-/* The im2col index map, both ways. Gather (col2im_add = 0): dst = cols (c_big·kk,
- * p_small) ← big-grid values of src (c_big, p_big), 0 where a tap falls outside. Scatter
- * (col2im_add = 1, the adjoint): dst (c_big, p_big) += src = cols scattered back. */
-static void im2col_map(const nde_conv *c, const double *src, double *dst, int col2im_add)
-{
-    const size_t s0 = c->small[0], s1 = c->small[1], b1 = c->big[1];
-    for (size_t ch = 0; ch < c->c_big; ch++)
-        for (size_t t0 = 0; t0 < c->ksz[0]; t0++)
-            for (size_t t1 = 0; t1 < c->ksz[1]; t1++) {
-                const size_t row = (ch * c->ksz[0] + t0) * c->ksz[1] + t1;
-                const int *i0 = c->tab[0] + t0 * s0, *i1 = c->tab[1] + t1 * s1;
-                for (size_t o0 = 0; o0 < s0; o0++) {
-                    const size_t col = row * c->p_small + o0 * s1; /* offset in cols */
-                    if (i0[o0] < 0) {
-                        if (!col2im_add) memset(dst + col, 0, s1 * sizeof *dst);
-                        continue;
-                    }
-                    const size_t grid = ch * c->p_big + (size_t)i0[o0] * b1; /* in the grid */
-                    if (col2im_add) {
-                        for (size_t o1 = 0; o1 < s1; o1++)
-                            if (i1[o1] >= 0) dst[grid + (size_t)i1[o1]] += src[col + o1];
-                    } else {
-                        for (size_t o1 = 0; o1 < s1; o1++)
-                            dst[col + o1] = i1[o1] < 0 ? 0.0 : src[grid + (size_t)i1[o1]];
-                    }
-                }
-            }
-}
-
-/* x (c_big, p_big) as columns (c_big·kk, p_small): x itself when im2col is the identity,
- * else gathered into c->cols. */
-static const double *im2col(const nde_conv *c, const double *x)
-{
-    if (c->identity) return x;
-    im2col_map(c, x, c->cols, 0);
-    return c->cols;
-}
-
-static void add_bias(double *y, const double *b, size_t c_out, size_t points, double alpha)
-{
-    for (size_t o = 0; o < c_out; o++) {
-        const double v = alpha * b[o];
-        for (size_t i = 0; i < points; i++) y[o * points + i] += v;
-    }
-}
-
-nde_status nde_conv_apply(nde_conv *c, const double *w, const double *b, const double *x,
-                          double *y, size_t batch, double alpha, int accumulate)
-{
-    if (!c || !w || !x || !y || !batch)
-        return NDE_FAIL(NDE_ERR_ARG, "nde_conv_forward: NULL argument or empty batch");
-    const size_t ci = c->spec.c_in, co = c->spec.c_out, kk = c->kk, ps = c->p_small;
-    const size_t in_n = nde_conv_in_numel(c), out_n = nde_conv_out_numel(c);
-    for (size_t s = 0; s < batch; s++) {
-        const double *xb = x + s * in_n;
-        double *yb = y + s * out_n;
-        if (!c->spec.transposed) {
-            const double *cols = im2col(c, xb);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)co, (int)ps, (int)(ci * kk),
-                        alpha, w, (int)(ci * kk), cols, (int)ps, accumulate ? 1.0 : 0.0, yb, (int)ps);
-            if (b) add_bias(yb, b, co, ps, alpha);
-        } else {
-            if (c->identity) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)co, (int)ps, (int)ci,
-                            alpha, w, (int)co, xb, (int)ps, accumulate ? 1.0 : 0.0, yb, (int)ps);
-            } else {
-                if (!accumulate) memset(yb, 0, out_n * sizeof *yb);
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(co * kk), (int)ps,
-                            (int)ci, alpha, w, (int)(co * kk), xb, (int)ps, 0.0, c->cols, (int)ps);
-                im2col_map(c, c->cols, yb, 1);
-            }
-            if (b) add_bias(yb, b, co, c->p_big, alpha);
-        }
-    }
-    return NDE_OK;
-}
-
-nde_status nde_conv_apply_vjp(nde_conv *c, const double *w, const double *x, const double *gy,
-                              double *gx, double *gw, double *gb, size_t batch, double alpha)
-{
-    if (!c || !w || !gy || !batch)
-        return NDE_FAIL(NDE_ERR_ARG, "nde_conv_vjp: NULL argument or empty batch");
-    if (gw && !x) return NDE_FAIL(NDE_ERR_ARG, "nde_conv_vjp: the weight gradient needs x");
-    const size_t ci = c->spec.c_in, co = c->spec.c_out, kk = c->kk, ps = c->p_small;
-    const size_t in_n = nde_conv_in_numel(c), out_n = nde_conv_out_numel(c);
-    const size_t out_points = c->spec.transposed ? c->p_big : ps;
-    for (size_t s = 0; s < batch; s++) {
-        const double *gyb = gy + s * out_n;
-        const double *xb = x ? x + s * in_n : NULL;
-        double *gxb = gx ? gx + s * in_n : NULL;
-        if (!c->spec.transposed) {
-            if (gw) {
-                const double *cols = im2col(c, xb);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)co, (int)(ci * kk),
-                            (int)ps, alpha, gyb, (int)ps, cols, (int)ps, 1.0, gw, (int)(ci * kk));
-            }
-            if (gxb && c->identity) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ci, (int)ps, (int)co,
-                            alpha, w, (int)ci, gyb, (int)ps, 1.0, gxb, (int)ps);
-            } else if (gxb) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(ci * kk), (int)ps,
-                            (int)co, alpha, w, (int)(ci * kk), gyb, (int)ps, 0.0, c->cols, (int)ps);
-                im2col_map(c, c->cols, gxb, 1);
-            }
-        } else {
-            const double *colsg = im2col(c, gyb);
-            if (gxb)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ci, (int)ps,
-                            (int)(co * kk), alpha, w, (int)(co * kk), colsg, (int)ps, 1.0, gxb,
-                            (int)ps);
-            if (gw)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ci, (int)(co * kk),
-                            (int)ps, alpha, xb, (int)ps, colsg, (int)ps, 1.0, gw, (int)(co * kk));
-        }
-        if (gb)
-            for (size_t o = 0; o < co; o++) {
-                double acc = 0.0;
-                for (size_t i = 0; i < out_points; i++) acc += gyb[o * out_points + i];
-                gb[o] += alpha * acc;
-            }
-    }
-    return NDE_OK;
-}
+/* The kernels, once for double and once for float (operators/conv_kernels.h). */
+#define NDE_CONV_CAT_(a, b) a##b
+#define NDE_CONV_CAT(a, b) NDE_CONV_CAT_(a, b)
+#define CONV_REAL double
+#define CONV_GEMM cblas_dgemm
+#define CONV_FN(name) name
+#include "operators/conv_kernels.h"
+#undef CONV_REAL
+#undef CONV_GEMM
+#undef CONV_FN
+#define CONV_REAL float
+#define CONV_GEMM cblas_sgemm
+#define CONV_FN(name) NDE_CONV_CAT(name, _f32)
+#include "operators/conv_kernels.h"
+#undef CONV_REAL
+#undef CONV_GEMM
+#undef CONV_FN
 
 nde_status nde_conv_forward(nde_conv *conv, const double *w, const double *b, const double *x,
                             double *y, size_t batch, int accumulate)

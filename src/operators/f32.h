@@ -7,7 +7,9 @@
  * caller's double gradient at the end of a backward.
  *
  * Each kernel is the float twin of a double one: same layouts, same formulas; the tests
- * (tests/test_operators.c, "f32" suites) compare every pair. */
+ * (tests/test_operators.c, "f32" suites) compare every pair. The convolutions of MgNO
+ * have their float twins in operators/conv_internal.h (both instantiated from one source,
+ * operators/conv_kernels.h; compared in tests/test_mgno_f32.c). */
 #ifndef NDE_OPERATORS_F32_H
 #define NDE_OPERATORS_F32_H
 

@@ -138,6 +138,9 @@ static nde_status check_mgconv_spec(const nde_mgconv_spec *sp)
         return NDE_FAIL(NDE_ERR_ARG, "mgno: levels %d outside [1, %d]", sp->levels,
                         NDE_MGNO_MAX_LEVELS);
     if (sp->pre[0] < 1) return NDE_FAIL(NDE_ERR_ARG, "mgno: pre[0] = %d (must be >= 1)", sp->pre[0]);
+    if (sp->precision != NDE_PRECISION_FLOAT64 && sp->precision != NDE_PRECISION_FLOAT32)
+        return NDE_FAIL(NDE_ERR_ARG, "mgno: precision %d (NDE_PRECISION_FLOAT64 or _FLOAT32)",
+                        (int)sp->precision);
     for (int l = 0; l < sp->levels; l++)
         if (sp->pre[l] < 0 || sp->post[l] < 0)
             return NDE_FAIL(NDE_ERR_ARG, "mgno: negative smoothing count on level %d", l);
@@ -220,11 +223,12 @@ static nde_status build_vcycle(builder *b, const nde_mgconv_spec *sp, const char
 /* Start a net over `params`: the graph with an input of in_len doubles, and the builder
  * b that adds to it. */
 static nde_status net_begin(mg_net *n, builder *b, nde_params *params, const char *prefix,
-                            int ndim, nde_pad_mode pad_mode, size_t in_len)
+                            int ndim, nde_pad_mode pad_mode, size_t in_len,
+                            nde_precision precision)
 {
     *b = (builder){.g = &n->g, .params = params, .prefix = prefix, .init = &n->init,
                    .ndim = ndim, .pad_mode = pad_mode};
-    return mg_graph_init(&n->g, params, in_len);
+    return mg_graph_init(&n->g, params, in_len, precision);
 }
 
 /* After the build (status st): finalize the graph with output slot out and count the
@@ -255,7 +259,7 @@ nde_status nde_mgconv_create(const nde_mgconv_spec *spec, nde_params *params, co
     builder b;
     int out = 0;
     nde_status st = net_begin(&m->net, &b, params, prefix, spec->ndim, spec->pad_mode,
-                              spec->c_f * p);
+                              spec->c_f * p, spec->precision);
     if (st == NDE_OK) st = build_vcycle(&b, spec, "mg", 0, &out);
     st = net_end(&m->net, st, out, before);
     if (st != NDE_OK) {
@@ -297,6 +301,7 @@ static nde_status check_mgno_spec(const nde_mgno_spec *sp, nde_mgconv_spec *mg)
     memcpy(mg->post, sp->post, sizeof mg->post);
     mg->pad_mode = sp->pad_mode;
     mg->bias = sp->bias;
+    mg->precision = sp->precision;
     return check_mgconv_spec(mg);
 }
 
@@ -316,7 +321,7 @@ nde_status nde_mgno_create(const nde_mgno_spec *spec, nde_params *params, const 
     char name[NDE_PARAM_NAME_MAX];
     int u = 0, out = 0;
     nde_status st = net_begin(&m->net, &b, params, prefix, spec->ndim, spec->pad_mode,
-                              spec->c_in * p);
+                              spec->c_in * p, spec->precision);
     /* layer i: u ← GELU(W_Mg u + W u + b) */
     for (size_t i = 0; i < spec->n_layers && st == NDE_OK; i++) {
         mg.c_f = i == 0 ? spec->c_in : spec->width;
@@ -363,7 +368,8 @@ void nde_mgno_destroy(nde_mgno **model)
 nde_mgno_spec nde_mgno_darcy_spec(size_t n)
 {
     nde_mgno_spec s = {.ndim = 2, .n = {n, n}, .c_in = 1, .c_out = 1, .width = 24, .n_layers = 4,
-                       .levels = 6, .pre = {1, 1, 1, 1, 1, 2}, .pad_mode = NDE_PAD_ZERO};
+                       .levels = 6, .pre = {1, 1, 1, 1, 1, 2}, .pad_mode = NDE_PAD_ZERO,
+                       .precision = NDE_PRECISION_FLOAT32};
     return s;
 }
 

@@ -7,7 +7,14 @@
  * slots are never reused (single assignment); a GELU's source slot has no other
  * reader (its VJP overwrites the source gradient). Slot 0 is the input. Values and
  * gradients of all slots live in two arenas sized once at finalize time, so running
- * the graph never allocates; samples of a batch are processed one after another. */
+ * the graph never allocates; samples of a batch are processed one after another.
+ *
+ * Precision (issue 16): with NDE_PRECISION_FLOAT32 the arenas and the tape hold floats and
+ * every operation runs its float twin (nde_conv_apply_f32, the float GELU); θ is read
+ * through a float copy of the graph's θ range [th_lo, th_lo + th_len), refreshed at the
+ * start of every forward, backward and vjp, and each sample's θ-gradient is computed in
+ * float and added into the caller's double gtheta. One walk over the operations serves
+ * both precisions (slots are addressed in elements of size elem). */
 #ifndef NDE_MGNO_GRAPH_H
 #define NDE_MGNO_GRAPH_H
 
@@ -33,15 +40,22 @@ typedef struct mg_graph {
     size_t n_ops, ops_cap;
     nde_conv **plans; /* distinct convolution geometries, shared by operations */
     size_t n_plans, plans_cap;
-    double *val, *grad; /* (arena_len) */
+    nde_precision precision;
+    size_t elem;        /* bytes per value: sizeof(double) or sizeof(float) */
+    void *val, *grad;   /* (arena_len) values */
     size_t arena_len;
-    double *tape;       /* (tape_cap, arena_len): activations kept for mg_graph_backward */
+    void *tape;         /* (tape_cap, arena_len): activations kept for mg_graph_backward */
     size_t tape_cap, tape_batch;
     int out_slot;
+    /* float32 only: θ range of the operations, its float copy and float gradient, and the
+     * GELU derivative of the widest GELU slot */
+    size_t th_lo, th_len;
+    float *th32, *gth32, *gelu_d;
 } mg_graph;
 
-/* Start an empty graph whose input slot 0 has in_len values. */
-nde_status mg_graph_init(mg_graph *g, nde_params *params, size_t in_len);
+/* Start an empty graph whose input slot 0 has in_len values, computing in `precision`
+ * (NDE_PRECISION_FLOAT64 or _FLOAT32, checked by the caller). */
+nde_status mg_graph_init(mg_graph *g, nde_params *params, size_t in_len, nde_precision precision);
 void mg_graph_free(mg_graph *g);
 
 /* Add a slot of len values; its id goes to *slot. */
