@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cnormal.h"
 #include "fields.h"
 #include "nde/nde.h"
 #include "nde/sde.h"
@@ -140,6 +141,88 @@ Test(sde_brownian, moments)
         cr_assert_leq(fabs(c12) / sqrt(hh * (u - t)), 5 / sqrt((double)n), "Cov(dW1, dW2) = %g", c12);
         nde_brownian_destroy(&bm);
     }
+}
+
+/* The tree's normals (src/core/cnormal.h): the ziggurat tables against their defining
+ * relations (layer areas, f = exp(−x²/2), the base layer's tail integral, the top at 0). */
+Test(sde_brownian, normal_ziggurat_tables)
+{
+    const double *x = nde_zig_x, *f = nde_zig_f, v = nde_zig_v, r = nde_zig_r;
+    cr_assert_eq(x[1], r);
+    cr_assert_eq(x[256], 0.0);
+    cr_assert_eq(f[256], 1.0);
+    const double base = r * exp(-r * r / 2) + sqrt(NDE_PI / 2) * erfc(r / sqrt(2.0));
+    cr_assert_leq(fabs(base / v - 1), 1e-14, "base layer area %.17g vs v = %.17g", base, v);
+    cr_assert_leq(fabs(x[0] * exp(-r * r / 2) / v - 1), 1e-14);
+    for (int k = 1; k < 256; k++) {
+        cr_assert(x[k + 1] < x[k], "x not decreasing at %d", k);
+        cr_assert_leq(fabs(f[k] / exp(-x[k] * x[k] / 2) - 1), 1e-15, "f[%d]", k);
+        const double a = x[k] * (f[k + 1] - f[k]);
+        cr_assert_leq(fabs(a / v - 1), 1e-12, "layer %d has area %.17g, v = %.17g", k, a, v);
+    }
+}
+
+static double std_cdf(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+
+/* 2^20 draws of one stream: mean, variance, E z³, E z⁴ and the lag-1 product within 5
+ * standard errors; the draws beyond the ziggurat's tail start r (made by the tail
+ * algorithm): their number and their mean excess over r within 5 standard errors; a χ²
+ * test on 160 bins of width 0.05 over [−4, 4] plus the two tails, below the 1 − 3·10⁻⁷
+ * quantile (Wilson–Hilferty). A shifted start gives the same draws (counter-based), the
+ * stream key + 1 others. (Checked to fail with the wedge test skipped, or with the tail
+ * excess halved.) */
+Test(sde_brownian, normal_moments_and_tails)
+{
+    enum { N = 1 << 20, NB = 162 };
+    const uint64_t key = 0x1234abcd5678ef01ULL;
+    static double z[N];
+    nde_cnormal_fill(key, 0, z, N);
+    double m1 = 0, m2 = 0, m3 = 0, m4 = 0, lag = 0, ex = 0;
+    size_t tail = 0, cnt[NB] = {0};
+    for (size_t i = 0; i < N; i++) {
+        const double t = z[i];
+        cr_assert(isfinite(t));
+        m1 += t, m2 += t * t, m3 += t * t * t, m4 += t * t * t * t;
+        if (i) lag += t * z[i - 1];
+        if (fabs(t) > nde_zig_r) tail++, ex += fabs(t) - nde_zig_r;
+        int b = NB - 1;
+        if (t < -4) b = 0;
+        else if (t < 4) b = 1 + (int)((t + 4) / 0.05) < NB - 2 ? 1 + (int)((t + 4) / 0.05) : NB - 2;
+        cnt[b]++;
+    }
+    const double n = N;
+    m1 /= n, m2 /= n, m3 /= n, m4 /= n, lag /= n - 1;
+    cr_log_info("cnormal: mean %.2e var %.5f skew %.2e E z^4 %.4f lag-1 %.2e", m1, m2, m3, m4, lag);
+    cr_assert_leq(fabs(m1), 5 / sqrt(n), "mean %g", m1);
+    cr_assert_leq(fabs(m2 - 1), 5 * sqrt(2 / n), "variance %g", m2);
+    cr_assert_leq(fabs(m3), 5 * sqrt(15 / n), "E z^3 = %g", m3);
+    cr_assert_leq(fabs(m4 - 3), 5 * sqrt(96 / n), "E z^4 = %g", m4);
+    cr_assert_leq(fabs(lag), 5 / sqrt(n), "lag-1 correlation %g", lag);
+    const double pt = erfc(nde_zig_r / sqrt(2.0));
+    cr_assert_leq(fabs((double)tail - n * pt), 5 * sqrt(n * pt), "%zu draws beyond r, expected %.1f",
+                  tail, n * pt);
+    /* the tail algorithm's draws: E[|z| − r | |z| > r] = λ − r, Var = 1 + rλ − λ², λ = φ(r)/Q(r) */
+    const double r = nde_zig_r, lam = exp(-r * r / 2) / sqrt(2 * NDE_PI) / (pt / 2);
+    ex /= (double)tail;
+    cr_assert_leq(fabs(ex - (lam - r)), 5 * sqrt((1 + r * lam - lam * lam) / (double)tail),
+                  "mean excess beyond r %.4f, expected %.4f", ex, lam - r);
+    double chi2 = 0;
+    for (int b = 0; b < NB; b++) {
+        const double lo = b == 0 ? -INFINITY : -4 + 0.05 * (b - 1);
+        const double hi = b == NB - 1 ? INFINITY : -4 + 0.05 * b;
+        const double p = (b == NB - 1 ? 1.0 : std_cdf(hi)) - (b == 0 ? 0.0 : std_cdf(lo));
+        const double e = n * p, d = (double)cnt[b] - e;
+        chi2 += d * d / e;
+    }
+    const double df = NB - 1, q = df * pow(1 - 2 / (9 * df) + 5 * sqrt(2 / (9 * df)), 3);
+    cr_log_info("cnormal: chi2 %.1f on %g degrees of freedom (limit %.1f)", chi2, df, q);
+    cr_assert_leq(chi2, q, "chi^2 = %.1f on %g degrees of freedom, limit %.1f", chi2, df, q);
+    /* counter-based: a draw depends on (key, i) only */
+    double w[8];
+    nde_cnormal_fill(key, 1000, w, 8);
+    cr_assert(memcmp(w, z + 1000, sizeof w) == 0);
+    nde_cnormal_fill(key + 1, 1000, w, 8);
+    cr_assert(memcmp(w, z + 1000, sizeof w) != 0);
 }
 
 /* ---- test problems -------------------------------------------------------------------- */
