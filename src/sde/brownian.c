@@ -25,8 +25,9 @@
 
 #include "core/cnormal.h"
 #include "nde/sde.h"
+#include "sde/sde_internal.h"
 
-#define BM_DEFAULT_DEPTH 24
+#define BM_DEFAULT_DEPTH NDE_BROWNIAN_DEFAULT_DEPTH
 #define BM_MAX_DEPTH 50
 
 struct nde_brownian {
