@@ -16,8 +16,7 @@
  * the same conditioning at its own ρ, with normals keyed by the point's bits. Every
  * node's 2n normals are counter-based (core/cnormal.h: a ziggurat on splitmix64 words)
  * with a key hashed from (tree seed, level, index), so a value does not depend on the
- * order of queries, and they are drawn inside the split loop (no generator state, no
- * buffer). Only the root-to-point path of the last query is kept: a query descends
+ * order of queries, without generator state. Only the root-to-point path of the last query is kept: a query descends
  * from the deepest cached node that holds it, so a solver's sequential queries reuse
  * the common prefix of their paths. */
 #include <math.h>
@@ -42,6 +41,7 @@ struct nde_brownian {
     double *Wb, *Ab, *Wn, *An;
     size_t n_valid;        /* levels 0..n_valid−1 of the cache hold the last path */
     double *pW, *pA;       /* (n) scratch for increments */
+    double *z;             /* (2n) normals of one node */
 };
 
 static uint64_t mix64(uint64_t z) { return nde_mix64(z + NDE_CNORMAL_GAMMA); }
@@ -90,31 +90,31 @@ static bridge bridge_scaled(const bridge *u, double h)
                     .caa = u->caa, .caz1 = u->caz1 * h32, .caz2 = u->caz2 * h32};
 }
 
-/* Split a node (increments W, A; normals of stream key) and write the child that holds
- * the query: the left one (right = 0: W1, A1, base unchanged) or the right one (base
- * moved by the left part; increments W − W1, A − A1 − hh·W1, hh the child's width). The
- * normals are drawn in the loop: no buffer, one pass. */
-static void split_child(const bridge *b, uint64_t key, size_t n, int right, double hh,
-                        const double *restrict Wb, const double *restrict Ab,
+/* Split a node (increments W, A; normals z, 2n) and write the child that holds the
+ * query: the left one (right = 0: W1, A1, base unchanged) or the right one (base moved
+ * by the left part; increments W − W1, A − A1 − hh·W1, hh the child's width). The
+ * normals are drawn first (one tight loop), so these loops are plain arithmetic that
+ * the compiler vectorizes. */
+static void split_child(const bridge *b, const double *restrict z, size_t n, int right,
+                        double hh, const double *restrict Wb, const double *restrict Ab,
                         const double *restrict W, const double *restrict A,
                         double *restrict cWb, double *restrict cAb, double *restrict cW,
                         double *restrict cA)
 {
     const bridge c = *b;
+    const double *z1 = z, *z2 = z + n;
     if (!right) {
         for (size_t i = 0; i < n; i++) {
-            const double z1 = nde_cnormal(key, i), z2 = nde_cnormal(key, n + i);
-            cW[i] = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1;
-            cA[i] = c.caw * W[i] + c.caa * A[i] + c.caz1 * z1 + c.caz2 * z2;
-            cWb[i] = Wb[i];
-            cAb[i] = Ab[i];
+            cW[i] = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1[i];
+            cA[i] = c.caw * W[i] + c.caa * A[i] + c.caz1 * z1[i] + c.caz2 * z2[i];
         }
+        memcpy(cWb, Wb, n * sizeof *cWb);
+        memcpy(cAb, Ab, n * sizeof *cAb);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        const double z1 = nde_cnormal(key, i), z2 = nde_cnormal(key, n + i);
-        const double w1 = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1;
-        const double a1 = c.caw * W[i] + c.caa * A[i] + c.caz1 * z1 + c.caz2 * z2;
+        const double w1 = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1[i];
+        const double a1 = c.caw * W[i] + c.caa * A[i] + c.caz1 * z1[i] + c.caz2 * z2[i];
         cWb[i] = Wb[i] + w1;
         cAb[i] = Ab[i] + hh * Wb[i] + a1;
         cW[i] = W[i] - w1;
@@ -155,8 +155,9 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
     b->An = nde_alloc_array(L * n, sizeof(double));
     b->pW = nde_alloc_array(n, sizeof(double));
     b->pA = nde_alloc_array(n, sizeof(double));
+    b->z = nde_alloc_array(2 * n, sizeof(double));
     if (!b->rootW || !b->rootA || !b->idx || !b->Wb || !b->Ab || !b->Wn || !b->An ||
-        !b->pW || !b->pA) {
+        !b->pW || !b->pA || !b->z) {
         nde_brownian_destroy(&b);
         return NDE_ERR_NOMEM;
     }
@@ -191,6 +192,7 @@ void nde_brownian_destroy(nde_brownian **bm)
     nde_free(b->An);
     nde_free(b->pW);
     nde_free(b->pA);
+    nde_free(b->z);
     nde_free(b);
     *bm = NULL;
 }
@@ -255,13 +257,13 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
             const uint64_t key = node_key(b, lev, k, bits | 1);
             const double *Wn = b->Wn + lev * n, *An = b->An + lev * n;
             const double ds = (x - lo) * b->span;
-            for (size_t i = 0; i < n; i++) {
-                const double z1 = nde_cnormal(key, i), z2 = nde_cnormal(key, n + i);
-                const double w1 = br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1;
-                W[i] = Wb[i] + w1;
-                if (A) A[i] = Ab[i] + ds * Wb[i] + br.caw * Wn[i] + br.caa * An[i] +
-                              br.caz1 * z1 + br.caz2 * z2;
-            }
+            nde_cnormal_fill(key, 0, b->z, 2 * n);
+            const double *z1 = b->z, *z2 = b->z + n;
+            for (size_t i = 0; i < n; i++) W[i] = Wb[i] + br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1[i];
+            if (A)
+                for (size_t i = 0; i < n; i++)
+                    A[i] = Ab[i] + ds * Wb[i] + br.caw * Wn[i] + br.caa * An[i] + br.caz1 * z1[i] +
+                           br.caz2 * z2[i];
             b->n_valid = lev + 1;
             return NDE_OK;
         }
@@ -269,7 +271,8 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
         const double xm = (2.0 * (double)k + 1.0) * b->p2[lev + 1];
         const int right = !(x < xm);
         const bridge bm = bridge_scaled(&mid, h);
-        split_child(&bm, node_key(b, lev, k, 0), n, right, h / 2, Wb, Ab, b->Wn + lev * n,
+        nde_cnormal_fill(node_key(b, lev, k, 0), 0, b->z, 2 * n);
+        split_child(&bm, b->z, n, right, h / 2, Wb, Ab, b->Wn + lev * n,
                     b->An + lev * n, b->Wb + (lev + 1) * n, b->Ab + (lev + 1) * n,
                     b->Wn + (lev + 1) * n, b->An + (lev + 1) * n);
         b->idx[lev + 1] = 2 * k + (uint64_t)right;
