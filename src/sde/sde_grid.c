@@ -25,6 +25,7 @@ size_t nde_sde_fixed_step_depth(const nde_sde_opts *o, const double *ts, size_t 
         while (t < ts[k]) {
             if (++steps > max_steps) return 0;
             const double t_new = t + h >= ts[k] - 1e-12 * span ? ts[k] : t + h;
+            if (!(t_new > t)) return 0; /* h below the spacing of doubles at t */
             if (t_new - t < gap) gap = t_new - t;
             t = t_new;
         }
