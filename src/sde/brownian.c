@@ -259,7 +259,8 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
             const double ds = (x - lo) * b->span;
             nde_cnormal_fill(key, 0, b->z, 2 * n);
             const double *z1 = b->z, *z2 = b->z + n;
-            for (size_t i = 0; i < n; i++) W[i] = Wb[i] + br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1[i];
+            for (size_t i = 0; i < n; i++)
+                W[i] = Wb[i] + br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1[i];
             if (A)
                 for (size_t i = 0; i < n; i++)
                     A[i] = Ab[i] + ds * Wb[i] + br.caw * Wn[i] + br.caa * An[i] + br.caz1 * z1[i] +
