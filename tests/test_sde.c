@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cnormal.h"
 #include "fields.h"
 #include "nde/nde.h"
 #include "nde/sde.h"
+#include "sde/sde_internal.h"
 
 #define CHECK(expr) cr_assert_eq((expr), NDE_OK, "%s: %s", #expr, nde_last_error())
 
@@ -142,6 +144,88 @@ Test(sde_brownian, moments)
     }
 }
 
+/* The tree's normals (src/core/cnormal.h): the ziggurat tables against their defining
+ * relations (layer areas, f = exp(−x²/2), the base layer's tail integral, the top at 0). */
+Test(sde_brownian, normal_ziggurat_tables)
+{
+    const double *x = nde_zig_x, *f = nde_zig_f, v = nde_zig_v, r = nde_zig_r;
+    cr_assert_eq(x[1], r);
+    cr_assert_eq(x[256], 0.0);
+    cr_assert_eq(f[256], 1.0);
+    const double base = r * exp(-r * r / 2) + sqrt(NDE_PI / 2) * erfc(r / sqrt(2.0));
+    cr_assert_leq(fabs(base / v - 1), 1e-14, "base layer area %.17g vs v = %.17g", base, v);
+    cr_assert_leq(fabs(x[0] * exp(-r * r / 2) / v - 1), 1e-14);
+    for (int k = 1; k < 256; k++) {
+        cr_assert(x[k + 1] < x[k], "x not decreasing at %d", k);
+        cr_assert_leq(fabs(f[k] / exp(-x[k] * x[k] / 2) - 1), 1e-15, "f[%d]", k);
+        const double a = x[k] * (f[k + 1] - f[k]);
+        cr_assert_leq(fabs(a / v - 1), 1e-12, "layer %d has area %.17g, v = %.17g", k, a, v);
+    }
+}
+
+static double std_cdf(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+
+/* 2^20 draws of one stream: mean, variance, E z³, E z⁴ and the lag-1 product within 5
+ * standard errors; the draws beyond the ziggurat's tail start r (made by the tail
+ * algorithm): their number and their mean excess over r within 5 standard errors; a χ²
+ * test on 160 bins of width 0.05 over [−4, 4] plus the two tails, below the 1 − 3·10⁻⁷
+ * quantile (Wilson–Hilferty). A shifted start gives the same draws (counter-based), the
+ * stream key + 1 others. (Checked to fail with the wedge test skipped, or with the tail
+ * excess halved.) */
+Test(sde_brownian, normal_moments_and_tails)
+{
+    enum { N = 1 << 20, NB = 162 };
+    const uint64_t key = 0x1234abcd5678ef01ULL;
+    static double z[N];
+    nde_cnormal_fill(key, 0, z, N);
+    double m1 = 0, m2 = 0, m3 = 0, m4 = 0, lag = 0, ex = 0;
+    size_t tail = 0, cnt[NB] = {0};
+    for (size_t i = 0; i < N; i++) {
+        const double t = z[i];
+        cr_assert(isfinite(t));
+        m1 += t, m2 += t * t, m3 += t * t * t, m4 += t * t * t * t;
+        if (i) lag += t * z[i - 1];
+        if (fabs(t) > nde_zig_r) tail++, ex += fabs(t) - nde_zig_r;
+        int b = NB - 1;
+        if (t < -4) b = 0;
+        else if (t < 4) b = 1 + (int)((t + 4) / 0.05) < NB - 2 ? 1 + (int)((t + 4) / 0.05) : NB - 2;
+        cnt[b]++;
+    }
+    const double n = N;
+    m1 /= n, m2 /= n, m3 /= n, m4 /= n, lag /= n - 1;
+    cr_log_info("cnormal: mean %.2e var %.5f skew %.2e E z^4 %.4f lag-1 %.2e", m1, m2, m3, m4, lag);
+    cr_assert_leq(fabs(m1), 5 / sqrt(n), "mean %g", m1);
+    cr_assert_leq(fabs(m2 - 1), 5 * sqrt(2 / n), "variance %g", m2);
+    cr_assert_leq(fabs(m3), 5 * sqrt(15 / n), "E z^3 = %g", m3);
+    cr_assert_leq(fabs(m4 - 3), 5 * sqrt(96 / n), "E z^4 = %g", m4);
+    cr_assert_leq(fabs(lag), 5 / sqrt(n), "lag-1 correlation %g", lag);
+    const double pt = erfc(nde_zig_r / sqrt(2.0));
+    cr_assert_leq(fabs((double)tail - n * pt), 5 * sqrt(n * pt), "%zu draws beyond r, expected %.1f",
+                  tail, n * pt);
+    /* the tail algorithm's draws: E[|z| − r | |z| > r] = λ − r, Var = 1 + rλ − λ², λ = φ(r)/Q(r) */
+    const double r = nde_zig_r, lam = exp(-r * r / 2) / sqrt(2 * NDE_PI) / (pt / 2);
+    ex /= (double)tail;
+    cr_assert_leq(fabs(ex - (lam - r)), 5 * sqrt((1 + r * lam - lam * lam) / (double)tail),
+                  "mean excess beyond r %.4f, expected %.4f", ex, lam - r);
+    double chi2 = 0;
+    for (int b = 0; b < NB; b++) {
+        const double lo = b == 0 ? -INFINITY : -4 + 0.05 * (b - 1);
+        const double hi = b == NB - 1 ? INFINITY : -4 + 0.05 * b;
+        const double p = (b == NB - 1 ? 1.0 : std_cdf(hi)) - (b == 0 ? 0.0 : std_cdf(lo));
+        const double e = n * p, d = (double)cnt[b] - e;
+        chi2 += d * d / e;
+    }
+    const double df = NB - 1, q = df * pow(1 - 2 / (9 * df) + 5 * sqrt(2 / (9 * df)), 3);
+    cr_log_info("cnormal: chi2 %.1f on %g degrees of freedom (limit %.1f)", chi2, df, q);
+    cr_assert_leq(chi2, q, "chi^2 = %.1f on %g degrees of freedom, limit %.1f", chi2, df, q);
+    /* counter-based: a draw depends on (key, i) only */
+    double w[8];
+    nde_cnormal_fill(key, 1000, w, 8);
+    cr_assert(memcmp(w, z + 1000, sizeof w) == 0);
+    nde_cnormal_fill(key + 1, 1000, w, 8);
+    cr_assert(memcmp(w, z + 1000, sizeof w) != 0);
+}
+
 /* ---- test problems -------------------------------------------------------------------- */
 
 /* du_i = mu_i u_i dt + sig_i u_i dW_{i or 0}: GBM, diagonal or scalar noise. */
@@ -226,25 +310,37 @@ static double slope(const double *h, const double *e, int n)
 
 /* Strong (mean |X_h − X|) and weak (|mean (X_h − X)|, shared paths) errors at T = 1 for
  * GBM with diagonal or scalar noise, over steps 1/2^k0 … 1/2^(k0+nk−1). */
+static void gbm_errors_on(nde_sde_method m, nde_noise noise, size_t paths, double h1, int nk,
+                          long depth, double *hs, double *strong, double *weak);
+
 static void gbm_errors(nde_sde_method m, nde_noise noise, size_t paths, int k0, int nk,
                        double *hs, double *strong, double *weak)
+{
+    gbm_errors_on(m, noise, paths, ldexp(1.0, -k0), nk, 0, hs, strong, weak);
+}
+
+/* The same over steps h1/2^k on trees of the given depth (the same seed, so the same
+ * W(1)); depth −1: each solve's nde_sde_fixed_step_depth. */
+static void gbm_errors_on(nde_sde_method m, nde_noise noise, size_t paths, double h1, int nk,
+                          long depth, double *hs, double *strong, double *weak)
 {
     gbm c = {.dim = 2, .mu = {1.0, -0.5}, .sig = {0.5, 0.8}};
     size_t dim = c.dim, mdim = noise == NDE_NOISE_SCALAR ? 1 : dim;
     nde_field f = {.dim = dim, .ctx = &c, .f = gbm_f};
     nde_diffusion g = {.dim = dim, .m = mdim, .noise = noise, .ctx = &c, .g = gbm_g, .vjp = gbm_gvjp};
-    nde_brownian *bm = tree(2024, 0.0, 1.0, paths * mdim, 0);
     double *W = malloc(paths * mdim * sizeof *W), *u0 = malloc(paths * dim * sizeof *u0);
     double *traj = malloc(2 * paths * dim * sizeof *traj);
-    CHECK(nde_brownian_point(bm, 1.0, W, NULL));
     for (size_t q = 0; q < paths * dim; q++) u0[q] = 1.0;
     for (int k = 0; k < nk; k++) {
         nde_sde_opts o = nde_sde_defaults(m);
         o.fixed_step = 1;
-        o.h0 = ldexp(1.0, -(k0 + k));
+        o.h0 = ldexp(h1, -k);
+        double ts[2] = {0, 1};
+        const size_t d = depth >= 0 ? (size_t)depth : nde_sde_fixed_step_depth(&o, ts, 2);
+        nde_brownian *bm = tree(2024, 0.0, 1.0, paths * mdim, d);
+        CHECK(nde_brownian_point(bm, 1.0, W, NULL)); /* the root: the same for every depth */
         nde_sde_solver *s;
         CHECK(nde_sde_solver_create(&f, &g, &o, &s));
-        double ts[2] = {0, 1};
         CHECK(nde_sde_solve(s, bm, paths, dim, u0, 2, ts, traj));
         double es = 0, ew = 0;
         for (size_t b = 0; b < paths; b++)
@@ -259,11 +355,11 @@ static void gbm_errors(nde_sde_method m, nde_noise noise, size_t paths, int k0, 
         strong[k] = es / (double)(paths * dim);
         weak[k] = fabs(ew) / (double)(paths * dim);
         nde_sde_solver_destroy(&s);
+        nde_brownian_destroy(&bm);
     }
     free(W);
     free(u0);
     free(traj);
-    nde_brownian_destroy(&bm);
 }
 
 /* The tolerance on every measured order: ±0.2 (strong), ±0.25 (weak). */
@@ -298,6 +394,51 @@ Test(sde_convergence, gbm_scalar_noise_strong)
     check_strong(NDE_SDE_MILSTEIN_DF, NDE_NOISE_SCALAR, 1.0, 4);
     check_strong(NDE_SDE_SRIW1, NDE_NOISE_SCALAR, 1.5, 3);
     check_strong(NDE_SDE_SOSRI, NDE_NOISE_SCALAR, 1.5, 3);
+}
+
+/* The model's tree depth for fixed steps (nde_sde_fixed_step_depth): hand-counted grids,
+ * then strong orders (GBM, 500 paths) on non-dyadic steps h1/2^k with trees of exactly
+ * that depth: EM 0.5 from h = 1/20, SRIW1 1.5 from h = 1/12, each within ±0.2. */
+Test(sde_convergence, fixed_step_tree_depth)
+{
+    nde_sde_opts o = nde_sde_defaults(NDE_SDE_EM);
+    const double ts2[2] = {0, 1}, ts3[3] = {0, 0.35, 1}, ts4[2] = {-1, 3};
+    o.h0 = 1.0 / 50; /* gaps 1/50: leaves ≤ 1/100 → 2^7 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 7);
+    o.h0 = 0.1; /* 0.1 ×3, 0.05 (to 0.35), 0.1 ×6, 0.05: leaves ≤ 0.025 → 2^6 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts3, 3), 6);
+    o.h0 = 0; /* span/100 = 0.04 on a span of 4: leaves ≤ 0.02 → 4/2^8 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts4, 2), 8);
+    o.dt_max = 0.01; /* leaves ≤ 0.005 → 4/2^10 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts4, 2), 10);
+    o = nde_sde_defaults(NDE_SDE_EM);
+    const double tiny[3] = {0, 1e-9, 1}; /* a step of 1e-9: capped at the default depth */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, tiny, 3), 24);
+    o = nde_sde_defaults(NDE_SDE_SRIW1);
+    o.h0 = 1.0 / 50;
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 0, "adaptive steps: the default");
+    o.fixed_step = 1;
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 7);
+
+    double h[4], es[4], ew[4];
+    const nde_sde_method ms[2] = {NDE_SDE_EM, NDE_SDE_SRIW1};
+    const double order[2] = {0.5, 1.5}, h1[2] = {1.0 / 20, 1.0 / 12};
+    for (int i = 0; i < 2; i++) {
+        /* depth −1: the grid's depth (about 5–9 here); depth 2, leaves of 1/4 holding
+         * several step ends each, is the control that loses the order */
+        for (long depth = -1; depth <= 2; depth += 3) {
+            gbm_errors_on(ms[i], NDE_NOISE_DIAGONAL, 500, h1[i], 4, depth, h, es, ew);
+            double p = slope(h, es, 4);
+            cr_log_info("%s depth %ld: strong errors %.3e %.3e %.3e %.3e, order %.3f (theory %.1f)",
+                        nde_sde_method_name(ms[i]), depth, es[0], es[1], es[2], es[3], p, order[i]);
+            if (depth < 0)
+                cr_assert_leq(fabs(p - order[i]), ORDER_TOL, "%s on the grid's depth: strong order %.3f",
+                              nde_sde_method_name(ms[i]), p);
+            else
+                cr_assert_gt(fabs(p - order[i]), ORDER_TOL, "%s at depth 2: order %.3f, the control "
+                             "should lose it", nde_sde_method_name(ms[i]), p);
+        }
+    }
 }
 
 Test(sde_convergence, gbm_weak_em)

@@ -102,8 +102,8 @@ int main(int argc, char **argv)
         {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &a.batch, .min = 1, .max = 1000000, .help = "paths"},
         {.name = "steps", .kind = NDE_ARG_SIZE, .dest = &a.steps, .min = 1, .max = 1000000, .help = "steps on [0, 1]"},
         {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a.iters, .min = 1, .max = 1000000, .help = "timed iterations"},
-        {.name = "depth", .kind = NDE_ARG_SIZE, .dest = &a.depth, .max = 62,
-         .help = "Brownian tree depth (0: the library default)"},
+        {.name = "depth", .kind = NDE_ARG_SIZE, .dest = &a.depth, .max = 50,
+         .help = "Brownian tree depth (0: the model's default, from the step grid)"},
         NDE_ARGS_SEED(&a.seed),
     };
     const nde_args_spec spec = {.prog = "bench_sde",

@@ -84,7 +84,7 @@ NDE_API nde_status nde_diffusion_check(const nde_diffusion *g, size_t dim, int n
 /* ---- Brownian tree ------------------------------------------------------------- */
 
 /** A virtual Brownian tree over [t0, t1] with n independent components (opaque).
- * Each node of the dyadic tree draws its split from its own generator, seeded from the
+ * Each node of the dyadic tree draws its split from counter-based normals keyed by the
  * tree seed and the node's (level, index), so a point's value does not depend on which
  * points were asked before. The tree carries the running time integral A(t) = ∫W with
  * W, so both W and the space–time Lévy area H of any interval follow exactly (Gaussian

@@ -6,6 +6,7 @@
 
 #include "model/model_internal.h"
 #include "nde/sde.h"
+#include "sde/sde_internal.h"
 
 typedef struct sde_model {
     nde_model *drift_model, *diff_model; /* owned */
@@ -367,6 +368,9 @@ nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model, nde_model 
                           .training = 1, .nt = spec->nt, .depth = spec->tree_depth,
                           .n_paths = spec->output == NDE_SDE_OUT_MOMENTS ? spec->n_paths : 1};
         drift_model = diffusion_model = NULL;
+        /* tree depth 0: just deep enough that every step end of a fixed-step solve has
+         * its own leaf (exact joint law of the increments used, fewer levels per query) */
+        if (!sm->depth) sm->depth = nde_sde_fixed_step_depth(&spec->solver, spec->ts, spec->nt);
         nde_rng_seed(&sm->rng, spec->seed);
         sm->ins = SIZE_MAX;
         const nde_reg_spec *rs = spec->reg ? nde_reg_get_spec(spec->reg) : NULL;

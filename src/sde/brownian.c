@@ -13,86 +13,112 @@
  * this is w1 = w/2 + 3H/2 + z/4 (H = a − w/2), Foster's midpoint rule.
  *
  * Dyadic nodes split at their midpoint; a point inside a leaf (level `depth`) is placed by
- * the same conditioning at its own ρ, with normals seeded by the point's bits. Every
- * node's normals come from a generator seeded by (tree seed, level, index), so a value
- * does not depend on the order of queries. Only the root-to-point path of the last
- * query is kept. */
+ * the same conditioning at its own ρ, with normals keyed by the point's bits. Every
+ * node's 2n normals are counter-based (core/cnormal.h: a ziggurat on splitmix64 words)
+ * with a key hashed from (tree seed, level, index), so a value does not depend on the
+ * order of queries, without generator state. Only the root-to-point path of the last query is kept: a query descends
+ * from the deepest cached node that holds it, so a solver's sequential queries reuse
+ * the common prefix of their paths. */
 #include <math.h>
 #include <string.h>
 
+#include "core/cnormal.h"
 #include "nde/sde.h"
+#include "sde/sde_internal.h"
 
-#define BM_DEFAULT_DEPTH 24
+#define BM_DEFAULT_DEPTH NDE_BROWNIAN_DEFAULT_DEPTH
 #define BM_MAX_DEPTH 50
 
 struct nde_brownian {
     uint64_t seed;
     double t0, t1, span;
     size_t n, depth;
+    double p2[BM_MAX_DEPTH + 1]; /* 2^−level */
     double *rootW, *rootA; /* (n) */
     /* cached path, levels 0..depth: node index, base values at the node's start
      * (relative to t0) and the node's local increments, each (depth + 1, n) */
     uint64_t *idx;
     double *Wb, *Ab, *Wn, *An;
     size_t n_valid;        /* levels 0..n_valid−1 of the cache hold the last path */
-    double *z;             /* (2n) normals */
     double *pW, *pA;       /* (n) scratch for increments */
+    double *z;             /* (2n) normals of one node */
 };
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t mix64(uint64_t z) { return nde_mix64(z + NDE_CNORMAL_GAMMA); }
 
-/* 2n normals for a node (level, index) or, with extra != 0, a point inside a leaf. */
-static void node_normals(nde_brownian *bm, uint64_t level, uint64_t index, uint64_t extra)
+/* The stream of a node (level, index) or, with extra != 0, of a point inside a leaf: its
+ * 2n normals are nde_cnormal(key, 0 … 2n−1) (first n for W, last n for A). */
+static uint64_t node_key(const nde_brownian *bm, uint64_t level, uint64_t index, uint64_t extra)
 {
     uint64_t h = mix64(bm->seed ^ mix64(level + 0x51ed270b27a5b6c1ULL));
     h = mix64(h ^ mix64(index));
-    h = mix64(h ^ extra);
-    nde_rng r;
-    nde_rng_seed(&r, h);
-    for (size_t i = 0; i < 2 * bm->n; i++) bm->z[i] = nde_rng_normal(&r);
+    return mix64(h ^ extra);
 }
 
-/* Conditional law of the left part at fraction rho, unit interval: mean K y, Cholesky L. */
+/* The left part at fraction rho of a node of width h with increments (W, A):
+ *   W1 = cww W + cwa A + cwz z1,   A1 = caw W + caa A + caz1 z1 + caz2 z2
+ * (the unit-interval law below scaled by h: W ~ √h, A ~ h^{3/2}). */
 typedef struct bridge {
-    double k11, k12, k21, k22, l11, l21, l22;
+    double cww, cwa, cwz, caw, caa, caz1, caz2;
 } bridge;
 
+/* Conditional law of the left part at fraction rho (mean K y, Cholesky factor L of the
+ * covariance), in units where the node has width 1. */
 static bridge bridge_at(double rho)
 {
     double r2 = rho * rho, r3 = r2 * rho;
     double sxy11 = rho, sxy12 = rho - r2 / 2, sxy21 = r2 / 2, sxy22 = r2 / 2 - r3 / 6;
-    bridge b;
-    b.k11 = 4 * sxy11 - 6 * sxy12;
-    b.k12 = -6 * sxy11 + 12 * sxy12;
-    b.k21 = 4 * sxy21 - 6 * sxy22;
-    b.k22 = -6 * sxy21 + 12 * sxy22;
-    double c11 = rho - (b.k11 * sxy11 + b.k12 * sxy12);
-    double c21 = r2 / 2 - (b.k21 * sxy11 + b.k22 * sxy12);
-    double c22 = r3 / 3 - (b.k21 * sxy21 + b.k22 * sxy22);
-    b.l11 = sqrt(fmax(c11, 0.0));
-    b.l21 = b.l11 > 0 ? c21 / b.l11 : 0.0;
-    b.l22 = sqrt(fmax(c22 - b.l21 * b.l21, 0.0));
-    return b;
+    double k11 = 4 * sxy11 - 6 * sxy12;
+    double k12 = -6 * sxy11 + 12 * sxy12;
+    double k21 = 4 * sxy21 - 6 * sxy22;
+    double k22 = -6 * sxy21 + 12 * sxy22;
+    double c11 = rho - (k11 * sxy11 + k12 * sxy12);
+    double c21 = r2 / 2 - (k21 * sxy11 + k22 * sxy12);
+    double c22 = r3 / 3 - (k21 * sxy21 + k22 * sxy22);
+    double l11 = sqrt(fmax(c11, 0.0));
+    double l21 = l11 > 0 ? c21 / l11 : 0.0;
+    double l22 = sqrt(fmax(c22 - l21 * l21, 0.0));
+    return (bridge){.cww = k11, .cwa = k12, .cwz = l11, .caw = k21, .caa = k22, .caz1 = l21,
+                    .caz2 = l22};
 }
 
-/* Left part (w1, a1) of a node of width h with increments (W, A), normals z (2n). */
-static void split(const bridge *b, size_t n, double h, const double *W, const double *A,
-                  const double *z, double *W1, double *A1)
+/* The same law for a node of width h. */
+static bridge bridge_scaled(const bridge *u, double h)
 {
-    double sh = sqrt(h), h32 = h * sh;
+    const double sh = sqrt(h), h32 = h * sh;
+    return (bridge){.cww = u->cww, .cwa = u->cwa / h, .cwz = u->cwz * sh, .caw = u->caw * h,
+                    .caa = u->caa, .caz1 = u->caz1 * h32, .caz2 = u->caz2 * h32};
+}
+
+/* Split a node (increments W, A; normals z, 2n) and write the child that holds the
+ * query: the left one (right = 0: W1, A1, base unchanged) or the right one (base moved
+ * by the left part; increments W − W1, A − A1 − hh·W1, hh the child's width). The
+ * normals are drawn first (one tight loop), so these loops are plain arithmetic that
+ * the compiler vectorizes. */
+static void split_child(const bridge *b, const double *restrict z, size_t n, int right,
+                        double hh, const double *restrict Wb, const double *restrict Ab,
+                        const double *restrict W, const double *restrict A,
+                        double *restrict cWb, double *restrict cAb, double *restrict cW,
+                        double *restrict cA)
+{
+    const bridge c = *b;
+    const double *z1 = z, *z2 = z + n;
+    if (!right) {
+        for (size_t i = 0; i < n; i++) {
+            cW[i] = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1[i];
+            cA[i] = c.caw * W[i] + c.caa * A[i] + c.caz1 * z1[i] + c.caz2 * z2[i];
+        }
+        memcpy(cWb, Wb, n * sizeof *cWb);
+        memcpy(cAb, Ab, n * sizeof *cAb);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        double w = W[i] / sh, a = A[i] / h32;
-        double z1 = z[i], z2 = z[n + i];
-        double w1 = b->k11 * w + b->k12 * a + b->l11 * z1;
-        double a1 = b->k21 * w + b->k22 * a + b->l21 * z1 + b->l22 * z2;
-        W1[i] = sh * w1;
-        A1[i] = h32 * a1;
+        const double w1 = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1[i];
+        const double a1 = c.caw * W[i] + c.caa * A[i] + c.caz1 * z1[i] + c.caz2 * z2[i];
+        cWb[i] = Wb[i] + w1;
+        cAb[i] = Ab[i] + hh * Wb[i] + a1;
+        cW[i] = W[i] - w1;
+        cA[i] = A[i] - a1 - hh * w1;
     }
 }
 
@@ -127,19 +153,20 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
     b->Ab = nde_alloc_array(L * n, sizeof(double));
     b->Wn = nde_alloc_array(L * n, sizeof(double));
     b->An = nde_alloc_array(L * n, sizeof(double));
-    b->z = nde_alloc_array(2 * n, sizeof(double));
     b->pW = nde_alloc_array(n, sizeof(double));
     b->pA = nde_alloc_array(n, sizeof(double));
-    if (!b->rootW || !b->rootA || !b->idx || !b->Wb || !b->Ab || !b->Wn || !b->An || !b->z ||
-        !b->pW || !b->pA) {
+    b->z = nde_alloc_array(2 * n, sizeof(double));
+    if (!b->rootW || !b->rootA || !b->idx || !b->Wb || !b->Ab || !b->Wn || !b->An ||
+        !b->pW || !b->pA || !b->z) {
         nde_brownian_destroy(&b);
         return NDE_ERR_NOMEM;
     }
     /* root: W ~ N(0, T), H ~ N(0, T/12) independent, A = T (H + W/2) */
-    node_normals(b, UINT64_MAX, 0, 0);
+    for (size_t l = 0; l <= BM_MAX_DEPTH; l++) b->p2[l] = ldexp(1.0, -(int)l);
+    const uint64_t key = node_key(b, UINT64_MAX, 0, 0);
     double T = b->span, sT = sqrt(T);
     for (size_t i = 0; i < n; i++) {
-        double W = sT * b->z[i], H = sT * b->z[n + i] / sqrt(12.0);
+        double W = sT * nde_cnormal(key, i), H = sT * nde_cnormal(key, n + i) / sqrt(12.0);
         b->rootW[i] = W;
         b->rootA[i] = T * (H + W / 2);
     }
@@ -163,9 +190,9 @@ void nde_brownian_destroy(nde_brownian **bm)
     nde_free(b->Ab);
     nde_free(b->Wn);
     nde_free(b->An);
-    nde_free(b->z);
     nde_free(b->pW);
     nde_free(b->pA);
+    nde_free(b->z);
     nde_free(b);
     *bm = NULL;
 }
@@ -198,18 +225,17 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
     /* Below the root a node holds the points lo <= x < hi: a dyadic point's value is then
      * always the base of the node that starts there (made once, when its parent was split
      * at that midpoint), never base + increment of the node that ends there, so it has
-     * the same bits however the cache was left by earlier queries. */
+     * the same bits however the cache was left by earlier queries. (k·2^−l is exact.) */
     while (x < 1.0 && lev + 1 < b->n_valid) {
-        double lo = ldexp((double)b->idx[lev + 1], -(int)(lev + 1));
-        double hi = ldexp((double)b->idx[lev + 1] + 1.0, -(int)(lev + 1));
-        if (!(x >= lo && x < hi)) break;
+        const double p = b->p2[lev + 1], lo = (double)b->idx[lev + 1] * p;
+        if (!(x >= lo && x < lo + p)) break;
         lev++;
     }
-    bridge mid = bridge_at(0.5);
+    const bridge mid = bridge_at(0.5);
     for (;;) {
-        uint64_t k = b->idx[lev];
-        double lo = ldexp((double)k, -(int)lev), hi = ldexp((double)k + 1.0, -(int)lev);
-        double h = b->span * ldexp(1.0, -(int)lev);
+        const uint64_t k = b->idx[lev];
+        const double lo = (double)k * b->p2[lev], hi = ((double)k + 1.0) * b->p2[lev];
+        const double h = b->span * b->p2[lev];
         const double *Wb = b->Wb + lev * n, *Ab = b->Ab + lev * n;
         if (x == lo) {
             memcpy(W, Wb, n * sizeof(double));
@@ -224,40 +250,33 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
         }
         if (lev == b->depth) {
             /* inside a leaf: condition at the point's own fraction */
-            double rho = (x - lo) / (hi - lo);
+            const double rho = (x - lo) / (hi - lo);
             uint64_t bits;
             memcpy(&bits, &x, sizeof bits);
-            node_normals(b, lev, k, bits | 1);
-            bridge br = bridge_at(rho);
-            split(&br, n, h, b->Wn + lev * n, b->An + lev * n, b->z, b->pW, b->pA);
-            for (size_t i = 0; i < n; i++) {
-                W[i] = Wb[i] + b->pW[i];
-                if (A) A[i] = Ab[i] + (x - lo) * b->span * Wb[i] + b->pA[i];
-            }
+            const bridge u = bridge_at(rho), br = bridge_scaled(&u, h);
+            const uint64_t key = node_key(b, lev, k, bits | 1);
+            const double *Wn = b->Wn + lev * n, *An = b->An + lev * n;
+            const double ds = (x - lo) * b->span;
+            nde_cnormal_fill(key, 0, b->z, 2 * n);
+            const double *z1 = b->z, *z2 = b->z + n;
+            for (size_t i = 0; i < n; i++)
+                W[i] = Wb[i] + br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1[i];
+            if (A)
+                for (size_t i = 0; i < n; i++)
+                    A[i] = Ab[i] + ds * Wb[i] + br.caw * Wn[i] + br.caa * An[i] + br.caz1 * z1[i] +
+                           br.caz2 * z2[i];
             b->n_valid = lev + 1;
             return NDE_OK;
         }
         /* split this node at its midpoint and descend into the child holding x */
-        node_normals(b, lev, k, 0);
-        double *cW = b->Wn + (lev + 1) * n, *cA = b->An + (lev + 1) * n;
-        double *cWb = b->Wb + (lev + 1) * n, *cAb = b->Ab + (lev + 1) * n;
-        const double *pWn = b->Wn + lev * n, *pAn = b->An + lev * n;
-        split(&mid, n, h, pWn, pAn, b->z, cW, cA);
-        double hh = h / 2, xm = ldexp(2.0 * (double)k + 1.0, -(int)(lev + 1));
-        if (x < xm) {
-            memcpy(cWb, Wb, n * sizeof(double));
-            memcpy(cAb, Ab, n * sizeof(double));
-            b->idx[lev + 1] = 2 * k;
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                double w1 = cW[i], a1 = cA[i];
-                cWb[i] = Wb[i] + w1;
-                cAb[i] = Ab[i] + hh * Wb[i] + a1;
-                cW[i] = pWn[i] - w1;
-                cA[i] = pAn[i] - a1 - hh * w1;
-            }
-            b->idx[lev + 1] = 2 * k + 1;
-        }
+        const double xm = (2.0 * (double)k + 1.0) * b->p2[lev + 1];
+        const int right = !(x < xm);
+        const bridge bm = bridge_scaled(&mid, h);
+        nde_cnormal_fill(node_key(b, lev, k, 0), 0, b->z, 2 * n);
+        split_child(&bm, b->z, n, right, h / 2, Wb, Ab, b->Wn + lev * n,
+                    b->An + lev * n, b->Wb + (lev + 1) * n, b->Ab + (lev + 1) * n,
+                    b->Wn + (lev + 1) * n, b->An + (lev + 1) * n);
+        b->idx[lev + 1] = 2 * k + (uint64_t)right;
         lev++;
         b->n_valid = lev + 1;
     }

@@ -29,4 +29,16 @@ typedef struct sde_tab {
 
 const sde_tab *nde_sde_tableau(nde_sde_method m);
 
+/* nde_brownian_create's depth for depth = 0. */
+#define NDE_BROWNIAN_DEFAULT_DEPTH 24
+
+/* The shallowest Brownian-tree depth (at most NDE_BROWNIAN_DEFAULT_DEPTH) whose leaves,
+ * of width span/2^depth, are no wider than half the shortest step of a fixed-step solve
+ * with options o over the save times ts (the step rule of nde_sde_solve, including the
+ * steps shortened to land on a save time). Then no leaf holds two step ends, so the
+ * increments and space–time areas the solve uses have their exact joint law, as with
+ * an infinitely deep tree. 0 (→ the default depth) for adaptive steps, bad arguments
+ * or more than max_steps steps. src/sde/sde_grid.c. */
+size_t nde_sde_fixed_step_depth(const nde_sde_opts *o, const double *ts, size_t nt);
+
 #endif
