@@ -192,7 +192,8 @@ Test(examples, drivers_follow_the_option_conventions)
     check_cli_conventions(NDE_FASHION_EXE, "fashion_mnist_node",
                           (const char *const[]){"--steps -3", "--seed x", "--batch 0",
                                                 "--steer-b 1", "--methods vanilla,nosuch",
-                                                "--ernode-coef 1,0", NULL});
+                                                "--ernode-coef 1,0", "--ernsde-coef 0",
+                                                "--lr-decay -1", NULL});
     check_cli_conventions(NDE_BURGERS_EXE, "burgers_fno",
                           (const char *const[]){"--epochs -3", "--seed x", "--n 2x",
                                                 "--batch 0", NULL});
@@ -393,6 +394,96 @@ Test(examples, fashion_mnist_node_trains_every_method_on_tiny_data)
              NDE_FASHION_EXE, dir, dir);
     cr_assert_neq(run(cmd, out, sizeof out), 0);
     cr_assert(strstr(out, "dataset-fashion-mnist") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* θ and the optimizer's state of two trainer checkpoints have the same bytes (the
+ * trainer's "train.*" entries hold wall-clock history and are skipped) */
+static void same_theta_and_optim(const char *a, const char *b)
+{
+    nde_st_file *fa = NULL, *fb = NULL;
+    cr_assert_eq(nde_st_open(a, &fa), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_st_open(b, &fb), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(nde_st_n_tensors(fa), nde_st_n_tensors(fb));
+    size_t compared = 0;
+    for (size_t i = 0; i < nde_st_n_tensors(fa); i++) {
+        const nde_st_tensor *ta = nde_st_tensor_at(fa, i), *tb = nde_st_find(fb, ta->name);
+        cr_assert_not_null(tb, "%s has no %s", b, ta->name);
+        if (!strncmp(ta->name, "train.", 6)) continue;
+        cr_assert(ta->nbytes == tb->nbytes && !memcmp(ta->data, tb->data, ta->nbytes),
+                  "%s differs between %s and %s", ta->name, a, b);
+        compared++;
+    }
+    cr_assert_gt(compared, 8);
+    nde_st_close(&fa);
+    nde_st_close(&fb);
+}
+
+/* --sde: the neural-SDE classifier trains with each SDE method and writes the paper's
+ * table; the local ERNSDE and neural-ODE methods are refused; a run stopped after one
+ * step and resumed ends with the bits of the uninterrupted one (the Brownian paths are
+ * reseeded per step). */
+Test(examples, fashion_mnist_node_sde_trains_and_resumes_on_tiny_data)
+{
+    char dir[] = "/tmp/nde_fmnist_sde_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    write_fake_split(dir, "train", 48, 1);
+    write_fake_split(dir, "t10k", 32, 2);
+    static char out[1 << 16];
+    char cmd[2048], path[600];
+    const char *common = "--sde --batch 16 --train-eval 16 --print-every 1 --no-plot";
+    snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods vanilla,ernsde,srnsde "
+             "--out %s/all 2>&1",
+             NDE_FASHION_EXE, dir, common, dir);
+    int rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "fashion_mnist_node --sde failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "neural SDE") && strstr(out, "srnsde step    1/2"), "%s", out);
+    snprintf(path, sizeof path, "%s/all/summary.md", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(out, "Fashion-MNIST neural SDE") && strstr(out, "| vanilla |") &&
+              strstr(out, "| ernsde |") && strstr(out, "| srnsde |"), "%s", out);
+    /* the regularizers' values are logged and positive */
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/all/%s.csv", dir, k ? "srnsde" : "ernsde");
+        f = fopen(path, "r");
+        cr_assert_not_null(f, "no %s", path);
+        char line[512];
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        cr_assert_not_null(fgets(line, sizeof line, f));
+        fclose(f);
+        unsigned long step, nfe;
+        double loss, acc, reg;
+        cr_assert_eq(sscanf(line, "%lu,%lf,%lf,%lu,%lf", &step, &loss, &acc, &nfe, &reg), 5, "%s",
+                     line);
+        cr_assert(step == 0 && nfe > 0 && reg > 0.0 && isfinite(loss), "%s: %s", path, line);
+    }
+    /* refused: the local ERNSDE (not in the library yet), an ODE method with --sde */
+    const char *refused[2] = {"local", "vanilla,ernode"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods %s --out %s/no 2>&1 >/dev/null",
+                 NDE_FASHION_EXE, dir, common, refused[k], dir);
+        rc = run(cmd, out, sizeof out);
+        cr_assert_eq(exit_code(rc), 2, "%s: exit %d: %s", cmd, rc, out);
+        cr_assert(strstr(out, k ? "ernode" : "local ERNSDE is not in the library"), "%s", out);
+    }
+    /* stopped after one step (as if interrupted), then resumed: the same θ and Adam state
+     * as two steps in one go */
+    snprintf(cmd, sizeof cmd, "%s --data %s %s --methods ernsde --steps 2 --checkpoint-every 1 --stop-after 1 "
+             "--out %s/part 2>&1 && "
+             "%s --data %s %s --methods ernsde --steps 2 --resume --out %s/part 2>&1",
+             NDE_FASHION_EXE, dir, common, dir, NDE_FASHION_EXE, dir, common, dir);
+    rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "resume failed (%d): %s", rc, out);
+    cr_assert(strstr(out, "resumed from") && strstr(out, "at step 1"), "%s", out);
+    char full[600];
+    snprintf(full, sizeof full, "%s/all/ernsde.checkpoint.safetensors", dir);
+    snprintf(path, sizeof path, "%s/part/ernsde.checkpoint.safetensors", dir);
+    same_theta_and_optim(full, path);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }

@@ -64,6 +64,13 @@ static void grad_case(nde_noise noise, nde_sde_method method, nde_sde_output out
     CHECK(nde_model_sde_hold(m, 0));
     CHECK(nde_model_forward(m, x, y2, 3));
     cr_assert_neq(memcmp(y, y2, 3 * nde_model_out_size(m) * sizeof *y), 0);
+    /* an evaluation-mode forward counts on the evaluation solver, not the training one */
+    const size_t train_nfe = nde_sde_get_stats(nde_model_sde_solver(m))->nfe;
+    cr_assert_neq(nde_model_sde_eval_solver(m), nde_model_sde_solver(m));
+    CHECK(nde_model_set_training(m, 0));
+    CHECK(nde_model_forward(m, x, y2, 3));
+    cr_assert_gt(nde_sde_get_stats(nde_model_sde_eval_solver(m))->nfe, 0);
+    cr_assert_eq(nde_sde_get_stats(nde_model_sde_solver(m))->nfe, train_nfe);
     nde_model_destroy(&m);
 }
 
@@ -393,6 +400,7 @@ Test(model_sde, bad_input)
     cr_assert_eq(nde_model_backward(m, gy, NULL, NULL, 1), NDE_ERR_STATE);
     cr_assert_eq(nde_model_sde_hold(nde_model_sde_drift_model(m), 1), NDE_ERR_ARG);
     cr_assert_null(nde_model_sde_solver(nde_model_sde_drift_model(m)));
+    cr_assert_null(nde_model_sde_eval_solver(nde_model_sde_drift_model(m)));
     /* a non-finite start is the solver's NDE_ERR_NONFINITE */
     double x[2] = {NAN, 0.0}, y[2];
     cr_assert_eq(nde_model_forward(m, x, y, 1), NDE_ERR_NONFINITE);

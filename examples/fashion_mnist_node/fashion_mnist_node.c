@@ -11,6 +11,8 @@
  *                      [--ernode-coef 100,10] [--local-coef 2.5,1] [--srnode-coef 0.1]
  *                      [--kinetic-coef 0.1] [--steer-b 0.5] [--tape stages|starts]
  *                      [--local-k1 const|diff] [--summarize] [--checkpoint-every 0] [--resume]
+ *                      [--stop-after 0] [--sde] [--ernsde-coef 1000] [--srnsde-coef 0.1]
+ *                      [--lr-decay 0]
  *                      [--data /usr/share/datasets/fashion-mnist] [--out DIR] [--no-plot]
  *
  * Default coefficients follow the reference code: ERNODE λ·mean_j E_j|h_j| with λ annealed
@@ -41,7 +43,21 @@
  * ends with the same bits as an uninterrupted run; <method>.csv then lists the resumed
  * steps only, and the training time counts the resumed part only. local_unbiased,
  * local_biased and steer draw from generators inside the model that the checkpoint does
- * not hold: --resume refuses them. */
+ * not hold: --resume refuses them. --stop-after N stops each method after step N as if
+ * interrupted (with --checkpoint-every dividing N, its checkpoint is that of step N), to
+ * test --resume.
+ *
+ * --sde trains the MNIST neural-SDE classifier of the same paper instead (fm_sde_model.h;
+ * RegNeuralDE.jl mnist_nsde): encoder 784 → 32, diagonal-noise SDE on [0, 1] with drift
+ * 32 → 64 (tanh) → 32 and linear diffusion 32 → 32, readout 32 → 10; SOSRI at rtol =
+ * atol = 0.14; Adam lr 1e-2 with inverse decay 1e-5 per step (--lr-decay). Methods
+ * vanilla, ernsde (λ mean_j E_j|h_j|, λ = 1000 const, --ernsde-coef; SOSRI), srnsde
+ * (λ mean_j S_j/10.6, λ = 0.1, --srnsde-coef; SOSRI2, the method with the stiffness
+ * estimate) and local (the local ERNSDE: not in the library yet, refused). Every step
+ * draws its Brownian paths from a generator seeded by (seed + 4) ^ step, the same for
+ * every method, so --resume is bit-exact for all of them; every evaluation draws its
+ * paths from seed + 5 (one path per image; the paper averages the logits of 10).
+ * Defaults of --out: out/fashion_mnist_nsde. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,27 +68,35 @@
 
 #include "fm_data.h"
 #include "fm_model.h"
+#include "fm_sde_model.h"
 #include "nde/nde.h"
 #include "nde_plot.h"
 #include "nde_args.h"
 
 typedef enum method {
     M_VANILLA = 0, M_ERNODE, M_SRNODE, M_LOCAL_UNBIASED, M_LOCAL_BIASED, M_STEER, M_KINETIC,
-    M_COUNT
+    M_ERNSDE, M_SRNSDE, M_LOCAL_SDE, M_COUNT
 } method;
 
 static const char *const method_names[M_COUNT] = {
-    "vanilla", "ernode", "srnode", "local_unbiased", "local_biased", "steer", "kinetic"};
+    "vanilla", "ernode", "srnode", "local_unbiased", "local_biased", "steer", "kinetic",
+    "ernsde", "srnsde", "local"};
+
+/* the methods of the neural ODE (default) and of the neural SDE (--sde) */
+static int is_sde_method(method m) { return m == M_ERNSDE || m == M_SRNSDE || m == M_LOCAL_SDE; }
+static int in_mode(method m, int sde) { return m == M_VANILLA || is_sde_method(m) == sde; }
 
 typedef struct config {
     int methods[M_COUNT], n_methods;
     size_t steps, batch, train_subset, test_subset, val, train_eval, print_every;
     double rtol, atol, lr;
     double ernode_coef[2], local_coef[2], srnode_coef, kinetic_coef, steer_b;
+    double ernsde_coef, srnsde_coef, lr_decay;
+    int sde; /* the neural-SDE classifier (fm_sde_model.h) instead of the neural ODE */
     uint64_t seed;
     const char *data, *out;
     int plot, step_starts, summarize, local_diff_k1, resume;
-    size_t checkpoint_every;
+    size_t checkpoint_every, stop_after;
     nde_method solver; /* the ODE method of training and prediction (default Tsit5) */
 } config;
 
@@ -115,24 +139,28 @@ static const char *parse_methods(const char *s, void *dest)
     }
     return c->n_methods && !bad ? NULL
                                 : "expected a comma-separated list of vanilla, ernode, srnode, "
-                                  "local_unbiased, local_biased, steer, kinetic";
+                                  "local_unbiased, local_biased, steer, kinetic (--sde: vanilla, "
+                                  "ernsde, srnsde, local)";
 }
 
 /* NDE_ARGS_OK, or what nde_args_parse returned (help printed, or an error). */
 static int parse_args(int argc, char **argv, config *c)
 {
     static const char *const tapes[] = {"stages", "starts", NULL}, *const k1s[] = {"const", "diff", NULL};
+    /* rtol, atol, lr, lr-decay, out and the methods have a default per mode, set after
+     * parsing (0 / NULL: not given) */
     *c = (config){.steps = 300, .batch = 512, .train_eval = 2048, .print_every = 10,
-                  .rtol = 1.4e-8, .atol = 1.4e-8, .lr = 1e-3, .ernode_coef = {100.0, 10.0},
-                  .local_coef = {2.5, 1.0}, .srnode_coef = 0.1, .kinetic_coef = 0.1,
-                  .steer_b = 0.5, .data = NDE_FASHION_MNIST_DIR,
-                  .out = "out/fashion_mnist_node", .plot = 1, .solver = NDE_TSIT5};
-    for (int m = 0; m < M_COUNT; m++) c->methods[c->n_methods++] = m;
+                  .ernode_coef = {100.0, 10.0}, .local_coef = {2.5, 1.0}, .srnode_coef = 0.1,
+                  .kinetic_coef = 0.1, .steer_b = 0.5, .ernsde_coef = 1000.0,
+                  .srnsde_coef = 0.1, .lr_decay = -1.0, .data = NDE_FASHION_MNIST_DIR,
+                  .plot = 1, .solver = NDE_TSIT5};
     const nde_arg opts[] = {
+        {.name = "sde", .kind = NDE_ARG_FLAG, .dest = &c->sde,
+         .help = "train the neural-SDE classifier (methods vanilla ernsde srnsde local)"},
         {.name = "methods", .kind = NDE_ARG_CUSTOM, .dest = c, .parse = parse_methods,
-         .metavar = "LIST", .default_text = "all",
+         .metavar = "LIST", .default_text = "all; --sde: vanilla,ernsde,srnsde",
          .help = "comma-separated: vanilla ernode srnode local_unbiased local_biased\n"
-                 "steer kinetic"},
+                 "steer kinetic; with --sde: vanilla ernsde srnsde local"},
         {.name = "steps", .kind = NDE_ARG_SIZE, .dest = &c->steps, .help = "training steps"},
         {.name = "batch", .kind = NDE_ARG_SIZE, .dest = &c->batch, .min = 1, .help = "batch size"},
         {.name = "train-subset", .kind = NDE_ARG_SIZE, .dest = &c->train_subset,
@@ -143,11 +171,20 @@ static int parse_args(int argc, char **argv, config *c)
          .help = "evaluate on the last N training images instead of the test set"},
         {.name = "train-eval", .kind = NDE_ARG_SIZE, .dest = &c->train_eval,
          .help = "training images for the final training accuracy"},
-        NDE_ARGS_TOLERANCES(&c->rtol, &c->atol),
+        {.name = "rtol", .kind = NDE_ARG_DOUBLE, .dest = &c->rtol, .bounds = NDE_ARG_LO_OPEN,
+         .default_text = "1.4e-8; --sde: 0.14", .help = "relative tolerance"},
+        {.name = "atol", .kind = NDE_ARG_DOUBLE, .dest = &c->atol, .bounds = NDE_ARG_LO_OPEN,
+         .default_text = "1.4e-8; --sde: 0.14", .help = "absolute tolerance"},
         {.name = "solver", .kind = NDE_ARG_CUSTOM, .dest = &c->solver, .parse = nde_args_method,
-         .metavar = "NAME", .help = "ODE method: tsit5, vern7, vern9, dop853, auto, ..."},
+         .metavar = "NAME",
+         .help = "ODE method: tsit5, vern7, vern9, dop853, auto, ...\n"
+                 "(--sde: SOSRI, SOSRI2 for srnsde)"},
         {.name = "lr", .kind = NDE_ARG_DOUBLE, .dest = &c->lr, .bounds = NDE_ARG_LO_OPEN,
-         .help = "Adam learning rate"},
+         .default_text = "1e-3; --sde: 1e-2", .help = "Adam learning rate"},
+        {.name = "lr-decay", .kind = NDE_ARG_DOUBLE, .dest = &c->lr_decay, .lo = 0.0,
+         .bounds = NDE_ARG_LO,
+         .default_text = "0; --sde: 1e-5",
+         .help = "inverse decay per step: lr / (1 + decay·step)"},
         NDE_ARGS_SEED(&c->seed),
         NDE_ARGS_PRINT_EVERY(&c->print_every, "steps"),
         {.name = "ernode-coef", .kind = NDE_ARG_CUSTOM, .dest = c->ernode_coef,
@@ -158,6 +195,10 @@ static int parse_args(int argc, char **argv, config *c)
          .help = "local regularizer coefficient"},
         {.name = "srnode-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->srnode_coef,
          .bounds = NDE_ARG_LO_OPEN, .help = "SRNODE coefficient"},
+        {.name = "ernsde-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->ernsde_coef,
+         .bounds = NDE_ARG_LO_OPEN, .help = "ERNSDE coefficient (--sde)"},
+        {.name = "srnsde-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->srnsde_coef,
+         .bounds = NDE_ARG_LO_OPEN, .help = "SRNSDE coefficient (--sde)"},
         {.name = "kinetic-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->kinetic_coef,
          .bounds = NDE_ARG_LO_OPEN, .help = "kinetic energy coefficient"},
         {.name = "steer-b", .kind = NDE_ARG_DOUBLE, .dest = &c->steer_b, .lo = 0.0, .hi = 1.0,
@@ -168,7 +209,9 @@ static int parse_args(int argc, char **argv, config *c)
          .help = "hold the local step's first stage constant, or differentiate it"},
         {.name = "data", .kind = NDE_ARG_STRING, .dest = &c->data, .metavar = "DIR",
          .help = "Fashion-MNIST folder"},
-        NDE_ARGS_OUT(&c->out),
+        {.name = "out", .kind = NDE_ARG_STRING, .dest = &c->out, .metavar = "DIR",
+         .default_text = "out/fashion_mnist_node; --sde: out/fashion_mnist_nsde",
+         .help = "output folder"},
         NDE_ARGS_NO_PLOT(&c->plot, "nfe.png"),
         {.name = "summarize", .kind = NDE_ARG_FLAG, .dest = &c->summarize,
          .help = "only rebuild the summary and plot from <out>/*.result"},
@@ -178,12 +221,27 @@ static int parse_args(int argc, char **argv, config *c)
         {.name = "resume", .kind = NDE_ARG_FLAG, .dest = &c->resume,
          .help = "continue each method from <out>/<method>.checkpoint.safetensors\n"
                  "(from step 0 if absent; not local_unbiased, local_biased, steer)"},
+        {.name = "stop-after", .kind = NDE_ARG_SIZE, .dest = &c->stop_after,
+         .help = "stop each method after this many steps as if interrupted, with its\n"
+                 "checkpoint (--checkpoint-every must divide it; 0: off; for testing --resume)"},
     };
     const nde_args_spec spec = {
         .prog = "fashion_mnist_node",
-        .about = "Trains a neural ODE classifier on Fashion-MNIST with each regularizer.",
+        .about = "Trains a neural ODE (--sde: a neural SDE) classifier on Fashion-MNIST with each\n"
+                 "regularizer.",
         NDE_ARGS_TABLE(opts)};
-    return nde_args_parse(&spec, argc, argv, NULL);
+    const int parsed = nde_args_parse(&spec, argc, argv, NULL);
+    if (parsed != NDE_ARGS_OK) return parsed;
+    /* the mode's defaults for what was not given */
+    if (c->rtol == 0.0) c->rtol = c->sde ? 0.14 : 1.4e-8;
+    if (c->atol == 0.0) c->atol = c->sde ? 0.14 : 1.4e-8;
+    if (c->lr == 0.0) c->lr = c->sde ? 1e-2 : 1e-3;
+    if (c->lr_decay < 0.0) c->lr_decay = c->sde ? 1e-5 : 0.0;
+    if (!c->out) c->out = c->sde ? "out/fashion_mnist_nsde" : "out/fashion_mnist_node";
+    if (!c->n_methods)
+        for (int m = 0; m < M_COUNT; m++)
+            if (in_mode((method)m, c->sde) && m != M_LOCAL_SDE) c->methods[c->n_methods++] = m;
+    return NDE_ARGS_OK;
 }
 
 /* CPU seconds of this process (all its threads). */
@@ -206,8 +264,40 @@ static nde_schedule anneal(const double v[2], uint64_t steps)
 
 /* The classifier of method m (fm_model.h), initialized from the seed: Tsit5 at the
  * tolerances with at most 5000 steps, the method's regularizer and λ schedule. */
+/* The neural-SDE classifier of method m (fm_sde_model.h), initialized from the seed:
+ * SOSRI (SOSRI2 for srnsde, whose stiffness estimate SRNSDE needs) at the tolerances with
+ * at most 5000 steps; ERNSDE λ mean_j E_j|h_j|, SRNSDE λ mean_j S_j/10.6, λ constant. */
+static nde_status make_sde_model(const config *c, method m, nde_schedule *coef, nde_model **out)
+{
+    fm_sde_model_spec spec = {.max_batch = c->batch,
+                              .solver = nde_sde_defaults(m == M_SRNSDE ? NDE_SDE_SOSRI2
+                                                                       : NDE_SDE_SOSRI),
+                              .coef = nde_schedule_constant(0.0), .path_seed = c->seed + 4};
+    spec.solver.rtol = c->rtol;
+    spec.solver.atol = c->atol;
+    spec.solver.max_steps = 5000;
+    nde_reg_spec rs;
+    if (m == M_ERNSDE) {
+        rs = nde_reg_error_estimate_mean(c->ernsde_coef);
+        spec.coef = nde_schedule_constant(c->ernsde_coef);
+        spec.reg = &rs;
+    } else if (m == M_SRNSDE) {
+        rs = (nde_reg_spec){.kind = NDE_REG_STIFF_EST, .agg = NDE_REG_MEAN,
+                            .coef = c->srnsde_coef, .weight_dt = 0,
+                            .scale = NDE_SOSRI2_STABILITY_SIZE};
+        spec.coef = nde_schedule_constant(c->srnsde_coef);
+        spec.reg = &rs;
+    }
+    *coef = spec.coef;
+    NDE_TRY(fm_sde_model_create(&spec, out));
+    nde_rng init_rng;
+    nde_rng_seed(&init_rng, c->seed);
+    return nde_model_init(*out, &init_rng);
+}
+
 static nde_status make_model(const config *c, method m, nde_schedule *coef, nde_model **out)
 {
+    if (c->sde) return make_sde_model(c, m, coef, out);
     const uint64_t steps = c->steps > 1 ? c->steps : 2;
     fm_model_spec spec = {.max_batch = c->batch, .solver = nde_solver_defaults(c->solver),
                           .steer_seed = c->seed + 2, .coef = nde_schedule_constant(0.0)};
@@ -280,12 +370,20 @@ typedef struct run_log {
     double t0, c0, t_train, cpu_train;
     size_t fails_in_row;
     int gave_up; /* 10 failed steps in a row stopped the run */
+    int stopped; /* --stop-after stopped the run */
 } run_log;
 
 static int on_step_begin(const nde_train_info *info, void *user)
 {
     run_log *l = user;
-    fm_model_set_step(l->model, info->step);
+    if (l->cfg->sde) {
+        if (fm_sde_model_set_step(l->model, info->step) != NDE_OK) {
+            fprintf(stderr, "fashion_mnist_node: %s\n", nde_last_error());
+            return 1;
+        }
+    } else {
+        fm_model_set_step(l->model, info->step);
+    }
     l->t0 = nde_wall_seconds();
     l->c0 = cpu_seconds();
     return 0;
@@ -313,12 +411,14 @@ static int on_step(const nde_train_info *info, void *user)
     }
     l->fails_in_row = 0;
     l->res->steps++;
+    if (c->stop_after && info->step == c->stop_after) l->stopped = 1;
     size_t correct = 0;
-    const double *logits = fm_model_logits(l->model);
+    const double *logits = c->sde ? fm_sde_model_logits(l->model) : fm_model_logits(l->model);
     for (size_t b = 0; b < info->batch; b++)
         correct += nde_argmax(logits + b * FM_CLASSES, FM_CLASSES) == l->reader->last_labels[b];
-    const size_t nfe = fm_model_nfe(l->model);
-    const double reg = fm_model_reg_value(l->model), lambda = nde_schedule_value(l->coef, step);
+    const size_t nfe = c->sde ? fm_sde_model_nfe(l->model) : fm_model_nfe(l->model);
+    const double reg = c->sde ? fm_sde_model_reg_value(l->model) : fm_model_reg_value(l->model);
+    const double lambda = nde_schedule_value(l->coef, step);
     fprintf(l->csv, "%llu,%.6f,%.4f,%zu,%.6g,%.6g,%.3f,%.3f\n", step, info->loss,
             (double)correct / (double)c->batch, nfe, reg, lambda, l->t_train, l->cpu_train);
     if (c->print_every && (step % c->print_every == 0 || step + 1 == c->steps)) {
@@ -329,7 +429,7 @@ static int on_step(const nde_train_info *info, void *user)
         fflush(stdout);
         fflush(l->csv);
     }
-    return 0;
+    return l->stopped;
 }
 
 /* `steps` steps of the trainer: batches from one stream of reshuffled passes over the
@@ -351,6 +451,10 @@ static nde_status train(const config *c, run_log *l, const fm_split *train_split
     ts.sampling = NDE_SAMPLE_STREAM;
     ts.seed = c->seed + 1;
     ts.optim.lr = c->lr;
+    if (c->lr_decay > 0.0) {
+        ts.schedule = (nde_schedule){.kind = NDE_SCHED_INVERSE, .v0 = c->lr, .gamma = c->lr_decay};
+        ts.schedule_per_step = 1;
+    }
     ts.loss = nde_loss_softmax_ce();
     ts.eval_every = 0;
     ts.progress = 0;
@@ -379,7 +483,7 @@ static nde_status train(const config *c, run_log *l, const fm_split *train_split
         fflush(stdout);
     }
     if (st == NDE_OK) st = nde_trainer_run(tr);
-    if (st == NDE_ERR_STOPPED && l->gave_up) st = NDE_OK;
+    if (st == NDE_ERR_STOPPED && (l->gave_up || l->stopped)) st = NDE_OK;
     nde_trainer_destroy(&tr);
     nde_free(labels);
     l->reader = NULL;
@@ -395,6 +499,7 @@ static nde_status evaluate(const config *c, nde_model *model, const fm_split *s,
     double *logits = nde_alloc_array(B * FM_CLASSES, sizeof *logits);
     if (!logits) return NDE_ERR_NOMEM;
     nde_status st = nde_model_set_training(model, 0);
+    if (st == NDE_OK && c->sde) st = fm_sde_model_reseed(model, c->seed + 5);
     for (size_t first = 0; first < count && st == NDE_OK; first += B, batches++) {
         size_t nb = count - first < B ? count - first : B;
         double t0 = nde_wall_seconds(), c0 = cpu_seconds();
@@ -405,7 +510,8 @@ static nde_status evaluate(const config *c, nde_model *model, const fm_split *s,
             ok += nde_argmax(logits + b * FM_CLASSES, FM_CLASSES) == s->labels[first + b];
         double dt = nde_wall_seconds() - t0, dc = cpu_seconds() - c0;
         correct += ok;
-        nfe_sum += (double)nde_solver_get_stats(fm_model_eval_solver(model))->nfe;
+        nfe_sum += c->sde ? (double)fm_sde_model_eval_nfe(model)
+                          : (double)nde_solver_get_stats(fm_model_eval_solver(model))->nfe;
         if (nb == B) t_full += dt, c_full += dc, full++;
     }
     nde_free(logits);
@@ -448,6 +554,12 @@ static int run_method(const config *c, method m, const fm_split *train_split, si
         fprintf(stderr, "fashion_mnist_node: %s: training: %s\n", method_names[m], nde_last_error());
         nde_model_destroy(&model);
         return -1;
+    }
+    if (l.stopped) {
+        printf("%s: stopped after step %zu (--stop-after); continue with --resume\n",
+               method_names[m], c->stop_after);
+        nde_model_destroy(&model);
+        return 1;
     }
     res->train_s = l.t_train;
     res->train_cpu = l.cpu_train;
@@ -492,6 +604,7 @@ static void save_result(const config *c, method m, const result *r)
 static void load_results(const config *c, result *res)
 {
     for (int m = 0; m < M_COUNT; m++) {
+        if (!in_mode((method)m, c->sde)) continue;
         char path[1100];
         snprintf(path, sizeof path, "%s/%s.result", c->out, method_names[m]);
         FILE *f = fopen(path, "r");
@@ -522,14 +635,16 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
     if (!f) return;
     const char *ev = c->val ? "Val" : "Test";
     fprintf(f,
-            "Fashion-MNIST neural ODE (%s, rtol %g, atol %g), %zu steps of batch %zu from "
-            "%zu training images, %s on %zu images, Adam lr %g, seed %llu.\n\n"
+            "Fashion-MNIST neural %s (%s, rtol %g, atol %g), %zu steps of batch %zu from "
+            "%zu training images, %s on %zu images, Adam lr %g (inverse decay %g), seed %llu.\n\n"
             "| Method | Train Acc %% | %s Acc %% | Train Time (s) | Train CPU (s) | "
             "Pred Time (s/batch) | Pred CPU (s/batch) | NFE | NFE / vanilla | "
             "Train CPU / vanilla | skipped steps |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|\n",
-            nde_method_name(c->solver), c->rtol, c->atol, c->steps, c->batch, n_train,
-            c->val ? "validation" : "test", n_test, c->lr, (unsigned long long)c->seed, ev);
+            c->sde ? "SDE" : "ODE",
+            c->sde ? "SOSRI; SOSRI2 for srnsde" : nde_method_name(c->solver), c->rtol, c->atol,
+            c->steps, c->batch, n_train, c->val ? "validation" : "test", n_test, c->lr,
+            c->lr_decay, (unsigned long long)c->seed, ev);
     double base = res[M_VANILLA].done ? res[M_VANILLA].pred_nfe : NAN;
     double base_cpu = res[M_VANILLA].done ? res[M_VANILLA].train_cpu : NAN;
     for (int m = 0; m < M_COUNT; m++) {
@@ -555,9 +670,10 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
                           res[m].pred_s, res[m].pred_cpu, res[m].pred_nfe};
         for (int k = 0; k < 7; k++)
             fprintf(f,
-                    "{\"bench\": \"fashion_mnist_node\", \"method\": \"%s\", \"metric\": "
+                    "{\"bench\": \"%s\", \"method\": \"%s\", \"metric\": "
                     "\"%s\", \"value\": %.6g, \"unit\": \"%s\"}\n",
-                    method_names[m], keys[k], vals[k], units[k]);
+                    c->sde ? "fashion_mnist_nsde" : "fashion_mnist_node", method_names[m],
+                    keys[k], vals[k], units[k]);
     }
     fclose(f);
     rename(tmp, path);
@@ -570,8 +686,9 @@ static void plot_nfe(const config *c, const result *res)
     int len = snprintf(script, sizeof script,
                        "set terminal png noenhanced size 1000,600\nset output ARG1\n"
                        "set datafile separator ','\nset key outside right\n"
-                       "set title 'Fashion-MNIST neural ODE: NFE of the training solve'\n"
-                       "set xlabel 'training step'\nset ylabel 'NFE (forward solve)'\nplot ");
+                       "set title 'Fashion-MNIST neural %s: NFE of the training solve'\n"
+                       "set xlabel 'training step'\nset ylabel 'NFE (forward solve)'\nplot ",
+                       c->sde ? "SDE" : "ODE");
     int first = 1;
     for (int m = 0; m < M_COUNT && len < (int)sizeof script - 300; m++) {
         if (!res[m].done) continue;
@@ -596,6 +713,21 @@ int main(int argc, char **argv)
     if (nde_mkdir_p(c.out) != NDE_OK) {
         fprintf(stderr, "fashion_mnist_node: %s\n", nde_last_error());
         return 1;
+    }
+    for (int i = 0; i < c.n_methods; i++) {
+        method m = (method)c.methods[i];
+        if (!in_mode(m, c.sde)) {
+            fprintf(stderr, "fashion_mnist_node: --methods: %s %s\n", method_names[m],
+                    c.sde ? "is a neural-ODE method (not with --sde)" : "needs --sde");
+            return 2;
+        }
+        if (m == M_LOCAL_SDE) {
+            /* TODO: the local (stochastic-time) ERNSDE is being added to the library on
+             * another branch; run it here once it has landed */
+            fprintf(stderr, "fashion_mnist_node: --methods: local: the local ERNSDE is not in "
+                    "the library yet; run vanilla, ernsde, srnsde\n");
+            return 2;
+        }
     }
     for (int i = 0; i < c.n_methods && c.resume; i++) {
         method m = (method)c.methods[i];
@@ -638,17 +770,19 @@ int main(int argc, char **argv)
         fm_free(&test);
         return 1;
     }
-    printf("fashion_mnist_node: %zu training / %zu %s images, %s rtol %g atol %g\n", n_train,
-           eval.count, c.val ? "validation (held out from training)" : "test",
-           nde_method_name(c.solver), c.rtol, c.atol);
+    printf("fashion_mnist_node: %zu training / %zu %s images, neural %s, %s rtol %g atol %g\n",
+           n_train, eval.count, c.val ? "validation (held out from training)" : "test",
+           c.sde ? "SDE" : "ODE", c.sde ? "SOSRI (srnsde: SOSRI2)" : nde_method_name(c.solver),
+           c.rtol, c.atol);
     result res[M_COUNT];
     memset(res, 0, sizeof res);
     int rc = 0;
     for (int i = 0; i < c.n_methods && !c.summarize; i++) {
         method m = (method)c.methods[i];
-        if (run_method(&c, m, &train, n_train, &eval, eval.count, &res[m]))
+        const int r = run_method(&c, m, &train, n_train, &eval, eval.count, &res[m]);
+        if (r < 0)
             rc = 1;
-        else
+        else if (r == 0)
             save_result(&c, m, &res[m]);
         load_results(&c, res);
         write_summary(&c, res, n_train, eval.count);

@@ -253,6 +253,9 @@ NDE_API nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model,
                                         const nde_sde_model_spec *spec, nde_model **out);
 /** The solver of the last training-mode forward (step log, statistics); NULL if m is not a neural SDE. */
 NDE_API nde_sde_solver *nde_model_sde_solver(nde_model *m);
+/** The solver of evaluation-mode forwards (no tape; its statistics are those of the last
+ * evaluation-mode forward, e.g. the prediction NFE); NULL if m is not a neural SDE. */
+NDE_API nde_sde_solver *nde_model_sde_eval_solver(nde_model *m);
 /** The regularizer's value on the last training forward; 0 without one or if m is not a neural SDE. */
 NDE_API double nde_model_sde_reg_value(const nde_model *m);
 /** hold = 1: the following forwards reuse the last forward's Brownian path (same batch)

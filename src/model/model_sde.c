@@ -404,6 +404,12 @@ nde_sde_solver *nde_model_sde_solver(nde_model *m)
     return sm ? sm->train : NULL;
 }
 
+nde_sde_solver *nde_model_sde_eval_solver(nde_model *m)
+{
+    sde_model *sm = as_sde(m);
+    return sm ? sm->eval : NULL;
+}
+
 double nde_model_sde_reg_value(const nde_model *m)
 {
     sde_model *sm = as_sde((nde_model *)m);
