@@ -421,7 +421,7 @@ static void same_theta_and_optim(const char *a, const char *b)
 }
 
 /* --sde: the neural-SDE classifier trains with each SDE method and writes the paper's
- * table; the local ERNSDE and neural-ODE methods are refused; a run stopped after one
+ * table; neural-ODE methods are refused; a run stopped after one
  * step and resumed ends with the bits of the uninterrupted one (the Brownian paths are
  * reseeded per step). */
 Test(examples, fashion_mnist_node_sde_trains_and_resumes_on_tiny_data)
@@ -433,7 +433,7 @@ Test(examples, fashion_mnist_node_sde_trains_and_resumes_on_tiny_data)
     static char out[1 << 16];
     char cmd[2048], path[600];
     const char *common = "--sde --batch 16 --train-eval 16 --print-every 1 --no-plot";
-    snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods vanilla,ernsde,srnsde "
+    snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods vanilla,ernsde,srnsde,local "
              "--out %s/all 2>&1",
              NDE_FASHION_EXE, dir, common, dir);
     int rc = run(cmd, out, sizeof out);
@@ -446,10 +446,12 @@ Test(examples, fashion_mnist_node_sde_trains_and_resumes_on_tiny_data)
     out[n] = '\0';
     fclose(f);
     cr_assert(strstr(out, "Fashion-MNIST neural SDE") && strstr(out, "| vanilla |") &&
-              strstr(out, "| ernsde |") && strstr(out, "| srnsde |"), "%s", out);
+              strstr(out, "| ernsde |") && strstr(out, "| srnsde |") && strstr(out, "| local |"),
+              "%s", out);
     /* the regularizers' values are logged and positive */
-    for (int k = 0; k < 2; k++) {
-        snprintf(path, sizeof path, "%s/all/%s.csv", dir, k ? "srnsde" : "ernsde");
+    const char *regularized[3] = {"ernsde", "srnsde", "local"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/all/%s.csv", dir, regularized[k]);
         f = fopen(path, "r");
         cr_assert_not_null(f, "no %s", path);
         char line[512];
@@ -462,28 +464,28 @@ Test(examples, fashion_mnist_node_sde_trains_and_resumes_on_tiny_data)
                      line);
         cr_assert(step == 0 && nfe > 0 && reg > 0.0 && isfinite(loss), "%s: %s", path, line);
     }
-    /* refused: the local ERNSDE (not in the library yet), an ODE method with --sde */
-    const char *refused[2] = {"local", "vanilla,ernode"};
-    for (int k = 0; k < 2; k++) {
-        snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods %s --out %s/no 2>&1 >/dev/null",
-                 NDE_FASHION_EXE, dir, common, refused[k], dir);
-        rc = run(cmd, out, sizeof out);
-        cr_assert_eq(exit_code(rc), 2, "%s: exit %d: %s", cmd, rc, out);
-        cr_assert(strstr(out, k ? "ernode" : "local ERNSDE is not in the library"), "%s", out);
-    }
+    /* refused: an ODE method with --sde */
+    snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods vanilla,ernode --out %s/no 2>&1 >/dev/null",
+             NDE_FASHION_EXE, dir, common, dir);
+    rc = run(cmd, out, sizeof out);
+    cr_assert_eq(exit_code(rc), 2, "%s: exit %d: %s", cmd, rc, out);
+    cr_assert(strstr(out, "ernode"), "%s", out);
     /* stopped after one step (as if interrupted), then resumed: the same θ and Adam state
      * as two steps in one go */
-    snprintf(cmd, sizeof cmd, "%s --data %s %s --methods ernsde --steps 2 --checkpoint-every 1 --stop-after 1 "
-             "--out %s/part 2>&1 && "
-             "%s --data %s %s --methods ernsde --steps 2 --resume --out %s/part 2>&1",
+    snprintf(cmd, sizeof cmd, "%s --data %s %s --methods ernsde,local --steps 2 --checkpoint-every 1 "
+             "--stop-after 1 --out %s/part 2>&1 && "
+             "%s --data %s %s --methods ernsde,local --steps 2 --resume --out %s/part 2>&1",
              NDE_FASHION_EXE, dir, common, dir, NDE_FASHION_EXE, dir, common, dir);
     rc = run(cmd, out, sizeof out);
     cr_assert_eq(rc, 0, "resume failed (%d): %s", rc, out);
     cr_assert(strstr(out, "resumed from") && strstr(out, "at step 1"), "%s", out);
-    char full[600];
-    snprintf(full, sizeof full, "%s/all/ernsde.checkpoint.safetensors", dir);
-    snprintf(path, sizeof path, "%s/part/ernsde.checkpoint.safetensors", dir);
-    same_theta_and_optim(full, path);
+    /* local draws t_reg from the per-step path generator, so it resumes bit-exact too */
+    for (int k = 0; k < 2; k++) {
+        char full[600];
+        snprintf(full, sizeof full, "%s/all/%s.checkpoint.safetensors", dir, k ? "local" : "ernsde");
+        snprintf(path, sizeof path, "%s/part/%s.checkpoint.safetensors", dir, k ? "local" : "ernsde");
+        same_theta_and_optim(full, path);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }

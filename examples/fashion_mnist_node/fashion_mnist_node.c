@@ -53,7 +53,8 @@
  * atol = 0.14; Adam lr 1e-2 with inverse decay 1e-5 per step (--lr-decay). Methods
  * vanilla, ernsde (λ mean_j E_j|h_j|, λ = 1000 const, --ernsde-coef; SOSRI), srnsde
  * (λ mean_j S_j/10.6, λ = 0.1, --srnsde-coef; SOSRI2, the method with the stiffness
- * estimate) and local (the local ERNSDE: not in the library yet, refused). Every step
+ * estimate) and local (the unbiased local ERNSDE: λ EEst·|h| of the SOSRI step from a
+ * t_reg ~ U[0, 1) drawn per step, λ = 1000 const, --local-sde-coef). Every step
  * draws its Brownian paths from a generator seeded by (seed + 4) ^ step, the same for
  * every method, so --resume is bit-exact for all of them; every evaluation draws its
  * paths from seed + 5 (one path per image; the paper averages the logits of 10).
@@ -91,7 +92,7 @@ typedef struct config {
     size_t steps, batch, train_subset, test_subset, val, train_eval, print_every;
     double rtol, atol, lr;
     double ernode_coef[2], local_coef[2], srnode_coef, kinetic_coef, steer_b;
-    double ernsde_coef, srnsde_coef, lr_decay;
+    double ernsde_coef, srnsde_coef, local_sde_coef, lr_decay;
     int sde; /* the neural-SDE classifier (fm_sde_model.h) instead of the neural ODE */
     uint64_t seed;
     const char *data, *out;
@@ -151,7 +152,7 @@ static int parse_args(int argc, char **argv, config *c)
      * parsing (0 / NULL: not given) */
     *c = (config){.steps = 300, .batch = 512, .train_eval = 2048, .print_every = 10,
                   .ernode_coef = {100.0, 10.0}, .local_coef = {2.5, 1.0}, .srnode_coef = 0.1,
-                  .kinetic_coef = 0.1, .steer_b = 0.5, .ernsde_coef = 1000.0,
+                  .kinetic_coef = 0.1, .steer_b = 0.5, .ernsde_coef = 1000.0, .local_sde_coef = 1000.0,
                   .srnsde_coef = 0.1, .lr_decay = -1.0, .data = NDE_FASHION_MNIST_DIR,
                   .plot = 1, .solver = NDE_TSIT5};
     const nde_arg opts[] = {
@@ -199,6 +200,8 @@ static int parse_args(int argc, char **argv, config *c)
          .bounds = NDE_ARG_LO_OPEN, .help = "ERNSDE coefficient (--sde)"},
         {.name = "srnsde-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->srnsde_coef,
          .bounds = NDE_ARG_LO_OPEN, .help = "SRNSDE coefficient (--sde)"},
+        {.name = "local-sde-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->local_sde_coef,
+         .bounds = NDE_ARG_LO_OPEN, .help = "local ERNSDE coefficient (--sde, method local)"},
         {.name = "kinetic-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->kinetic_coef,
          .bounds = NDE_ARG_LO_OPEN, .help = "kinetic energy coefficient"},
         {.name = "steer-b", .kind = NDE_ARG_DOUBLE, .dest = &c->steer_b, .lo = 0.0, .hi = 1.0,
@@ -240,7 +243,7 @@ static int parse_args(int argc, char **argv, config *c)
     if (!c->out) c->out = c->sde ? "out/fashion_mnist_nsde" : "out/fashion_mnist_node";
     if (!c->n_methods)
         for (int m = 0; m < M_COUNT; m++)
-            if (in_mode((method)m, c->sde) && m != M_LOCAL_SDE) c->methods[c->n_methods++] = m;
+            if (in_mode((method)m, c->sde)) c->methods[c->n_methods++] = m;
     return NDE_ARGS_OK;
 }
 
@@ -286,6 +289,12 @@ static nde_status make_sde_model(const config *c, method m, nde_schedule *coef, 
                             .coef = c->srnsde_coef, .weight_dt = 0,
                             .scale = NDE_SOSRI2_STABILITY_SIZE};
         spec.coef = nde_schedule_constant(c->srnsde_coef);
+        spec.reg = &rs;
+    } else if (m == M_LOCAL_SDE) {
+        /* unbiased: t_reg ~ U[0, 1) from the model's path generator, λ·EEst·|h| of the
+         * SOSRI step that starts there (nde_sde_reg_local, docs/sde.md) */
+        rs = nde_sde_reg_local(c->local_sde_coef, NDE_LOCAL_UNBIASED);
+        spec.coef = nde_schedule_constant(c->local_sde_coef);
         spec.reg = &rs;
     }
     *coef = spec.coef;
@@ -719,13 +728,6 @@ int main(int argc, char **argv)
         if (!in_mode(m, c.sde)) {
             fprintf(stderr, "fashion_mnist_node: --methods: %s %s\n", method_names[m],
                     c.sde ? "is a neural-ODE method (not with --sde)" : "needs --sde");
-            return 2;
-        }
-        if (m == M_LOCAL_SDE) {
-            /* TODO: the local (stochastic-time) ERNSDE is being added to the library on
-             * another branch; run it here once it has landed */
-            fprintf(stderr, "fashion_mnist_node: --methods: local: the local ERNSDE is not in "
-                    "the library yet; run vanilla, ernsde, srnsde\n");
             return 2;
         }
     }
