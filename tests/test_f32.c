@@ -22,34 +22,9 @@
 #include "nde/nde.h"
 #include "nde/operators.h"
 #include "numcheck.h"
+#include "f32check.h"
 #include "operators/f32.h"
 #include "ref/fno_ref.h"
-
-static double *rnd(size_t n, nde_rng *r, double scale)
-{
-    double *a = nde_alloc_array(n + 1, sizeof *a);
-    cr_assert_not_null(a);
-    for (size_t i = 0; i < n; i++) a[i] = (double)(float)(scale * nde_rng_normal(r));
-    return a;
-}
-
-static float *to_f32(const double *x, size_t n)
-{
-    float *y = nde_alloc_array(n + 1, sizeof *y);
-    cr_assert_not_null(y);
-    nde_f32_from_f64(x, y, n);
-    return y;
-}
-
-/* rel_err of a float result against a double reference */
-static double rel_err32(const float *a, const double *b, size_t n)
-{
-    double *ad = nde_alloc_array(n + 1, sizeof *ad);
-    nde_f64_from_f32(a, ad, n);
-    double e = rel_err(ad, b, n);
-    nde_free(ad);
-    return e;
-}
 
 /* Round every θ entry to float so both paths use the same weights. */
 static void round_theta(nde_params *p)

@@ -28,38 +28,13 @@
 #include "nde/nde.h"
 #include "numcheck.h"
 #include "operators/conv_internal.h"
+#include "f32check.h"
 #include "operators/f32.h"
 
 enum { CONV_TOL_U = 16 }; /* one convolution: 16 u */
 static const double U32 = 5.9604644775390625e-8; /* 2^-24 */
 #define TOL_LAYER (CONV_TOL_U * U32) /* ≈ 1e-6 */
 #define TOL_CHAIN 5e-6
-
-/* n standard normals times scale, rounded to float (one spare entry: n may be 0). */
-static double *rnd(size_t n, nde_rng *r, double scale)
-{
-    double *a = nde_alloc_array(n + 1, sizeof *a);
-    cr_assert_not_null(a);
-    for (size_t i = 0; i < n; i++) a[i] = (double)(float)(scale * nde_rng_normal(r));
-    return a;
-}
-
-static float *to_f32(const double *x, size_t n)
-{
-    float *y = nde_alloc_array(n + 1, sizeof *y);
-    cr_assert_not_null(y);
-    nde_f32_from_f64(x, y, n);
-    return y;
-}
-
-static double rel_err32(const float *a, const double *b, size_t n)
-{
-    double *ad = nde_alloc_array(n + 1, sizeof *ad);
-    nde_f64_from_f32(a, ad, n);
-    double e = rel_err(ad, b, n);
-    nde_free(ad);
-    return e;
-}
 
 /* ---- one convolution ------------------------------------------------------------- */
 
