@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
+#include "mgno_fns.h"
 #include "nde/nde.h"
 
 static void fill(nde_rng *r, double *a, size_t n)
@@ -269,14 +270,6 @@ Test(conv, bad_specs_are_rejected_with_a_status)
 /* Central-difference check of the VJP of L = ⟨gy, F(x; θ)⟩: the input along one random
  * direction, and θ along a random direction restricted to each tensor in turn, so
  * every tensor's gradient is tested. */
-typedef nde_status (*fwd_fn)(void *obj, const double *x, double *y, size_t batch);
-typedef nde_status (*vjp_fn)(void *obj, const double *x, const double *gy, double *gx,
-                             double *gtheta, size_t batch);
-
-static nde_status mgconv_fwd(void *o, const double *x, double *y, size_t b) { return nde_mgconv_forward(o, x, y, b); }
-static nde_status mgconv_vjp(void *o, const double *x, const double *gy, double *gx, double *gt, size_t b) { return nde_mgconv_vjp(o, x, gy, gx, gt, b); }
-static nde_status mgno_fwd(void *o, const double *x, double *y, size_t b) { return nde_mgno_forward(o, x, y, b); }
-static nde_status mgno_vjp(void *o, const double *x, const double *gy, double *gx, double *gt, size_t b) { return nde_mgno_vjp(o, x, gy, gx, gt, b); }
 
 /* F(x; θ) for gradcheck.h's gc_cotangent (θ is read from the params the object holds). */
 typedef struct graph_eval {

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
+#include "mgno_fns.h"
 #include "nde/nde.h"
 #include "numcheck.h"
 #include "operators/conv_internal.h"
@@ -116,13 +117,6 @@ Test(mgno_f32, transposed_and_pointwise_conv_match_double)
 
 /* ---- the V-cycle layer and the network --------------------------------------------- */
 
-typedef nde_status (*fwd_fn)(void *obj, const double *x, double *y, size_t batch);
-typedef nde_status (*vjp_fn)(void *obj, const double *x, const double *gy, double *gx,
-                             double *gtheta, size_t batch);
-static nde_status mgconv_fwd(void *o, const double *x, double *y, size_t b) { return nde_mgconv_forward(o, x, y, b); }
-static nde_status mgconv_vjp(void *o, const double *x, const double *gy, double *gx, double *gt, size_t b) { return nde_mgconv_vjp(o, x, gy, gx, gt, b); }
-static nde_status mgno_fwd(void *o, const double *x, double *y, size_t b) { return nde_mgno_forward(o, x, y, b); }
-static nde_status mgno_vjp(void *o, const double *x, const double *gy, double *gx, double *gt, size_t b) { return nde_mgno_vjp(o, x, gy, gx, gt, b); }
 
 /* One object in each precision over its own store, with the same (float-rounded) θ. */
 typedef struct twin {
