@@ -226,6 +226,28 @@ Test(sde_brownian, normal_moments_and_tails)
     cr_assert(memcmp(w, z + 1000, sizeof w) != 0);
 }
 
+/* nde_cnormal_fill's vectorized fast pass plus scalar redo gives nde_cnormal's bits for
+ * every draw, the rejected ones (wedge and tail) included, at any start and length. */
+Test(sde_brownian, fill_matches_scalar_draws)
+{
+    enum { N = 1 << 16 };
+    static double z[N];
+    const uint64_t key = 0x0fedcba987654321ULL;
+    size_t slow = 0;
+    for (size_t first = 0; first < 3; first++) {
+        const size_t n = N - 7 * first; /* lengths that leave vector remainders */
+        nde_cnormal_fill(key, first, z, n);
+        for (size_t j = 0; j < n; j++) {
+            const double e = nde_cnormal(key, first + j);
+            cr_assert(memcmp(&z[j], &e, sizeof e) == 0, "draw %zu: %a vs %a", first + j, z[j], e);
+            const uint64_t u = nde_mix64(key + (first + j + 1) * NDE_CNORMAL_GAMMA);
+            const double x = (double)(u >> 11) * 0x1.0p-53 * nde_zig_x[u & 255];
+            if (!(x < nde_zig_x[(u & 255) + 1])) slow++;
+        }
+    }
+    cr_assert_gt(slow, 1000, "only %zu rejected draws checked", slow);
+}
+
 /* ---- test problems -------------------------------------------------------------------- */
 
 /* du_i = mu_i u_i dt + sig_i u_i dW_{i or 0}: GBM, diagonal or scalar noise. */
@@ -652,6 +674,7 @@ typedef struct pdiff {
     size_t dim, m;
     int general, additive;
     double *theta;
+    int forbid; /* the plain vjp refuses to run (record tests) */
 } pdiff;
 
 static size_t pd_size(const pdiff *c) { return c->general ? c->dim * c->m : c->dim; }
@@ -690,13 +713,67 @@ static nde_status pd_vjp(void *ctx, double t, const double *u, const double *v, 
     return NDE_OK;
 }
 
+/* The diffusion with a record per sample: sin(x) and cos(x) of its size components; the
+ * VJP reads them instead of recomputing (the same bits as pd_vjp). */
+static nde_status pd_g_rec(void *ctx, double t, const double *u, double *g, double *rec, size_t batch)
+{
+    pdiff *c = ctx;
+    size_t sz = pd_size(c);
+    NDE_TRY(pd_g(ctx, t, u, g, batch));
+    for (size_t b = 0; b < batch; b++)
+        for (size_t k = 0; k < sz; k++) {
+            double x = c->additive ? t : u[b * c->dim + (c->general ? k / c->m : k)];
+            rec[b * 2 * sz + k] = sin(x);
+            rec[b * 2 * sz + sz + k] = cos(x);
+        }
+    return NDE_OK;
+}
+
+static nde_status pd_vjp_rec(void *ctx, double t, const double *u, const double *rec,
+                             const double *v, double *vu, double *gth, size_t batch)
+{
+    (void)t;
+    (void)u;
+    pdiff *c = ctx;
+    size_t sz = pd_size(c);
+    const double *p = c->theta;
+    if (vu) memset(vu, 0, batch * c->dim * sizeof *vu);
+    for (size_t b = 0; b < batch; b++)
+        for (size_t k = 0; k < sz; k++) {
+            size_t i = c->general ? k / c->m : k;
+            double vv = v[b * sz + k], sn = rec[b * 2 * sz + k], cs = rec[b * 2 * sz + sz + k];
+            if (vu && !c->additive) vu[b * c->dim + i] += vv * p[k] * cs;
+            if (gth) {
+                gth[k] += vv * sn;
+                gth[sz + k] += vv;
+            }
+        }
+    return NDE_OK;
+}
+
+static nde_status pd_vjp_guarded(void *ctx, double t, const double *u, const double *v, double *vu,
+                                 double *gth, size_t batch)
+{
+    if (((pdiff *)ctx)->forbid)
+        return NDE_FAIL(NDE_ERR_STATE, "test diffusion: plain vjp called, the record was not used");
+    return pd_vjp(ctx, t, u, v, vu, gth, batch);
+}
+
 typedef struct gprob {
-    tanh_ctx fc;
+    tanh_ctx fc; /* first: the drift's ctx is the gprob */
     pdiff gc;
     nde_field f;
     nde_diffusion g;
     double thf[64], thg[64];
 } gprob;
+
+static nde_status tanh_vjp_guarded(void *ctx, double t, const double *u, const double *v,
+                                   double *vu, double *gth, size_t batch)
+{
+    if (((gprob *)ctx)->gc.forbid)
+        return NDE_FAIL(NDE_ERR_STATE, "test drift: plain vjp called, the record was not used");
+    return tanh_vjp(ctx, t, u, v, vu, gth, batch);
+}
 
 static void gprob_init(gprob *P, nde_noise noise, size_t m)
 {
@@ -721,6 +798,7 @@ enum { GB = 2, GN = GB * 2, GT = 4, GTX = GT + 1 };
  * fixed, so every finite-difference solve evaluates the same step). */
 typedef struct gcheck {
     nde_tape tape;
+    int rec;            /* fields with records, whose plain vjps fail under NDE_TAPE_STAGES */
     size_t every;       /* NDE_TAPE_CHECKPOINT */
     const nde_reg *reg; /* NULL: L only */
     int local;          /* 0, NDE_REG_LOCAL_UNBIASED or NDE_REG_LOCAL_BIASED */
@@ -780,6 +858,17 @@ static void run_grad(gcheck *c, nde_sde_method m, nde_noise noise, size_t mdim, 
 {
     gprob P;
     gprob_init(&P, noise, mdim);
+    if (c->rec) {
+        P.f.rec_size = 2;
+        P.f.f_rec = tanh_f_rec;
+        P.f.vjp_rec = tanh_vjp_rec;
+        P.f.vjp = tanh_vjp_guarded;
+        P.g.rec_size = 2 * pd_size(&P.gc);
+        P.g.g_rec = pd_g_rec;
+        P.g.vjp_rec = pd_vjp_rec;
+        P.g.vjp = pd_vjp_guarded;
+        P.gc.forbid = c->tape == NDE_TAPE_STAGES;
+    }
     nde_brownian *bm = tree(123, 0.0, 1.0, GB * mdim, 0);
     gtimes(c);
     double u0[GN] = {0.3, -0.2, 0.5, 0.1}, w[GTX * GN];
@@ -1008,8 +1097,16 @@ Test(sde_adjoint, tape_modes_give_identical_gradients)
             size_t N = c[0].nsteps;
             cr_assert_gt(N, 3, "%s: %zu steps", nm, N);
             if (ns[i] != NDE_NOISE_GENERAL) {
+                /* the step-start tape re-evaluates the drift stages whose k feeds a later
+                 * stage input: not the last stage's, unless the step's estimate is
+                 * regularized (all steps for the global one, the selected one for local) */
+                const sde_tab *T = nde_sde_tableau(ms[i]);
+                const size_t S = (size_t)(T->s0 > T->s1 ? T->s0 : T->s1);
+                const size_t e0 = (size_t)T->s0 < S - 1 ? (size_t)T->s0 : S - 1;
+                const size_t full = rk == 1 ? N : rk == 2 ? 1 : 0;
                 cr_assert_eq(c[1].stats.n_adjoint_nfe, 0);
-                cr_assert_gt(c[0].stats.n_adjoint_nfe, 0);
+                cr_assert_eq(c[0].stats.n_adjoint_nfe, (N - full) * e0 + full * (size_t)T->s0,
+                             "%s: %zu adjoint drift evaluations", nm, c[0].stats.n_adjoint_nfe);
                 cr_assert_gt(c[1].stats.tape_bytes, c[0].stats.tape_bytes);
             }
             cr_assert_lt(c[2].stats.tape_bytes, c[0].stats.tape_bytes);
@@ -1024,6 +1121,38 @@ Test(sde_adjoint, tape_modes_give_identical_gradients)
         }
     nde_reg_destroy(&greg);
     nde_reg_destroy(&lreg);
+}
+
+/* With drift and diffusion records (f_rec / g_rec), the stage tape keeps them and the
+ * reverse sweep calls only vjp_rec (the plain vjps fail if called): the same bits of
+ * gradient as the step-start tape, no drift evaluation in the reverse sweep. */
+Test(sde_adjoint, stage_tape_keeps_field_records)
+{
+    const nde_sde_method ms[] = {NDE_SDE_EM, NDE_SDE_MILSTEIN_DF, NDE_SDE_SRIW1, NDE_SDE_SOSRI2,
+                                 NDE_SDE_SOSRA};
+    const nde_noise ns[] = {NDE_NOISE_DIAGONAL, NDE_NOISE_SCALAR, NDE_NOISE_DIAGONAL,
+                            NDE_NOISE_SCALAR, NDE_NOISE_ADDITIVE};
+    const size_t md[] = {2, 1, 2, 1, 2};
+    nde_reg_spec gs = nde_reg_error_estimate(0.5);
+    nde_reg *greg;
+    CHECK(nde_reg_create(&gs, &greg));
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        for (int rk = 0; rk < 2; rk++) {
+            if (rk && !nde_sde_method_is_adaptive(ms[i])) continue;
+            gcheck c[2];
+            for (int t = 0; t < 2; t++) {
+                c[t] = (gcheck){.tape = t ? NDE_TAPE_STAGES : NDE_TAPE_STEP_STARTS, .rec = 1,
+                                .reg = rk ? greg : NULL};
+                run_grad(&c[t], ms[i], ns[i], md[i], 0);
+            }
+            const char *nm = nde_sde_method_name(ms[i]);
+            cr_assert(memcmp(c[1].du0, c[0].du0, sizeof c[0].du0) == 0, "%s: du0", nm);
+            cr_assert(memcmp(c[1].gf, c[0].gf, sizeof c[0].gf) == 0, "%s: gf", nm);
+            cr_assert(memcmp(c[1].gg, c[0].gg, sizeof c[0].gg) == 0, "%s: gg", nm);
+            cr_assert_eq(c[1].stats.n_adjoint_nfe, 0, "%s", nm);
+            cr_assert_gt(c[1].stats.tape_bytes, c[0].stats.tape_bytes);
+        }
+    nde_reg_destroy(&greg);
 }
 
 /* ---- bad input ---------------------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  * The same set-up as bench/sde/torchsde_bench.py (torchsde 'euler' and 'srk').
  *
  *   bench_sde [--dim 4] [--hidden 32] [--batch 64] [--steps 50] [--iters 20] [--depth 0] [--seed 0]
+ *             [--methods both|em|sriw1]
  *
  * Prints one JSON line per method and clock: the median over --iters iterations of the
  * time per iteration (forward + gradient of the sum of the final states), in µs, and the
@@ -38,6 +39,7 @@ static double median(double *v, size_t n)
 typedef struct args {
     size_t dim, hidden, batch, steps, iters, depth;
     uint64_t seed;
+    int methods; /* 0: both, 1: em only, 2: sriw1 only */
 } args;
 
 static nde_status bench(const args *a, nde_sde_method method)
@@ -95,6 +97,7 @@ static nde_status bench(const args *a, nde_sde_method method)
 
 int main(int argc, char **argv)
 {
+    static const char *const method_names[] = {"both", "em", "sriw1", NULL};
     args a = {.dim = 4, .hidden = 32, .batch = 64, .steps = 50, .iters = 20, .seed = 0};
     const nde_arg opts[] = {
         {.name = "dim", .kind = NDE_ARG_SIZE, .dest = &a.dim, .min = 1, .max = 4096, .help = "state size"},
@@ -104,6 +107,8 @@ int main(int argc, char **argv)
         {.name = "iters", .kind = NDE_ARG_SIZE, .dest = &a.iters, .min = 1, .max = 1000000, .help = "timed iterations"},
         {.name = "depth", .kind = NDE_ARG_SIZE, .dest = &a.depth, .max = 50,
          .help = "Brownian tree depth (0: the model's default, from the step grid)"},
+        {.name = "methods", .kind = NDE_ARG_CHOICE, .dest = &a.methods, .choices = method_names,
+         .help = "which methods to time (both, em, sriw1)"},
         NDE_ARGS_SEED(&a.seed),
     };
     const nde_args_spec spec = {.prog = "bench_sde",
@@ -111,8 +116,8 @@ int main(int argc, char **argv)
                                 NDE_ARGS_TABLE(opts)};
     const int rc = nde_args_parse(&spec, argc, argv, NULL);
     if (rc != NDE_ARGS_OK) return nde_args_exit_status(rc);
-    nde_status st = bench(&a, NDE_SDE_EM);
-    if (st == NDE_OK) st = bench(&a, NDE_SDE_SRIW1);
+    nde_status st = a.methods == 2 ? NDE_OK : bench(&a, NDE_SDE_EM);
+    if (st == NDE_OK && a.methods != 1) st = bench(&a, NDE_SDE_SRIW1);
     if (st != NDE_OK) {
         fprintf(stderr, "bench_sde: %s\n", nde_last_error());
         return 1;

@@ -70,6 +70,15 @@ typedef struct nde_diffusion {
     /** vu = vᵀ ∂g/∂u (overwritten), gtheta += vᵀ ∂g/∂θ; required by the adjoint */
     nde_status (*vjp)(void *ctx, double t, const double *u, const double *v, double *vu,
                       double *gtheta, size_t batch);
+    size_t rec_size; /**< doubles per sample written by g_rec */
+    /** g that also writes batch·rec_size doubles of record into rec; optional, with
+     * vjp_rec (as nde_field's f_rec: the stage tape keeps the records, so the reverse
+     * sweep does not redo the forward pass of a network) */
+    nde_status (*g_rec)(void *ctx, double t, const double *u, double *gout, double *rec,
+                        size_t batch);
+    /** vjp given the record g_rec wrote; optional, with g_rec; must give vjp's bits */
+    nde_status (*vjp_rec)(void *ctx, double t, const double *u, const double *rec,
+                          const double *v, double *vu, double *gtheta, size_t batch);
 } nde_diffusion;
 
 /** Doubles per sample that g writes: dim, or dim·m for general noise (0 for a NULL g). */
@@ -156,10 +165,13 @@ typedef struct nde_sde_opts {
     int fixed_step;        /**< adaptive methods: uniform steps of h0 without error control
                               (estimates still logged) */
     nde_tape tape;         /**< for nde_sde_adjoint: NDE_TAPE_NONE (no adjoint),
-                              NDE_TAPE_STAGES (every step's start, increments and stages:
-                              no drift/diffusion evaluation in the reverse sweep),
+                              NDE_TAPE_STAGES (every step's start, increments and stages,
+                              and the drift's and diffusion's records when they offer
+                              f_rec / g_rec: no drift/diffusion forward pass in the reverse
+                              sweep),
                               NDE_TAPE_STEP_STARTS (start and increments of every step;
-                              stages recomputed) or NDE_TAPE_CHECKPOINT (the start of every
+                              the stage inputs recomputed, which for Euler–Maruyama and
+                              Milstein (one stage) costs no evaluation) or NDE_TAPE_CHECKPOINT (the start of every
                               checkpoint_every-th step; each segment is re-integrated on the
                               same tree, which must stay alive and unchanged until the
                               adjoint). All three give the same bits of gradient. */

@@ -65,6 +65,35 @@ static nde_status diff_vjp(void *ctx, double t, const double *u, const double *v
     return sm->gfield.vjp(sm->gfield.ctx, t, sm->zeros, v, sm->scratch, gtheta, batch);
 }
 
+/* The same with the diffusion model's record (its field's f_rec / vjp_rec), so the
+ * solver's stage tape can keep it. */
+static nde_status diff_g_rec(void *ctx, double t, const double *u, double *gout, double *rec,
+                             size_t batch)
+{
+    sde_model *sm = ctx;
+    if (sm->noise == NDE_NOISE_ADDITIVE) {
+        if (batch > sm->cap)
+            return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu",
+                            batch, sm->cap);
+        u = sm->zeros;
+    }
+    return sm->gfield.f_rec(sm->gfield.ctx, t, u, gout, rec, batch);
+}
+
+static nde_status diff_vjp_rec(void *ctx, double t, const double *u, const double *rec,
+                               const double *v, double *vu, double *gtheta, size_t batch)
+{
+    sde_model *sm = ctx;
+    if (sm->noise != NDE_NOISE_ADDITIVE)
+        return sm->gfield.vjp_rec(sm->gfield.ctx, t, u, rec, v, vu, gtheta, batch);
+    if (batch > sm->cap)
+        return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu",
+                        batch, sm->cap);
+    if (vu) memset(vu, 0, batch * sm->dim * sizeof *vu);
+    if (!gtheta) return NDE_OK;
+    return sm->gfield.vjp_rec(sm->gfield.ctx, t, sm->zeros, rec, v, sm->scratch, gtheta, batch);
+}
+
 /* ---- parameters: one store, copied into the two wrapped models ---- */
 
 static void sync_theta(sde_model *sm, nde_params *p)
@@ -325,12 +354,19 @@ static nde_status sde_build(sde_model *sm, const nde_sde_model_spec *spec, nde_p
     sm->diff = (nde_diffusion){.dim = sm->dim, .m = spec->noise == NDE_NOISE_SCALAR ? 1 : sm->dim,
                                .noise = spec->noise, .n_params = sm->gfield.n_params, .ctx = sm,
                                .g = diff_g, .vjp = diff_vjp};
+    if (sm->gfield.f_rec) {
+        sm->diff.rec_size = sm->gfield.rec_size;
+        sm->diff.g_rec = diff_g_rec;
+        sm->diff.vjp_rec = diff_vjp_rec;
+    }
     sm->ts = nde_alloc_array(spec->nt, sizeof *sm->ts);
     sm->ts_solve = nde_alloc_array(spec->nt + 1, sizeof *sm->ts_solve);
     if (!sm->ts || !sm->ts_solve) return NDE_ERR_NOMEM;
     memcpy(sm->ts, spec->ts, spec->nt * sizeof *sm->ts);
     nde_sde_opts o = spec->solver;
-    if (o.tape == NDE_TAPE_NONE) o.tape = NDE_TAPE_STEP_STARTS;
+    /* as the neural ODE: the stage tape (with the networks' records) by default, so the
+     * reverse sweep runs no forward pass; step starts or checkpoints on request */
+    if (o.tape == NDE_TAPE_NONE) o.tape = NDE_TAPE_STAGES;
     NDE_TRY(nde_sde_solver_create(&sm->drift, &sm->diff, &o, &sm->train));
     o.tape = NDE_TAPE_NONE;
     return nde_sde_solver_create(&sm->drift, &sm->diff, &o, &sm->eval);

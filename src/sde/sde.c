@@ -26,9 +26,12 @@ struct nde_sde_solver {
     size_t n_steps, steps_cap;
     /* tape, per accepted step: u_n (n), ΔW (nw), H (nw) (NDE_TAPE_STEP_STARTS and
      * NDE_TAPE_STAGES), then for NDE_TAPE_STAGES the stages X0 (S, n), X1 (S, n),
-     * k (s0, n), g (s1, n) (stage_doubles; 0 for general noise, whose EM step has none) */
+     * k (s0, n), g (s1, n) (stage_doubles; 0 for general noise, whose EM step has none)
+     * and, when the drift / diffusion offer f_rec / g_rec, their records (s0, rf) and
+     * (s1, rg), rf = batch·drift.rec_size, rg = batch·diff.rec_size (0 when not kept) */
     double *tape;
-    size_t tape_stride, tape_cap, stage_doubles;
+    size_t tape_stride, tape_cap, stage_doubles, rf, rg;
+    double *rec_dst; /* records of the step being taken (in the tape), or NULL */
     /* NDE_TAPE_CHECKPOINT: the start of every every-th step (n each) and the tree */
     double *ckpt;
     size_t n_ckpt, ckpt_cap, every;
@@ -97,6 +100,10 @@ nde_status nde_diffusion_check(const nde_diffusion *g, size_t dim, int need_vjp)
     if ((int)g->noise < 0 || g->noise >= NDE_NOISE_COUNT)
         return NDE_FAIL(NDE_ERR_ARG, "diffusion: unknown noise type %d", (int)g->noise);
     if (g->m == 0) return NDE_FAIL(NDE_ERR_ARG, "diffusion: m = 0 Wiener processes");
+    if (!g->g_rec != !g->vjp_rec)
+        return NDE_FAIL(NDE_ERR_ARG, "diffusion: has only one of g_rec and vjp_rec");
+    if (g->g_rec && g->rec_size == 0)
+        return NDE_FAIL(NDE_ERR_ARG, "diffusion: has g_rec but rec_size 0");
     if (g->dim != dim)
         return NDE_FAIL(NDE_ERR_SHAPE, "diffusion: dim %zu does not match the state dim %zu", g->dim, dim);
     if ((g->noise == NDE_NOISE_DIAGONAL || g->noise == NDE_NOISE_ADDITIVE) && g->m != g->dim)
@@ -284,7 +291,10 @@ static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, doub
                               double *stiff);
 
 /* Stage inputs of the generic form from (t, u); computes k (s0, n), g (s1, n) and, when
- * want_out, u_new, e1, e2, the error and stiffness estimates. */
+ * want_out, u_new, e1, e2, the error and stiffness estimates. Without want_out (the
+ * reverse sweep's recomputation of the stage inputs) the last stage's k and g, which
+ * only the outputs read, are not evaluated. With s->rec_dst the drift and diffusion
+ * write their records there (the stage tape). */
 static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double *u, int want_out,
                              double *err, double *stiff)
 {
@@ -311,11 +321,24 @@ static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double
             x0[q] = u[q] + h * a0 + s->c2x[q] * b0;
             x1[q] = u[q] + h * a1 + sh * b1;
         }
+        if (!want_out && i == S - 1) break;
+        double *rec = s->rec_dst;
         if (i < T->s0) {
-            NDE_TRY(s->drift.f(s->drift.ctx, t + T->c0[i] * h, x0, s->k + (size_t)i * n, batch));
+            double ti = t + T->c0[i] * h, *ki = s->k + (size_t)i * n;
+            if (rec && s->rf)
+                NDE_TRY(s->drift.f_rec(s->drift.ctx, ti, x0, ki, rec + (size_t)i * s->rf, batch));
+            else
+                NDE_TRY(s->drift.f(s->drift.ctx, ti, x0, ki, batch));
             s->stats.nfe++;
         }
-        if (i < T->s1) NDE_TRY(s->diff.g(s->diff.ctx, t + T->c1[i] * h, x1, s->g + (size_t)i * n, batch));
+        if (i < T->s1) {
+            double ti = t + T->c1[i] * h, *gi = s->g + (size_t)i * n;
+            if (rec && s->rg)
+                NDE_TRY(s->diff.g_rec(s->diff.ctx, ti, x1, gi,
+                                      rec + (size_t)T->s0 * s->rf + (size_t)i * s->rg, batch));
+            else
+                NDE_TRY(s->diff.g(s->diff.ctx, ti, x1, gi, batch));
+        }
     }
     if (!want_out) return NDE_OK;
     return srk_outputs(s, h, u, err, stiff);
@@ -515,8 +538,20 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
     s->gs = gs;
     s->nt = nt;
     s->stage_doubles = s->o.tape == NDE_TAPE_STAGES ? stage_doubles(s, n) : 0;
+    s->rf = s->rg = 0;
+    s->rec_dst = NULL;
+    if (s->stage_doubles) { /* keep the networks' records too, where they offer them */
+        size_t rsf = s->drift.f_rec ? s->drift.rec_size : 0, rsg = s->diff.g_rec ? s->diff.rec_size : 0;
+        size_t per = (size_t)s->tab->s0 * rsf + (size_t)s->tab->s1 * rsg;
+        if (per && batch > (SIZE_MAX / sizeof(double) - n - 2 * nw - s->stage_doubles) / per)
+            return NDE_FAIL(NDE_ERR_SHAPE, "nde_sde_solve: stage tape records of batch %zu × %zu "
+                                           "doubles overflow", batch, per);
+        s->rf = batch * rsf;
+        s->rg = batch * rsg;
+    }
+    size_t recs = (size_t)s->tab->s0 * s->rf + (size_t)s->tab->s1 * s->rg;
     size_t stride = s->o.tape == NDE_TAPE_STEP_STARTS || s->o.tape == NDE_TAPE_STAGES
-                        ? n + 2 * nw + s->stage_doubles
+                        ? n + 2 * nw + s->stage_doubles + recs
                         : 0;
     s->every = s->o.checkpoint_every ? s->o.checkpoint_every : SIZE_MAX;
     if (s->o.tape == NDE_TAPE_CHECKPOINT) s->bm = bm;
@@ -580,6 +615,10 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
         if ((st = nde_brownian_point(bm, t_new, s->Wn, s->An)) != NDE_OK) goto done;
         increments(s, hs);
         double err, stiff;
+        if (recs) { /* the records go straight to the tape row this step takes if accepted */
+            if ((st = grow_steps(s, s->n_steps)) != NDE_OK) goto done;
+            s->rec_dst = s->tape + s->n_steps * stride + n + 2 * nw + s->stage_doubles;
+        }
         if ((st = take_step(s, t, hs, s->u, &err, &stiff)) != NDE_OK) goto done;
         attempts++;
         int finite = all_finite(s->u_new, n) && isfinite(err);
@@ -642,6 +681,7 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
         if (o->dt_max > 0 && h > o->dt_max) h = o->dt_max;
     }
 done:
+    s->rec_dst = NULL;
     s->stats.tape_bytes = (s->n_steps * s->tape_stride + s->n_ckpt * n) * sizeof(double);
     if (st == NDE_OK) s->solved_ok = 1;
     return st;
@@ -692,12 +732,17 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
     size_t n = s->n, batch = s->batch;
     double sh = sqrt(h), err = 0, stiff = 0;
     int want = cE != 0 || cS != 0;
+    /* the forward's records of the drift (s0, rf) and diffusion (s1, rg) evaluations */
+    const double *recf = stages && s->rf ? stages + s->stage_doubles : NULL;
+    const double *recg = stages && s->rg ? stages + s->stage_doubles + (size_t)T->s0 * s->rf : NULL;
     if (stages) { /* NDE_TAPE_STAGES: the forward's own stages, nothing re-evaluated */
         stages_from(s, stages);
         if (want) NDE_TRY(srk_outputs(s, h, u, &err, &stiff));
     } else {
+        size_t nfe = s->stats.nfe;
         NDE_TRY(srk_stages(s, t, h, u, want, &err, &stiff));
-        s->stats.n_adjoint_nfe += (size_t)T->s0;
+        s->stats.n_adjoint_nfe += s->stats.nfe - nfe;
+        s->stats.nfe = nfe;
     }
     int S = T->s0 > T->s1 ? T->s0 : T->s1;
     /* the error estimate's scale depends on u' (added to ū' before the step's backprop)
@@ -756,8 +801,12 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
     /* ub keeps accumulating the adjoint of u (the identity part of every stage input) */
     for (int i = S - 1; i >= 0; i--) {
         if (i < T->s1) {
-            NDE_TRY(s->diff.vjp(s->diff.ctx, t + T->c1[i] * h, s->X1 + (size_t)i * n,
-                                s->gb + (size_t)i * n, s->vb, gdiff, batch));
+            double ti = t + T->c1[i] * h, *xi = s->X1 + (size_t)i * n, *vi = s->gb + (size_t)i * n;
+            if (recg)
+                NDE_TRY(s->diff.vjp_rec(s->diff.ctx, ti, xi, recg + (size_t)i * s->rg, vi, s->vb,
+                                        gdiff, batch));
+            else
+                NDE_TRY(s->diff.vjp(s->diff.ctx, ti, xi, vi, s->vb, gdiff, batch));
             s->stats.n_vjp++;
             for (size_t q = 0; q < n; q++) {
                 double v = s->vb[q];
@@ -769,8 +818,12 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
             }
         }
         if (i < T->s0) {
-            NDE_TRY(s->drift.vjp(s->drift.ctx, t + T->c0[i] * h, s->X0 + (size_t)i * n,
-                                 s->kb + (size_t)i * n, s->vb, gdrift, batch));
+            double ti = t + T->c0[i] * h, *xi = s->X0 + (size_t)i * n, *vi = s->kb + (size_t)i * n;
+            if (recf)
+                NDE_TRY(s->drift.vjp_rec(s->drift.ctx, ti, xi, recf + (size_t)i * s->rf, vi, s->vb,
+                                         gdrift, batch));
+            else
+                NDE_TRY(s->drift.vjp(s->drift.ctx, ti, xi, vi, s->vb, gdrift, batch));
             s->stats.n_vjp++;
             if (Sk > 0 && (i == sa || i == sb)) {
                 double sgn = i == sa ? 1.0 : -1.0, Sv = Sk / Sx;
