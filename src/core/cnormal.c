@@ -66,9 +66,25 @@ static void fill_fast(uint64_t key, uint64_t first, double *z, size_t n)
     }
 }
 
+/* Redo the NaNs (rejected fast-path draws) by the scalar draw; blocks of 8 without one
+ * are passed over by a vectorizable test. */
+NDE_CNORMAL_CLONES
+static void redo_rejected(uint64_t key, uint64_t first, double *z, size_t n)
+{
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        int bad = 0;
+        for (size_t l = 0; l < 8; l++) bad |= z[j + l] != z[j + l];
+        if (bad)
+            for (size_t l = j; l < j + 8; l++)
+                if (z[l] != z[l]) z[l] = nde_cnormal(key, first + l);
+    }
+    for (; j < n; j++)
+        if (z[j] != z[j]) z[j] = nde_cnormal(key, first + j);
+}
+
 void nde_cnormal_fill(uint64_t key, uint64_t first, double *z, size_t n)
 {
     fill_fast(key, first, z, n);
-    for (size_t j = 0; j < n; j++)
-        if (isnan(z[j])) z[j] = nde_cnormal(key, first + j);
+    redo_rejected(key, first, z, n);
 }

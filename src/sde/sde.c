@@ -50,6 +50,8 @@ struct nde_sde_solver {
     double *X0, *X1, *k, *g;      /* (MAXS, n), (MAXS, n), (MAXS, n), (MAXS, gs) */
     double *u, *u_new, *e1, *e2;  /* (n) */
     double *dWx, *c1x, *c2x, *c3x; /* (n) noise terms per state component */
+    int need_c1, need_c2, need_c3; /* whether the tableau reads χ1, χ2, χ3 (else left 0) */
+    double *acc;                  /* (MAXS, n) accumulators of the stage and output sums */
     double *Wt, *At, *Wn, *An, *dW, *dH; /* (nw) */
     /* adjoint workspace */
     double *ub, *kb, *gb, *vb;    /* (n), (MAXS, n), (MAXS, gs), (n) */
@@ -125,7 +127,7 @@ nde_sde_opts nde_sde_defaults(nde_sde_method m)
 
 static void free_work(nde_sde_solver *s)
 {
-    double **bufs[] = {&s->X0, &s->X1, &s->k, &s->g, &s->u, &s->u_new, &s->e1, &s->e2,
+    double **bufs[] = {&s->X0, &s->X1, &s->k, &s->g, &s->acc, &s->u, &s->u_new, &s->e1, &s->e2,
                        &s->dWx, &s->c1x, &s->c2x, &s->c3x, &s->Wt, &s->At, &s->Wn, &s->An,
                        &s->dW, &s->dH, &s->ub, &s->kb, &s->gb, &s->vb};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
@@ -200,6 +202,13 @@ nde_status nde_sde_solver_create(const nde_field *drift, const nde_diffusion *di
     s->o = o;
     s->tab = nde_sde_tableau(o.method);
     s->delta = o.delta > 0 ? o.delta : s->tab->delta;
+    const sde_tab *T = s->tab;
+    for (int j = 0; j < T->s1; j++) {
+        s->need_c1 |= T->beta[1][j] != 0;
+        s->need_c2 |= T->beta[2][j] != 0;
+        s->need_c3 |= T->beta[3][j] != 0;
+        for (int i = 0; i < 4; i++) s->need_c2 |= T->b0[i][j] != 0;
+    }
     s->local_step = -1;
     *sp = s;
     return NDE_OK;
@@ -215,7 +224,7 @@ static nde_status reserve(nde_sde_solver *s, size_t n, size_t nw, size_t gs)
                      &s->ub, &s->vb};
     for (size_t i = 0; i < sizeof bn / sizeof bn[0]; i++)
         if (!(*bn[i] = nde_alloc_array(n, sizeof(double)))) goto fail;
-    double **bs[] = {&s->X0, &s->X1, &s->k, &s->kb};
+    double **bs[] = {&s->X0, &s->X1, &s->k, &s->kb, &s->acc};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
         if (!(*bs[i] = nde_alloc_array(MAXS * n, sizeof(double)))) goto fail;
     if (!(s->g = nde_alloc_array(MAXS * gs, sizeof(double)))) goto fail;
@@ -273,18 +282,33 @@ static nde_status grow_steps(nde_sde_solver *s, size_t idx)
  * i of sample b uses noise (b, i); scalar: noise b). */
 static void noise_terms(nde_sde_solver *s, double h)
 {
-    size_t dim = s->drift.dim;
+    size_t dim = s->drift.dim, n = s->n;
     double sh = sqrt(h);
-    int scalar = s->diff.noise == NDE_NOISE_SCALAR;
-    for (size_t b = 0; b < s->batch; b++)
-        for (size_t i = 0; i < dim; i++) {
-            size_t w = scalar ? b : b * dim + i, q = b * dim + i;
-            double dw = s->dW[w], H = s->dH[w];
-            s->dWx[q] = dw;
+    if (s->diff.noise == NDE_NOISE_SCALAR) { /* one noise per sample: spread it over dim */
+        for (size_t b = 0; b < s->batch; b++)
+            for (size_t i = 0; i < dim; i++) {
+                s->dWx[b * dim + i] = s->dW[b];
+                if (s->need_c2) s->c2x[b * dim + i] = s->dH[b];
+            }
+    } else {
+        memcpy(s->dWx, s->dW, n * sizeof(double));
+        if (s->need_c2) memcpy(s->c2x, s->dH, n * sizeof(double));
+    }
+    /* χ1, χ2, χ3 from ΔW (and H, staged in c2x); the ones the tableau never reads stay 0
+     * as allocated (their coefficients are 0: a 0·0 term leaves the sums' bits as a 0·χ
+     * term did) */
+    if (s->need_c1)
+        for (size_t q = 0; q < n; q++) {
+            double dw = s->dWx[q];
             s->c1x[q] = (dw * dw - h) / (2 * sh);
-            s->c2x[q] = dw / 2 + H;
+        }
+    if (s->need_c3)
+        for (size_t q = 0; q < n; q++) {
+            double dw = s->dWx[q];
             s->c3x[q] = (dw * dw * dw - 3 * dw * h) / (6 * h);
         }
+    if (s->need_c2)
+        for (size_t q = 0; q < n; q++) s->c2x[q] = s->dWx[q] / 2 + s->c2x[q];
 }
 
 static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, double *err,
@@ -302,24 +326,30 @@ static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double
     size_t n = s->n, batch = s->batch;
     double sh = sqrt(h);
     int S = T->s0 > T->s1 ? T->s0 : T->s1;
+    /* the sums over j < i, each accumulated in j order from 0 (q innermost: vectorized) */
+    double *a0 = s->acc, *b0 = s->acc + n, *a1 = s->acc + 2 * n, *b1 = s->acc + 3 * n;
     for (int i = 0; i < S; i++) {
         double *x0 = s->X0 + (size_t)i * n, *x1 = s->X1 + (size_t)i * n;
-        for (size_t q = 0; q < n; q++) {
-            double a0 = 0, b0 = 0, a1 = 0, b1 = 0;
-            for (int j = 0; j < i; j++) {
-                if (j < T->s0) {
-                    double kj = s->k[(size_t)j * n + q];
-                    a0 += T->a0[i][j] * kj;
-                    a1 += T->a1[i][j] * kj;
-                }
-                if (j < T->s1) {
-                    double gj = s->g[(size_t)j * n + q];
-                    b0 += T->b0[i][j] * gj;
-                    b1 += T->b1[i][j] * gj;
+        memset(s->acc, 0, 4 * n * sizeof(double));
+        for (int j = 0; j < i; j++) {
+            if (j < T->s0) {
+                const double *kj = s->k + (size_t)j * n, ca0 = T->a0[i][j], ca1 = T->a1[i][j];
+                for (size_t q = 0; q < n; q++) {
+                    a0[q] += ca0 * kj[q];
+                    a1[q] += ca1 * kj[q];
                 }
             }
-            x0[q] = u[q] + h * a0 + s->c2x[q] * b0;
-            x1[q] = u[q] + h * a1 + sh * b1;
+            if (j < T->s1) {
+                const double *gj = s->g + (size_t)j * n, cb0 = T->b0[i][j], cb1 = T->b1[i][j];
+                for (size_t q = 0; q < n; q++) {
+                    b0[q] += cb0 * gj[q];
+                    b1[q] += cb1 * gj[q];
+                }
+            }
+        }
+        for (size_t q = 0; q < n; q++) {
+            x0[q] = u[q] + h * a0[q] + s->c2x[q] * b0[q];
+            x1[q] = u[q] + h * a1[q] + sh * b1[q];
         }
         if (!want_out && i == S - 1) break;
         double *rec = s->rec_dst;
@@ -350,21 +380,31 @@ static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, doub
 {
     const sde_tab *T = s->tab;
     size_t n = s->n;
+    /* Σ α_j k_j (in u_new), Σ k_j (e1), the noise sum d (acc) and E2 (e2), each summed
+     * in j order from 0 with q innermost */
+    double *dk = s->u_new, *e1 = s->e1, *d = s->acc, *e2 = s->e2;
+    memset(dk, 0, n * sizeof(double));
+    memset(e1, 0, n * sizeof(double));
+    memset(d, 0, n * sizeof(double));
+    memset(e2, 0, n * sizeof(double));
+    for (int j = 0; j < T->s0; j++) {
+        const double *kj = s->k + (size_t)j * n, al = T->alpha[j];
+        for (size_t q = 0; q < n; q++) {
+            dk[q] += al * kj[q];
+            e1[q] += kj[q];
+        }
+    }
+    for (int j = 0; j < T->s1; j++) {
+        const double *gj = s->g + (size_t)j * n;
+        const double be0 = T->beta[0][j], be1 = T->beta[1][j], be2 = T->beta[2][j], be3 = T->beta[3][j];
+        for (size_t q = 0; q < n; q++) {
+            d[q] += (be0 * s->dWx[q] + be1 * s->c1x[q]) * gj[q];
+            e2[q] += (be2 * s->c2x[q] + be3 * s->c3x[q]) * gj[q];
+        }
+    }
     for (size_t q = 0; q < n; q++) {
-        double dk = 0, e1 = 0, d = 0, e2 = 0;
-        for (int j = 0; j < T->s0; j++) {
-            double kj = s->k[(size_t)j * n + q];
-            dk += T->alpha[j] * kj;
-            e1 += kj;
-        }
-        for (int j = 0; j < T->s1; j++) {
-            double gj = s->g[(size_t)j * n + q];
-            d += (T->beta[0][j] * s->dWx[q] + T->beta[1][j] * s->c1x[q]) * gj;
-            e2 += (T->beta[2][j] * s->c2x[q] + T->beta[3][j] * s->c3x[q]) * gj;
-        }
-        s->u_new[q] = u[q] + h * dk + d + e2;
-        s->e1[q] = h * e1;
-        s->e2[q] = e2;
+        s->u_new[q] = u[q] + h * dk[q] + d[q] + e2[q];
+        e1[q] = h * e1[q];
     }
     *err = 0;
     *stiff = 0;
@@ -808,13 +848,14 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
             else
                 NDE_TRY(s->diff.vjp(s->diff.ctx, ti, xi, vi, s->vb, gdiff, batch));
             s->stats.n_vjp++;
-            for (size_t q = 0; q < n; q++) {
-                double v = s->vb[q];
-                s->ub[q] += v;
-                for (int j = 0; j < i; j++) {
-                    if (j < T->s0) s->kb[(size_t)j * n + q] += h * T->a1[i][j] * v;
-                    if (j < T->s1) s->gb[(size_t)j * n + q] += sh * T->b1[i][j] * v;
-                }
+            for (size_t q = 0; q < n; q++) s->ub[q] += s->vb[q];
+            for (int j = 0; j < i; j++) { /* each kb, gb entry gets its terms in i order */
+                double *kbj = s->kb + (size_t)j * n, *gbj = s->gb + (size_t)j * n;
+                const double ca = h * T->a1[i][j], cb = sh * T->b1[i][j];
+                if (j < T->s0)
+                    for (size_t q = 0; q < n; q++) kbj[q] += ca * s->vb[q];
+                if (j < T->s1)
+                    for (size_t q = 0; q < n; q++) gbj[q] += cb * s->vb[q];
             }
         }
         if (i < T->s0) {
@@ -832,13 +873,14 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
                     s->vb[q] += sgn * (-cS * Sv * dx / (Sx * Sx));
                 }
             }
-            for (size_t q = 0; q < n; q++) {
-                double v = s->vb[q];
-                s->ub[q] += v;
-                for (int j = 0; j < i; j++) {
-                    if (j < T->s0) s->kb[(size_t)j * n + q] += h * T->a0[i][j] * v;
-                    if (j < T->s1) s->gb[(size_t)j * n + q] += s->c2x[q] * T->b0[i][j] * v;
-                }
+            for (size_t q = 0; q < n; q++) s->ub[q] += s->vb[q];
+            for (int j = 0; j < i; j++) {
+                double *kbj = s->kb + (size_t)j * n, *gbj = s->gb + (size_t)j * n;
+                const double ca = h * T->a0[i][j], cb = T->b0[i][j];
+                if (j < T->s0)
+                    for (size_t q = 0; q < n; q++) kbj[q] += ca * s->vb[q];
+                if (j < T->s1)
+                    for (size_t q = 0; q < n; q++) gbj[q] += s->c2x[q] * cb * s->vb[q];
             }
         }
     }
