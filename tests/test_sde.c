@@ -425,14 +425,17 @@ Test(sde_convergence, fixed_step_tree_depth)
 {
     nde_sde_opts o = nde_sde_defaults(NDE_SDE_EM);
     const double ts2[2] = {0, 1}, ts3[3] = {0, 0.35, 1}, ts4[2] = {-1, 3};
-    o.h0 = 1.0 / 50; /* gaps 1/50: leaves ≤ 1/100 → 2^7 */
+    o.h0 = 1.0 / 50; /* gaps 1/50: leaves ≤ 1/50 → 2^6 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 6);
+    o.h0 = 0.1; /* 0.1 ×3, 0.05 (to 0.35), 0.1 ×6, 0.05: leaves ≤ 0.05 → 2^5 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts3, 3), 5);
+    o.h0 = 0; /* span/100 = 0.04 on a span of 4: leaves ≤ 0.04 → 4/2^7 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts4, 2), 7);
+    o.dt_max = 0.01; /* leaves ≤ 0.01 → 4/2^9 */
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts4, 2), 9);
+    o.dt_max = 0;
+    o.h0 = 1.0 / 64; /* dyadic steps: 2^-6 is not below 1/64·(1 − 1e-9) → 2^7 */
     cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 7);
-    o.h0 = 0.1; /* 0.1 ×3, 0.05 (to 0.35), 0.1 ×6, 0.05: leaves ≤ 0.025 → 2^6 */
-    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts3, 3), 6);
-    o.h0 = 0; /* span/100 = 0.04 on a span of 4: leaves ≤ 0.02 → 4/2^8 */
-    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts4, 2), 8);
-    o.dt_max = 0.01; /* leaves ≤ 0.005 → 4/2^10 */
-    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts4, 2), 10);
     o = nde_sde_defaults(NDE_SDE_EM);
     const double tiny[3] = {0, 1e-9, 1}; /* a step of 1e-9: capped at the default depth */
     cr_assert_eq(nde_sde_fixed_step_depth(&o, tiny, 3), 24);
@@ -440,7 +443,7 @@ Test(sde_convergence, fixed_step_tree_depth)
     o.h0 = 1.0 / 50;
     cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 0, "adaptive steps: the default");
     o.fixed_step = 1;
-    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 7);
+    cr_assert_eq(nde_sde_fixed_step_depth(&o, ts2, 2), 6);
 
     double h[4], es[4], ew[4];
     const nde_sde_method ms[2] = {NDE_SDE_EM, NDE_SDE_SRIW1};

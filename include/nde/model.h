@@ -228,7 +228,7 @@ typedef struct nde_sde_model_spec {
     size_t n_paths;         /**< NDE_SDE_OUT_MOMENTS: paths per input sample (>= 2); else ignored */
     uint64_t seed;          /**< seeds the model's generator of Brownian paths */
     size_t tree_depth;      /**< Brownian tree depth; 0 → for fixed steps the shallowest depth
-                               whose leaves are at most half the shortest step (each step end
+                               whose leaves are at most the shortest step (each step end
                                alone in its leaf: the increments used have their exact joint
                                law; at most 24), for adaptive steps nde_brownian_create's
                                default (24). Paths at non-dyadic times then differ between

@@ -16,9 +16,11 @@
  * the same conditioning at its own ρ, with normals keyed by the point's bits. Every
  * node's 2n normals are counter-based (core/cnormal.h: a ziggurat on splitmix64 words)
  * with a key hashed from (tree seed, level, index), so a value does not depend on the
- * order of queries, without generator state. Only the root-to-point path of the last query is kept: a query descends
- * from the deepest cached node that holds it, so a solver's sequential queries reuse
- * the common prefix of their paths. */
+ * order of queries, without generator state. Only the root-to-point path of the last
+ * query is kept: a query descends from the deepest cached node that holds it, so a
+ * solver's sequential queries reuse the common prefix of their paths; and each level
+ * keeps the normals of its last split, so stepping from a left child to its sibling
+ * draws none. */
 #include <math.h>
 #include <string.h>
 
@@ -40,6 +42,10 @@ struct nde_brownian {
     uint64_t *idx;
     double *Wb, *Ab, *Wn, *An;
     size_t n_valid;        /* levels 0..n_valid−1 of the cache hold the last path */
+    /* the normals of the last split made at each level (depth, 2n) and the index of the
+     * node they split (UINT64_MAX: none), so moving to a sibling draws nothing new */
+    double *zc;
+    uint64_t *zidx;
     double *pW, *pA;       /* (n) scratch for increments */
     double *z;             /* (2n) normals of one node */
 };
@@ -156,13 +162,16 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
     b->pW = nde_alloc_array(n, sizeof(double));
     b->pA = nde_alloc_array(n, sizeof(double));
     b->z = nde_alloc_array(2 * n, sizeof(double));
+    b->zc = nde_alloc_array(L * 2 * n, sizeof(double));
+    b->zidx = nde_alloc_array(L, sizeof(uint64_t));
     if (!b->rootW || !b->rootA || !b->idx || !b->Wb || !b->Ab || !b->Wn || !b->An ||
-        !b->pW || !b->pA || !b->z) {
+        !b->pW || !b->pA || !b->z || !b->zc || !b->zidx) {
         nde_brownian_destroy(&b);
         return NDE_ERR_NOMEM;
     }
     /* root: W ~ N(0, T), H ~ N(0, T/12) independent, A = T (H + W/2) */
     for (size_t l = 0; l <= BM_MAX_DEPTH; l++) b->p2[l] = ldexp(1.0, -(int)l);
+    for (size_t l = 0; l < L; l++) b->zidx[l] = UINT64_MAX;
     const uint64_t key = node_key(b, UINT64_MAX, 0, 0);
     double T = b->span, sT = sqrt(T);
     for (size_t i = 0; i < n; i++) {
@@ -193,6 +202,8 @@ void nde_brownian_destroy(nde_brownian **bm)
     nde_free(b->pW);
     nde_free(b->pA);
     nde_free(b->z);
+    nde_free(b->zc);
+    nde_free(b->zidx);
     nde_free(b);
     *bm = NULL;
 }
@@ -272,8 +283,12 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
         const double xm = (2.0 * (double)k + 1.0) * b->p2[lev + 1];
         const int right = !(x < xm);
         const bridge bm = bridge_scaled(&mid, h);
-        nde_cnormal_fill(node_key(b, lev, k, 0), 0, b->z, 2 * n);
-        split_child(&bm, b->z, n, right, h / 2, Wb, Ab, b->Wn + lev * n,
+        double *z = b->zc + lev * 2 * n;
+        if (b->zidx[lev] != k) { /* else: the sibling's split, already drawn */
+            nde_cnormal_fill(node_key(b, lev, k, 0), 0, z, 2 * n);
+            b->zidx[lev] = k;
+        }
+        split_child(&bm, z, n, right, h / 2, Wb, Ab, b->Wn + lev * n,
                     b->An + lev * n, b->Wb + (lev + 1) * n, b->Ab + (lev + 1) * n,
                     b->Wn + (lev + 1) * n, b->An + (lev + 1) * n);
         b->idx[lev + 1] = 2 * k + (uint64_t)right;

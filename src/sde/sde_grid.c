@@ -30,9 +30,11 @@ size_t nde_sde_fixed_step_depth(const nde_sde_opts *o, const double *ts, size_t 
             t = t_new;
         }
     }
-    /* leaves no wider than gap/2: every step end lies alone in its leaf (or on a dyadic
-     * point), with a margin of one level for rounding */
+    /* leaves no wider than the shortest step: two step ends at least a leaf width apart
+     * never share a (half-open) leaf. The margin of 1e-9 covers the rounding of the
+     * tree's position (t − t0)/span, a few ulps. */
     size_t depth = 1;
-    while (depth < NDE_BROWNIAN_DEFAULT_DEPTH && ldexp(span, -(int)depth) > gap / 2) depth++;
+    while (depth < NDE_BROWNIAN_DEFAULT_DEPTH && ldexp(span, -(int)depth) > gap * (1 - 1e-9))
+        depth++;
     return depth;
 }

@@ -33,7 +33,8 @@ const sde_tab *nde_sde_tableau(nde_sde_method m);
 #define NDE_BROWNIAN_DEFAULT_DEPTH 24
 
 /* The shallowest Brownian-tree depth (at most NDE_BROWNIAN_DEFAULT_DEPTH) whose leaves,
- * of width span/2^depth, are no wider than half the shortest step of a fixed-step solve
+ * of width span/2^depth, are no wider than the shortest step (less 1e-9 of it for
+ * rounding) of a fixed-step solve
  * with options o over the save times ts (the step rule of nde_sde_solve, including the
  * steps shortened to land on a save time). Then no leaf holds two step ends, so the
  * increments and space–time areas the solve uses have their exact joint law, as with
