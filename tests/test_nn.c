@@ -144,6 +144,33 @@ Test(act, tanh_is_accurate_over_the_whole_range)
     cr_assert(worst > 0.0); /* the sweep did compare rounded values */
 }
 
+/* An array with few values outside (−1, 1) takes the exp-free pass plus a scalar fix-up:
+ * the same bits as the full kernel (which one-value calls of values outside take), for
+ * values inside, at ±1 and beyond; also in place. */
+Test(act, tanh_small_block_path_has_the_full_kernels_bits)
+{
+    enum { N = 1 << 14 };
+    static double x[N], y[N];
+    nde_rng r;
+    nde_rng_seed(&r, 5);
+    for (size_t i = 0; i < N; i++) {
+        double u = nde_rng_uniform_in(&r, -1.0, 1.0);
+        /* mostly small blocks; every 64th value ±1 or beyond, ending a block's small run */
+        x[i] = i % 64 == 63 ? (i % 128 == 127 ? -1.0 : 1.0 + u * u) : u * (i % 3 ? 1.0 : 1e-3);
+    }
+    cr_assert_eq(nde_act_forward(NDE_ACT_TANH, x, y, N), NDE_OK);
+    static double z[N];
+    memcpy(z, x, sizeof z);
+    cr_assert_eq(nde_act_forward(NDE_ACT_TANH, z, z, N), NDE_OK);
+    cr_assert(memcmp(z, y, sizeof z) == 0, "in place");
+    for (size_t i = 0; i < N; i++) {
+        double one;
+        cr_assert_eq(nde_act_forward(NDE_ACT_TANH, x + i, &one, 1), NDE_OK);
+        cr_assert(memcmp(&one, &y[i], sizeof one) == 0, "tanh(%a): %a in a block, %a alone", x[i],
+                  y[i], one);
+    }
+}
+
 Test(act, tanh_special_values_symmetry_and_limits)
 {
     double x[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 20.0, -20.0, 1e300, -1e300, 5e-324};

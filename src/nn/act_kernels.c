@@ -112,13 +112,11 @@ static inline double exp_kernel(double y)
     return p * pow2(k1) * pow2(k - k1);
 }
 
-static inline double tanh_kernel(double x)
+/* The Padé part for s = a²: −s·C(s) and Q(s), with
+ * C(s) = −(218243025 + 16081065 s + 289575 s² + 1430 s³ + s⁴),
+ * Q(s) = 654729075 + 310134825 s + 18918900 s² + 315315 s³ + 1485 s⁴ + s⁵. */
+static inline void tanh_pade(double s, double *sc, double *q_out)
 {
-    double a = fabs(x);
-    a = select(a > 20.0, 20.0, a); /* NaN stays NaN */
-    double s = a * a;
-    /* Padé part: C(s) = −(218243025 + 16081065 s + 289575 s² + 1430 s³ + s⁴),
-     * Q(s) = 654729075 + 310134825 s + 18918900 s² + 315315 s³ + 1485 s⁴ + s⁵. */
     double c = s + 1430.0;
     c = c * s + 289575.0;
     c = c * s + 16081065.0;
@@ -128,7 +126,16 @@ static inline double tanh_kernel(double x)
     q = q * s + 18918900.0;
     q = q * s + 310134825.0;
     q = q * s + 654729075.0;
-    double sc = -(s * c);
+    *sc = -(s * c);
+    *q_out = q;
+}
+
+static inline double tanh_kernel(double x)
+{
+    double a = fabs(x);
+    a = select(a > 20.0, 20.0, a); /* NaN stays NaN */
+    double s = a * a, sc, q;
+    tanh_pade(s, &sc, &q);
     uint64_t k;
     double e1 = exp_reduced(2.0 * a, &k) * pow2(k) + 1.0; /* 2a ≤ 40: 0 ≤ k ≤ 58 */
     int small = a < 1.0;
@@ -136,12 +143,56 @@ static inline double tanh_kernel(double x)
     return copysign(select(small, a + a * d, 1.0 - d), x);
 }
 
+/* tanh_kernel for |x| < 1 only: the same operations on the Padé side, without the
+ * exponential the other side needs (the same bits: tested against tanh_kernel). */
+static inline double tanh_kernel_small(double x)
+{
+    double a = fabs(x);
+    double s = a * a, sc, q;
+    tanh_pade(s, &sc, &q);
+    double d = sc / q;
+    return copysign(a + a * d, x);
+}
+
 static inline double sigmoid_kernel(double x) { return 1.0 / (1.0 + exp_kernel(-x)); }
 
+/* The number of values outside (−1, 1) or NaN. */
 NDE_VEC_CLONES
-void nde_kern_tanh(const double *x, double *y, size_t n)
+static size_t tanh_count_big(const double *x, size_t n)
+{
+    size_t big = 0;
+    for (size_t i = 0; i < n; i++) big += !(fabs(x[i]) < 1.0);
+    return big;
+}
+
+/* y = tanh x for the values in (−1, 1) by the Padé side only; the others are copied
+ * (|tanh| < 0.77 there, so a value of y outside (−1, 1) marks one still to do). y may
+ * be x. */
+NDE_VEC_CLONES
+static void tanh_small_pass(const double *x, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = select(fabs(x[i]) < 1.0, tanh_kernel_small(x[i]), x[i]);
+}
+
+NDE_VEC_CLONES
+static void tanh_full_pass(const double *x, double *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = tanh_kernel(x[i]);
+}
+
+/* Hidden pre-activations mostly lie in (−1, 1), where the exponential is not needed:
+ * then one exp-free pass, and the full kernel for the few values outside, one by one;
+ * with many outside, the full kernel for all. */
+void nde_kern_tanh(const double *x, double *y, size_t n)
+{
+    const size_t big = tanh_count_big(x, n);
+    if (big > n / 16) {
+        tanh_full_pass(x, y, n);
+        return;
+    }
+    tanh_small_pass(x, y, n);
+    for (size_t i = 0; big && i < n; i++)
+        if (!(fabs(y[i]) < 1.0)) tanh_full_pass(y + i, y + i, 1);
 }
 
 NDE_VEC_CLONES
