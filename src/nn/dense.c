@@ -285,7 +285,10 @@ void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, con
             } else {
                 /* Row 0 holds b + t·W[:, in]; copy it to every row, then GEMM adds x Wᵀ. */
                 constant_part(d, theta, t, y, 0, d->out);
-                for (size_t b = 1; b < n; b++) memcpy(y + b * d->out, y, d->out * sizeof *y);
+                /* a plain loop, not a memcpy per row: rows are short (a few to a few
+                 * dozen doubles), where the call costs more than the copy */
+                for (size_t b = 1; b < n; b++)
+                    for (size_t o = 0; o < d->out; o++) y[b * d->out + o] = y[o];
             }
         }
         /* y (n, out) [+]= x Wᵀ */
