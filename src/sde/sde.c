@@ -51,6 +51,7 @@ struct nde_sde_solver {
     double *u, *u_new, *e1, *e2;  /* (n) */
     double *dWx, *c1x, *c2x, *c3x; /* (n) noise terms per state component */
     int need_c1, need_c2, need_c3; /* whether the tableau reads χ1, χ2, χ3 (else left 0) */
+    int need_e2;                  /* whether some β[2][j], β[3][j] (the E2 terms) is not 0 */
     double *acc;                  /* (MAXS, n) accumulators of the stage and output sums */
     double *Wt, *At, *Wn, *An, *dW, *dH; /* (nw) */
     /* adjoint workspace */
@@ -207,6 +208,7 @@ nde_status nde_sde_solver_create(const nde_field *drift, const nde_diffusion *di
         s->need_c1 |= T->beta[1][j] != 0;
         s->need_c2 |= T->beta[2][j] != 0;
         s->need_c3 |= T->beta[3][j] != 0;
+        s->need_e2 |= T->beta[2][j] != 0 || T->beta[3][j] != 0;
         for (int i = 0; i < 4; i++) s->need_c2 |= T->b0[i][j] != 0;
     }
     s->local_step = -1;
@@ -330,7 +332,13 @@ static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double
     double *a0 = s->acc, *b0 = s->acc + n, *a1 = s->acc + 2 * n, *b1 = s->acc + 3 * n;
     for (int i = 0; i < S; i++) {
         double *x0 = s->X0 + (size_t)i * n, *x1 = s->X1 + (size_t)i * n;
-        memset(s->acc, 0, 4 * n * sizeof(double));
+        if (i == 0) /* the empty sums: the same operations on zeros */
+            for (size_t q = 0; q < n; q++) {
+                x0[q] = u[q] + h * 0.0 + s->c2x[q] * 0.0;
+                x1[q] = u[q] + h * 0.0 + sh * 0.0;
+            }
+        else
+            memset(s->acc, 0, 4 * n * sizeof(double));
         for (int j = 0; j < i; j++) {
             if (j < T->s0) {
                 const double *kj = s->k + (size_t)j * n, ca0 = T->a0[i][j], ca1 = T->a1[i][j];
@@ -347,7 +355,7 @@ static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double
                 }
             }
         }
-        for (size_t q = 0; q < n; q++) {
+        for (size_t q = 0; i > 0 && q < n; q++) {
             x0[q] = u[q] + h * a0[q] + s->c2x[q] * b0[q];
             x1[q] = u[q] + h * a1[q] + sh * b1[q];
         }
@@ -383,29 +391,32 @@ static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, doub
     /* Σ α_j k_j (in u_new), Σ k_j (e1), the noise sum d (acc) and E2 (e2), each summed
      * in j order from 0 with q innermost */
     double *dk = s->u_new, *e1 = s->e1, *d = s->acc, *e2 = s->e2;
+    /* E1 only feeds the error estimate; E2 also the update, unless its β are all 0, when
+     * it is exactly +0 (a +0 start plus ±0 terms) and "+ 0.0" stands for it */
+    const int want_e1 = T->adaptive, want_e2 = T->adaptive || s->need_e2;
     memset(dk, 0, n * sizeof(double));
-    memset(e1, 0, n * sizeof(double));
+    if (want_e1) memset(e1, 0, n * sizeof(double));
     memset(d, 0, n * sizeof(double));
-    memset(e2, 0, n * sizeof(double));
+    if (want_e2) memset(e2, 0, n * sizeof(double));
     for (int j = 0; j < T->s0; j++) {
         const double *kj = s->k + (size_t)j * n, al = T->alpha[j];
-        for (size_t q = 0; q < n; q++) {
-            dk[q] += al * kj[q];
-            e1[q] += kj[q];
-        }
+        for (size_t q = 0; q < n; q++) dk[q] += al * kj[q];
+        if (want_e1)
+            for (size_t q = 0; q < n; q++) e1[q] += kj[q];
     }
     for (int j = 0; j < T->s1; j++) {
         const double *gj = s->g + (size_t)j * n;
         const double be0 = T->beta[0][j], be1 = T->beta[1][j], be2 = T->beta[2][j], be3 = T->beta[3][j];
-        for (size_t q = 0; q < n; q++) {
-            d[q] += (be0 * s->dWx[q] + be1 * s->c1x[q]) * gj[q];
-            e2[q] += (be2 * s->c2x[q] + be3 * s->c3x[q]) * gj[q];
-        }
+        for (size_t q = 0; q < n; q++) d[q] += (be0 * s->dWx[q] + be1 * s->c1x[q]) * gj[q];
+        if (want_e2)
+            for (size_t q = 0; q < n; q++) e2[q] += (be2 * s->c2x[q] + be3 * s->c3x[q]) * gj[q];
     }
-    for (size_t q = 0; q < n; q++) {
-        s->u_new[q] = u[q] + h * dk[q] + d[q] + e2[q];
-        e1[q] = h * e1[q];
-    }
+    if (want_e2)
+        for (size_t q = 0; q < n; q++) s->u_new[q] = u[q] + h * dk[q] + d[q] + e2[q];
+    else
+        for (size_t q = 0; q < n; q++) s->u_new[q] = u[q] + h * dk[q] + d[q] + 0.0;
+    if (want_e1)
+        for (size_t q = 0; q < n; q++) e1[q] = h * e1[q];
     *err = 0;
     *stiff = 0;
     if (T->adaptive) {
