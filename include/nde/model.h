@@ -220,8 +220,10 @@ typedef struct nde_sde_model_spec {
     nde_noise noise;        /**< NDE_NOISE_DIAGONAL, _SCALAR or _ADDITIVE */
     nde_sde_opts solver;    /**< method, rtol/atol or fixed step (h0, fixed_step) …; the
                                training solver uses solver.tape (and checkpoint_every) when
-                               it is not NDE_TAPE_NONE, else step starts; evaluation-mode
-                               forwards keep no tape */
+                               it is not NDE_TAPE_NONE, else the stage tape with the two
+                               networks' records (as the neural ODE: no forward pass in
+                               the reverse sweep; NDE_TAPE_STEP_STARTS or _CHECKPOINT
+                               keep less); evaluation-mode forwards keep no tape */
     const double *ts;       /**< (nt) save times, strictly increasing; copied */
     size_t nt;              /**< >= 2 */
     nde_sde_output output;  /**< see above */
