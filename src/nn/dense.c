@@ -35,12 +35,20 @@ enum { SMALL_K = 64, SMALL_N = 128, SMALL_T = 4096 /* doubles of a transposed op
 
 /* A tile: `rows` rows × `cols` columns of c whose rows·cols chains stay in registers for
  * the whole sum over k. acc is a fixed-size local array, and once the tile is inlined with
- * constant rows and cols (gemm_core) every loop over it has a compile-time trip count, so
- * GCC unrolls them fully (the pragmas), keeps acc in (y/z)mm registers and vectorizes
- * along the columns. Each entry is still the one fma chain over p = 0, 1, …, k−1 from 0.0
- * described above: the vectors run over independent entries, never over p. (Summing into
- * arrays of runtime length, as before, loaded and stored the accumulator at every fma.) */
-enum { TILE_R = 8, TILE_C = 8 };
+ * constant rows and cols (the block_<W> below) every loop over it has a compile-time trip
+ * count, so GCC unrolls them fully (the pragmas), keeps acc in (y/z)mm registers and
+ * vectorizes along the columns. Each entry is still the one fma chain over p = 0, 1, …,
+ * k−1 from 0.0 described above: the vectors run over independent entries, never over p.
+ * (Summing into arrays of runtime length, as before, loaded and stored the accumulator at
+ * every fma.)
+ *
+ * Shapes: 4 rows × 16 columns for wide outputs — in the x86-64-v4 clone 8 zmm
+ * accumulators, enough independent chains to cover the fma latency when k is long (the
+ * weight gradients sum over the batch); in the v3 clone 16 ymm accumulators, of which GCC
+ * 12 keeps 14 in registers and 2 on the stack, still fewer instructions than 4 × 8 tiles
+ * (callgrind). Then 4 × 8 for a remainder of 8 columns, and 8 rows × 1–4 columns for
+ * narrow outputs (the 2-D and 4-D states of the example SDEs and ODEs). */
+enum { TILE_R = 8, TILE_C = 16 };
 
 /* c[j·c_cs] = [c[j·c_cs] +] acc[j] for j < cols; + 0.0 turns a −0 sum into +0 as the
  * dgemm kernels' C = 0 + sum does. */
@@ -48,10 +56,10 @@ static inline __attribute__((always_inline)) void
 store_row(size_t cols, const double *acc, double *c, size_t c_cs, int add)
 {
     if (add) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (size_t j = 0; j < cols; j++) c[j * c_cs] += acc[j];
     } else {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (size_t j = 0; j < cols; j++) c[j * c_cs] = acc[j] + 0.0;
     }
 }
@@ -65,13 +73,13 @@ tile(size_t rows, size_t cols, size_t k, const double *a, size_t a_rs, size_t a_
     double acc[TILE_R][TILE_C];
 #pragma GCC unroll 8
     for (size_t r = 0; r < rows; r++)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (size_t j = 0; j < cols; j++) acc[r][j] = 0.0;
     for (size_t p = 0; p < k; p++, a += a_cs, b += ldb) {
 #pragma GCC unroll 8
         for (size_t r = 0; r < rows; r++) {
             const double x = a[r * a_rs];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (size_t j = 0; j < cols; j++) acc[r][j] = fma(x, b[j], acc[r][j]);
         }
     }
@@ -86,9 +94,8 @@ tile(size_t rows, size_t cols, size_t k, const double *a, size_t a_rs, size_t a_
     }
 }
 
-/* All m rows of one block of `cols` columns: `height` (8 or 4) rows at a time, then the
- * last m mod height rows as a tile of 4 and one of 1–3 (each height its own constant
- * instantiation). */
+/* All m rows of one block of `cols` columns: `height` rows at a time, then what is left as
+ * a tile of 4 rows (when height is 8) and one of 1–3 (each its own constant instantiation). */
 static inline __attribute__((always_inline)) void
 tile_rows(size_t height, size_t cols, size_t m, size_t k, const double *a, size_t a_rs,
           size_t a_cs, const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, int add)
@@ -109,17 +116,19 @@ tile_rows(size_t height, size_t cols, size_t m, size_t k, const double *a, size_
     }
 }
 
-/* block_<W>: tile_rows for a block of W columns, one target-cloned function per width.
- * Separate functions rather than one: inlined together, GCC left too few general
- * registers for the tile loops, which then reloaded their strides from the stack. */
-#define NDE_GEMM_BLOCK(W)                                                                   \
-    NDE_GEMM_CLONES                                                                       \
-    static void block_##W(size_t m, size_t k, const double *a, size_t a_rs, size_t a_cs,  \
-                          const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, \
-                          int add)                                                        \
-    {                                                                                     \
-        tile_rows(W > 4 ? 4 : 8, W, m, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add);                    \
+/* block_<W>: tile_rows for a block of W columns (4 rows high for W ≥ 8, else 8), one
+ * target-cloned function per width. Separate functions rather than all widths inlined
+ * into one: there GCC left too few general registers for the tile loops, which then
+ * reloaded their strides from the stack at every step. */
+#define NDE_GEMM_BLOCK(W)                                                                  \
+    NDE_GEMM_CLONES                                                                      \
+    static void block_##W(size_t m, size_t k, const double *a, size_t a_rs, size_t a_cs, \
+                          const double *b, size_t ldb, double *c, size_t c_rs,           \
+                          size_t c_cs, int add)                                          \
+    {                                                                                    \
+        tile_rows(W >= 8 ? 4 : 8, W, m, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add);   \
     }
+NDE_GEMM_BLOCK(16)
 NDE_GEMM_BLOCK(8)
 NDE_GEMM_BLOCK(4)
 NDE_GEMM_BLOCK(3)
@@ -129,14 +138,18 @@ NDE_GEMM_BLOCK(1)
 
 /* c(i, j) = [c(i, j) +] Σ_p a(i, p) b(p, j) for i < m, j < n, with a(i, p) = a[i·a_rs +
  * p·a_cs], b(p, j) = b[p·ldb + j] (unit stride along j), c(i, j) = c[i·c_rs + j·c_cs]:
- * blocks of TILE_C = 8 columns, then one of 4 and one of the last 1–3 columns (fewer
- * widths than one block per remainder: each width is a set of tiles in each clone). */
+ * blocks of 16 columns, then at most one each of 8, 4 and the last 1–3 columns (few
+ * widths, as each is a set of tiles in each target clone). */
 static void gemm_core(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
                       const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, int add)
 {
     size_t j = 0;
-    for (; j + TILE_C <= n; j += TILE_C)
+    for (; j + 16 <= n; j += 16)
+        block_16(m, k, a, a_rs, a_cs, b + j, ldb, c + j * c_cs, c_rs, c_cs, add);
+    if (j + 8 <= n) {
         block_8(m, k, a, a_rs, a_cs, b + j, ldb, c + j * c_cs, c_rs, c_cs, add);
+        j += 8;
+    }
     if (j + 4 <= n) {
         block_4(m, k, a, a_rs, a_cs, b + j, ldb, c + j * c_cs, c_rs, c_cs, add);
         j += 4;
