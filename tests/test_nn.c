@@ -552,16 +552,16 @@ static double fma_chain(const double *u, size_t us, const double *v, size_t vs, 
     return s;
 }
 
-enum { GS_MAX = 128 * 130 }; /* the largest array of the sweep: θ of a 128 → 128 layer with time */
+enum { GS_MAX = 128 * 130 }; /* the sweep's largest array: θ of 128 → 128 with time input */
 
 typedef enum { GS_FORWARD, GS_DX, GS_GW } gs_call;
 
 /* Layer and batch sizes for which `call` computes an (m × n) product summed over k:
  * forward y (batch, out) = x Wᵀ sums over in; dx (batch, in) = dy W over out;
- * gW (out, in) += dyᵀ x over batch. Returns the number of entries checked bitwise
- * (0 if the product went to dgemm and was checked to 1e-13 instead). pool holds the
- * values of θ, x, dy and the output's previous contents. */
-static size_t check_small_product(double pool[4][GS_MAX], gs_call call, size_t m, size_t n,
+ * gW (out, in) += dyᵀ x over batch. Returns 1 if the result was checked bitwise, 0 if the
+ * product went to dgemm and was checked to 1e-13 instead. pool holds the values of θ, x,
+ * dy and the output's previous contents. */
+static int check_small_product(double pool[4][GS_MAX], gs_call call, size_t m, size_t n,
                                   size_t k, unsigned flags, int accumulate)
 {
     const size_t batch = call == GS_GW ? k : m, in = call == GS_FORWARD ? k : n,
@@ -576,7 +576,7 @@ static size_t check_small_product(double pool[4][GS_MAX], gs_call call, size_t m
     memcpy(th, pool[0], np * sizeof *th);
     const double *w = th + d.w_off, t = 0.37, *x = pool[1], *dy = pool[2];
     static double y[GS_MAX], y0[GS_MAX], g[GS_MAX], g0[GS_MAX];
-    size_t rows, cols; /* of the result, stored with row stride ld */
+    size_t rows, cols; /* of the result's array (row stride cols) */
     double *res, *ref = y0;
     if (call == GS_GW) {
         memcpy(g, pool[3], np * sizeof *g);
@@ -626,7 +626,7 @@ static size_t check_small_product(double pool[4][GS_MAX], gs_call call, size_t m
                 cr_assert(fabs(u - v) <= 1e-13 * (1.0 + fabs(v)));
         }
     nde_params_destroy(&p);
-    return small ? rows * (call == GS_GW ? in : cols) : 0;
+    return small;
 }
 
 Test(dense, small_products_are_fma_chains_bit_for_bit)
@@ -643,15 +643,19 @@ Test(dense, small_products_are_fma_chains_bit_for_bit)
     for (int call = GS_FORWARD; call <= GS_GW; call++)
         for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
             for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
-                for (size_t c = 0; c < sizeof ks / sizeof *ks; c++)
+                for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
+                    /* the largest products only repeat the tiles of the smaller ones; left
+                     * out so that the test stays short under valgrind and ASan */
+                    if (ms[a] * ns[b] * ks[c] > 32768) continue;
                     for (size_t f = 0; f < 2; f++)
                         for (int acc = 0; acc < 2; acc++) {
-                            bitwise += check_small_product(pool, (gs_call)call, ms[a], ns[b],
-                                                           ks[c], flag_sets[f], acc);
+                            bitwise += (size_t)check_small_product(
+                                pool, (gs_call)call, ms[a], ns[b], ks[c], flag_sets[f], acc);
                             total++;
                         }
-    /* most of the sweep is in the small path (only wide forward/dx products are not) */
-    cr_assert(bitwise > 1000000, "%zu entries checked bitwise in %zu products", bitwise, total);
+                }
+    /* nearly all of the sweep is in the small path (not: some wide forward/dx products) */
+    cr_assert(bitwise * 20 >= total * 19, "%zu of %zu products checked bitwise", bitwise, total);
 }
 
 Test(dense, bad_input_is_rejected)
