@@ -550,6 +550,141 @@ Test(dense, rows_and_columns_layouts_match_loops)
             }
 }
 
+/* ---- the small products, bit for bit ---------------------------------------------
+ *
+ * Below dgemm's sizes the dense layer computes x Wᵀ, dy W and dyᵀ x itself (gemm_small
+ * in src/nn/dense.c) and promises the bits of OpenBLAS's micro-kernels: each entry one
+ * fma chain over the summed index in order, starting from 0.0, then added to what was
+ * there (or to +0). The reference below is that definition written as a plain scalar
+ * loop, compared with memcmp over a sweep of shapes (tile edges: 1–3 rows or columns
+ * left over, 4, 8, 16, 32 and beyond) in the strides of the three row-layout calls. */
+
+/* 1 if gemm_small takes the product c (M × N) = a (M × K) b (K × N) whose operands have
+ * the strides a_rs (a's row stride) and b_cs (b's column stride); the conditions of
+ * gemm_small, restated (larger products go to dgemm, whose bits are OpenBLAS's). */
+static int small_product(size_t M, size_t N, size_t K, size_t a_rs, size_t b_cs)
+{
+    enum { SMALL_K = 64, SMALL_N = 128, SMALL_T = 4096 };
+    if (K > SMALL_K) return 0;
+    if (N <= 4 && M >= 8 && a_rs == 1 && M <= SMALL_N) return 1;
+    if (N <= 4 || N >= 8 || M < 8) return N <= SMALL_N && (b_cs == 1 || N * K <= SMALL_T);
+    return M <= SMALL_N && (a_rs == 1 || M * K <= SMALL_T);
+}
+
+/* Σ_p u[p·us] v[p·vs] for p = 0, 1, …, k−1 as one fma chain from 0.0. */
+static double fma_chain(const double *u, size_t us, const double *v, size_t vs, size_t k)
+{
+    double s = 0.0;
+    for (size_t p = 0; p < k; p++) s = fma(u[p * us], v[p * vs], s);
+    return s;
+}
+
+enum { GS_MAX = 128 * 130 }; /* the sweep's largest array: θ of 128 → 128 with time input */
+
+typedef enum { GS_FORWARD, GS_DX, GS_GW } gs_call;
+
+/* Layer and batch sizes for which `call` computes an (m × n) product summed over k:
+ * forward y (batch, out) = x Wᵀ sums over in; dx (batch, in) = dy W over out;
+ * gW (out, in) += dyᵀ x over batch. Returns 1 if the result was checked bitwise, 0 if the
+ * product went to dgemm and was checked to 1e-13 instead. pool holds the values of θ, x,
+ * dy and the output's previous contents. */
+static int check_small_product(double pool[4][GS_MAX], gs_call call, size_t m, size_t n,
+                                  size_t k, unsigned flags, int accumulate)
+{
+    const size_t batch = call == GS_GW ? k : m, in = call == GS_FORWARD ? k : n,
+                 out = call == GS_FORWARD ? n : call == GS_DX ? k : m;
+    nde_params *p;
+    cr_assert_eq(nde_params_create(&p), NDE_OK);
+    nde_dense d;
+    cr_assert_eq(nde_nn_dense_add(p, "lin", in, out, flags, NDE_GROUP_DEFAULT, &d), NDE_OK);
+    const size_t np = nde_params_count(p), ic = d.in_cols;
+    cr_assert(np <= GS_MAX);
+    double *th = nde_params_theta(p);
+    memcpy(th, pool[0], np * sizeof *th);
+    const double *w = th + d.w_off, t = 0.37, *x = pool[1], *dy = pool[2];
+    static double y[GS_MAX], y0[GS_MAX], g[GS_MAX], g0[GS_MAX];
+    size_t rows, cols; /* of the result's array (row stride cols) */
+    double *res, *ref = y0;
+    if (call == GS_GW) {
+        memcpy(g, pool[3], np * sizeof *g);
+        memcpy(g0, g, np * sizeof *g);
+        nde_nn_dense_backward(&d, th, t, x, dy, NULL, g, batch, NDE_NN_ROWS, accumulate);
+        rows = out, cols = ic, res = g + d.w_off, ref = g0 + d.w_off;
+    } else {
+        rows = batch, cols = call == GS_FORWARD ? out : in;
+        memcpy(y, pool[3], rows * cols * sizeof *y);
+        memcpy(y0, y, rows * cols * sizeof *y);
+        if (call == GS_FORWARD)
+            nde_nn_dense_forward(&d, th, t, x, y, batch, NDE_NN_ROWS, accumulate);
+        else
+            nde_nn_dense_backward(&d, th, t, NULL, dy, y, NULL, batch, NDE_NN_ROWS, accumulate);
+        res = y;
+    }
+    /* ref (in place of the "before" copy) = what was there + the chain, entry by entry */
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < (call == GS_GW ? in : cols); j++) {
+            double *r = ref + i * cols + j, base = accumulate ? *r : 0.0, s;
+            if (call == GS_FORWARD) {
+                if (d.has_bias || d.has_time) { /* constant_part's b + t·W[:, in] first */
+                    double c = d.has_bias ? th[d.b_off + j] : 0.0;
+                    if (d.has_time) c += t * w[j * ic + in];
+                    base = accumulate ? base + c : c;
+                }
+                s = fma_chain(x + i * in, 1, w + j * ic, 1, k);
+            } else if (call == GS_DX) {
+                s = fma_chain(dy + i * out, 1, w + j, ic, k);
+            } else {
+                base = *r; /* the weight gradient always accumulates */
+                s = fma_chain(dy + i, out, x + j, in, k);
+            }
+            *r = base + s;
+        }
+    const size_t a_rs = call == GS_FORWARD ? in : call == GS_DX ? out : 1,
+                 b_cs = call == GS_FORWARD ? ic : 1;
+    const int small = small_product(m, n, k, a_rs, b_cs) && (call == GS_GW || batch >= 2);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < (call == GS_GW ? in : cols); j++) {
+            const double u = res[i * cols + j], v = ref[i * cols + j];
+            if (small)
+                cr_assert(memcmp(&u, &v, sizeof u) == 0,
+                          "call %d m %zu n %zu k %zu flags %u acc %d: entry (%zu, %zu) %a, "
+                          "fma chain %a", (int)call, m, n, k, flags, accumulate, i, j, u, v);
+            else
+                cr_assert(fabs(u - v) <= 1e-13 * (1.0 + fabs(v)));
+        }
+    nde_params_destroy(&p);
+    return small;
+}
+
+Test(dense, small_products_are_fma_chains_bit_for_bit)
+{
+    const size_t ms[] = {2, 3, 4, 5, 7, 8, 9, 16, 20, 33, 64, 65, 128};
+    const size_t ns[] = {1, 2, 3, 4, 5, 8, 15, 16, 17, 32, 50, 64, 100, 128};
+    const size_t ks[] = {1, 2, 3, 4, 5, 31, 32, 33, 64};
+    /* no bias: y overwritten (C = +0 + sum) or accumulated; bias and time column: y
+     * starts from the bias row, and W's row stride is in + 1 */
+    const unsigned flag_sets[] = {NDE_DENSE_NO_BIAS, NDE_DENSE_TIME_INPUT};
+    static double pool[4][GS_MAX];
+    for (int i = 0; i < 4; i++) fill_sin(pool[i], GS_MAX, 0.71 + 0.3 * i, 0.3 - 0.2 * i, 1.0);
+    size_t bitwise = 0, total = 0;
+    for (int call = GS_FORWARD; call <= GS_GW; call++)
+        for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+                for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
+                    /* the largest products only repeat the tiles of the smaller ones; left
+                     * out so that the test stays short under valgrind and ASan */
+                    if (ms[a] * ns[b] * ks[c] > 32768) continue;
+                    for (size_t f = 0; f < 2; f++)
+                        for (int acc = 0; acc < 2; acc++) {
+                            bitwise += (size_t)check_small_product(
+                                pool, (gs_call)call, ms[a], ns[b], ks[c], flag_sets[f], acc);
+                            total++;
+                        }
+                }
+    /* nearly all of the sweep is in the small path (not: some wide forward/dx products) */
+    cr_assert(bitwise * 20 >= total * 19, "%zu of %zu products checked bitwise", bitwise, total);
+}
+
 Test(dense, bad_input_is_rejected)
 {
     nde_params *p;

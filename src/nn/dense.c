@@ -33,99 +33,133 @@
 
 enum { SMALL_K = 64, SMALL_N = 128, SMALL_T = 4096 /* doubles of a transposed operand */ };
 
-/* c(i, j) = [c(i, j) +] Σ_p a(i, p) b(p, j) for i < m, j < n (n <= SMALL_N), with
- * a(i, p) = a[i·a_rs + p·a_cs], b(p, j) = b[p·ldb + j], c(i, j) = c[i·c_rs + j·c_cs]. */
-NDE_GEMM_CLONES
+/* A tile: `rows` rows × `cols` columns of c whose rows·cols chains stay in registers for
+ * the whole sum over k. acc is a fixed-size local array, and once the tile is inlined with
+ * constant rows and cols (the block_<W> below) every loop over it has a compile-time trip
+ * count, so GCC unrolls them fully (the pragmas), keeps acc in (y/z)mm registers and
+ * vectorizes along the columns. Each entry is still the one fma chain over p = 0, 1, …,
+ * k−1 from 0.0 described above: the vectors run over independent entries, never over p.
+ * (Summing into arrays of runtime length, as before, loaded and stored the accumulator at
+ * every fma.)
+ *
+ * Shapes: 4 rows × 16 columns for wide outputs — in the x86-64-v4 clone 8 zmm
+ * accumulators, enough independent chains to cover the fma latency when k is long (the
+ * weight gradients sum over the batch); in the v3 clone 16 ymm accumulators, of which GCC
+ * 12 keeps 14 in registers and 2 on the stack, still fewer instructions than 4 × 8 tiles
+ * (callgrind). Then 4 × 8 for a remainder of 8 columns, and 8 rows × 1–4 columns for
+ * narrow outputs (the 2-D and 4-D states of the example SDEs and ODEs). */
+enum { TILE_R = 8, TILE_C = 16 };
+
+/* c[j·c_cs] = [c[j·c_cs] +] acc[j] for j < cols; + 0.0 turns a −0 sum into +0 as the
+ * dgemm kernels' C = 0 + sum does. */
+static inline __attribute__((always_inline)) void
+store_row(size_t cols, const double *acc, double *c, size_t c_cs, int add)
+{
+    if (add) {
+#pragma GCC unroll 16
+        for (size_t j = 0; j < cols; j++) c[j * c_cs] += acc[j];
+    } else {
+#pragma GCC unroll 16
+        for (size_t j = 0; j < cols; j++) c[j * c_cs] = acc[j] + 0.0;
+    }
+}
+
+/* c(r, j) = [c(r, j) +] Σ_p a(r, p) b(p, j) for r < rows ≤ TILE_R, j < cols ≤ TILE_C, with
+ * a(r, p) = a[r·a_rs + p·a_cs], b(p, j) = b[p·ldb + j], c(r, j) = c[r·c_rs + j·c_cs]. */
+static inline __attribute__((always_inline)) void
+tile(size_t rows, size_t cols, size_t k, const double *a, size_t a_rs, size_t a_cs,
+     const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, int add)
+{
+    double acc[TILE_R][TILE_C];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < rows; r++)
+#pragma GCC unroll 16
+        for (size_t j = 0; j < cols; j++) acc[r][j] = 0.0;
+    for (size_t p = 0; p < k; p++, a += a_cs, b += ldb) {
+#pragma GCC unroll 8
+        for (size_t r = 0; r < rows; r++) {
+            const double x = a[r * a_rs];
+#pragma GCC unroll 16
+            for (size_t j = 0; j < cols; j++) acc[r][j] = fma(x, b[j], acc[r][j]);
+        }
+    }
+    /* Unit column stride (the common case) as its own instantiation, so that its stores
+     * vectorize too. */
+#pragma GCC unroll 8
+    for (size_t r = 0; r < rows; r++) {
+        if (c_cs == 1)
+            store_row(cols, acc[r], c + r * c_rs, 1, add);
+        else
+            store_row(cols, acc[r], c + r * c_rs, c_cs, add);
+    }
+}
+
+/* All m rows of one block of `cols` columns: `height` rows at a time, then what is left as
+ * a tile of 4 rows (when height is 8) and one of 1–3 (each its own constant instantiation). */
+static inline __attribute__((always_inline)) void
+tile_rows(size_t height, size_t cols, size_t m, size_t k, const double *a, size_t a_rs,
+          size_t a_cs, const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, int add)
+{
+    size_t i = 0;
+    for (; i + height <= m; i += height)
+        tile(height, cols, k, a + i * a_rs, a_rs, a_cs, b, ldb, c + i * c_rs, c_rs, c_cs, add);
+    if (height > 4 && i + 4 <= m) {
+        tile(4, cols, k, a + i * a_rs, a_rs, a_cs, b, ldb, c + i * c_rs, c_rs, c_cs, add);
+        i += 4;
+    }
+    a += i * a_rs, c += i * c_rs;
+    switch (m - i) {
+    case 3: tile(3, cols, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add); break;
+    case 2: tile(2, cols, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add); break;
+    case 1: tile(1, cols, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add); break;
+    default: break;
+    }
+}
+
+/* block_<W>: tile_rows for a block of W columns (4 rows high for W ≥ 8, else 8), one
+ * target-cloned function per width. Separate functions rather than all widths inlined
+ * into one: there GCC left too few general registers for the tile loops, which then
+ * reloaded their strides from the stack at every step. */
+#define NDE_GEMM_BLOCK(W)                                                                  \
+    NDE_GEMM_CLONES                                                                      \
+    static void block_##W(size_t m, size_t k, const double *a, size_t a_rs, size_t a_cs, \
+                          const double *b, size_t ldb, double *c, size_t c_rs,           \
+                          size_t c_cs, int add)                                          \
+    {                                                                                    \
+        tile_rows(W >= 8 ? 4 : 8, W, m, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add);   \
+    }
+NDE_GEMM_BLOCK(16)
+NDE_GEMM_BLOCK(8)
+NDE_GEMM_BLOCK(4)
+NDE_GEMM_BLOCK(3)
+NDE_GEMM_BLOCK(2)
+NDE_GEMM_BLOCK(1)
+#undef NDE_GEMM_BLOCK
+
+/* c(i, j) = [c(i, j) +] Σ_p a(i, p) b(p, j) for i < m, j < n, with a(i, p) = a[i·a_rs +
+ * p·a_cs], b(p, j) = b[p·ldb + j] (unit stride along j), c(i, j) = c[i·c_rs + j·c_cs]:
+ * blocks of 16 columns, then at most one each of 8, 4 and the last 1–3 columns (few
+ * widths, as each is a set of tiles in each target clone). */
 static void gemm_core(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
                       const double *b, size_t ldb, double *c, size_t c_rs, size_t c_cs, int add)
 {
-    size_t i = 0;
-    for (; i + 4 <= m; i += 4) { /* four rows at a time: independent chains */
-        double acc0[SMALL_N], acc1[SMALL_N], acc2[SMALL_N], acc3[SMALL_N];
-        for (size_t j = 0; j < n; j++) acc0[j] = acc1[j] = acc2[j] = acc3[j] = 0.0;
-        const double *a0 = a + i * a_rs;
-        for (size_t p = 0; p < k; p++) {
-            const double *bp = b + p * ldb;
-            const double x0 = a0[p * a_cs], x1 = a0[a_rs + p * a_cs];
-            const double x2 = a0[2 * a_rs + p * a_cs], x3 = a0[3 * a_rs + p * a_cs];
-            for (size_t j = 0; j < n; j++) {
-                acc0[j] = fma(x0, bp[j], acc0[j]);
-                acc1[j] = fma(x1, bp[j], acc1[j]);
-                acc2[j] = fma(x2, bp[j], acc2[j]);
-                acc3[j] = fma(x3, bp[j], acc3[j]);
-            }
-        }
-        const double *accs[4] = {acc0, acc1, acc2, acc3};
-        for (size_t r = 0; r < 4; r++) {
-            double *ci = c + (i + r) * c_rs;
-            const double *ac = accs[r];
-            if (add)
-                for (size_t j = 0; j < n; j++) ci[j * c_cs] += ac[j];
-            else
-                for (size_t j = 0; j < n; j++) ci[j * c_cs] = ac[j] + 0.0;
-        }
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        block_16(m, k, a, a_rs, a_cs, b + j, ldb, c + j * c_cs, c_rs, c_cs, add);
+    if (j + 8 <= n) {
+        block_8(m, k, a, a_rs, a_cs, b + j, ldb, c + j * c_cs, c_rs, c_cs, add);
+        j += 8;
     }
-    for (; i < m; i++) {
-        double acc[SMALL_N];
-        for (size_t j = 0; j < n; j++) acc[j] = 0.0;
-        for (size_t p = 0; p < k; p++) {
-            const double *bp = b + p * ldb;
-            const double x = a[i * a_rs + p * a_cs];
-            for (size_t j = 0; j < n; j++) acc[j] = fma(x, bp[j], acc[j]);
-        }
-        double *ci = c + i * c_rs;
-        if (add)
-            for (size_t j = 0; j < n; j++) ci[j * c_cs] += acc[j];
-        else
-            for (size_t j = 0; j < n; j++) ci[j * c_cs] = acc[j] + 0.0;
+    if (j + 4 <= n) {
+        block_4(m, k, a, a_rs, a_cs, b + j, ldb, c + j * c_cs, c_rs, c_cs, add);
+        j += 4;
     }
-}
-
-/* The narrow case, n <= 4 columns (2-D states): four rows at a time, their 4·n chains in
- * registers, any strides. Instantiated for each n by the switch in gemm_narrow. */
-static inline __attribute__((always_inline)) void
-narrow_n(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
-         const double *b, size_t b_rs, size_t b_cs, double *c, size_t ldc, int add)
-{
-    size_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        double acc[4][4] = {{0.0}};
-        for (size_t p = 0; p < k; p++) {
-            double x[4];
-            for (size_t r = 0; r < 4; r++) x[r] = a[(i + r) * a_rs + p * a_cs];
-            for (size_t j = 0; j < n; j++) {
-                const double bj = b[p * b_rs + j * b_cs];
-                for (size_t r = 0; r < 4; r++) acc[r][j] = fma(x[r], bj, acc[r][j]);
-            }
-        }
-        for (size_t r = 0; r < 4; r++)
-            for (size_t j = 0; j < n; j++) {
-                double *cij = c + (i + r) * ldc + j;
-                *cij = add ? *cij + acc[r][j] : acc[r][j] + 0.0;
-            }
-    }
-    for (; i < m; i++) {
-        double acc[4] = {0.0};
-        for (size_t p = 0; p < k; p++) {
-            const double x = a[i * a_rs + p * a_cs];
-            for (size_t j = 0; j < n; j++) acc[j] = fma(x, b[p * b_rs + j * b_cs], acc[j]);
-        }
-        for (size_t j = 0; j < n; j++) {
-            double *cij = c + i * ldc + j;
-            *cij = add ? *cij + acc[j] : acc[j] + 0.0;
-        }
-    }
-}
-
-NDE_GEMM_CLONES
-static void gemm_narrow(size_t m, size_t n, size_t k, const double *a, size_t a_rs, size_t a_cs,
-                        const double *b, size_t b_rs, size_t b_cs, double *c, size_t ldc, int add)
-{
-    switch (n) {
-    case 1: narrow_n(m, 1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
-    case 2: narrow_n(m, 2, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
-    case 3: narrow_n(m, 3, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
-    default: narrow_n(m, 4, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add); break;
+    b += j, c += j * c_cs;
+    switch (n - j) {
+    case 3: block_3(m, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add); break;
+    case 2: block_2(m, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add); break;
+    case 1: block_1(m, k, a, a_rs, a_cs, b, ldb, c, c_rs, c_cs, add); break;
+    default: break;
     }
 }
 
@@ -142,12 +176,8 @@ static int gemm_small(size_t m, size_t n, size_t k, const double *a, size_t a_rs
         gemm_core(n, m, k, b, b_cs, b_rs, a, a_cs, c, 1, ldc, add);
         return 1;
     }
-    if (n <= 4) {
-        gemm_narrow(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, add);
-        return 1;
-    }
     double tmp[SMALL_T];
-    if (n >= 8 || m < 8) { /* along j: b unit-stride in j */
+    if (n <= 4 || n >= 8 || m < 8) { /* along j: b unit-stride in j */
         if (n > SMALL_N) return 0;
         if (b_cs != 1) {
             if (n * k > SMALL_T) return 0;
