@@ -268,7 +268,9 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
             const uint64_t key = node_key(b, lev, k, bits | 1);
             const double *Wn = b->Wn + lev * n, *An = b->An + lev * n;
             const double ds = (x - lo) * b->span;
-            nde_cnormal_fill(key, 0, b->z, 2 * n);
+            /* W reads the first n normals only (counter-based: the same ones whether or
+             * not the last n for A are drawn) */
+            nde_cnormal_fill(key, 0, b->z, A ? 2 * n : n);
             const double *z1 = b->z, *z2 = b->z + n;
             for (size_t i = 0; i < n; i++)
                 W[i] = Wb[i] + br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1[i];

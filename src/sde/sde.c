@@ -492,12 +492,15 @@ static nde_status take_step(nde_sde_solver *s, double t, double h, const double 
  * t + hs: the forward and the checkpointed reverse sweep use this one formula. */
 static void increments(nde_sde_solver *s, double hs)
 {
-    for (size_t i = 0; i < s->nw; i++) {
-        double w = s->Wn[i] - s->Wt[i];
-        s->dW[i] = w;
-        s->dH[i] = (s->An[i] - s->At[i] - hs * s->Wt[i]) / hs - w / 2;
-    }
+    for (size_t i = 0; i < s->nw; i++) s->dW[i] = s->Wn[i] - s->Wt[i];
+    if (s->need_c2)
+        for (size_t i = 0; i < s->nw; i++)
+            s->dH[i] = (s->An[i] - s->At[i] - hs * s->Wt[i]) / hs - s->dW[i] / 2;
 }
+
+/* Where the tree writes its space–time areas: nowhere for methods that never read H
+ * (only χ2 does), which spares the tree half the normals of a point inside a leaf. */
+static double *area(const nde_sde_solver *s, double *a) { return s->need_c2 ? a : NULL; }
 
 /* Stages of the generic form kept per step by NDE_TAPE_STAGES (0 for general noise). */
 static size_t stage_doubles(const nde_sde_solver *s, size_t n)
@@ -624,7 +627,7 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
     double dt_min = o->dt_min > 0 ? o->dt_min : 1e-12 * span;
     memcpy(s->u, u0, n * sizeof(double));
     memcpy(traj, u0, n * sizeof(double));
-    NDE_TRY(nde_brownian_point(bm, t, s->Wt, s->At));
+    NDE_TRY(nde_brownian_point(bm, t, s->Wt, area(s, s->At)));
     size_t k = 1, attempts = 0;
     nde_status st = NDE_OK;
     while (k < nt) {
@@ -663,7 +666,7 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
             }
         }
         double hs = t_new - t;
-        if ((st = nde_brownian_point(bm, t_new, s->Wn, s->An)) != NDE_OK) goto done;
+        if ((st = nde_brownian_point(bm, t_new, s->Wn, area(s, s->An))) != NDE_OK) goto done;
         increments(s, hs);
         double err, stiff;
         if (recs) { /* the records go straight to the tape row this step takes if accepted */
@@ -714,7 +717,7 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
         t = t_new;
         memcpy(s->u, s->u_new, n * sizeof(double));
         memcpy(s->Wt, s->Wn, nw * sizeof(double));
-        memcpy(s->At, s->An, nw * sizeof(double));
+        if (s->need_c2) memcpy(s->At, s->An, nw * sizeof(double));
         if (t == ts[k]) {
             memcpy(traj + k * n, s->u, n * sizeof(double));
             s->save_after[idx] = (long)k;
@@ -1039,10 +1042,10 @@ static nde_status checkpoint_sweep(nde_sde_solver *s, const double *dtraj, const
     for (size_t c = s->n_ckpt; c-- > 0;) {
         size_t a = c * every, b = a + every < N ? a + every : N, nfe = s->stats.nfe;
         memcpy(s->u, s->ckpt + c * n, n * sizeof(double));
-        NDE_TRY(nde_brownian_point(s->bm, s->steps[a].t, s->Wt, s->At));
+        NDE_TRY(nde_brownian_point(s->bm, s->steps[a].t, s->Wt, area(s, s->At)));
         for (size_t j = a; j < b; j++) {
             double t = s->steps[j].t, hs = s->steps[j].h, err, stiff;
-            NDE_TRY(nde_brownian_point(s->bm, s->tend[j], s->Wn, s->An));
+            NDE_TRY(nde_brownian_point(s->bm, s->tend[j], s->Wn, area(s, s->An)));
             increments(s, hs);
             double *slot = s->seg + (j - a) * stride;
             memcpy(slot, s->u, n * sizeof(double));
@@ -1054,7 +1057,7 @@ static nde_status checkpoint_sweep(nde_sde_solver *s, const double *dtraj, const
                 s->stats.n_recomputed_steps++;
             }
             memcpy(s->Wt, s->Wn, nw * sizeof(double));
-            memcpy(s->At, s->An, nw * sizeof(double));
+            if (s->need_c2) memcpy(s->At, s->An, nw * sizeof(double));
         }
         s->stats.n_adjoint_nfe += s->stats.nfe - nfe;
         for (size_t j = b; j-- > a;)
