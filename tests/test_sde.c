@@ -96,6 +96,54 @@ Test(sde_brownian, reversed_repeated_and_query_order)
     nde_brownian_destroy(&b);
 }
 
+/* A reseeded tree (after queries that filled its caches) gives, at every point, the bits
+ * of a tree created from the same generator state; W-only queries (A = NULL) give the
+ * W of full ones. */
+Test(sde_brownian, reseed_equals_a_fresh_tree)
+{
+    enum { n = 5, np = 40 };
+    nde_rng r, gen;
+    nde_rng_seed(&r, 8);
+    double pts[np];
+    for (int i = 0; i < np; i++) pts[i] = nde_rng_uniform_in(&r, 0.0, 2.0);
+    nde_rng_seed(&gen, 21);
+    nde_brownian *a;
+    CHECK(nde_brownian_create(&gen, 0.0, 2.0, n, 7, &a));
+    for (int i = 0; i < np; i++) {
+        double W[n], A[n];
+        CHECK(nde_brownian_point(a, pts[i], W, A));
+    }
+    nde_rng before = gen;
+    CHECK(nde_brownian_reseed(a, &gen));
+    nde_brownian *b;
+    CHECK(nde_brownian_create(&before, 0.0, 2.0, n, 7, &b));
+    int differs = 0;
+    for (int i = 0; i < np; i++) {
+        double Wa[n], Aa[n], Wb[n], Ab[n], Wc[n];
+        CHECK(nde_brownian_point(a, pts[i], Wa, Aa));
+        CHECK(nde_brownian_point(b, pts[i], Wb, Ab));
+        cr_assert(memcmp(Wa, Wb, sizeof Wa) == 0 && memcmp(Aa, Ab, sizeof Aa) == 0, "t = %g", pts[i]);
+        CHECK(nde_brownian_point(b, pts[i], Wc, NULL));
+        cr_assert(memcmp(Wc, Wb, sizeof Wc) == 0, "W-only query at t = %g", pts[i]);
+    }
+    /* and the new path is another one */
+    nde_brownian *c;
+    nde_rng_seed(&gen, 21);
+    CHECK(nde_brownian_create(&gen, 0.0, 2.0, n, 7, &c));
+    for (int i = 0; i < np; i++) {
+        double Wa[n], Wc[n];
+        CHECK(nde_brownian_point(a, pts[i], Wa, NULL));
+        CHECK(nde_brownian_point(c, pts[i], Wc, NULL));
+        differs |= memcmp(Wa, Wc, sizeof Wa) != 0;
+    }
+    cr_assert(differs);
+    cr_assert_eq(nde_brownian_reseed(NULL, &gen), NDE_ERR_ARG);
+    cr_assert_eq(nde_brownian_reseed(a, NULL), NDE_ERR_ARG);
+    nde_brownian_destroy(&a);
+    nde_brownian_destroy(&b);
+    nde_brownian_destroy(&c);
+}
+
 Test(sde_brownian, seeds)
 {
     enum { n = 4 };

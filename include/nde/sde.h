@@ -108,6 +108,11 @@ typedef struct nde_brownian nde_brownian;
  * @return NDE_ERR_ARG on NULL arguments, n = 0, a bad interval or depth */
 NDE_API nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n,
                                        size_t depth, nde_brownian **bm);
+/** Give the tree a new path: one nde_rng_u64(rng) draw for its seed, as
+ * nde_brownian_create makes it, so the points are bit for bit those of a tree created
+ * from the same generator state (same interval, n and depth); the memory is reused.
+ * @return NDE_ERR_ARG on NULL arguments */
+NDE_API nde_status nde_brownian_reseed(nde_brownian *bm, nde_rng *rng);
 /** Destroy a tree (NULL-safe; sets *bm = NULL). */
 NDE_API void nde_brownian_destroy(nde_brownian **bm);
 /** Number of components. */

@@ -173,10 +173,15 @@ static nde_status sde_forward(void *self, nde_params *p, const double *x, double
             return NDE_FAIL(NDE_ERR_STATE, "neural SDE: holding the path of a batch of %zu paths, "
                             "asked for %zu", sm->bm_batch, B);
     } else {
-        nde_brownian_destroy(&sm->bm);
-        sm->bm_batch = 0;
-        NDE_TRY(nde_brownian_create(&sm->rng, sm->ts[0], sm->ts[nt - 1], B * m, sm->depth, &sm->bm));
-        sm->bm_batch = B;
+        if (sm->bm && sm->bm_batch == B) { /* a new path in the same tree's memory */
+            NDE_TRY(nde_brownian_reseed(sm->bm, &sm->rng));
+        } else {
+            nde_brownian_destroy(&sm->bm);
+            sm->bm_batch = 0;
+            NDE_TRY(nde_brownian_create(&sm->rng, sm->ts[0], sm->ts[nt - 1], B * m, sm->depth,
+                                        &sm->bm));
+            sm->bm_batch = B;
+        }
     }
     sm->last = s;
     /* local ERNSDE: draws from the live generator, or from its saved state when holding */

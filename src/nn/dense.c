@@ -344,6 +344,22 @@ void nde_nn_dense_forward(const nde_dense *d, const double *theta, double t, con
                 w, (int)d->in_cols, x, (int)n, beta, y, (int)n);
 }
 
+/* s[o] = Σ_b dy[b·ld + o] for o < m (m a multiple of 16), summed over b in order from
+ * 0.0 as the plain loop does, 16 columns at a time with the sums in registers. */
+NDE_GEMM_CLONES
+static void sum_rows_16(const double *dy, size_t ld, size_t n, size_t m, double *s)
+{
+    for (size_t o0 = 0; o0 < m; o0 += 16) {
+        double acc[16] = {0};
+        for (size_t b = 0; b < n; b++) {
+            const double *row = dy + b * ld + o0;
+#pragma GCC unroll 16
+            for (size_t o = 0; o < 16; o++) acc[o] += row[o];
+        }
+        for (size_t o = 0; o < 16; o++) s[o0 + o] = acc[o];
+    }
+}
+
 void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, const double *x,
                            const double *dy, double *dx, double *gtheta, size_t n,
                            nde_nn_layout layout, int accumulate)
@@ -380,7 +396,9 @@ void nde_nn_dense_backward(const nde_dense *d, const double *theta, double t, co
     for (size_t o0 = 0; o0 < d->out; o0 += CHUNK) {
         size_t m = d->out - o0 < CHUNK ? d->out - o0 : CHUNK;
         double s[CHUNK] = {0};
-        if (rows)
+        if (rows && m % 16 == 0)
+            sum_rows_16(dy + o0, d->out, n, m, s);
+        else if (rows)
             for (size_t b = 0; b < n; b++) {
                 const double *row = dy + b * d->out + o0;
                 for (size_t o = 0; o < m; o++) s[o] += row[o];

@@ -145,7 +145,6 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
         return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: n = %zu components is too many", n);
     nde_brownian *b = nde_alloc(sizeof *b);
     if (!b) return NDE_ERR_NOMEM;
-    b->seed = nde_rng_u64(rng);
     b->t0 = t0;
     b->t1 = t1;
     b->span = t1 - t0;
@@ -169,9 +168,19 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
         nde_brownian_destroy(&b);
         return NDE_ERR_NOMEM;
     }
-    /* root: W ~ N(0, T), H ~ N(0, T/12) independent, A = T (H + W/2) */
     for (size_t l = 0; l <= BM_MAX_DEPTH; l++) b->p2[l] = ldexp(1.0, -(int)l);
-    for (size_t l = 0; l < L; l++) b->zidx[l] = UINT64_MAX;
+    /* base at t0 is zero (nde_alloc zero-fills; the cache never writes level 0's base) */
+    b->idx[0] = 0;
+    *bm = b;
+    return nde_brownian_reseed(b, rng);
+}
+
+nde_status nde_brownian_reseed(nde_brownian *b, nde_rng *rng)
+{
+    if (!b || !rng) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_reseed: NULL argument");
+    size_t n = b->n;
+    b->seed = nde_rng_u64(rng);
+    /* root: W ~ N(0, T), H ~ N(0, T/12) independent, A = T (H + W/2) */
     const uint64_t key = node_key(b, UINT64_MAX, 0, 0);
     double T = b->span, sT = sqrt(T);
     for (size_t i = 0; i < n; i++) {
@@ -179,12 +188,10 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
         b->rootW[i] = W;
         b->rootA[i] = T * (H + W / 2);
     }
-    b->idx[0] = 0;
     memcpy(b->Wn, b->rootW, n * sizeof(double));
     memcpy(b->An, b->rootA, n * sizeof(double));
-    /* base at t0 is zero (nde_alloc zero-fills) */
+    for (size_t l = 0; l <= b->depth; l++) b->zidx[l] = UINT64_MAX;
     b->n_valid = 1;
-    *bm = b;
     return NDE_OK;
 }
 
