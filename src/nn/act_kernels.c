@@ -174,6 +174,19 @@ static void tanh_small_pass(const double *x, double *y, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = select(fabs(x[i]) < 1.0, tanh_kernel_small(x[i]), x[i]);
 }
 
+/* tanh_small_pass and tanh_count_big in one sweep, for y apart from x (the count decides
+ * afterwards whether x is read again). */
+NDE_VEC_CLONES
+static size_t tanh_small_pass_count(const double *restrict x, double *restrict y, size_t n)
+{
+    size_t big = 0;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = select(fabs(x[i]) < 1.0, tanh_kernel_small(x[i]), x[i]);
+        big += !(fabs(x[i]) < 1.0);
+    }
+    return big;
+}
+
 NDE_VEC_CLONES
 static void tanh_full_pass(const double *x, double *y, size_t n)
 {
@@ -185,6 +198,16 @@ static void tanh_full_pass(const double *x, double *y, size_t n)
  * with many outside, the full kernel for all. */
 void nde_kern_tanh(const double *x, double *y, size_t n)
 {
+    const uintptr_t xa = (uintptr_t)x, ya = (uintptr_t)y, bytes = (uintptr_t)(n * sizeof *x);
+    if (xa + bytes <= ya || ya + bytes <= xa) { /* apart: one sweep, x is still there after */
+        const size_t big = tanh_small_pass_count(x, y, n);
+        if (big > n / 16)
+            tanh_full_pass(x, y, n);
+        else
+            for (size_t i = 0; big && i < n; i++)
+                if (!(fabs(x[i]) < 1.0)) tanh_full_pass(x + i, y + i, 1);
+        return;
+    }
     const size_t big = tanh_count_big(x, n);
     if (big > n / 16) {
         tanh_full_pass(x, y, n);
