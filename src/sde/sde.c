@@ -282,19 +282,19 @@ static nde_status grow_steps(nde_sde_solver *s, size_t idx)
 
 /* Per-state-component noise terms ΔW, χ1, χ2, χ3 of a step (diagonal/additive: component
  * i of sample b uses noise (b, i); scalar: noise b). */
-static void noise_terms(nde_sde_solver *s, double h)
+static void noise_terms(nde_sde_solver *s, double h, const double *dW, const double *dH)
 {
     size_t dim = s->drift.dim, n = s->n;
     double sh = sqrt(h);
     if (s->diff.noise == NDE_NOISE_SCALAR) { /* one noise per sample: spread it over dim */
         for (size_t b = 0; b < s->batch; b++)
             for (size_t i = 0; i < dim; i++) {
-                s->dWx[b * dim + i] = s->dW[b];
-                if (s->need_c2) s->c2x[b * dim + i] = s->dH[b];
+                s->dWx[b * dim + i] = dW[b];
+                if (s->need_c2) s->c2x[b * dim + i] = dH[b];
             }
     } else {
-        memcpy(s->dWx, s->dW, n * sizeof(double));
-        if (s->need_c2) memcpy(s->c2x, s->dH, n * sizeof(double));
+        memcpy(s->dWx, dW, n * sizeof(double));
+        if (s->need_c2) memcpy(s->c2x, dH, n * sizeof(double));
     }
     /* χ1, χ2, χ3 from ΔW (and H, staged in c2x); the ones the tableau never reads stay 0
      * as allocated (their coefficients are 0: a 0·0 term leaves the sums' bits as a 0·χ
@@ -483,7 +483,7 @@ static nde_status take_step(nde_sde_solver *s, double t, double h, const double 
     *err = 0;
     *stiff = 0;
     if (s->diff.noise == NDE_NOISE_GENERAL) return em_general_step(s, t, h, u);
-    noise_terms(s, h);
+    noise_terms(s, h, s->dW, s->dH);
     if (s->o.method == NDE_SDE_MILSTEIN) return milstein_step(s, t, h, u);
     return srk_stages(s, t, h, u, 1, err, stiff);
 }
@@ -789,16 +789,22 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
     /* the forward's records of the drift (s0, rf) and diffusion (s1, rg) evaluations */
     const double *recf = stages && s->rf ? stages + s->stage_doubles : NULL;
     const double *recg = stages && s->rg ? stages + s->stage_doubles + (size_t)T->s0 * s->rf : NULL;
-    if (stages) { /* NDE_TAPE_STAGES: the forward's own stages, nothing re-evaluated */
+    int S = T->s0 > T->s1 ? T->s0 : T->s1;
+    /* the stage inputs the vjps are taken at: read in place on a stage tape unless the
+     * regularizer's terms need the stages in the workspace */
+    const double *X0 = s->X0, *X1 = s->X1;
+    if (stages && !want) {
+        X0 = stages;
+        X1 = stages + (size_t)S * n;
+    } else if (stages) { /* NDE_TAPE_STAGES: the forward's own stages, nothing re-evaluated */
         stages_from(s, stages);
-        if (want) NDE_TRY(srk_outputs(s, h, u, &err, &stiff));
+        NDE_TRY(srk_outputs(s, h, u, &err, &stiff));
     } else {
         size_t nfe = s->stats.nfe;
         NDE_TRY(srk_stages(s, t, h, u, want, &err, &stiff));
         s->stats.n_adjoint_nfe += s->stats.nfe - nfe;
         s->stats.nfe = nfe;
     }
-    int S = T->s0 > T->s1 ? T->s0 : T->s1;
     /* the error estimate's scale depends on u' (added to ū' before the step's backprop)
      * and on u (kept in e1 and added to ū after it) */
     double *uextra = s->e1; /* e1 is not needed after the weights below are formed */
@@ -855,7 +861,8 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
     /* ub keeps accumulating the adjoint of u (the identity part of every stage input) */
     for (int i = S - 1; i >= 0; i--) {
         if (i < T->s1) {
-            double ti = t + T->c1[i] * h, *xi = s->X1 + (size_t)i * n, *vi = s->gb + (size_t)i * n;
+            double ti = t + T->c1[i] * h, *vi = s->gb + (size_t)i * n;
+            const double *xi = X1 + (size_t)i * n;
             if (recg)
                 NDE_TRY(s->diff.vjp_rec(s->diff.ctx, ti, xi, recg + (size_t)i * s->rg, vi, s->vb,
                                         gdiff, batch));
@@ -873,7 +880,8 @@ static nde_status srk_step_vjp(nde_sde_solver *s, double t, double h, const doub
             }
         }
         if (i < T->s0) {
-            double ti = t + T->c0[i] * h, *xi = s->X0 + (size_t)i * n, *vi = s->kb + (size_t)i * n;
+            double ti = t + T->c0[i] * h, *vi = s->kb + (size_t)i * n;
+            const double *xi = X0 + (size_t)i * n;
             if (recf)
                 NDE_TRY(s->drift.vjp_rec(s->drift.ctx, ti, xi, recf + (size_t)i * s->rf, vi, s->vb,
                                          gdrift, batch));
@@ -1008,14 +1016,15 @@ static nde_status step_reverse(nde_sde_solver *s, size_t idx, const double *slot
         const double *d = dtraj + (size_t)s->save_after[idx] * n;
         for (size_t q = 0; q < n; q++) s->ub[q] += d[q];
     }
-    memcpy(s->dW, slot + n, nw * sizeof(double));
-    memcpy(s->dH, slot + n + nw, nw * sizeof(double));
     double t = s->steps[idx].t, h = s->steps[idx].h;
-    memcpy(s->u, slot, n * sizeof(double));
-    if (s->diff.noise == NDE_NOISE_GENERAL) return em_general_vjp(s, t, h, s->u, gdrift, gdiff);
-    noise_terms(s, h);
+    if (s->diff.noise == NDE_NOISE_GENERAL) {
+        memcpy(s->dW, slot + n, nw * sizeof(double));
+        return em_general_vjp(s, t, h, slot, gdrift, gdiff);
+    }
+    /* the step's start and increments are read in place on the tape */
+    noise_terms(s, h, slot + n, slot + n + nw);
     double cE = w && !is_stiff ? w[idx] : 0, cS = w && is_stiff ? w[idx] : 0;
-    return srk_step_vjp(s, t, h, s->u, stages, gdrift, gdiff, cE, cS);
+    return srk_step_vjp(s, t, h, slot, stages, gdrift, gdiff, cE, cS);
 }
 
 /* NDE_TAPE_CHECKPOINT: re-integrate each segment [a, b) of steps from its checkpoint on
