@@ -101,6 +101,16 @@ static bridge bridge_scaled(const bridge *u, double h)
  * by the left part; increments W − W1, A − A1 − hh·W1, hh the child's width). The
  * normals are drawn first (one tight loop), so these loops are plain arithmetic that
  * the compiler vectorizes. */
+/* The arithmetic loops below run in the widest vectors of the machine (target clones as in
+ * core/cnormal.c); ISO C mode keeps multiplies and adds apart (no FMA contraction), so
+ * every clone gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define NDE_BM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NDE_BM_CLONES
+#endif
+
+NDE_BM_CLONES
 static void split_child(const bridge *b, const double *restrict z, size_t n, int right,
                         double hh, const double *restrict Wb, const double *restrict Ab,
                         const double *restrict W, const double *restrict A,
@@ -229,6 +239,23 @@ static void node_end(const nde_brownian *b, size_t lev, double h, double *W, dou
     }
 }
 
+/* A point inside a leaf from the leaf's base (Wb, Ab), increments (Wn, An) and the
+ * point's normals z (n for W, n more for A when A is wanted). */
+NDE_BM_CLONES
+static void leaf_point(const bridge *br, const double *restrict z, size_t n, double ds,
+                       const double *restrict Wb, const double *restrict Ab,
+                       const double *restrict Wn, const double *restrict An, double *restrict W,
+                       double *restrict A)
+{
+    const bridge c = *br;
+    const double *z1 = z, *z2 = z + n;
+    for (size_t i = 0; i < n; i++) W[i] = Wb[i] + c.cww * Wn[i] + c.cwa * An[i] + c.cwz * z1[i];
+    if (A)
+        for (size_t i = 0; i < n; i++)
+            A[i] = Ab[i] + ds * Wb[i] + c.caw * Wn[i] + c.caa * An[i] + c.caz1 * z1[i] +
+                   c.caz2 * z2[i];
+}
+
 nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
 {
     if (!b || !W) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_point: NULL argument");
@@ -278,13 +305,7 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
             /* W reads the first n normals only (counter-based: the same ones whether or
              * not the last n for A are drawn) */
             nde_cnormal_fill(key, 0, b->z, A ? 2 * n : n);
-            const double *z1 = b->z, *z2 = b->z + n;
-            for (size_t i = 0; i < n; i++)
-                W[i] = Wb[i] + br.cww * Wn[i] + br.cwa * An[i] + br.cwz * z1[i];
-            if (A)
-                for (size_t i = 0; i < n; i++)
-                    A[i] = Ab[i] + ds * Wb[i] + br.caw * Wn[i] + br.caa * An[i] + br.caz1 * z1[i] +
-                           br.caz2 * z2[i];
+            leaf_point(&br, b->z, n, ds, Wb, Ab, Wn, An, W, A);
             b->n_valid = lev + 1;
             return NDE_OK;
         }
