@@ -192,6 +192,67 @@ Test(sde_brownian, moments)
     }
 }
 
+/* A tree of W only (nde_brownian_create_w): Var dW = h and disjoint increments
+ * uncorrelated, at dyadic and leaf-interior points; the same bits in any query order; no
+ * areas to give (status), and a method that reads them refuses the tree. */
+Test(sde_brownian, w_only_tree)
+{
+    enum { n = 40000, np = 32 };
+    size_t depths[2] = {0, 6};
+    for (int d = 0; d < 2; d++) {
+        nde_rng r;
+        nde_rng_seed(&r, 17 + (uint64_t)d);
+        nde_brownian *bm;
+        CHECK(nde_brownian_create_w(&r, 0.0, 1.0, n, depths[d], &bm));
+        cr_assert_eq(nde_brownian_has_areas(bm), 0);
+        static double w1[n], w2[n];
+        double s = 0.3, t = 0.3 + 0.0371, u = 0.9;
+        CHECK(nde_brownian_increment(bm, s, t, w1, NULL));
+        CHECK(nde_brownian_increment(bm, t, u, w2, NULL));
+        double vw = 0, c12 = 0, hh = t - s;
+        for (int i = 0; i < n; i++) vw += w1[i] * w1[i], c12 += w1[i] * w2[i];
+        vw /= n, c12 /= n;
+        cr_assert_leq(fabs(vw / hh - 1), 5 * sqrt(2.0 / n), "depth %zu: Var dW / h = %g", depths[d], vw / hh);
+        cr_assert_leq(fabs(c12) / sqrt(hh * (u - t)), 5 / sqrt((double)n), "Cov(dW1, dW2) = %g", c12);
+        nde_brownian_destroy(&bm);
+    }
+    nde_rng r;
+    nde_rng_seed(&r, 3);
+    double pts[np], Wa[np][3];
+    for (int i = 0; i < np; i++) pts[i] = nde_rng_uniform_in(&r, 0.0, 1.0);
+    nde_brownian *a, *b;
+    nde_rng_seed(&r, 4);
+    CHECK(nde_brownian_create_w(&r, 0.0, 1.0, 3, 5, &a));
+    nde_rng_seed(&r, 4);
+    CHECK(nde_brownian_create_w(&r, 0.0, 1.0, 3, 5, &b));
+    for (int i = 0; i < np; i++) CHECK(nde_brownian_point(a, pts[i], Wa[i], NULL));
+    for (int i = np - 1; i >= 0; i--) {
+        double W[3];
+        CHECK(nde_brownian_point(b, pts[i], W, NULL));
+        cr_assert(memcmp(W, Wa[i], sizeof W) == 0, "W(%g) depends on the query order", pts[i]);
+    }
+    double A[3], W[3];
+    cr_assert_eq(nde_brownian_point(a, 0.5, W, A), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "W only") != NULL, "%s", nde_last_error());
+    cr_assert_eq(nde_brownian_increment(a, 0.1, 0.5, W, A), NDE_ERR_ARG);
+    double c = -1, sg = 0.5, u0[3] = {1, 1, 1}, traj[6], ts[2] = {0, 1};
+    nde_field f = nde_sde_example_linear_drift(&c);
+    nde_diffusion g = nde_sde_example_linear_diffusion(&sg);
+    nde_sde_opts o = nde_sde_defaults(NDE_SDE_SRIW1);
+    nde_sde_solver *sv;
+    CHECK(nde_sde_solver_create(&f, &g, &o, &sv));
+    cr_assert_eq(nde_sde_solve(sv, a, 3, 1, u0, 2, ts, traj), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "space-time areas") != NULL, "%s", nde_last_error());
+    nde_sde_solver_destroy(&sv);
+    o = nde_sde_defaults(NDE_SDE_EM);
+    o.h0 = 0.1;
+    CHECK(nde_sde_solver_create(&f, &g, &o, &sv));
+    CHECK(nde_sde_solve(sv, a, 3, 1, u0, 2, ts, traj));
+    nde_sde_solver_destroy(&sv);
+    nde_brownian_destroy(&a);
+    nde_brownian_destroy(&b);
+}
+
 /* The tree's normals (src/core/cnormal.h): the ziggurat tables against their defining
  * relations (layer areas, f = exp(−x²/2), the base layer's tail integral, the top at 0). */
 Test(sde_brownian, normal_ziggurat_tables)
@@ -407,7 +468,12 @@ static void gbm_errors_on(nde_sde_method m, nde_noise noise, size_t paths, doubl
         o.h0 = ldexp(h1, -k);
         double ts[2] = {0, 1};
         const size_t d = depth >= 0 ? (size_t)depth : nde_sde_fixed_step_depth(&o, ts, 2);
-        nde_brownian *bm = tree(2024, 0.0, 1.0, paths * mdim, d);
+        /* as the neural SDE model: W only for the methods that never read H */
+        nde_rng tr;
+        nde_rng_seed(&tr, 2024);
+        nde_brownian *bm;
+        CHECK((nde_sde_needs_area(m) ? nde_brownian_create : nde_brownian_create_w)(
+            &tr, 0.0, 1.0, paths * mdim, d, &bm));
         CHECK(nde_brownian_point(bm, 1.0, W, NULL)); /* the root: the same for every depth */
         nde_sde_solver *s;
         CHECK(nde_sde_solver_create(&f, &g, &o, &s));

@@ -108,6 +108,15 @@ typedef struct nde_brownian nde_brownian;
  * @return NDE_ERR_ARG on NULL arguments, n = 0, a bad interval or depth */
 NDE_API nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n,
                                        size_t depth, nde_brownian **bm);
+/** A tree of W only (no space–time areas): the Brownian bridge at each split, half the
+ * normals of nde_brownian_create's tree, for methods that never read H (em, milstein,
+ * milstein_df). Its path differs from the full tree's for the same seed (same law).
+ * nde_brownian_point with A ≠ NULL (and nde_brownian_increment with dH) on it, or a solve
+ * whose method needs H, returns NDE_ERR_ARG. */
+NDE_API nde_status nde_brownian_create_w(nde_rng *rng, double t0, double t1, size_t n,
+                                         size_t depth, nde_brownian **bm);
+/** 1 if the tree carries space–time areas (nde_brownian_create), 0 if W only or NULL. */
+NDE_API int nde_brownian_has_areas(const nde_brownian *bm);
 /** Give the tree a new path: one nde_rng_u64(rng) draw for its seed, as
  * nde_brownian_create makes it, so the points are bit for bit those of a tree created
  * from the same generator state (same interval, n and depth); the memory is reused.

@@ -20,6 +20,7 @@ typedef struct sde_model {
     nde_sde_output output;
     nde_noise noise;
     int training, hold;
+    int areas;                           /* the method reads space–time areas (its tree's) */
     size_t nt, dim, n_paths, depth;
     size_t n_drift;                      /* drift parameters (first in the store) */
     double *ts;                          /* (nt) */
@@ -178,8 +179,9 @@ static nde_status sde_forward(void *self, nde_params *p, const double *x, double
         } else {
             nde_brownian_destroy(&sm->bm);
             sm->bm_batch = 0;
-            NDE_TRY(nde_brownian_create(&sm->rng, sm->ts[0], sm->ts[nt - 1], B * m, sm->depth,
-                                        &sm->bm));
+            /* a tree of W only when the method never reads H: half the normals */
+            NDE_TRY((sm->areas ? nde_brownian_create : nde_brownian_create_w)(
+                &sm->rng, sm->ts[0], sm->ts[nt - 1], B * m, sm->depth, &sm->bm));
             sm->bm_batch = B;
         }
     }
@@ -412,6 +414,7 @@ nde_status nde_model_sde_create(nde_ctx *ctx, nde_model *drift_model, nde_model 
         /* tree depth 0: just deep enough that every step end of a fixed-step solve has
          * its own leaf (exact joint law of the increments used, fewer levels per query) */
         if (!sm->depth) sm->depth = nde_sde_fixed_step_depth(&spec->solver, spec->ts, spec->nt);
+        sm->areas = nde_sde_needs_area(spec->solver.method);
         nde_rng_seed(&sm->rng, spec->seed);
         sm->ins = SIZE_MAX;
         const nde_reg_spec *rs = spec->reg ? nde_reg_get_spec(spec->reg) : NULL;

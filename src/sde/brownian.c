@@ -46,11 +46,18 @@ struct nde_brownian {
      * node they split (UINT64_MAX: none), so moving to a sibling draws nothing new */
     double *zc;
     uint64_t *zidx;
+    int areas;             /* carries A (nde_brownian_create) or W only (_create_w) */
     double *pW, *pA;       /* (n) scratch for increments */
     double *z;             /* (2n) normals of one node */
 };
 
 static uint64_t mix64(uint64_t z) { return nde_mix64(z + NDE_CNORMAL_GAMMA); }
+
+/* The root's space–time Lévy area H ~ N(0, T/12) of component i (normal n + i). */
+static double H_of(uint64_t key, size_t n, size_t i, double sT)
+{
+    return sT * nde_cnormal(key, n + i) / sqrt(12.0);
+}
 
 /* The stream of a node (level, index) or, with extra != 0, of a point inside a leaf: its
  * 2n normals are nde_cnormal(key, 0 … 2n−1) (first n for W, last n for A). */
@@ -88,6 +95,12 @@ static bridge bridge_at(double rho)
                     .caz2 = l22};
 }
 
+/* The Brownian bridge alone (a tree of W only): W1 = ρ W + √(ρ(1−ρ)) z, unit width. */
+static bridge bridge_w_at(double rho)
+{
+    return (bridge){.cww = rho, .cwz = sqrt(fmax(rho * (1 - rho), 0.0))};
+}
+
 /* The same law for a node of width h. */
 static bridge bridge_scaled(const bridge *u, double h)
 {
@@ -115,10 +128,18 @@ static void split_child(const bridge *b, const double *restrict z, size_t n, int
                         double hh, const double *restrict Wb, const double *restrict Ab,
                         const double *restrict W, const double *restrict A,
                         double *restrict cWb, double *restrict cAb, double *restrict cW,
-                        double *restrict cA)
+                        double *restrict cA, int areas)
 {
     const bridge c = *b;
     const double *z1 = z, *z2 = z + n;
+    if (!areas) { /* W only: the bridge, n normals */
+        for (size_t i = 0; i < n; i++) {
+            const double w1 = c.cww * W[i] + c.cwz * z1[i];
+            cWb[i] = right ? Wb[i] + w1 : Wb[i];
+            cW[i] = right ? W[i] - w1 : w1;
+        }
+        return;
+    }
     if (!right) {
         for (size_t i = 0; i < n; i++) {
             cW[i] = c.cww * W[i] + c.cwa * A[i] + c.cwz * z1[i];
@@ -138,8 +159,8 @@ static void split_child(const bridge *b, const double *restrict z, size_t n, int
     }
 }
 
-nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, size_t depth,
-                               nde_brownian **bm)
+static nde_status create(nde_rng *rng, double t0, double t1, size_t n, size_t depth, int areas,
+                         nde_brownian **bm)
 {
     if (!bm) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_create: bm is NULL");
     *bm = NULL;
@@ -158,6 +179,7 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
     b->t0 = t0;
     b->t1 = t1;
     b->span = t1 - t0;
+    b->areas = areas;
     b->n = n;
     b->depth = depth;
     size_t L = depth + 1;
@@ -185,6 +207,20 @@ nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, siz
     return nde_brownian_reseed(b, rng);
 }
 
+nde_status nde_brownian_create(nde_rng *rng, double t0, double t1, size_t n, size_t depth,
+                               nde_brownian **bm)
+{
+    return create(rng, t0, t1, n, depth, 1, bm);
+}
+
+nde_status nde_brownian_create_w(nde_rng *rng, double t0, double t1, size_t n, size_t depth,
+                                 nde_brownian **bm)
+{
+    return create(rng, t0, t1, n, depth, 0, bm);
+}
+
+int nde_brownian_has_areas(const nde_brownian *bm) { return bm ? bm->areas : 0; }
+
 nde_status nde_brownian_reseed(nde_brownian *b, nde_rng *rng)
 {
     if (!b || !rng) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_reseed: NULL argument");
@@ -194,9 +230,9 @@ nde_status nde_brownian_reseed(nde_brownian *b, nde_rng *rng)
     const uint64_t key = node_key(b, UINT64_MAX, 0, 0);
     double T = b->span, sT = sqrt(T);
     for (size_t i = 0; i < n; i++) {
-        double W = sT * nde_cnormal(key, i), H = sT * nde_cnormal(key, n + i) / sqrt(12.0);
+        double W = sT * nde_cnormal(key, i);
         b->rootW[i] = W;
-        b->rootA[i] = T * (H + W / 2);
+        if (b->areas) b->rootA[i] = T * (H_of(key, n, i, sT) + W / 2);
     }
     memcpy(b->Wn, b->rootW, n * sizeof(double));
     memcpy(b->An, b->rootA, n * sizeof(double));
@@ -249,6 +285,10 @@ static void leaf_point(const bridge *br, const double *restrict z, size_t n, dou
 {
     const bridge c = *br;
     const double *z1 = z, *z2 = z + n;
+    if (!An) { /* a tree of W only */
+        for (size_t i = 0; i < n; i++) W[i] = Wb[i] + c.cww * Wn[i] + c.cwz * z1[i];
+        return;
+    }
     for (size_t i = 0; i < n; i++) W[i] = Wb[i] + c.cww * Wn[i] + c.cwa * An[i] + c.cwz * z1[i];
     if (A)
         for (size_t i = 0; i < n; i++)
@@ -259,6 +299,9 @@ static void leaf_point(const bridge *br, const double *restrict z, size_t n, dou
 nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
 {
     if (!b || !W) return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_point: NULL argument");
+    if (A && !b->areas)
+        return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_point: the space-time area asked of a tree of W "
+                                     "only (nde_brownian_create_w)");
     if (!(t >= b->t0 && t <= b->t1))
         return NDE_FAIL(NDE_ERR_ARG, "nde_brownian_point: t = %.17g outside the tree's [%.17g, %.17g]",
                         t, b->t0, b->t1);
@@ -276,7 +319,8 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
         if (!(x >= lo && x < lo + p)) break;
         lev++;
     }
-    const bridge mid = bridge_at(0.5);
+    const bridge mid = b->areas ? bridge_at(0.5) : bridge_w_at(0.5);
+    const size_t nz = b->areas ? 2 * n : n; /* normals per node */
     for (;;) {
         const uint64_t k = b->idx[lev];
         const double lo = (double)k * b->p2[lev], hi = ((double)k + 1.0) * b->p2[lev];
@@ -298,9 +342,9 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
             const double rho = (x - lo) / (hi - lo);
             uint64_t bits;
             memcpy(&bits, &x, sizeof bits);
-            const bridge u = bridge_at(rho), br = bridge_scaled(&u, h);
+            const bridge u = b->areas ? bridge_at(rho) : bridge_w_at(rho), br = bridge_scaled(&u, h);
             const uint64_t key = node_key(b, lev, k, bits | 1);
-            const double *Wn = b->Wn + lev * n, *An = b->An + lev * n;
+            const double *Wn = b->Wn + lev * n, *An = b->areas ? b->An + lev * n : NULL;
             const double ds = (x - lo) * b->span;
             /* W reads the first n normals only (counter-based: the same ones whether or
              * not the last n for A are drawn) */
@@ -315,12 +359,12 @@ nde_status nde_brownian_point(nde_brownian *b, double t, double *W, double *A)
         const bridge bm = bridge_scaled(&mid, h);
         double *z = b->zc + lev * 2 * n;
         if (b->zidx[lev] != k) { /* else: the sibling's split, already drawn */
-            nde_cnormal_fill(node_key(b, lev, k, 0), 0, z, 2 * n);
+            nde_cnormal_fill(node_key(b, lev, k, 0), 0, z, nz);
             b->zidx[lev] = k;
         }
         split_child(&bm, z, n, right, h / 2, Wb, Ab, b->Wn + lev * n,
                     b->An + lev * n, b->Wb + (lev + 1) * n, b->Ab + (lev + 1) * n,
-                    b->Wn + (lev + 1) * n, b->An + (lev + 1) * n);
+                    b->Wn + (lev + 1) * n, b->An + (lev + 1) * n, b->areas);
         b->idx[lev + 1] = 2 * k + (uint64_t)right;
         lev++;
         b->n_valid = lev + 1;
@@ -339,7 +383,7 @@ nde_status nde_brownian_increment(nde_brownian *b, double s, double t, double *d
         if (dH) memset(dH, 0, n * sizeof(double));
         return NDE_OK;
     }
-    NDE_TRY(nde_brownian_point(b, s, b->pW, b->pA));
+    NDE_TRY(nde_brownian_point(b, s, b->pW, dH ? b->pA : NULL));
     /* keep W(s), A(s) in dW, dH while t is queried (scratch is reused by point) */
     double *Ws = dW, *As = dH;
     memcpy(Ws, b->pW, n * sizeof(double));

@@ -87,6 +87,18 @@ int nde_sde_method_is_adaptive(nde_sde_method m)
     return t ? t->adaptive : 0;
 }
 
+int nde_sde_needs_area(nde_sde_method m)
+{
+    const sde_tab *T = ((int)m >= 0 && m < NDE_SDE_METHOD_COUNT) ? nde_sde_tableau(m) : NULL;
+    if (!T) return 0;
+    int need = 0;
+    for (int j = 0; j < T->s1; j++) {
+        need |= T->beta[2][j] != 0;
+        for (int i = 0; i < 4; i++) need |= T->b0[i][j] != 0;
+    }
+    return need;
+}
+
 /* ---- diffusion ------------------------------------------------------------------ */
 
 size_t nde_diffusion_size(const nde_diffusion *g)
@@ -204,12 +216,11 @@ nde_status nde_sde_solver_create(const nde_field *drift, const nde_diffusion *di
     s->tab = nde_sde_tableau(o.method);
     s->delta = o.delta > 0 ? o.delta : s->tab->delta;
     const sde_tab *T = s->tab;
+    s->need_c2 = nde_sde_needs_area(o.method);
     for (int j = 0; j < T->s1; j++) {
         s->need_c1 |= T->beta[1][j] != 0;
-        s->need_c2 |= T->beta[2][j] != 0;
         s->need_c3 |= T->beta[3][j] != 0;
         s->need_e2 |= T->beta[2][j] != 0 || T->beta[3][j] != 0;
-        for (int i = 0; i < 4; i++) s->need_c2 |= T->b0[i][j] != 0;
     }
     s->local_step = -1;
     *sp = s;
@@ -583,6 +594,10 @@ nde_status nde_sde_solve(nde_sde_solver *s, nde_brownian *bm, size_t batch, size
         return NDE_FAIL(NDE_ERR_SHAPE, "nde_sde_solve: the Brownian tree has %zu components, the "
                                        "problem needs batch·m = %zu·%zu = %zu",
                         nde_brownian_size(bm), batch, s->diff.m, nw);
+    if (s->need_c2 && !nde_brownian_has_areas(bm))
+        return NDE_FAIL(NDE_ERR_ARG, "nde_sde_solve: %s reads the space-time areas of its steps; "
+                                     "the tree has W only (make it with nde_brownian_create)",
+                        nde_sde_method_name(s->o.method));
     if (!all_finite(u0, n)) return NDE_FAIL(NDE_ERR_NONFINITE, "nde_sde_solve: u0 is not finite");
     /* the stage buffers hold g as (stage, n) for the generic form: gs = n there */
     NDE_TRY(reserve(s, n, nw, gs > n ? gs : n));

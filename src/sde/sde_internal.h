@@ -29,6 +29,11 @@ typedef struct sde_tab {
 
 const sde_tab *nde_sde_tableau(nde_sde_method m);
 
+/* 1 if the method reads the space–time Lévy area H of its steps (through χ2: a drift
+ * stage input or an E2 term), so its Brownian tree must carry areas; 0 for em, milstein
+ * and milstein_df (a tree of W only will do) and for an unknown method. */
+int nde_sde_needs_area(nde_sde_method m);
+
 /* nde_brownian_create's depth for depth = 0. */
 #define NDE_BROWNIAN_DEFAULT_DEPTH 24
 
