@@ -6,6 +6,11 @@
 #
 #   bench/sde/torchsde_compare.sh [TORCHSDE_GIT_DIR] [BUILD_DIR] [bench options...]
 #
+# REPEAT=N (environment, default 1): run the two programs N times, alternately, and add
+# per method and clock the medians over the runs and their ratio ("median_ratio"), with
+# the smallest and largest single-run ratio — on a shared machine whose speed drifts
+# between runs, the pair of medians is the steadier comparison.
+#
 # TORCHSDE_GIT_DIR: a clone or bare git directory of google-research/torchsde (default
 # /work/.mirror/google-research+torchsde/repo); its torchsde/ package is exported to a
 # temporary folder, never into this repository. torchsde imports the small PyPI package
@@ -49,18 +54,43 @@ def trampoline(gen):
             value = None
     return value
 PY
-"$build/bench/sde/bench_sde" "$@" > "$tmp/nde.jsonl"
-PYTHONPATH="$tmp" /usr/bin/python3 "$here/torchsde_bench.py" "$@" > "$tmp/torchsde.jsonl"
-cat "$tmp/nde.jsonl" "$tmp/torchsde.jsonl"
-/usr/bin/python3 - "$tmp/nde.jsonl" "$tmp/torchsde.jsonl" <<'PY'
-import json, sys
+repeat=${REPEAT:-1}
+case $repeat in '' | *[!0-9]*) echo "torchsde_compare.sh: REPEAT='$repeat' is not a count" >&2; exit 2 ;; esac
+[ "$repeat" -ge 1 ] || { echo "torchsde_compare.sh: REPEAT must be at least 1" >&2; exit 2; }
+: > "$tmp/nde.jsonl"
+: > "$tmp/torchsde.jsonl"
+r=0
+while [ "$r" -lt "$repeat" ]; do
+    "$build/bench/sde/bench_sde" "$@" > "$tmp/nde_run.jsonl"
+    PYTHONPATH="$tmp" /usr/bin/python3 "$here/torchsde_bench.py" "$@" > "$tmp/torchsde_run.jsonl"
+    cat "$tmp/nde_run.jsonl" "$tmp/torchsde_run.jsonl"
+    cat "$tmp/nde_run.jsonl" >> "$tmp/nde.jsonl"
+    cat "$tmp/torchsde_run.jsonl" >> "$tmp/torchsde.jsonl"
+    r=$((r + 1))
+done
+/usr/bin/python3 - "$tmp/nde.jsonl" "$tmp/torchsde.jsonl" "$repeat" <<'PY'
+import json, statistics, sys
 nde = [json.loads(l) for l in open(sys.argv[1])]
 ts = [json.loads(l) for l in open(sys.argv[2])]
+runs = int(sys.argv[3])
 pair = {"em": "euler", "sriw1": "srk"}
-for r in nde:
-    for t in ts:
-        if t["method"] == pair[r["method"]] and t["clock"] == r["clock"]:
-            print(json.dumps({"bench": "sde", "metric": "ratio_torchsde_over_nde", "method": r["method"],
-                              "torchsde_method": t["method"], "clock": r["clock"],
-                              "value": round(t["value"] / r["value"], 2), "unit": "x"}))
+for method in ("em", "sriw1"):
+    for clock in ("wall", "cpu"):
+        a = [r["value"] for r in nde if r["method"] == method and r["clock"] == clock]
+        b = [t["value"] for t in ts if t["method"] == pair[method] and t["clock"] == clock]
+        if not a or len(a) != len(b):
+            continue
+        ratios = [y / x for x, y in zip(a, b)]
+        for x, y in zip(a, b):
+            print(json.dumps({"bench": "sde", "metric": "ratio_torchsde_over_nde", "method": method,
+                              "torchsde_method": pair[method], "clock": clock,
+                              "value": round(y / x, 2), "unit": "x"}))
+        if runs > 1:
+            ma, mb = statistics.median(a), statistics.median(b)
+            print(json.dumps({"bench": "sde", "metric": "median_ratio_torchsde_over_nde",
+                              "method": method, "torchsde_method": pair[method], "clock": clock,
+                              "runs": runs, "nde_median_us": round(ma, 1),
+                              "torchsde_median_us": round(mb, 1), "value": round(mb / ma, 2),
+                              "min_run_ratio": round(min(ratios), 2),
+                              "max_run_ratio": round(max(ratios), 2), "unit": "x"}))
 PY
