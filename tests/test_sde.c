@@ -1300,6 +1300,16 @@ Test(sde_errors, statuses_with_messages)
     bad = g;
     bad.noise = NDE_NOISE_GENERAL;
     cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_UNSUPPORTED);
+    /* a record without its vjp, or of no size */
+    bad = g;
+    bad.g_rec = pd_g_rec;
+    bad.rec_size = 2;
+    cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "g_rec and vjp_rec"), "%s", nde_last_error());
+    bad.vjp_rec = pd_vjp_rec;
+    bad.rec_size = 0;
+    cr_assert_eq(nde_sde_solver_create(&f, &bad, &o, &s), NDE_ERR_ARG);
+    cr_assert(strstr(nde_last_error(), "rec_size 0"), "%s", nde_last_error());
     o.method = NDE_SDE_SRA1;
     cr_assert_eq(nde_sde_solver_create(&f, &g, &o, &s), NDE_ERR_UNSUPPORTED);
     o.method = NDE_SDE_MILSTEIN;
