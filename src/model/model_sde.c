@@ -40,30 +40,36 @@ typedef struct sde_model {
 
 /* ---- the diffusion model's field as an nde_diffusion ---- */
 
+/* Additive noise: g does not depend on u, so it is evaluated at u = 0 (the model's zeros,
+ * of its capacity); *u is left alone for the other noise types. */
+static nde_status diff_point(sde_model *sm, const double **u, size_t batch)
+{
+    if (sm->noise != NDE_NOISE_ADDITIVE) return NDE_OK;
+    if (batch > sm->cap)
+        return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu", batch,
+                        sm->cap);
+    *u = sm->zeros;
+    return NDE_OK;
+}
+
 static nde_status diff_g(void *ctx, double t, const double *u, double *gout, size_t batch)
 {
     sde_model *sm = ctx;
-    if (sm->noise == NDE_NOISE_ADDITIVE) {
-        if (batch > sm->cap)
-            return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu",
-                            batch, sm->cap);
-        u = sm->zeros;
-    }
+    NDE_TRY(diff_point(sm, &u, batch));
     return sm->gfield.f(sm->gfield.ctx, t, u, gout, batch);
 }
 
+/* Additive noise: vu = 0, and θ's part at u = 0 (the vjp's u-part goes to scratch). */
 static nde_status diff_vjp(void *ctx, double t, const double *u, const double *v, double *vu,
                            double *gtheta, size_t batch)
 {
     sde_model *sm = ctx;
     if (sm->noise != NDE_NOISE_ADDITIVE)
         return sm->gfield.vjp(sm->gfield.ctx, t, u, v, vu, gtheta, batch);
-    if (batch > sm->cap)
-        return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu",
-                        batch, sm->cap);
+    NDE_TRY(diff_point(sm, &u, batch));
     if (vu) memset(vu, 0, batch * sm->dim * sizeof *vu);
     if (!gtheta) return NDE_OK;
-    return sm->gfield.vjp(sm->gfield.ctx, t, sm->zeros, v, sm->scratch, gtheta, batch);
+    return sm->gfield.vjp(sm->gfield.ctx, t, u, v, sm->scratch, gtheta, batch);
 }
 
 /* The same with the diffusion model's record (its field's f_rec / vjp_rec), so the
@@ -72,12 +78,7 @@ static nde_status diff_g_rec(void *ctx, double t, const double *u, double *gout,
                              size_t batch)
 {
     sde_model *sm = ctx;
-    if (sm->noise == NDE_NOISE_ADDITIVE) {
-        if (batch > sm->cap)
-            return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu",
-                            batch, sm->cap);
-        u = sm->zeros;
-    }
+    NDE_TRY(diff_point(sm, &u, batch));
     return sm->gfield.f_rec(sm->gfield.ctx, t, u, gout, rec, batch);
 }
 
@@ -87,12 +88,10 @@ static nde_status diff_vjp_rec(void *ctx, double t, const double *u, const doubl
     sde_model *sm = ctx;
     if (sm->noise != NDE_NOISE_ADDITIVE)
         return sm->gfield.vjp_rec(sm->gfield.ctx, t, u, rec, v, vu, gtheta, batch);
-    if (batch > sm->cap)
-        return NDE_FAIL(NDE_ERR_STATE, "neural SDE diffusion: batch %zu above capacity %zu",
-                        batch, sm->cap);
+    NDE_TRY(diff_point(sm, &u, batch));
     if (vu) memset(vu, 0, batch * sm->dim * sizeof *vu);
     if (!gtheta) return NDE_OK;
-    return sm->gfield.vjp_rec(sm->gfield.ctx, t, sm->zeros, rec, v, sm->scratch, gtheta, batch);
+    return sm->gfield.vjp_rec(sm->gfield.ctx, t, u, rec, v, sm->scratch, gtheta, batch);
 }
 
 /* ---- parameters: one store, copied into the two wrapped models ---- */
