@@ -470,6 +470,30 @@ Test(examples, fashion_mnist_node_sde_trains_and_resumes_on_tiny_data)
     rc = run(cmd, out, sizeof out);
     cr_assert_eq(exit_code(rc), 2, "%s: exit %d: %s", cmd, rc, out);
     cr_assert(strstr(out, "ernode"), "%s", out);
+    /* --tape starts trains the same bits as the default stage tape; --pred-paths 2 predicts
+     * from the mean logits of two paths and says so; --pred-paths needs --sde */
+    snprintf(cmd, sizeof cmd, "%s --data %s %s --steps 2 --methods vanilla --tape starts "
+             "--pred-paths 2 --out %s/paths 2>&1", NDE_FASHION_EXE, dir, common, dir);
+    rc = run(cmd, out, sizeof out);
+    cr_assert_eq(rc, 0, "--pred-paths 2 failed (%d): %s", rc, out);
+    {
+        char full[600];
+        snprintf(full, sizeof full, "%s/all/vanilla.checkpoint.safetensors", dir);
+        snprintf(path, sizeof path, "%s/paths/vanilla.checkpoint.safetensors", dir);
+        same_theta_and_optim(full, path);
+    }
+    snprintf(path, sizeof path, "%s/paths/summary.md", dir);
+    f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(out, "mean logits of 2 Brownian paths"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s --data %s --steps 1 --pred-paths 2 --no-plot --out %s/no 2>&1 >/dev/null",
+             NDE_FASHION_EXE, dir, dir);
+    rc = run(cmd, out, sizeof out);
+    cr_assert_eq(exit_code(rc), 2, "%s: exit %d: %s", cmd, rc, out);
+    cr_assert(strstr(out, "--pred-paths 2 needs --sde"), "%s", out);
     /* stopped after one step (as if interrupted), then resumed: the same θ and Adam state
      * as two steps in one go */
     snprintf(cmd, sizeof cmd, "%s --data %s %s --methods ernsde,local --steps 2 --checkpoint-every 1 "

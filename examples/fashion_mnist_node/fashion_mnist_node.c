@@ -33,9 +33,9 @@
  * --summarize only rebuilds the summary and plot from them.
  *
  * The discrete adjoint keeps every stage and the MLP's record of it (--tape stages, the
- * fastest; about 100 MB per accepted step at batch 512, allocated 64 steps at a time) or
- * only the step starts (--tape starts: little memory, one more evaluation per stage). Both
- * give the same gradient.
+ * fastest; about 100 MB per accepted step at batch 512, allocated 64 steps at a time; with
+ * --sde about 2.6 MB per accepted SOSRI step at batch 256) or only the step starts (--tape
+ * starts: little memory, one more evaluation per stage). Both give the same gradient.
  *
  * <out>/<method>.checkpoint.safetensors (θ, Adam's state, the batch stream and the step)
  * is written every --checkpoint-every steps (0: only after the last) and at the end;
@@ -57,7 +57,9 @@
  * t_reg ~ U[0, 1) drawn per step, λ = 1000 const, --local-sde-coef). Every step
  * draws its Brownian paths from a generator seeded by (seed + 4) ^ step, the same for
  * every method, so --resume is bit-exact for all of them; every evaluation draws its
- * paths from seed + 5 (one path per image; the paper averages the logits of 10).
+ * paths from seed + 5: one path per image, or the mean logits of --pred-paths N paths
+ * (the paper: 10; the reported prediction NFE is then per path, the time per batch
+ * covers all N).
  * Defaults of --out: out/fashion_mnist_nsde. */
 #include <errno.h>
 #include <math.h>
@@ -98,6 +100,7 @@ typedef struct config {
     const char *data, *out;
     int plot, step_starts, summarize, local_diff_k1, resume;
     size_t checkpoint_every, stop_after;
+    size_t pred_paths; /* --sde: paths whose logits are averaged per test image */
     nde_method solver; /* the ODE method of training and prediction (default Tsit5) */
 } config;
 
@@ -154,7 +157,7 @@ static int parse_args(int argc, char **argv, config *c)
                   .ernode_coef = {100.0, 10.0}, .local_coef = {2.5, 1.0}, .srnode_coef = 0.1,
                   .kinetic_coef = 0.1, .steer_b = 0.5, .ernsde_coef = 1000.0, .local_sde_coef = 1000.0,
                   .srnsde_coef = 0.1, .lr_decay = -1.0, .data = NDE_FASHION_MNIST_DIR,
-                  .plot = 1, .solver = NDE_TSIT5};
+                  .plot = 1, .solver = NDE_TSIT5, .pred_paths = 1};
     const nde_arg opts[] = {
         {.name = "sde", .kind = NDE_ARG_FLAG, .dest = &c->sde,
          .help = "train the neural-SDE classifier (methods vanilla ernsde srnsde local)"},
@@ -202,6 +205,9 @@ static int parse_args(int argc, char **argv, config *c)
          .bounds = NDE_ARG_LO_OPEN, .help = "SRNSDE coefficient (--sde)"},
         {.name = "local-sde-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->local_sde_coef,
          .bounds = NDE_ARG_LO_OPEN, .help = "local ERNSDE coefficient (--sde, method local)"},
+        {.name = "pred-paths", .kind = NDE_ARG_SIZE, .dest = &c->pred_paths, .min = 1,
+         .max = 1000, .metavar = "N",
+         .help = "--sde: predict from the mean logits of N Brownian paths (the paper: 10)"},
         {.name = "kinetic-coef", .kind = NDE_ARG_DOUBLE, .dest = &c->kinetic_coef,
          .bounds = NDE_ARG_LO_OPEN, .help = "kinetic energy coefficient"},
         {.name = "steer-b", .kind = NDE_ARG_DOUBLE, .dest = &c->steer_b, .lo = 0.0, .hi = 1.0,
@@ -279,6 +285,7 @@ static nde_status make_sde_model(const config *c, method m, nde_schedule *coef, 
     spec.solver.rtol = c->rtol;
     spec.solver.atol = c->atol;
     spec.solver.max_steps = 5000;
+    spec.solver.tape = c->step_starts ? NDE_TAPE_STEP_STARTS : NDE_TAPE_STAGES;
     nde_reg_spec rs;
     if (m == M_ERNSDE) {
         rs = nde_reg_error_estimate_mean(c->ernsde_coef);
@@ -504,26 +511,41 @@ static nde_status evaluate(const config *c, nde_model *model, const fm_split *s,
                            double *acc, double *nfe, double *sec_per_batch, double *cpu_per_batch)
 {
     size_t B = c->batch, correct = 0, batches = 0, full = 0;
+    const size_t paths = c->sde ? c->pred_paths : 1;
     double nfe_sum = 0.0, t_full = 0.0, c_full = 0.0;
     double *logits = nde_alloc_array(B * FM_CLASSES, sizeof *logits);
-    if (!logits) return NDE_ERR_NOMEM;
+    double *sum = paths > 1 ? nde_alloc_array(B * FM_CLASSES, sizeof *sum) : NULL;
+    if (!logits || (paths > 1 && !sum)) {
+        nde_free(logits);
+        nde_free(sum);
+        return NDE_ERR_NOMEM;
+    }
     nde_status st = nde_model_set_training(model, 0);
     if (st == NDE_OK && c->sde) st = fm_sde_model_reseed(model, c->seed + 5);
     for (size_t first = 0; first < count && st == NDE_OK; first += B, batches++) {
         size_t nb = count - first < B ? count - first : B;
-        double t0 = nde_wall_seconds(), c0 = cpu_seconds();
-        st = nde_model_forward(model, s->images + first * FM_PIXELS, logits, nb);
+        double t0 = nde_wall_seconds(), c0 = cpu_seconds(), nfe_paths = 0.0;
+        /* each forward draws new paths; the sum of the logits ranks as their mean */
+        for (size_t p = 0; p < paths && st == NDE_OK; p++) {
+            st = nde_model_forward(model, s->images + first * FM_PIXELS, logits, nb);
+            if (st != NDE_OK) break;
+            nfe_paths += c->sde ? (double)fm_sde_model_eval_nfe(model)
+                                : (double)nde_solver_get_stats(fm_model_eval_solver(model))->nfe;
+            for (size_t i = 0; paths > 1 && i < nb * FM_CLASSES; i++)
+                sum[i] = p ? sum[i] + logits[i] : logits[i];
+        }
         if (st != NDE_OK) break;
+        const double *ranked = paths > 1 ? sum : logits;
         size_t ok = 0;
         for (size_t b = 0; b < nb; b++)
-            ok += nde_argmax(logits + b * FM_CLASSES, FM_CLASSES) == s->labels[first + b];
+            ok += nde_argmax(ranked + b * FM_CLASSES, FM_CLASSES) == s->labels[first + b];
         double dt = nde_wall_seconds() - t0, dc = cpu_seconds() - c0;
         correct += ok;
-        nfe_sum += c->sde ? (double)fm_sde_model_eval_nfe(model)
-                          : (double)nde_solver_get_stats(fm_model_eval_solver(model))->nfe;
+        nfe_sum += nfe_paths / (double)paths;
         if (nb == B) t_full += dt, c_full += dc, full++;
     }
     nde_free(logits);
+    nde_free(sum);
     NDE_TRY(st);
     NDE_TRY(nde_model_set_training(model, 1));
     *acc = 100.0 * (double)correct / (double)count;
@@ -643,9 +665,14 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
     FILE *f = open_atomic(path, tmp, sizeof tmp);
     if (!f) return;
     const char *ev = c->val ? "Val" : "Test";
+    char paths_note[160] = "";
+    if (c->sde && c->pred_paths > 1)
+        snprintf(paths_note, sizeof paths_note,
+                 " Predictions from the mean logits of %zu Brownian paths per image (NFE per "
+                 "path; the times cover all %zu).", c->pred_paths, c->pred_paths);
     fprintf(f,
             "Fashion-MNIST neural %s (%s, rtol %g, atol %g), %zu steps of batch %zu from "
-            "%zu training images, %s on %zu images, Adam lr %g (inverse decay %g), seed %llu.\n\n"
+            "%zu training images, %s on %zu images, Adam lr %g (inverse decay %g), seed %llu.%s\n\n"
             "| Method | Train Acc %% | %s Acc %% | Train Time (s) | Train CPU (s) | "
             "Pred Time (s/batch) | Pred CPU (s/batch) | NFE | NFE / vanilla | "
             "Train CPU / vanilla | skipped steps |\n"
@@ -653,7 +680,7 @@ static void write_summary(const config *c, const result *res, size_t n_train, si
             c->sde ? "SDE" : "ODE",
             c->sde ? "SOSRI; SOSRI2 for srnsde" : nde_method_name(c->solver), c->rtol, c->atol,
             c->steps, c->batch, n_train, c->val ? "validation" : "test", n_test, c->lr,
-            c->lr_decay, (unsigned long long)c->seed, ev);
+            c->lr_decay, (unsigned long long)c->seed, paths_note, ev);
     double base = res[M_VANILLA].done ? res[M_VANILLA].pred_nfe : NAN;
     double base_cpu = res[M_VANILLA].done ? res[M_VANILLA].train_cpu : NAN;
     for (int m = 0; m < M_COUNT; m++) {
@@ -730,6 +757,11 @@ int main(int argc, char **argv)
                     c.sde ? "is a neural-ODE method (not with --sde)" : "needs --sde");
             return 2;
         }
+    }
+    if (c.pred_paths > 1 && !c.sde) {
+        fprintf(stderr, "fashion_mnist_node: --pred-paths %zu needs --sde (a neural ODE's "
+                "prediction has no paths)\n", c.pred_paths);
+        return 2;
     }
     for (int i = 0; i < c.n_methods && c.resume; i++) {
         method m = (method)c.methods[i];
