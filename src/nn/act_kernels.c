@@ -156,66 +156,40 @@ static inline double tanh_kernel_small(double x)
 
 static inline double sigmoid_kernel(double x) { return 1.0 / (1.0 + exp_kernel(-x)); }
 
-/* The number of values outside (−1, 1) or NaN. */
-NDE_VEC_CLONES
-static size_t tanh_count_big(const double *x, size_t n)
-{
-    size_t big = 0;
-    for (size_t i = 0; i < n; i++) big += !(fabs(x[i]) < 1.0);
-    return big;
-}
-
 /* y = tanh x for the values in (−1, 1) by the Padé side only; the others are copied
- * (|tanh| < 0.77 there, so a value of y outside (−1, 1) marks one still to do). y may
- * be x. */
+ * (|tanh| < 0.77 there, so a value of y outside (−1, 1) marks one still to do). Returns
+ * how many those are. y may be x. */
 NDE_VEC_CLONES
-static void tanh_small_pass(const double *x, double *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] = select(fabs(x[i]) < 1.0, tanh_kernel_small(x[i]), x[i]);
-}
-
-/* tanh_small_pass and tanh_count_big in one sweep, for y apart from x (the count decides
- * afterwards whether x is read again). */
-NDE_VEC_CLONES
-static size_t tanh_small_pass_count(const double *restrict x, double *restrict y, size_t n)
+static size_t tanh_small_pass(const double *x, double *y, size_t n)
 {
     size_t big = 0;
     for (size_t i = 0; i < n; i++) {
-        y[i] = select(fabs(x[i]) < 1.0, tanh_kernel_small(x[i]), x[i]);
-        big += !(fabs(x[i]) < 1.0);
+        const double xi = x[i];
+        big += !(fabs(xi) < 1.0);
+        y[i] = select(fabs(xi) < 1.0, tanh_kernel_small(xi), xi);
     }
     return big;
 }
 
+/* The values the small pass left (outside (−1, 1) or NaN) by the full kernel. */
 NDE_VEC_CLONES
-static void tanh_full_pass(const double *x, double *y, size_t n)
+static void tanh_rest_pass(double *y, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] = tanh_kernel(x[i]);
+    for (size_t i = 0; i < n; i++) y[i] = select(fabs(y[i]) < 1.0, y[i], tanh_kernel(y[i]));
 }
 
-/* Hidden pre-activations mostly lie in (−1, 1), where the exponential is not needed:
- * then one exp-free pass, and the full kernel for the few values outside, one by one;
- * with many outside, the full kernel for all. */
+/* Hidden pre-activations mostly lie in (−1, 1), where the exponential is not needed: one
+ * exp-free pass, then the full kernel for the values left, one by one when they are few,
+ * else in a second vectorized pass. */
 void nde_kern_tanh(const double *x, double *y, size_t n)
 {
-    const uintptr_t xa = (uintptr_t)x, ya = (uintptr_t)y, bytes = (uintptr_t)(n * sizeof *x);
-    if (xa + bytes <= ya || ya + bytes <= xa) { /* apart: one sweep, x is still there after */
-        const size_t big = tanh_small_pass_count(x, y, n);
-        if (big > n / 16)
-            tanh_full_pass(x, y, n);
-        else
-            for (size_t i = 0; big && i < n; i++)
-                if (!(fabs(x[i]) < 1.0)) tanh_full_pass(x + i, y + i, 1);
-        return;
-    }
-    const size_t big = tanh_count_big(x, n);
+    const size_t big = tanh_small_pass(x, y, n);
     if (big > n / 16) {
-        tanh_full_pass(x, y, n);
+        tanh_rest_pass(y, n);
         return;
     }
-    tanh_small_pass(x, y, n);
     for (size_t i = 0; big && i < n; i++)
-        if (!(fabs(y[i]) < 1.0)) tanh_full_pass(y + i, y + i, 1);
+        if (!(fabs(y[i]) < 1.0)) tanh_rest_pass(y + i, 1);
 }
 
 NDE_VEC_CLONES
