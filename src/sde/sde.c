@@ -327,6 +327,37 @@ static void noise_terms(nde_sde_solver *s, double h, const double *dW, const dou
 static nde_status srk_outputs(nde_sde_solver *s, double h, const double *u, double *err,
                               double *stiff);
 
+/* X0_i, X1_i (i ≥ 1) from u and the stages j < i: the sums over j accumulated in j order
+ * from 0 in s->acc, the sample index innermost (vectorized). */
+static void stage_inputs(nde_sde_solver *s, int i, double h, double sh, const double *u,
+                         double *x0, double *x1)
+{
+    const sde_tab *T = s->tab;
+    size_t n = s->n;
+    double *a0 = s->acc, *b0 = s->acc + n, *a1 = s->acc + 2 * n, *b1 = s->acc + 3 * n;
+    memset(s->acc, 0, 4 * n * sizeof(double));
+    for (int j = 0; j < i; j++) {
+        if (j < T->s0) {
+            const double *kj = s->k + (size_t)j * n, ca0 = T->a0[i][j], ca1 = T->a1[i][j];
+            for (size_t q = 0; q < n; q++) {
+                a0[q] += ca0 * kj[q];
+                a1[q] += ca1 * kj[q];
+            }
+        }
+        if (j < T->s1) {
+            const double *gj = s->g + (size_t)j * n, cb0 = T->b0[i][j], cb1 = T->b1[i][j];
+            for (size_t q = 0; q < n; q++) {
+                b0[q] += cb0 * gj[q];
+                b1[q] += cb1 * gj[q];
+            }
+        }
+    }
+    for (size_t q = 0; q < n; q++) {
+        x0[q] = u[q] + h * a0[q] + s->c2x[q] * b0[q];
+        x1[q] = u[q] + h * a1[q] + sh * b1[q];
+    }
+}
+
 /* Stage inputs of the generic form from (t, u); computes k (s0, n), g (s1, n) and, when
  * want_out, u_new, e1, e2, the error and stiffness estimates. Without want_out (the
  * reverse sweep's recomputation of the stage inputs) the last stage's k and g, which
@@ -339,36 +370,15 @@ static nde_status srk_stages(nde_sde_solver *s, double t, double h, const double
     size_t n = s->n, batch = s->batch;
     double sh = sqrt(h);
     int S = T->s0 > T->s1 ? T->s0 : T->s1;
-    /* the sums over j < i, each accumulated in j order from 0 (q innermost: vectorized) */
-    double *a0 = s->acc, *b0 = s->acc + n, *a1 = s->acc + 2 * n, *b1 = s->acc + 3 * n;
     for (int i = 0; i < S; i++) {
         double *x0 = s->X0 + (size_t)i * n, *x1 = s->X1 + (size_t)i * n;
-        if (i == 0) /* the empty sums: the same operations on zeros */
+        if (i == 0) { /* the empty sums: the same operations on zeros */
             for (size_t q = 0; q < n; q++) {
                 x0[q] = u[q] + h * 0.0 + s->c2x[q] * 0.0;
                 x1[q] = u[q] + h * 0.0 + sh * 0.0;
             }
-        else
-            memset(s->acc, 0, 4 * n * sizeof(double));
-        for (int j = 0; j < i; j++) {
-            if (j < T->s0) {
-                const double *kj = s->k + (size_t)j * n, ca0 = T->a0[i][j], ca1 = T->a1[i][j];
-                for (size_t q = 0; q < n; q++) {
-                    a0[q] += ca0 * kj[q];
-                    a1[q] += ca1 * kj[q];
-                }
-            }
-            if (j < T->s1) {
-                const double *gj = s->g + (size_t)j * n, cb0 = T->b0[i][j], cb1 = T->b1[i][j];
-                for (size_t q = 0; q < n; q++) {
-                    b0[q] += cb0 * gj[q];
-                    b1[q] += cb1 * gj[q];
-                }
-            }
-        }
-        for (size_t q = 0; i > 0 && q < n; q++) {
-            x0[q] = u[q] + h * a0[q] + s->c2x[q] * b0[q];
-            x1[q] = u[q] + h * a1[q] + sh * b1[q];
+        } else {
+            stage_inputs(s, i, h, sh, u, x0, x1);
         }
         if (!want_out && i == S - 1) break;
         double *rec = s->rec_dst;
