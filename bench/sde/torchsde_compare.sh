@@ -55,7 +55,9 @@ def trampoline(gen):
     return value
 PY
 repeat=${REPEAT:-1}
-case $repeat in '' | *[!0-9]*) echo "torchsde_compare.sh: REPEAT='$repeat' is not a count" >&2; exit 2 ;; esac
+case $repeat in
+'' | *[!0-9]* | ???????*) echo "torchsde_compare.sh: REPEAT='$repeat' is not a count from 1 to 999999" >&2; exit 2 ;;
+esac
 [ "$repeat" -ge 1 ] || { echo "torchsde_compare.sh: REPEAT must be at least 1" >&2; exit 2; }
 : > "$tmp/nde.jsonl"
 : > "$tmp/torchsde.jsonl"
