@@ -669,6 +669,9 @@ Test(hostile, fuzzing_reproducers_fail_cleanly)
         {"hdf5-root-heap-missing", "local heap is missing"},
         /* libhdf5 leaked an object header when H5Fopen failed */
         {"leak-h5fopen-mkroot", "local heap"},
+        /* libhdf5 read a wild address decoding the MATLAB_class attribute (H5Aexists); nde
+         * decodes that attribute itself, and shows the corrupted byte of its value */
+        {"hdf5-attr-decode.mat", "MATLAB class 'dou?le'"},
         /* libmatio calloc'ed 32 GB for a cell claiming 4294967042 elements */
         {"matio-cell-huge-dims.mat", "negative dimension"},
     };

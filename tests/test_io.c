@@ -172,6 +172,197 @@ Test(mat, reads_files_without_user_block_and_logical_class)
     remove(path);
 }
 
+/* ---- MATLAB_class, decoded by nde from the object header (src/io/hdf5_attr.c) ------ */
+
+/* One way of laying out a variable's object header. */
+typedef struct header_kind {
+    const char *what;
+    int latest;      /* version 2 object headers ("OHDR", checksums; times stored) */
+    int order;       /* attribute creation order tracked: 6-byte message headers */
+    int userblock;   /* a 512-byte user block: addresses start at 512 */
+    int small;       /* 4-byte addresses and lengths */
+    int extra;       /* 200-byte attributes written before MATLAB_class (continuations) */
+} header_kind;
+
+static const header_kind header_kinds[] = {
+    {"v1", 0, 0, 0, 0, 0},
+    {"v1, user block", 0, 0, 1, 0, 0},
+    {"v1, continuation chunks", 0, 0, 1, 0, 6},
+    {"v1, 4-byte addresses, continuation chunks", 0, 0, 0, 1, 6},
+    {"v2 with times", 1, 0, 0, 0, 0},
+    {"v2, creation order, user block", 1, 1, 1, 0, 0},
+    {"v2, creation order, continuation chunks", 1, 1, 0, 0, 7},
+    {"v2, 4-byte addresses, continuation chunks", 1, 0, 1, 1, 7},
+};
+
+/* path ← a uint8 variable "a" of 4 elements whose MATLAB_class is cls, laid out as k says;
+ * *chunks ← the number of chunks of its object header (libhdf5's count). */
+static void write_header_kind(const char *path, const header_kind *k, const char *cls,
+                              unsigned *chunks)
+{
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (k->userblock) H5Pset_userblock(fcpl, 512);
+    if (k->small) H5Pset_sizes(fcpl, 4, 4);
+    if (k->latest) H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
+    cr_assert(f >= 0, "%s", k->what);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (k->order) H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED);
+    const hsize_t n = 4;
+    const unsigned char v[4] = {1, 0, 1, 1};
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t ds = H5Dcreate2(f, "a", H5T_NATIVE_UCHAR, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    hid_t sc = H5Screate(H5S_SCALAR);
+    char filler[201];
+    memset(filler, 'x', 200), filler[200] = '\0';
+    for (int i = 0; i < k->extra; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "note%d", i);
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, 200);
+        hid_t at = H5Acreate2(ds, name, st, sc, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(at, st, filler);
+        H5Aclose(at), H5Tclose(st);
+        /* an object after each attribute, so that the header cannot grow in place */
+        snprintf(name, sizeof name, "g%d", i);
+        H5Gclose(H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    }
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, strlen(cls));
+    hid_t at = H5Acreate2(ds, "MATLAB_class", st, sc, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(at, st, cls);
+    H5Aclose(at), H5Tclose(st), H5Sclose(sc);
+    H5O_info_t info;
+    cr_assert(H5Oget_info2(ds, &info, H5O_INFO_HDR | H5O_INFO_NUM_ATTRS) >= 0);
+    cr_assert_eq(info.num_attrs, (hsize_t)k->extra + 1, "%s", k->what);
+    *chunks = info.hdr.nchunks;
+    H5Dclose(ds), H5Sclose(sp), H5Pclose(dcpl), H5Fclose(f), H5Pclose(fapl), H5Pclose(fcpl);
+}
+
+/* The class nde decodes is the one libhdf5 wrote, for every header layout: a class that
+ * is not numeric is refused by name, "logical" is read. */
+Test(mat, matlab_class_is_decoded_from_every_object_header_layout)
+{
+    const char *path = "io_header_kinds.mat";
+    for (size_t i = 0; i < sizeof header_kinds / sizeof header_kinds[0]; i++) {
+        const header_kind *k = &header_kinds[i];
+        unsigned chunks = 0;
+        write_header_kind(path, k, "struct_of_things", &chunks);
+        if (k->extra) cr_assert_gt(chunks, 1, "%s: one chunk only", k->what);
+        nde_array x;
+        cr_assert_eq(nde_mat_read(path, "a", 0, &x), NDE_ERR_FORMAT, "%s", k->what);
+        cr_assert(strstr(nde_last_error(), "MATLAB class 'struct_of_things'") != NULL, "%s: %s",
+                  k->what, nde_last_error());
+        write_header_kind(path, k, "logical", &chunks);
+        cr_assert_eq(nde_mat_read(path, "a", 1, &x), NDE_OK, "%s: %s", k->what, nde_last_error());
+        cr_assert_eq(x.numel, 4);
+        cr_assert_eq(x.data[0] + x.data[1] + x.data[2] + x.data[3], 3.0);
+        nde_array_free(&x);
+    }
+    remove(path);
+}
+
+/* Attributes libhdf5 keeps outside the header (dense storage) are not decoded: such a
+ * variable reads as plain HDF5 numeric data (docs/cli.md). */
+Test(mat, attributes_in_dense_storage_count_as_absent)
+{
+    const char *path = "io_dense_attrs.mat";
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_attr_phase_change(dcpl, 0, 0);
+    const hsize_t n = 2;
+    const unsigned char v[2] = {7, 9};
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t ds = H5Dcreate2(f, "a", H5T_NATIVE_UCHAR, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    hid_t st = H5Tcopy(H5T_C_S1), sc = H5Screate(H5S_SCALAR);
+    H5Tset_size(st, 4);
+    hid_t at = H5Acreate2(ds, "MATLAB_class", st, sc, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(at, st, "char");
+    H5Aclose(at), H5Sclose(sc), H5Tclose(st), H5Dclose(ds), H5Sclose(sp), H5Pclose(dcpl);
+    H5Fclose(f), H5Pclose(fapl);
+    nde_array x;
+    cr_assert_eq(nde_mat_read(path, "a", 1, &x), NDE_OK, "%s", nde_last_error());
+    cr_assert_eq(x.data[0], 7.0);
+    cr_assert_eq(x.data[1], 9.0);
+    nde_array_free(&x);
+    remove(path);
+}
+
+/* The file's bytes from `at`, `n` of them, replaced by `bytes`. */
+static void patch(const char *path, long at, const void *bytes, size_t n)
+{
+    FILE *fp = fopen(path, "r+b");
+    cr_assert_not_null(fp);
+    cr_assert_eq(fseek(fp, at, SEEK_SET), 0);
+    cr_assert_eq(fwrite(bytes, 1, n, fp), n);
+    fclose(fp);
+}
+
+/* Where "MATLAB_class" starts in the file (the attribute's name). */
+static long find_name(const char *path)
+{
+    static unsigned char buf[1 << 16];
+    FILE *fp = fopen(path, "rb");
+    const size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    for (size_t i = 0; i + 12 <= n; i++)
+        if (memcmp(buf + i, "MATLAB_class", 12) == 0) return (long)i;
+    cr_assert_fail("no MATLAB_class in %s", path);
+    return -1;
+}
+
+/* Corrupted attribute and message sizes (libhdf5 1.10.8 read out of bounds on one such
+ * file): each is refused naming what runs past what, nothing is read beyond it. The
+ * sanitizer builds run this too. */
+Test(mat, corrupted_matlab_class_attributes_are_refused)
+{
+    const char *path = "io_bad_class.mat";
+    const header_kind *v1 = &header_kinds[0];
+    static const struct {
+        int from_name;   /* offset of the patch from the attribute's name */
+        unsigned char bytes[2];
+        const char *word;
+    } cases[] = {
+        {-4, {0xff, 0xff}, "attribute larger than its message"},  /* datatype size */
+        {-2, {0x00, 0x40}, "attribute larger than its message"},  /* dataspace size */
+        {16 + 4, {0xff, 0x7f}, "value larger than its message"},  /* the string's length */
+        {16 + 8 + 1, {2, 0}, "dataspace larger than its message"}, /* rank 2, no dims */
+        {-8, {9, 0}, "attribute message of unknown version"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned chunks;
+        write_header_kind(path, v1, "double", &chunks);
+        const long name = find_name(path);
+        patch(path, name + cases[i].from_name, cases[i].bytes, 2);
+        nde_array x;
+        cr_assert_eq(nde_mat_read(path, "a", 0, &x), NDE_ERR_FORMAT, "case %zu", i);
+        cr_assert(strstr(nde_last_error(), cases[i].word) != NULL, "case %zu: %s", i,
+                  nde_last_error());
+        cr_assert(strstr(nde_last_error(), "variable 'a'") != NULL, "%s", nde_last_error());
+        cr_assert_null(x.data);
+    }
+    /* a class of two strings */
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t one = 1, two = 2;
+    hid_t sp = H5Screate_simple(1, &one, NULL), sp2 = H5Screate_simple(1, &two, NULL);
+    const double v = 1;
+    hid_t ds = H5Dcreate2(f, "a", H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 6);
+    hid_t at = H5Acreate2(ds, "MATLAB_class", st, sp2, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(at, st, "doublesingle");
+    H5Aclose(at), H5Tclose(st), H5Dclose(ds), H5Sclose(sp2), H5Sclose(sp), H5Fclose(f);
+    nde_array x;
+    cr_assert_eq(nde_mat_read(path, "a", 0, &x), NDE_ERR_FORMAT);
+    cr_assert(strstr(nde_last_error(), "holds 2 values") != NULL, "%s", nde_last_error());
+    remove(path);
+}
+
 Test(mat, broken_v5_files_are_refused)
 {
     const char *path = "io_v5.mat";

@@ -2,6 +2,7 @@
 #ifndef NDE_IO_DATASET_INTERNAL_H
 #define NDE_IO_DATASET_INTERNAL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nde/io.h"
@@ -60,6 +61,15 @@ nde_status io_mat_read_sel(const char *path, const char *name, int expect_ndim, 
 nde_status io_h5_write(const char *path, const char *name, int ndim, const size_t *dims,
                        const double *data, int append, size_t userblock,
                        const char *matlab_class);
+
+/* out (out_len bytes) ← the string attribute `attr` of the HDF5 object whose header is at
+ * address addr (file offset base + addr), decoded by nde from the header's bytes
+ * (hdf5_attr.c); "" if the attribute is absent, not one fixed-length string, or kept
+ * outside the header. NDE_ERR_FORMAT when the header, or the attribute, runs past the
+ * bytes that hold it; messages name the path and the variable `name`. */
+nde_status io_h5_string_attr(const char *path, const char *name, size_t file_size, uint64_t base,
+                             unsigned sizeof_addr, unsigned sizeof_size, uint64_t addr,
+                             const char *attr, char *out, size_t out_len);
 
 /* MATLAB v5/v7 MAT-files through libmatio (mat5.c; NDE_ERR_UNSUPPORTED without it).
  * io_mat5_read returns the variable in MATLAB's axis order, row-major, unchecked for rank

@@ -120,39 +120,27 @@ static nde_status check_storage(hid_t ds, hid_t type, size_t numel, size_t file_
     }
 }
 
-/* matlab_class (class_len bytes) ← the dataset's MATLAB_class attribute, "" if absent. It
- * must be one fixed-length string: an attribute holding several strings would make
- * H5Aread write all of them. */
-static nde_status read_matlab_class(hid_t ds, const char *path, const char *name,
-                                    char *matlab_class, size_t class_len)
+/* matlab_class (class_len bytes) ← the dataset's MATLAB_class attribute, "" if absent or
+ * not one fixed-length string. nde decodes it from the object header itself
+ * (hdf5_attr.c): libhdf5's attribute decoding reads out of bounds on corrupted files. */
+static nde_status read_matlab_class(hid_t file, hid_t ds, const char *path, size_t file_size,
+                                    const char *name, char *matlab_class, size_t class_len)
 {
     matlab_class[0] = '\0';
-    if (H5Aexists(ds, "MATLAB_class") <= 0) return NDE_OK;
-    nde_status st = NDE_OK;
-    hid_t at = H5Aopen(ds, "MATLAB_class", H5P_DEFAULT);
-    hid_t at_type = at < 0 ? -1 : H5Aget_type(at), at_space = at < 0 ? -1 : H5Aget_space(at);
-    const hssize_t count = at_space < 0 ? -1 : H5Sget_simple_extent_npoints(at_space);
-    const size_t sz = at_type < 0 ? 0 : H5Tget_size(at_type);
-    if (at < 0 || at_type < 0 || count < 0)
-        st = NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': unreadable MATLAB_class attribute",
-                      path, name);
-    else if (count != 1)
-        st = NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': MATLAB_class attribute holds %lld "
-                      "values; expected one string", path, name, (long long)count);
-    else if (H5Tget_class(at_type) == H5T_STRING && !H5Tis_variable_str(at_type) &&
-             sz < class_len) {
-        hid_t mem = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mem, sz + 1);
-        H5Tset_strpad(mem, H5T_STR_NULLTERM);
-        if (H5Aread(at, mem, matlab_class) < 0) matlab_class[0] = '\0';
-        H5Tclose(mem);
-        for (char *c = matlab_class; *c; c++) /* a corrupted class reaches messages */
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) *c = '?';
-    }
-    if (at_space >= 0) H5Sclose(at_space);
-    if (at_type >= 0) H5Tclose(at_type);
-    if (at >= 0) H5Aclose(at);
-    return st;
+    H5O_info_t info;
+    hid_t fcpl = H5Fget_create_plist(file);
+    size_t sizeof_addr = 0, sizeof_size = 0;
+    hsize_t userblock = 0;
+    const int ok = fcpl >= 0 && H5Pget_sizes(fcpl, &sizeof_addr, &sizeof_size) >= 0 &&
+                   H5Pget_userblock(fcpl, &userblock) >= 0 &&
+                   H5Oget_info2(ds, &info, H5O_INFO_BASIC) >= 0;
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (!ok)
+        return NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': its object header cannot be located",
+                        path, name);
+    return io_h5_string_attr(path, name, file_size, userblock, (unsigned)sizeof_addr,
+                             (unsigned)sizeof_size, info.addr, "MATLAB_class", matlab_class,
+                             class_len);
 }
 
 static nde_status read_open(hid_t file, const char *path, size_t file_size, const char *name,
@@ -177,6 +165,9 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
     else if (ndim < 0 || ndim > NDE_ARRAY_MAX_DIMS)
         st = NDE_FAIL(NDE_ERR_SHAPE, "%s: dataset '%s' has rank %d (at most %d supported)", path,
                       name, ndim, NDE_ARRAY_MAX_DIMS);
+    /* before the data: a header nde finds corrupted is refused before libhdf5 reads it */
+    if (st == NDE_OK && matlab_class)
+        st = read_matlab_class(file, ds, path, file_size, name, matlab_class, class_len);
     if (st == NDE_OK) {
         hsize_t dims[NDE_ARRAY_MAX_DIMS];
         size_t shape[NDE_ARRAY_MAX_DIMS];
@@ -218,8 +209,6 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
                 st = NDE_FAIL(NDE_ERR_IO, "%s: reading dataset '%s' failed", path, name);
         }
     }
-    if (st == NDE_OK && matlab_class)
-        st = read_matlab_class(ds, path, name, matlab_class, class_len);
     H5Sclose(space);
     H5Tclose(type);
     H5Dclose(ds);
