@@ -4,8 +4,10 @@
  * moment-matching loss and gives the same bits for the same seed; bad input. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_check.h"
 #include "nde/nde.h"
@@ -332,6 +334,8 @@ static void resume_run(int interrupt, int use_reseed, double *theta, size_t *np)
     *np = nde_model_n_params(m);
     memcpy(theta, nde_params_theta(nde_model_params(m)), *np * sizeof *theta);
     nde_model_destroy(&m);
+    remove(ts.checkpoint_path); /* nothing left in the working directory */
+    rmdir("model_sde_test_out");
 }
 
 Test(model_sde, resume_with_reseed_is_bit_exact)
