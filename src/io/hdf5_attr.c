@@ -51,20 +51,22 @@ static uint64_t le(const unsigned char *p, unsigned n)
     return v;
 }
 
-static nde_status corrupt(const ohdr_walk *w, const char *what, unsigned long long at)
+/* NDE_ERR_FORMAT for what was found at address addr (byte base + addr of the file) */
+static nde_status corrupt(const ohdr_walk *w, const char *what, uint64_t addr)
 {
     return NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': object header corrupted (%s, at byte "
-                    "%llu of the file)", w->path, w->name, what, at);
+                    "%llu of the file)", w->path, w->name, what,
+                    (unsigned long long)(w->base + addr));
 }
 
 /* w->buf ← len bytes at address addr; NDE_ERR_FORMAT unless they lie inside the file. */
 static nde_status read_bytes(ohdr_walk *w, uint64_t addr, uint64_t len)
 {
     if (len > MAX_CHUNK_BYTES)
-        return corrupt(w, "a chunk of more than 1 MiB", (unsigned long long)addr);
+        return corrupt(w, "a chunk of more than 1 MiB", addr);
     if (w->base > w->file_size || addr > w->file_size - w->base ||
         len > w->file_size - w->base - addr)
-        return corrupt(w, "a chunk outside the file", (unsigned long long)addr);
+        return corrupt(w, "a chunk outside the file", addr);
     if (fseek(w->fp, (long)(w->base + addr), SEEK_SET) != 0 ||
         fread(w->buf, 1, (size_t)len, w->fp) != (size_t)len)
         return NDE_FAIL(NDE_ERR_IO, "%s: variable '%s': reading its object header failed",
@@ -104,7 +106,8 @@ static int64_t dataspace_points(const ohdr_walk *w, const unsigned char *d, size
     return ok ? (int64_t)points : -1;
 }
 
-/* An attribute message of n bytes at d: when it is w->attr, its value into w->out. */
+/* An attribute message of n bytes at d (address at): when it is w->attr, its value into
+ * w->out. */
 static nde_status attribute(ohdr_walk *w, const unsigned char *d, size_t n, uint64_t at)
 {
     const unsigned char *p = d, *end = d + n;
@@ -116,7 +119,7 @@ static nde_status attribute(ohdr_walk *w, const unsigned char *d, size_t n, uint
     const size_t space_size = (size_t)take(&p, end, 2, &ok);
     if (ok && version == 3) take(&p, end, 1, &ok); /* the name's character set */
     if (!ok || version < 1 || version > 3)
-        return corrupt(w, "an attribute message of unknown version", (unsigned long long)at);
+        return corrupt(w, "an attribute message of unknown version", at);
     /* version 1 pads the name, datatype and dataspace to multiples of 8 bytes */
     const size_t pad = version == 1 ? 7 : 0;
     const size_t sizes[3] = {name_size, type_size, space_size};
@@ -124,7 +127,7 @@ static nde_status attribute(ohdr_walk *w, const unsigned char *d, size_t n, uint
     for (int k = 0; k < 3; k++) {
         const size_t stored = (sizes[k] + pad) & ~pad;
         if ((size_t)(end - p) < stored)
-            return corrupt(w, "an attribute larger than its message", (unsigned long long)at);
+            return corrupt(w, "an attribute larger than its message", at);
         field[k] = p;
         p += stored;
     }
@@ -137,15 +140,14 @@ static nde_status attribute(ohdr_walk *w, const unsigned char *d, size_t n, uint
     if (version >= 2 && (flags & 3)) return NDE_OK;
     const int64_t points = dataspace_points(w, field[2], space_size);
     if (points < 0)
-        return corrupt(w, "an attribute's dataspace larger than its message",
-                       (unsigned long long)at);
+        return corrupt(w, "an attribute's dataspace larger than its message", at);
     if (points != 1)
         return NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': %s attribute holds %lld values; "
                         "expected one string", w->path, w->name, w->attr, (long long)points);
     if (type_size < 8 || (field[1][0] & 0x0f) != 3) return NDE_OK; /* not a fixed string */
     const uint64_t len = le(field[1] + 4, 4);
     if (len > (size_t)(end - p))
-        return corrupt(w, "an attribute value larger than its message", (unsigned long long)at);
+        return corrupt(w, "an attribute value larger than its message", at);
     size_t k = 0;
     for (; k < len && k + 1 < w->out_len && p[k]; k++) /* a corrupted value reaches messages */
         w->out[k] = p[k] >= 0x20 && p[k] <= 0x7e ? (char)p[k] : '?';
@@ -154,7 +156,7 @@ static nde_status attribute(ohdr_walk *w, const unsigned char *d, size_t n, uint
     return NDE_OK;
 }
 
-/* One header message of type `type` with n bytes of data at d (at: its file offset). */
+/* One header message of type `type` with n bytes of data at d (address at). */
 static nde_status message(ohdr_walk *w, unsigned type, unsigned flags, const unsigned char *d,
                           size_t n, uint64_t at)
 {
@@ -163,9 +165,9 @@ static nde_status message(ohdr_walk *w, unsigned type, unsigned flags, const uns
     if (type == MSG_CONTINUATION) {
         const uint64_t addr = take(&p, end, w->sizeof_addr, &ok);
         const uint64_t len = take(&p, end, w->sizeof_size, &ok);
-        if (!ok) return corrupt(w, "a continuation message too short", (unsigned long long)at);
+        if (!ok) return corrupt(w, "a continuation message too short", at);
         if (w->n_read + w->n_next >= MAX_CHUNKS)
-            return corrupt(w, "more than 64 chunks", (unsigned long long)at);
+            return corrupt(w, "more than 64 chunks", at);
         w->next[w->n_next][0] = addr, w->next[w->n_next][1] = len;
         w->n_next++;
     } else if (type == MSG_ATTRIBUTE && !(flags & 2)) { /* flag 2: stored in a shared heap */
@@ -185,8 +187,8 @@ static nde_status messages(ohdr_walk *w, size_t len, uint64_t addr)
         const size_t n = w->version == 1 ? (size_t)le(h + 2, 2) : (size_t)le(h + 1, 2);
         const unsigned flags = w->version == 1 ? h[4] : h[3];
         if (n > len - at - head)
-            return corrupt(w, "a message longer than its chunk", (unsigned long long)(addr + at));
-        NDE_TRY(message(w, type, flags, h + head, n, w->base + addr + at));
+            return corrupt(w, "a message longer than its chunk", addr + at);
+        NDE_TRY(message(w, type, flags, h + head, n, addr + at));
         at += head + n;
     }
     return NDE_OK;
@@ -203,7 +205,7 @@ static nde_status prefix(ohdr_walk *w, uint64_t addr, uint64_t *first, uint64_t 
         return NDE_OK;
     }
     if (memcmp(b, "OHDR", 4) != 0 || b[4] != 2)
-        return corrupt(w, "an object header of unknown version", (unsigned long long)addr);
+        return corrupt(w, "an object header of unknown version", addr);
     w->version = 2;
     const unsigned flags = b[5];
     w->track_order = (flags & 4) != 0;
@@ -241,8 +243,7 @@ nde_status io_h5_string_attr(const char *path, const char *name, size_t file_siz
         if (st != NDE_OK) break;
         if (w.version == 2) { /* "OCHK", messages, checksum */
             if (n < 8 || memcmp(w.buf, "OCHK", 4) != 0) {
-                st = corrupt(&w, "a continuation chunk without its signature",
-                             (unsigned long long)(base + at));
+                st = corrupt(&w, "a continuation chunk without its signature", at);
                 break;
             }
             memmove(w.buf, w.buf + 4, (size_t)n - 4);
