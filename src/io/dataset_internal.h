@@ -62,6 +62,14 @@ nde_status io_h5_write(const char *path, const char *name, int ndim, const size_
                        const double *data, int append, size_t userblock,
                        const char *matlab_class);
 
+/* The unsigned little-endian integer of n ≤ 8 bytes at p (HDF5's byte order). */
+static inline uint64_t io_le(const unsigned char *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned k = n; k-- > 0;) v = v << 8 | p[k];
+    return v;
+}
+
 /* out (out_len bytes) ← the string attribute `attr` of the HDF5 object whose header is at
  * address addr (file offset base + addr), decoded by nde from the header's bytes
  * (hdf5_attr.c); "" if the attribute is absent, not one fixed-length string, or kept

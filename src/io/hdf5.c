@@ -216,13 +216,6 @@ static nde_status read_open(hid_t file, const char *path, size_t file_size, cons
     return st;
 }
 
-static uint64_t le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int k = 7; k >= 0; k--) v = v << 8 | p[k];
-    return v;
-}
-
 /* libhdf5 1.10.8 mallocs the data segment a group's local heap claims before checking it
  * against the file, and copies into the result without checking it for NULL: a heap size
  * of 2^38 made H5Lexists segfault in H5F__accum_read (found by fuzzing; the crash of
@@ -243,19 +236,18 @@ static nde_status check_root_heap(FILE *fp, size_t file_size, const char *path)
     }
     if (sb[8] > 1 || sb[13] != 8 || sb[14] != 8) return NDE_OK; /* v2+, or not 8-byte sizes */
     size_t p = sb[8] == 1 ? 28 : 24;
-    const uint64_t base = le64(sb + p);
+    const uint64_t base = io_le(sb + p, 8);
     p += 4 * 8 + 2 * 8; /* base, free space, end of file, driver info; link name, header */
-    const uint32_t cache = (uint32_t)sb[p] | (uint32_t)sb[p + 1] << 8 |
-                           (uint32_t)sb[p + 2] << 16 | (uint32_t)sb[p + 3] << 24;
+    const uint64_t cache = io_le(sb + p, 4);
     if (cache != 1) return NDE_OK; /* no symbol table cached in the superblock */
-    const uint64_t heap = le64(sb + p + 8 + 8);
+    const uint64_t heap = io_le(sb + p + 8 + 8, 8);
     unsigned char h[32];
     if (base > file_size || heap > file_size - base || file_size - base - heap < sizeof h ||
         fseek(fp, (long)(base + heap), SEEK_SET) != 0 || fread(h, 1, sizeof h, fp) != sizeof h ||
         memcmp(h, "HEAP", 4) != 0)
         return NDE_FAIL(NDE_ERR_FORMAT, "%s: the root group's local heap is missing (corrupted "
                         "HDF5 file)", path);
-    const uint64_t size = le64(h + 8), data = le64(h + 24);
+    const uint64_t size = io_le(h + 8, 8), data = io_le(h + 24, 8);
     if (size > file_size || data > file_size - base || size > file_size - base - data)
         return NDE_FAIL(NDE_ERR_FORMAT, "%s: the root group's local heap claims %llu bytes at "
                         "%llu in a file of %zu bytes (corrupted HDF5 file)", path,

@@ -19,8 +19,6 @@
 #include "io/dataset_internal.h"
 
 enum {
-    MSG_DATASPACE = 0x0001,
-    MSG_DATATYPE = 0x0003,
     MSG_ATTRIBUTE = 0x000C,
     MSG_CONTINUATION = 0x0010,
     MAX_CHUNKS = 64,            /* a header is one chunk, plus one per continuation */
@@ -35,7 +33,8 @@ typedef struct ohdr_walk {
     const char *path, *name;    /* for messages */
     int version;                /* 1 or 2 */
     int track_order;            /* v2: messages carry a 2-byte creation order */
-    uint64_t next[MAX_CHUNKS][2]; /* continuation chunks still to read: address, length */
+    uint64_t next[MAX_CHUNKS][2]; /* continuation chunks still to read (address, length),
+                                   * in any order: a stack */
     int n_next, n_read;
     const char *attr;           /* the attribute looked for */
     char *out;
@@ -43,13 +42,6 @@ typedef struct ohdr_walk {
     int found;
     unsigned char *buf;         /* the chunk being walked */
 } ohdr_walk;
-
-static uint64_t le(const unsigned char *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned k = n; k-- > 0;) v = v << 8 | p[k];
-    return v;
-}
 
 /* NDE_ERR_FORMAT for what was found at address addr (byte base + addr of the file) */
 static nde_status corrupt(const ohdr_walk *w, const char *what, uint64_t addr)
@@ -82,7 +74,7 @@ static uint64_t take(const unsigned char **p, const unsigned char *end, unsigned
         *ok = 0;
         return 0;
     }
-    const uint64_t v = le(*p, n);
+    const uint64_t v = io_le(*p, n);
     *p += n;
     return v;
 }
@@ -145,7 +137,7 @@ static nde_status attribute(ohdr_walk *w, const unsigned char *d, size_t n, uint
         return NDE_FAIL(NDE_ERR_FORMAT, "%s: variable '%s': %s attribute holds %lld values; "
                         "expected one string", w->path, w->name, w->attr, (long long)points);
     if (type_size < 8 || (field[1][0] & 0x0f) != 3) return NDE_OK; /* not a fixed string */
-    const uint64_t len = le(field[1] + 4, 4);
+    const uint64_t len = io_le(field[1] + 4, 4);
     if (len > (size_t)(end - p))
         return corrupt(w, "an attribute value larger than its message", at);
     size_t k = 0;
@@ -183,8 +175,8 @@ static nde_status messages(ohdr_walk *w, size_t len, uint64_t addr)
     size_t at = 0;
     while (len - at >= head) { /* in version 2 a gap shorter than a message header ends it */
         const unsigned char *h = w->buf + at;
-        const unsigned type = w->version == 1 ? (unsigned)le(h, 2) : h[0];
-        const size_t n = w->version == 1 ? (size_t)le(h + 2, 2) : (size_t)le(h + 1, 2);
+        const unsigned type = w->version == 1 ? (unsigned)io_le(h, 2) : h[0];
+        const size_t n = w->version == 1 ? (size_t)io_le(h + 2, 2) : (size_t)io_le(h + 1, 2);
         const unsigned flags = w->version == 1 ? h[4] : h[3];
         if (n > len - at - head)
             return corrupt(w, "a message longer than its chunk", addr + at);
@@ -201,7 +193,7 @@ static nde_status prefix(ohdr_walk *w, uint64_t addr, uint64_t *first, uint64_t 
     const unsigned char *b = w->buf;
     if (b[0] == 1) { /* version 1: version, reserved, count, references, size, padding */
         w->version = 1;
-        *first = addr + 16, *len = le(b + 8, 4);
+        *first = addr + 16, *len = io_le(b + 8, 4);
         return NDE_OK;
     }
     if (memcmp(b, "OHDR", 4) != 0 || b[4] != 2)
@@ -212,7 +204,7 @@ static nde_status prefix(ohdr_walk *w, uint64_t addr, uint64_t *first, uint64_t 
     uint64_t p = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
     const unsigned width = 1u << (flags & 3);
     NDE_TRY(read_bytes(w, addr + p, width));
-    *len = le(w->buf, width);
+    *len = io_le(w->buf, width);
     *first = addr + p + width; /* the chunk's checksum follows its messages */
     return NDE_OK;
 }
@@ -236,9 +228,8 @@ nde_status io_h5_string_attr(const char *path, const char *name, size_t file_siz
     if (st == NDE_OK) st = read_bytes(&w, first, len);
     if (st == NDE_OK) st = messages(&w, (size_t)len, first);
     while (st == NDE_OK && w.n_next > 0 && !w.found) {
-        uint64_t at = w.next[0][0], n = w.next[0][1];
-        memmove(w.next[0], w.next[1], (size_t)(w.n_next - 1) * sizeof w.next[0]);
         w.n_next--, w.n_read++;
+        uint64_t at = w.next[w.n_next][0], n = w.next[w.n_next][1];
         st = read_bytes(&w, at, n);
         if (st != NDE_OK) break;
         if (w.version == 2) { /* "OCHK", messages, checksum */
